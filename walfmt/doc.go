@@ -1,0 +1,55 @@
+// Package walfmt defines the on-disk format of a CrabKv log, wal.log: a file
+// header followed by checksummed records. It is a leaf package: it imports
+// nothing else of CrabKv, so tools can read a log without the engine.
+//
+// # File header
+//
+// Every log starts with a 16-byte header that identifies the file and its
+// format version, so a foreign file or a log written by a future version is
+// recognised with a clear error instead of being misread as corruption.
+//
+//	offset  size  field
+//	------  ----  ---------------------------------------------------------
+//	     0     8  magic: the bytes "CRABKVWL"
+//	     8     2  format version, little-endian (Version = 1)
+//	    10     2  reserved, zero
+//	    12     4  CRC-32C (Castagnoli) of bytes 0..11, little-endian
+//
+// # Records
+//
+// The header is followed by records, back to back, with no padding:
+//
+//	offset  size  field
+//	------  ----  ---------------------------------------------------------
+//	     0     4  CRC-32C (Castagnoli) of every byte after this field,
+//	              through the end of the value, little-endian
+//	     4     1  kind: 1 = put, 2 = delete (tombstone)
+//	     5     1  flags: bit 0 = an expiry field is present; other bits zero
+//	     6     1  value codec: 0 = raw (room for compression)
+//	     7     1  reserved, zero
+//	     8     4  key length K, little-endian, 1 <= K <= MaxKeyLen
+//	    12     4  value length V, little-endian, V <= MaxValueLen;
+//	              always 0 for a delete
+//	    16     8  expiry, Unix nanoseconds, little-endian; present only
+//	              when flags bit 0 is set (room for TTLs)
+//	 16(+8)    K  key
+//	 ...       V  value
+//
+// A record is valid when its lengths fit the limits and the bytes present,
+// its reserved fields and unknown flag bits are zero, its kind is known, and
+// its checksum matches. These constants are part of the on-disk format: they
+// are never changed in place; a new layout gets a new Version.
+//
+// # Endings
+//
+// A Reader tells apart three ways a log can end:
+//
+//   - a clean end: the last record ends exactly at the end of the file
+//     (Next returns io.EOF);
+//   - a torn tail: the last record is incomplete or fails its checksum, and no
+//     valid record follows it — the trace of a crash during an append, safe to
+//     cut away (Next returns a *CorruptionError that wraps ErrTornTail);
+//   - corruption in the middle: an invalid record with at least one valid
+//     record after it — data was damaged at rest and must not be dropped
+//     silently (Next returns a *CorruptionError that wraps ErrCorrupt).
+package walfmt

@@ -1,0 +1,244 @@
+package walfmt
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// bufSize is the reader's window. Records that do not fit are read into a
+// larger buffer only after their checksum has been verified in windows, so
+// no allocation is ever sized by a length that has not been proven.
+const bufSize = 64 << 10
+
+// Reader walks the records of a log from its header to a size limit. It is
+// not safe for concurrent use.
+type Reader struct {
+	src  io.ReaderAt
+	size int64
+	name string
+
+	buf    []byte
+	bufOff int64 // log offset of buf[0]
+	bufLen int   // valid bytes in buf
+
+	off     int64 // offset of the next record
+	started bool
+	err     error // sticky error
+	bad     int64 // offset of the last invalid record, for Resync
+}
+
+// NewReader returns a Reader over the first size bytes of src. name is the
+// file's path, used in errors.
+func NewReader(src io.ReaderAt, size int64, name string) *Reader {
+	return &Reader{src: src, size: size, name: name, buf: make([]byte, bufSize), bad: -1}
+}
+
+// Offset returns the offset just past the last valid record returned: the
+// length of the good prefix of the log.
+func (r *Reader) Offset() int64 { return r.off }
+
+// Next returns the next record. At a clean end it returns io.EOF. At an
+// invalid record it returns a *CorruptionError that wraps ErrTornTail when no
+// valid record follows and ErrCorrupt when one does; a bad file header gives
+// ErrForeignFile or a *VersionError. I/O errors are returned as they are.
+// The record's Key and Value are valid until the next call.
+func (r *Reader) Next() (Record, error) {
+	if r.err != nil {
+		return Record{}, r.err
+	}
+	if !r.started {
+		if err := r.readHeader(); err != nil {
+			r.err = err
+			return Record{}, err
+		}
+	}
+	if r.off == r.size {
+		return Record{}, io.EOF
+	}
+	rec, reason, err := r.readRecord(r.off)
+	if err != nil {
+		r.err = err
+		return Record{}, err
+	}
+	if reason != "" {
+		r.err = r.invalid(r.off, reason)
+		return Record{}, r.err
+	}
+	rec.Offset = r.off
+	r.off += int64(rec.Size)
+	return rec, nil
+}
+
+// Resync moves the reader past the invalid record that the last call to Next
+// reported, to the next offset where a valid record starts. It returns that
+// offset, or false when no valid record follows. It lets a repair tool
+// salvage what lies beyond a damaged span.
+func (r *Reader) Resync() (int64, bool, error) {
+	if r.bad < 0 {
+		return 0, false, errors.New("walfmt: resync without a corrupt record")
+	}
+	next, ok, err := r.findValid(r.bad + 1)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	r.off, r.err, r.bad = next, nil, -1
+	return next, true, nil
+}
+
+func (r *Reader) readHeader() error {
+	r.started = true
+	n := min(r.size, HeaderSize)
+	b, err := r.window(0, int(n))
+	if err != nil {
+		return err
+	}
+	switch err := CheckHeader(b); {
+	case errors.Is(err, ErrTornTail):
+		return &CorruptionError{File: r.name, Offset: 0, Reason: "incomplete file header", Torn: true}
+	case err != nil:
+		return fmt.Errorf("%s: %w", r.nameOr(), err)
+	}
+	r.off = HeaderSize
+	return nil
+}
+
+func (r *Reader) nameOr() string {
+	if r.name == "" {
+		return "log"
+	}
+	return r.name
+}
+
+// invalid builds the error for an invalid record at off, deciding between a
+// torn tail and corruption by looking for any valid record after it.
+func (r *Reader) invalid(off int64, reason string) error {
+	r.bad = off
+	_, found, err := r.findValid(off + 1)
+	if err != nil {
+		return err
+	}
+	return &CorruptionError{File: r.name, Offset: off, Reason: reason, Torn: !found}
+}
+
+// readRecord reads and checks the record at off. A non-empty reason means
+// the record is invalid; err is an I/O error.
+func (r *Reader) readRecord(off int64) (Record, string, error) {
+	var rec Record
+	h, reason, err := r.peekHeader(off)
+	if err != nil || reason != "" {
+		return rec, reason, err
+	}
+	n := h.size()
+	if n > len(r.buf) {
+		// Prove the record before sizing a buffer by its lengths.
+		ok, err := r.checksumStreaming(off, h)
+		if err != nil || !ok {
+			return rec, "checksum mismatch", err
+		}
+		r.buf = make([]byte, n)
+		r.bufLen = 0
+	}
+	b, err := r.window(off, n)
+	if err != nil {
+		return rec, "", err
+	}
+	return rec, decode(b, h, &rec), nil
+}
+
+// peekHeader decodes the record header at off and checks that the record
+// fits in the log.
+func (r *Reader) peekHeader(off int64) (header, string, error) {
+	if r.size-off < RecordHeaderSize {
+		return header{}, "incomplete record header", nil
+	}
+	b, err := r.window(off, RecordHeaderSize)
+	if err != nil {
+		return header{}, "", err
+	}
+	h, reason := parseHeader(b)
+	if reason == "" && int64(h.size()) > r.size-off {
+		reason = "record extends past end of log"
+	}
+	return h, reason, nil
+}
+
+// checksumStreaming verifies the checksum of the record at off in windows of
+// the reader's buffer, without allocating.
+func (r *Reader) checksumStreaming(off int64, h header) (bool, error) {
+	crc := uint32(0)
+	end := off + int64(h.size())
+	for p := off + 4; p < end; {
+		n := int(min(end-p, int64(len(r.buf))))
+		b, err := r.window(p, n)
+		if err != nil {
+			return false, err
+		}
+		crc = crc32.Update(crc, crcTable, b)
+		p += int64(n)
+	}
+	return crc == h.crc, nil
+}
+
+// findValid returns the first offset at or after from where a valid record
+// starts.
+func (r *Reader) findValid(from int64) (int64, bool, error) {
+	for p := from; r.size-p >= RecordHeaderSize; p++ {
+		h, reason, err := r.peekHeader(p)
+		if err != nil {
+			return 0, false, err
+		}
+		if reason != "" {
+			continue
+		}
+		ok, err := r.checksumStreaming(p, h)
+		if err != nil {
+			return 0, false, err
+		}
+		if ok {
+			return p, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// window returns n bytes of the log at off, n <= len(r.buf), reading from
+// src only when they are not already buffered.
+func (r *Reader) window(off int64, n int) ([]byte, error) {
+	if off >= r.bufOff && off+int64(n) <= r.bufOff+int64(r.bufLen) {
+		i := int(off - r.bufOff)
+		return r.buf[i : i+n], nil
+	}
+	want := int(min(int64(len(r.buf)), r.size-off))
+	got, err := r.src.ReadAt(r.buf[:want], off)
+	if got < n {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		r.bufLen = 0
+		return nil, fmt.Errorf("walfmt: read %s at offset %d: %w", r.nameOr(), off, err)
+	}
+	r.bufOff, r.bufLen = off, got
+	return r.buf[:n], nil
+}
+
+// Decode decodes the single record that fills b, checking its checksum. It
+// is how a random read verifies what it fetched.
+func Decode(b []byte) (Record, error) {
+	var rec Record
+	if len(b) < RecordHeaderSize {
+		return rec, &CorruptionError{Reason: "incomplete record header"}
+	}
+	h, reason := parseHeader(b)
+	if reason == "" && h.size() != len(b) {
+		reason = "record size mismatch"
+	}
+	if reason == "" {
+		reason = decode(b, h, &rec)
+	}
+	if reason != "" {
+		return rec, &CorruptionError{Reason: reason}
+	}
+	return rec, nil
+}

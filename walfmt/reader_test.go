@@ -1,0 +1,272 @@
+package walfmt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+)
+
+type testRec struct {
+	kind       Kind
+	key, value string
+}
+
+func buildLog(recs ...testRec) []byte {
+	b := AppendHeader(nil)
+	for _, r := range recs {
+		if r.kind == KindDelete {
+			b = AppendDelete(b, []byte(r.key))
+		} else {
+			b = AppendPut(b, []byte(r.key), []byte(r.value))
+		}
+	}
+	return b
+}
+
+var sample = []testRec{
+	{KindPut, "alpha", "one"},
+	{KindPut, "beta", ""},
+	{KindDelete, "alpha", ""},
+	{KindPut, "gamma", "a longer value with some bytes \x00\x01\xff"},
+}
+
+// readAll returns the records of log and the error that ended the walk.
+func readAll(log []byte) ([]testRec, []int64, error) {
+	r := NewReader(bytes.NewReader(log), int64(len(log)), "wal.log")
+	var recs []testRec
+	var offs []int64
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			return recs, offs, err
+		}
+		recs = append(recs, testRec{rec.Kind, string(rec.Key), string(rec.Value)})
+		offs = append(offs, rec.Offset)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	log := buildLog(sample...)
+	recs, offs, err := readAll(log)
+	if err != io.EOF {
+		t.Fatalf("end: got %v, want io.EOF", err)
+	}
+	if fmt.Sprint(recs) != fmt.Sprint(sample) {
+		t.Fatalf("records: got %v, want %v", recs, sample)
+	}
+	want := int64(HeaderSize)
+	for i, r := range sample {
+		if offs[i] != want {
+			t.Fatalf("record %d offset %d, want %d", i, offs[i], want)
+		}
+		want += int64(RecordSize(len(r.key), len(r.value)))
+	}
+	if want != int64(len(log)) {
+		t.Fatalf("sizes sum to %d, log is %d bytes", want, len(log))
+	}
+}
+
+func TestEmptyLog(t *testing.T) {
+	_, _, err := readAll(AppendHeader(nil))
+	if err != io.EOF {
+		t.Fatalf("got %v, want io.EOF", err)
+	}
+}
+
+func TestHeaderErrors(t *testing.T) {
+	future := AppendHeader(nil)
+	future[8] = 2
+	copy(future[12:], leUint32(Checksum(future[:12])))
+	tests := []struct {
+		name string
+		log  []byte
+		want error
+	}{
+		{"empty file", nil, ErrTornTail},
+		{"partial header", AppendHeader(nil)[:10], ErrTornTail},
+		{"foreign file", []byte("SQLite format 3\x00 and more bytes"), ErrForeignFile},
+		{"header checksum", append([]byte(Magic), 1, 0, 0, 0, 9, 9, 9, 9), ErrForeignFile},
+		{"future version", future, ErrVersion},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := readAll(tt.log)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func leUint32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+
+// TestTruncatedTail cuts the log at every offset inside the last record: each
+// cut is a torn tail at the last record's offset, with every earlier record
+// intact.
+func TestTruncatedTail(t *testing.T) {
+	log := buildLog(sample...)
+	_, offs, _ := readAll(log)
+	last := offs[len(offs)-1]
+	for cut := last + 1; cut < int64(len(log)); cut++ {
+		recs, _, err := readAll(log[:cut])
+		var ce *CorruptionError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrTornTail) || ce.Offset != last {
+			t.Fatalf("cut at %d: got %v, want torn tail at %d", cut, err, last)
+		}
+		if len(recs) != len(sample)-1 {
+			t.Fatalf("cut at %d: %d records survived, want %d", cut, len(recs), len(sample)-1)
+		}
+	}
+}
+
+// TestFlippedByte flips every byte of every record. In the last record the
+// damage is a torn tail; anywhere else it is corruption at that record's
+// offset, because valid records follow.
+func TestFlippedByte(t *testing.T) {
+	log := buildLog(sample...)
+	_, offs, _ := readAll(log)
+	ends := append(offs[1:], int64(len(log)))
+	for i := range offs {
+		for p := offs[i]; p < ends[i]; p++ {
+			bad := bytes.Clone(log)
+			bad[p] ^= 0x40
+			_, _, err := readAll(bad)
+			var ce *CorruptionError
+			if !errors.As(err, &ce) {
+				t.Fatalf("flip at %d: got %v, want a CorruptionError", p, err)
+			}
+			wantTorn := i == len(offs)-1
+			if ce.Offset != offs[i] || ce.Torn != wantTorn {
+				t.Fatalf("flip at %d: got %+v, want offset %d torn=%v", p, ce, offs[i], wantTorn)
+			}
+			if wantTorn != errors.Is(err, ErrTornTail) || wantTorn == errors.Is(err, ErrCorrupt) {
+				t.Fatalf("flip at %d: %v unwraps to the wrong sentinel", p, err)
+			}
+		}
+	}
+}
+
+// TestHugeLength checks that a length field claiming gigabytes is an error,
+// not an allocation.
+func TestHugeLength(t *testing.T) {
+	log := buildLog(sample...)
+	_, offs, _ := readAll(log)
+	for _, field := range []int{offKeyLen, offValueLen} {
+		bad := bytes.Clone(log)
+		copy(bad[offs[1]+int64(field):], leUint32(0xFFFFFFF0))
+		allocs := testing.AllocsPerRun(1, func() {
+			_, _, err := readAll(bad)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("field %d: got %v, want ErrCorrupt", field, err)
+			}
+		})
+		if allocs > 20 {
+			t.Fatalf("field %d: %v allocations reading a bad length", field, allocs)
+		}
+	}
+}
+
+func TestLargeRecord(t *testing.T) {
+	big := bytes.Repeat([]byte("v"), 3*bufSize+17)
+	log := buildLog(testRec{KindPut, "a", "x"}, testRec{KindPut, "big", string(big)}, testRec{KindPut, "c", "z"})
+	recs, _, err := readAll(log)
+	if err != io.EOF || len(recs) != 3 || recs[1].value != string(big) {
+		t.Fatalf("got %d records, err %v", len(recs), err)
+	}
+	bad := bytes.Clone(log)
+	bad[len(bad)-3] ^= 1 // inside the last record
+	if _, _, err := readAll(bad); !errors.Is(err, ErrTornTail) {
+		t.Fatalf("damaged last record: got %v", err)
+	}
+	bad = bytes.Clone(log)
+	bad[HeaderSize+RecordSize(1, 1)+100] ^= 1 // inside the big record's value
+	if _, _, err := readAll(bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged big record: got %v", err)
+	}
+}
+
+func TestResync(t *testing.T) {
+	log := buildLog(sample...)
+	_, offs, _ := readAll(log)
+	log[offs[1]+offKeyLen] = 0xee // record 1's key length
+	r := NewReader(bytes.NewReader(log), int64(len(log)), "")
+	var keys []string
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, ErrCorrupt) {
+			next, ok, err := r.Resync()
+			if err != nil || !ok || next != offs[2] {
+				t.Fatalf("resync: %d %v %v, want %d", next, ok, err, offs[2])
+			}
+			continue
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, string(rec.Key))
+	}
+	if fmt.Sprint(keys) != "[alpha alpha gamma]" {
+		t.Fatalf("salvaged %v", keys)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	b := AppendPut(nil, []byte("k"), []byte("value"))
+	rec, err := Decode(b)
+	if err != nil || string(rec.Key) != "k" || string(rec.Value) != "value" {
+		t.Fatalf("decode: %+v %v", rec, err)
+	}
+	b[len(b)-1] ^= 1
+	if _, err := Decode(b); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("bad checksum: got %v", err)
+	}
+	if _, err := Decode(b[:5]); err == nil {
+		t.Fatal("short record decoded")
+	}
+}
+
+func TestAppendDoesNotAllocate(t *testing.T) {
+	buf := make([]byte, 0, 4096)
+	key, value := []byte("key"), bytes.Repeat([]byte("v"), 100)
+	allocs := testing.AllocsPerRun(100, func() {
+		buf = AppendPut(buf[:0], key, value)
+	})
+	if allocs != 0 {
+		t.Fatalf("AppendPut allocates %v times", allocs)
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	f.Add(buildLog(sample...))
+	f.Add(buildLog())
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data), int64(len(data)), "")
+		var last int64
+		for i := 0; ; i++ {
+			rec, err := r.Next()
+			if err != nil {
+				var ce *CorruptionError
+				if errors.As(err, &ce) && ce.Offset != r.Offset() {
+					t.Fatalf("corruption at %d, reader at %d", ce.Offset, r.Offset())
+				}
+				if errors.As(err, &ce) && !ce.Torn {
+					if _, ok, err := r.Resync(); err != nil || !ok {
+						t.Fatalf("corrupt but resync found nothing: %v", err)
+					}
+					continue
+				}
+				return
+			}
+			if rec.Offset < last || rec.Size < RecordHeaderSize || rec.Offset+int64(rec.Size) > int64(len(data)) {
+				t.Fatalf("record %d out of bounds: %+v", i, rec)
+			}
+			last = rec.Offset + int64(rec.Size)
+		}
+	})
+}
