@@ -1,0 +1,65 @@
+package tui
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// filterDelay is how long typing must pause before a filter runs, so a fast
+// typist does not start a scan of a million keys on every keystroke.
+const filterDelay = 100 * time.Millisecond
+
+// filterTickMsg says the filter input has been quiet for filterDelay since
+// the keystroke numbered seq.
+type filterTickMsg struct{ seq int }
+
+// filterResultMsg carries the keys that match query. Results whose seq is
+// not the latest keystroke's are stale and dropped.
+type filterResultMsg struct {
+	seq   int
+	query string
+	keys  []string
+}
+
+func filterTick(seq int) tea.Cmd {
+	return tea.Tick(filterDelay, func(time.Time) tea.Msg { return filterTickMsg{seq: seq} })
+}
+
+// filterCmd matches query against the sorted snapshot keys off the UI
+// goroutine. The snapshot is never modified, so reading it here is safe.
+func filterCmd(seq int, keys []string, query string) tea.Cmd {
+	return func() tea.Msg {
+		return filterResultMsg{seq: seq, query: query, keys: FilterKeys(keys, query)}
+	}
+}
+
+// FilterKeys returns the keys of the sorted slice keys that match query: a
+// query starting with ^ matches keys with that prefix, found by binary
+// search; any other query matches keys that contain it. The empty query
+// matches every key. The result is sorted and may share memory with keys.
+func FilterKeys(keys []string, query string) []string {
+	if prefix, ok := strings.CutPrefix(query, "^"); ok {
+		return prefixRange(keys, prefix)
+	}
+	if query == "" {
+		return keys
+	}
+	var out []string
+	for _, k := range keys {
+		if strings.Contains(k, query) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func prefixRange(keys []string, prefix string) []string {
+	lo := sort.SearchStrings(keys, prefix)
+	hi := lo + sort.Search(len(keys)-lo, func(i int) bool {
+		return !strings.HasPrefix(keys[lo+i], prefix)
+	})
+	return keys[lo:hi:hi]
+}

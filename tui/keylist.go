@@ -1,0 +1,334 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// sizeColumn is the width of the value-size column.
+const sizeColumn = 9
+
+// sizePending marks a size that has been asked for but not yet delivered.
+const sizePending = -1
+
+// maxSizeCache bounds the cache of value sizes; past it the cache restarts.
+const maxSizeCache = 20000
+
+// KeyList is the left pane: a window onto a sorted snapshot of keys. Only
+// the rows on screen are ever rendered, so a million keys scroll as fast as
+// ten. It filters its snapshot with a debounced command.
+type KeyList struct {
+	common *Common
+
+	all    []string // the snapshot from the store, sorted
+	items  []string // all, or the filter's result
+	cursor int      // index in items
+	offset int      // index in items of the first row shown
+
+	input     textinput.Model
+	filtering bool   // the filter input has focus
+	query     string // the filter that items reflects
+	seq       int    // number of the latest filter keystroke
+
+	sizes map[string]int // value sizes of keys seen on screen
+
+	width, height int
+}
+
+// NewKeyList returns an empty key list.
+func NewKeyList(c *Common) KeyList {
+	in := textinput.New()
+	in.Prompt = "/ "
+	in.Placeholder = "substring, or ^prefix"
+	in.PromptStyle = c.Styles.FilterPrompt
+	in.CharLimit = 1024
+	return KeyList{common: c, input: in, sizes: map[string]int{}}
+}
+
+// SetSize sets the pane's inner size.
+func (l *KeyList) SetSize(w, h int) {
+	l.width, l.height = w, h
+	l.input.Width = max(w-4, 1)
+	l.clamp()
+}
+
+// rows is how many keys fit under the header line.
+func (l KeyList) rows() int { return max(l.height-1, 1) }
+
+// SetKeys replaces the snapshot and selects keep, or the key that would
+// follow it if it is gone. With a filter active it returns the command that
+// re-applies the filter to the new snapshot.
+func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
+	l.all = all
+	l.sizes = map[string]int{}
+	if l.query == "" {
+		l.items = all
+		l.selectKey(keep)
+		return nil
+	}
+	l.seq++
+	return filterCmd(l.seq, all, l.query)
+}
+
+// selectKey moves the cursor to key or to where it would sit.
+func (l *KeyList) selectKey(k string) {
+	l.cursor = sort.SearchStrings(l.items, k)
+	l.clamp()
+	l.offset = max(l.cursor-l.rows()/2, 0)
+	l.clamp()
+}
+
+// Selected returns the key under the cursor.
+func (l KeyList) Selected() (string, bool) {
+	if l.cursor < 0 || l.cursor >= len(l.items) {
+		return "", false
+	}
+	return l.items[l.cursor], true
+}
+
+// Len is the number of keys listed, after filtering.
+func (l KeyList) Len() int { return len(l.items) }
+
+// Filtering reports whether the filter input has focus.
+func (l KeyList) Filtering() bool { return l.filtering }
+
+// Query is the filter in effect.
+func (l KeyList) Query() string { return l.query }
+
+// Visible returns the keys on screen.
+func (l KeyList) Visible() []string {
+	end := min(l.offset+l.rows(), len(l.items))
+	if l.offset >= end {
+		return nil
+	}
+	return l.items[l.offset:end]
+}
+
+// MissingSizes returns the keys on screen whose value size is not known and
+// marks them as asked for.
+func (l *KeyList) MissingSizes() []string {
+	if len(l.sizes) > maxSizeCache {
+		l.sizes = map[string]int{}
+	}
+	var out []string
+	for _, k := range l.Visible() {
+		if _, ok := l.sizes[k]; !ok {
+			l.sizes[k] = sizePending
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// SetSizes records value sizes; a negative size means the key is gone.
+func (l *KeyList) SetSizes(sizes map[string]int) {
+	for k, n := range sizes {
+		l.sizes[k] = n
+	}
+}
+
+// ForgetSize drops the cached size of k after it was written.
+func (l *KeyList) ForgetSize(k string) { delete(l.sizes, k) }
+
+// Update handles navigation, the filter input and filter results.
+func (l KeyList) Update(msg tea.Msg) (KeyList, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.KeyMsg:
+		if l.filtering {
+			return l.updateFilterInput(msg)
+		}
+		return l.updateNav(msg)
+	case tea.MouseMsg:
+		l.updateMouse(msg)
+	case filterTickMsg:
+		if msg.seq == l.seq {
+			return l, filterCmd(l.seq, l.all, l.input.Value())
+		}
+	case filterResultMsg:
+		l.applyFilter(msg)
+	}
+	return l, nil
+}
+
+func (l KeyList) updateNav(msg tea.KeyMsg) (KeyList, tea.Cmd) {
+	km := l.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Filter):
+		l.filtering = true
+		return l, l.input.Focus()
+	case key.Matches(msg, km.ClearFilter) && l.query != "":
+		l.clearFilter()
+	default:
+		l.move(msg)
+	}
+	return l, nil
+}
+
+// move handles the movement keys; it reports whether msg was one.
+func (l *KeyList) move(msg tea.KeyMsg) bool {
+	km := l.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Up):
+		l.cursor--
+	case key.Matches(msg, km.Down):
+		l.cursor++
+	case key.Matches(msg, km.PageUp):
+		l.cursor -= l.rows()
+		l.offset -= l.rows()
+	case key.Matches(msg, km.PageDown):
+		l.cursor += l.rows()
+		l.offset += l.rows()
+	case key.Matches(msg, km.Top):
+		l.cursor = 0
+	case key.Matches(msg, km.Bottom):
+		l.cursor = len(l.items) - 1
+	default:
+		return false
+	}
+	l.clamp()
+	return true
+}
+
+func (l *KeyList) updateMouse(msg tea.MouseMsg) {
+	if msg.Action != tea.MouseActionPress {
+		return
+	}
+	switch msg.Button {
+	case tea.MouseButtonWheelUp:
+		l.cursor -= 3
+	case tea.MouseButtonWheelDown:
+		l.cursor += 3
+	}
+	l.clamp()
+}
+
+func (l KeyList) updateFilterInput(msg tea.KeyMsg) (KeyList, tea.Cmd) {
+	switch msg.Type {
+	case tea.KeyEsc:
+		l.clearFilter()
+		return l, nil
+	case tea.KeyEnter:
+		l.filtering = false
+		l.input.Blur()
+		return l, nil
+	case tea.KeyUp, tea.KeyDown, tea.KeyPgUp, tea.KeyPgDown:
+		l.move(msg)
+		return l, nil
+	}
+	before := l.input.Value()
+	var cmd tea.Cmd
+	l.input, cmd = l.input.Update(msg)
+	if l.input.Value() == before {
+		return l, cmd
+	}
+	l.seq++
+	return l, tea.Batch(cmd, filterTick(l.seq))
+}
+
+func (l *KeyList) clearFilter() {
+	sel, _ := l.Selected()
+	l.seq++ // drops any filter still running
+	l.filtering = false
+	l.input.Blur()
+	l.input.SetValue("")
+	l.query = ""
+	l.items = l.all
+	l.selectKey(sel)
+}
+
+func (l *KeyList) applyFilter(msg filterResultMsg) {
+	if msg.seq != l.seq {
+		return
+	}
+	sel, _ := l.Selected()
+	l.query = msg.query
+	l.items = msg.keys
+	l.selectKey(sel)
+}
+
+// clamp keeps the cursor on a key and the cursor's row on screen.
+func (l *KeyList) clamp() {
+	l.cursor = min(max(l.cursor, 0), max(len(l.items)-1, 0))
+	rows := l.rows()
+	if l.cursor < l.offset {
+		l.offset = l.cursor
+	}
+	if l.cursor >= l.offset+rows {
+		l.offset = l.cursor - rows + 1
+	}
+	l.offset = min(max(l.offset, 0), max(len(l.items)-rows, 0))
+}
+
+// View renders the header line and the visible rows.
+func (l KeyList) View() string {
+	var b strings.Builder
+	b.WriteString(l.headerView())
+	visible := l.Visible()
+	for i, k := range visible {
+		b.WriteByte('\n')
+		b.WriteString(l.rowView(k, l.offset+i == l.cursor))
+	}
+	if len(l.items) == 0 {
+		b.WriteByte('\n')
+		b.WriteString(l.common.Styles.Muted.Render(l.emptyText()))
+	}
+	return b.String()
+}
+
+func (l KeyList) emptyText() string {
+	if l.query != "" || l.input.Value() != "" {
+		return "no keys match"
+	}
+	return "no keys yet (n adds one)"
+}
+
+func (l KeyList) headerView() string {
+	s := l.common.Styles
+	count := fmt.Sprintf("%d keys", len(l.all))
+	if l.query != "" {
+		count = fmt.Sprintf("%d of %d", len(l.items), len(l.all))
+	}
+	if l.filtering {
+		return ansi.Truncate(l.input.View(), l.width, "…")
+	}
+	left := s.PaneTitle.Render("Keys")
+	if l.query != "" {
+		left = s.FilterPrompt.Render("/ ") + Escape(l.query)
+	}
+	return joinEnds(left, s.Muted.Render(count), l.width)
+}
+
+func (l KeyList) rowView(k string, selected bool) string {
+	s := l.common.Styles
+	size := ""
+	switch n, ok := l.sizes[k]; {
+	case ok && n >= 0:
+		size = FormatBytes(int64(n))
+	case ok && n == sizePending:
+		size = "…"
+	}
+	keyWidth := max(l.width-sizeColumn-2, 1)
+	name := ansi.Truncate(Escape(k), keyWidth, "…")
+	pad := strings.Repeat(" ", max(keyWidth-lipgloss.Width(name), 0))
+	sizeText := fmt.Sprintf("%*s", sizeColumn, size)
+	if selected {
+		return s.Selected.Render("▌" + name + pad + " " + sizeText)
+	}
+	return " " + s.Item.Render(name) + pad + " " + s.ItemSize.Render(sizeText)
+}
+
+// joinEnds puts left and right at the two ends of a line width wide.
+func joinEnds(left, right string, width int) string {
+	gap := width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return ansi.Truncate(left, width, "…")
+	}
+	return left + strings.Repeat(" ", gap) + right
+}

@@ -1,0 +1,209 @@
+package tui
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+func testKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key:%07d", i)
+	}
+	return keys
+}
+
+func keyMsg(s string) tea.KeyMsg {
+	switch s {
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "pgdown":
+		return tea.KeyMsg{Type: tea.KeyPgDown}
+	case "pgup":
+		return tea.KeyMsg{Type: tea.KeyPgUp}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "ctrl+s":
+		return tea.KeyMsg{Type: tea.KeyCtrlS}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+func newTestList(keys []string, w, h int) KeyList {
+	l := NewKeyList(NewCommon())
+	l.SetSize(w, h)
+	l.SetKeys(keys, "")
+	return l
+}
+
+// runCmd runs cmd and feeds every message it produces back into l, the way
+// the Bubble Tea runtime would, skipping the debounce delay.
+func runCmd(t *testing.T, l KeyList, cmd tea.Cmd) KeyList {
+	t.Helper()
+	for cmd != nil {
+		msg := cmd()
+		switch m := msg.(type) {
+		case tea.BatchMsg:
+			for _, c := range m {
+				l = runCmd(t, l, c)
+			}
+			return l
+		case filterTickMsg, filterResultMsg:
+			l, cmd = l.Update(m)
+		default:
+			return l
+		}
+	}
+	return l
+}
+
+func TestKeyListNavigation(t *testing.T) {
+	l := newTestList(testKeys(1000), 30, 11) // 10 rows under the header
+	steps := []struct {
+		key            string
+		cursor, offset int
+	}{
+		{"j", 1, 0}, {"j", 2, 0}, {"k", 1, 0},
+		{"pgdown", 11, 10}, {"pgdown", 21, 20}, {"pgup", 11, 10},
+		{"G", 999, 990}, {"j", 999, 990}, {"g", 0, 0}, {"k", 0, 0},
+	}
+	for i, s := range steps {
+		l, _ = l.Update(keyMsg(s.key))
+		if l.cursor != s.cursor || l.offset != s.offset {
+			t.Fatalf("step %d (%s): cursor %d offset %d, want %d %d", i, s.key, l.cursor, l.offset, s.cursor, s.offset)
+		}
+	}
+}
+
+func TestKeyListViewRendersWindowOnly(t *testing.T) {
+	l := newTestList(testKeys(1_000_000), 30, 6)
+	l, _ = l.Update(keyMsg("G"))
+	got := l.View()
+	want := strings.Join([]string{
+		"Keys              1000000 keys",
+		" key:0999995                  ",
+		" key:0999996                  ",
+		" key:0999997                  ",
+		" key:0999998                  ",
+		"▌key:0999999                  ",
+	}, "\n")
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestKeyListSizesAndEscaping(t *testing.T) {
+	l := newTestList([]string{"a", "b\x1b[2J", "c"}, 24, 4)
+	missing := l.MissingSizes()
+	if !reflect.DeepEqual(missing, []string{"a", "b\x1b[2J", "c"}) {
+		t.Fatalf("MissingSizes = %q", missing)
+	}
+	if again := l.MissingSizes(); len(again) != 0 {
+		t.Fatalf("pending sizes asked for again: %q", again)
+	}
+	l.SetSizes(map[string]int{"a": 10, "b\x1b[2J": 2048})
+	got := l.View()
+	want := strings.Join([]string{
+		"Keys              3 keys",
+		"▌a                  10 B",
+		" b\\x1b[2J        2.0 KiB",
+		" c                     …",
+	}, "\n")
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestFilterKeys(t *testing.T) {
+	keys := []string{"blob/1", "config/a", "config/b", "session:9", "user:1", "user:10", "xconfig/"}
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", keys},
+		{"^config/", []string{"config/a", "config/b"}},
+		{"config/", []string{"config/a", "config/b", "xconfig/"}},
+		{"^user:1", []string{"user:1", "user:10"}},
+		{"^zzz", []string{}},
+		{":1", []string{"user:1", "user:10"}},
+		{"nope", nil},
+	}
+	for _, tt := range tests {
+		got := FilterKeys(keys, tt.query)
+		if len(got) == 0 && len(tt.want) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("FilterKeys(%q) = %q, want %q", tt.query, got, tt.want)
+		}
+	}
+}
+
+func TestKeyListFilter(t *testing.T) {
+	l := newTestList([]string{"config/a", "session:1", "user:1", "user:2", "user:3"}, 30, 10)
+	l, _ = l.Update(keyMsg("/"))
+	if !l.Filtering() {
+		t.Fatal("/ did not open the filter")
+	}
+	for _, r := range "user" {
+		var cmd tea.Cmd
+		l, cmd = l.Update(keyMsg(string(r)))
+		l = runCmd(t, l, cmd)
+	}
+	if l.Len() != 3 || l.Query() != "user" {
+		t.Fatalf("after typing: %d keys, query %q", l.Len(), l.Query())
+	}
+	l, _ = l.Update(keyMsg("enter"))
+	l, _ = l.Update(keyMsg("j"))
+	if k, _ := l.Selected(); k != "user:2" {
+		t.Fatalf("selected %q, want user:2", k)
+	}
+	l, _ = l.Update(keyMsg("esc"))
+	if l.Len() != 5 || l.Query() != "" {
+		t.Fatalf("esc left %d keys, query %q", l.Len(), l.Query())
+	}
+	if k, _ := l.Selected(); k != "user:2" {
+		t.Fatalf("selection lost on clear: %q", k)
+	}
+}
+
+func TestKeyListDropsStaleFilterResults(t *testing.T) {
+	l := newTestList([]string{"a1", "a2", "b1"}, 30, 10)
+	l, _ = l.Update(keyMsg("/"))
+	l, _ = l.Update(keyMsg("a"))
+	stale := filterCmd(l.seq, l.all, "a")() // started, then overtaken
+	l, _ = l.Update(keyMsg("2"))
+	l, _ = l.Update(stale)
+	if l.Query() != "" || l.Len() != 3 {
+		t.Fatalf("stale result applied: query %q, %d keys", l.Query(), l.Len())
+	}
+	l, _ = l.Update(filterResultMsg{seq: l.seq, query: "a2", keys: []string{"a2"}})
+	if l.Query() != "a2" || l.Len() != 1 {
+		t.Fatalf("current result not applied: query %q, %d keys", l.Query(), l.Len())
+	}
+}
+
+func TestKeyListSetKeysKeepsSelection(t *testing.T) {
+	l := newTestList([]string{"a", "b", "c", "d"}, 30, 10)
+	l.SetKeys([]string{"a", "c", "d"}, "b") // b was deleted
+	if k, _ := l.Selected(); k != "c" {
+		t.Fatalf("selected %q, want the key after the deleted one", k)
+	}
+	l.SetKeys(nil, "c")
+	if _, ok := l.Selected(); ok {
+		t.Fatal("selection in an empty list")
+	}
+	if !strings.Contains(l.View(), "no keys yet") {
+		t.Fatalf("empty view: %q", l.View())
+	}
+}

@@ -1,0 +1,103 @@
+package tui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// KeyMap is every binding of the inspector. The same struct drives matching
+// (key.Matches) and the help footer, so the two cannot drift apart.
+type KeyMap struct {
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	Filter, ClearFilter, Focus, CycleView   key.Binding
+	New, Edit, EditExternal, Delete         key.Binding
+	Compact, Reload, Help, Quit             key.Binding
+	Yes, No                                 key.Binding
+	Save, Cancel, NextField                 key.Binding
+
+	// ReadOnlyWrite matches the keys of the disabled write actions in a
+	// read-only store.
+	ReadOnlyWrite key.Binding
+}
+
+// DefaultKeyMap returns the inspector's bindings.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Up:           key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("↑/k", "up")),
+		Down:         key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("↓/j", "down")),
+		PageUp:       key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
+		PageDown:     key.NewBinding(key.WithKeys("pgdown", "ctrl+d", " "), key.WithHelp("pgdn", "page down")),
+		Top:          key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
+		Bottom:       key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
+		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		ClearFilter:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Focus:        key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "keys/value")),
+		CycleView:    key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "text/json/hex")),
+		New:          key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new")),
+		Edit:         key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		EditExternal: key.NewBinding(key.WithKeys("E"), key.WithHelp("E", "$EDITOR")),
+		Delete:       key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "delete")),
+		Compact:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compact")),
+		Reload:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
+		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:         key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Yes:          key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
+		No:           key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "no")),
+		Save:         key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
+		Cancel:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		NextField:    key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field")),
+	}
+}
+
+// SetReadOnly disables the bindings that change the store. Disabled
+// bindings neither match nor appear in the help; their keys move to
+// ReadOnlyWrite so the view can say why nothing happened.
+func (k *KeyMap) SetReadOnly(ro bool) {
+	var keys []string
+	for _, b := range k.writeBindings() {
+		b.SetEnabled(!ro)
+		keys = append(keys, b.Keys()...)
+	}
+	k.ReadOnlyWrite = key.NewBinding(key.WithKeys(keys...), key.WithDisabled())
+	k.ReadOnlyWrite.SetEnabled(ro)
+}
+
+func (k *KeyMap) writeBindings() []*key.Binding {
+	return []*key.Binding{&k.New, &k.Edit, &k.EditExternal, &k.Delete, &k.Compact}
+}
+
+// browseHelp is the help.KeyMap shown while browsing.
+type browseHelp struct{ k KeyMap }
+
+func (h browseHelp) ShortHelp() []key.Binding {
+	k := h.k
+	return []key.Binding{k.Down, k.Filter, k.CycleView, k.New, k.Edit, k.Delete, k.Compact, k.Help, k.Quit}
+}
+
+func (h browseHelp) FullHelp() [][]key.Binding {
+	k := h.k
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Filter, k.ClearFilter, k.Focus, k.CycleView, k.Reload},
+		{k.New, k.Edit, k.EditExternal, k.Delete, k.Compact},
+		{k.Help, k.Quit},
+	}
+}
+
+// formHelp is the help.KeyMap shown while a form or editor is open.
+type formHelp struct {
+	k         KeyMap
+	twoFields bool
+}
+
+func (h formHelp) ShortHelp() []key.Binding {
+	if h.twoFields {
+		return []key.Binding{h.k.NextField, h.k.Save, h.k.Cancel}
+	}
+	return []key.Binding{h.k.Save, h.k.Cancel}
+}
+
+func (h formHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+// confirmHelp is the help.KeyMap shown while a y/n question is open.
+type confirmHelp struct{ k KeyMap }
+
+func (h confirmHelp) ShortHelp() []key.Binding  { return []key.Binding{h.k.Yes, h.k.No} }
+func (h confirmHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
