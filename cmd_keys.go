@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+)
+
+var keysVerb = verb{
+	name:    "keys",
+	args:    "[prefix]",
+	summary: "list keys in order, optionally only those with a prefix",
+	help: `
+Keys prints the stored keys that start with prefix (all keys if it is
+omitted), one per line, in byte order.
+
+When standard output is a terminal, a key that is not printable UTF-8 is
+shown as a quoted Go string. Pipes and files get the exact bytes; use -0 to
+end each key with a NUL byte so that keys containing newlines survive
+(for example with xargs -0).`,
+	run: runKeys,
+}
+
+func runKeys(e *env, v *verb, args []string) int {
+	fs := e.flagSet(v)
+	nul := fs.Bool("0", false, "end each key with a NUL byte instead of a newline")
+	args, code, ok := e.parse(v, fs, args, 0, 1)
+	if !ok {
+		return code
+	}
+	var prefix []byte
+	if len(args) == 1 {
+		prefix = []byte(args[0])
+	}
+	db, err := e.open(true)
+	if err != nil {
+		return e.fail(err)
+	}
+	end := byte('\n')
+	if *nul {
+		end = 0
+	}
+	w := bufio.NewWriter(e.stdout)
+	for _, k := range db.Keys(prefix) {
+		w.Write(display([]byte(k), e.stdoutTTY && !*nul, false))
+		w.WriteByte(end)
+	}
+	// bufio.Writer keeps the first write error, so checking Flush covers them all.
+	if err := w.Flush(); err != nil {
+		return e.closeDB(db, e.fail(fmt.Errorf("write keys: %w", err)))
+	}
+	return e.closeDB(db, exitOK)
+}

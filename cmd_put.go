@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+var putVerb = verb{
+	name:    "put",
+	args:    "<key> <value|->",
+	summary: "store a value; - reads it from standard input",
+	help: `
+Put stores value under key, replacing any earlier value. The write is synced
+to disk before crabkv exits. A value of "-" is read from standard input,
+byte for byte, so binary data and files can be stored:
+
+  crabkv put photo - < photo.jpg
+
+To store the literal value "-", pipe it in: printf - | crabkv put key -
+Keys that start with "-" must come after "--": crabkv put -- -key value`,
+	run: runPut,
+}
+
+func runPut(e *env, v *verb, args []string) int {
+	fs := e.flagSet(v)
+	args, code, ok := e.parse(v, fs, args, 2, 2)
+	if !ok {
+		return code
+	}
+	key, value := []byte(args[0]), []byte(args[1])
+	if args[1] == "-" {
+		var err error
+		if value, err = readValue(e.stdin); err != nil {
+			return e.fail(err)
+		}
+	}
+	db, err := e.open(false)
+	if err != nil {
+		return e.fail(err)
+	}
+	if err := db.Put(key, value); err != nil {
+		return e.closeDB(db, e.fail(explainKeyError(key, value, err)))
+	}
+	return e.closeDB(db, exitOK)
+}
+
+// readValue reads a value from r. It stops one byte past the size limit so
+// that piping in a huge file fails fast instead of filling memory first.
+func readValue(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, kv.DefaultMaxValueSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read value from standard input: %w", err)
+	}
+	if len(b) > kv.DefaultMaxValueSize {
+		return nil, fmt.Errorf("the value on standard input is over the limit of %d bytes: %w",
+			kv.DefaultMaxValueSize, kv.ErrValueTooLarge)
+	}
+	return b, nil
+}
