@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// testEnv is an env whose streams are buffers and whose data directory is a
+// fresh temporary one.
+type testEnv struct {
+	env
+	out, errOut bytes.Buffer
+	vars        map[string]string
+}
+
+func newTestEnv(tb testing.TB) *testEnv {
+	tb.Helper()
+	te := &testEnv{vars: map[string]string{dataDirEnv: tb.TempDir()}}
+	te.stdin = strings.NewReader("")
+	te.stdout = &te.out
+	te.stderr = &te.errOut
+	te.getenv = func(k string) string { return te.vars[k] }
+	return te
+}
+
+// run runs crabkv with args, clearing the buffers first, and returns the exit code.
+func (te *testEnv) run(args ...string) int {
+	te.out.Reset()
+	te.errOut.Reset()
+	te.dir = ""
+	return run(args, &te.env)
+}
+
+// mustRun runs crabkv and fails the test unless it exits with want.
+func (te *testEnv) mustRun(tb testing.TB, want int, args ...string) {
+	tb.Helper()
+	if got := te.run(args...); got != want {
+		tb.Fatalf("crabkv %q exited %d, want %d\nstdout: %q\nstderr: %q", args, got, want, te.out.String(), te.errOut.String())
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	te := newTestEnv(t)
+	te.mustRun(t, exitOK, "put", "k", "v")
+	tests := []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderrPart string
+	}{
+		{[]string{"get", "k"}, exitOK, "v\n", ""},
+		{[]string{"get", "missing"}, exitNotFound, "", `crabkv: key "missing" not found`},
+		{[]string{"get"}, exitError, "", "crabkv get: not enough arguments"},
+		{[]string{"put", "a"}, exitError, "", "not enough arguments"},
+		{[]string{"delete", "a", "b"}, exitError, "", "too many arguments"},
+		{[]string{"nope"}, exitError, "", `unknown verb "nope"`},
+		{[]string{"put", "", "v"}, exitError, "", "crabkv: the key is empty"},
+		{[]string{"delete", "missing"}, exitOK, "", ""},
+		{[]string{"help", "get"}, exitOK, "Usage: crabkv get [flags] <key>\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code := te.run(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, te.errOut.String())
+			}
+			if !strings.HasPrefix(te.out.String(), tt.stdout) || (tt.stdout == "" && te.out.Len() > 0) {
+				t.Errorf("stdout %q, want it to start with %q", te.out.String(), tt.stdout)
+			}
+			if !strings.Contains(te.errOut.String(), tt.stderrPart) || (tt.stderrPart == "" && te.errOut.Len() > 0) {
+				t.Errorf("stderr %q, want it to contain %q", te.errOut.String(), tt.stderrPart)
+			}
+		})
+	}
+}
+
+// TestTerminalEscaping checks that a terminal gets escaped keys and values
+// while a pipe gets their exact bytes.
+func TestTerminalEscaping(t *testing.T) {
+	te := newTestEnv(t)
+	const key, value = "k\x1b]0;pwned\a", "\x1b[2Jcleared"
+	te.mustRun(t, exitOK, "put", key, value)
+
+	te.stdoutTTY = false
+	te.mustRun(t, exitOK, "get", key)
+	if got := te.out.String(); got != value+"\n" {
+		t.Errorf("get on a pipe = %q, want %q", got, value+"\n")
+	}
+	te.mustRun(t, exitOK, "keys")
+	if got := te.out.String(); got != key+"\n" {
+		t.Errorf("keys on a pipe = %q, want %q", got, key+"\n")
+	}
+
+	te.stdoutTTY = true
+	te.mustRun(t, exitOK, "get", key)
+	if got, want := te.out.String(), `"\x1b[2Jcleared"`+"\n"; got != want {
+		t.Errorf("get on a terminal = %q, want %q", got, want)
+	}
+	te.mustRun(t, exitOK, "keys")
+	if got, want := te.out.String(), `"k\x1b]0;pwned\a"`+"\n"; got != want {
+		t.Errorf("keys on a terminal = %q, want %q", got, want)
+	}
+}
+
+func TestDataDirResolution(t *testing.T) {
+	te := newTestEnv(t)
+	envDir, flagDir := te.vars[dataDirEnv], t.TempDir()
+	te.mustRun(t, exitOK, "put", "k", "env")
+	te.mustRun(t, exitOK, "--dir", flagDir, "put", "k", "flag")
+	if _, err := os.Stat(filepath.Join(envDir, "wal.log")); err != nil {
+		t.Errorf("$%s was not used: %v", dataDirEnv, err)
+	}
+	te.mustRun(t, exitOK, "get", "--dir", flagDir, "k")
+	if te.out.String() != "flag\n" {
+		t.Errorf("--dir after the verb read %q, want flag", te.out.String())
+	}
+
+	delete(te.vars, dataDirEnv)
+	if got := (&env{getenv: te.getenv}).dataDir(); got != defaultDataDir {
+		t.Errorf("dataDir with nothing set = %q, want %q", got, defaultDataDir)
+	}
+}
+
+func TestPutStdinLimit(t *testing.T) {
+	te := newTestEnv(t)
+	te.stdin = bytes.NewReader(make([]byte, kv.DefaultMaxValueSize+1))
+	te.mustRun(t, exitError, "put", "big", "-")
+	if !strings.Contains(te.errOut.String(), "over the limit") {
+		t.Errorf("stderr %q does not explain the limit", te.errOut.String())
+	}
+	te.stdin = bytes.NewReader(make([]byte, kv.DefaultMaxValueSize))
+	te.mustRun(t, exitOK, "put", "big", "-")
+}
+
+// TestCorruptRecordNeverTruncated flips each byte of a record in the middle
+// of the log in turn. Whatever the byte (checksum, kind, a length, key or
+// value), the CLI must refuse with exit 2 and leave the file alone: a damaged
+// length that makes the record look like a torn tail must not lead to the
+// records after it being cut away.
+func TestCorruptRecordNeverTruncated(t *testing.T) {
+	te := newTestEnv(t)
+	dir := te.vars[dataDirEnv]
+	for _, k := range []string{"a", "b", "c", "d"} {
+		te.mustRun(t, exitOK, "put", k, "value-"+k)
+	}
+	db, err := kv.Open(dir, &kv.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := db.Entry([]byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "wal.log")
+	orig, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := ent.Offset; off < ent.Offset+int64(ent.RecordSize); off++ {
+		for _, verb := range [][]string{{"get", "d"}, {"put", "e", "v"}} {
+			bad := bytes.Clone(orig)
+			bad[off] ^= 0xff
+			if err := os.WriteFile(log, bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if code := te.run(verb...); code != exitError {
+				t.Errorf("byte %d flipped: crabkv %s exited %d, want %d (stderr %q)", off, verb[0], code, exitError, te.errOut.String())
+			}
+			if now, err := os.ReadFile(log); err != nil || !bytes.Equal(now, bad) {
+				t.Errorf("byte %d flipped: crabkv %s changed the log (%d bytes, was %d)", off, verb[0], len(now), len(bad))
+			}
+		}
+	}
+}
