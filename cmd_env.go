@@ -141,10 +141,21 @@ func (e *env) open(readOnly bool) (*kv.DB, error) {
 		return nil, explainOpenError(dir, err)
 	}
 	if n := db.Stats().TruncatedBytes; n > 0 {
-		fmt.Fprintf(e.stderr, "crabkv: warning: %s ended in a torn (incomplete) record; cut %d bytes from its tail\n",
-			filepath.Join(dir, "wal.log"), n)
+		fmt.Fprintln(e.stderr, tornTailWarning(filepath.Join(dir, "wal.log"), n, readOnly))
 	}
 	return db, nil
+}
+
+// tornTailWarning describes a torn tail found at Open. A read-only open
+// leaves the bytes in place (it writes nothing), so it says so rather than
+// claiming they were cut.
+func tornTailWarning(log string, n int64, readOnly bool) string {
+	if readOnly {
+		return fmt.Sprintf("crabkv: warning: %s ends in a torn (incomplete) record of %d bytes, "+
+			"probably from a crash; ignored it, and the next write will cut it", log, n)
+	}
+	return fmt.Sprintf("crabkv: warning: %s ended in a torn (incomplete) record, "+
+		"probably from a crash; cut %d bytes from its tail", log, n)
 }
 
 // ensureDir creates dir if it is missing and says plainly when the path is
