@@ -121,6 +121,8 @@ type Record struct {
 	Offset int64
 	// Size is the encoded size of the record in bytes.
 	Size int
+	// Raw is the whole encoded record, for copying it verbatim.
+	Raw []byte
 }
 
 // AppendPut appends a put record for key and value to dst and returns the
@@ -214,6 +216,7 @@ func decode(b []byte, h header, r *Record) string {
 	r.Key = p[:h.keyLen:h.keyLen]
 	r.Value = p[h.keyLen : h.keyLen+h.valueLen : h.keyLen+h.valueLen]
 	r.Size = len(b)
+	r.Raw = b
 	return ""
 }
 

@@ -35,6 +35,13 @@ func NewReader(src io.ReaderAt, size int64, name string) *Reader {
 	return &Reader{src: src, size: size, name: name, buf: make([]byte, bufSize), bad: -1}
 }
 
+// StartAt makes the reader continue from off, a record boundary past the
+// file header that an earlier walk has already checked. It lets a caller read
+// only what was appended after a known point.
+func (r *Reader) StartAt(off int64) {
+	r.started, r.off, r.err, r.bad = true, off, nil, -1
+}
+
 // Offset returns the offset just past the last valid record returned: the
 // length of the good prefix of the log.
 func (r *Reader) Offset() int64 { return r.off }

@@ -1,0 +1,77 @@
+package compact
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// progressEvery is how many bytes of the old log are scanned between two
+// progress reports.
+const progressEvery = 256 << 10
+
+// Result summarises a rewrite.
+type Result struct {
+	// Kept and Dropped count the records copied and skipped.
+	Kept, Dropped int
+	// Bytes is the size of the new log, header included.
+	Bytes int64
+}
+
+// Live reports whether the record for key at offset off in the old log is
+// the key's current value. A rewrite copies exactly the records for which
+// it returns true.
+type Live func(key []byte, off int64) bool
+
+// Moved is told where each copied record landed in the new log.
+type Moved func(key []byte, off int64, size int)
+
+// Rewrite writes a new log to dst: a file header and then, in their old
+// order, the records of src that live accepts, copied byte for byte.
+// Tombstones are never copied: the new log replaces the old one whole, so a
+// deleted key has nothing left to shadow. progress, when not nil, is called
+// with the bytes of src scanned so far. Rewrite stops with ctx's error when
+// ctx is done.
+func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, live Live, moved Moved, progress func(done int64)) (Result, error) {
+	w := bufio.NewWriterSize(dst, 256<<10)
+	res := Result{Bytes: walfmt.HeaderSize}
+	if _, err := w.Write(walfmt.AppendHeader(nil)); err != nil {
+		return res, err
+	}
+	var reported int64
+	for {
+		rec, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return res, err
+		}
+		if rec.Kind == walfmt.KindPut && live(rec.Key, rec.Offset) {
+			if _, err := w.Write(rec.Raw); err != nil {
+				return res, err
+			}
+			moved(rec.Key, res.Bytes, rec.Size)
+			res.Bytes += int64(rec.Size)
+			res.Kept++
+		} else {
+			res.Dropped++
+		}
+		if done := src.Offset(); done-reported >= progressEvery {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			if progress != nil {
+				progress(done)
+			}
+			reported = done
+		}
+	}
+	if progress != nil {
+		progress(src.Offset())
+	}
+	return res, w.Flush()
+}

@@ -1,0 +1,239 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// compaction is one run, shared by every caller that asks for it while it
+// is in progress.
+type compaction struct {
+	done chan struct{}
+	err  error
+}
+
+// Compact rewrites the live records into a new log that replaces the old
+// one, and returns when that is done. If a compaction is already running,
+// Compact waits for it and returns its result instead of starting a second.
+// Readers are never blocked; writers wait only for the final swap.
+func (db *DB) Compact() error {
+	if db.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	c := db.startCompaction()
+	if c == nil {
+		return ErrClosed
+	}
+	<-c.done
+	return c.err
+}
+
+// startCompaction returns the running compaction, starting one in the
+// background if none runs. It returns nil once Close has begun.
+func (db *DB) startCompaction() *compaction {
+	db.cmu.Lock()
+	defer db.cmu.Unlock()
+	if db.cmu.closing {
+		return nil
+	}
+	if c := db.cmu.running; c != nil {
+		return c
+	}
+	c := &compaction{done: make(chan struct{})}
+	db.cmu.running = c
+	db.wg.Add(1)
+	go func() {
+		defer db.wg.Done()
+		c.err = db.compact(db.ctx)
+		db.cmu.Lock()
+		db.cmu.running = nil
+		db.cmu.lastEnd = time.Now()
+		db.cmu.Unlock()
+		close(c.done)
+	}()
+	return c
+}
+
+// compact runs one compaction and publishes its events.
+func (db *DB) compact(ctx context.Context) error {
+	start := time.Now()
+	db.wmu.Lock()
+	if err := db.writableLocked(); err != nil {
+		db.wmu.Unlock()
+		return err
+	}
+	db.mu.RLock()
+	before := db.mu.c
+	keys := len(db.mu.index)
+	db.mu.RUnlock()
+	db.wmu.Unlock()
+
+	db.events.publish(CompactionEvent{
+		Kind: CompactionStarted, LogBytes: before.size, LiveBytes: before.live,
+		StaleBytes: before.stale, Total: before.size,
+	})
+	res, err := db.rewrite(ctx, before.size, keys)
+	if err != nil {
+		db.events.publish(CompactionEvent{Kind: CompactionFailed, Err: err})
+		return err
+	}
+	took := time.Since(start)
+	db.cmu.Lock()
+	db.cmu.done++
+	db.cmu.lastTook = took
+	db.cmu.reclaimed += res.oldSize - res.newSize
+	db.cmu.Unlock()
+	db.events.publish(CompactionEvent{
+		Kind: CompactionFinished, OldSize: res.oldSize, NewSize: res.newSize,
+		Duration: took, Kept: res.Kept, Dropped: res.Dropped,
+		Done: before.size, Total: before.size,
+	})
+	return nil
+}
+
+// swapResult is what a finished rewrite reports.
+type swapResult struct {
+	compact.Result
+	oldSize, newSize int64
+}
+
+// rewrite copies the live records of the first end bytes of the log into a
+// temporary file, then swaps it in. Until the swap, readers and writers use
+// the old log; a failure leaves it in place and removes the temporary file.
+func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, error) {
+	tmpPath := filepath.Join(db.dir, tempName)
+	tmp, err := db.fs.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return swapResult{}, fmt.Errorf("kv: compact: create %s: %w", tmpPath, err)
+	}
+	res, err := db.rewriteInto(ctx, tmp, end, keys)
+	if err != nil {
+		tmp.Close()
+		if rerr := db.fs.Remove(tmpPath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+		return res, fmt.Errorf("kv: compact: %w", err)
+	}
+	return res, nil
+}
+
+func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (swapResult, error) {
+	old := db.mu.log // only a compaction or Close replaces it, and Close waits for us
+	idx := make(map[string]entry, keys)
+	live := func(key []byte, off int64) bool {
+		db.mu.RLock()
+		e, ok := db.mu.index[string(key)]
+		db.mu.RUnlock()
+		return ok && e.off == off
+	}
+	moved := func(key []byte, off int64, size int) {
+		idx[string(key)] = entry{off, uint32(size)}
+	}
+	progress := func(done int64) {
+		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
+	}
+	src := walfmt.NewReader(old, end, db.path)
+	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, live, moved, progress)
+	if err != nil {
+		return swapResult{Result: res}, err
+	}
+	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize}
+	return db.swap(tmp, old, idx, c, end, res)
+}
+
+// swap holds the writers out, copies what they appended since the rewrite
+// began, makes the new log durable and puts it in place of the old one.
+func (db *DB) swap(tmp, old File, idx map[string]entry, c counters, end int64, res compact.Result) (swapResult, error) {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if err := db.writableLocked(); err != nil {
+		return swapResult{Result: res}, err
+	}
+	oldSize := db.mu.c.size
+	if err := copyTail(old, tmp, end, oldSize, db.path, idx, &c); err != nil {
+		return swapResult{Result: res}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return swapResult{Result: res}, err
+	}
+	out := swapResult{Result: res, oldSize: oldSize, newSize: c.size}
+	if !renameOpenFiles {
+		return out, db.swapClosed(tmp, old, idx, c)
+	}
+	if err := db.fs.Rename(filepath.Join(db.dir, tempName), db.path); err != nil {
+		return out, err
+	}
+	// From here on wal.log is the new file: writers must go to it whatever
+	// happens, or their records would land in an unlinked file.
+	db.publishLog(tmp, idx, c)
+	cerr := old.Close()
+	if err := db.fs.SyncDir(db.dir); err != nil {
+		db.failed = fmt.Errorf("sync directory after compaction: %w", err)
+		return out, db.failed
+	}
+	return out, cerr
+}
+
+// swapClosed replaces the log where an open file cannot be renamed over
+// (Windows): it closes both handles, renames, and reopens, holding readers
+// out for that moment.
+func (db *DB) swapClosed(tmp, old File, idx map[string]entry, c counters) error {
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if err := old.Close(); err != nil {
+		return err
+	}
+	renameErr := db.fs.Rename(filepath.Join(db.dir, tempName), db.path)
+	f, err := db.fs.OpenFile(db.path, os.O_RDWR, 0o644)
+	if err != nil {
+		db.failed = fmt.Errorf("reopen log after compaction: %w", err)
+		return errors.Join(renameErr, db.failed)
+	}
+	if renameErr != nil {
+		db.mu.log = f // the old log, reopened: nothing changed
+		return renameErr
+	}
+	db.mu.log, db.mu.index, db.mu.c = f, idx, c
+	return nil
+}
+
+// publishLog makes the new log, index and counters the ones readers and
+// writers use.
+func (db *DB) publishLog(f File, idx map[string]entry, c counters) {
+	db.mu.Lock()
+	db.mu.log, db.mu.index, db.mu.c = f, idx, c
+	db.mu.Unlock()
+}
+
+// copyTail appends the records of old between from and to — the writes that
+// arrived during the rewrite — to dst after c.size, and applies them to idx
+// and c.
+func copyTail(old, dst File, from, to int64, name string, idx map[string]entry, c *counters) error {
+	r := walfmt.NewReader(old, to, name)
+	r.StartAt(from)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		off := c.size
+		if _, err := dst.WriteAt(rec.Raw, off); err != nil {
+			return err
+		}
+		c.apply(idx, rec.Kind, rec.Key, off, rec.Size)
+	}
+}

@@ -1,0 +1,324 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// File names inside a data directory.
+const (
+	logName  = "wal.log"
+	tempName = "wal.log.compact"
+	lockName = "LOCK"
+)
+
+// entry locates a key's live record in the log.
+type entry struct {
+	off  int64
+	size uint32
+}
+
+// counters are the byte accounting of one log. LiveBytes + StaleBytes +
+// walfmt.HeaderSize == LogBytes always.
+type counters struct {
+	size  int64 // bytes in the log, header included
+	live  int64 // bytes of records the index points to
+	stale int64 // bytes of superseded records and tombstones
+}
+
+// apply updates idx and c for the record rec found at off: the accounting
+// of a replay, an append and a compaction's tail copy alike.
+func (c *counters) apply(idx map[string]entry, kind walfmt.Kind, key []byte, off int64, size int) {
+	old, had := idx[string(key)]
+	if had {
+		c.live -= int64(old.size)
+		c.stale += int64(old.size)
+	}
+	if kind == walfmt.KindPut {
+		idx[string(key)] = entry{off, uint32(size)}
+		c.live += int64(size)
+	} else {
+		delete(idx, string(key))
+		c.stale += int64(size)
+	}
+	c.size = off + int64(size)
+}
+
+// DB is an open store. It is safe for concurrent use.
+type DB struct {
+	dir    string
+	path   string // dir/wal.log
+	opts   Options
+	fs     FS
+	lock   io.Closer
+	ctx    context.Context // cancelled by Close to stop a compaction
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background goroutines
+
+	// wmu serializes writers and the final swap of a compaction. Held
+	// around every append, so the fields below it change only under it.
+	wmu    sync.Mutex
+	buf    []byte // encode buffer, reused by each write
+	failed error  // a sync failure: the log's state on disk is unknown
+
+	// mu guards the index, the log handle and the counters: readers hold it
+	// shared for a lookup and a positioned read, writers exclusively for the
+	// moment they publish a record.
+	mu struct {
+		sync.RWMutex
+		index  map[string]entry
+		log    File
+		c      counters
+		closed bool
+	}
+
+	// cmu guards the compaction state.
+	cmu struct {
+		sync.Mutex
+		running     *compaction
+		closing     bool
+		lastEnd     time.Time
+		done        int64
+		lastTook    time.Duration
+		reclaimed   int64
+		lastFailure error
+	}
+
+	truncated int64 // torn-tail bytes cut at Open
+	events    hub
+}
+
+// Open opens the store in dir, creating the directory and an empty log if
+// they are missing (unless opts.ReadOnly). A nil opts means the defaults.
+//
+// Open replays the log into the index. A torn tail — an incomplete last
+// record left by a crash — is cut away and counted in Stats.TruncatedBytes.
+// Damage anywhere else stops Open with an error that wraps
+// walfmt.ErrCorrupt and names the file and offset: nothing is dropped
+// silently. A directory held by another process gives an error wrapping
+// ErrLocked at once.
+func Open(dir string, opts *Options) (*DB, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS}
+	if err := db.prepareDir(); err != nil {
+		return nil, err
+	}
+	lock, err := db.fs.Lock(filepath.Join(dir, lockName), o.ReadOnly)
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return nil, &lockedError{dir: dir}
+		}
+		return nil, fmt.Errorf("kv: open %s: %w", dir, err)
+	}
+	db.lock = lock
+	if err := db.load(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	db.ctx, db.cancel = context.WithCancel(context.Background())
+	db.cmu.lastEnd = time.Now()
+	return db, nil
+}
+
+// prepareDir makes sure dir exists and is a directory.
+func (db *DB) prepareDir() error {
+	fi, err := db.fs.Stat(db.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !db.opts.ReadOnly:
+		if err := db.fs.MkdirAll(db.dir, 0o755); err != nil {
+			return fmt.Errorf("kv: create data directory: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("kv: open %s: %w", db.dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("kv: open %s: not a directory", db.dir)
+	}
+	return nil
+}
+
+// load opens the log, cleans up after an interrupted compaction, and
+// replays the log into a fresh index.
+func (db *DB) load() error {
+	flag := os.O_RDWR | os.O_CREATE
+	if db.opts.ReadOnly {
+		flag = os.O_RDONLY
+	} else if err := db.fs.Remove(filepath.Join(db.dir, tempName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("kv: remove leftover compaction file: %w", err)
+	}
+	f, err := db.fs.OpenFile(db.path, flag, 0o644)
+	if errors.Is(err, fs.ErrNotExist) && db.opts.ReadOnly {
+		db.mu.index = map[string]entry{}
+		db.mu.c = counters{size: walfmt.HeaderSize}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kv: open log: %w", err)
+	}
+	if err := db.replay(f); err != nil {
+		f.Close()
+		return err
+	}
+	db.mu.log = f
+	return nil
+}
+
+// replay reads the whole log into the index. It cuts a torn tail (or, read
+// only, ignores it), and writes a header into a new or empty log.
+func (db *DB) replay(f File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("kv: stat log: %w", err)
+	}
+	size := fi.Size()
+	idx := make(map[string]entry)
+	c := counters{size: walfmt.HeaderSize}
+	r := walfmt.NewReader(f, size, db.path)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, walfmt.ErrTornTail) {
+			if err := db.cutTail(f, r.Offset(), size); err != nil {
+				return err
+			}
+			break
+		}
+		if errors.Is(err, walfmt.ErrCorrupt) {
+			return fmt.Errorf("kv: open %s: %w (run 'crabkv repair' to salvage the valid records)", db.dir, err)
+		}
+		if err != nil {
+			return fmt.Errorf("kv: open %s: %w", db.dir, err)
+		}
+		c.apply(idx, rec.Kind, rec.Key, rec.Offset, rec.Size)
+	}
+	db.mu.index, db.mu.c = idx, c
+	return nil
+}
+
+// cutTail truncates a torn tail at good, the end of the last valid record,
+// and makes the cut durable before anything is appended after it. A log
+// without a complete header gets a fresh one.
+func (db *DB) cutTail(f File, good, size int64) error {
+	db.truncated = size - good
+	if db.opts.ReadOnly {
+		return nil
+	}
+	if good < walfmt.HeaderSize {
+		good = 0
+	}
+	if err := f.Truncate(good); err != nil {
+		return fmt.Errorf("kv: cut torn tail of %s: %w", db.path, err)
+	}
+	if good == 0 {
+		if _, err := f.WriteAt(walfmt.AppendHeader(nil), 0); err != nil {
+			return fmt.Errorf("kv: write log header: %w", err)
+		}
+		if good == 0 && db.truncated == 0 {
+			// A brand-new log: make its directory entry durable too.
+			if err := db.fs.SyncDir(db.dir); err != nil {
+				return fmt.Errorf("kv: sync data directory: %w", err)
+			}
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("kv: sync log: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the data directory.
+func (db *DB) Dir() string { return db.dir }
+
+// Policy returns the automatic compaction policy in force, defaults filled.
+func (db *DB) Policy() compact.Policy { return db.opts.Compaction }
+
+// Stats describes the store at a moment.
+type Stats struct {
+	// Keys is the number of live keys.
+	Keys int
+	// LogBytes is the size of the log; LiveBytes + StaleBytes +
+	// walfmt.HeaderSize == LogBytes.
+	LogBytes int64
+	// LiveBytes is the size of the records that hold the current values.
+	LiveBytes int64
+	// StaleBytes is the size of overwritten and deleted records and of
+	// tombstones: what a compaction would reclaim.
+	StaleBytes int64
+	// Compactions counts the compactions completed since Open.
+	Compactions int64
+	// Compacting is true while a compaction runs.
+	Compacting bool
+	// LastCompaction is how long the last compaction took.
+	LastCompaction time.Duration
+	// ReclaimedBytes is the total shrinkage of the log by compactions since
+	// Open.
+	ReclaimedBytes int64
+	// TruncatedBytes is the size of the torn tail cut away (or, read only,
+	// ignored) at Open; non-zero means a write was interrupted by a crash.
+	TruncatedBytes int64
+}
+
+// Stats returns the current statistics.
+func (db *DB) Stats() Stats {
+	db.mu.RLock()
+	s := Stats{
+		Keys:           len(db.mu.index),
+		LogBytes:       db.mu.c.size,
+		LiveBytes:      db.mu.c.live,
+		StaleBytes:     db.mu.c.stale,
+		TruncatedBytes: db.truncated,
+	}
+	db.mu.RUnlock()
+	db.cmu.Lock()
+	s.Compactions = db.cmu.done
+	s.Compacting = db.cmu.running != nil
+	s.LastCompaction = db.cmu.lastTook
+	s.ReclaimedBytes = db.cmu.reclaimed
+	db.cmu.Unlock()
+	return s
+}
+
+// Close stops a running compaction (the old log stays in place), waits for
+// background work, and releases the log and the directory lock. Every write
+// acknowledged before Close is in the log. Close is idempotent.
+func (db *DB) Close() error {
+	db.cmu.Lock()
+	if db.cmu.closing {
+		db.cmu.Unlock()
+		return nil
+	}
+	db.cmu.closing = true
+	db.cmu.Unlock()
+	db.cancel()
+	db.wg.Wait()
+	db.events.close()
+
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.mu.closed = true
+	var err error
+	if db.mu.log != nil {
+		err = db.mu.log.Close()
+	}
+	if lerr := db.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}

@@ -1,0 +1,169 @@
+package kv
+
+import (
+	"sync"
+	"time"
+)
+
+// EventKind says what a CompactionEvent reports.
+type EventKind int
+
+// Compaction event kinds, in the order a compaction sends them: one
+// Started, any number of Progress, then Finished or Failed.
+const (
+	CompactionStarted EventKind = iota + 1
+	CompactionProgress
+	CompactionFinished
+	CompactionFailed
+)
+
+// String names the kind.
+func (k EventKind) String() string {
+	switch k {
+	case CompactionStarted:
+		return "started"
+	case CompactionProgress:
+		return "progress"
+	case CompactionFinished:
+		return "finished"
+	case CompactionFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// CompactionEvent reports a step of a compaction.
+type CompactionEvent struct {
+	Kind EventKind
+	// LogBytes, LiveBytes and StaleBytes describe the log when a compaction
+	// starts (Started).
+	LogBytes, LiveBytes, StaleBytes int64
+	// Done and Total are the bytes of the old log scanned so far and to
+	// scan (Started, Progress, Finished). Done never decreases.
+	Done, Total int64
+	// OldSize and NewSize are the log's size before and after (Finished).
+	OldSize, NewSize int64
+	// Duration is how long the compaction took (Finished).
+	Duration time.Duration
+	// Kept and Dropped count the records copied and discarded (Finished).
+	Kept, Dropped int
+	// Err is why the compaction failed (Failed). The old log stays in use.
+	Err error
+}
+
+// Subscribe returns a channel that receives compaction events, and a
+// function that ends the subscription and closes the channel. The engine
+// never waits for a subscriber: one that falls behind misses intermediate
+// Progress events, never Started, Finished or Failed. The channel is also
+// closed by Close.
+func (db *DB) Subscribe() (<-chan CompactionEvent, func()) {
+	return db.events.subscribe()
+}
+
+// hub fans events out to subscribers.
+type hub struct {
+	mu     sync.Mutex // guards subs and closed
+	subs   map[*subscriber]struct{}
+	closed bool
+}
+
+// subscriber queues events for one reader. Its goroutine forwards them to
+// out, so a slow reader holds up only itself.
+type subscriber struct {
+	mu    sync.Mutex // guards queue
+	queue []CompactionEvent
+	wake  chan struct{} // capacity 1: "the queue has something"
+	out   chan CompactionEvent
+	quit  chan struct{}
+	once  sync.Once
+}
+
+func (h *hub) subscribe() (<-chan CompactionEvent, func()) {
+	s := &subscriber{
+		wake: make(chan struct{}, 1),
+		out:  make(chan CompactionEvent),
+		quit: make(chan struct{}),
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		close(s.out)
+		return s.out, func() {}
+	}
+	if h.subs == nil {
+		h.subs = make(map[*subscriber]struct{})
+	}
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	go s.forward()
+	cancel := func() {
+		h.mu.Lock()
+		delete(h.subs, s)
+		h.mu.Unlock()
+		s.stop()
+	}
+	return s.out, cancel
+}
+
+func (h *hub) publish(ev CompactionEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		s.push(ev)
+	}
+}
+
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		s.stop()
+	}
+	h.subs = nil
+}
+
+// push queues ev. A Progress event replaces a Progress event still waiting
+// in the queue, so the queue stays short however slow the reader is.
+func (s *subscriber) push(ev CompactionEvent) {
+	s.mu.Lock()
+	if n := len(s.queue); n > 0 && ev.Kind == CompactionProgress && s.queue[n-1].Kind == CompactionProgress {
+		s.queue[n-1] = ev
+	} else {
+		s.queue = append(s.queue, ev)
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscriber) stop() { s.once.Do(func() { close(s.quit) }) }
+
+// forward delivers queued events to out until stopped, then closes out.
+func (s *subscriber) forward() {
+	defer close(s.out)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.wake:
+		}
+		for {
+			s.mu.Lock()
+			if len(s.queue) == 0 {
+				s.mu.Unlock()
+				break
+			}
+			ev := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			select {
+			case s.out <- ev:
+			case <-s.quit:
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package kv
+
+import (
+	"fmt"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// Size limits.
+const (
+	// DefaultMaxKeySize is the default and largest key size, in bytes.
+	DefaultMaxKeySize = walfmt.MaxKeyLen
+	// DefaultMaxValueSize is the default value size limit, in bytes. Values
+	// are read whole into memory, so the limit keeps one Get bounded.
+	DefaultMaxValueSize = 16 << 20
+)
+
+// Options configure a DB. The zero value, like a nil *Options, gives the
+// defaults.
+type Options struct {
+	// NoSync, when false (the default), makes every Put and Delete wait until
+	// its record is on stable storage (fdatasync) before it returns: an
+	// acknowledged write survives a crash of the machine. When true, a write
+	// returns once the record is handed to the operating system: it survives
+	// a crash of the process, not of the machine. Use it for bulk loads.
+	NoSync bool
+	// ReadOnly opens the store without writing anything: no log is created,
+	// a torn tail is ignored rather than cut, and writes return ErrReadOnly.
+	// Several read-only opens may share a directory; none may share it with
+	// a writer.
+	ReadOnly bool
+	// MaxKeySize is the longest key accepted, in bytes. Default and maximum:
+	// DefaultMaxKeySize.
+	MaxKeySize int
+	// MaxValueSize is the longest value accepted, in bytes. Default:
+	// DefaultMaxValueSize; maximum walfmt.MaxValueLen.
+	MaxValueSize int
+	// Compaction is the automatic compaction policy. The zero value means
+	// compact in the background once stale bytes reach a third of a log of
+	// at least 1 MiB.
+	Compaction compact.Policy
+	// FS is the file system the store lives on. Nil means the operating
+	// system's. Tests use it to inject faults.
+	FS FS
+}
+
+// withDefaults returns a copy of o (nil allowed) with every zero field set
+// to its default, or an error if a field is out of range. The caller's
+// Options are never modified.
+func (o *Options) withDefaults() (Options, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.MaxKeySize == 0 {
+		opts.MaxKeySize = DefaultMaxKeySize
+	}
+	if opts.MaxValueSize == 0 {
+		opts.MaxValueSize = DefaultMaxValueSize
+	}
+	if opts.MaxKeySize < 0 || opts.MaxKeySize > walfmt.MaxKeyLen {
+		return opts, fmt.Errorf("kv: MaxKeySize %d out of range (1..%d)", opts.MaxKeySize, walfmt.MaxKeyLen)
+	}
+	if opts.MaxValueSize < 0 || opts.MaxValueSize > walfmt.MaxValueLen {
+		return opts, fmt.Errorf("kv: MaxValueSize %d out of range (1..%d)", opts.MaxValueSize, walfmt.MaxValueLen)
+	}
+	if err := opts.Compaction.Validate(); err != nil {
+		return opts, err
+	}
+	opts.Compaction = opts.Compaction.WithDefaults()
+	if opts.FS == nil {
+		opts.FS = DefaultFS()
+	}
+	return opts, nil
+}
