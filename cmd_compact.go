@@ -49,45 +49,43 @@ func runCompact(e *env, v *verb, args []string) int {
 	return e.closeDB(db, exitOK)
 }
 
+// finishedWait bounds how long compact waits, after Compact has returned,
+// for the Finished event that carries the summary. The engine queues it
+// before Compact returns, but another goroutine delivers it.
+const finishedWait = time.Second
+
 // compactWithProgress runs db.Compact while feeding its events to p, and
 // returns the Finished event if one arrived.
-func compactWithProgress(db *kv.DB, p *progress) (*kv.CompactionEvent, error) {
+func compactWithProgress(db *kv.DB, p *progress) (finished *kv.CompactionEvent, err error) {
 	events, cancel := db.Subscribe()
 	defer cancel()
+	defer p.clear()
 	errc := make(chan error, 1)
 	go func() { errc <- db.Compact() }()
 
-	var finished *kv.CompactionEvent
-	handle := func(ev kv.CompactionEvent) {
-		if ev.Kind == kv.CompactionFinished {
-			finished = &ev
-		}
-		p.show(ev)
-	}
+	var returned bool
+	var timeout <-chan time.Time // set once Compact has returned
 	for {
 		select {
 		case ev, ok := <-events:
 			if !ok {
-				events = nil // closed: stop selecting on it, wait for Compact
-				continue
-			}
-			handle(ev)
-		case err := <-errc:
-			// The engine sends Finished before Compact returns; take what is
-			// already queued so the summary uses it.
-			for drained := false; !drained && events != nil; {
-				select {
-				case ev, ok := <-events:
-					if !ok {
-						drained = true
-						break
-					}
-					handle(ev)
-				default:
-					drained = true
+				events = nil // closed: stop selecting on it
+			} else {
+				p.show(ev)
+				if ev.Kind == kv.CompactionFinished {
+					finished = &ev
 				}
 			}
-			p.clear()
+			if returned && (finished != nil || events == nil) {
+				return finished, err
+			}
+		case err = <-errc:
+			returned = true
+			if err != nil || finished != nil || events == nil {
+				return finished, err
+			}
+			timeout = time.After(finishedWait)
+		case <-timeout:
 			return finished, err
 		}
 	}

@@ -17,13 +17,16 @@ func runDelete(e *env, v *verb, args []string) int {
 	if !ok {
 		return code
 	}
+	if err := checkKey(args[0]); err != nil {
+		return e.fail(err)
+	}
 	key := []byte(args[0])
 	db, err := e.open(false)
 	if err != nil {
 		return e.fail(err)
 	}
 	if err := db.Delete(key); err != nil {
-		return e.closeDB(db, e.fail(explainKeyError(key, nil, err)))
+		return e.closeDB(db, e.fail(err))
 	}
 	return e.closeDB(db, exitOK)
 }

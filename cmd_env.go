@@ -138,7 +138,7 @@ func (e *env) open(readOnly bool) (*kv.DB, error) {
 	}
 	db, err := kv.Open(dir, &kv.Options{ReadOnly: readOnly})
 	if err != nil {
-		return nil, explainOpenError(dir, err)
+		return nil, explainOpenError(err)
 	}
 	if n := db.Stats().TruncatedBytes; n > 0 {
 		fmt.Fprintln(e.stderr, tornTailWarning(filepath.Join(dir, "wal.log"), n, readOnly))
@@ -178,25 +178,24 @@ func ensureDir(dir string) error {
 
 // explainOpenError adds what the user can do to the engine's error for the
 // cases a person is likely to meet.
-func explainOpenError(dir string, err error) error {
+func explainOpenError(err error) error {
 	if errors.Is(err, kv.ErrLocked) {
-		return fmt.Errorf("%w (another process has %s open; close it and try again)", err, dir)
+		return fmt.Errorf("%w; close the other program using it and try again", err)
 	}
 	return err
 }
 
-// explainKeyError turns the engine's key and value limit errors into
-// messages that give the sizes involved.
-func explainKeyError(key, value []byte, err error) error {
+// checkKey rejects a key that no store can hold before the store is opened,
+// so that every verb treats it alike (the engine's Get reports such a key as
+// simply not found) and a mistyped command creates no data directory.
+func checkKey(key string) error {
 	switch {
-	case errors.Is(err, kv.ErrEmptyKey):
-		return fmt.Errorf("the key is empty; keys must be at least one byte: %w", err)
-	case errors.Is(err, kv.ErrKeyTooLarge):
-		return fmt.Errorf("the key is %d bytes, over the limit of %d: %w", len(key), kv.DefaultMaxKeySize, err)
-	case errors.Is(err, kv.ErrValueTooLarge):
-		return fmt.Errorf("the value is %d bytes, over the limit of %d: %w", len(value), kv.DefaultMaxValueSize, err)
+	case key == "":
+		return fmt.Errorf("the key is empty; keys are 1 to %d bytes: %w", kv.DefaultMaxKeySize, kv.ErrEmptyKey)
+	case len(key) > kv.DefaultMaxKeySize:
+		return fmt.Errorf("the key is %d bytes, over the limit of %d: %w", len(key), kv.DefaultMaxKeySize, kv.ErrKeyTooLarge)
 	}
-	return err
+	return nil
 }
 
 // closeDB closes db and folds a close error into code: a failed close after a

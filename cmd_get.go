@@ -29,6 +29,9 @@ func runGet(e *env, v *verb, args []string) int {
 	if !ok {
 		return code
 	}
+	if err := checkKey(args[0]); err != nil {
+		return e.fail(err)
+	}
 	key := []byte(args[0])
 	db, err := e.open(true)
 	if err != nil {
@@ -40,7 +43,7 @@ func runGet(e *env, v *verb, args []string) int {
 		fmt.Fprintf(e.stderr, "crabkv: key %s not found\n", strconv.Quote(args[0]))
 		return e.closeDB(db, exitNotFound)
 	case err != nil:
-		return e.closeDB(db, e.fail(explainKeyError(key, nil, err)))
+		return e.closeDB(db, e.fail(err))
 	}
 	out := append(display(value, e.stdoutTTY, true), '\n')
 	if _, err := e.stdout.Write(out); err != nil {

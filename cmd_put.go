@@ -29,6 +29,9 @@ func runPut(e *env, v *verb, args []string) int {
 	if !ok {
 		return code
 	}
+	if err := checkKey(args[0]); err != nil {
+		return e.fail(err)
+	}
 	key, value := []byte(args[0]), []byte(args[1])
 	if args[1] == "-" {
 		var err error
@@ -41,7 +44,7 @@ func runPut(e *env, v *verb, args []string) int {
 		return e.fail(err)
 	}
 	if err := db.Put(key, value); err != nil {
-		return e.closeDB(db, e.fail(explainKeyError(key, value, err)))
+		return e.closeDB(db, e.fail(err))
 	}
 	return e.closeDB(db, exitOK)
 }
