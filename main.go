@@ -35,6 +35,7 @@ var verbs = []*verb{
 	&keysVerb,
 	&statsVerb,
 	&compactVerb,
+	&demoVerb,
 }
 
 func main() {

@@ -8,7 +8,7 @@ type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Filter, ClearFilter, Focus, CycleView   key.Binding
 	New, Edit, EditExternal, Delete         key.Binding
-	Compact, Reload, Help, Quit             key.Binding
+	Compact, Reload, Help, Quit, ForceQuit  key.Binding
 	Yes, No                                 key.Binding
 	Save, Cancel, NextField                 key.Binding
 
@@ -37,7 +37,8 @@ func DefaultKeyMap() KeyMap {
 		Compact:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compact")),
 		Reload:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:         key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Quit:         key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		ForceQuit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 		Yes:          key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
 		No:           key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "no")),
 		Save:         key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
@@ -77,7 +78,7 @@ func (h browseHelp) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Filter, k.ClearFilter, k.Focus, k.CycleView, k.Reload},
 		{k.New, k.Edit, k.EditExternal, k.Delete, k.Compact},
-		{k.Help, k.Quit},
+		{k.Help, k.Quit, k.ForceQuit},
 	}
 }
 

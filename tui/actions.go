@@ -1,0 +1,251 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// updateKey routes a key press by state.
+func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	km := m.common.KeyMap
+	if key.Matches(msg, km.ForceQuit) {
+		return m, tea.Quit
+	}
+	switch m.state {
+	case stateHelp:
+		if key.Matches(msg, km.Quit) {
+			return m, tea.Quit
+		}
+		m.state = stateBrowse
+		return m, nil
+	case stateConfirmDelete:
+		return m.updateConfirm(msg)
+	case stateForm:
+		return m.updateForm(msg)
+	}
+	if m.list.Filtering() {
+		return m.updateList(msg)
+	}
+	return m.updateBrowse(msg)
+}
+
+func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	km := m.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, km.Help):
+		m.state = stateHelp
+	case key.Matches(msg, km.Focus):
+		m.focus = 1 - m.focus
+	case key.Matches(msg, km.CycleView):
+		m.viewer.CycleMode()
+		m.status = infoStatus("view: " + m.viewer.Mode().String())
+	case key.Matches(msg, km.Reload):
+		m.status = infoStatus("reloaded")
+		sel, _ := m.list.Selected()
+		return m, tea.Batch(loadKeysCmd(m.db, sel), statsCmd(m.db))
+	case key.Matches(msg, km.New):
+		return m.openForm(NewKeyForm(m.common))
+	case key.Matches(msg, km.Edit):
+		return m.startEdit()
+	case key.Matches(msg, km.EditExternal):
+		return m, m.startExternalEdit()
+	case key.Matches(msg, km.Delete):
+		m.askDelete()
+	case key.Matches(msg, km.Compact):
+		return m, m.startCompact()
+	case key.Matches(msg, km.ReadOnlyWrite):
+		m.status = errorStatus(msg.String(), kv.ErrReadOnly)
+	case m.focus == paneViewer && !key.Matches(msg, km.Filter, km.ClearFilter):
+		var cmd tea.Cmd
+		m.viewer, cmd = m.viewer.Update(msg)
+		return m, cmd
+	default:
+		return m.updateList(msg)
+	}
+	return m, nil
+}
+
+// updateList hands msg to the key list and follows the selection.
+func (m Model) updateList(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	m.list, cmd = m.list.Update(msg)
+	return m, tea.Batch(cmd, m.syncSelection(false))
+}
+
+// updateMouse scrolls the pane under the pointer.
+func (m Model) updateMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
+	if m.state != stateBrowse {
+		return m, nil
+	}
+	if msg.X < m.listWidth() {
+		return m.updateList(msg)
+	}
+	var cmd tea.Cmd
+	m.viewer, cmd = m.viewer.Update(msg)
+	return m, cmd
+}
+
+func (m Model) openForm(f Form, cmd tea.Cmd) (tea.Model, tea.Cmd) {
+	m.form = f
+	m.state = stateForm
+	m.layout()
+	m.status = infoStatus("ctrl+s saves, esc cancels")
+	return m, cmd
+}
+
+func (m Model) updateForm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	var (
+		cmd    tea.Cmd
+		result FormResult
+	)
+	m.form, cmd, result = m.form.Update(msg)
+	switch result {
+	case FormCancel:
+		m.state = stateBrowse
+		m.status = infoStatus("cancelled")
+	case FormSave:
+		m.status = infoStatus("saving…")
+		return m, putCmd(m.db, m.form.Key(), []byte(m.form.Value()))
+	}
+	return m, cmd
+}
+
+// startEdit opens the built-in editor on the selected value when it is
+// text that the textarea can hold without changing it.
+func (m Model) startEdit() (tea.Model, tea.Cmd) {
+	value, ok := m.viewer.Value()
+	switch {
+	case !ok:
+		m.status = infoStatus("no value loaded to edit")
+	case !utf8.Valid(value) || strings.ContainsRune(string(value), 0):
+		m.status = infoStatus("binary value: the text editor would change it (E opens $EDITOR)")
+	case strings.Count(string(value), "\n") >= maxEditLines:
+		m.status = infoStatus("value too long for the built-in editor (E opens $EDITOR)")
+	default:
+		return m.openForm(EditForm(m.common, m.viewer.Key(), string(value)))
+	}
+	return m, nil
+}
+
+func (m *Model) startExternalEdit() tea.Cmd {
+	value, ok := m.viewer.Value()
+	if !ok {
+		m.status = infoStatus("no value loaded to edit")
+		return nil
+	}
+	m.status = infoStatus("editing in " + editorCommand(m.cfg.Getenv)[0] + "…")
+	return prepareEditorCmd(m.viewer.Key(), value)
+}
+
+func (m *Model) editorReady(msg editorReadyMsg) tea.Cmd {
+	if msg.err != nil {
+		m.status = errorStatus("editor", msg.err)
+		return nil
+	}
+	return runEditor(editorCommand(m.cfg.Getenv), msg)
+}
+
+func (m *Model) askDelete() {
+	sel, ok := m.list.Selected()
+	if !ok {
+		return
+	}
+	m.pendingDelete = sel
+	m.state = stateConfirmDelete
+	m.status = askStatus(fmt.Sprintf("delete %s? y/n", Escape(sel)))
+}
+
+func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	km := m.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Yes):
+		m.state = stateBrowse
+		m.status = infoStatus("deleting…")
+		return m, deleteCmd(m.db, m.pendingDelete)
+	case key.Matches(msg, km.No):
+		m.state = stateBrowse
+		m.status = infoStatus("kept " + Escape(m.pendingDelete))
+	}
+	return m, nil
+}
+
+func (m *Model) startCompact() tea.Cmd {
+	m.compactAsked = true
+	m.status = infoStatus("compacting…")
+	return compactCmd(m.db)
+}
+
+func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
+	if msg.err != nil {
+		m.status = errorStatus("save "+Escape(msg.key), msg.err)
+		return nil // a form stays open so the input can be fixed
+	}
+	m.state = stateBrowse
+	m.layout()
+	verb := "saved "
+	if msg.created {
+		verb = "created "
+	}
+	m.status = okStatus(verb + Escape(msg.key))
+	m.list.ForgetSize(msg.key)
+	return tea.Batch(loadKeysCmd(m.db, msg.key), statsCmd(m.db))
+}
+
+func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
+	if msg.err != nil {
+		m.status = errorStatus("delete "+Escape(msg.key), msg.err)
+		return nil
+	}
+	m.status = okStatus("deleted " + Escape(msg.key))
+	return tea.Batch(loadKeysCmd(m.db, msg.key), statsCmd(m.db))
+}
+
+func (m *Model) compactDone(msg compactDoneMsg) tea.Cmd {
+	switch {
+	case msg.err != nil:
+		m.status = errorStatus("compact", msg.err)
+	case m.compactAsked:
+		// No Finished event has arrived (yet); report what the stats say.
+		m.status = okStatus(compactionSummary(msg.before, msg.after, msg.took))
+	}
+	return statsCmd(m.db)
+}
+
+// applyEvent shows one compaction event and asks for the next.
+func (m *Model) applyEvent(ev kv.CompactionEvent) tea.Cmd {
+	g := m.gauge.Stats()
+	var cmd tea.Cmd
+	switch ev.Kind {
+	case kv.CompactionStarted:
+		g.Compacting, g.Done, g.Total = true, 0, ev.LogBytes
+		m.status = infoStatus(fmt.Sprintf("compacting %s log, %s stale…", FormatBytes(ev.LogBytes), FormatBytes(ev.StaleBytes)))
+	case kv.CompactionProgress:
+		g.Compacting, g.Done, g.Total = true, ev.Done, ev.Total
+	case kv.CompactionFinished:
+		g.Compacting = false
+		m.compactAsked = false
+		m.status = okStatus(compactionSummary(ev.OldSize, ev.NewSize, ev.Duration))
+		cmd = tea.Batch(statsCmd(m.db), m.syncSelection(true)) // offsets moved
+	case kv.CompactionFailed:
+		g.Compacting = false
+		m.compactAsked = false
+		m.status = errorStatus("compaction failed", ev.Err)
+		cmd = statsCmd(m.db)
+	}
+	m.gauge.SetStats(g)
+	return tea.Batch(cmd, waitEventCmd(m.events))
+}
+
+func compactionSummary(before, after int64, took time.Duration) string {
+	return fmt.Sprintf("compacted %s → %s (reclaimed %s) in %s",
+		FormatBytes(before), FormatBytes(after), FormatBytes(before-after), took.Round(time.Millisecond))
+}

@@ -1,0 +1,149 @@
+package tui
+
+import (
+	"errors"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// Every engine call that can take time runs in one of these commands and
+// comes back as a typed message; Update and View never call the engine.
+
+// statsInterval is how often the gauge refreshes on its own, so that it
+// follows automatic compactions and writes made by the inspector.
+const statsInterval = time.Second
+
+// keysLoadedMsg carries a fresh sorted snapshot of the keys.
+type keysLoadedMsg struct {
+	keys []string
+	keep string // key to select afterwards
+}
+
+func loadKeysCmd(db *kv.DB, keep string) tea.Cmd {
+	return func() tea.Msg {
+		return keysLoadedMsg{keys: db.Keys(nil), keep: keep}
+	}
+}
+
+// valueLoadedMsg carries one value, or why it could not be read.
+type valueLoadedMsg struct {
+	seq   int
+	key   string
+	value []byte
+	info  ValueInfo
+	err   error
+}
+
+func loadValueCmd(db *kv.DB, seq int, key string) tea.Cmd {
+	return func() tea.Msg {
+		msg := valueLoadedMsg{seq: seq, key: key}
+		e, err := db.Entry([]byte(key))
+		if err == nil {
+			msg.value, err = db.Get([]byte(key))
+		}
+		msg.info = ValueInfo{Offset: e.Offset, RecordSize: e.RecordSize, ValueSize: len(msg.value)}
+		msg.err = err
+		return msg
+	}
+}
+
+// sizesLoadedMsg carries the value sizes of keys on screen; -2 marks a key
+// that is gone.
+type sizesLoadedMsg struct{ sizes map[string]int }
+
+func loadSizesCmd(db *kv.DB, keys []string) tea.Cmd {
+	if len(keys) == 0 {
+		return nil
+	}
+	return func() tea.Msg {
+		sizes := make(map[string]int, len(keys))
+		for _, k := range keys {
+			e, err := db.Entry([]byte(k))
+			if err != nil {
+				sizes[k] = -2
+				continue
+			}
+			sizes[k] = e.ValueSize
+		}
+		return sizesLoadedMsg{sizes: sizes}
+	}
+}
+
+// statsMsg carries the store's figures for the gauge.
+type statsMsg struct{ stats kv.Stats }
+
+func statsCmd(db *kv.DB) tea.Cmd {
+	return func() tea.Msg { return statsMsg{stats: db.Stats()} }
+}
+
+// statsTickMsg asks for the periodic stats refresh.
+type statsTickMsg struct{}
+
+func statsTick() tea.Cmd {
+	return tea.Tick(statsInterval, func(time.Time) tea.Msg { return statsTickMsg{} })
+}
+
+// putDoneMsg reports a finished Put.
+type putDoneMsg struct {
+	key     string
+	created bool
+	err     error
+}
+
+func putCmd(db *kv.DB, key string, value []byte) tea.Cmd {
+	return func() tea.Msg {
+		_, err := db.Entry([]byte(key))
+		created := errors.Is(err, kv.ErrNotFound)
+		return putDoneMsg{key: key, created: created, err: db.Put([]byte(key), value)}
+	}
+}
+
+// deleteDoneMsg reports a finished Delete.
+type deleteDoneMsg struct {
+	key string
+	err error
+}
+
+func deleteCmd(db *kv.DB, key string) tea.Cmd {
+	return func() tea.Msg {
+		return deleteDoneMsg{key: key, err: db.Delete([]byte(key))}
+	}
+}
+
+// compactDoneMsg reports that a compaction asked for with c returned, with
+// the log size around it in case the engine sent no Finished event.
+type compactDoneMsg struct {
+	before, after int64
+	took          time.Duration
+	err           error
+}
+
+func compactCmd(db *kv.DB) tea.Cmd {
+	return func() tea.Msg {
+		before, start := db.Stats().LogBytes, time.Now()
+		err := db.Compact()
+		return compactDoneMsg{before: before, after: db.Stats().LogBytes, took: time.Since(start), err: err}
+	}
+}
+
+// compactionEventMsg carries one event from the engine's compaction feed.
+type compactionEventMsg struct{ ev kv.CompactionEvent }
+
+// waitEventCmd reads one event. The model asks for the next one when this
+// one arrives, so the feed is read one item per command. A closed feed
+// ends the chain.
+func waitEventCmd(events <-chan kv.CompactionEvent) tea.Cmd {
+	if events == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		ev, ok := <-events
+		if !ok {
+			return nil
+		}
+		return compactionEventMsg{ev: ev}
+	}
+}

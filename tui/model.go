@@ -1,0 +1,190 @@
+package tui
+
+import (
+	"os"
+
+	"github.com/charmbracelet/bubbles/help"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/kv"
+)
+
+// state is what the inspector is doing; it decides where key presses go.
+type state int
+
+const (
+	stateBrowse        state = iota // moving through keys and values
+	stateConfirmDelete              // waiting for y/n
+	stateForm                       // creating a key or editing a value
+	stateHelp                       // full help shown
+)
+
+// pane is which of the two panes movement keys drive.
+type pane int
+
+const (
+	paneList pane = iota
+	paneViewer
+)
+
+// Config is how the inspector is opened.
+type Config struct {
+	// ReadOnly must match how the store was opened; it disables the
+	// actions that write.
+	ReadOnly bool
+	// Getenv reads $VISUAL and $EDITOR; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// Model is the inspector's root model. It owns the panes and the store's
+// event feed, routes messages to the pane that wants them, and turns the
+// results of engine commands into state and status lines.
+type Model struct {
+	db     *kv.DB
+	cfg    Config
+	common *Common
+	policy compact.Policy
+
+	state  state
+	focus  pane
+	list   KeyList
+	viewer Viewer
+	form   Form
+	gauge  Gauge
+	help   help.Model
+	status status
+
+	events       <-chan kv.CompactionEvent
+	cancelEvents func()
+
+	valueSeq      int    // number of the latest value load; older ones are dropped
+	pendingDelete string // key awaiting y/n
+	compactAsked  bool   // c was pressed and its Finished event not yet seen
+
+	width, height int
+}
+
+// New returns the inspector for db. Call Close when the program has ended
+// to stop the compaction feed.
+func New(db *kv.DB, cfg Config) Model {
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	c := NewCommon()
+	c.KeyMap.SetReadOnly(cfg.ReadOnly)
+	m := Model{
+		db: db, cfg: cfg, common: c, policy: db.Policy(),
+		list: NewKeyList(c), viewer: NewViewer(c), gauge: NewGauge(c), help: help.New(),
+	}
+	m.help.Styles.ShortKey = c.Styles.PaneTitle
+	m.events, m.cancelEvents = db.Subscribe()
+	if cfg.ReadOnly {
+		m.status = infoStatus("read-only: writing, deleting and compacting are disabled")
+	}
+	m.setSize(80, 24)
+	return m
+}
+
+// Close stops the compaction feed.
+func (m Model) Close() {
+	if m.cancelEvents != nil {
+		m.cancelEvents()
+	}
+}
+
+// Init loads the keys and figures and starts listening for compactions.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(loadKeysCmd(m.db, ""), statsCmd(m.db), statsTick(), waitEventCmd(m.events))
+}
+
+// Update routes msg. Key presses go by state; engine results go to the
+// handler for their kind.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.setSize(msg.Width, msg.Height)
+		return m, m.syncSelection(false) // more rows may need sizes
+	case tea.KeyMsg:
+		return m.updateKey(msg)
+	case tea.MouseMsg:
+		return m.updateMouse(msg)
+	case keysLoadedMsg:
+		cmd = m.list.SetKeys(msg.keys, msg.keep)
+		return m, tea.Batch(cmd, m.syncSelection(true))
+	case filterTickMsg, filterResultMsg:
+		m.list, cmd = m.list.Update(msg)
+		return m, tea.Batch(cmd, m.syncSelection(false))
+	case valueLoadedMsg:
+		m.applyValue(msg)
+	case sizesLoadedMsg:
+		m.list.SetSizes(msg.sizes)
+	case statsMsg:
+		m.applyStats(msg.stats)
+	case statsTickMsg:
+		return m, tea.Batch(statsCmd(m.db), statsTick())
+	case compactionEventMsg:
+		return m, m.applyEvent(msg.ev)
+	case compactDoneMsg:
+		return m, m.compactDone(msg)
+	case putDoneMsg:
+		return m, m.putDone(msg)
+	case deleteDoneMsg:
+		return m, m.deleteDone(msg)
+	case editorReadyMsg:
+		return m, m.editorReady(msg)
+	case editorExitMsg:
+		return m, saveEditedCmd(m.db, msg)
+	case editorUnchangedMsg:
+		m.status = infoStatus("unchanged: " + Escape(msg.key))
+	default:
+		if m.state == stateForm { // cursor blinks
+			m.form, cmd, _ = m.form.Update(msg)
+		}
+	}
+	return m, cmd
+}
+
+// syncSelection loads the selected key's value if the viewer does not show
+// it (or always, with force) and the sizes of keys that came on screen.
+func (m *Model) syncSelection(force bool) tea.Cmd {
+	sizes := loadSizesCmd(m.db, m.list.MissingSizes())
+	sel, ok := m.list.Selected()
+	if !ok {
+		m.viewer.Clear()
+		return sizes
+	}
+	if !force && sel == m.viewer.Key() {
+		return sizes
+	}
+	m.valueSeq++
+	m.viewer.SetLoading(sel)
+	return tea.Batch(sizes, loadValueCmd(m.db, m.valueSeq, sel))
+}
+
+func (m *Model) applyValue(msg valueLoadedMsg) {
+	if msg.seq != m.valueSeq {
+		return // the cursor has moved on
+	}
+	if msg.err != nil {
+		m.viewer.SetError(msg.key, explain(msg.err))
+		return
+	}
+	m.viewer.SetValue(msg.key, msg.value, msg.info)
+}
+
+func (m *Model) applyStats(s kv.Stats) {
+	g := m.gauge.Stats()
+	g.LiveBytes, g.StaleBytes, g.LogBytes = s.LiveBytes, s.StaleBytes, s.LogBytes
+	g.Compactions = s.Compactions
+	g.Threshold = m.policy.StaleRatio
+	if m.policy.Disabled {
+		g.Threshold = 0
+	}
+	if s.Compacting && !g.Compacting {
+		g.Done, g.Total = 0, s.LogBytes
+	}
+	g.Compacting = s.Compacting
+	m.gauge.SetStats(g)
+}

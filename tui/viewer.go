@@ -1,0 +1,162 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// viewerHeader is the number of lines above the value: key, details, rule.
+const viewerHeader = 3
+
+// ValueInfo says where a value sits in the log.
+type ValueInfo struct {
+	Offset     int64
+	RecordSize int
+	ValueSize  int
+}
+
+// Viewer is the right pane: the selected key's header and its value as
+// text, pretty JSON or a hex dump, scrolling in a viewport.
+type Viewer struct {
+	common *Common
+	vp     viewport.Model
+
+	key      string
+	loaded   bool // value and info hold key's value
+	loading  bool
+	err      string // why the value could not be loaded, escaped
+	value    []byte
+	info     ValueInfo
+	mode     ViewMode
+	detected ViewMode
+
+	width, height int
+}
+
+// NewViewer returns an empty viewer.
+func NewViewer(c *Common) Viewer {
+	vp := viewport.New(0, 0)
+	vp.KeyMap = viewportKeys(c.KeyMap)
+	vp.MouseWheelEnabled = true
+	return Viewer{common: c, vp: vp}
+}
+
+// viewportKeys maps the inspector's movement bindings onto the viewport's.
+func viewportKeys(k KeyMap) viewport.KeyMap {
+	return viewport.KeyMap{
+		Up: k.Up, Down: k.Down, PageUp: k.PageUp, PageDown: k.PageDown,
+		HalfPageUp:   key.NewBinding(key.WithDisabled()),
+		HalfPageDown: key.NewBinding(key.WithDisabled()),
+		Left:         key.NewBinding(key.WithDisabled()),
+		Right:        key.NewBinding(key.WithDisabled()),
+	}
+}
+
+// SetSize sets the pane's inner size.
+func (v *Viewer) SetSize(w, h int) {
+	v.width, v.height = w, h
+	v.vp.Width = w
+	v.vp.Height = max(h-viewerHeader, 1)
+	v.render()
+}
+
+// Key is the key shown, or being loaded.
+func (v Viewer) Key() string { return v.key }
+
+// Value returns the value shown and whether it is loaded.
+func (v Viewer) Value() ([]byte, bool) { return v.value, v.loaded }
+
+// Mode is the view mode in use.
+func (v Viewer) Mode() ViewMode { return v.mode }
+
+// SetLoading shows that key's value is on its way.
+func (v *Viewer) SetLoading(k string) {
+	if k != v.key {
+		v.loaded, v.value, v.err = false, nil, ""
+	}
+	v.key, v.loading = k, true
+	v.render()
+}
+
+// Clear empties the viewer, when no key is selected.
+func (v *Viewer) Clear() {
+	*v = Viewer{common: v.common, vp: v.vp, width: v.width, height: v.height}
+	v.render()
+}
+
+// SetValue shows value and picks the view mode that suits it.
+func (v *Viewer) SetValue(k string, value []byte, info ValueInfo) {
+	sameKey := k == v.key && v.loaded
+	v.key, v.value, v.info, v.loaded, v.loading, v.err = k, value, info, true, false, ""
+	v.detected = DetectMode(value)
+	if !sameKey {
+		v.mode = v.detected
+		v.vp.GotoTop()
+	}
+	v.render()
+}
+
+// SetError shows that k's value could not be loaded; msg must be escaped.
+func (v *Viewer) SetError(k string, msg string) {
+	v.key, v.err, v.loaded, v.loading, v.value = k, msg, false, false, nil
+	v.render()
+}
+
+// CycleMode steps to the next view mode.
+func (v *Viewer) CycleMode() {
+	v.mode = v.mode.Next()
+	v.vp.GotoTop()
+	v.render()
+}
+
+func (v *Viewer) render() {
+	switch {
+	case v.err != "":
+		v.vp.SetContent(v.common.Styles.Error.Render(ansi.Hardwrap(v.err, max(v.width, 1), true)))
+	case !v.loaded && v.key == "":
+		v.vp.SetContent(v.common.Styles.Muted.Render("no key selected"))
+	case !v.loaded:
+		v.vp.SetContent(v.common.Styles.Muted.Render("loading…"))
+	default:
+		v.vp.SetContent(FormatValue(v.value, v.mode, v.width))
+	}
+}
+
+// Update scrolls the value.
+func (v Viewer) Update(msg tea.Msg) (Viewer, tea.Cmd) {
+	var cmd tea.Cmd
+	v.vp, cmd = v.vp.Update(msg)
+	return v, cmd
+}
+
+// View renders the header and the visible part of the value.
+func (v Viewer) View() string {
+	return v.headerView() + "\n" + v.vp.View()
+}
+
+func (v Viewer) headerView() string {
+	s := v.common.Styles
+	w := max(v.width, 1)
+	keyLine := s.HeaderKey.Render("key ") + s.HeaderValue.Render(Escape(v.key))
+	details := s.Muted.Render("—")
+	if v.loaded {
+		mode := v.mode.String()
+		if v.mode == v.detected {
+			mode += " (auto)"
+		}
+		details = fmt.Sprintf("%s %s  %s %d  %s %s",
+			s.HeaderKey.Render("size"), FormatBytes(int64(v.info.ValueSize)),
+			s.HeaderKey.Render("offset"), v.info.Offset,
+			s.HeaderKey.Render("view"), mode)
+		if pct := v.vp.ScrollPercent(); v.vp.TotalLineCount() > v.vp.Height {
+			details += s.Muted.Render(fmt.Sprintf("  %3.0f%%", 100*pct))
+		}
+	}
+	rule := s.Muted.Render(strings.Repeat("─", w))
+	return ansi.Truncate(keyLine, w, "…") + "\n" + ansi.Truncate(details, w, "…") + "\n" + rule
+}
