@@ -1,0 +1,54 @@
+package engines
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+func init() { register("badger", func() Engine { return &badgerEngine{} }) }
+
+// badgerEngine runs each Put as its own transaction (db.Update). With
+// SyncWrites the value log is synced before the transaction returns.
+type badgerEngine struct {
+	db *badger.DB
+}
+
+func (e *badgerEngine) Settings(sync bool) string {
+	return fmt.Sprintf("badger v4.9.6, DefaultOptions (64 MiB memtables, 256 MiB block cache, Snappy), SyncWrites=%v, logger off; one db.Update per Put, one db.View per Get", sync)
+}
+
+func (e *badgerEngine) Open(dir string, sync bool) error {
+	opts := badger.DefaultOptions(dir).WithSyncWrites(sync).WithLogger(nil)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return err
+	}
+	e.db = db
+	return nil
+}
+
+func (e *badgerEngine) Put(key, value []byte) error {
+	return e.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(key, value)
+	})
+}
+
+func (e *badgerEngine) Get(key []byte) ([]byte, error) {
+	var out []byte
+	err := e.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
+
+func (e *badgerEngine) Close() error { return e.db.Close() }

@@ -1,0 +1,40 @@
+package engines
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+func init() { register("crabkv", func() Engine { return &crabEngine{} }) }
+
+// crabEngine is CrabKv with default options apart from NoSync.
+type crabEngine struct {
+	db *kv.DB
+}
+
+func (e *crabEngine) Settings(sync bool) string {
+	return fmt.Sprintf("CrabKv (this repository), default Options, NoSync=%v (sync: each Put fdatasynced before return); db.Put / db.Get", !sync)
+}
+
+func (e *crabEngine) Open(dir string, sync bool) error {
+	db, err := kv.Open(dir, &kv.Options{NoSync: !sync})
+	if err != nil {
+		return err
+	}
+	e.db = db
+	return nil
+}
+
+func (e *crabEngine) Put(key, value []byte) error { return e.db.Put(key, value) }
+
+func (e *crabEngine) Get(key []byte) ([]byte, error) {
+	v, err := e.db.Get(key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	return v, err
+}
+
+func (e *crabEngine) Close() error { return e.db.Close() }

@@ -1,0 +1,64 @@
+// Package engines wraps each key-value store behind one small interface so
+// the workloads run identical code against all of them. Every adapter does
+// one write per Put (no batching): the comparison is of single-operation
+// latency and throughput, which is what CrabKv offers.
+package engines
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// ErrNotFound is returned by Get when the key is absent, whatever the
+// engine's own sentinel is.
+var ErrNotFound = errors.New("engines: key not found")
+
+// Engine is one store opened in one directory. Implementations are safe for
+// concurrent Put and Get between Open and Close, as the underlying stores are.
+type Engine interface {
+	// Open opens or creates the store in dir. With sync, every Put is
+	// durable (fsync or fdatasync) before it returns; without, Puts reach
+	// the operating system but are not flushed to the disk.
+	Open(dir string, sync bool) error
+	Put(key, value []byte) error
+	// Get returns a copy of the value, or ErrNotFound.
+	Get(key []byte) ([]byte, error)
+	Close() error
+	// Settings describes, in one line for the results, the options used.
+	Settings(sync bool) string
+}
+
+// factories maps engine names to constructors. Each adapter file adds
+// itself in an init function.
+var factories = map[string]func() Engine{}
+
+func register(name string, f func() Engine) { factories[name] = f }
+
+// Order is the display order of the engines; CrabKv comes first.
+var Order = []string{"crabkv", "bbolt", "badger", "pebble", "leveldb"}
+
+// Names returns the registered engines in display order.
+func Names() []string {
+	var out []string
+	for _, n := range Order {
+		if _, ok := factories[n]; ok {
+			out = append(out, n)
+		}
+	}
+	for n := range factories {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// New returns a fresh, unopened engine by name.
+func New(name string) (Engine, error) {
+	f, ok := factories[name]
+	if !ok {
+		return nil, fmt.Errorf("engines: unknown engine %q (have %v)", name, Names())
+	}
+	return f(), nil
+}

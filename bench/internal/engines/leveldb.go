@@ -1,0 +1,44 @@
+package engines
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+)
+
+func init() { register("leveldb", func() Engine { return &levelEngine{} }) }
+
+// levelEngine is goleveldb with default options; Sync in the write options
+// syncs the journal per Put.
+type levelEngine struct {
+	db *leveldb.DB
+	wo *opt.WriteOptions
+}
+
+func (e *levelEngine) Settings(sync bool) string {
+	return fmt.Sprintf("goleveldb v1.0.0, default options (4 MiB write buffer, 8 MiB block cache, Snappy); db.Put with WriteOptions{Sync: %v}, db.Get per Get", sync)
+}
+
+func (e *levelEngine) Open(dir string, sync bool) error {
+	db, err := leveldb.OpenFile(dir, nil)
+	if err != nil {
+		return err
+	}
+	e.db = db
+	e.wo = &opt.WriteOptions{Sync: sync}
+	return nil
+}
+
+func (e *levelEngine) Put(key, value []byte) error { return e.db.Put(key, value, e.wo) }
+
+func (e *levelEngine) Get(key []byte) ([]byte, error) {
+	v, err := e.db.Get(key, nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	return v, err
+}
+
+func (e *levelEngine) Close() error { return e.db.Close() }

@@ -1,0 +1,282 @@
+package workload
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crabkv/crabkv/bench/internal/engines"
+	"github.com/crabkv/crabkv/bench/internal/keys"
+)
+
+// Result is what one child process reports: one JSON line on its stdout.
+type Result struct {
+	Engine   string `json:"engine"`
+	Workload string `json:"workload"`
+	Trial    int    `json:"trial"`
+	N        int    `json:"n"`
+	Threads  int    `json:"threads"`
+	// Seconds is the timed part of the workload.
+	Seconds float64 `json:"seconds"`
+	// Values holds the reported metrics by table row (see Spec.Metrics).
+	Values map[string]float64 `json:"values"`
+	// Extra holds numbers kept in the CSV only, such as RssAnon.
+	Extra map[string]float64 `json:"extra,omitempty"`
+	Error string             `json:"error,omitempty"`
+}
+
+// runner carries what every workload needs.
+type runner struct {
+	spec   Spec
+	engine string
+	dir    string
+	seed   uint64
+	vals   *keys.Values
+}
+
+// Run executes spec against the named engine in dir, which must exist and
+// be empty, and returns the result. Errors are reported in Result.Error.
+func Run(spec Spec, engine, dir string, seed uint64) Result {
+	r := &runner{spec: spec, engine: engine, dir: dir, seed: seed, vals: keys.NewValues(seed)}
+	res := Result{Engine: engine, Workload: spec.ID, N: spec.N, Threads: spec.Threads, Values: map[string]float64{}}
+	var err error
+	switch spec.Kind {
+	case "fdatasync":
+		err = r.fdatasync(&res)
+	case "fill":
+		err = r.fillOnly(&res)
+	case "read", "missing", "overwrite", "ycsb-a":
+		err = r.afterFill(&res)
+	case "reopen":
+		err = r.reopen(&res)
+	default:
+		err = fmt.Errorf("unknown workload kind %q", spec.Kind)
+	}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res
+}
+
+func (r *runner) open(sync bool) (engines.Engine, error) {
+	e, err := engines.New(r.engine)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Open(r.dir, sync); err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	return e, nil
+}
+
+// parallel calls op for i in [0, n) from threads goroutines, each index
+// once, and returns the wall time. The first error stops all goroutines.
+func parallel(threads, n int, op func(worker int, i uint64) error) (time.Duration, error) {
+	var (
+		next    atomic.Uint64
+		failed  atomic.Bool
+		errOnce sync.Once
+		first   error
+		wg      sync.WaitGroup
+	)
+	start := time.Now()
+	for w := range threads {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := next.Add(1) - 1
+				if i >= uint64(n) {
+					return
+				}
+				if err := op(w, i); err != nil {
+					errOnce.Do(func() { first = err })
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start), first
+}
+
+// fill Puts keys [0, n) with value generation gen.
+func (r *runner) fill(e engines.Engine, n, threads int) (time.Duration, error) {
+	bufs := make([][]byte, threads)
+	return parallel(threads, n, func(w int, i uint64) error {
+		bufs[w] = keys.Append(bufs[w][:0], i)
+		return e.Put(bufs[w], r.vals.For(i, 0))
+	})
+}
+
+func (r *runner) setOps(res *Result, d time.Duration) {
+	res.Seconds = d.Seconds()
+	res.Values[r.spec.ID] = float64(r.spec.N) / d.Seconds()
+}
+
+// fillOnly times the fill itself. The non-sync single-writer fill also
+// measures the footprint: heap and RSS with the store open after the fill,
+// and the directory size after a clean Close.
+func (r *runner) fillOnly(res *Result) (err error) {
+	footprint := !r.spec.Sync && r.spec.Threads == 1
+	base := heapInUse()
+	e, err := r.open(r.spec.Sync)
+	if err != nil {
+		return err
+	}
+	d, err := r.fill(e, r.spec.N, r.spec.Threads)
+	if err != nil {
+		return errors.Join(err, e.Close())
+	}
+	r.setOps(res, d)
+	if footprint {
+		res.Values[RowHeap] = float64(heapInUse()) - float64(base)
+		st := procStatus()
+		res.Values[RowRSS] = st["VmRSS"]
+		res.Extra = map[string]float64{"rss_anon_bytes": st["RssAnon"], "rss_file_bytes": st["RssFile"]}
+	}
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	if footprint {
+		size, err := dirSize(r.dir)
+		if err != nil {
+			return err
+		}
+		res.Values[RowDisk] = float64(size)
+	}
+	return nil
+}
+
+// afterFill fills N keys untimed, then times the workload's operations on
+// the same open store, so caches are warm.
+func (r *runner) afterFill(res *Result) error {
+	e, err := r.open(false)
+	if err != nil {
+		return err
+	}
+	if _, err := r.fill(e, r.spec.N, 1); err != nil {
+		return errors.Join(err, e.Close())
+	}
+	d, err := r.timed(e)
+	if err != nil {
+		return errors.Join(err, e.Close())
+	}
+	r.setOps(res, d)
+	return e.Close()
+}
+
+// timed runs the operations of a read, missing, overwrite or ycsb-a
+// workload: N operations over Threads goroutines, each goroutine with its
+// own random source.
+func (r *runner) timed(e engines.Engine) (time.Duration, error) {
+	s := r.spec
+	n := uint64(s.N)
+	rngs := make([]*rand.Rand, s.Threads)
+	zipfs := make([]*keys.Zipf, s.Threads)
+	bufs := make([][]byte, s.Threads)
+	for w := range s.Threads {
+		rngs[w] = rand.New(rand.NewPCG(r.seed, uint64(w)+1))
+		zipfs[w] = keys.NewZipf(r.seed+uint64(w)+1, n, keys.ZipfS)
+	}
+	var op func(w int, i uint64) error
+	switch s.Kind {
+	case "read":
+		op = func(w int, _ uint64) error {
+			k := rngs[w].Uint64N(n)
+			bufs[w] = keys.Append(bufs[w][:0], k)
+			return r.checkGet(e, bufs[w], k, 0)
+		}
+	case "missing":
+		op = func(w int, _ uint64) error {
+			// Indexes from n up were never written; mix keeps them spread
+			// over the same key space as the stored keys.
+			bufs[w] = keys.Append(bufs[w][:0], n+rngs[w].Uint64N(n))
+			if _, err := e.Get(bufs[w]); !errors.Is(err, engines.ErrNotFound) {
+				return fmt.Errorf("get of an absent key %s: want not found, got %v", bufs[w], err)
+			}
+			return nil
+		}
+	case "overwrite":
+		op = func(w int, i uint64) error {
+			k := rngs[w].Uint64N(n)
+			bufs[w] = keys.Append(bufs[w][:0], k)
+			return e.Put(bufs[w], r.vals.For(k, i+1))
+		}
+	case "ycsb-a":
+		op = func(w int, i uint64) error {
+			k := zipfs[w].Next()
+			bufs[w] = keys.Append(bufs[w][:0], k)
+			if rngs[w].IntN(2) == 0 {
+				_, err := e.Get(bufs[w])
+				return err
+			}
+			return e.Put(bufs[w], r.vals.For(k, i+1))
+		}
+	}
+	return parallel(s.Threads, s.N, op)
+}
+
+// checkGet reads key number k and checks it holds value generation gen.
+func (r *runner) checkGet(e engines.Engine, key []byte, k, gen uint64) error {
+	v, err := e.Get(key)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	if !bytes.Equal(v, r.vals.For(k, gen)) {
+		return fmt.Errorf("get %s: wrong value", key)
+	}
+	return nil
+}
+
+// reopen fills N keys, closes, and times Open up to the first successful
+// Get. The files are still in the page cache, as after a process restart.
+func (r *runner) reopen(res *Result) error {
+	e, err := r.open(false)
+	if err != nil {
+		return err
+	}
+	if _, err := r.fill(e, r.spec.N, 1); err != nil {
+		return errors.Join(err, e.Close())
+	}
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	runtime.GC()
+	start := time.Now()
+	e, err = r.open(false)
+	if err != nil {
+		return err
+	}
+	key := keys.Append(nil, uint64(r.spec.N-1))
+	if err := r.checkGet(e, key, uint64(r.spec.N-1), 0); err != nil {
+		return errors.Join(err, e.Close())
+	}
+	d := time.Since(start)
+	res.Seconds = d.Seconds()
+	res.Values[r.spec.ID] = float64(d) / float64(time.Millisecond)
+	return e.Close()
+}
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		total += info.Size()
+		return nil
+	})
+	return total, err
+}

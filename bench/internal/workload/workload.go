@@ -1,0 +1,134 @@
+// Package workload defines the benchmark workloads and runs one of them
+// against one engine inside the current process. The driver starts a fresh
+// process per engine, workload and trial, so no run inherits another's heap,
+// caches or background goroutines.
+package workload
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Unit names what a metric counts, which also fixes its direction.
+type Unit string
+
+// The units a workload can report.
+const (
+	OpsPerSec Unit = "ops/s" // higher is better
+	Millis    Unit = "ms"    // lower is better
+	Bytes     Unit = "bytes" // lower is better
+)
+
+// HigherBetter reports whether larger values of u are better.
+func (u Unit) HigherBetter() bool { return u == OpsPerSec }
+
+// Spec is one workload as the driver schedules it.
+type Spec struct {
+	// ID names the workload on the command line, in the child protocol and
+	// in the outputs; it is unique.
+	ID string
+	// Kind selects the code that runs (several IDs share a kind).
+	Kind string
+	// N is the number of keys filled or operations timed.
+	N int
+	// Threads is the number of goroutines issuing operations.
+	Threads int
+	// Sync makes every write durable before it returns.
+	Sync bool
+	// Doc describes the workload for the README and results.
+	Doc string
+	// DiskOnly marks the raw fdatasync probe, which runs without an engine.
+	DiskOnly bool
+}
+
+// Metric is one reported number from a workload.
+type Metric struct {
+	// Row is the results-table row the metric belongs to.
+	Row  string
+	Unit Unit
+}
+
+// Metrics lists what a spec reports, in table order. Every kind reports
+// its headline metric under its own ID; fill-random also reports the
+// footprint after the fill.
+func (s Spec) Metrics() []Metric {
+	switch s.Kind {
+	case "reopen":
+		return []Metric{{s.ID, Millis}}
+	case "fill":
+		if !s.Sync && s.Threads == 1 {
+			return []Metric{{s.ID, OpsPerSec}, {RowDisk, Bytes}, {RowHeap, Bytes}, {RowRSS, Bytes}}
+		}
+	}
+	return []Metric{{s.ID, OpsPerSec}}
+}
+
+// Rows reporting the footprint after fill-random.
+const (
+	RowDisk = "disk size after fill"
+	RowHeap = "Go heap after fill"
+	RowRSS  = "RSS after fill"
+)
+
+// Params sizes the standard workload list.
+type Params struct {
+	N        int   // keys for the non-sync workloads
+	SyncN    int   // writes for the sync workloads and the fdatasync probe
+	ReopenNs []int // store sizes for the reopen workload
+}
+
+// Standard returns the full workload list for p, in the order they are run
+// and reported.
+func Standard(p Params) []Spec {
+	specs := []Spec{
+		{ID: "fdatasync", Kind: "fdatasync", N: p.SyncN, Threads: 1, Sync: true, DiskOnly: true,
+			Doc: "the disk's limit: append 100 bytes to a file and fdatasync it, in a loop, no engine"},
+		{ID: "fill-random", Kind: "fill", N: p.N, Threads: 1,
+			Doc: "Put N new keys in random key order, sync off"},
+		{ID: "fill-sync", Kind: "fill", N: p.SyncN, Threads: 1, Sync: true,
+			Doc: "Put new keys one at a time, each durable before the next, one writer"},
+		{ID: "fill-sync x8", Kind: "fill", N: p.SyncN, Threads: 8, Sync: true,
+			Doc: "the same N durable Puts spread over 8 concurrent writers (lets engines group commits)"},
+		{ID: "read-random", Kind: "read", N: p.N, Threads: 1,
+			Doc: "after a fill of N keys in the same process, N Gets of existing keys picked uniformly at random"},
+		{ID: "read-random x2", Kind: "read", N: p.N, Threads: 2,
+			Doc: "the same with the N Gets split over 2 goroutines"},
+		{ID: "read-missing", Kind: "missing", N: p.N, Threads: 1,
+			Doc: "after a fill of N keys, N Gets of keys that were never written"},
+		{ID: "overwrite", Kind: "overwrite", N: p.N, Threads: 1,
+			Doc: "after a fill of N keys, N Puts of new values to existing keys picked uniformly at random, sync off"},
+		{ID: "ycsb-a", Kind: "ycsb-a", N: p.N, Threads: 2,
+			Doc: "after a fill of N keys, N operations over 2 goroutines: 50% Get, 50% Put of an existing key, keys drawn from a Zipf distribution (s=1.1)"},
+	}
+	for _, n := range p.ReopenNs {
+		specs = append(specs, Spec{ID: fmt.Sprintf("reopen %s", shortCount(n)), Kind: "reopen", N: n, Threads: 1,
+			Doc: "fill N keys with sync off, Close, then time Open until the first Get has returned its value"})
+	}
+	return specs
+}
+
+// Select returns the specs whose ID or Kind is in names, or all of them
+// when names is empty.
+func Select(specs []Spec, names []string) []Spec {
+	if len(names) == 0 {
+		return specs
+	}
+	var out []Spec
+	for _, s := range specs {
+		if slices.Contains(names, s.ID) || slices.Contains(names, s.Kind) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// shortCount writes 200000 as "200k" and 1000000 as "1M".
+func shortCount(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
