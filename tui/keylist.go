@@ -55,7 +55,7 @@ func NewKeyList(c *Common) KeyList {
 // SetSize sets the pane's inner size.
 func (l *KeyList) SetSize(w, h int) {
 	l.width, l.height = w, h
-	l.input.Width = max(w-4, 1)
+	l.input.Width = max(w-16, 1) // room for the prompt and the count
 	l.clamp()
 }
 
@@ -295,11 +295,11 @@ func (l KeyList) headerView() string {
 	if l.query != "" {
 		count = fmt.Sprintf("%d of %d", len(l.items), len(l.all))
 	}
-	if l.filtering {
-		return ansi.Truncate(l.input.View(), l.width, "…")
-	}
 	left := s.PaneTitle.Render("Keys")
-	if l.query != "" {
+	switch {
+	case l.filtering:
+		left = l.input.View()
+	case l.query != "":
 		left = s.FilterPrompt.Render("/ ") + Escape(l.query)
 	}
 	return joinEnds(left, s.Muted.Render(count), l.width)

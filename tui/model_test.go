@@ -1,0 +1,314 @@
+package tui
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+const waitTimeout = 5 * time.Second
+
+// openTestDB opens a store in a fresh directory and puts pairs in it.
+func openTestDB(tb testing.TB, dir string, pairs ...string) *kv.DB {
+	tb.Helper()
+	if dir == "" {
+		dir = tb.TempDir()
+	}
+	db, err := kv.Open(dir, &kv.Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := db.Put([]byte(pairs[i]), []byte(pairs[i+1])); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return db
+}
+
+// startInspector runs the inspector on db in a 100x30 test terminal.
+func startInspector(tb testing.TB, db *kv.DB, cfg Config) *teatest.TestModel {
+	tb.Helper()
+	if cfg.Getenv == nil {
+		cfg.Getenv = func(string) string { return "" }
+	}
+	m := New(db, cfg)
+	tb.Cleanup(m.Close)
+	return teatest.NewTestModel(tb, m, teatest.WithInitialTermSize(100, 30))
+}
+
+// waitFor waits until the screen output contains every one of want.
+func waitFor(tb testing.TB, tm *teatest.TestModel, want ...string) {
+	tb.Helper()
+	teatest.WaitFor(tb, tm.Output(), func(b []byte) bool {
+		for _, w := range want {
+			if !bytes.Contains(b, []byte(w)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(waitTimeout), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+// press sends keys one at a time, as a person types them.
+func press(tm *teatest.TestModel, keys ...string) {
+	for _, k := range keys {
+		tm.Send(keyMsg(k))
+	}
+}
+
+// typeText sends s one rune per message.
+func typeText(tm *teatest.TestModel, s string) {
+	for _, r := range s {
+		tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+	}
+}
+
+// quit presses q and returns the final model.
+func quit(tb testing.TB, tm *teatest.TestModel) Model {
+	tb.Helper()
+	press(tm, "q")
+	return tm.FinalModel(tb, teatest.WithFinalTimeout(waitTimeout)).(Model)
+}
+
+func getValue(tb testing.TB, db *kv.DB, key string) string {
+	tb.Helper()
+	v, err := db.Get([]byte(key))
+	if err != nil {
+		tb.Fatalf("get %q: %v", key, err)
+	}
+	return string(v)
+}
+
+func TestInspectorCreatesKey(t *testing.T) {
+	db := openTestDB(t, "", "existing", "1")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "existing")
+	press(tm, "n")
+	waitFor(t, tm, "New key")
+	typeText(tm, "greeting")
+	press(tm, "tab")
+	typeText(tm, "hello, crab")
+	press(tm, "ctrl+s")
+	waitFor(t, tm, "created greeting")
+	m := quit(t, tm)
+	if got := getValue(t, db, "greeting"); got != "hello, crab" {
+		t.Errorf("stored %q", got)
+	}
+	if k, _ := m.list.Selected(); k != "greeting" {
+		t.Errorf("selected %q after create, want the new key", k)
+	}
+}
+
+func TestInspectorEditsValue(t *testing.T) {
+	db := openTestDB(t, "", "a", "first", "b", "old value")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "first")
+	press(tm, "j")
+	waitFor(t, tm, "old value")
+	press(tm, "e")
+	waitFor(t, tm, "Edit")
+	typeText(tm, "new ")
+	press(tm, "ctrl+s")
+	waitFor(t, tm, "saved b")
+	quit(t, tm)
+	if got := getValue(t, db, "b"); got != "new old value" {
+		t.Errorf("stored %q", got)
+	}
+}
+
+func TestInspectorEditCancel(t *testing.T) {
+	db := openTestDB(t, "", "a", "keep me")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "keep me")
+	press(tm, "e")
+	waitFor(t, tm, "Edit")
+	typeText(tm, "zzz")
+	press(tm, "esc")
+	waitFor(t, tm, "cancelled")
+	quit(t, tm)
+	if got := getValue(t, db, "a"); got != "keep me" {
+		t.Errorf("stored %q after cancel", got)
+	}
+}
+
+func TestInspectorDeletesKey(t *testing.T) {
+	db := openTestDB(t, "", "a", "1", "b", "2", "c", "3")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "3 keys")
+	press(tm, "j", "d")
+	waitFor(t, tm, "delete b? y/n")
+	press(tm, "n")
+	waitFor(t, tm, "kept b")
+	press(tm, "d")
+	waitFor(t, tm, "delete b? y/n")
+	press(tm, "y")
+	waitFor(t, tm, "deleted b")
+	m := quit(t, tm)
+	if _, err := db.Get([]byte("b")); !errors.Is(err, kv.ErrNotFound) {
+		t.Errorf("b after delete: %v", err)
+	}
+	if k, _ := m.list.Selected(); k != "c" {
+		t.Errorf("selected %q after delete, want the next key", k)
+	}
+	if got := getValue(t, db, "a"); got != "1" {
+		t.Errorf("a = %q", got)
+	}
+}
+
+func TestInspectorCompacts(t *testing.T) {
+	db := openTestDB(t, "")
+	for i := range 50 {
+		for _, k := range []string{"x", "y"} {
+			if err := db.Put([]byte(k), bytes.Repeat([]byte{byte('a' + i%26)}, 500)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := db.Stats()
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "2 keys")
+	press(tm, "c")
+	waitFor(t, tm, "compacted")
+	m := quit(t, tm)
+	after := db.Stats()
+	if after.Compactions != 1 {
+		t.Errorf("Compactions = %d, want 1", after.Compactions)
+	}
+	if after.StaleBytes != 0 || after.LogBytes >= before.LogBytes {
+		t.Errorf("after compaction: %+v (before %+v)", after, before)
+	}
+	if !strings.Contains(m.status.text, "compacted") {
+		t.Errorf("status %q", m.status.text)
+	}
+}
+
+func TestInspectorFilters(t *testing.T) {
+	db := openTestDB(t, "", "config/a", "1", "session:1", "2", "user:1", "3", "user:2", "4")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "4 keys")
+	press(tm, "/")
+	typeText(tm, "^user:")
+	waitFor(t, tm, "2 of 4")
+	press(tm, "enter", "j")
+	waitFor(t, tm, "key user:2")
+	m := quit(t, tm)
+	if m.list.Len() != 2 || m.list.Query() != "^user:" {
+		t.Errorf("filter left %d keys, query %q", m.list.Len(), m.list.Query())
+	}
+}
+
+// TestInspectorEscapesControlCharacters checks that keys and values reach
+// the terminal as text, so a key cannot clear the screen or retitle the
+// window.
+func TestInspectorEscapesControlCharacters(t *testing.T) {
+	evilKey := "evil\x1b[2J\x1b]0;pwned\x07"
+	db := openTestDB(t, "", evilKey, "red \x1b[31mRED\x1b[0m \u009b2J", "z", "1")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, `evil\x1b[2J\x1b]0;pwned\x07`, `red \x1b[31mRED\x1b[0m`)
+	press(tm, "q")
+	out, err := io.ReadAll(tm.FinalOutput(t, teatest.WithFinalTimeout(waitTimeout)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"\x1b]0;", "\x07", "\x1b[31m", "\u009b"} {
+		if bytes.Contains(out, []byte(raw)) {
+			t.Errorf("output holds raw %q", raw)
+		}
+	}
+	view := tm.FinalModel(t).(Model).View()
+	if strings.ContainsAny(view, "\x1b\x07\u009b") {
+		t.Errorf("view holds a control character:\n%q", view)
+	}
+}
+
+func TestInspectorReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	rw := openTestDB(t, dir, "a", "1")
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := kv.Open(dir, &kv.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tm := startInspector(t, db, Config{ReadOnly: true})
+	waitFor(t, tm, "READ-ONLY", "key a")
+	press(tm, "e")
+	waitFor(t, tm, "the store is open read-only")
+	press(tm, "d", "c")
+	m := quit(t, tm)
+	if m.state != stateBrowse {
+		t.Errorf("state %d, want browsing", m.state)
+	}
+	if footer := m.footerView(); strings.Contains(footer, "edit") || strings.Contains(footer, "delete") {
+		t.Errorf("footer offers writes: %q", footer)
+	}
+	if got := getValue(t, db, "a"); got != "1" {
+		t.Errorf("a = %q", got)
+	}
+}
+
+func TestInspectorViewModes(t *testing.T) {
+	db := openTestDB(t, "", "j", `{"b":[1,2],"a":"x"}`)
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, `"b": [`)
+	press(tm, "v")
+	waitFor(t, tm, "view hex")
+	press(tm, "v")
+	waitFor(t, tm, "view text")
+	m := quit(t, tm)
+	if m.viewer.Mode() != ModeText {
+		t.Errorf("mode %v", m.viewer.Mode())
+	}
+}
+
+func TestInspectorShowsEngineErrors(t *testing.T) {
+	db := openTestDB(t, "", "a", "1")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "key a")
+	press(tm, "n", "tab")
+	typeText(tm, "value without a key")
+	press(tm, "ctrl+s")
+	waitFor(t, tm, "the key is empty")
+	press(tm, "esc")
+	quit(t, tm)
+}
+
+// TestInspectorGolden pins the whole screen for a small store.
+func TestInspectorGolden(t *testing.T) {
+	db := openTestDB(t, "",
+		"config/README", "Configuration lives here.\n\tIndented line.",
+		"user:1", `{"name":"Ada","roles":["admin"]}`,
+		"user:2", `{"name":"Grace"}`,
+		"weird/\x1b[2Jkey", "bell\x07",
+	)
+	if err := db.Put([]byte("user:2"), []byte(`{"name":"Grace","city":"Osaka"}`)); err != nil {
+		t.Fatal(err)
+	}
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "4 keys")
+	press(tm, "j")
+	waitFor(t, tm, `"roles": [`)
+	m := quit(t, tm)
+	// The title shows the temporary directory; pin it to a fixed name of
+	// the same width so the layout is unchanged.
+	dir := db.Dir()
+	view := strings.Replace(m.View(), dir, "/tmp/data"+strings.Repeat(" ", max(len(dir)-9, 0)), 1)
+	golden.RequireEqual(t, []byte(view))
+}
