@@ -46,24 +46,15 @@ func newTestList(keys []string, w, h int) KeyList {
 	return l
 }
 
-// runCmd runs cmd and feeds every message it produces back into l, the way
-// the Bubble Tea runtime would, skipping the debounce delay.
-func runCmd(t *testing.T, l KeyList, cmd tea.Cmd) KeyList {
+// settleFilter plays the end of the debounce: the tick for the latest
+// keystroke arrives and the filter command it starts runs.
+func settleFilter(t *testing.T, l KeyList) KeyList {
 	t.Helper()
-	for cmd != nil {
-		msg := cmd()
-		switch m := msg.(type) {
-		case tea.BatchMsg:
-			for _, c := range m {
-				l = runCmd(t, l, c)
-			}
-			return l
-		case filterTickMsg, filterResultMsg:
-			l, cmd = l.Update(m)
-		default:
-			return l
-		}
+	l, cmd := l.Update(filterTickMsg{seq: l.seq})
+	if cmd == nil {
+		t.Fatal("tick for the latest keystroke started no filter")
 	}
+	l, _ = l.Update(cmd())
 	return l
 }
 
@@ -156,10 +147,15 @@ func TestKeyListFilter(t *testing.T) {
 		t.Fatal("/ did not open the filter")
 	}
 	for _, r := range "user" {
-		var cmd tea.Cmd
-		l, cmd = l.Update(keyMsg(string(r)))
-		l = runCmd(t, l, cmd)
+		l, _ = l.Update(keyMsg(string(r)))
 	}
+	if l.Query() != "" {
+		t.Fatal("filter applied before the debounce ended")
+	}
+	if _, cmd := l.Update(filterTickMsg{seq: l.seq - 1}); cmd != nil {
+		t.Fatal("a superseded keystroke's tick started a filter")
+	}
+	l = settleFilter(t, l)
 	if l.Len() != 3 || l.Query() != "user" {
 		t.Fatalf("after typing: %d keys, query %q", l.Len(), l.Query())
 	}
