@@ -1,0 +1,198 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// Span is a stretch of a log that holds no valid record: the bytes a
+// damaged record and whatever follows it up to the next valid record (or the
+// end of the log) occupy.
+type Span struct {
+	// Offset is where the span starts: the offset of the first invalid
+	// record.
+	Offset int64
+	// Length is the span's size in bytes.
+	Length int64
+	// Reason says why the record at Offset is invalid.
+	Reason string
+	// Torn is true for a torn tail: nothing valid follows the span. Open
+	// cuts a torn tail by itself; any other span stops Open.
+	Torn bool
+}
+
+// VerifyReport is what Verify found in a log.
+type VerifyReport struct {
+	// Path is the log's path.
+	Path string
+	// LogBytes is the log's size.
+	LogBytes int64
+	// Records counts the valid records; Puts and Deletes split them by kind.
+	Records, Puts, Deletes int
+	// Keys is the number of live keys the valid records leave, replayed in
+	// order (skipping damaged spans, as Repair would).
+	Keys int
+	// LiveBytes and StaleBytes split the valid records' bytes as Stats does.
+	LiveBytes, StaleBytes int64
+	// TornBytes is the size of a torn tail, the part of the log Open would
+	// cut; zero when the log ends cleanly.
+	TornBytes int64
+	// FirstBad is the offset of the first invalid record, or -1 when every
+	// record is valid. A torn tail counts.
+	FirstBad int64
+	// Damage lists every span without a valid record, in log order; a torn
+	// tail, if any, is the last.
+	Damage []Span
+}
+
+// Clean reports whether every byte of the log belongs to a valid record.
+func (r *VerifyReport) Clean() bool { return len(r.Damage) == 0 }
+
+// Corrupt reports whether the log has damage that Open refuses: a span
+// other than a torn tail. Such a log needs Repair.
+func (r *VerifyReport) Corrupt() bool {
+	for _, s := range r.Damage {
+		if !s.Torn {
+			return true
+		}
+	}
+	return false
+}
+
+// Verify checks every record of the log in dir against its checksum without
+// changing anything, and reports the records, the live keys, the stale bytes,
+// a torn tail and every damaged span. Damage is reported, not returned as
+// an error: the error is for what stops the walk — the directory is locked by
+// a writer (ErrLocked), the log is missing, is not a CrabKv log
+// (walfmt.ErrForeignFile), has a format version this build does not read
+// (walfmt.ErrVersion), or cannot be read.
+//
+// Verify takes the directory's lock shared, like a ReadOnly Open, so it runs
+// beside readers but not beside a writer, whose appends would race with it.
+func Verify(dir string) (VerifyReport, error) {
+	return VerifyFS(DefaultFS(), dir)
+}
+
+// VerifyFS is Verify on the file system fsys.
+func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
+	lock, err := lockDir(fsys, dir, true)
+	if err != nil {
+		return VerifyReport{FirstBad: -1}, err
+	}
+	defer lock.Close()
+	path := filepath.Join(dir, logName)
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return VerifyReport{Path: path, FirstBad: -1}, fmt.Errorf("kv: verify: %w", err)
+	}
+	defer f.Close()
+	rep, err := scanLog(f, path, nil)
+	if err != nil {
+		return rep, fmt.Errorf("kv: verify: %w", err)
+	}
+	return rep, nil
+}
+
+// lockDir takes the directory's lock, shared or exclusive, after checking
+// that dir is a directory.
+func lockDir(fsys FS, dir string, shared bool) (io.Closer, error) {
+	fi, err := fsys.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("kv: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("kv: %s: not a directory", dir)
+	}
+	lock, err := fsys.Lock(filepath.Join(dir, lockName), shared)
+	if errors.Is(err, ErrLocked) {
+		return nil, &lockedError{dir: dir}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kv: lock %s: %w", dir, err)
+	}
+	return lock, nil
+}
+
+// scanLog walks the log f of the given path from its header to its end,
+// replaying every valid record into a fresh index and resynchronising after
+// each damaged span. keep, when not nil, is called with each valid record in
+// order: it is how Repair copies them.
+func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport, error) {
+	rep := VerifyReport{Path: path, FirstBad: -1}
+	fi, err := f.Stat()
+	if err != nil {
+		return rep, err
+	}
+	rep.LogBytes = fi.Size()
+	idx := make(map[string]entry)
+	c := counters{size: walfmt.HeaderSize}
+	r := walfmt.NewReader(f, rep.LogBytes, path)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var ce *walfmt.CorruptionError
+		if errors.As(err, &ce) {
+			done, err := rep.addDamage(r, ce)
+			if err != nil {
+				return rep, err
+			}
+			if done {
+				break
+			}
+			continue
+		}
+		if err != nil {
+			return rep, err
+		}
+		if keep != nil {
+			if err := keep(rec); err != nil {
+				return rep, err
+			}
+		}
+		rep.count(rec.Kind)
+		c.apply(idx, rec.Kind, rec.Key, rec.Offset, rec.Size)
+	}
+	rep.Keys, rep.LiveBytes, rep.StaleBytes = len(idx), c.live, c.stale
+	return rep, nil
+}
+
+// count tallies one valid record.
+func (rep *VerifyReport) count(k walfmt.Kind) {
+	rep.Records++
+	if k == walfmt.KindPut {
+		rep.Puts++
+	} else {
+		rep.Deletes++
+	}
+}
+
+// addDamage records the span that starts at the invalid record ce describes
+// and moves r to the next valid record. It reports done when nothing valid
+// follows.
+func (rep *VerifyReport) addDamage(r *walfmt.Reader, ce *walfmt.CorruptionError) (done bool, err error) {
+	if rep.FirstBad < 0 {
+		rep.FirstBad = ce.Offset
+	}
+	span := Span{Offset: ce.Offset, Length: rep.LogBytes - ce.Offset, Reason: ce.Reason, Torn: true}
+	if !ce.Torn {
+		next, ok, err := r.Resync()
+		if err != nil {
+			return true, err
+		}
+		if ok {
+			span.Length, span.Torn = next-ce.Offset, false
+		}
+	}
+	rep.Damage = append(rep.Damage, span)
+	if span.Torn {
+		rep.TornBytes = span.Length
+	}
+	return span.Torn, nil
+}

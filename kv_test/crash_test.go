@@ -1,0 +1,622 @@
+package kv_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/kv"
+)
+
+var (
+	crashRounds = flag.Int("crash.rounds", 0, "rounds of each randomized crash test (0: a quick default)")
+	crashSeed   = flag.Uint64("crash.seed", 0, "base seed of the randomized crash tests (0: from the clock)")
+)
+
+// rounds returns how many rounds a randomized crash test runs: the flag if
+// set, else quick for -short and normal otherwise.
+func rounds(quick, normal int) int {
+	switch {
+	case *crashRounds > 0:
+		return *crashRounds
+	case testing.Short():
+		return quick
+	}
+	return normal
+}
+
+// baseSeed returns the seed the rounds of a randomized test derive from.
+func baseSeed(tb testing.TB) uint64 {
+	s := *crashSeed
+	if s == 0 {
+		s = uint64(time.Now().UnixNano())
+	}
+	tb.Logf("base seed %d (rerun with -crash.seed=%d)", s, s)
+	return s
+}
+
+// absent stands for a key with no value in the expected states.
+const absent = "\x00<absent>"
+
+// op is one step of a generated workload.
+type op struct {
+	kind  byte // 'P' put, 'D' delete, 'C' compact
+	key   string
+	value string
+}
+
+// genOps returns n random operations over a few keys, with values of
+// varied sizes and an occasional compaction.
+func genOps(rng *rand.Rand, n int) []op {
+	ops := make([]op, n)
+	for i := range ops {
+		key := fmt.Sprintf("key-%02d", rng.IntN(12))
+		switch r := rng.IntN(20); {
+		case r == 0:
+			ops[i] = op{kind: 'C'}
+		case r < 4:
+			ops[i] = op{kind: 'D', key: key}
+		default:
+			ops[i] = op{kind: 'P', key: key, value: fmt.Sprintf("v%d-%s", i, strings.Repeat("x", rng.IntN(300)))}
+		}
+	}
+	return ops
+}
+
+// state is the value of every key, absent ones missing.
+type state map[string]string
+
+func (s state) apply(o op) state {
+	next := cloneState(s)
+	switch o.kind {
+	case 'P':
+		next[o.key] = o.value
+	case 'D':
+		delete(next, o.key)
+	}
+	return next
+}
+
+func cloneState(s state) state {
+	out := make(state, len(s))
+	for k, v := range s {
+		out[k] = v
+	}
+	return out
+}
+
+func (s state) get(k string) string {
+	if v, ok := s[k]; ok {
+		return v
+	}
+	return absent
+}
+
+// readState returns every key and value of db, failing on any read error.
+func readState(tb testing.TB, db *kv.DB) state {
+	tb.Helper()
+	got := state{}
+	for _, k := range db.Keys(nil) {
+		v, err := db.Get([]byte(k))
+		if err != nil {
+			tb.Fatalf("Get(%q) of a listed key: %v", k, err)
+		}
+		got[k] = string(v)
+	}
+	return got
+}
+
+// run applies o to db.
+func (o op) run(db *kv.DB) error {
+	switch o.kind {
+	case 'P':
+		return db.Put([]byte(o.key), []byte(o.value))
+	case 'D':
+		return db.Delete([]byte(o.key))
+	}
+	return db.Compact()
+}
+
+// diffState describes how got differs from want, or "" when it does not.
+func diffState(got, want state) string {
+	var b strings.Builder
+	keys := map[string]bool{}
+	for k := range got {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	slices.Sort(sorted)
+	for _, k := range sorted {
+		if g, w := got.get(k), want.get(k); g != w {
+			fmt.Fprintf(&b, "  %s: got %.20q, want %.20q\n", k, g, w)
+		}
+	}
+	return b.String()
+}
+
+// memOptions are the options of a store on a memFS, with automatic
+// compaction off so that a seed replays the same operations.
+func memOptions(fsys kv.FS, noSync bool) *kv.Options {
+	return &kv.Options{FS: fsys, NoSync: noSync, Compaction: compact.Policy{Disabled: true}}
+}
+
+const memDir = "/data"
+
+// TestCrashKeepsSyncedWrites runs random workloads on a memFS, crashes the
+// machine at a random file-system operation, and checks what a reboot finds.
+// With sync on, every acknowledged write is there with its latest value,
+// except that the one write in flight may or may not have landed. With
+// NoSync, the store holds exactly the state after some prefix of the
+// workload, at least up to the last completed compaction (which syncs).
+func TestCrashKeepsSyncedWrites(t *testing.T) {
+	seed := baseSeed(t)
+	for _, noSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoSync=%v", noSync), func(t *testing.T) {
+			for round := range rounds(50, 300) {
+				s := seed + uint64(round)
+				crashWorkload(t, s, noSync)
+				if t.Failed() {
+					t.Fatalf("failed with seed %d (rerun with -crash.seed=%d -crash.rounds=1)", s, s)
+				}
+			}
+		})
+	}
+}
+
+func crashWorkload(t *testing.T, seed uint64, noSync bool) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	ops := genOps(rng, 60)
+	mem := newMemFS()
+	ffs := newFaultFS(mem)
+	keep := crashKeep(rng.IntN(3))
+	var crashed *memFS
+	ffs.SetInject(crashAfter(rng.IntN(200), func() { crashed = mem.Crash(keep, rng) }))
+
+	// states[i] is the state after the first i operations.
+	states := []state{{}}
+	acked, durable := 0, 0 // operations acknowledged; prefix known durable
+	db, err := kv.Open(memDir, memOptions(ffs, noSync))
+	if err == nil {
+		for _, o := range ops {
+			if err = o.run(db); err != nil {
+				break
+			}
+			states = append(states, states[len(states)-1].apply(o))
+			acked++
+			if !noSync || o.kind == 'C' {
+				durable = acked
+			}
+		}
+		db.Close() // the process is gone; its close may fail
+	}
+	if crashed == nil {
+		crashed = mem.Crash(keep, rng) // the workload ended first: crash now
+	} else if !errors.Is(err, errCrashed) {
+		t.Fatalf("seed %d: operation failed with %v, want the simulated crash", seed, err)
+	}
+	// The one operation in flight at the crash may have landed.
+	if acked < len(ops) {
+		states = append(states, states[len(states)-1].apply(ops[acked]))
+	}
+	got := reopenState(t, crashed, seed)
+	if got == nil {
+		return
+	}
+	for i := len(states) - 1; i >= durable; i-- {
+		if diffState(got, states[i]) == "" {
+			return
+		}
+	}
+	t.Errorf("seed %d (keep %d, NoSync %v): state after the crash matches no allowed prefix [%d, %d] of the workload; against the last acknowledged:\n%s",
+		seed, keep, noSync, durable, len(states)-1, diffState(got, states[acked]))
+}
+
+// reopenState opens the store a crash left on fsys and returns its content,
+// or nil after reporting why it cannot.
+func reopenState(t *testing.T, fsys *memFS, seed uint64) state {
+	t.Helper()
+	db, err := kv.Open(memDir, memOptions(fsys, false))
+	if err != nil {
+		t.Errorf("seed %d: Open after the crash: %v", seed, err)
+		return nil
+	}
+	defer db.Close()
+	if names := fsys.Names(memDir); slices.Contains(names, "wal.log.compact") {
+		t.Errorf("seed %d: Open left the compaction's temporary file: %v", seed, names)
+	}
+	return readState(t, db)
+}
+
+// TestCrashDuringCompactionEveryStep crashes a compaction at each of its
+// file-system operations in turn — creating the temporary file, writing it,
+// syncing it, renaming it, syncing the directory — with none, all or some of
+// the unsynced writes kept, and checks that the store always opens with
+// exactly the acknowledged data, including a write that arrived while the
+// compaction was copying.
+func TestCrashDuringCompactionEveryStep(t *testing.T) {
+	seed := baseSeed(t)
+	for k := 0; ; k++ {
+		finished := true
+		for _, keep := range []crashKeep{keepNone, keepAll, keepPrefix} {
+			rng := rand.New(rand.NewPCG(seed, uint64(k)))
+			if crashCompactionAt(t, k, keep, rng) {
+				finished = false
+			}
+		}
+		if finished || t.Failed() {
+			t.Logf("crashed the compaction at each of its %d mutating operations", k)
+			return
+		}
+		if k > 500 {
+			t.Fatal("compaction never finished")
+		}
+	}
+}
+
+// crashCompactionAt builds a store, runs a compaction that crashes at its
+// k-th mutating operation, and checks the reboot. It returns false when the
+// compaction finished before its k-th operation.
+func crashCompactionAt(t *testing.T, k int, keep crashKeep, rng *rand.Rand) bool {
+	mem := newMemFS()
+	ffs := newFaultFS(mem)
+	db, err := kv.Open(memDir, memOptions(ffs, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := state{}
+	for i := range 40 {
+		o := op{kind: 'P', key: fmt.Sprintf("k%02d", i%15), value: fmt.Sprintf("v%d", i)}
+		if i%7 == 6 {
+			o = op{kind: 'D', key: fmt.Sprintf("k%02d", i%15)}
+		}
+		if err := o.run(db); err != nil {
+			t.Fatal(err)
+		}
+		want = want.apply(o)
+	}
+	opsBefore := len(ffs.Ops())
+	var crashed *memFS
+	crash := crashAfter(k, func() { crashed = mem.Crash(keep, rng) })
+	var lateOnce sync.Once
+	late := op{kind: 'P', key: "late", value: "written during the compaction"}
+	lateAcked := false
+	ffs.SetInject(func(o fsOp, name string, flag int) error {
+		if o == opWrite && strings.HasSuffix(name, ".compact") {
+			// A writer arrives while the compaction copies: the swap
+			// must carry its record over.
+			lateOnce.Do(func() { lateAcked = late.run(db) == nil })
+		}
+		return crash(o, name, flag)
+	})
+	cerr := db.Compact()
+	db.Close()
+	if crashed == nil {
+		if cerr != nil {
+			t.Fatalf("compaction without a crash: %v", cerr)
+		}
+		if keep == keepNone {
+			t.Logf("operations of the compaction and the late write: %q", ffs.Ops()[opsBefore:])
+		}
+		return false
+	}
+	if rep, err := kv.VerifyFS(crashed, memDir); err != nil || !rep.Clean() {
+		t.Errorf("crash at operation %d (keep %d): Verify = %+v, %v; want a clean log", k, keep, rep, err)
+	}
+	got := reopenState(t, crashed, uint64(k))
+	if got == nil {
+		return true
+	}
+	withLate := want.apply(late)
+	if lateAcked {
+		want = withLate // acknowledged: it must be there
+	} else if diffState(got, withLate) == "" {
+		return true // in flight at the crash: it may be there
+	}
+	if diffState(got, want) != "" {
+		t.Errorf("crash at operation %d of the compaction (keep %d; ops %v):\n%s", k, keep, ffs.Ops(), diffState(got, want))
+	}
+	return true
+}
+
+// The kill -9 test: the test binary runs itself as a child that writes with
+// sync on and reports each write before it starts and after it is
+// acknowledged; the parent kills it at a random moment and checks the store.
+
+const (
+	childEnv = "CRABKV_CRASH_CHILD" // the child's mode: "writes" or "compaction"
+	dirEnv   = "CRABKV_CRASH_DIR"
+	seedEnv  = "CRABKV_CRASH_SEED"
+)
+
+// childWriters is how many goroutines write in the child, each on its own
+// keys so that each key has at most one write in flight.
+const childWriters = 2
+
+// TestCrashChild is the child process of TestKill9. It does nothing unless
+// started by it.
+func TestCrashChild(t *testing.T) {
+	mode := os.Getenv(childEnv)
+	if mode == "" {
+		t.Skip("runs only as the child of TestKill9")
+	}
+	seed, err := strconv.ParseUint(os.Getenv(seedEnv), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &kv.Options{Compaction: compact.Policy{Disabled: true}}
+	if mode == "compaction" {
+		// Compact whenever a fifth of a log of any size is stale, on top
+		// of the explicit loop below.
+		opts.Compaction = compact.Policy{StaleRatio: 0.2, MinLogBytes: -1}
+	}
+	db, err := kv.Open(os.Getenv(dirEnv), opts)
+	if err != nil {
+		fmt.Printf("! open: %v\n", err)
+		os.Exit(3)
+	}
+	if mode == "compaction" {
+		go func() {
+			for db.Compact() == nil {
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for w := range childWriters {
+		wg.Go(func() { childWrite(db, w, seed) })
+	}
+	wg.Wait() // never returns: the writers run until killed
+}
+
+// childWrite writes forever. Before each write it prints "> w i op key n"
+// and after the write returns "< w i"; a value is "s<seed>-w<w>-<i>"
+// followed by n x's. Each line is one write(2), so lines never interleave.
+func childWrite(db *kv.DB, w int, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, uint64(w)))
+	for i := 0; ; i++ {
+		key := fmt.Sprintf("w%d-k%02d", w, rng.IntN(40))
+		n := rng.IntN(3000)
+		kind := byte('P')
+		if rng.IntN(8) == 0 {
+			kind = 'D'
+		}
+		os.Stdout.WriteString(fmt.Sprintf("> %d %d %c %s %d\n", w, i, kind, key, n))
+		var err error
+		if kind == 'P' {
+			err = db.Put([]byte(key), childValue(seed, w, i, n))
+		} else {
+			err = db.Delete([]byte(key))
+		}
+		if err != nil {
+			os.Stdout.WriteString(fmt.Sprintf("! %d %d %v\n", w, i, err))
+			os.Exit(3)
+		}
+		os.Stdout.WriteString(fmt.Sprintf("< %d %d\n", w, i))
+	}
+}
+
+func childValue(seed uint64, w, i, n int) []byte {
+	return append(fmt.Appendf(nil, "s%d-w%d-%d", seed%1000, w, i), bytes.Repeat([]byte("x"), n)...)
+}
+
+// TestKill9 kills a writing child with SIGKILL at random moments, during
+// plain writes and during constant compaction, and checks that the store
+// opens and holds every acknowledged write.
+func TestKill9(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGKILL")
+	}
+	if os.Getenv(childEnv) != "" {
+		t.Skip("in the child")
+	}
+	seed := baseSeed(t)
+	for _, mode := range []string{"writes", "compaction"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			// The same directory across rounds: each child starts from
+			// what the previous kill left.
+			expect := map[string][]string{}
+			n, midCompaction := rounds(3, 12), 0
+			for round := range n {
+				s := seed + uint64(round)
+				var mid bool
+				expect, mid = killRound(t, dir, mode, s, expect)
+				if t.Failed() {
+					t.Fatalf("failed in round %d, seed %d (rerun with -crash.seed=%d)", round, s, seed)
+				}
+				if mid {
+					midCompaction++
+				}
+			}
+			t.Logf("%d kills, %d of them in the middle of a compaction", n, midCompaction)
+		})
+	}
+}
+
+// killRound runs one child on dir, kills it, and checks the store against
+// prev, the values each key may hold from earlier rounds. It returns the
+// values each key may hold now, and whether the kill interrupted a
+// compaction (its temporary file was there).
+func killRound(t *testing.T, dir, mode string, seed uint64, prev map[string][]string) (map[string][]string, bool) {
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, dirEnv+"="+dir, seedEnv+"="+strconv.FormatUint(seed, 10))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForAcks(t, out.Name(), 5)
+	time.Sleep(time.Duration(rand.New(rand.NewPCG(seed, 9)).IntN(150)) * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		b, _ := os.ReadFile(out.Name())
+		t.Fatalf("seed %d: child ended with %v before it was killed; output:\n%s", seed, err, tail(b))
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed, err := allowedValues(b, prev, seed)
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	_, err = os.Stat(filepath.Join(dir, "wal.log.compact"))
+	checkKilled(t, dir, seed, allowed)
+	return settle(t, dir, allowed), err == nil
+}
+
+// waitForAcks waits until the child has acknowledged n writes.
+func waitForAcks(t *testing.T, name string, n int) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Count(b, []byte("\n< ")) >= n {
+			return
+		}
+		if bytes.Contains(b, []byte("\n! ")) || bytes.HasPrefix(b, []byte("! ")) {
+			t.Fatalf("child failed:\n%s", tail(b))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("child acknowledged no writes in 30s")
+}
+
+func tail(b []byte) []byte {
+	if len(b) > 2000 {
+		return b[len(b)-2000:]
+	}
+	return b
+}
+
+// allowedValues reads the child's report and returns, for every key, the
+// values it may hold after the kill: its last acknowledged value (or, never
+// written in this round, any value prev allows), plus the value of a write
+// in flight on it. absent stands for no value.
+func allowedValues(out []byte, prev map[string][]string, seed uint64) (map[string][]string, error) {
+	allowed := map[string][]string{}
+	for k, v := range prev {
+		allowed[k] = v
+	}
+	if bytes.Contains(out, []byte("DATA RACE")) {
+		return nil, fmt.Errorf("the race detector fired in the child:\n%s", tail(out))
+	}
+	// A last line without its newline was cut short by the kill: its write
+	// had not started.
+	out = out[:bytes.LastIndexByte(out, '\n')+1]
+	var inflight [childWriters]*op
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 6 && f[0] == ">":
+			w, _ := strconv.Atoi(f[1])
+			i, _ := strconv.Atoi(f[2])
+			n, err := strconv.Atoi(f[5])
+			if err != nil || w < 0 || w >= childWriters {
+				return nil, fmt.Errorf("bad line %q", sc.Text())
+			}
+			o := &op{kind: f[3][0], key: f[4], value: absent}
+			if o.kind == 'P' {
+				o.value = string(childValue(seed, w, i, n))
+			}
+			inflight[w] = o
+		case len(f) == 3 && f[0] == "<":
+			w, _ := strconv.Atoi(f[1])
+			if w < 0 || w >= childWriters || inflight[w] == nil {
+				return nil, fmt.Errorf("acknowledgement without a write: %q", sc.Text())
+			}
+			allowed[inflight[w].key] = []string{inflight[w].value}
+			inflight[w] = nil
+		case len(f) > 0 && f[0] == "!":
+			return nil, fmt.Errorf("child failed: %s", sc.Text())
+		}
+	}
+	for _, o := range inflight {
+		if o == nil {
+			continue
+		}
+		before, ok := allowed[o.key]
+		if !ok {
+			before = []string{absent} // never written
+		}
+		allowed[o.key] = append(slices.Clone(before), o.value)
+	}
+	return allowed, nil
+}
+
+// checkKilled verifies and opens the store a kill left and checks every key
+// against the allowed values.
+func checkKilled(t *testing.T, dir string, seed uint64, allowed map[string][]string) {
+	rep, err := kv.Verify(dir)
+	if err != nil || rep.Corrupt() {
+		t.Fatalf("seed %d: Verify after kill -9: %v, damage %+v", seed, err, rep.Damage)
+	}
+	db, err := kv.Open(dir, nil)
+	if err != nil {
+		t.Fatalf("seed %d: Open after kill -9: %v", seed, err)
+	}
+	defer db.Close()
+	if _, err := os.Stat(filepath.Join(dir, "wal.log.compact")); err == nil {
+		t.Errorf("seed %d: the compaction's temporary file is still there after Open", seed)
+	}
+	got := readState(t, db)
+	for k, vals := range allowed {
+		if g := got.get(k); !slices.Contains(vals, g) {
+			t.Errorf("seed %d: key %s = %.24q, want one of %.24q", seed, k, g, vals)
+		}
+	}
+	for k := range got {
+		if _, ok := allowed[k]; !ok {
+			t.Errorf("seed %d: key %s was never written", seed, k)
+		}
+	}
+	if err := db.Put([]byte("after-kill"), []byte("ok")); err != nil {
+		t.Errorf("seed %d: the reopened store takes no write: %v", seed, err)
+	}
+}
+
+// settle returns the values the store holds now, each key's only allowed
+// value for the next round.
+func settle(t *testing.T, dir string, allowed map[string][]string) map[string][]string {
+	db, err := kv.Open(dir, &kv.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := readState(t, db)
+	next := map[string][]string{}
+	for k := range allowed {
+		next[k] = []string{got.get(k)}
+	}
+	next["after-kill"] = []string{"ok"}
+	return next
+}
