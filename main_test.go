@@ -29,6 +29,9 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {
+			// A race-enabled binary sleeps a second at exit by default; the
+			// scripts run crabkv hundreds of times.
+			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 			held := map[string]*kv.DB{}
 			env.Values[heldLocksKey{}] = held
 			env.Defer(func() {
