@@ -109,14 +109,14 @@ in-memory index.
 
 Usage:
   crabkv [--dir DIR] <verb> [arguments]
-  crabkv [--dir DIR]                  open the terminal inspector
+  crabkv [--dir DIR]        open the terminal inspector
 
 Verbs:
 `)
 	for _, v := range verbs {
-		fmt.Fprintf(&b, "  %-32s %s\n", v.name+" "+v.args, v.summary)
+		fmt.Fprintf(&b, "  %-22s %s\n", v.name+" "+v.args, v.summary)
 	}
-	fmt.Fprintf(&b, "  %-32s %s\n", "help [verb]", "show help for crabkv or one verb")
+	fmt.Fprintf(&b, "  %-22s %s\n", "help [verb]", "show help for crabkv or one verb")
 	b.WriteString(`
 Flags:
   --dir DIR    ` + dirFlagHelp + `
