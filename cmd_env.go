@@ -67,7 +67,7 @@ func (e *env) parse(v *verb, fs *flag.FlagSet, args []string, min, max int) (res
 	// Mistakes get the synopsis only; the full text is one command away and
 	// would push the error message off a small screen.
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: crabkv %s [flags] %s\nRun 'crabkv help %s' for details.\n", v.name, v.args, v.name)
+		fmt.Fprintf(w, "%s\nRun 'crabkv help %s' for details.\n", synopsis(v), v.name)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -89,7 +89,7 @@ func (e *env) parse(v *verb, fs *flag.FlagSet, args []string, min, max int) (res
 // printVerbUsage writes the text shown by "crabkv <verb> --help".
 func printVerbUsage(w io.Writer, v *verb, fs *flag.FlagSet) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: crabkv %s [flags] %s\n\n%s\n\nFlags:\n", v.name, v.args, strings.TrimSpace(v.help))
+	fmt.Fprintf(&b, "%s\n\n%s\n\nFlags:\n", synopsis(v), strings.TrimSpace(v.help))
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "--" + f.Name
 		if len(f.Name) == 1 {
@@ -98,6 +98,11 @@ func printVerbUsage(w io.Writer, v *verb, fs *flag.FlagSet) {
 		fmt.Fprintf(&b, "  %-8s %s\n", name, f.Usage)
 	})
 	io.WriteString(w, b.String())
+}
+
+// synopsis is v's one-line usage.
+func synopsis(v *verb) string {
+	return strings.TrimSpace("Usage: crabkv " + v.name + " [flags] " + v.args)
 }
 
 // usageError prints msg and the usage on stderr and returns the bad-usage exit code.
