@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -12,6 +13,12 @@ import (
 // progressEvery is how many bytes of the old log are scanned between two
 // progress reports.
 const progressEvery = 256 << 10
+
+// yieldEvery is how many bytes of the old log are scanned between two
+// yields of the processor. A rewrite is a long run of CPU work; without
+// yielding, a reader woken on a busy machine can wait a whole scheduler
+// time slice (10 ms) for a processor.
+const yieldEvery = 16 << 10
 
 // Result summarises a rewrite.
 type Result struct {
@@ -41,7 +48,7 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, live Live, 
 	if _, err := w.Write(walfmt.AppendHeader(nil)); err != nil {
 		return res, err
 	}
-	var reported int64
+	var reported, yielded int64
 	for {
 		rec, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -60,7 +67,12 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, live Live, 
 		} else {
 			res.Dropped++
 		}
-		if done := src.Offset(); done-reported >= progressEvery {
+		done := src.Offset()
+		if done-yielded >= yieldEvery {
+			runtime.Gosched()
+			yielded = done
+		}
+		if done-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}

@@ -149,37 +149,78 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	return db.swap(tmp, old, idx, c, end, res)
 }
 
-// swap holds the writers out, copies what they appended since the rewrite
-// began, makes the new log durable and puts it in place of the old one.
+// catchUpSlack is how much of the old log's tail may be left for the final
+// swap, when writers are held out: the swap's pause depends on it, not on
+// the size of the log or on how busy the writers were during the rewrite.
+const catchUpSlack = 64 << 10
+
+// swap copies what writers appended since the rewrite began, in rounds
+// while they keep writing, then holds them out for the last few records,
+// makes the new log durable and puts it in place of the old one.
 func (db *DB) swap(tmp, old File, idx map[string]entry, c counters, end int64, res compact.Result) (swapResult, error) {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	if err := db.writableLocked(); err != nil {
-		return swapResult{Result: res}, err
+	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
+	for {
+		db.mu.RLock()
+		size := db.mu.c.size
+		db.mu.RUnlock()
+		if size-end <= catchUpSlack {
+			break
+		}
+		if err := copyTail(old, tmp, end, size, db.path, idx, &c); err != nil {
+			return fail(err)
+		}
+		end = size
 	}
-	oldSize := db.mu.c.size
-	if err := copyTail(old, tmp, end, oldSize, db.path, idx, &c); err != nil {
-		return swapResult{Result: res}, err
+	// Flush the bulk of the new log before writers are held out, so the
+	// sync under the lock has only the last few records to write.
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	db.wmu.Lock()
+	out, replaced, err := db.swapLocked(tmp, old, idx, c, end, res)
+	db.wmu.Unlock()
+	if replaced {
+		// Closing the old log frees its blocks, which takes a while for a
+		// large file: do it after the writers are let go.
+		if cerr := old.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return out, err
+}
+
+// swapLocked finishes the new log and renames it over the old one, holding
+// the writers out. replaced reports whether the old log is out of use and
+// still open.
+func (db *DB) swapLocked(tmp, old File, idx map[string]entry, c counters, end int64, res compact.Result) (out swapResult, replaced bool, err error) {
+	out = swapResult{Result: res}
+	if err := db.writableLocked(); err != nil {
+		return out, false, err
+	}
+	out.oldSize = db.mu.c.size
+	if err := copyTail(old, tmp, end, out.oldSize, db.path, idx, &c); err != nil {
+		return out, false, err
 	}
 	if err := tmp.Sync(); err != nil {
-		return swapResult{Result: res}, err
+		return out, false, err
 	}
-	out := swapResult{Result: res, oldSize: oldSize, newSize: c.size}
+	out.newSize = c.size
 	if !renameOpenFiles {
-		return out, db.swapClosed(tmp, old, idx, c)
+		return out, false, db.swapClosed(tmp, old, idx, c)
 	}
 	if err := db.fs.Rename(filepath.Join(db.dir, tempName), db.path); err != nil {
-		return out, err
+		return out, false, err
 	}
 	// From here on wal.log is the new file: writers must go to it whatever
 	// happens, or their records would land in an unlinked file.
 	db.publishLog(tmp, idx, c)
-	cerr := old.Close()
+	// The rename must be durable before any write to the new log is
+	// acknowledged, or a crash could bring back the old log without it.
 	if err := db.fs.SyncDir(db.dir); err != nil {
 		db.failed = fmt.Errorf("sync directory after compaction: %w", err)
-		return out, db.failed
+		return out, true, db.failed
 	}
-	return out, cerr
+	return out, true, nil
 }
 
 // swapClosed replaces the log where an open file cannot be renamed over

@@ -91,4 +91,3 @@ func (c lockCloser) Close() error { return c.l.Close() }
 type osFile struct{ *os.File }
 
 func (f osFile) Sync() error { return fdatasync(f.File) }
-

@@ -18,6 +18,9 @@ var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
 // is verified on every read: damage on disk is reported, never returned as
 // data.
 func (db *DB) Get(key []byte) ([]byte, error) {
+	if len(key) == 0 {
+		return nil, ErrEmptyKey
+	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.mu.closed {

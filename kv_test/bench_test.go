@@ -1,0 +1,208 @@
+package kv_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/kv"
+)
+
+// benchKey returns the i-th 16-byte benchmark key.
+func benchKey(buf []byte, i int) []byte {
+	buf = append(buf[:0], "key:"...)
+	return binary.BigEndian.AppendUint64(append(buf, 0, 0, 0, 0), uint64(i))
+}
+
+var benchValue = make([]byte, 100)
+
+// loadStore fills a store with n keys (each written rounds times) and
+// closes it.
+func loadStore(b *testing.B, dir string, n, rounds int) {
+	b.Helper()
+	db, err := kv.Open(dir, &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var k []byte
+	for range rounds {
+		for i := range n {
+			k = benchKey(k, i)
+			if err := db.Put(k, benchValue); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		b.Run(fmt.Sprintf("NoSync=%v", noSync), func(b *testing.B) {
+			db := openDB(b, b.TempDir(), &kv.Options{NoSync: noSync, Compaction: compact.Policy{Disabled: true}})
+			b.SetBytes(int64(16 + len(benchValue)))
+			var k []byte
+			b.ResetTimer()
+			for i := range b.N {
+				k = benchKey(k, i)
+				if err := db.Put(k, benchValue); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	loadStore(b, dir, n, 1)
+	db := openDB(b, dir, nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var k []byte
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		k = benchKey(k, rng.IntN(n))
+		if _, err := db.Get(k); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetParallel(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	loadStore(b, dir, n, 1)
+	db := openDB(b, dir, nil)
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(seed.Add(1), 2))
+		var k []byte
+		for pb.Next() {
+			k = benchKey(k, rng.IntN(n))
+			if _, err := db.Get(k); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkOpen measures start-up: replaying a log of 100k keys.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	loadStore(b, dir, 100_000, 1)
+	b.ResetTimer()
+	for range b.N {
+		db, err := kv.Open(dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkCompact rewrites a log of 100k live keys, two thirds stale.
+func BenchmarkCompact(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		loadStore(b, dir, 100_000, 3)
+		db, err := kv.Open(dir, &kv.Options{Compaction: compact.Policy{Disabled: true}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(db.Stats().LogBytes)
+		b.StartTimer()
+		if err := db.Compact(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		db.Close()
+	}
+}
+
+// BenchmarkLatencyDuringCompaction reports the longest Get and the longest
+// Put seen by a steady reader and a steady writer while a log of about 64 MB
+// is compacted, and the same with no compaction over the same span of time.
+func BenchmarkLatencyDuringCompaction(b *testing.B) {
+	for _, compacting := range []bool{true, false} {
+		b.Run(fmt.Sprintf("compacting=%v", compacting), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				dir := b.TempDir()
+				const n = 170_000 // 170k keys x 3 rounds x 132 bytes: 67 MB
+				loadStore(b, dir, n, 3)
+				db, err := kv.Open(dir, &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				maxGet, maxPut, took := latencyUnderLoad(b, db, n, compacting)
+				b.StopTimer()
+				b.ReportMetric(float64(maxGet.Microseconds()), "max-get-µs")
+				b.ReportMetric(float64(maxPut.Microseconds()), "max-put-µs")
+				b.ReportMetric(took.Seconds()*1000, "span-ms")
+				b.ReportMetric(float64(db.Stats().LogBytes>>20), "log-MiB-after")
+				db.Close()
+			}
+		})
+	}
+}
+
+// latencyUnderLoad runs a steady reader and writer while the store compacts (or
+// for a fixed span without compaction) and returns the longest Get and Put.
+func latencyUnderLoad(b *testing.B, db *kv.DB, n int, compacting bool) (maxGet, maxPut, took time.Duration) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	measure := func(op func(k []byte) error, worst *time.Duration, seed uint64) {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(seed, 9))
+		var k []byte
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k = benchKey(k, rng.IntN(n))
+			t0 := time.Now()
+			if err := op(k); err != nil {
+				b.Error(err)
+				return
+			}
+			*worst = max(*worst, time.Since(t0))
+			// A steady load, not a spinning one: on two cores, two
+			// spinning goroutines beside the compaction would measure the
+			// scheduler's time slices instead of the engine.
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	wg.Add(2)
+	go measure(func(k []byte) error { _, err := db.Get(k); return err }, &maxGet, 1)
+	go measure(func(k []byte) error { return db.Put(k, benchValue) }, &maxPut, 2)
+	start := time.Now()
+	if compacting {
+		if err := db.Compact(); err != nil {
+			b.Error(err)
+		}
+	} else {
+		time.Sleep(time.Second)
+	}
+	took = time.Since(start)
+	close(stop)
+	wg.Wait()
+	return maxGet, maxPut, took
+}

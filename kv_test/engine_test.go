@@ -1,0 +1,385 @@
+package kv_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// manual disables automatic compaction so a test controls the log's shape.
+var manual = &kv.Options{Compaction: compact.Policy{Disabled: true}}
+
+func TestPersistence(t *testing.T) {
+	dir := t.TempDir()
+	want := map[string]string{}
+	db, err := kv.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		mustPut(t, db, key(i), value(i))
+		want[key(i)] = value(i)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, dir, nil)
+	wantContents(t, db, want)
+	checkAccounting(t, db)
+}
+
+func TestOverwriteAndDelete(t *testing.T) {
+	dir := t.TempDir()
+	db, err := kv.Open(dir, manual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, "a", "1")
+	mustPut(t, db, "a", "2")
+	mustPut(t, db, "b", "x")
+	if err := db.Delete([]byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete([]byte("never-there")); err != nil {
+		t.Fatalf("delete of an absent key: %v", err)
+	}
+	wantValue(t, db, "a", "2")
+	wantMissing(t, db, "b")
+	st := checkAccounting(t, db)
+	// Stale: the first "a", the "b" put, and the tombstone.
+	wantStale := int64(walfmt.RecordSize(1, 1) + walfmt.RecordSize(1, 1) + walfmt.RecordSize(1, 0))
+	if st.StaleBytes != wantStale || st.Keys != 1 {
+		t.Fatalf("stats %+v, want stale %d and 1 key", st, wantStale)
+	}
+	db.Close()
+	db = openDB(t, dir, manual)
+	wantValue(t, db, "a", "2")
+	wantMissing(t, db, "b")
+	if st2 := checkAccounting(t, db); st2.StaleBytes != wantStale {
+		t.Fatalf("after reopen stale %d, want %d", st2.StaleBytes, wantStale)
+	}
+}
+
+// TestRandomOps checks random operations against a Go map, across
+// compactions and reopens.
+func TestRandomOps(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t.Logf("seed %d", seed)
+	dir := t.TempDir()
+	opts := &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}}
+	db, err := kv.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+	model := map[string]string{}
+	for i := range 5000 {
+		k := key(rng.IntN(300))
+		switch r := rng.IntN(100); {
+		case r < 60:
+			v := strings.Repeat("v", rng.IntN(200)) + fmt.Sprint(i)
+			mustPut(t, db, k, v)
+			model[k] = v
+		case r < 85:
+			if err := db.Delete([]byte(k)); err != nil {
+				t.Fatal(err)
+			}
+			delete(model, k)
+		case r < 97:
+			got, err := db.Get([]byte(k))
+			if want, ok := model[k]; ok != (err == nil) || string(got) != want {
+				t.Fatalf("seed %d op %d: get %q = %q, %v; want %q", seed, i, k, got, err, want)
+			}
+		case r < 99:
+			if err := db.Compact(); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if db, err = kv.Open(dir, opts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%500 == 0 {
+			checkAccounting(t, db)
+		}
+	}
+	wantContents(t, db, model)
+}
+
+func TestLimits(t *testing.T) {
+	db := openDB(t, t.TempDir(), &kv.Options{MaxKeySize: 8, MaxValueSize: 16})
+	tests := []struct {
+		key, value string
+		want       error
+	}{
+		{"", "v", kv.ErrEmptyKey},
+		{"123456789", "v", kv.ErrKeyTooLarge},
+		{"k", strings.Repeat("v", 17), kv.ErrValueTooLarge},
+		{"12345678", strings.Repeat("v", 16), nil},
+		{"k", "", nil},
+	}
+	for _, tt := range tests {
+		if err := db.Put([]byte(tt.key), []byte(tt.value)); !errors.Is(err, tt.want) {
+			t.Errorf("put %d-byte key, %d-byte value: %v, want %v", len(tt.key), len(tt.value), err, tt.want)
+		}
+	}
+	if err := db.Delete(nil); !errors.Is(err, kv.ErrEmptyKey) {
+		t.Errorf("delete of an empty key: %v", err)
+	}
+	if got, err := db.Get([]byte("k")); err != nil || got == nil || len(got) != 0 {
+		t.Errorf("empty value reads %q, %v", got, err)
+	}
+	if _, err := kv.Open(t.TempDir(), &kv.Options{MaxKeySize: walfmt.MaxKeyLen + 1}); err == nil {
+		t.Error("Open accepted a key limit above the format's")
+	}
+}
+
+func TestGetReturnsCallersSlice(t *testing.T) {
+	db := openDB(t, t.TempDir(), nil)
+	mustPut(t, db, "k", "value")
+	v, _ := db.Get([]byte("k"))
+	v[0] = 'X'
+	wantValue(t, db, "k", "value")
+	// Put must not keep the caller's buffers either.
+	buf := []byte("abc")
+	if err := db.Put([]byte("b"), buf); err != nil {
+		t.Fatal(err)
+	}
+	buf[0] = 'Z'
+	wantValue(t, db, "b", "abc")
+}
+
+func TestKeysAndAscend(t *testing.T) {
+	db := openDB(t, t.TempDir(), nil)
+	for _, k := range []string{"user:2", "config/a", "user:10", "user:1", "blob/x"} {
+		mustPut(t, db, k, "v")
+	}
+	if got := fmt.Sprint(db.Keys(nil)); got != "[blob/x config/a user:1 user:10 user:2]" {
+		t.Fatalf("Keys(nil) = %s", got)
+	}
+	if got := fmt.Sprint(db.Keys([]byte("user:"))); got != "[user:1 user:10 user:2]" {
+		t.Fatalf("Keys(user:) = %s", got)
+	}
+	var seen []string
+	db.Ascend([]byte("user:"), func(k []byte) bool {
+		seen = append(seen, string(k))
+		return len(seen) < 2
+	})
+	if fmt.Sprint(seen) != "[user:1 user:10]" {
+		t.Fatalf("Ascend stopped at %v", seen)
+	}
+	e, err := db.Entry([]byte("user:10"))
+	if err != nil || e.ValueSize != 1 || e.Offset < walfmt.HeaderSize || e.RecordSize != walfmt.RecordSize(7, 1) {
+		t.Fatalf("Entry = %+v, %v", e, err)
+	}
+}
+
+// TestTornTailEveryOffset cuts the log inside the last record at every byte
+// offset: Open must cut the tail, report it, and keep every earlier record.
+func TestTornTailEveryOffset(t *testing.T) {
+	src := t.TempDir()
+	db, err := kv.Open(src, manual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, "first", "one")
+	mustPut(t, db, "second", "two")
+	before := db.Stats().LogBytes
+	mustPut(t, db, "last", "the last value")
+	db.Close()
+	log, err := os.ReadFile(filepath.Join(src, "wal.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := before; cut < int64(len(log)); cut++ {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "wal.log"), log[:cut], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db, err := kv.Open(dir, manual)
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		st := checkAccounting(t, db)
+		if st.TruncatedBytes != cut-before || st.LogBytes != before {
+			t.Fatalf("cut at %d: %+v, want %d bytes truncated", cut, st, cut-before)
+		}
+		wantContents(t, db, map[string]string{"first": "one", "second": "two"})
+		mustPut(t, db, "after", "repair") // the log takes writes again
+		db.Close()
+	}
+}
+
+func TestCorruptMiddleRefusesToOpen(t *testing.T) {
+	dir := t.TempDir()
+	db, err := kv.Open(dir, manual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, "first", "one")
+	mustPut(t, db, "second", "two")
+	mustPut(t, db, "third", "three")
+	e, _ := db.Entry([]byte("second"))
+	db.Close()
+	path := filepath.Join(dir, "wal.log")
+	log, _ := os.ReadFile(path)
+	log[e.Offset+int64(e.RecordSize)-1] ^= 0x20 // last byte of "two"
+	if err := os.WriteFile(path, log, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = kv.Open(dir, nil)
+	var ce *walfmt.CorruptionError
+	if !errors.As(err, &ce) || !errors.Is(err, walfmt.ErrCorrupt) || ce.Offset != e.Offset {
+		t.Fatalf("open: %v, want corruption at offset %d", err, e.Offset)
+	}
+	if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, "repair") {
+		t.Fatalf("error %q does not name the file or the way out", msg)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(after, log) {
+		t.Fatal("a failed Open changed the log")
+	}
+}
+
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir, nil)
+	_, err := kv.Open(dir, nil)
+	if !errors.Is(err, kv.ErrLocked) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("second open: %v, want ErrLocked naming %s", err, dir)
+	}
+	if _, err := kv.Open(dir, &kv.Options{ReadOnly: true}); !errors.Is(err, kv.ErrLocked) {
+		t.Fatalf("read-only open beside a writer: %v, want ErrLocked", err)
+	}
+	mustPut(t, db, "k", "v")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Readers share the directory.
+	r1 := openDB(t, dir, &kv.Options{ReadOnly: true})
+	r2 := openDB(t, dir, &kv.Options{ReadOnly: true})
+	wantValue(t, r1, "k", "v")
+	wantValue(t, r2, "k", "v")
+	if _, err := kv.Open(dir, nil); !errors.Is(err, kv.ErrLocked) {
+		t.Fatalf("writer beside readers: %v, want ErrLocked", err)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	if _, err := kv.Open(missing, &kv.Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only open of a missing dir: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("read-only open created the directory")
+	}
+	dir := t.TempDir()
+	db := openDB(t, dir, &kv.Options{ReadOnly: true})
+	for _, err := range []error{db.Put([]byte("k"), nil), db.Delete([]byte("k")), db.Compact()} {
+		if !errors.Is(err, kv.ErrReadOnly) {
+			t.Fatalf("write to a read-only store: %v", err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 1 { // the lock file only
+		t.Fatalf("read-only open wrote %v", entries)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	if _, err := kv.Open(file, nil); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("open of a file: %v", err)
+	}
+	nested := filepath.Join(t.TempDir(), "a", "b")
+	db := openDB(t, nested, nil)
+	mustPut(t, db, "k", "v")
+}
+
+func TestClosed(t *testing.T) {
+	db, err := kv.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	for _, err := range []error{db.Put([]byte("k"), nil), db.Delete([]byte("k")), db.Compact()} {
+		if !errors.Is(err, kv.ErrClosed) {
+			t.Fatalf("use after close: %v", err)
+		}
+	}
+	if _, err := db.Get([]byte("k")); !errors.Is(err, kv.ErrClosed) {
+		t.Fatalf("get after close: %v", err)
+	}
+}
+
+// TestConcurrent runs readers and writers together; run it with -race.
+func TestConcurrent(t *testing.T) {
+	db := openDB(t, t.TempDir(), &kv.Options{NoSync: true, Compaction: compact.Policy{MinLogBytes: 64 << 10}})
+	const writers, readers, perWriter, perReader = 4, 4, 2000, 2000
+	var wg sync.WaitGroup
+	errc := make(chan error, writers+readers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				k := fmt.Sprintf("w%d-%d", w, i%100)
+				if err := db.Put([]byte(k), []byte(fmt.Sprintf("%s=%d", k, i))); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	var rg sync.WaitGroup
+	for r := range readers {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			for i := range perReader {
+				k := fmt.Sprintf("w%d-%d", r%writers, i%100)
+				v, err := db.Get([]byte(k))
+				if err != nil && !errors.Is(err, kv.ErrNotFound) {
+					errc <- err
+					return
+				}
+				if err == nil && !strings.HasPrefix(string(v), k+"=") {
+					errc <- fmt.Errorf("get %s = %q", k, v)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	waitFor(t, "the compaction the traffic triggered", func() bool { return db.Stats().Compactions > 0 })
+	for w := range writers {
+		for i := perWriter - 100; i < perWriter; i++ {
+			k := fmt.Sprintf("w%d-%d", w, i%100)
+			wantValue(t, db, k, fmt.Sprintf("%s=%d", k, i))
+		}
+	}
+	checkAccounting(t, db)
+}
