@@ -98,7 +98,10 @@ func (m Model) openForm(f Form, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	m.form = f
 	m.state = stateForm
 	m.layout()
-	m.status = infoStatus("ctrl+s saves, esc cancels")
+	m.status = infoStatus("new key: tab moves between key and value")
+	if !f.IsNew() {
+		m.status = infoStatus("editing " + Escape(f.Key()))
+	}
 	return m, cmd
 }
 

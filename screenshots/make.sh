@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# make.sh renders PNG screenshots of the inspector from the real binary:
+# it drives crabkv in a detached tmux session, captures the screen with its
+# colours (tmux capture-pane -e) and renders the capture with freeze.
+#
+# Needs tmux, rsvg-convert (Debian librsvg2-bin) and freeze in ./.bin:
+#   GOBIN=$PWD/.bin go install github.com/charmbracelet/freeze@v0.2.2
+# Run from the repository root: screenshots/make.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/screenshots"
+freeze="$root/.bin/freeze"
+[ -x "$freeze" ] || { echo "make.sh: $freeze not found; see the comment at the top" >&2; exit 1; }
+command -v tmux >/dev/null || { echo "make.sh: tmux not found" >&2; exit 1; }
+
+work=$(mktemp -d)
+sock="crabkv-shots-$$"
+cleanup() { tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -o "$work/crabkv" "$root"
+
+# start DIR [ARGS...] runs crabkv in a 100x30 session called s.
+start() {
+	local dir=$1; shift
+	tmux -L "$sock" kill-server 2>/dev/null || true
+	tmux -L "$sock" new-session -d -s s -x 100 -y 30 \
+		"env TERM=xterm-256color COLORTERM=truecolor '$work/crabkv' --dir '$dir' $*"
+}
+
+# keys sends keys one at a time: Bubble Tea merges runes read together.
+keys() {
+	for k in "$@"; do tmux -L "$sock" send-keys -t s "$k"; sleep 0.12; done
+}
+
+# wait_for TEXT polls the screen until it shows TEXT.
+wait_for() {
+	for _ in $(seq 200); do
+		tmux -L "$sock" capture-pane -t s -p | grep -qF -- "$1" && return 0
+		sleep 0.05
+	done
+	echo "make.sh: screen never showed '$1':" >&2
+	tmux -L "$sock" capture-pane -t s -p >&2
+	exit 1
+}
+
+# shot NAME renders the current screen to NAME.png.
+shot() {
+	tmux -L "$sock" capture-pane -t s -e -p > "$work/$1.ansi"
+	render "$1"
+}
+
+# render NAME turns NAME.ansi into NAME.png. tmux writes "default colour"
+# as SGR 39/49, which freeze ignores (the previous colour would run on), so
+# they are spelled out as the colours freeze paints the window with, and
+# every line ends with a reset.
+render() {
+	sed -e 's/\x1b\[39m/\x1b[38;2;221;221;221m/g' -e 's/\x1b\[49m/\x1b[48;2;23;23;23m/g' \
+		-e 's/$/\x1b[0m/' "$work/$1.ansi" > "$work/$1.fixed.ansi"
+	"$freeze" --window --padding 20 --font.family "JetBrains Mono" \
+		--background "#171717" --output "$out/$1.png" < "$work/$1.fixed.ansi" >/dev/null
+	echo "wrote screenshots/$1.png"
+}
+
+# 1. The key list and the value viewer on the demo data, filtered by prefix.
+start "$work/demo" demo
+wait_for "auto at 33%"
+keys / ^ u s e r : 0 0 0 1 Enter j j
+wait_for '"email"'
+shot list-and-viewer
+
+# 2. The edit form on a text value.
+keys Escape / R E A D M E Enter
+wait_for "key config/README"
+keys e
+wait_for "Edit config/README"
+keys C-e Enter N o t e : Space e d i t e d Space i n Space t h e Space i n s p e c t o r .
+shot edit-form
+keys Escape q
+
+# 3. A compaction in progress, on a bigger store (about 50 MiB of log).
+"$work/crabkv" --dir "$work/big" demo --scale 25 --fill-only
+start "$work/big"
+wait_for "auto at 33%"
+keys c
+for _ in $(seq 400); do
+	tmux -L "$sock" capture-pane -t s -e -p > "$work/compacting.ansi"
+	if grep -q "compacting [^…]" <(sed 's/\x1b\[[0-9;]*m//g' "$work/compacting.ansi") &&
+		grep -q "%" "$work/compacting.ansi"; then
+		render compacting
+		exit 0
+	fi
+	sleep 0.01
+done
+echo "make.sh: never caught the compaction in progress" >&2
+exit 1
