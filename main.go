@@ -53,6 +53,7 @@ func run(args []string, e *env) int {
 	fs := flag.NewFlagSet("crabkv", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // we print our own usage, on stdout for --help and stderr for mistakes
 	fs.StringVar(&e.dir, "dir", "", dirFlagHelp)
+	readOnly := fs.Bool("read-only", false, "inspector: open the store read-only")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printToolUsage(e.stdout)
@@ -62,6 +63,9 @@ func run(args []string, e *env) int {
 	}
 	args = fs.Args()
 	if len(args) == 0 {
+		if *readOnly {
+			return runInspector(e, []string{"--read-only"})
+		}
 		return runInspector(e, nil)
 	}
 	name, args := args[0], args[1:]
@@ -109,7 +113,8 @@ in-memory index.
 
 Usage:
   crabkv [--dir DIR] <verb> [arguments]
-  crabkv [--dir DIR]        open the terminal inspector
+  crabkv [--dir DIR] [--read-only]
+                           open the terminal inspector
 
 Verbs:
 `)
@@ -120,6 +125,7 @@ Verbs:
 	b.WriteString(`
 Flags:
   --dir DIR    ` + dirFlagHelp + `
+  --read-only  inspector: browse without writing; editing is disabled
 
 Exit status: 0 success, 1 key not found (get), 2 error or bad usage.
 Run 'crabkv help <verb>' or 'crabkv <verb> --help' for details on one verb.
