@@ -620,3 +620,73 @@ func settle(t *testing.T, dir string, allowed map[string][]string) map[string][]
 	next["after-kill"] = []string{"ok"}
 	return next
 }
+
+// TestCrashDuringRepairEveryStep crashes Repair at each of its file-system
+// operations, keeping none, all or some of the unsynced writes, and checks
+// that the log is then either the damaged original (Open refuses it, and a
+// second Repair succeeds) or the repaired one, and that once wal.log is
+// replaced the backup holds the original byte for byte.
+func TestCrashDuringRepairEveryStep(t *testing.T) {
+	img := buildLog(t, 10)
+	bad := img.recs[len(img.recs)/2]
+	data := bytes.Clone(img.data)
+	data[bad.off+20] ^= 0xff
+	kept := append(append([]imageRec(nil), img.recs[:len(img.recs)/2]...), img.recs[len(img.recs)/2+1:]...)
+	want := stateOf(kept)
+	for k := 0; ; k++ {
+		finished := false
+		for _, keep := range []crashKeep{keepNone, keepAll, keepPrefix} {
+			rng := rand.New(rand.NewPCG(uint64(k), uint64(keep)))
+			mem := memLog(data)
+			ffs := newFaultFS(mem)
+			var crashed *memFS
+			ffs.SetInject(crashAfter(k, func() { crashed = mem.Crash(keep, rng) }))
+			_, err := kv.RepairFS(ffs, memDir)
+			if crashed == nil {
+				if err != nil {
+					t.Fatalf("Repair without a crash: %v", err)
+				}
+				finished = true
+				continue
+			}
+			what := fmt.Sprintf("crash at operation %d of Repair (keep %d)", k, keep)
+			checkAfterRepairCrash(t, crashed, data, want, what)
+		}
+		if finished {
+			t.Logf("crashed Repair at each of its %d mutating operations", k)
+			return
+		}
+	}
+}
+
+// checkAfterRepairCrash checks the state a crash during Repair left.
+func checkAfterRepairCrash(t *testing.T, mem *memFS, damaged []byte, want state, what string) {
+	t.Helper()
+	log, _ := mem.ReadFile(memLogPath)
+	if bytes.Equal(log, damaged) {
+		if _, err := kv.Open(memDir, &kv.Options{FS: mem}); err == nil {
+			t.Errorf("%s: the damaged log opens", what)
+		}
+		if _, err := kv.RepairFS(mem, memDir); err != nil {
+			t.Errorf("%s: second Repair: %v", what, err)
+			return
+		}
+	} else {
+		var backup []byte
+		for _, name := range mem.Names(memDir) {
+			if strings.HasPrefix(name, "wal.log.broken-") {
+				backup, _ = mem.ReadFile(memDir + "/" + name)
+			}
+		}
+		if !bytes.Equal(backup, damaged) {
+			t.Errorf("%s: wal.log was replaced but no backup holds the damaged log (files %v)", what, mem.Names(memDir))
+		}
+	}
+	got, st, err := openState(t, memDir, &kv.Options{FS: mem})
+	if err != nil || st.TruncatedBytes != 0 {
+		t.Fatalf("%s: Open: %v, TruncatedBytes %d", what, err, st.TruncatedBytes)
+	}
+	if d := diffState(got, want); d != "" {
+		t.Errorf("%s:\n%s", what, d)
+	}
+}
