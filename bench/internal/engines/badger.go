@@ -52,3 +52,16 @@ func (e *badgerEngine) Get(key []byte) ([]byte, error) {
 }
 
 func (e *badgerEngine) Close() error { return e.db.Close() }
+
+func (e *badgerEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
+	wb := e.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range n {
+		// The batch keeps the slices until it is flushed.
+		k, v := kv(i, nil)
+		if err := wb.Set(k, append([]byte(nil), v...)); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}

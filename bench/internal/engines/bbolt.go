@@ -62,3 +62,24 @@ func (e *boltEngine) Get(key []byte) ([]byte, error) {
 }
 
 func (e *boltEngine) Close() error { return e.db.Close() }
+
+func (e *boltEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
+	for lo := 0; lo < n; lo += loadChunk {
+		err := e.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(boltBucket)
+			for i := lo; i < min(lo+loadChunk, n); i++ {
+				// bbolt keeps the key and value slices until commit, so each
+				// record needs its own key memory.
+				k, v := kv(i, nil)
+				if err := b.Put(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -62,3 +62,16 @@ func New(name string) (Engine, error) {
 	}
 	return f(), nil
 }
+
+// BulkLoader is implemented by engines with a batch write API. The
+// workloads use it only for untimed setup (filling the store before timing
+// reads, overwrites or a reopen), never for a timed write.
+type BulkLoader interface {
+	// Load stores records [0, n) without syncing each one. kv appends key i
+	// to dst and returns it with value i; both are valid only until the
+	// next call.
+	Load(n int, kv func(i int, dst []byte) (key, value []byte)) error
+}
+
+// loadChunk is how many records a bulk load puts in one batch.
+const loadChunk = 10000

@@ -42,3 +42,20 @@ func (e *levelEngine) Get(key []byte) ([]byte, error) {
 }
 
 func (e *levelEngine) Close() error { return e.db.Close() }
+
+func (e *levelEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
+	var buf []byte
+	for lo := 0; lo < n; lo += loadChunk {
+		b := new(leveldb.Batch)
+		for i := lo; i < min(lo+loadChunk, n); i++ {
+			var v []byte
+			buf, v = kv(i, buf[:0])
+			// Put copies key and value into the batch.
+			b.Put(buf, v)
+		}
+		if err := e.db.Write(b, &opt.WriteOptions{Sync: false}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -64,3 +64,25 @@ func (e *pebbleEngine) Get(key []byte) ([]byte, error) {
 }
 
 func (e *pebbleEngine) Close() error { return e.db.Close() }
+
+func (e *pebbleEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
+	var buf []byte
+	for lo := 0; lo < n; lo += loadChunk {
+		b := e.db.NewBatch()
+		for i := lo; i < min(lo+loadChunk, n); i++ {
+			var v []byte
+			buf, v = kv(i, buf[:0])
+			// Set copies key and value into the batch.
+			if err := b.Set(buf, v, nil); err != nil {
+				return fmt.Errorf("%w (close: %v)", err, b.Close())
+			}
+		}
+		if err := b.Commit(pebble.NoSync); err != nil {
+			return fmt.Errorf("%w (close: %v)", err, b.Close())
+		}
+		if err := b.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -55,10 +55,11 @@ func median(row Row, e string) float64 {
 	return math.NaN()
 }
 
-// num formats a float compactly; NaN becomes the empty string.
+// num formats a float with at most three decimals and no exponent, so byte
+// counts stay exact; NaN becomes the empty string.
 func num(v float64) string {
 	if math.IsNaN(v) {
 		return ""
 	}
-	return strconv.FormatFloat(v, 'g', 6, 64)
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/crabkv/crabkv/bench/internal/workload"
 )
 
 // WriteMarkdown writes the results page: machine, table, notes.
@@ -28,6 +30,9 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	writeErrors(&b, rep)
 	b.WriteString("\n## Workloads\n\nKeys are 16 bytes, values 100 incompressible bytes.\n\n")
 	for _, row := range rep.Rows {
+		if row.Unit == workload.Bytes {
+			continue // described in the paragraph below
+		}
 		fmt.Fprintf(&b, "- **%s** (N=%s, %d thread(s), sync %s): %s\n", row.ID, thousands(int64(row.N)), row.Threads, onOff(row.Sync), row.Doc)
 	}
 	b.WriteString("\nThe footprint rows come from the fill-random process: Go heap is HeapInuse after runtime.GC() minus the same figure before Open; RSS is VmRSS from /proc/self/status (it includes memory outside the Go heap, such as cgo allocations and mapped files); disk size is the sum of file sizes in the store's directory after a clean Close.\n")

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/crabkv/crabkv/bench/internal/stats"
 	"github.com/crabkv/crabkv/bench/internal/workload"
 )
 
@@ -96,7 +97,7 @@ func WritePNG(w io.Writer, rep *Report) error {
 
 	text(img, fs.title, ink, margin, 34, rep.Title)
 	text(img, fs.small, faint, margin, 58, rep.Machine.Summary())
-	sub := fmt.Sprintf("Median of %d trials. Bar length: score, best engine = 1.00 (for ms and MiB the smallest value is best). Labels: median value (score).", rep.Trials)
+	sub := fmt.Sprintf("Median of %d trials, each in a fresh process. ops/s panels: longest bar wins, labels give value (score, best engine = 1.00). ms and MiB panels: shortest bar wins.", rep.Trials)
 	if rep.Probe != nil {
 		sub += fmt.Sprintf("  Raw disk fdatasync: %s.", Short(rep.Probe.Median[DiskEngine], rep.Probe.Unit))
 	}
@@ -122,6 +123,9 @@ func legend(img *image.RGBA, fs faces, engines []string, x, y int) {
 func drawPanel(img *image.RGBA, fs faces, row Row, engines []string, rep *Report, r image.Rectangle) {
 	fill(img, r, panelBG)
 	title := fmt.Sprintf("%s  (%s)", row.ID, UnitLabel(row.Unit))
+	if !row.Unit.HigherBetter() {
+		title = fmt.Sprintf("%s  (%s: shortest bar wins)", row.ID, UnitLabel(row.Unit))
+	}
 	text(img, fs.bold, ink, r.Min.X+10, r.Min.Y+21, title)
 	if row.Sync && row.Unit == workload.OpsPerSec && rep.Probe != nil {
 		// Put the disk's own limit next to the sync workloads it bounds.
@@ -143,8 +147,8 @@ func drawPanel(img *image.RGBA, fs faces, row Row, engines []string, rep *Report
 			face = fs.bold
 		}
 		text(img, face, ink, r.Min.X+10, y+barH-5, e)
-		score := row.Score(e)
-		if math.IsNaN(score) {
+		length, label, ok := barOf(row, e)
+		if !ok {
 			msg := "not measured"
 			if _, failed := row.Errors[e]; failed {
 				msg = "error (see results.md)"
@@ -152,10 +156,40 @@ func drawPanel(img *image.RGBA, fs faces, row Row, engines []string, rep *Report
 			text(img, fs.small, faint, x0+4, y+barH-5, msg)
 			continue
 		}
-		bw := max(int(score*float64(maxW)), 2)
+		bw := max(int(length*float64(maxW)), 2)
 		fill(img, image.Rect(x0, y, x0+bw, y+barH), colorOf(e))
-		label := fmt.Sprintf("%s  (%.2f)", Short(row.Median[e], row.Unit), score)
 		text(img, fs.small, ink, x0+bw+6, y+barH-5, label)
+	}
+}
+
+// barOf returns the bar length in [0, 1] and the label for engine's median.
+// Throughput bars are the score (best engine = 1.00, longest wins). Cost
+// bars (ms, bytes) are the value over the row's largest value, so the
+// shortest wins and engines that differ stay distinguishable even when the
+// best is near zero; their label gives the multiple of the best value.
+func barOf(row Row, engine string) (length float64, label string, ok bool) {
+	v, ok := row.Median[engine]
+	if !ok || math.IsNaN(v) {
+		return 0, "", false
+	}
+	value := Short(v, row.Unit)
+	if row.Unit.HigherBetter() {
+		s := row.Score(engine)
+		return s, fmt.Sprintf("%s  (%.2f)", value, s), true
+	}
+	_, worst, _ := stats.Best(row.Median, true)
+	_, best, _ := stats.Best(row.Median, false)
+	length = stats.Ratio(max(v, 0), worst)
+	if math.IsNaN(length) {
+		length = 0
+	}
+	switch m := stats.Ratio(v, best); {
+	case v == best:
+		return length, value + "  (best)", true
+	case math.IsNaN(m) || m > 1000 || best <= 0:
+		return length, value, true
+	default:
+		return length, fmt.Sprintf("%s  (%.2fx best)", value, m), true
 	}
 }
 

@@ -48,10 +48,12 @@ type Report struct {
 	Settings map[string][2]string
 }
 
-// Aggregate groups results by metric row in the order given by specs and
-// takes medians over trials. Results of a spec's workload that failed
-// record the error on every row that spec reports.
+// Aggregate groups results by metric row and takes medians over trials.
+// Rows follow the order of specs, except that the footprint rows (bytes)
+// come last, after all the timings. A failed workload records its error
+// on every row its spec reports.
 func Aggregate(specs []workload.Spec, results []workload.Result) (rows []Row, probe *Row) {
+	var footprint []Row
 	for _, s := range specs {
 		for _, m := range s.Metrics() {
 			row := Row{ID: m.Row, Unit: m.Unit, Doc: s.Doc, N: s.N, Threads: s.Threads, Sync: s.Sync,
@@ -77,10 +79,14 @@ func Aggregate(specs []workload.Spec, results []workload.Result) (rows []Row, pr
 				probe = &row
 				continue
 			}
+			if m.Unit == workload.Bytes {
+				footprint = append(footprint, row)
+				continue
+			}
 			rows = append(rows, row)
 		}
 	}
-	return rows, probe
+	return append(rows, footprint...), probe
 }
 
 // BestPeer returns the best median among engines other than baseline.

@@ -76,25 +76,30 @@ func (r *runner) open(sync bool) (engines.Engine, error) {
 	return e, nil
 }
 
-// parallel calls op for i in [0, n) from threads goroutines, each index
-// once, and returns the wall time. The first error stops all goroutines.
-func parallel(threads, n int, op func(worker int, i uint64) error) (time.Duration, error) {
+// opFunc performs operation i; each goroutine gets its own from a worker
+// constructor, so per-goroutine state (key buffer, random source) lives in
+// that goroutine's closure and never shares a cache line with another's.
+type opFunc func(i uint64) error
+
+// parallel runs operations [0, n) on threads goroutines, goroutine w taking
+// i = w, w+threads, ... (no shared counter to contend on), and returns the
+// wall time. The first error stops all goroutines.
+func parallel(threads, n int, worker func(w int) opFunc) (time.Duration, error) {
 	var (
-		next    atomic.Uint64
 		failed  atomic.Bool
 		errOnce sync.Once
 		first   error
 		wg      sync.WaitGroup
 	)
+	ops := make([]opFunc, threads)
+	for w := range ops {
+		ops[w] = worker(w)
+	}
 	start := time.Now()
-	for w := range threads {
+	for w, op := range ops {
 		wg.Go(func() {
-			for !failed.Load() {
-				i := next.Add(1) - 1
-				if i >= uint64(n) {
-					return
-				}
-				if err := op(w, i); err != nil {
+			for i := uint64(w); i < uint64(n) && !failed.Load(); i += uint64(threads) {
+				if err := op(i); err != nil {
 					errOnce.Do(func() { first = err })
 					failed.Store(true)
 					return
@@ -106,12 +111,28 @@ func parallel(threads, n int, op func(worker int, i uint64) error) (time.Duratio
 	return time.Since(start), first
 }
 
-// fill Puts keys [0, n) with value generation gen.
+// fill Puts keys [0, n) from threads goroutines; this is the timed fill.
 func (r *runner) fill(e engines.Engine, n, threads int) (time.Duration, error) {
-	bufs := make([][]byte, threads)
-	return parallel(threads, n, func(w int, i uint64) error {
-		bufs[w] = keys.Append(bufs[w][:0], i)
-		return e.Put(bufs[w], r.vals.For(i, 0))
+	return parallel(threads, n, func(int) opFunc {
+		var buf []byte
+		return func(i uint64) error {
+			buf = keys.Append(buf[:0], i)
+			return e.Put(buf, r.vals.For(i, 0))
+		}
+	})
+}
+
+// load fills keys [0, n) as setup before a timed phase, with the engine's
+// batch API where it has one, so slow single-Put engines do not make the
+// whole suite slow. The stored keys and values are the same as fill's.
+func (r *runner) load(e engines.Engine, n int) error {
+	bl, ok := e.(engines.BulkLoader)
+	if !ok {
+		_, err := r.fill(e, n, 1)
+		return err
+	}
+	return bl.Load(n, func(i int, dst []byte) ([]byte, []byte) {
+		return keys.Append(dst, uint64(i)), r.vals.For(uint64(i), 0)
 	})
 }
 
@@ -161,7 +182,7 @@ func (r *runner) afterFill(res *Result) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.fill(e, r.spec.N, 1); err != nil {
+	if err := r.load(e, r.spec.N); err != nil {
 		return errors.Join(err, e.Close())
 	}
 	d, err := r.timed(e)
@@ -178,49 +199,46 @@ func (r *runner) afterFill(res *Result) error {
 func (r *runner) timed(e engines.Engine) (time.Duration, error) {
 	s := r.spec
 	n := uint64(s.N)
-	rngs := make([]*rand.Rand, s.Threads)
-	zipfs := make([]*keys.Zipf, s.Threads)
-	bufs := make([][]byte, s.Threads)
-	for w := range s.Threads {
-		rngs[w] = rand.New(rand.NewPCG(r.seed, uint64(w)+1))
-		zipfs[w] = keys.NewZipf(r.seed+uint64(w)+1, n, keys.ZipfS)
-	}
-	var op func(w int, i uint64) error
-	switch s.Kind {
-	case "read":
-		op = func(w int, _ uint64) error {
-			k := rngs[w].Uint64N(n)
-			bufs[w] = keys.Append(bufs[w][:0], k)
-			return r.checkGet(e, bufs[w], k, 0)
-		}
-	case "missing":
-		op = func(w int, _ uint64) error {
-			// Indexes from n up were never written; mix keeps them spread
-			// over the same key space as the stored keys.
-			bufs[w] = keys.Append(bufs[w][:0], n+rngs[w].Uint64N(n))
-			if _, err := e.Get(bufs[w]); !errors.Is(err, engines.ErrNotFound) {
-				return fmt.Errorf("get of an absent key %s: want not found, got %v", bufs[w], err)
+	return parallel(s.Threads, s.N, func(w int) opFunc {
+		rng := rand.New(rand.NewPCG(r.seed, uint64(w)+1))
+		var buf []byte
+		switch s.Kind {
+		case "read":
+			return func(uint64) error {
+				k := rng.Uint64N(n)
+				buf = keys.Append(buf[:0], k)
+				return r.checkGet(e, buf, k, 0)
 			}
-			return nil
-		}
-	case "overwrite":
-		op = func(w int, i uint64) error {
-			k := rngs[w].Uint64N(n)
-			bufs[w] = keys.Append(bufs[w][:0], k)
-			return e.Put(bufs[w], r.vals.For(k, i+1))
-		}
-	case "ycsb-a":
-		op = func(w int, i uint64) error {
-			k := zipfs[w].Next()
-			bufs[w] = keys.Append(bufs[w][:0], k)
-			if rngs[w].IntN(2) == 0 {
-				_, err := e.Get(bufs[w])
-				return err
+		case "missing":
+			return func(uint64) error {
+				// Indexes from n up were never written; mix spreads them
+				// over the same key space as the stored keys.
+				buf = keys.Append(buf[:0], n+rng.Uint64N(n))
+				if _, err := e.Get(buf); !errors.Is(err, engines.ErrNotFound) {
+					return fmt.Errorf("get of an absent key %s: want not found, got %v", buf, err)
+				}
+				return nil
 			}
-			return e.Put(bufs[w], r.vals.For(k, i+1))
+		case "overwrite":
+			return func(i uint64) error {
+				k := rng.Uint64N(n)
+				buf = keys.Append(buf[:0], k)
+				return e.Put(buf, r.vals.For(k, i+1))
+			}
+		case "ycsb-a":
+			zipf := keys.NewZipf(r.seed+uint64(w)+1, n, keys.ZipfS)
+			return func(i uint64) error {
+				k := zipf.Next()
+				buf = keys.Append(buf[:0], k)
+				if rng.IntN(2) == 0 {
+					_, err := e.Get(buf)
+					return err
+				}
+				return e.Put(buf, r.vals.For(k, i+1))
+			}
 		}
-	}
-	return parallel(s.Threads, s.N, op)
+		return func(uint64) error { return fmt.Errorf("unknown timed workload kind %q", s.Kind) }
+	})
 }
 
 // checkGet reads key number k and checks it holds value generation gen.
@@ -242,7 +260,7 @@ func (r *runner) reopen(res *Result) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.fill(e, r.spec.N, 1); err != nil {
+	if err := r.load(e, r.spec.N); err != nil {
 		return errors.Join(err, e.Close())
 	}
 	if err := e.Close(); err != nil {
