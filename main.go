@@ -35,6 +35,8 @@ var verbs = []*verb{
 	&keysVerb,
 	&statsVerb,
 	&compactVerb,
+	&verifyVerb,
+	&repairVerb,
 	&demoVerb,
 }
 
@@ -127,7 +129,7 @@ Flags:
   --dir DIR    ` + dirFlagHelp + `
   --read-only  inspector: browse without writing; editing is disabled
 
-Exit status: 0 success, 1 key not found (get), 2 error or bad usage.
+Exit status: 0 success, 1 key not found (get) or damage found (verify), 2 error or bad usage.
 Run 'crabkv help <verb>' or 'crabkv <verb> --help' for details on one verb.
 `)
 	io.WriteString(w, b.String())
