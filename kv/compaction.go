@@ -197,6 +197,9 @@ func (db *DB) swapLocked(tmp, old File, idx map[string]entry, c counters, end in
 	if err := db.writableLocked(); err != nil {
 		return out, false, err
 	}
+	if err := db.drainSyncs(); err != nil {
+		return out, false, err
+	}
 	out.oldSize = db.mu.c.size
 	if err := copyTail(old, tmp, end, out.oldSize, db.path, idx, &c); err != nil {
 		return out, false, err
@@ -224,8 +227,9 @@ func (db *DB) swapLocked(tmp, old File, idx map[string]entry, c counters, end in
 }
 
 // swapClosed replaces the log where an open file cannot be renamed over
-// (Windows): it closes both handles, renames, and reopens, holding readers
-// out for that moment.
+// (Windows): it closes both handles, renames, and reopens, with readers held
+// out while no log is open. If the rename fails, the old log is reopened and
+// stays in use.
 func (db *DB) swapClosed(tmp, old File, idx map[string]entry, c counters) error {
 	if err := tmp.Close(); err != nil {
 		return err
@@ -241,20 +245,31 @@ func (db *DB) swapClosed(tmp, old File, idx map[string]entry, c counters) error 
 		db.failed = fmt.Errorf("reopen log after compaction: %w", err)
 		return errors.Join(renameErr, db.failed)
 	}
+	db.mu.log = f
 	if renameErr != nil {
-		db.mu.log = f // the old log, reopened: nothing changed
 		return renameErr
 	}
-	db.mu.log, db.mu.index, db.mu.c = f, idx, c
+	db.mu.index, db.mu.c = idx, c
+	db.setTailLocked(c.size)
 	return nil
 }
 
 // publishLog makes the new log, index and counters the ones readers and
-// writers use.
+// writers use. The caller holds wmu, and no write waits for a sync.
 func (db *DB) publishLog(f File, idx map[string]entry, c counters) {
 	db.mu.Lock()
 	db.mu.log, db.mu.index, db.mu.c = f, idx, c
 	db.mu.Unlock()
+	db.setTailLocked(c.size)
+}
+
+// setTailLocked moves the append position to a new log's end, all of it
+// synced. The caller holds wmu.
+func (db *DB) setTailLocked(size int64) {
+	db.tail = size
+	db.sync.mu.Lock()
+	db.sync.synced = size
+	db.sync.mu.Unlock()
 }
 
 // copyTail appends the records of old between from and to — the writes that

@@ -69,7 +69,21 @@ type DB struct {
 	// around every append, so the fields below it change only under it.
 	wmu    sync.Mutex
 	buf    []byte // encode buffer, reused by each write
-	failed error  // a sync failure: the log's state on disk is unknown
+	tail   int64  // end of the last record written, published or not
+	failed error  // the log's state on disk is unknown: no more writes
+
+	// sync is the group commit: records written but not yet synced, and
+	// how far the log is synced. A failed sync fails the store, because
+	// after a failed fsync the kernel may have dropped the dirty pages and
+	// the file's contents are no longer known.
+	sync struct {
+		mu      sync.Mutex
+		cond    *sync.Cond // signalled when a sync ends
+		pending []pendingWrite
+		synced  int64
+		running bool
+		err     error
+	}
 
 	// mu guards the index, the log handle and the counters: readers hold it
 	// shared for a lookup and a positioned read, writers exclusively for the
@@ -128,6 +142,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 		lock.Close()
 		return nil, err
 	}
+	db.tail = db.mu.c.size
+	db.sync.synced = db.tail
+	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
 	return db, nil
@@ -310,6 +327,7 @@ func (db *DB) Close() error {
 
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
+	serr := db.drainSyncs()
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.mu.closed = true
@@ -319,6 +337,9 @@ func (db *DB) Close() error {
 	}
 	if lerr := db.lock.Close(); err == nil {
 		err = lerr
+	}
+	if err == nil && serr != nil && !errors.Is(serr, ErrClosed) {
+		err = serr
 	}
 	return err
 }

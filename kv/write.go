@@ -41,14 +41,17 @@ func (db *DB) checkKey(key []byte) error {
 
 // write appends one record, makes it durable as the options ask, and then
 // publishes it to readers: a reader never sees a value that a crash could
-// still take back.
+// still take back. Synced writers that arrive together share one fsync
+// (group commit): each appends under wmu, then waits outside it for a sync
+// that covers its record.
 func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 	db.wmu.Lock()
-	defer db.wmu.Unlock()
 	if err := db.writableLocked(); err != nil {
+		db.wmu.Unlock()
 		return err
 	}
 	if kind == walfmt.KindDelete && !db.has(key) {
+		db.wmu.Unlock()
 		return nil
 	}
 	if kind == walfmt.KindPut {
@@ -56,16 +59,108 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 	} else {
 		db.buf = walfmt.AppendDelete(db.buf[:0], key)
 	}
-	off := db.mu.c.size // only writers change it, and we hold wmu
+	off := db.tail
 	if err := db.appendLocked(db.buf, off); err != nil {
+		db.wmu.Unlock()
 		return err
 	}
-	db.mu.Lock()
-	db.mu.c.apply(db.mu.index, kind, key, off, len(db.buf))
-	st := compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}
-	db.mu.Unlock()
+	w := pendingWrite{kind: kind, key: key, off: off, size: len(db.buf)}
+	if db.opts.NoSync {
+		st := db.publish([]pendingWrite{w})
+		db.wmu.Unlock()
+		db.maybeCompact(st)
+		return nil
+	}
+	db.sync.mu.Lock()
+	db.sync.pending = append(db.sync.pending, w)
+	db.sync.mu.Unlock()
+	db.wmu.Unlock()
+	st, err := db.syncThrough(off + int64(w.size))
+	if err != nil {
+		return err
+	}
 	db.maybeCompact(st)
 	return nil
+}
+
+// pendingWrite is a record in the log that waits for a sync before readers
+// may see it. key belongs to the writer, who waits until it is published.
+type pendingWrite struct {
+	kind walfmt.Kind
+	key  []byte
+	off  int64
+	size int
+}
+
+// publish applies written records to the index and the counters, in log
+// order, and returns the state the compaction policy looks at.
+func (db *DB) publish(ws []pendingWrite) compact.State {
+	db.mu.Lock()
+	for _, w := range ws {
+		db.mu.c.apply(db.mu.index, w.kind, w.key, w.off, w.size)
+	}
+	st := compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}
+	db.mu.Unlock()
+	return st
+}
+
+// syncThrough returns once the log is synced through offset end and the
+// records before it are published. The first waiter to find no sync running
+// leads: it takes every pending record, syncs once for all of them, and
+// publishes them; the others wait for a sync that covers them.
+func (db *DB) syncThrough(end int64) (compact.State, error) {
+	s := &db.sync
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.synced < end {
+		if s.err != nil {
+			return compact.State{}, s.err
+		}
+		if s.running {
+			s.cond.Wait()
+			continue
+		}
+		batch := s.pending
+		s.pending = nil
+		s.running = true
+		s.mu.Unlock()
+		err := db.mu.log.Sync() // only a compaction's swap replaces the log, and it waits for us
+		var st compact.State
+		if err == nil {
+			st = db.publish(batch)
+		}
+		s.mu.Lock()
+		s.running = false
+		s.cond.Broadcast()
+		if err != nil {
+			s.err = fmt.Errorf("kv: sync %s: %w", db.path, err)
+			return compact.State{}, s.err
+		}
+		if n := len(batch); n > 0 {
+			s.synced = batch[n-1].off + int64(batch[n-1].size)
+		}
+		if s.synced >= end {
+			return st, nil
+		}
+	}
+	return db.policyState(), s.err
+}
+
+// drainSyncs waits until every appended record is synced and published, so
+// the caller, holding wmu, sees a log whose published size is its tail.
+func (db *DB) drainSyncs() error {
+	if db.opts.NoSync {
+		return nil
+	}
+	_, err := db.syncThrough(db.tail)
+	return err
+}
+
+// policyState returns what the compaction policy looks at.
+func (db *DB) policyState() compact.State {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}
 }
 
 // writableLocked returns why the DB cannot take a write, if it cannot.
@@ -75,6 +170,9 @@ func (db *DB) writableLocked() error {
 		return ErrReadOnly
 	case db.failed != nil:
 		return fmt.Errorf("kv: store failed earlier and takes no more writes (reopen it): %w", db.failed)
+	}
+	if err := db.syncErr(); err != nil {
+		return fmt.Errorf("kv: store failed earlier and takes no more writes (reopen it): %w", err)
 	}
 	db.mu.RLock()
 	closed := db.mu.closed
@@ -92,10 +190,9 @@ func (db *DB) has(key []byte) bool {
 	return ok
 }
 
-// appendLocked writes rec at off and syncs it unless NoSync. A failed write
-// is cut back so the log ends at a record boundary again; a failed sync
-// fails the store, because after a failed fsync the kernel may have dropped
-// the dirty pages and the file's contents are no longer known.
+// appendLocked writes rec at off, the log's tail. A failed write is cut
+// back so the log ends at a record boundary again; if even that fails, the
+// store takes no more writes.
 func (db *DB) appendLocked(rec []byte, off int64) error {
 	log := db.mu.log
 	if _, err := log.WriteAt(rec, off); err != nil {
@@ -104,14 +201,14 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 		}
 		return fmt.Errorf("kv: append to %s: %w", db.path, err)
 	}
-	if db.opts.NoSync {
-		return nil
-	}
-	if err := log.Sync(); err != nil {
-		db.failed = err
-		return fmt.Errorf("kv: sync %s: %w", db.path, err)
-	}
+	db.tail = off + int64(len(rec))
 	return nil
+}
+
+func (db *DB) syncErr() error {
+	db.sync.mu.Lock()
+	defer db.sync.mu.Unlock()
+	return db.sync.err
 }
 
 // maybeCompact starts a background compaction when the policy says one is

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/crabkv/crabkv/compact"
@@ -382,4 +383,68 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 	checkAccounting(t, db)
+}
+
+// syncCountFS counts the syncs of the log.
+type syncCountFS struct {
+	kv.FS
+	syncs *atomic.Int64
+}
+
+func (f syncCountFS) OpenFile(name string, flag int, perm os.FileMode) (kv.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return syncCountFile{file, f.syncs}, nil
+}
+
+type syncCountFile struct {
+	kv.File
+	syncs *atomic.Int64
+}
+
+func (f syncCountFile) Sync() error {
+	f.syncs.Add(1)
+	return f.File.Sync()
+}
+
+// TestGroupCommit checks that a lone synced writer pays one sync per write
+// and that concurrent synced writers share syncs, every write still
+// acknowledged only once synced.
+func TestGroupCommit(t *testing.T) {
+	var syncs atomic.Int64
+	dir := t.TempDir()
+	db := openDB(t, dir, &kv.Options{FS: syncCountFS{kv.DefaultFS(), &syncs}, Compaction: compact.Policy{Disabled: true}})
+	syncs.Store(0)
+	for i := range 50 {
+		mustPut(t, db, key(i), value(i))
+	}
+	if n := syncs.Load(); n != 50 {
+		t.Fatalf("one writer, 50 puts: %d syncs, want 50", n)
+	}
+	syncs.Store(0)
+	const writers, each = 8, 100
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := db.Put([]byte(fmt.Sprintf("g%d-%d", w, i)), []byte("v")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := syncs.Load()
+	t.Logf("%d writers x %d puts: %d syncs", writers, each, n)
+	if n >= writers*each || n == 0 {
+		t.Fatalf("%d concurrent puts took %d syncs: no sharing", writers*each, n)
+	}
+	if st := checkAccounting(t, db); st.Keys != 50+writers*each {
+		t.Fatalf("%d keys, want %d", st.Keys, 50+writers*each)
+	}
 }
