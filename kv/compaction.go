@@ -72,7 +72,7 @@ func (db *DB) compact(ctx context.Context) error {
 	}
 	db.mu.RLock()
 	before := db.mu.c
-	keys := len(db.mu.index)
+	keys := db.mu.index.count
 	db.mu.RUnlock()
 	db.wmu.Unlock()
 
@@ -126,16 +126,18 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 }
 
 func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (swapResult, error) {
-	old := db.mu.log // only a compaction or Close replaces it, and Close waits for us
-	idx := make(map[string]entry, keys)
+	old := db.mu.view.f // only a compaction or Close replaces it, and Close waits for us
+	idx := newIndex(keys)
 	live := func(key []byte, off int64) bool {
 		db.mu.RLock()
-		e, ok := db.mu.index[string(key)]
-		db.mu.RUnlock()
-		return ok && e.off == off
+		defer db.mu.RUnlock()
+		s, ok, err := db.mu.index.get(key, db.viewLocked())
+		// On a read error keep the record: a rewrite must never drop data
+		// it cannot prove dead.
+		return err != nil || ok && int64(s.off) == off
 	}
 	moved := func(key []byte, off int64, size int) {
-		idx[string(key)] = entry{off, uint32(size)}
+		idx.insertNew(hashKey(key), off, size)
 	}
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
@@ -157,7 +159,7 @@ const catchUpSlack = 64 << 10
 // swap copies what writers appended since the rewrite began, in rounds
 // while they keep writing, then holds them out for the last few records,
 // makes the new log durable and puts it in place of the old one.
-func (db *DB) swap(tmp, old File, idx map[string]entry, c counters, end int64, res compact.Result) (swapResult, error) {
+func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact.Result) (swapResult, error) {
 	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
 	for {
 		db.mu.RLock()
@@ -192,7 +194,7 @@ func (db *DB) swap(tmp, old File, idx map[string]entry, c counters, end int64, r
 // swapLocked finishes the new log and renames it over the old one, holding
 // the writers out. replaced reports whether the old log is out of use and
 // still open.
-func (db *DB) swapLocked(tmp, old File, idx map[string]entry, c counters, end int64, res compact.Result) (out swapResult, replaced bool, err error) {
+func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res compact.Result) (out swapResult, replaced bool, err error) {
 	out = swapResult{Result: res}
 	if err := db.writableLocked(); err != nil {
 		return out, false, err
@@ -230,7 +232,7 @@ func (db *DB) swapLocked(tmp, old File, idx map[string]entry, c counters, end in
 // (Windows): it closes both handles, renames, and reopens, with readers held
 // out while no log is open. If the rename fails, the old log is reopened and
 // stays in use.
-func (db *DB) swapClosed(tmp, old File, idx map[string]entry, c counters) error {
+func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
@@ -245,7 +247,7 @@ func (db *DB) swapClosed(tmp, old File, idx map[string]entry, c counters) error 
 		db.failed = fmt.Errorf("reopen log after compaction: %w", err)
 		return errors.Join(renameErr, db.failed)
 	}
-	db.mu.log = f
+	db.mu.view.f = f
 	if renameErr != nil {
 		return renameErr
 	}
@@ -256,10 +258,13 @@ func (db *DB) swapClosed(tmp, old File, idx map[string]entry, c counters) error 
 
 // publishLog makes the new log, index and counters the ones readers and
 // writers use. The caller holds wmu, and no write waits for a sync.
-func (db *DB) publishLog(f File, idx map[string]entry, c counters) {
+func (db *DB) publishLog(f File, idx *index, c counters) {
+	m := mapLog(f, c.size)
 	db.mu.Lock()
-	db.mu.log, db.mu.index, db.mu.c = f, idx, c
+	old := db.mu.view.m
+	db.mu.view.f, db.mu.index, db.mu.c, db.mu.view.m = f, idx, c, m
 	db.mu.Unlock()
+	old.unmap() // no reader can hold it: they all took mu after the swap
 	db.setTailLocked(c.size)
 }
 
@@ -275,9 +280,10 @@ func (db *DB) setTailLocked(size int64) {
 // copyTail appends the records of old between from and to — the writes that
 // arrived during the rewrite — to dst after c.size, and applies them to idx
 // and c.
-func copyTail(old, dst File, from, to int64, name string, idx map[string]entry, c *counters) error {
+func copyTail(old, dst File, from, to int64, name string, idx *index, c *counters) error {
 	r := walfmt.NewReader(old, to, name)
 	r.StartAt(from)
+	src := &logView{f: dst}
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -290,6 +296,8 @@ func copyTail(old, dst File, from, to int64, name string, idx map[string]entry, 
 		if _, err := dst.WriteAt(rec.Raw, off); err != nil {
 			return err
 		}
-		c.apply(idx, rec.Kind, rec.Key, off, rec.Size)
+		if err := c.apply(idx, src, rec.Kind, rec.Key, off, rec.Size); err != nil {
+			return err
+		}
 	}
 }

@@ -22,12 +22,6 @@ const (
 	lockName = "LOCK"
 )
 
-// entry locates a key's live record in the log.
-type entry struct {
-	off  int64
-	size uint32
-}
-
 // counters are the byte accounting of one log. LiveBytes + StaleBytes +
 // walfmt.HeaderSize == LogBytes always.
 type counters struct {
@@ -36,22 +30,32 @@ type counters struct {
 	stale int64 // bytes of superseded records and tombstones
 }
 
-// apply updates idx and c for the record rec found at off: the accounting
-// of a replay, an append and a compaction's tail copy alike.
-func (c *counters) apply(idx map[string]entry, kind walfmt.Kind, key []byte, off int64, size int) {
-	old, had := idx[string(key)]
+// apply updates idx and c for the record found at off: the accounting of a
+// replay, an append and a compaction's tail copy alike. src reads keys of
+// the log idx points into.
+func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte, off int64, size int) error {
+	var old slot
+	var had bool
+	var err error
+	if kind == walfmt.KindPut {
+		old, had, err = idx.put(key, off, size, src)
+	} else {
+		old, had, err = idx.remove(key, src)
+	}
+	if err != nil {
+		return err
+	}
 	if had {
 		c.live -= int64(old.size)
 		c.stale += int64(old.size)
 	}
 	if kind == walfmt.KindPut {
-		idx[string(key)] = entry{off, uint32(size)}
 		c.live += int64(size)
 	} else {
-		delete(idx, string(key))
 		c.stale += int64(size)
 	}
 	c.size = off + int64(size)
+	return nil
 }
 
 // DB is an open store. It is safe for concurrent use.
@@ -90,8 +94,11 @@ type DB struct {
 	// moment they publish a record.
 	mu struct {
 		sync.RWMutex
-		index  map[string]entry
-		log    File
+		index *index
+		// view is the log file and its memory map (nil where there is
+		// none). Readers use it through a pointer, so a lookup does not
+		// allocate.
+		view   logView
 		c      counters
 		closed bool
 	}
@@ -178,7 +185,7 @@ func (db *DB) load() error {
 	}
 	f, err := db.fs.OpenFile(db.path, flag, 0o644)
 	if errors.Is(err, fs.ErrNotExist) && db.opts.ReadOnly {
-		db.mu.index = map[string]entry{}
+		db.mu.index = newIndex(0)
 		db.mu.c = counters{size: walfmt.HeaderSize}
 		return nil
 	}
@@ -189,9 +196,12 @@ func (db *DB) load() error {
 		f.Close()
 		return err
 	}
-	db.mu.log = f
+	db.mu.view.f = f
 	return nil
 }
+
+// viewLocked returns the log as readers see it. The caller holds mu.
+func (db *DB) viewLocked() *logView { return &db.mu.view }
 
 // replay reads the whole log into the index. It cuts a torn tail (or, read
 // only, ignores it), and writes a header into a new or empty log.
@@ -201,30 +211,37 @@ func (db *DB) replay(f File) error {
 		return fmt.Errorf("kv: stat log: %w", err)
 	}
 	size := fi.Size()
-	idx := make(map[string]entry)
+	m := mapLog(f, size)
+	idx, c, err := db.replayInto(f, m, size)
+	if err != nil {
+		m.unmap()
+		return err
+	}
+	db.mu.index, db.mu.c, db.mu.view.m = idx, c, m
+	return nil
+}
+
+func (db *DB) replayInto(f File, m *mapping, size int64) (*index, counters, error) {
+	idx := newIndex(0)
 	c := counters{size: walfmt.HeaderSize}
+	src := &logView{f: f, m: m}
 	r := walfmt.NewReader(f, size, db.path)
 	for {
 		rec, err := r.Next()
-		if err == io.EOF {
-			break
+		switch {
+		case err == io.EOF:
+			return idx, c, nil
+		case errors.Is(err, walfmt.ErrTornTail):
+			return idx, c, db.cutTail(f, r.Offset(), size)
+		case errors.Is(err, walfmt.ErrCorrupt):
+			return nil, c, fmt.Errorf("kv: open %s: %w (run 'crabkv repair' to salvage the valid records)", db.dir, err)
+		case err != nil:
+			return nil, c, fmt.Errorf("kv: open %s: %w", db.dir, err)
 		}
-		if errors.Is(err, walfmt.ErrTornTail) {
-			if err := db.cutTail(f, r.Offset(), size); err != nil {
-				return err
-			}
-			break
+		if err := c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size); err != nil {
+			return nil, c, err
 		}
-		if errors.Is(err, walfmt.ErrCorrupt) {
-			return fmt.Errorf("kv: open %s: %w (run 'crabkv repair' to salvage the valid records)", db.dir, err)
-		}
-		if err != nil {
-			return fmt.Errorf("kv: open %s: %w", db.dir, err)
-		}
-		c.apply(idx, rec.Kind, rec.Key, rec.Offset, rec.Size)
 	}
-	db.mu.index, db.mu.c = idx, c
-	return nil
 }
 
 // cutTail truncates a torn tail at good, the end of the last valid record,
@@ -294,7 +311,7 @@ type Stats struct {
 func (db *DB) Stats() Stats {
 	db.mu.RLock()
 	s := Stats{
-		Keys:           len(db.mu.index),
+		Keys:           db.mu.index.count,
 		LogBytes:       db.mu.c.size,
 		LiveBytes:      db.mu.c.live,
 		StaleBytes:     db.mu.c.stale,
@@ -331,9 +348,12 @@ func (db *DB) Close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.mu.closed = true
-	var err error
-	if db.mu.log != nil {
-		err = db.mu.log.Close()
+	err := db.mu.view.m.unmap()
+	db.mu.view.m = nil
+	if db.mu.view.f != nil {
+		if cerr := db.mu.view.f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if lerr := db.lock.Close(); err == nil {
 		err = lerr

@@ -2,17 +2,10 @@ package kv
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
-	"strings"
-	"sync"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
-
-// recordBufs holds buffers for reading whole records, so a Get allocates
-// only the value it returns.
-var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // Get returns a copy of key's value, or ErrNotFound. The record's checksum
 // is verified on every read: damage on disk is reported, never returned as
@@ -26,27 +19,15 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if db.mu.closed {
 		return nil, ErrClosed
 	}
-	e, ok := db.mu.index[string(key)]
+	v := db.viewLocked()
+	s, ok, err := db.mu.index.get(key, v)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, ErrNotFound
 	}
-	bp := recordBufs.Get().(*[]byte)
-	defer recordBufs.Put(bp)
-	if cap(*bp) < int(e.size) {
-		*bp = make([]byte, e.size)
-	}
-	b := (*bp)[:e.size]
-	if _, err := db.mu.log.ReadAt(b, e.off); err != nil {
-		return nil, fmt.Errorf("kv: read %s at offset %d: %w", db.path, e.off, err)
-	}
-	rec, err := walfmt.Decode(b)
-	if err == nil && !bytes.Equal(rec.Key, key) {
-		err = fmt.Errorf("%w: record holds another key", walfmt.ErrCorrupt)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kv: %s at offset %d: %w", db.path, e.off, err)
-	}
-	return bytes.Clone(rec.Value), nil
+	return v.value(s, db.path)
 }
 
 // Entry describes where a key's live record sits in the log.
@@ -66,25 +47,34 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	if db.mu.closed {
 		return Entry{}, ErrClosed
 	}
-	e, ok := db.mu.index[string(key)]
+	s, ok, err := db.mu.index.get(key, db.viewLocked())
+	if err != nil {
+		return Entry{}, err
+	}
 	if !ok {
 		return Entry{}, ErrNotFound
 	}
-	vs := int(e.size) - walfmt.ValueOffset(len(key))
-	return Entry{Offset: e.off, RecordSize: int(e.size), ValueSize: vs}, nil
+	vs := int(s.size) - walfmt.ValueOffset(len(key))
+	return Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs}, nil
 }
 
-// Keys returns, in byte order, a snapshot of the keys that start with
-// prefix (all keys for an empty prefix). The strings share memory with the
-// index, so the cost is the sort, not a copy of the keys.
+// Keys returns, in byte order, a copy of the keys that start with prefix
+// (all keys for an empty prefix), taken at one moment.
 func (db *DB) Keys(prefix []byte) []string {
 	db.mu.RLock()
-	keys := make([]string, 0, db.keysHint(prefix))
-	for k := range db.mu.index {
-		if strings.HasPrefix(k, string(prefix)) {
-			keys = append(keys, k)
-		}
+	if db.mu.closed {
+		db.mu.RUnlock()
+		return nil
 	}
+	v := db.viewLocked()
+	keys := make([]string, 0, db.keysHint(prefix))
+	db.mu.index.each(func(s slot) bool {
+		k, err := v.keyAt(int64(s.off))
+		if err == nil && bytes.HasPrefix(k, prefix) {
+			keys = append(keys, string(k))
+		}
+		return true
+	})
 	db.mu.RUnlock()
 	slices.Sort(keys)
 	return keys
@@ -92,7 +82,7 @@ func (db *DB) Keys(prefix []byte) []string {
 
 func (db *DB) keysHint(prefix []byte) int {
 	if len(prefix) == 0 {
-		return len(db.mu.index)
+		return db.mu.index.count
 	}
 	return 0
 }

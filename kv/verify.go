@@ -129,7 +129,10 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 		return rep, err
 	}
 	rep.LogBytes = fi.Size()
-	idx := make(map[string]entry)
+	idx := newIndex(0)
+	m := mapLog(f, rep.LogBytes)
+	defer m.unmap()
+	src := &logView{f: f, m: m}
 	c := counters{size: walfmt.HeaderSize}
 	r := walfmt.NewReader(f, rep.LogBytes, path)
 	for {
@@ -157,9 +160,11 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 			}
 		}
 		rep.count(rec.Kind)
-		c.apply(idx, rec.Kind, rec.Key, rec.Offset, rec.Size)
+		if err := c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size); err != nil {
+			return rep, err
+		}
 	}
-	rep.Keys, rep.LiveBytes, rep.StaleBytes = len(idx), c.live, c.stale
+	rep.Keys, rep.LiveBytes, rep.StaleBytes = idx.count, c.live, c.stale
 	return rep, nil
 }
 

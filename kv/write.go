@@ -66,8 +66,14 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 	}
 	w := pendingWrite{kind: kind, key: key, off: off, size: len(db.buf)}
 	if db.opts.NoSync {
-		st := db.publish([]pendingWrite{w})
+		st, err := db.publish([]pendingWrite{w})
+		if err != nil {
+			db.failed = err
+		}
 		db.wmu.Unlock()
+		if err != nil {
+			return err
+		}
 		db.maybeCompact(st)
 		return nil
 	}
@@ -94,14 +100,27 @@ type pendingWrite struct {
 
 // publish applies written records to the index and the counters, in log
 // order, and returns the state the compaction policy looks at.
-func (db *DB) publish(ws []pendingWrite) compact.State {
+func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	db.mu.Lock()
-	for _, w := range ws {
-		db.mu.c.apply(db.mu.index, w.kind, w.key, w.off, w.size)
+	defer db.mu.Unlock()
+	if end := ws[len(ws)-1].off + int64(ws[len(ws)-1].size); db.mu.view.m != nil && end > int64(len(db.mu.view.m.data)) {
+		db.remapLocked(end)
 	}
-	st := compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}
-	db.mu.Unlock()
-	return st
+	v := db.viewLocked()
+	for _, w := range ws {
+		if err := db.mu.c.apply(db.mu.index, v, w.kind, w.key, w.off, w.size); err != nil {
+			return compact.State{}, err
+		}
+	}
+	return compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}, nil
+}
+
+// remapLocked maps the log again, larger, once appends have outgrown the
+// map. The caller holds mu exclusively, so no reader uses the old map.
+func (db *DB) remapLocked(end int64) {
+	m := mapLog(db.mu.view.f, end)
+	db.mu.view.m.unmap()
+	db.mu.view.m = m // nil if mapping failed: reads fall back to ReadAt
 }
 
 // syncThrough returns once the log is synced through offset end and the
@@ -124,10 +143,10 @@ func (db *DB) syncThrough(end int64) (compact.State, error) {
 		s.pending = nil
 		s.running = true
 		s.mu.Unlock()
-		err := db.mu.log.Sync() // only a compaction's swap replaces the log, and it waits for us
+		err := db.mu.view.f.Sync() // only a compaction's swap replaces the log, and it waits for us
 		var st compact.State
-		if err == nil {
-			st = db.publish(batch)
+		if err == nil && len(batch) > 0 {
+			st, err = db.publish(batch)
 		}
 		s.mu.Lock()
 		s.running = false
@@ -185,16 +204,16 @@ func (db *DB) writableLocked() error {
 
 func (db *DB) has(key []byte) bool {
 	db.mu.RLock()
-	_, ok := db.mu.index[string(key)]
-	db.mu.RUnlock()
-	return ok
+	defer db.mu.RUnlock()
+	_, ok, err := db.mu.index.get(key, db.viewLocked())
+	return ok || err != nil // on a read error, write the tombstone anyway
 }
 
 // appendLocked writes rec at off, the log's tail. A failed write is cut
 // back so the log ends at a record boundary again; if even that fails, the
 // store takes no more writes.
 func (db *DB) appendLocked(rec []byte, off int64) error {
-	log := db.mu.log
+	log := db.mu.view.f
 	if _, err := log.WriteAt(rec, off); err != nil {
 		if terr := log.Truncate(off); terr != nil {
 			db.failed = terr

@@ -1,0 +1,73 @@
+package kv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// logView is the log as a reader sees it: the open file and, where the
+// system has them, a memory map of it. Reads come from the map without a
+// system call; without one they use ReadAt.
+type logView struct {
+	f File
+	m *mapping
+}
+
+// recordBufs holds buffers for reading records with ReadAt, so a Get
+// allocates only the value it returns.
+var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// keyAt returns the key of the record at off. With a map the key aliases
+// it; the caller must not keep it past the read lock.
+func (v *logView) keyAt(off int64) ([]byte, error) {
+	if v.m != nil && off+walfmt.RecordHeaderSize <= int64(len(v.m.data)) {
+		h := v.m.data[off : off+walfmt.RecordHeaderSize]
+		end := off + walfmt.RecordHeaderSize + int64(binary.LittleEndian.Uint32(h[8:12]))
+		if end <= int64(len(v.m.data)) {
+			return v.m.data[off+walfmt.RecordHeaderSize : end], nil
+		}
+	}
+	var h [walfmt.RecordHeaderSize]byte
+	if _, err := v.f.ReadAt(h[:], off); err != nil {
+		return nil, fmt.Errorf("kv: read record header at offset %d: %w", off, err)
+	}
+	n := binary.LittleEndian.Uint32(h[8:12])
+	if n > walfmt.MaxKeyLen {
+		return nil, fmt.Errorf("kv: record at offset %d: %w: key length %d", off, walfmt.ErrCorrupt, n)
+	}
+	k := make([]byte, n)
+	if _, err := v.f.ReadAt(k, off+walfmt.RecordHeaderSize); err != nil {
+		return nil, fmt.Errorf("kv: read key at offset %d: %w", off, err)
+	}
+	return k, nil
+}
+
+// value returns a copy of the value of the record s points to, after
+// verifying the record's checksum.
+func (v *logView) value(s slot, path string) ([]byte, error) {
+	off, size := int64(s.off), int(s.size)
+	var b []byte
+	if v.m != nil && off+int64(size) <= int64(len(v.m.data)) {
+		b = v.m.data[off : off+int64(size)]
+	} else {
+		bp := recordBufs.Get().(*[]byte)
+		defer recordBufs.Put(bp)
+		if cap(*bp) < size {
+			*bp = make([]byte, size)
+		}
+		b = (*bp)[:size]
+		if _, err := v.f.ReadAt(b, off); err != nil {
+			return nil, fmt.Errorf("kv: read %s at offset %d: %w", path, off, err)
+		}
+	}
+	rec, err := walfmt.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("kv: %s at offset %d: %w", path, off, err)
+	}
+	out := make([]byte, len(rec.Value))
+	copy(out, rec.Value)
+	return out, nil
+}
