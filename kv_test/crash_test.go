@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -689,5 +690,77 @@ func checkAfterRepairCrash(t *testing.T, mem *memFS, damaged []byte, want state,
 	}
 	if d := diffState(got, want); d != "" {
 		t.Errorf("%s:\n%s", what, d)
+	}
+}
+
+// TestWritesDuringConstantCompaction runs two synced writers against a
+// compaction loop and checks that every Put returns, without error, within
+// a bound, and that the store then holds each key's last value. Writers
+// that wait for a shared sync while a compaction swaps the log are the
+// case this guards; run it with -race.
+func TestWritesDuringConstantCompaction(t *testing.T) {
+	db, err := kv.Open(t.TempDir(), &kv.Options{Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hung atomic.Bool
+	defer func() {
+		if !hung.Load() { // Close would wait for the stuck Put
+			db.Close()
+		}
+	}()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := db.Compact(); err != nil {
+				t.Errorf("Compact: %v", err)
+				return
+			}
+		}
+	})
+	var mu sync.Mutex
+	want := state{}
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k, v := fmt.Sprintf("w%d-%02d", w, i%40), fmt.Sprintf("%d-%s", i, strings.Repeat("v", 400))
+				done := make(chan error, 1)
+				go func() { done <- db.Put([]byte(k), []byte(v)) }()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("Put during compaction: %v", err)
+						return
+					}
+				case <-time.After(10 * time.Second):
+					t.Errorf("Put of %s during compaction has not returned after 10s", k)
+					hung.Store(true)
+					return
+				}
+				mu.Lock()
+				want[k] = v
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	if hung.Load() {
+		return
+	}
+	if d := diffState(readState(t, db), want); d != "" {
+		t.Errorf("after the writes:\n%s", d)
 	}
 }
