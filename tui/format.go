@@ -88,7 +88,8 @@ func FormatValue(v []byte, mode ViewMode, width int) string {
 		return HexDump(v, width)
 	case ModeJSON:
 		if s, ok := formatJSON(v); ok {
-			return wrap(s, width)
+			// Hard wrapping keeps the indentation that shows the nesting.
+			return ansi.Hardwrap(s, width, true)
 		}
 		return "(not valid JSON; shown as text)\n" + formatText(v, width)
 	}
@@ -115,9 +116,10 @@ func formatJSON(v []byte) (string, bool) {
 	return EscapeText(buf.String()), true
 }
 
-// wrap hard-wraps each line of s, which must already be escaped, to width.
+// wrap wraps each line of s, which must already be escaped, to width: at
+// spaces where it can, inside a word when the word is longer than a line.
 func wrap(s string, width int) string {
-	return ansi.Hardwrap(s, width, true)
+	return ansi.Wrap(s, width, "")
 }
 
 // HexDump renders v as offset, hex bytes and printable ASCII, with as many

@@ -97,17 +97,16 @@ func (m Model) helpView() string {
 	h.ShowAll = true
 	s := m.common.Styles
 	notes := []string{
-		s.PaneTitle.Render("CrabKv inspector"),
-		"",
-		h.View(browseHelp{m.common.KeyMap}),
-		"",
-		s.Muted.Render("Filter: type a substring, or ^ and a prefix (^user:). Enter keeps the filter, esc clears it."),
-		s.Muted.Render("Gauge: stale bytes (█) against live bytes (▒); ┃ marks the share at which the"),
-		s.Muted.Render("store compacts by itself. Control characters in keys and values show escaped (\\x1b)."),
-		"",
-		s.Muted.Render("Any key closes this help."),
+		"Filter: type a substring, or ^ and a prefix (^user:). Enter keeps the filter, esc clears it.",
+		"Gauge: stale bytes (█) against live bytes (▒); ┃ marks the stale share at which the store compacts by itself.",
+		`Control characters in keys and values are shown escaped (\x1b), never sent to the terminal.`,
+		"Any key closes this help.",
 	}
-	return strings.Join(notes, "\n")
+	out := []string{s.PaneTitle.Render("CrabKv inspector"), "", h.View(browseHelp{m.common.KeyMap}), ""}
+	for _, n := range notes {
+		out = append(out, s.Muted.Render(ansi.Wordwrap(n, max(m.width-2, 10), "")))
+	}
+	return strings.Join(out, "\n")
 }
 
 func (m Model) statusView() string {
