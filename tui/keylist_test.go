@@ -203,3 +203,19 @@ func TestKeyListSetKeysKeepsSelection(t *testing.T) {
 		t.Fatalf("empty view: %q", l.View())
 	}
 }
+
+func TestKeyListMouseWheel(t *testing.T) {
+	l := newTestList(testKeys(100), 30, 11)
+	wheel := func(b tea.MouseButton) tea.MouseMsg {
+		return tea.MouseMsg{Action: tea.MouseActionPress, Button: b}
+	}
+	l, _ = l.Update(wheel(tea.MouseButtonWheelDown))
+	l, _ = l.Update(wheel(tea.MouseButtonWheelDown))
+	if l.cursor != 6 {
+		t.Fatalf("cursor %d after two wheel steps down, want 6", l.cursor)
+	}
+	l, _ = l.Update(wheel(tea.MouseButtonWheelUp))
+	if l.cursor != 3 {
+		t.Fatalf("cursor %d after a wheel step up, want 3", l.cursor)
+	}
+}
