@@ -103,6 +103,9 @@ func (db *DB) compact(ctx context.Context) error {
 type swapResult struct {
 	compact.Result
 	oldSize, newSize int64
+	// installed is true once the new log is the store's log, even if a
+	// later step failed: its file must then stay open and in place.
+	installed bool
 }
 
 // rewrite copies the live records of the first end bytes of the log into a
@@ -115,11 +118,15 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 		return swapResult{}, fmt.Errorf("kv: compact: create %s: %w", tmpPath, err)
 	}
 	res, err := db.rewriteInto(ctx, tmp, end, keys)
-	if err != nil {
+	if err != nil && !res.installed {
 		tmp.Close()
-		if rerr := db.fs.Remove(tmpPath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = errors.Join(err, rerr)
+		for _, name := range []string{tempName, hintNextName} {
+			if rerr := db.fs.Remove(filepath.Join(db.dir, name)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
 		}
+	}
+	if err != nil {
 		return res, fmt.Errorf("kv: compact: %w", err)
 	}
 	return res, nil
@@ -148,7 +155,10 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		return swapResult{Result: res}, err
 	}
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize}
-	return db.swap(tmp, old, idx, c, end, res)
+	// The new index is still private: write it as the new log's hint now,
+	// outside every lock. A failure only costs the next Open a full replay.
+	hinted := db.saveHint(idx, c, tmp, hintNextName) == nil
+	return db.swap(tmp, old, idx, c, end, res, hinted)
 }
 
 // catchUpSlack is how much of the old log's tail may be left for the final
@@ -159,7 +169,7 @@ const catchUpSlack = 64 << 10
 // swap copies what writers appended since the rewrite began, in rounds
 // while they keep writing, then holds them out for the last few records,
 // makes the new log durable and puts it in place of the old one.
-func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact.Result) (swapResult, error) {
+func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (swapResult, error) {
 	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
 	for {
 		db.mu.RLock()
@@ -179,7 +189,7 @@ func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact
 		return fail(err)
 	}
 	db.wmu.Lock()
-	out, replaced, err := db.swapLocked(tmp, old, idx, c, end, res)
+	out, replaced, err := db.swapLocked(tmp, old, idx, c, end, res, hinted)
 	db.wmu.Unlock()
 	if replaced {
 		// Closing the old log frees its blocks, which takes a while for a
@@ -194,7 +204,7 @@ func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact
 // swapLocked finishes the new log and renames it over the old one, holding
 // the writers out. replaced reports whether the old log is out of use and
 // still open.
-func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res compact.Result) (out swapResult, replaced bool, err error) {
+func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (out swapResult, replaced bool, err error) {
 	out = swapResult{Result: res}
 	if err := db.writableLocked(); err != nil {
 		return out, false, err
@@ -210,8 +220,19 @@ func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res c
 		return out, false, err
 	}
 	out.newSize = c.size
+	// The old log's hint goes first, so no crash can pair it with the new
+	// log.
+	if err := removeHint(db.fs, db.dir); err != nil {
+		return out, false, err
+	}
+	db.hintCovered = 0
 	if !renameOpenFiles {
-		return out, false, db.swapClosed(tmp, old, idx, c)
+		if err := db.swapClosed(tmp, old, idx, c); err != nil {
+			return out, false, err
+		}
+		out.installed = true
+		db.installHint(hinted, res.Bytes)
+		return out, false, nil
 	}
 	if err := db.fs.Rename(filepath.Join(db.dir, tempName), db.path); err != nil {
 		return out, false, err
@@ -219,6 +240,8 @@ func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res c
 	// From here on wal.log is the new file: writers must go to it whatever
 	// happens, or their records would land in an unlinked file.
 	db.publishLog(tmp, idx, c)
+	out.installed = true
+	db.installHint(hinted, res.Bytes)
 	// The rename must be durable before any write to the new log is
 	// acknowledged, or a crash could bring back the old log without it.
 	if err := db.fs.SyncDir(db.dir); err != nil {
@@ -256,26 +279,33 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 	return nil
 }
 
+// installHint puts the hint written for the new log in place, once the
+// log is. The caller holds wmu.
+func (db *DB) installHint(hinted bool, covered int64) {
+	if hinted && db.fs.Rename(filepath.Join(db.dir, hintNextName), filepath.Join(db.dir, hintName)) == nil {
+		db.hintCovered = covered
+	}
+}
+
 // publishLog makes the new log, index and counters the ones readers and
 // writers use. The caller holds wmu, and no write waits for a sync.
 func (db *DB) publishLog(f File, idx *index, c counters) {
 	m := mapLog(f, c.size)
 	db.mu.Lock()
-	old := db.mu.view.m
-	db.mu.view.f, db.mu.index, db.mu.c, db.mu.view.m = f, idx, c, m
+	oldMap, oldIdx := db.mu.view.m, db.mu.index
+	db.mu.view = logView{f: f, m: m, end: c.size}
+	db.mu.index, db.mu.c = idx, c
 	db.mu.Unlock()
-	old.unmap() // no reader can hold it: they all took mu after the swap
+	// No reader can hold the old map or table: they all took mu after the
+	// swap.
+	oldMap.unmap()
+	oldIdx.close()
 	db.setTailLocked(c.size)
 }
 
-// setTailLocked moves the append position to a new log's end, all of it
-// synced. The caller holds wmu.
-func (db *DB) setTailLocked(size int64) {
-	db.tail = size
-	db.sync.mu.Lock()
-	db.sync.synced = size
-	db.sync.mu.Unlock()
-}
+// setTailLocked moves the append position to a new log's end. The caller
+// holds wmu, and has drained the syncs.
+func (db *DB) setTailLocked(size int64) { db.tail = size }
 
 // copyTail appends the records of old between from and to — the writes that
 // arrived during the rewrite — to dst after c.size, and applies them to idx

@@ -74,6 +74,7 @@ type DB struct {
 	wmu    sync.Mutex
 	buf    []byte // encode buffer, reused by each write
 	tail   int64  // end of the last record written, published or not
+	seq    uint64 // number of synced writes appended so far
 	failed error  // the log's state on disk is unknown: no more writes
 
 	// sync is the group commit: records written but not yet synced, and
@@ -84,7 +85,7 @@ type DB struct {
 		mu      sync.Mutex
 		cond    *sync.Cond // signalled when a sync ends
 		pending []pendingWrite
-		synced  int64
+		done    uint64 // seq of the last write synced and published
 		running bool
 		err     error
 	}
@@ -115,7 +116,8 @@ type DB struct {
 		lastFailure error
 	}
 
-	truncated int64 // torn-tail bytes cut at Open
+	truncated   int64 // torn-tail bytes cut at Open
+	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events    hub
 }
 
@@ -150,7 +152,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db.tail = db.mu.c.size
-	db.sync.synced = db.tail
 	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
@@ -180,8 +181,12 @@ func (db *DB) load() error {
 	flag := os.O_RDWR | os.O_CREATE
 	if db.opts.ReadOnly {
 		flag = os.O_RDONLY
-	} else if err := db.fs.Remove(filepath.Join(db.dir, tempName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("kv: remove leftover compaction file: %w", err)
+	} else {
+		for _, name := range []string{tempName, hintTempName, hintNextName} {
+			if err := db.fs.Remove(filepath.Join(db.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("kv: remove leftover %s: %w", name, err)
+			}
+		}
 	}
 	f, err := db.fs.OpenFile(db.path, flag, 0o644)
 	if errors.Is(err, fs.ErrNotExist) && db.opts.ReadOnly {
@@ -196,15 +201,16 @@ func (db *DB) load() error {
 		f.Close()
 		return err
 	}
-	db.mu.view.f = f
 	return nil
 }
 
 // viewLocked returns the log as readers see it. The caller holds mu.
 func (db *DB) viewLocked() *logView { return &db.mu.view }
 
-// replay reads the whole log into the index. It cuts a torn tail (or, read
-// only, ignores it), and writes a header into a new or empty log.
+// replay loads the index: from the hint file and the log records after it
+// when the hint matches the log, else from the whole log. It cuts a torn
+// tail (or, read only, ignores it), and writes a header into a new or empty
+// log.
 func (db *DB) replay(f File) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -212,34 +218,47 @@ func (db *DB) replay(f File) error {
 	}
 	size := fi.Size()
 	m := mapLog(f, size)
-	idx, c, err := db.replayInto(f, m, size)
-	if err != nil {
+	idx, c, hinted := db.loadHint(f, size)
+	from := int64(0)
+	if hinted {
+		from = c.size
+	} else {
+		idx, c = newIndex(0), counters{size: walfmt.HeaderSize}
+	}
+	if err := db.replayFrom(f, &logView{f: f, m: m, end: size}, idx, &c, from, size); err != nil {
+		idx.close()
 		m.unmap()
 		return err
 	}
-	db.mu.index, db.mu.c, db.mu.view.m = idx, c, m
+	if hinted {
+		db.hintCovered = from
+	}
+	db.mu.index, db.mu.c = idx, c
+	db.mu.view = logView{f: f, m: m, end: c.size}
 	return nil
 }
 
-func (db *DB) replayInto(f File, m *mapping, size int64) (*index, counters, error) {
-	idx := newIndex(0)
-	c := counters{size: walfmt.HeaderSize}
-	src := &logView{f: f, m: m}
+// replayFrom applies the records of the log from offset from (0: the
+// start, header included) to idx and c.
+func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64) error {
 	r := walfmt.NewReader(f, size, db.path)
+	if from > 0 {
+		r.StartAt(from)
+	}
 	for {
 		rec, err := r.Next()
 		switch {
 		case err == io.EOF:
-			return idx, c, nil
+			return nil
 		case errors.Is(err, walfmt.ErrTornTail):
-			return idx, c, db.cutTail(f, r.Offset(), size)
+			return db.cutTail(f, r.Offset(), size)
 		case errors.Is(err, walfmt.ErrCorrupt):
-			return nil, c, fmt.Errorf("kv: open %s: %w (run 'crabkv repair' to salvage the valid records)", db.dir, err)
+			return fmt.Errorf("kv: open %s: %w (run 'crabkv repair' to salvage the valid records)", db.dir, err)
 		case err != nil:
-			return nil, c, fmt.Errorf("kv: open %s: %w", db.dir, err)
+			return fmt.Errorf("kv: open %s: %w", db.dir, err)
 		}
 		if err := c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size); err != nil {
-			return nil, c, err
+			return err
 		}
 	}
 }
@@ -348,6 +367,8 @@ func (db *DB) Close() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.mu.closed = true
+	herr := db.saveHintOnClose(serr)
+	db.mu.index.close()
 	err := db.mu.view.m.unmap()
 	db.mu.view.m = nil
 	if db.mu.view.f != nil {
@@ -361,5 +382,18 @@ func (db *DB) Close() error {
 	if err == nil && serr != nil && !errors.Is(serr, ErrClosed) {
 		err = serr
 	}
+	if err == nil {
+		err = herr
+	}
 	return err
+}
+
+// saveHintOnClose writes the hint file if the index has changed since the
+// one on disk, so that the next Open need not replay the log. The caller
+// holds wmu and mu.
+func (db *DB) saveHintOnClose(syncErr error) error {
+	if db.opts.ReadOnly || db.failed != nil || syncErr != nil || db.mu.view.f == nil || db.mu.c.size == db.hintCovered {
+		return nil
+	}
+	return db.saveHint(db.mu.index, db.mu.c, db.mu.view.f, hintName)
 }

@@ -29,6 +29,9 @@ type index struct {
 	slots []slot
 	count int
 	mask  uint32
+	// mapped is the memory map slots live in when they were loaded from a
+	// hint file; nil when they are on the Go heap.
+	mapped []byte
 }
 
 const (
@@ -63,12 +66,14 @@ func hashKey(key []byte) uint32 {
 
 // find returns the position of key's slot, or -1.
 func (x *index) find(key []byte, h uint32, src keySource) (int, error) {
-	for i := h & x.mask; ; i = (i + 1) & x.mask {
+	i := h & x.mask
+	for range x.slots { // a table loaded from a damaged hint may have no empty slot
 		s := &x.slots[i]
 		if s.off == 0 {
 			return -1, nil
 		}
 		if s.hash != h {
+			i = (i + 1) & x.mask
 			continue
 		}
 		k, err := src.keyAt(int64(s.off))
@@ -78,7 +83,9 @@ func (x *index) find(key []byte, h uint32, src keySource) (int, error) {
 		if string(k) == string(key) {
 			return int(i), nil
 		}
+		i = (i + 1) & x.mask
 	}
+	return -1, nil
 }
 
 // get returns key's slot.
@@ -120,9 +127,11 @@ func (x *index) insertNew(h uint32, off int64, size int) {
 }
 
 // grow doubles the table. The stored hashes place every slot again without
-// reading a key.
+// reading a key. A table that was mapped from a hint file moves to the heap.
 func (x *index) grow() {
 	old := x.slots
+	defer x.release(x.mapped)
+	x.mapped = nil
 	x.slots = make([]slot, 2*len(old))
 	x.mask = uint32(len(x.slots) - 1)
 	for _, s := range old {
@@ -167,6 +176,20 @@ func (x *index) removeAt(i uint32) {
 	}
 	x.slots[i] = slot{}
 	x.count--
+}
+
+// release unmaps a hint file's map once the table no longer uses it. The
+// caller holds whatever lock readers of the table take.
+func (x *index) release(mapped []byte) {
+	unmapSlots(mapped)
+}
+
+// close releases the table's memory map, if any.
+func (x *index) close() {
+	if x != nil {
+		x.release(x.mapped)
+		x.slots, x.mapped = nil, nil
+	}
 }
 
 // each calls fn for every occupied slot until fn returns false.

@@ -132,7 +132,7 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 	idx := newIndex(0)
 	m := mapLog(f, rep.LogBytes)
 	defer m.unmap()
-	src := &logView{f: f, m: m}
+	src := &logView{f: f, m: m, end: rep.LogBytes}
 	c := counters{size: walfmt.HeaderSize}
 	r := walfmt.NewReader(f, rep.LogBytes, path)
 	for {

@@ -14,6 +14,9 @@ import (
 type logView struct {
 	f File
 	m *mapping
+	// end bounds what may be read through m: bytes past the end of the
+	// file are in the map's range, but touching them faults.
+	end int64
 }
 
 // recordBufs holds buffers for reading records with ReadAt, so a Get
@@ -23,12 +26,16 @@ var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
 // keyAt returns the key of the record at off. With a map the key aliases
 // it; the caller must not keep it past the read lock.
 func (v *logView) keyAt(off int64) ([]byte, error) {
-	if v.m != nil && off+walfmt.RecordHeaderSize <= int64(len(v.m.data)) {
+	if v.m != nil {
+		if off < walfmt.HeaderSize || off+walfmt.RecordHeaderSize > v.end {
+			return nil, fmt.Errorf("kv: index points at offset %d, outside the log: %w", off, walfmt.ErrCorrupt)
+		}
 		h := v.m.data[off : off+walfmt.RecordHeaderSize]
 		end := off + walfmt.RecordHeaderSize + int64(binary.LittleEndian.Uint32(h[8:12]))
-		if end <= int64(len(v.m.data)) {
-			return v.m.data[off+walfmt.RecordHeaderSize : end], nil
+		if end > v.end {
+			return nil, fmt.Errorf("kv: record at offset %d: %w: key runs past the log", off, walfmt.ErrCorrupt)
 		}
+		return v.m.data[off+walfmt.RecordHeaderSize : end], nil
 	}
 	var h [walfmt.RecordHeaderSize]byte
 	if _, err := v.f.ReadAt(h[:], off); err != nil {
@@ -50,7 +57,10 @@ func (v *logView) keyAt(off int64) ([]byte, error) {
 func (v *logView) value(s slot, path string) ([]byte, error) {
 	off, size := int64(s.off), int(s.size)
 	var b []byte
-	if v.m != nil && off+int64(size) <= int64(len(v.m.data)) {
+	if v.m != nil {
+		if off+int64(size) > v.end {
+			return nil, fmt.Errorf("kv: %s: index points past the log at offset %d: %w", path, off, walfmt.ErrCorrupt)
+		}
 		b = v.m.data[off : off+int64(size)]
 	} else {
 		bp := recordBufs.Get().(*[]byte)

@@ -77,11 +77,13 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 		db.maybeCompact(st)
 		return nil
 	}
+	db.seq++
+	w.seq = db.seq
 	db.sync.mu.Lock()
 	db.sync.pending = append(db.sync.pending, w)
 	db.sync.mu.Unlock()
 	db.wmu.Unlock()
-	st, err := db.syncThrough(off + int64(w.size))
+	st, err := db.syncThrough(w.seq)
 	if err != nil {
 		return err
 	}
@@ -96,6 +98,7 @@ type pendingWrite struct {
 	key  []byte
 	off  int64
 	size int
+	seq  uint64 // the write's place in the order of synced writes
 }
 
 // publish applies written records to the index and the counters, in log
@@ -103,10 +106,12 @@ type pendingWrite struct {
 func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if end := ws[len(ws)-1].off + int64(ws[len(ws)-1].size); db.mu.view.m != nil && end > int64(len(db.mu.view.m.data)) {
+	end := ws[len(ws)-1].off + int64(ws[len(ws)-1].size)
+	if db.mu.view.m != nil && end > int64(len(db.mu.view.m.data)) {
 		db.remapLocked(end)
 	}
 	v := db.viewLocked()
+	v.end = end // the batch is in the file: its keys may be read through the map
 	for _, w := range ws {
 		if err := db.mu.c.apply(db.mu.index, v, w.kind, w.key, w.off, w.size); err != nil {
 			return compact.State{}, err
@@ -123,15 +128,17 @@ func (db *DB) remapLocked(end int64) {
 	db.mu.view.m = m // nil if mapping failed: reads fall back to ReadAt
 }
 
-// syncThrough returns once the log is synced through offset end and the
-// records before it are published. The first waiter to find no sync running
-// leads: it takes every pending record, syncs once for all of them, and
-// publishes them; the others wait for a sync that covers them.
-func (db *DB) syncThrough(end int64) (compact.State, error) {
+// syncThrough returns once the synced write numbered seq, and every one
+// before it, is on stable storage and published. The first waiter to find
+// no sync running leads: it takes every pending record, syncs once for all
+// of them, and publishes them; the others wait for a sync that covers them.
+// Writes are counted rather than located by offset, because a compaction
+// moves every record.
+func (db *DB) syncThrough(seq uint64) (compact.State, error) {
 	s := &db.sync
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.synced < end {
+	for s.done < seq {
 		if s.err != nil {
 			return compact.State{}, s.err
 		}
@@ -143,7 +150,7 @@ func (db *DB) syncThrough(end int64) (compact.State, error) {
 		s.pending = nil
 		s.running = true
 		s.mu.Unlock()
-		err := db.mu.view.f.Sync() // only a compaction's swap replaces the log, and it waits for us
+		err := db.mu.view.f.Sync() // only a compaction's swap replaces the log, and it drains us first
 		var st compact.State
 		if err == nil && len(batch) > 0 {
 			st, err = db.publish(batch)
@@ -156,9 +163,9 @@ func (db *DB) syncThrough(end int64) (compact.State, error) {
 			return compact.State{}, s.err
 		}
 		if n := len(batch); n > 0 {
-			s.synced = batch[n-1].off + int64(batch[n-1].size)
+			s.done = batch[n-1].seq
 		}
-		if s.synced >= end {
+		if s.done >= seq {
 			return st, nil
 		}
 	}
@@ -171,7 +178,7 @@ func (db *DB) drainSyncs() error {
 	if db.opts.NoSync {
 		return nil
 	}
-	_, err := db.syncThrough(db.tail)
+	_, err := db.syncThrough(db.seq)
 	return err
 }
 

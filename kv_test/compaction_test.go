@@ -178,13 +178,14 @@ func TestTrafficDuringCompaction(t *testing.T) {
 				k := key((i*7 + w) % 20000)
 				v := fmt.Sprintf("w%d-%d", w, i)
 				if i%10 == 9 {
-					if err := db.Delete([]byte(k)); err != nil {
+					mu.Lock()
+					err := db.Delete([]byte(k))
+					delete(want, k)
+					mu.Unlock()
+					if err != nil {
 						errc <- err
 						return
 					}
-					mu.Lock()
-					delete(want, k)
-					mu.Unlock()
 					continue
 				}
 				// The map is updated under the lock around Put, so a reader

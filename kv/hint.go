@@ -1,0 +1,209 @@
+package kv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"unsafe"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// A hint file, wal.hint, lets Open skip replaying the log. It is the index
+// itself, written out: a header, then the slot table exactly as it sits in
+// memory, so that Open can map it and use it in place, and replay only the
+// records appended to the log after it was written.
+//
+//	offset  size  field
+//	------  ----  ---------------------------------------------------------
+//	     0     8  magic "CRABKVHI"
+//	     8     2  version (1), little-endian like every field
+//	    10     2  reserved, zero
+//	    12     4  slot size in bytes (16)
+//	    16     8  number of slots, a power of two
+//	    24     8  number of keys
+//	    32     8  log bytes covered: the table describes wal.log up to here
+//	    40     8  live bytes in that prefix
+//	    48     8  stale bytes in that prefix
+//	    56     4  CRC-32C of the last (up to 4096) log bytes before the end
+//	              of the covered prefix: ties the hint to this very log
+//	    60     4  CRC-32C of bytes 0..59
+//	  4096     …  slots: {offset uint64, key hash uint32, record size
+//	              uint32} each; offset 0 marks an empty slot
+//
+// The hint is written to a temporary file, synced and renamed into place,
+// so it is whole or absent. Anything that does not match — a missing file,
+// another version, a log shorter than the covered prefix or with other
+// bytes at its end — makes Open fall back to a full replay; a hint never
+// stops a store from opening. Lookups still compare every key against the
+// log and every read verifies the record's checksum, so a hint can never
+// make a Get return the wrong value.
+const (
+	hintName     = "wal.hint"
+	hintTempName = "wal.hint.tmp"
+	hintNextName = "wal.hint.compact" // a compaction's hint, waiting for its log
+	hintMagic    = "CRABKVHI"
+	hintVersion  = 1
+	hintHeader   = 4096 // page-aligned, so the slots can be mapped
+	hintTieBytes = 4096
+)
+
+// hintsSupported is false on big-endian systems, where the in-memory slot
+// layout is not the file's.
+var hintsSupported = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// hintMeta is the header of a hint file.
+type hintMeta struct {
+	slots, keys uint64
+	covered     int64
+	live, stale int64
+	tie         uint32
+}
+
+func (h hintMeta) encode() []byte {
+	b := make([]byte, hintHeader)
+	copy(b, hintMagic)
+	le := binary.LittleEndian
+	le.PutUint16(b[8:], hintVersion)
+	le.PutUint32(b[12:], uint32(unsafe.Sizeof(slot{})))
+	le.PutUint64(b[16:], h.slots)
+	le.PutUint64(b[24:], h.keys)
+	le.PutUint64(b[32:], uint64(h.covered))
+	le.PutUint64(b[40:], uint64(h.live))
+	le.PutUint64(b[48:], uint64(h.stale))
+	le.PutUint32(b[56:], h.tie)
+	le.PutUint32(b[60:], walfmt.Checksum(b[:60]))
+	return b
+}
+
+var errHint = errors.New("kv: hint file does not match")
+
+func decodeHint(b []byte) (hintMeta, error) {
+	le := binary.LittleEndian
+	if len(b) < 64 || string(b[:8]) != hintMagic || le.Uint32(b[60:]) != walfmt.Checksum(b[:60]) ||
+		le.Uint16(b[8:]) != hintVersion || le.Uint32(b[12:]) != uint32(unsafe.Sizeof(slot{})) {
+		return hintMeta{}, errHint
+	}
+	h := hintMeta{
+		slots: le.Uint64(b[16:]), keys: le.Uint64(b[24:]), covered: int64(le.Uint64(b[32:])),
+		live: int64(le.Uint64(b[40:])), stale: int64(le.Uint64(b[48:])), tie: le.Uint32(b[56:]),
+	}
+	if h.slots < minSlots || h.slots&(h.slots-1) != 0 || h.slots > 1<<32 || h.keys >= h.slots ||
+		h.covered < walfmt.HeaderSize || h.live < 0 || h.stale < 0 || h.live+h.stale+walfmt.HeaderSize != h.covered {
+		return hintMeta{}, errHint
+	}
+	return h, nil
+}
+
+// logTie returns the CRC-32C of the log's last hintTieBytes bytes before
+// end.
+func logTie(log File, end int64) (uint32, error) {
+	start := max(0, end-hintTieBytes)
+	b := make([]byte, end-start)
+	if _, err := log.ReadAt(b, start); err != nil {
+		return 0, err
+	}
+	return walfmt.Checksum(b), nil
+}
+
+// loadHint returns the index and counters the hint file describes, and how
+// much of the log they cover, if the hint matches log (of size bytes).
+func (db *DB) loadHint(log File, size int64) (*index, counters, bool) {
+	if !hintsSupported {
+		return nil, counters{}, false
+	}
+	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, counters{}, false
+	}
+	defer f.Close()
+	head := make([]byte, 64)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return nil, counters{}, false
+	}
+	h, err := decodeHint(head)
+	if err != nil || h.covered > size {
+		return nil, counters{}, false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() != hintHeader+int64(h.slots)*int64(unsafe.Sizeof(slot{})) {
+		return nil, counters{}, false
+	}
+	if tie, err := logTie(log, h.covered); err != nil || tie != h.tie {
+		return nil, counters{}, false
+	}
+	slots, mapped, err := loadSlots(f, int(h.slots))
+	if err != nil {
+		return nil, counters{}, false
+	}
+	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1), mapped: mapped}
+	return x, counters{size: h.covered, live: h.live, stale: h.stale}, true
+}
+
+// saveHint writes x, which describes the first c.size bytes of log, to a
+// temporary file, syncs it and renames it to name. It runs where nothing
+// changes x: at Close, and on a compaction's new index before anyone else
+// sees it.
+func (db *DB) saveHint(x *index, c counters, log File, name string) error {
+	if !hintsSupported || db.opts.ReadOnly {
+		return nil
+	}
+	tie, err := logTie(log, c.size)
+	if err != nil {
+		return err
+	}
+	meta := hintMeta{slots: uint64(len(x.slots)), keys: uint64(x.count), covered: c.size, live: c.live, stale: c.stale, tie: tie}
+	tmp := filepath.Join(db.dir, hintTempName)
+	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	err = writeHintFile(f, meta, x.slots)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = db.fs.Rename(tmp, filepath.Join(db.dir, name))
+	}
+	if err != nil {
+		db.fs.Remove(tmp)
+		return fmt.Errorf("kv: write hint file: %w", err)
+	}
+	return nil
+}
+
+func writeHintFile(f File, meta hintMeta, slots []slot) error {
+	if _, err := f.WriteAt(meta.encode(), 0); err != nil {
+		return err
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(slots))), len(slots)*int(unsafe.Sizeof(slot{})))
+	for off := 0; off < len(b); off += 4 << 20 {
+		if _, err := f.WriteAt(b[off:min(off+4<<20, len(b))], hintHeader+int64(off)); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
+}
+
+// removeHint deletes the hint file, before the log it describes is
+// replaced.
+func removeHint(fsys FS, dir string) error {
+	err := fsys.Remove(filepath.Join(dir, hintName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// readSlots reads the hint file's slots into memory.
+func readSlots(f File, n int) ([]slot, []byte, error) {
+	slots := make([]slot, n)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(slots))), n*int(unsafe.Sizeof(slot{})))
+	if _, err := f.ReadAt(b, hintHeader); err != nil {
+		return nil, nil, err
+	}
+	return slots, nil, nil
+}

@@ -1,0 +1,32 @@
+//go:build unix
+
+package kv
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// loadSlots maps the hint file's slots privately: pages are read on first
+// touch, and a write to the table copies the page instead of changing the
+// file. Opening a store with a hint is then a few system calls, whatever
+// its size. Where the file cannot be mapped, the slots are read.
+func loadSlots(f File, n int) ([]slot, []byte, error) {
+	of, ok := f.(osFile)
+	if !ok {
+		return readSlots(f, n)
+	}
+	size := n * int(unsafe.Sizeof(slot{}))
+	data, err := syscall.Mmap(int(of.Fd()), hintHeader, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+	if err != nil {
+		return readSlots(f, n)
+	}
+	return unsafe.Slice((*slot)(unsafe.Pointer(unsafe.SliceData(data))), n), data, nil
+}
+
+func unmapSlots(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	return syscall.Munmap(b)
+}
