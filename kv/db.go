@@ -118,7 +118,7 @@ type DB struct {
 
 	truncated   int64 // torn-tail bytes cut at Open
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
-	events    hub
+	events      hub
 }
 
 // Open opens the store in dir, creating the directory and an empty log if

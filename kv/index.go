@@ -203,4 +203,3 @@ func (x *index) each(fn func(s slot) bool) {
 
 // bytesPerKey is for tests and stats: the table's size over its keys.
 func (x *index) memory() int64 { return int64(len(x.slots)) * 16 }
-
