@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,13 +100,24 @@ func BenchmarkGetParallel(b *testing.B) {
 	})
 }
 
-// BenchmarkOpen measures start-up: replaying a log of 100k keys.
+// BenchmarkOpen measures start-up on a log of 100k keys: from the hint file
+// written by Close, and by replaying the whole log when there is none.
 func BenchmarkOpen(b *testing.B) {
-	dir := b.TempDir()
-	loadStore(b, dir, 100_000, 1)
-	b.ResetTimer()
+	for _, n := range []int{100_000, 1_000_000} {
+		dir := b.TempDir()
+		loadStore(b, dir, n, 1)
+		b.Run(fmt.Sprintf("keys=%d/hint", n), func(b *testing.B) { benchOpen(b, dir, nil) })
+		if err := os.Remove(filepath.Join(dir, "wal.hint")); err != nil {
+			b.Fatal(err)
+		}
+		// Read-only, so that Close does not write the hint back.
+		b.Run(fmt.Sprintf("keys=%d/replay", n), func(b *testing.B) { benchOpen(b, dir, &kv.Options{ReadOnly: true}) })
+	}
+}
+
+func benchOpen(b *testing.B, dir string, opts *kv.Options) {
 	for range b.N {
-		db, err := kv.Open(dir, nil)
+		db, err := kv.Open(dir, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
