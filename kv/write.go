@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
@@ -200,10 +201,7 @@ func (db *DB) writableLocked() error {
 	if err := db.syncErr(); err != nil {
 		return fmt.Errorf("kv: store failed earlier and takes no more writes (reopen it): %w", err)
 	}
-	db.mu.RLock()
-	closed := db.mu.closed
-	db.mu.RUnlock()
-	if closed {
+	if db.mu.closed { // Close sets it holding wmu, which we hold
 		return ErrClosed
 	}
 	return nil
@@ -241,7 +239,8 @@ func (db *DB) syncErr() error {
 // due. The writer does not wait for it.
 func (db *DB) maybeCompact(st compact.State) {
 	p := db.opts.Compaction
-	if p.Disabled || st.LogBytes < p.MinLogBytes {
+	st.SinceLast = time.Duration(math.MaxInt64)
+	if !p.Due(st) { // the common case, decided without a lock
 		return
 	}
 	db.cmu.Lock()
