@@ -198,6 +198,11 @@ func (rp *repairer) salvage(src File) (VerifyReport, error) {
 // install renames the salvaged log over wal.log and syncs the directory so
 // the rename survives a crash.
 func (rp *repairer) install() error {
+	// The index hint describes the damaged log: drop it first, so that no
+	// Open ever pairs it with the new one.
+	if err := rp.fs.Remove(filepath.Join(rp.dir, hintName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove the index hint: %w", err)
+	}
 	if err := rp.fs.Rename(filepath.Join(rp.dir, repairName), rp.path); err != nil {
 		return err
 	}

@@ -82,7 +82,11 @@ func TestRepairSpans(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A leftover from an earlier, interrupted repair is replaced.
+	// The damaged log's index hint goes; a leftover from an earlier,
+	// interrupted repair is replaced.
+	if err := os.WriteFile(filepath.Join(dir, hintName), []byte("stale hint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, repairName), []byte("junk"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +121,10 @@ func TestRepairSpans(t *testing.T) {
 	if b, _ := os.ReadFile(taken); string(b) != "an earlier backup" {
 		t.Error("an earlier backup was overwritten")
 	}
-	if _, err := os.Stat(filepath.Join(dir, repairName)); !os.IsNotExist(err) {
-		t.Errorf("the temporary file is still there: %v", err)
+	for _, name := range []string{repairName, hintName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still there: %v", name, err)
+		}
 	}
 	after, err := Verify(dir)
 	if err != nil || !after.Clean() || after.Records != 9 || after.LogBytes != rep.NewBytes || after.Keys != rep.Keys {
