@@ -166,6 +166,10 @@ func (db *DB) prepareDir() error {
 		if err := db.fs.MkdirAll(db.dir, 0o755); err != nil {
 			return fmt.Errorf("kv: create data directory: %w", err)
 		}
+		// The new directory's own entry must survive a crash too.
+		if err := db.fs.SyncDir(filepath.Dir(filepath.Clean(db.dir))); err != nil {
+			return fmt.Errorf("kv: sync parent of data directory: %w", err)
+		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("kv: open %s: %w", db.dir, err)
@@ -364,6 +368,9 @@ func (db *DB) Close() error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	serr := db.drainSyncs()
+	if serr == nil {
+		serr = db.syncNoSyncLocked()
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.mu.closed = true

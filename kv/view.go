@@ -2,6 +2,7 @@ package kv
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -74,8 +75,13 @@ func (v *logView) value(s slot, path string) ([]byte, error) {
 		}
 	}
 	rec, err := walfmt.Decode(b)
+	var ce *walfmt.CorruptionError
+	if errors.As(err, &ce) {
+		ce.File, ce.Offset = path, off
+		return nil, fmt.Errorf("kv: read: %w", ce)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("kv: %s at offset %d: %w", path, off, err)
+		return nil, err
 	}
 	out := make([]byte, len(rec.Value))
 	copy(out, rec.Value)

@@ -173,6 +173,34 @@ func (db *DB) syncThrough(seq uint64) (compact.State, error) {
 	return db.policyState(), s.err
 }
 
+// Sync makes every write acknowledged so far durable. Without NoSync each
+// write already is when it returns, and Sync has nothing to do; with it,
+// Sync is how a bulk load makes its data safe from a machine crash. Close
+// syncs too.
+func (db *DB) Sync() error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.opts.ReadOnly {
+		return nil
+	}
+	if err := db.writableLocked(); err != nil {
+		return err
+	}
+	return db.syncNoSyncLocked()
+}
+
+// syncNoSyncLocked fdatasyncs a NoSync log. The caller holds wmu.
+func (db *DB) syncNoSyncLocked() error {
+	if !db.opts.NoSync || db.opts.ReadOnly || db.failed != nil || db.mu.closed || db.mu.view.f == nil {
+		return nil
+	}
+	if err := db.mu.view.f.Sync(); err != nil {
+		db.failed = err
+		return fmt.Errorf("kv: sync %s: %w", db.path, err)
+	}
+	return nil
+}
+
 // drainSyncs waits until every appended record is synced and published, so
 // the caller, holding wmu, sees a log whose published size is its tail.
 func (db *DB) drainSyncs() error {

@@ -448,3 +448,58 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("%d keys, want %d", st.Keys, 50+writers*each)
 	}
 }
+
+// TestNoSyncSyncAndClose checks that a NoSync store syncs on Sync and on
+// Close, and nowhere else.
+func TestNoSyncSyncAndClose(t *testing.T) {
+	var syncs atomic.Int64
+	dir := t.TempDir()
+	db, err := kv.Open(dir, &kv.Options{NoSync: true, FS: syncCountFS{kv.DefaultFS(), &syncs}, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncs.Store(0)
+	for i := range 20 {
+		mustPut(t, db, key(i), value(i))
+	}
+	if n := syncs.Load(); n != 0 {
+		t.Fatalf("NoSync puts synced %d times", n)
+	}
+	if err := db.Sync(); err != nil || syncs.Load() != 1 {
+		t.Fatalf("Sync: %v, %d syncs", err, syncs.Load())
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Close syncs the log, and the hint file it writes.
+	if n := syncs.Load(); n < 2 {
+		t.Fatalf("Close of a NoSync store: %d syncs in all, want the log synced", n)
+	}
+}
+
+// TestGetReportsDamageWithOffset damages a value in a closed store whose
+// hint lets Open skip reading it: Open succeeds, and the read of that key
+// fails naming the file and offset instead of returning bad data.
+func TestGetReportsDamageWithOffset(t *testing.T) {
+	dir := t.TempDir()
+	db, err := kv.Open(dir, manual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 { // more than the hint's 4 KiB tie to the log's end
+		mustPut(t, db, key(i), value(i))
+	}
+	e, _ := db.Entry([]byte(key(3)))
+	db.Close()
+	path := filepath.Join(dir, "wal.log")
+	log, _ := os.ReadFile(path)
+	log[e.Offset+int64(e.RecordSize)-1] ^= 1
+	os.WriteFile(path, log, 0o644)
+	db = openDB(t, dir, manual)
+	_, err = db.Get([]byte(key(3)))
+	var ce *walfmt.CorruptionError
+	if !errors.As(err, &ce) || ce.Offset != e.Offset || ce.File != path || !errors.Is(err, walfmt.ErrCorrupt) {
+		t.Fatalf("get of a damaged record: %v, want corruption at %s offset %d", err, path, e.Offset)
+	}
+	wantValue(t, db, key(4), value(4))
+}
