@@ -55,6 +55,7 @@ func (db *DB) startCompaction() *compaction {
 		c.err = db.compact(db.ctx)
 		db.cmu.Lock()
 		db.cmu.running = nil
+		db.cmu.lastFailure = c.err
 		db.cmu.lastEnd = time.Now()
 		db.cmu.Unlock()
 		close(c.done)

@@ -124,11 +124,14 @@ type DB struct {
 // Open opens the store in dir, creating the directory and an empty log if
 // they are missing (unless opts.ReadOnly). A nil opts means the defaults.
 //
-// Open replays the log into the index. A torn tail — an incomplete last
+// Open loads the index from the hint file, wal.hint, and replays the records
+// appended after it; without a hint that matches the log, it replays the
+// whole log. A torn tail — an incomplete last
 // record left by a crash — is cut away and counted in Stats.TruncatedBytes.
 // Damage anywhere else stops Open with an error that wraps
 // walfmt.ErrCorrupt and names the file and offset: nothing is dropped
-// silently. A directory held by another process gives an error wrapping
+// silently. (Damage in the part of the log a hint covers is found by the
+// first read of the damaged record instead, and by Verify.) A directory held by another process gives an error wrapping
 // ErrLocked at once.
 func Open(dir string, opts *Options) (*DB, error) {
 	o, err := opts.withDefaults()
@@ -322,6 +325,10 @@ type Stats struct {
 	Compacting bool
 	// LastCompaction is how long the last compaction took.
 	LastCompaction time.Duration
+	// CompactionError is why the last compaction failed, if it did; nil
+	// once one succeeds. Automatic compactions report failures only here
+	// and in a CompactionFailed event.
+	CompactionError error
 	// ReclaimedBytes is the total shrinkage of the log by compactions since
 	// Open.
 	ReclaimedBytes int64
@@ -346,6 +353,7 @@ func (db *DB) Stats() Stats {
 	s.Compacting = db.cmu.running != nil
 	s.LastCompaction = db.cmu.lastTook
 	s.ReclaimedBytes = db.cmu.reclaimed
+	s.CompactionError = db.cmu.lastFailure
 	db.cmu.Unlock()
 	return s
 }

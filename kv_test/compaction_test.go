@@ -364,8 +364,12 @@ func TestFailedCompactionKeepsOldLog(t *testing.T) {
 	if ev := <-events; ev.Kind != kv.CompactionFailed || !errors.Is(ev.Err, errInjected) {
 		t.Fatalf("second event %+v, want failed", ev)
 	}
-	if after := db.Stats(); after.LogBytes != before.LogBytes || after.Compactions != 0 {
+	after := db.Stats()
+	if after.LogBytes != before.LogBytes || after.Compactions != 0 {
 		t.Fatalf("stats changed: %+v -> %+v", before, after)
+	}
+	if !errors.Is(after.CompactionError, errInjected) {
+		t.Fatalf("Stats.CompactionError = %v, want the injected error", after.CompactionError)
 	}
 	wantContents(t, db, want)
 	mustPut(t, db, "still", "writable")
