@@ -122,8 +122,10 @@ func wrap(s string, width int) string {
 	return ansi.Wrap(s, width, "")
 }
 
-// HexDump renders v as offset, hex bytes and printable ASCII, with as many
-// bytes per line (16, 8 or 4) as fit in width.
+// HexDump renders v in the layout of hexdump -C: offset, hex bytes in
+// groups of eight and printable ASCII between bars. A line holds 16 bytes
+// when width has room for it (78 columns), else 8, and 4 on a very narrow
+// pane.
 func HexDump(v []byte, width int) string {
 	per := hexBytesPerLine(width)
 	note := ""
@@ -132,7 +134,7 @@ func HexDump(v []byte, width int) string {
 		v = v[:maxHexRender]
 	}
 	var b strings.Builder
-	b.Grow(len(v)/per*hexLineWidth(per) + len(note))
+	b.Grow((len(v)/per+1)*(hexLineWidth(per)+1) + len(note))
 	for off := 0; off < len(v); off += per {
 		writeHexLine(&b, off, v[off:min(off+per, len(v))], per)
 	}
@@ -144,9 +146,10 @@ func HexDump(v []byte, width int) string {
 }
 
 // hexLineWidth is the width of one dump line holding per bytes:
-// "00000000  " + "xx " per byte + a gap per 8 bytes + "|" + ASCII + "|".
+// "00000000  " + "xx " per byte + a space between groups of eight + " |" +
+// ASCII + "|". For 16 bytes that is hexdump -C's 78 columns.
 func hexLineWidth(per int) int {
-	return 10 + 3*per + (per-1)/8 + 2 + per
+	return 10 + 3*per + (per-1)/8 + 2 + per + 1
 }
 
 func hexBytesPerLine(width int) int {
@@ -174,7 +177,7 @@ func writeHexLine(b *strings.Builder, off int, line []byte, per int) {
 			b.WriteString("   ")
 		}
 	}
-	b.WriteByte('|')
+	b.WriteString(" |")
 	for _, c := range line {
 		if c < 0x20 || c >= 0x7f {
 			c = '.'

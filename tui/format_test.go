@@ -63,21 +63,40 @@ func TestFormatValueWrapsAndEscapes(t *testing.T) {
 
 func TestHexDump(t *testing.T) {
 	v := []byte("Hello, crab!\x00\x01\xff-tail")
+	// The 16-byte lines are what hexdump -C prints for v.
+	sixteen := "" +
+		"00000000  48 65 6c 6c 6f 2c 20 63  72 61 62 21 00 01 ff 2d  |Hello, crab!...-|\n" +
+		"00000010  74 61 69 6c                                       |tail|"
+	eight := "" +
+		"00000000  48 65 6c 6c 6f 2c 20 63  |Hello, c|\n" +
+		"00000008  72 61 62 21 00 01 ff 2d  |rab!...-|\n" +
+		"00000010  74 61 69 6c              |tail|"
+	four := "" +
+		"00000000  48 65 6c 6c  |Hell|\n" +
+		"00000004  6f 2c 20 63  |o, c|\n" +
+		"00000008  72 61 62 21  |rab!|\n" +
+		"0000000c  00 01 ff 2d  |...-|\n" +
+		"00000010  74 61 69 6c  |tail|"
 	tests := []struct {
 		width int
 		want  string
 	}{
-		{80, "" +
-			"00000000  48 65 6c 6c 6f 2c 20 63  72 61 62 21 00 01 ff 2d |Hello, crab!...-|\n" +
-			"00000010  74 61 69 6c                                      |tail|"},
-		{50, "" +
-			"00000000  48 65 6c 6c 6f 2c 20 63 |Hello, c|\n" +
-			"00000008  72 61 62 21 00 01 ff 2d |rab!...-|\n" +
-			"00000010  74 61 69 6c             |tail|"},
+		{120, sixteen},
+		{78, sixteen}, // exactly hexdump -C's width
+		{77, eight},
+		{58, eight}, // the viewer in a 100-column terminal
+		{45, eight},
+		{44, four},
 	}
 	for _, tt := range tests {
-		if got := HexDump(v, tt.width); got != tt.want {
+		got := HexDump(v, tt.width)
+		if got != tt.want {
 			t.Errorf("HexDump(width %d) =\n%s\nwant\n%s", tt.width, got, tt.want)
+		}
+		for _, line := range strings.Split(got, "\n") {
+			if len(line) > tt.width {
+				t.Errorf("width %d: line of %d columns: %q", tt.width, len(line), line)
+			}
 		}
 	}
 }
