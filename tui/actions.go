@@ -51,7 +51,7 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Reload):
 		m.status = infoStatus("reloaded")
 		sel, _ := m.list.Selected()
-		return m, tea.Batch(loadKeysCmd(m.db, sel), statsCmd(m.db))
+		return m, tea.Batch(m.reloadKeys(sel), statsCmd(m.db))
 	case key.Matches(msg, km.New):
 		return m.openForm(NewKeyForm(m.common))
 	case key.Matches(msg, km.Edit):
@@ -199,8 +199,8 @@ func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
 		verb = "created "
 	}
 	m.status = okStatus(verb + Escape(msg.key))
-	m.list.ForgetSize(msg.key)
-	return tea.Batch(loadKeysCmd(m.db, msg.key), statsCmd(m.db))
+	m.list.AddKey(msg.key)
+	return tea.Batch(m.syncSelection(true), statsCmd(m.db))
 }
 
 func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
@@ -209,7 +209,8 @@ func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
 		return nil
 	}
 	m.status = okStatus("deleted " + Escape(msg.key))
-	return tea.Batch(loadKeysCmd(m.db, msg.key), statsCmd(m.db))
+	m.list.RemoveKey(msg.key)
+	return tea.Batch(m.syncSelection(true), statsCmd(m.db))
 }
 
 func (m *Model) compactDone(msg compactDoneMsg) tea.Cmd {
@@ -237,7 +238,9 @@ func (m *Model) applyEvent(ev kv.CompactionEvent) tea.Cmd {
 		g.Compacting = false
 		m.compactAsked = false
 		m.status = okStatus(compactionSummary(ev.OldSize, ev.NewSize, ev.Duration))
-		cmd = tea.Batch(statsCmd(m.db), m.syncSelection(true)) // offsets moved
+		// Offsets moved; the reload also checks the list against the store.
+		sel, _ := m.list.Selected()
+		cmd = tea.Batch(statsCmd(m.db), m.syncSelection(true), m.reloadKeys(sel))
 	case kv.CompactionFailed:
 		g.Compacting = false
 		m.compactAsked = false

@@ -141,3 +141,13 @@ func BenchmarkKeysSnapshot(b *testing.B) {
 		_ = db.Keys(nil)
 	}
 }
+
+// BenchmarkAddRemoveKey is what a create and then a delete in the inspector
+// cost the key list at a million keys: each copies the snapshot once.
+func BenchmarkAddRemoveKey(b *testing.B) {
+	l := newTestList(testKeys(benchKeys), 60, 36)
+	for b.Loop() {
+		l.AddKey("key:0500000x")
+		l.RemoveKey("key:0500000x")
+	}
+}

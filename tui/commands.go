@@ -16,15 +16,19 @@ import (
 // follows automatic compactions and writes made by the inspector.
 const statsInterval = time.Second
 
-// keysLoadedMsg carries a fresh sorted snapshot of the keys.
+// keysLoadedMsg carries a fresh sorted snapshot of the keys. The key list
+// is only loaded whole at start, on r and after a compaction: the store
+// takes one writer at a time, so its keys change only when the inspector
+// writes, and the inspector updates its list itself then.
 type keysLoadedMsg struct {
-	keys []string
-	keep string // key to select afterwards
+	keys  []string
+	keep  string // key to select afterwards
+	edits int    // the key list's Edits when the snapshot was asked for
 }
 
-func loadKeysCmd(db *kv.DB, keep string) tea.Cmd {
+func loadKeysCmd(db *kv.DB, keep string, edits int) tea.Cmd {
 	return func() tea.Msg {
-		return keysLoadedMsg{keys: db.Keys(nil), keep: keep}
+		return keysLoadedMsg{keys: db.Keys(nil), keep: keep, edits: edits}
 	}
 }
 

@@ -17,9 +17,11 @@ const filterDelay = 100 * time.Millisecond
 type filterTickMsg struct{ seq int }
 
 // filterResultMsg carries the keys that match query. Results whose seq is
-// not the latest keystroke's are stale and dropped.
+// not the latest keystroke's are stale and dropped; a result taken from an
+// older snapshot than the list's (gen) is run again on the new one.
 type filterResultMsg struct {
 	seq   int
+	gen   int
 	query string
 	keys  []string
 }
@@ -28,11 +30,12 @@ func filterTick(seq int) tea.Cmd {
 	return tea.Tick(filterDelay, func(time.Time) tea.Msg { return filterTickMsg{seq: seq} })
 }
 
-// filterCmd matches query against the sorted snapshot keys off the UI
-// goroutine. The snapshot is never modified, so reading it here is safe.
-func filterCmd(seq int, keys []string, query string) tea.Cmd {
+// filterCmd matches query against the sorted snapshot keys, generation gen,
+// off the UI goroutine. A snapshot is never modified once made (edits make a
+// new one), so reading it here is safe.
+func filterCmd(seq, gen int, keys []string, query string) tea.Cmd {
 	return func() tea.Msg {
-		return filterResultMsg{seq: seq, query: query, keys: FilterKeys(keys, query)}
+		return filterResultMsg{seq: seq, gen: gen, query: query, keys: FilterKeys(keys, query)}
 	}
 }
 
@@ -54,6 +57,14 @@ func FilterKeys(keys []string, query string) []string {
 		}
 	}
 	return out
+}
+
+// MatchKey reports whether FilterKeys would keep k for query.
+func MatchKey(k, query string) bool {
+	if prefix, ok := strings.CutPrefix(query, "^"); ok {
+		return strings.HasPrefix(k, prefix)
+	}
+	return strings.Contains(k, query)
 }
 
 func prefixRange(keys []string, prefix string) []string {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,10 +25,16 @@ const maxSizeCache = 20000
 // KeyList is the left pane: a window onto a sorted snapshot of keys. Only
 // the rows on screen are ever rendered, so a million keys scroll as fast as
 // ten. It filters its snapshot with a debounced command.
+//
+// A snapshot is never modified once made: filter commands read it on other
+// goroutines, and the filtered items may share its memory. AddKey and
+// RemoveKey make a new one, a copy with the key put in or taken out.
 type KeyList struct {
 	common *Common
 
-	all    []string // the snapshot from the store, sorted
+	all    []string // the snapshot, sorted
+	gen    int      // generation of all, counted up with every new snapshot
+	edits  int      // AddKey and RemoveKey calls that changed all
 	items  []string // all, or the filter's result
 	cursor int      // index in items
 	offset int      // index in items of the first row shown
@@ -62,26 +69,89 @@ func (l *KeyList) SetSize(w, h int) {
 // rows is how many keys fit under the header line.
 func (l KeyList) rows() int { return max(l.height-1, 1) }
 
-// SetKeys replaces the snapshot and selects keep, or the key that would
-// follow it if it is gone. With a filter active it returns the command that
-// re-applies the filter to the new snapshot.
+// SetKeys replaces the snapshot with a fresh one from the store and selects
+// keep, or the key that would follow it if it is gone, on the same screen
+// row. With a filter active it returns the command that re-applies the
+// filter to the new snapshot.
 func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
 	l.all = all
+	l.gen++
 	l.sizes = map[string]int{}
 	if l.query == "" {
 		l.items = all
-		l.selectKey(keep)
+		l.selectKeyOnRow(keep)
 		return nil
 	}
 	l.seq++
-	return filterCmd(l.seq, all, l.query)
+	return filterCmd(l.seq, l.gen, all, l.input.Value())
 }
 
-// selectKey moves the cursor to key or to where it would sit.
+// Edits counts the changes AddKey and RemoveKey made. A snapshot asked of
+// the store before the count last changed may lack those changes.
+func (l KeyList) Edits() int { return l.edits }
+
+// AddKey puts k, just written by the inspector, into the snapshot and, if it
+// matches the filter, into the filtered list, without asking the store for
+// all its keys again. It selects k on the cursor's screen row, or keeps the
+// selection if the filter hides k. Copying the snapshot costs a few
+// milliseconds at a million keys; a reload costs far more.
+func (l *KeyList) AddKey(k string) {
+	delete(l.sizes, k) // the value changed
+	if i, found := slices.BinarySearch(l.all, k); !found {
+		l.all = slices.Insert(slices.Clip(l.all), i, k) // Clip: a new array
+		l.gen++
+		l.edits++
+		switch {
+		case l.query == "":
+			l.items = l.all
+		case MatchKey(k, l.query):
+			j, _ := slices.BinarySearch(l.items, k)
+			l.items = slices.Insert(slices.Clip(l.items), j, k)
+		}
+	}
+	if _, shown := slices.BinarySearch(l.items, k); !shown {
+		k, _ = l.Selected()
+	}
+	l.selectKeyOnRow(k)
+}
+
+// RemoveKey takes k, just deleted by the inspector, out of the snapshot and
+// the filtered list. The selection stays, or moves to the key after k if k
+// was selected.
+func (l *KeyList) RemoveKey(k string) {
+	delete(l.sizes, k)
+	i, found := slices.BinarySearch(l.all, k)
+	if !found {
+		return
+	}
+	sel, _ := l.Selected()
+	l.all = slices.Concat(l.all[:i], l.all[i+1:]) // a new array
+	l.gen++
+	l.edits++
+	if l.query == "" {
+		l.items = l.all
+	} else if j, found := slices.BinarySearch(l.items, k); found {
+		l.items = slices.Concat(l.items[:j], l.items[j+1:])
+	}
+	l.selectKeyOnRow(sel)
+}
+
+// selectKey moves the cursor to key or to where it would sit, in the middle
+// of the pane.
 func (l *KeyList) selectKey(k string) {
 	l.cursor = sort.SearchStrings(l.items, k)
 	l.clamp()
 	l.offset = max(l.cursor-l.rows()/2, 0)
+	l.clamp()
+}
+
+// selectKeyOnRow moves the cursor to key or to where it would sit, keeping
+// the cursor on the screen row it was on, so that the rows around it do not
+// jump.
+func (l *KeyList) selectKeyOnRow(k string) {
+	row := l.cursor - l.offset
+	l.cursor = sort.SearchStrings(l.items, k)
+	l.offset = l.cursor - row
 	l.clamp()
 }
 
@@ -134,9 +204,6 @@ func (l *KeyList) SetSizes(sizes map[string]int) {
 	}
 }
 
-// ForgetSize drops the cached size of k after it was written.
-func (l *KeyList) ForgetSize(k string) { delete(l.sizes, k) }
-
 // Update handles navigation, the filter input and filter results.
 func (l KeyList) Update(msg tea.Msg) (KeyList, tea.Cmd) {
 	switch msg := msg.(type) {
@@ -149,10 +216,10 @@ func (l KeyList) Update(msg tea.Msg) (KeyList, tea.Cmd) {
 		l.updateMouse(msg)
 	case filterTickMsg:
 		if msg.seq == l.seq {
-			return l, filterCmd(l.seq, l.all, l.input.Value())
+			return l, filterCmd(l.seq, l.gen, l.all, l.input.Value())
 		}
 	case filterResultMsg:
-		l.applyFilter(msg)
+		return l, l.applyFilter(msg)
 	}
 	return l, nil
 }
@@ -243,14 +310,20 @@ func (l *KeyList) clearFilter() {
 	l.selectKey(sel)
 }
 
-func (l *KeyList) applyFilter(msg filterResultMsg) {
+// applyFilter shows the result of the latest filter. A result taken from a
+// snapshot that has since been edited is run again on the new one.
+func (l *KeyList) applyFilter(msg filterResultMsg) tea.Cmd {
 	if msg.seq != l.seq {
-		return
+		return nil
+	}
+	if msg.gen != l.gen {
+		return filterCmd(l.seq, l.gen, l.all, msg.query)
 	}
 	sel, _ := l.Selected()
 	l.query = msg.query
 	l.items = msg.keys
 	l.selectKey(sel)
+	return nil
 }
 
 // clamp keeps the cursor on a key and the cursor's row on screen.

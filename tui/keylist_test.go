@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -177,13 +178,13 @@ func TestKeyListDropsStaleFilterResults(t *testing.T) {
 	l := newTestList([]string{"a1", "a2", "b1"}, 30, 10)
 	l, _ = l.Update(keyMsg("/"))
 	l, _ = l.Update(keyMsg("a"))
-	stale := filterCmd(l.seq, l.all, "a")() // started, then overtaken
+	stale := filterCmd(l.seq, l.gen, l.all, "a")() // started, then overtaken
 	l, _ = l.Update(keyMsg("2"))
 	l, _ = l.Update(stale)
 	if l.Query() != "" || l.Len() != 3 {
 		t.Fatalf("stale result applied: query %q, %d keys", l.Query(), l.Len())
 	}
-	l, _ = l.Update(filterResultMsg{seq: l.seq, query: "a2", keys: []string{"a2"}})
+	l, _ = l.Update(filterResultMsg{seq: l.seq, gen: l.gen, query: "a2", keys: []string{"a2"}})
 	if l.Query() != "a2" || l.Len() != 1 {
 		t.Fatalf("current result not applied: query %q, %d keys", l.Query(), l.Len())
 	}
@@ -217,5 +218,121 @@ func TestKeyListMouseWheel(t *testing.T) {
 	l, _ = l.Update(wheel(tea.MouseButtonWheelUp))
 	if l.cursor != 3 {
 		t.Fatalf("cursor %d after a wheel step up, want 3", l.cursor)
+	}
+}
+
+func TestKeyListAddRemoveKey(t *testing.T) {
+	keys := []string{"config/a", "session:1", "user:1", "user:3"}
+	tests := []struct {
+		name     string
+		query    string
+		edit     func(*KeyList)
+		want     []string // all keys afterwards
+		items    []string // keys listed afterwards
+		selected string
+	}{
+		{"add", "", func(l *KeyList) { l.AddKey("user:2") },
+			[]string{"config/a", "session:1", "user:1", "user:2", "user:3"},
+			[]string{"config/a", "session:1", "user:1", "user:2", "user:3"}, "user:2"},
+		{"add first", "", func(l *KeyList) { l.AddKey("a") },
+			[]string{"a", "config/a", "session:1", "user:1", "user:3"},
+			[]string{"a", "config/a", "session:1", "user:1", "user:3"}, "a"},
+		{"add last", "", func(l *KeyList) { l.AddKey("zz") },
+			[]string{"config/a", "session:1", "user:1", "user:3", "zz"},
+			[]string{"config/a", "session:1", "user:1", "user:3", "zz"}, "zz"},
+		{"add existing", "", func(l *KeyList) { l.AddKey("user:1") },
+			keys, keys, "user:1"},
+		{"add matching prefix filter", "^user:", func(l *KeyList) { l.AddKey("user:2") },
+			[]string{"config/a", "session:1", "user:1", "user:2", "user:3"},
+			[]string{"user:1", "user:2", "user:3"}, "user:2"},
+		{"add hidden by filter", "^user:", func(l *KeyList) { l.AddKey("blob") },
+			[]string{"blob", "config/a", "session:1", "user:1", "user:3"},
+			[]string{"user:1", "user:3"}, "user:1"},
+		{"add matching substring filter", ":1", func(l *KeyList) { l.AddKey("blob:1") },
+			[]string{"blob:1", "config/a", "session:1", "user:1", "user:3"},
+			[]string{"blob:1", "session:1", "user:1"}, "blob:1"},
+		{"remove", "", func(l *KeyList) { l.RemoveKey("config/a") },
+			[]string{"session:1", "user:1", "user:3"},
+			[]string{"session:1", "user:1", "user:3"}, "session:1"},
+		{"remove last", "", func(l *KeyList) { l.AddKey("user:3"); l.RemoveKey("user:3") },
+			[]string{"config/a", "session:1", "user:1"},
+			[]string{"config/a", "session:1", "user:1"}, "user:1"},
+		{"remove other keeps selection", "", func(l *KeyList) { l.AddKey("user:1"); l.RemoveKey("config/a") },
+			[]string{"session:1", "user:1", "user:3"},
+			[]string{"session:1", "user:1", "user:3"}, "user:1"},
+		{"remove missing", "", func(l *KeyList) { l.RemoveKey("nope") },
+			keys, keys, "config/a"},
+		{"remove filtered", "^user:", func(l *KeyList) { l.RemoveKey("user:1") },
+			[]string{"config/a", "session:1", "user:3"},
+			[]string{"user:3"}, "user:3"},
+		{"remove hidden by filter", "^user:", func(l *KeyList) { l.RemoveKey("config/a") },
+			[]string{"session:1", "user:1", "user:3"},
+			[]string{"user:1", "user:3"}, "user:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snapshot := slices.Clone(keys)
+			l := newTestList(snapshot, 30, 10)
+			if tt.query != "" {
+				l.query = tt.query
+				l.items = FilterKeys(l.all, tt.query)
+			}
+			tt.edit(&l)
+			if !reflect.DeepEqual(l.all, tt.want) {
+				t.Errorf("all = %q, want %q", l.all, tt.want)
+			}
+			if !reflect.DeepEqual(l.items, tt.items) {
+				t.Errorf("items = %q, want %q", l.items, tt.items)
+			}
+			if k, _ := l.Selected(); k != tt.selected {
+				t.Errorf("selected %q, want %q", k, tt.selected)
+			}
+			if !reflect.DeepEqual(snapshot, keys) {
+				t.Errorf("the old snapshot was modified: %q", snapshot)
+			}
+		})
+	}
+}
+
+// TestKeyListAddKeyKeepsRow checks that a key created far down a long list
+// is selected on the row the cursor was on, and that the rows do not jump
+// when the selected key is deleted.
+func TestKeyListAddKeyKeepsRow(t *testing.T) {
+	l := newTestList(testKeys(1000), 30, 11) // 10 rows
+	for range 3 {
+		l, _ = l.Update(keyMsg("j"))
+	}
+	l.AddKey("key:0000500x")
+	if k, _ := l.Selected(); k != "key:0000500x" || l.cursor-l.offset != 3 {
+		t.Fatalf("selected %q on row %d, want the new key on row 3", k, l.cursor-l.offset)
+	}
+	offset := l.offset
+	l.RemoveKey("key:0000500x")
+	if k, _ := l.Selected(); k != "key:0000501" || l.offset != offset {
+		t.Fatalf("after delete: selected %q, offset %d (was %d)", k, l.offset, offset)
+	}
+	if l.Len() != 1000 || !strings.Contains(l.headerView(), "1000 keys") {
+		t.Fatalf("%d keys listed; header %q", l.Len(), l.headerView())
+	}
+}
+
+// TestKeyListFilterAfterEdit checks that a filter started before a key was
+// added is run again on the new snapshot rather than dropping the key.
+func TestKeyListFilterAfterEdit(t *testing.T) {
+	l := newTestList([]string{"user:1", "user:3", "x"}, 30, 10)
+	l, _ = l.Update(keyMsg("/"))
+	for _, r := range "^user" {
+		l, _ = l.Update(keyMsg(string(r)))
+	}
+	l, cmd := l.Update(filterTickMsg{seq: l.seq})
+	running := cmd() // the scan ran on the old snapshot
+	l.AddKey("user:2")
+	l, cmd = l.Update(running)
+	if cmd == nil || l.Query() != "" {
+		t.Fatalf("result from the old snapshot applied: query %q", l.Query())
+	}
+	l, _ = l.Update(cmd())
+	if want := []string{"user:1", "user:2", "user:3"}; !reflect.DeepEqual(l.items, want) {
+		t.Fatalf("items %q, want %q", l.items, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +312,128 @@ func TestInspectorGolden(t *testing.T) {
 	dir := db.Dir()
 	view := strings.Replace(m.View(), dir, "/tmp/data"+strings.Repeat(" ", max(len(dir)-9, 0)), 1)
 	golden.RequireEqual(t, []byte(view))
+}
+
+// runCmd runs cmd and the commands it batches, and returns their messages.
+// It must only be given commands that return at once (no ticks).
+func runCmd(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	msg := cmd()
+	batch, ok := msg.(tea.BatchMsg)
+	if !ok {
+		return []tea.Msg{msg}
+	}
+	var out []tea.Msg
+	for _, c := range batch {
+		out = append(out, runCmd(c)...)
+	}
+	return out
+}
+
+// loadedModel returns a model on db that has loaded its keys.
+func loadedModel(tb testing.TB, db *kv.DB) Model {
+	tb.Helper()
+	m := New(db, Config{Getenv: func(string) string { return "" }})
+	tb.Cleanup(m.Close)
+	tm, _ := m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	tm, _ = tm.Update(keysLoadedMsg{keys: db.Keys(nil)})
+	return tm.(Model)
+}
+
+// update applies msg and then every message its commands return, but never
+// a key reload, which the test reports.
+func update(tb testing.TB, m Model, msg tea.Msg) Model {
+	tb.Helper()
+	tm, cmd := m.Update(msg)
+	for _, msg := range runCmd(cmd) {
+		if _, ok := msg.(keysLoadedMsg); ok {
+			tb.Fatalf("%T reloaded all the keys", msg)
+		}
+		tm, _ = tm.Update(msg)
+	}
+	return tm.(Model)
+}
+
+// TestPutAndDeleteUpdateListInPlace checks that a key created in the
+// inspector appears at its sorted place, and a deleted one disappears,
+// without reading all the keys back from the store.
+func TestPutAndDeleteUpdateListInPlace(t *testing.T) {
+	db := openTestDB(t, "", "a", "1", "c", "3", "e", "5")
+	m := loadedModel(t, db)
+
+	m = update(t, m, putCmd(db, "d", []byte("4"))())
+	if want := []string{"a", "c", "d", "e"}; !slices.Equal(m.list.items, want) {
+		t.Fatalf("after creating d: %q, want %q", m.list.items, want)
+	}
+	if k, _ := m.list.Selected(); k != "d" || m.viewer.Key() != "d" || !strings.Contains(m.viewer.View(), "4") {
+		t.Fatalf("selected %q, viewer on %q:\n%s", k, m.viewer.Key(), m.viewer.View())
+	}
+	if !strings.Contains(m.View(), "4 keys") || !strings.Contains(m.status.text, "created d") {
+		t.Fatalf("status %q; screen:\n%s", m.status.text, m.View())
+	}
+
+	m = update(t, m, putCmd(db, "d", []byte("four"))())
+	if !slices.Equal(m.list.items, []string{"a", "c", "d", "e"}) || !strings.Contains(m.viewer.View(), "four") {
+		t.Fatalf("after editing d: %q, viewer:\n%s", m.list.items, m.viewer.View())
+	}
+
+	m = update(t, m, deleteCmd(db, "c")())
+	if want := []string{"a", "d", "e"}; !slices.Equal(m.list.items, want) {
+		t.Fatalf("after deleting c: %q, want %q", m.list.items, want)
+	}
+	if k, _ := m.list.Selected(); k != "d" {
+		t.Fatalf("selected %q after deleting another key, want d", k)
+	}
+	m = update(t, m, deleteCmd(db, "d")())
+	if k, _ := m.list.Selected(); k != "e" || m.viewer.Key() != "e" {
+		t.Fatalf("selected %q, viewer on %q after deleting d, want e", k, m.viewer.Key())
+	}
+	if got, want := m.list.all, db.Keys(nil); !slices.Equal(got, want) {
+		t.Fatalf("list %q, store %q", got, want)
+	}
+}
+
+// TestStaleKeyReloadIsRetried checks that a full key snapshot asked for
+// before a write is not allowed to hide that write.
+func TestStaleKeyReloadIsRetried(t *testing.T) {
+	db := openTestDB(t, "", "a", "1")
+	m := loadedModel(t, db)
+	stale := keysLoadedMsg{keys: db.Keys(nil), edits: m.list.Edits()} // r pressed
+	m = update(t, m, putCmd(db, "b", []byte("2"))())
+	tm, cmd := m.Update(stale)
+	if !slices.Equal(tm.(Model).list.all, []string{"a", "b"}) {
+		t.Fatalf("stale snapshot applied: %q", tm.(Model).list.all)
+	}
+	msgs := runCmd(cmd)
+	if len(msgs) != 1 {
+		t.Fatalf("stale snapshot answered with %v, want one reload", msgs)
+	}
+	tm, _ = tm.Update(msgs[0])
+	if got := tm.(Model).list.all; !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("after the reload: %q", got)
+	}
+}
+
+// TestInspectorCreatesKeyUnderFilter checks that a created key that matches
+// the filter in effect shows up in the filtered list.
+func TestInspectorCreatesKeyUnderFilter(t *testing.T) {
+	db := openTestDB(t, "", "config/a", "1", "user:1", "2", "user:3", "3")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "3 keys")
+	press(tm, "/")
+	typeText(tm, "^user:")
+	waitFor(t, tm, "2 of 3")
+	press(tm, "enter", "n")
+	waitFor(t, tm, "New key")
+	typeText(tm, "user:2")
+	press(tm, "tab")
+	typeText(tm, "two")
+	press(tm, "ctrl+s")
+	waitFor(t, tm, "created user:2", "3 of 4")
+	m := quit(t, tm)
+	if want := []string{"user:1", "user:2", "user:3"}; !slices.Equal(m.list.items, want) {
+		t.Errorf("listed %q, want %q", m.list.items, want)
+	}
 }
