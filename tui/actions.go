@@ -50,8 +50,7 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.status = infoStatus("view: " + m.viewer.Mode().String())
 	case key.Matches(msg, km.Reload):
 		m.status = infoStatus("reloaded")
-		sel, _ := m.list.Selected()
-		return m, tea.Batch(m.reloadKeys(sel), statsCmd(m.db))
+		return m, tea.Batch(m.reloadKeys(), statsCmd(m.db))
 	case key.Matches(msg, km.New):
 		return m.openForm(NewKeyForm(m.common))
 	case key.Matches(msg, km.Edit):
@@ -239,8 +238,7 @@ func (m *Model) applyEvent(ev kv.CompactionEvent) tea.Cmd {
 		m.compactAsked = false
 		m.status = okStatus(compactionSummary(ev.OldSize, ev.NewSize, ev.Duration))
 		// Offsets moved; the reload also checks the list against the store.
-		sel, _ := m.list.Selected()
-		cmd = tea.Batch(statsCmd(m.db), m.syncSelection(true), m.reloadKeys(sel))
+		cmd = tea.Batch(statsCmd(m.db), m.syncSelection(true), m.reloadKeys())
 	case kv.CompactionFailed:
 		g.Compacting = false
 		m.compactAsked = false

@@ -22,13 +22,12 @@ const statsInterval = time.Second
 // writes, and the inspector updates its list itself then.
 type keysLoadedMsg struct {
 	keys  []string
-	keep  string // key to select afterwards
-	edits int    // the key list's Edits when the snapshot was asked for
+	edits int // the key list's Edits when the snapshot was asked for
 }
 
-func loadKeysCmd(db *kv.DB, keep string, edits int) tea.Cmd {
+func loadKeysCmd(db *kv.DB, edits int) tea.Cmd {
 	return func() tea.Msg {
-		return keysLoadedMsg{keys: db.Keys(nil), keep: keep, edits: edits}
+		return keysLoadedMsg{keys: db.Keys(nil), edits: edits}
 	}
 }
 

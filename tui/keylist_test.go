@@ -336,3 +336,17 @@ func TestKeyListFilterAfterEdit(t *testing.T) {
 		t.Fatalf("items %q, want %q", l.items, want)
 	}
 }
+
+// TestKeyListReloadKeepsRow checks that a reload leaves the selected key on
+// its screen row instead of scrolling it to the middle.
+func TestKeyListReloadKeepsRow(t *testing.T) {
+	l := newTestList(testKeys(1000), 30, 11) // 10 rows
+	l, _ = l.Update(keyMsg("pgdown"))
+	l, _ = l.Update(keyMsg("j"))
+	sel, _ := l.Selected()
+	cursor, offset := l.cursor, l.offset
+	l.SetKeys(testKeys(1000), sel)
+	if l.cursor != cursor || l.offset != offset {
+		t.Fatalf("reload moved cursor %d offset %d to %d %d", cursor, offset, l.cursor, l.offset)
+	}
+}

@@ -95,7 +95,7 @@ func (m Model) Close() {
 
 // Init loads the keys and figures and starts listening for compactions.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(loadKeysCmd(m.db, "", 0), statsCmd(m.db), statsTick(), waitEventCmd(m.events))
+	return tea.Batch(loadKeysCmd(m.db, 0), statsCmd(m.db), statsTick(), waitEventCmd(m.events))
 }
 
 // Update routes msg. Key presses go by state; engine results go to the
@@ -112,9 +112,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.updateMouse(msg)
 	case keysLoadedMsg:
 		if msg.edits != m.list.Edits() { // may predate a write: ask again
-			return m, m.reloadKeys(msg.keep)
+			return m, m.reloadKeys()
 		}
-		cmd = m.list.SetKeys(msg.keys, msg.keep)
+		sel, _ := m.list.Selected() // the cursor may have moved meanwhile
+		cmd = m.list.SetKeys(msg.keys, sel)
 		return m, tea.Batch(cmd, m.syncSelection(true))
 	case filterTickMsg, filterResultMsg:
 		m.list, cmd = m.list.Update(msg)
@@ -149,9 +150,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
-// reloadKeys asks the store for all its keys, to select keep afterwards.
-func (m *Model) reloadKeys(keep string) tea.Cmd {
-	return loadKeysCmd(m.db, keep, m.list.Edits())
+// reloadKeys asks the store for all its keys.
+func (m *Model) reloadKeys() tea.Cmd {
+	return loadKeysCmd(m.db, m.list.Edits())
 }
 
 // syncSelection loads the selected key's value if the viewer does not show
