@@ -167,12 +167,17 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 // the size of the log or on how busy the writers were during the rewrite.
 const catchUpSlack = 64 << 10
 
+// maxCatchUpRounds bounds the copying that runs beside the writers.
+const maxCatchUpRounds = 8
+
 // swap copies what writers appended since the rewrite began, in rounds
 // while they keep writing, then holds them out for the last few records,
 // makes the new log durable and puts it in place of the old one.
 func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (swapResult, error) {
 	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
-	for {
+	// A few rounds: writers faster than the copy would otherwise keep it
+	// running forever; then the lock stops them.
+	for range maxCatchUpRounds {
 		db.mu.RLock()
 		size := db.mu.c.size
 		db.mu.RUnlock()
@@ -306,7 +311,7 @@ func (db *DB) publishLog(f File, idx *index, c counters) {
 
 // setTailLocked moves the append position to a new log's end. The caller
 // holds wmu, and has drained the syncs.
-func (db *DB) setTailLocked(size int64) { db.tail = size }
+func (db *DB) setTailLocked(size int64) { db.tail, db.alloc = size, size }
 
 // copyTail appends the records of old between from and to — the writes that
 // arrived during the rewrite — to dst after c.size, and applies them to idx

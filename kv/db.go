@@ -74,6 +74,7 @@ type DB struct {
 	wmu    sync.Mutex
 	buf    []byte // encode buffer, reused by each write
 	tail   int64  // end of the last record written, published or not
+	alloc  int64  // size of the log file: the log plus reserved zeros
 	seq    uint64 // number of synced writes appended so far
 	failed error  // the log's state on disk is unknown: no more writes
 
@@ -240,6 +241,9 @@ func (db *DB) replay(f File) error {
 	if hinted {
 		db.hintCovered = from
 	}
+	if fi, err = f.Stat(); err == nil { // after any cut
+		db.alloc = fi.Size()
+	}
 	db.mu.index, db.mu.c = idx, c
 	db.mu.view = logView{f: f, m: m, end: c.size}
 	return nil
@@ -383,6 +387,9 @@ func (db *DB) Close() error {
 	defer db.mu.Unlock()
 	db.mu.closed = true
 	herr := db.saveHintOnClose(serr)
+	if terr := db.trimLocked(); herr == nil {
+		herr = terr
+	}
 	db.mu.index.close()
 	err := db.mu.view.m.unmap()
 	db.mu.view.m = nil

@@ -254,13 +254,48 @@ func (db *DB) has(key []byte) bool {
 // store takes no more writes.
 func (db *DB) appendLocked(rec []byte, off int64) error {
 	log := db.mu.view.f
+	end := off + int64(len(rec))
+	if end > db.alloc {
+		db.reserveLocked(end)
+	}
 	if _, err := log.WriteAt(rec, off); err != nil {
 		if terr := log.Truncate(off); terr != nil {
 			db.failed = terr
 		}
+		db.alloc = off
 		return fmt.Errorf("kv: append to %s: %w", db.path, err)
 	}
-	db.tail = off + int64(len(rec))
+	db.tail = end
+	db.alloc = max(db.alloc, end)
+	return nil
+}
+
+// Reserved space ahead of the log: an eighth of the log, between these.
+const (
+	minReserve = 1 << 20
+	maxReserve = 64 << 20
+)
+
+// reserveLocked extends the log file with zeros past end, so that the
+// appends that follow do not change its size: see walfmt's "Reserved
+// space". Where the system cannot, appends extend the file one at a time.
+func (db *DB) reserveLocked(end int64) {
+	grow := min(max(db.alloc/8, minReserve), maxReserve)
+	if preallocate(db.mu.view.f, db.alloc, end+grow-db.alloc) {
+		db.alloc = end + grow
+	}
+}
+
+// trimLocked cuts the reserved zeros off the log file, at Close, so a closed
+// store's log is exactly its records. The caller holds wmu and mu.
+func (db *DB) trimLocked() error {
+	if db.opts.ReadOnly || db.failed != nil || db.mu.view.f == nil || db.alloc <= db.mu.c.size {
+		return nil
+	}
+	if err := db.mu.view.f.Truncate(db.mu.c.size); err != nil {
+		return fmt.Errorf("kv: trim %s: %w", db.path, err)
+	}
+	db.alloc = db.mu.c.size
 	return nil
 }
 

@@ -40,12 +40,21 @@
 // its checksum matches. These constants are part of the on-disk format: they
 // are never changed in place; a new layout gets a new Version.
 //
+// # Reserved space
+//
+// A log may be followed by zero bytes: space a writer reserved ahead of its
+// appends, so that a synced append does not also have to change the file's
+// size. The log ends where the zeros start, when every byte from there to
+// the end of the file is zero. No record starts with a zero byte pattern of
+// that length that runs to the end: a record's kind is never zero.
+//
 // # Endings
 //
 // A Reader tells apart three ways a log can end:
 //
-//   - a clean end: the last record ends exactly at the end of the file
-//     (Next returns io.EOF);
+//   - a clean end: the last record ends exactly at the end of the file, or
+//     only zero bytes follow it (Next returns io.EOF; Offset is where the
+//     log ends);
 //   - a torn tail: the last record is incomplete or fails its checksum, and no
 //     valid record follows it — the trace of a crash during an append, safe to
 //     cut away (Next returns a *CorruptionError that wraps ErrTornTail);

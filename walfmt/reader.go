@@ -64,6 +64,15 @@ func (r *Reader) Next() (Record, error) {
 	if r.off == r.size {
 		return Record{}, io.EOF
 	}
+	zero, err := r.zeroFrom(r.off)
+	if err != nil {
+		r.err = err
+		return Record{}, err
+	}
+	if zero {
+		// Space reserved ahead of appends: the log ends here.
+		return Record{}, io.EOF
+	}
 	rec, reason, err := r.readRecord(r.off)
 	if err != nil {
 		r.err = err
@@ -186,6 +195,40 @@ func (r *Reader) checksumStreaming(off int64, h header) (bool, error) {
 		p += int64(n)
 	}
 	return crc == h.crc, nil
+}
+
+// zeroFrom reports whether every byte from off to the end of the log is
+// zero. It reads only as far as the first non-zero byte, which for a record
+// is within its first few bytes.
+func (r *Reader) zeroFrom(off int64) (bool, error) {
+	// A record's first bytes are its checksum and kind, never all zero:
+	// look at them alone, from the buffer the record is read through.
+	n := int(min(r.size-off, RecordHeaderSize))
+	b, err := r.window(off, n)
+	if err != nil || !allZero(b) {
+		return false, err
+	}
+	for p := off + int64(n); p < r.size; {
+		n := int(min(r.size-p, int64(len(r.buf))))
+		b, err := r.window(p, n)
+		if err != nil {
+			return false, err
+		}
+		if !allZero(b) {
+			return false, nil
+		}
+		p += int64(n)
+	}
+	return true, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // findValid returns the first offset at or after from where a valid record

@@ -270,3 +270,75 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestReservedZeros checks that zero bytes after the last record end the
+// log cleanly, however many, and that zeros followed by anything else do
+// not.
+func TestReservedZeros(t *testing.T) {
+	log := buildLog(sample...)
+	for _, n := range []int{1, 15, 16, 17, 4096, 3*bufSize + 5} {
+		padded := append(bytes.Clone(log), make([]byte, n)...)
+		r := NewReader(bytes.NewReader(padded), int64(len(padded)), "")
+		count := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%d zeros: %v", n, err)
+			}
+			count++
+		}
+		if count != len(sample) || r.Offset() != int64(len(log)) {
+			t.Fatalf("%d zeros: %d records, log ends at %d; want %d at %d", n, count, r.Offset(), len(sample), len(log))
+		}
+	}
+	// A zeroed record with a record after it is corruption.
+	_, offs, _ := readAll(log)
+	bad := bytes.Clone(log)
+	clear(bad[offs[1]:offs[2]])
+	if _, _, err := readAll(bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("zeroed middle record: %v, want ErrCorrupt", err)
+	}
+	// Zeros, then a stray non-zero byte: a torn tail, not a clean end.
+	torn := append(bytes.Clone(log), make([]byte, 100)...)
+	torn[len(torn)-1] = 7
+	if _, _, err := readAll(torn); !errors.Is(err, ErrTornTail) {
+		t.Fatalf("zeros then garbage: %v, want ErrTornTail", err)
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestReadsLogOnce checks that walking a log reads each byte about once,
+// reserved zeros included.
+func TestReadsLogOnce(t *testing.T) {
+	log := AppendHeader(nil)
+	for i := range 5000 {
+		log = AppendPut(log, []byte(fmt.Sprint("key", i)), bytes.Repeat([]byte("v"), i%300))
+	}
+	log = append(log, make([]byte, 1<<20)...)
+	src := &countingReader{r: bytes.NewReader(log)}
+	r := NewReader(src, int64(len(log)), "")
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.n > 2*int64(len(log)) {
+		t.Fatalf("read %d bytes to walk a %d-byte log", src.n, len(log))
+	}
+}
