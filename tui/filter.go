@@ -31,8 +31,8 @@ func filterTick(seq int) tea.Cmd {
 }
 
 // filterCmd matches query against the sorted snapshot keys, generation gen,
-// off the UI goroutine. A snapshot is never modified once made (edits make a
-// new one), so reading it here is safe.
+// off the UI goroutine. The key list does not change a snapshot in place
+// while a scan of it may be running, so reading it here is safe.
 func filterCmd(seq, gen int, keys []string, query string) tea.Cmd {
 	return func() tea.Msg {
 		return filterResultMsg{seq: seq, gen: gen, query: query, keys: FilterKeys(keys, query)}

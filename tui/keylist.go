@@ -26,15 +26,16 @@ const maxSizeCache = 20000
 // the rows on screen are ever rendered, so a million keys scroll as fast as
 // ten. It filters its snapshot with a debounced command.
 //
-// A snapshot is never modified once made: filter commands read it on other
-// goroutines, and the filtered items may share its memory. AddKey and
-// RemoveKey make a new one, a copy with the key put in or taken out.
+// AddKey and RemoveKey change the snapshot in place, a memmove of at most
+// 16 MB at a million keys, unless a filter command may be reading it on
+// another goroutine; then they change a copy.
 type KeyList struct {
 	common *Common
 
 	all    []string // the snapshot, sorted
-	gen    int      // generation of all, counted up with every new snapshot
+	gen    int      // generation of all, counted up whenever it changes
 	edits  int      // AddKey and RemoveKey calls that changed all
+	scans  int      // filter commands started whose result has not come back
 	items  []string // all, or the filter's result
 	cursor int      // index in items
 	offset int      // index in items of the first row shown
@@ -83,7 +84,13 @@ func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
 		return nil
 	}
 	l.seq++
-	return filterCmd(l.seq, l.gen, all, l.input.Value())
+	return l.scan(l.input.Value())
+}
+
+// scan starts a filter command for query on the snapshot.
+func (l *KeyList) scan(query string) tea.Cmd {
+	l.scans++
+	return filterCmd(l.seq, l.gen, l.all, query)
 }
 
 // Edits counts the changes AddKey and RemoveKey made. A snapshot asked of
@@ -93,24 +100,19 @@ func (l KeyList) Edits() int { return l.edits }
 // AddKey puts k, just written by the inspector, into the snapshot and, if it
 // matches the filter, into the filtered list, without asking the store for
 // all its keys again. It selects k on the cursor's screen row, or keeps the
-// selection if the filter hides k. Copying the snapshot costs a few
-// milliseconds at a million keys; a reload costs far more.
+// selection if the filter hides k.
 func (l *KeyList) AddKey(k string) {
 	delete(l.sizes, k) // the value changed
 	if i, found := slices.BinarySearch(l.all, k); !found {
-		l.all = slices.Insert(slices.Clip(l.all), i, k) // Clip: a new array
-		l.gen++
-		l.edits++
-		switch {
-		case l.query == "":
-			l.items = l.all
-		case MatchKey(k, l.query):
-			j, _ := slices.BinarySearch(l.items, k)
-			l.items = slices.Insert(slices.Clip(l.items), j, k)
+		sel, _ := l.Selected()
+		l.all = slices.Insert(l.ownedKeys(), i, k)
+		l.edited()
+		if j, found := slices.BinarySearch(l.items, k); !found && l.substringFilter() && MatchKey(k, l.query) {
+			l.items = slices.Insert(l.items, j, k)
 		}
-	}
-	if _, shown := slices.BinarySearch(l.items, k); !shown {
-		k, _ = l.Selected()
+		if _, shown := slices.BinarySearch(l.items, k); !shown {
+			k = sel
+		}
 	}
 	l.selectKeyOnRow(k)
 }
@@ -125,15 +127,37 @@ func (l *KeyList) RemoveKey(k string) {
 		return
 	}
 	sel, _ := l.Selected()
-	l.all = slices.Concat(l.all[:i], l.all[i+1:]) // a new array
-	l.gen++
-	l.edits++
-	if l.query == "" {
-		l.items = l.all
-	} else if j, found := slices.BinarySearch(l.items, k); found {
-		l.items = slices.Concat(l.items[:j], l.items[j+1:])
+	l.all = slices.Delete(l.ownedKeys(), i, i+1)
+	l.edited()
+	if j, found := slices.BinarySearch(l.items, k); found && l.substringFilter() {
+		l.items = slices.Delete(l.items, j, j+1)
 	}
 	l.selectKeyOnRow(sel)
+}
+
+// ownedKeys returns the snapshot to change in place, or a copy of it if a
+// filter command may be reading it.
+func (l *KeyList) ownedKeys() []string {
+	if l.scans > 0 {
+		return slices.Clone(l.all)
+	}
+	return l.all
+}
+
+// substringFilter reports whether the filtered list is a slice of its own,
+// made by a substring match, rather than the snapshot or a range of it.
+func (l KeyList) substringFilter() bool {
+	return l.query != "" && !strings.HasPrefix(l.query, "^")
+}
+
+// edited counts a change to the snapshot and makes the filtered list that
+// shares its memory (all keys, or a ^prefix range) follow it.
+func (l *KeyList) edited() {
+	l.gen++
+	l.edits++
+	if !l.substringFilter() {
+		l.items = FilterKeys(l.all, l.query) // all, or a binary search
+	}
 }
 
 // selectKey moves the cursor to key or to where it would sit, in the middle
@@ -216,9 +240,10 @@ func (l KeyList) Update(msg tea.Msg) (KeyList, tea.Cmd) {
 		l.updateMouse(msg)
 	case filterTickMsg:
 		if msg.seq == l.seq {
-			return l, filterCmd(l.seq, l.gen, l.all, l.input.Value())
+			return l, l.scan(l.input.Value())
 		}
 	case filterResultMsg:
+		l.scans = max(l.scans-1, 0)
 		return l, l.applyFilter(msg)
 	}
 	return l, nil
@@ -317,7 +342,7 @@ func (l *KeyList) applyFilter(msg filterResultMsg) tea.Cmd {
 		return nil
 	}
 	if msg.gen != l.gen {
-		return filterCmd(l.seq, l.gen, l.all, msg.query)
+		return l.scan(msg.query)
 	}
 	sel, _ := l.Selected()
 	l.query = msg.query

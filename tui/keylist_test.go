@@ -270,27 +270,34 @@ func TestKeyListAddRemoveKey(t *testing.T) {
 			[]string{"user:1", "user:3"}, "user:1"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			snapshot := slices.Clone(keys)
-			l := newTestList(snapshot, 30, 10)
-			if tt.query != "" {
-				l.query = tt.query
-				l.items = FilterKeys(l.all, tt.query)
-			}
-			tt.edit(&l)
-			if !reflect.DeepEqual(l.all, tt.want) {
-				t.Errorf("all = %q, want %q", l.all, tt.want)
-			}
-			if !reflect.DeepEqual(l.items, tt.items) {
-				t.Errorf("items = %q, want %q", l.items, tt.items)
-			}
-			if k, _ := l.Selected(); k != tt.selected {
-				t.Errorf("selected %q, want %q", k, tt.selected)
-			}
-			if !reflect.DeepEqual(snapshot, keys) {
-				t.Errorf("the old snapshot was modified: %q", snapshot)
-			}
-		})
+		// With a filter command running, the snapshot it reads must be
+		// left alone; without one it is changed in place.
+		for _, scanning := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/scanning=%t", tt.name, scanning), func(t *testing.T) {
+				snapshot := slices.Clone(keys)
+				l := newTestList(snapshot, 30, 10)
+				if tt.query != "" {
+					l.query = tt.query
+					l.items = FilterKeys(l.all, tt.query)
+				}
+				if scanning {
+					l.scans = 1
+				}
+				tt.edit(&l)
+				if !reflect.DeepEqual(l.all, tt.want) {
+					t.Errorf("all = %q, want %q", l.all, tt.want)
+				}
+				if !reflect.DeepEqual(l.items, tt.items) {
+					t.Errorf("items = %q, want %q", l.items, tt.items)
+				}
+				if k, _ := l.Selected(); k != tt.selected {
+					t.Errorf("selected %q, want %q", k, tt.selected)
+				}
+				if scanning && !reflect.DeepEqual(snapshot, keys) {
+					t.Errorf("the snapshot being scanned was modified: %q", snapshot)
+				}
+			})
+		}
 	}
 }
 
@@ -316,18 +323,21 @@ func TestKeyListAddKeyKeepsRow(t *testing.T) {
 	}
 }
 
-// TestKeyListFilterAfterEdit checks that a filter started before a key was
-// added is run again on the new snapshot rather than dropping the key.
+// TestKeyListFilterAfterEdit checks that a key added while a filter scans
+// the snapshot on another goroutine neither races with the scan (go test
+// -race) nor goes missing: the scan is run again on the new snapshot.
 func TestKeyListFilterAfterEdit(t *testing.T) {
-	l := newTestList([]string{"user:1", "user:3", "x"}, 30, 10)
+	keys := append(make([]string, 0, 8), "user:1", "user:3", "x") // room to insert in place
+	l := newTestList(keys, 30, 10)
 	l, _ = l.Update(keyMsg("/"))
 	for _, r := range "^user" {
 		l, _ = l.Update(keyMsg(string(r)))
 	}
 	l, cmd := l.Update(filterTickMsg{seq: l.seq})
-	running := cmd() // the scan ran on the old snapshot
+	done := make(chan tea.Msg)
+	go func() { done <- cmd() }()
 	l.AddKey("user:2")
-	l, cmd = l.Update(running)
+	l, cmd = l.Update(<-done)
 	if cmd == nil || l.Query() != "" {
 		t.Fatalf("result from the old snapshot applied: query %q", l.Query())
 	}
