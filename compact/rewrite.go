@@ -30,8 +30,9 @@ type Result struct {
 
 // Live reports whether the record for key at offset off in the old log is
 // the key's current value. A rewrite copies exactly the records for which
-// it returns true.
-type Live func(key []byte, off int64) bool
+// it returns true, and stops at an error: a record that cannot be proven
+// dead must not be dropped, nor copied beside its successor.
+type Live func(key []byte, off int64) (bool, error)
 
 // Moved is told where each copied record landed in the new log.
 type Moved func(key []byte, off int64, size int)
@@ -57,7 +58,13 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, live Live, 
 		if err != nil {
 			return res, err
 		}
-		if rec.Kind == walfmt.KindPut && live(rec.Key, rec.Offset) {
+		keep := false
+		if rec.Kind == walfmt.KindPut {
+			if keep, err = live(rec.Key, rec.Offset); err != nil {
+				return res, err
+			}
+		}
+		if keep {
 			if _, err := w.Write(rec.Raw); err != nil {
 				return res, err
 			}

@@ -29,7 +29,7 @@ func TestRewriteKeepsOnlyLive(t *testing.T) {
 	var progress []int64
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
 	res, err := Rewrite(context.Background(), &out, src,
-		func(key []byte, off int64) bool { o, ok := latest[string(key)]; return ok && o == off },
+		func(key []byte, off int64) (bool, error) { o, ok := latest[string(key)]; return ok && o == off, nil },
 		func(key []byte, off int64, size int) { moved = append(moved, at{string(key), off}) },
 		func(done int64) { progress = append(progress, done) })
 	if err != nil {
@@ -71,7 +71,7 @@ func TestRewriteStopsOnCancel(t *testing.T) {
 	cancel()
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
 	_, err := Rewrite(ctx, io.Discard, src,
-		func([]byte, int64) bool { return true }, func([]byte, int64, int) {}, nil)
+		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int) {}, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
@@ -84,8 +84,20 @@ func TestRewriteReportsCorruption(t *testing.T) {
 	log[walfmt.HeaderSize+5] = 0x80 // unknown flag in the first record
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
 	_, err := Rewrite(context.Background(), io.Discard, src,
-		func([]byte, int64) bool { return true }, func([]byte, int64, int) {}, nil)
+		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int) {}, nil)
 	if !errors.Is(err, walfmt.ErrCorrupt) {
 		t.Fatalf("got %v, want ErrCorrupt", err)
+	}
+}
+
+func TestRewriteStopsWhenLivenessUnknown(t *testing.T) {
+	log := walfmt.AppendHeader(nil)
+	log = walfmt.AppendPut(log, []byte("a"), []byte("1"))
+	errRead := errors.New("read error")
+	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
+	_, err := Rewrite(context.Background(), io.Discard, src,
+		func([]byte, int64) (bool, error) { return false, errRead }, func([]byte, int64, int) {}, nil)
+	if !errors.Is(err, errRead) {
+		t.Fatalf("got %v, want the liveness error", err)
 	}
 }

@@ -65,6 +65,11 @@ func (db *DB) startCompaction() *compaction {
 
 // compact runs one compaction and publishes its events.
 func (db *DB) compact(ctx context.Context) error {
+	select {
+	case <-db.hintChecked:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	start := time.Now()
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
@@ -136,13 +141,11 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (swapResult, error) {
 	old := db.mu.view.f // only a compaction or Close replaces it, and Close waits for us
 	idx := newIndex(keys)
-	live := func(key []byte, off int64) bool {
+	live := func(key []byte, off int64) (bool, error) {
 		db.mu.RLock()
 		defer db.mu.RUnlock()
 		s, ok, err := db.mu.index.get(key, db.viewLocked())
-		// On a read error keep the record: a rewrite must never drop data
-		// it cannot prove dead.
-		return err != nil || ok && int64(s.off) == off
+		return ok && int64(s.off) == off, err
 	}
 	moved := func(key []byte, off int64, size int) {
 		idx.insertNew(hashKey(key), off, size)
@@ -232,6 +235,12 @@ func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res c
 		return out, false, err
 	}
 	db.hintCovered = 0
+	// Make the removal durable before the rename, so that no file system
+	// that reorders directory operations can pair the old hint with the
+	// new log.
+	if err := db.fs.SyncDir(db.dir); err != nil {
+		return out, false, err
+	}
 	if !renameOpenFiles {
 		if err := db.swapClosed(tmp, old, idx, c); err != nil {
 			return out, false, err

@@ -117,7 +117,12 @@ type DB struct {
 		lastFailure error
 	}
 
-	truncated   int64 // torn-tail bytes cut at Open
+	truncated int64    // torn-tail bytes cut at Open
+	hintMeta  hintMeta // the hint Open loaded the index from; zero if none
+	// hintChecked is closed once the hint's slots are checked (or at once
+	// without a hint). Compactions wait for it: they drop every record the
+	// index does not point at, so they must not trust a damaged table.
+	hintChecked chan struct{}
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events      hub
 }
@@ -159,7 +164,55 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
+	db.startHintCheck()
 	return db, nil
+}
+
+// startHintCheck checks, in the background, the hint Open loaded the index
+// from, and rebuilds the index from the log if the hint is damaged.
+func (db *DB) startHintCheck() {
+	db.hintChecked = make(chan struct{})
+	if db.hintMeta.slots == 0 {
+		close(db.hintChecked)
+		return
+	}
+	db.wg.Add(1)
+	go func() {
+		defer db.wg.Done()
+		defer close(db.hintChecked)
+		if err := checkHintFile(db.fs, filepath.Join(db.dir, hintName), db.hintMeta); err != nil {
+			db.rebuildIndex()
+		}
+	}()
+}
+
+// rebuildIndex replaces an index loaded from a damaged hint with one
+// replayed from the log, and deletes the hint. Writers wait meanwhile;
+// readers only for the final swap.
+func (db *DB) rebuildIndex() {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.writableLocked() != nil && !db.opts.ReadOnly || db.drainSyncs() != nil {
+		return
+	}
+	db.mu.RLock()
+	v, size := db.mu.view, db.mu.c.size
+	db.mu.RUnlock()
+	idx, c := newIndex(0), counters{size: walfmt.HeaderSize}
+	if err := db.replayFrom(v.f, &logView{f: v.f, m: v.m, end: size}, idx, &c, 0, size, false); err != nil {
+		idx.close()
+		db.failed = fmt.Errorf("rebuild index after a damaged hint file: %w", err)
+		return
+	}
+	db.mu.Lock()
+	old := db.mu.index
+	db.mu.index, db.mu.c = idx, c
+	db.mu.Unlock()
+	old.close()
+	db.hintCovered = 0
+	if !db.opts.ReadOnly {
+		removeHint(db.fs, db.dir)
+	}
 }
 
 // prepareDir makes sure dir exists and is a directory.
@@ -233,7 +286,16 @@ func (db *DB) replay(f File) error {
 	} else {
 		idx, c = newIndex(0), counters{size: walfmt.HeaderSize}
 	}
-	if err := db.replayFrom(f, &logView{f: f, m: m, end: size}, idx, &c, from, size); err != nil {
+	err = db.replayFrom(f, &logView{f: f, m: m, end: size}, idx, &c, from, size, !hinted)
+	if hinted && err != nil {
+		// The log does not continue where the hint says it ends: trust
+		// neither, and read the whole log.
+		idx.close()
+		hinted, db.hintMeta = false, hintMeta{}
+		idx, c = newIndex(0), counters{size: walfmt.HeaderSize}
+		err = db.replayFrom(f, &logView{f: f, m: m, end: size}, idx, &c, 0, size, true)
+	}
+	if err != nil {
 		idx.close()
 		m.unmap()
 		return err
@@ -250,8 +312,9 @@ func (db *DB) replay(f File) error {
 }
 
 // replayFrom applies the records of the log from offset from (0: the
-// start, header included) to idx and c.
-func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64) error {
+// start, header included) to idx and c. A torn tail is cut only when cut
+// is set; otherwise it is an error like any other damage.
+func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
 	r := walfmt.NewReader(f, size, db.path)
 	if from > 0 {
 		r.StartAt(from)
@@ -261,8 +324,10 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 		switch {
 		case err == io.EOF:
 			return nil
-		case errors.Is(err, walfmt.ErrTornTail):
+		case errors.Is(err, walfmt.ErrTornTail) && cut:
 			return db.cutTail(f, r.Offset(), size)
+		case errors.Is(err, walfmt.ErrTornTail):
+			return err
 		case errors.Is(err, walfmt.ErrCorrupt):
 			return fmt.Errorf("kv: open %s: %w (run 'crabkv repair' to salvage the valid records)", db.dir, err)
 		case err != nil:

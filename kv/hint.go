@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -30,17 +31,23 @@ import (
 //	    48     8  stale bytes in that prefix
 //	    56     4  CRC-32C of the last (up to 4096) log bytes before the end
 //	              of the covered prefix: ties the hint to this very log
-//	    60     4  CRC-32C of bytes 0..59
+//	    60     4  CRC-32C of the slots
+//	    64     4  CRC-32C of bytes 0..63
 //	  4096     …  slots: {offset uint64, key hash uint32, record size
 //	              uint32} each; offset 0 marks an empty slot
 //
 // The hint is written to a temporary file, synced and renamed into place,
 // so it is whole or absent. Anything that does not match — a missing file,
 // another version, a log shorter than the covered prefix or with other
-// bytes at its end — makes Open fall back to a full replay; a hint never
-// stops a store from opening. Lookups still compare every key against the
-// log and every read verifies the record's checksum, so a hint can never
-// make a Get return the wrong value.
+// bytes at its end, a replay of the rest of the log that does not end
+// cleanly — makes Open fall back to a full replay; a hint never stops a
+// store from opening. Open maps the slots without reading them; a
+// goroutine then checks them against their checksum, their count and the
+// log's bounds, and if they fail, rebuilds the index from the log. Until
+// that check passes no compaction starts, so a damaged hint cannot make a
+// compaction drop a record. Lookups compare every key against the log and
+// every read verifies the record's checksum, so a hint never makes a Get
+// return another key's value.
 const (
 	hintName     = "wal.hint"
 	hintTempName = "wal.hint.tmp"
@@ -61,6 +68,7 @@ type hintMeta struct {
 	covered     int64
 	live, stale int64
 	tie         uint32
+	slotsCRC    uint32
 }
 
 func (h hintMeta) encode() []byte {
@@ -75,7 +83,8 @@ func (h hintMeta) encode() []byte {
 	le.PutUint64(b[40:], uint64(h.live))
 	le.PutUint64(b[48:], uint64(h.stale))
 	le.PutUint32(b[56:], h.tie)
-	le.PutUint32(b[60:], walfmt.Checksum(b[:60]))
+	le.PutUint32(b[60:], h.slotsCRC)
+	le.PutUint32(b[64:], walfmt.Checksum(b[:64]))
 	return b
 }
 
@@ -83,13 +92,14 @@ var errHint = errors.New("kv: hint file does not match")
 
 func decodeHint(b []byte) (hintMeta, error) {
 	le := binary.LittleEndian
-	if len(b) < 64 || string(b[:8]) != hintMagic || le.Uint32(b[60:]) != walfmt.Checksum(b[:60]) ||
+	if len(b) < 68 || string(b[:8]) != hintMagic || le.Uint32(b[64:]) != walfmt.Checksum(b[:64]) ||
 		le.Uint16(b[8:]) != hintVersion || le.Uint32(b[12:]) != uint32(unsafe.Sizeof(slot{})) {
 		return hintMeta{}, errHint
 	}
 	h := hintMeta{
 		slots: le.Uint64(b[16:]), keys: le.Uint64(b[24:]), covered: int64(le.Uint64(b[32:])),
 		live: int64(le.Uint64(b[40:])), stale: int64(le.Uint64(b[48:])), tie: le.Uint32(b[56:]),
+		slotsCRC: le.Uint32(b[60:]),
 	}
 	if h.slots < minSlots || h.slots&(h.slots-1) != 0 || h.slots > 1<<32 || h.keys >= h.slots ||
 		h.covered < walfmt.HeaderSize || h.live < 0 || h.stale < 0 || h.live+h.stale+walfmt.HeaderSize != h.covered {
@@ -120,7 +130,7 @@ func (db *DB) loadHint(log File, size int64) (*index, counters, bool) {
 		return nil, counters{}, false
 	}
 	defer f.Close()
-	head := make([]byte, 64)
+	head := make([]byte, 68)
 	if _, err := f.ReadAt(head, 0); err != nil {
 		return nil, counters{}, false
 	}
@@ -140,7 +150,51 @@ func (db *DB) loadHint(log File, size int64) (*index, counters, bool) {
 		return nil, counters{}, false
 	}
 	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1), mapped: mapped}
+	db.hintMeta = h
 	return x, counters{size: h.covered, live: h.live, stale: h.stale}, true
+}
+
+// checkHintFile reads the hint file Open used and checks its slots: their
+// checksum, that as many are occupied as the header says and at least one
+// is empty, and that each points at a plausible record inside the prefix
+// of the log the hint covers. It reads the file, not the mapped table,
+// which writers have been changing since Open.
+func checkHintFile(fsys FS, path string, h hintMeta) error {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const chunk = 1 << 20 // a multiple of the slot size
+	buf := make([]byte, chunk)
+	total := int64(h.slots) * int64(unsafe.Sizeof(slot{}))
+	var crc uint32
+	var used uint64
+	for off := int64(0); off < total; off += chunk {
+		b := buf[:min(chunk, total-off)]
+		if _, err := f.ReadAt(b, hintHeader+off); err != nil {
+			return err
+		}
+		crc = crc32.Update(crc, castagnoli, b)
+		for p := 0; p < len(b); p += int(unsafe.Sizeof(slot{})) {
+			soff := int64(binary.LittleEndian.Uint64(b[p:]))
+			size := int64(binary.LittleEndian.Uint32(b[p+12:]))
+			if soff == 0 {
+				continue
+			}
+			used++
+			if soff < walfmt.HeaderSize || size <= walfmt.RecordHeaderSize || soff > h.covered-size {
+				return fmt.Errorf("%w: slot points outside the log", errHint)
+			}
+		}
+	}
+	switch {
+	case crc != h.slotsCRC:
+		return fmt.Errorf("%w: slots checksum mismatch", errHint)
+	case used != h.keys || used >= h.slots:
+		return fmt.Errorf("%w: %d slots used, header says %d", errHint, used, h.keys)
+	}
+	return nil
 }
 
 // saveHint writes x, which describes the first c.size bytes of log, to a
@@ -155,7 +209,10 @@ func (db *DB) saveHint(x *index, c counters, log File, name string) error {
 	if err != nil {
 		return err
 	}
-	meta := hintMeta{slots: uint64(len(x.slots)), keys: uint64(x.count), covered: c.size, live: c.live, stale: c.stale, tie: tie}
+	meta := hintMeta{
+		slots: uint64(len(x.slots)), keys: uint64(x.count), covered: c.size,
+		live: c.live, stale: c.stale, tie: tie, slotsCRC: crc32.Checksum(slotBytes(x.slots), castagnoli),
+	}
 	tmp := filepath.Join(db.dir, hintTempName)
 	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -179,7 +236,7 @@ func writeHintFile(f File, meta hintMeta, slots []slot) error {
 	if _, err := f.WriteAt(meta.encode(), 0); err != nil {
 		return err
 	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(slots))), len(slots)*int(unsafe.Sizeof(slot{})))
+	b := slotBytes(slots)
 	for off := 0; off < len(b); off += 4 << 20 {
 		if _, err := f.WriteAt(b[off:min(off+4<<20, len(b))], hintHeader+int64(off)); err != nil {
 			return err
@@ -198,10 +255,16 @@ func removeHint(fsys FS, dir string) error {
 	return err
 }
 
+// slotBytes returns the table's memory as bytes: the hint file's layout on
+// a little-endian system.
+func slotBytes(slots []slot) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(slots))), len(slots)*int(unsafe.Sizeof(slot{})))
+}
+
 // readSlots reads the hint file's slots into memory.
 func readSlots(f File, n int) ([]slot, []byte, error) {
 	slots := make([]slot, n)
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(slots))), n*int(unsafe.Sizeof(slot{})))
+	b := slotBytes(slots)
 	if _, err := f.ReadAt(b, hintHeader); err != nil {
 		return nil, nil, err
 	}

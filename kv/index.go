@@ -119,7 +119,14 @@ func (x *index) insertNew(h uint32, off int64, size int) {
 		x.grow()
 	}
 	i := h & x.mask
-	for x.slots[i].off != 0 {
+	for n := 0; x.slots[i].off != 0; n++ {
+		if n == len(x.slots) {
+			// Full: only a table loaded from a damaged hint can be, and
+			// the check of the hint is about to replace it.
+			x.grow()
+			x.insertNew(h, off, size)
+			return
+		}
 		i = (i + 1) & x.mask
 	}
 	x.slots[i] = slot{off: uint64(off), hash: h, size: uint32(size)}
@@ -161,7 +168,8 @@ func (x *index) remove(key []byte, src keySource) (slot, bool, error) {
 // otherwise become unreachable (backward-shift deletion: no tombstones, so
 // lookups never slow down after many deletes).
 func (x *index) removeAt(i uint32) {
-	for j := (i + 1) & x.mask; ; j = (j + 1) & x.mask {
+	j := (i + 1) & x.mask
+	for range x.slots { // bounded, for a table from a damaged hint
 		s := x.slots[j]
 		if s.off == 0 {
 			break
@@ -173,6 +181,7 @@ func (x *index) removeAt(i uint32) {
 			x.slots[i] = s
 			i = j
 		}
+		j = (j + 1) & x.mask
 	}
 	x.slots[i] = slot{}
 	x.count--

@@ -2,9 +2,8 @@ package kv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
-
-	"github.com/crabkv/crabkv/walfmt"
 )
 
 // Get returns a copy of key's value, or ErrNotFound. The record's checksum
@@ -47,27 +46,41 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	if db.mu.closed {
 		return Entry{}, ErrClosed
 	}
-	s, ok, err := db.mu.index.get(key, db.viewLocked())
+	v := db.viewLocked()
+	s, ok, err := db.mu.index.get(key, v)
 	if err != nil {
 		return Entry{}, err
 	}
 	if !ok {
 		return Entry{}, ErrNotFound
 	}
-	vs := int(s.size) - walfmt.ValueOffset(len(key))
+	h, err := v.header(int64(s.off))
+	if err != nil {
+		return Entry{}, err
+	}
+	vs := int(binary.LittleEndian.Uint32(h[12:16]))
 	return Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs}, nil
 }
 
 // Keys returns, in byte order, a copy of the keys that start with prefix
 // (all keys for an empty prefix), taken at one moment.
 func (db *DB) Keys(prefix []byte) []string {
+	keys := db.keysUnsorted(prefix)
+	slices.Sort(keys)
+	return keys
+}
+
+func (db *DB) keysUnsorted(prefix []byte) []string {
 	db.mu.RLock()
+	defer db.mu.RUnlock()
 	if db.mu.closed {
-		db.mu.RUnlock()
 		return nil
 	}
 	v := db.viewLocked()
-	keys := make([]string, 0, db.keysHint(prefix))
+	var keys []string
+	if len(prefix) == 0 {
+		keys = make([]string, 0, max(0, db.mu.index.count))
+	}
 	db.mu.index.each(func(s slot) bool {
 		k, err := v.keyAt(int64(s.off))
 		if err == nil && bytes.HasPrefix(k, prefix) {
@@ -75,16 +88,7 @@ func (db *DB) Keys(prefix []byte) []string {
 		}
 		return true
 	})
-	db.mu.RUnlock()
-	slices.Sort(keys)
 	return keys
-}
-
-func (db *DB) keysHint(prefix []byte) int {
-	if len(prefix) == 0 {
-		return db.mu.index.count
-	}
-	return 0
 }
 
 // Ascend calls fn with each key that starts with prefix, in byte order,

@@ -25,41 +25,62 @@ type logView struct {
 var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // keyAt returns the key of the record at off. With a map the key aliases
-// it; the caller must not keep it past the read lock.
+// it; the caller must not keep it past the read lock. Offsets come from the
+// index, which may have been loaded from a damaged hint, so every bound is
+// checked, without overflow, before anything is sliced.
 func (v *logView) keyAt(off int64) ([]byte, error) {
-	if v.m != nil {
-		if off < walfmt.HeaderSize || off+walfmt.RecordHeaderSize > v.end {
-			return nil, fmt.Errorf("kv: index points at offset %d, outside the log: %w", off, walfmt.ErrCorrupt)
-		}
-		h := v.m.data[off : off+walfmt.RecordHeaderSize]
-		end := off + walfmt.RecordHeaderSize + int64(binary.LittleEndian.Uint32(h[8:12]))
-		if end > v.end {
-			return nil, fmt.Errorf("kv: record at offset %d: %w: key runs past the log", off, walfmt.ErrCorrupt)
-		}
-		return v.m.data[off+walfmt.RecordHeaderSize : end], nil
+	h, err := v.header(off)
+	if err != nil {
+		return nil, err
 	}
-	var h [walfmt.RecordHeaderSize]byte
-	if _, err := v.f.ReadAt(h[:], off); err != nil {
-		return nil, fmt.Errorf("kv: read record header at offset %d: %w", off, err)
+	start := off + walfmt.RecordHeaderSize
+	if h[5]&walfmt.FlagExpiry != 0 {
+		start += walfmt.ExpirySize
 	}
-	n := binary.LittleEndian.Uint32(h[8:12])
+	n := int64(binary.LittleEndian.Uint32(h[8:12]))
 	if n > walfmt.MaxKeyLen {
 		return nil, fmt.Errorf("kv: record at offset %d: %w: key length %d", off, walfmt.ErrCorrupt, n)
 	}
+	if v.m != nil {
+		if start > v.end-n {
+			return nil, fmt.Errorf("kv: record at offset %d: %w: key runs past the log", off, walfmt.ErrCorrupt)
+		}
+		return v.m.data[start : start+n], nil
+	}
 	k := make([]byte, n)
-	if _, err := v.f.ReadAt(k, off+walfmt.RecordHeaderSize); err != nil {
+	if _, err := v.f.ReadAt(k, start); err != nil {
 		return nil, fmt.Errorf("kv: read key at offset %d: %w", off, err)
 	}
 	return k, nil
 }
 
+// header returns the fixed header of the record at off.
+func (v *logView) header(off int64) ([walfmt.RecordHeaderSize]byte, error) {
+	var h [walfmt.RecordHeaderSize]byte
+	if v.m != nil {
+		if off < walfmt.HeaderSize || off > v.end-walfmt.RecordHeaderSize {
+			return h, fmt.Errorf("kv: index points at offset %d, outside the log: %w", off, walfmt.ErrCorrupt)
+		}
+		copy(h[:], v.m.data[off:])
+	} else if _, err := v.f.ReadAt(h[:], off); err != nil {
+		return h, fmt.Errorf("kv: read record header at offset %d: %w", off, err)
+	}
+	return h, nil
+}
+
+// maxRecord is the largest record the format allows.
+const maxRecord = walfmt.RecordHeaderSize + walfmt.ExpirySize + walfmt.MaxKeyLen + walfmt.MaxValueLen
+
 // value returns a copy of the value of the record s points to, after
 // verifying the record's checksum.
 func (v *logView) value(s slot, path string) ([]byte, error) {
 	off, size := int64(s.off), int(s.size)
+	if size > maxRecord || off < walfmt.HeaderSize {
+		return nil, fmt.Errorf("kv: %s: index holds an impossible record at offset %d: %w", path, off, walfmt.ErrCorrupt)
+	}
 	var b []byte
 	if v.m != nil {
-		if off+int64(size) > v.end {
+		if off > v.end-int64(size) {
 			return nil, fmt.Errorf("kv: %s: index points past the log at offset %d: %w", path, off, walfmt.ErrCorrupt)
 		}
 		b = v.m.data[off : off+int64(size)]

@@ -177,7 +177,8 @@ func (db *DB) syncThrough(seq uint64) (compact.State, error) {
 			return st, nil
 		}
 	}
-	return db.policyState(), s.err
+	// Synced by another leader; a later failure is not this write's.
+	return db.policyState(), nil
 }
 
 // Sync makes every write acknowledged so far durable. Without NoSync each
@@ -305,6 +306,9 @@ func (db *DB) syncErr() error {
 	return db.sync.err
 }
 
+// failureBackoff is how long automatic compaction waits after a failure.
+const failureBackoff = time.Minute
+
 // maybeCompact starts a background compaction when the policy says one is
 // due. The writer does not wait for it.
 func (db *DB) maybeCompact(st compact.State) {
@@ -316,6 +320,9 @@ func (db *DB) maybeCompact(st compact.State) {
 	db.cmu.Lock()
 	st.SinceLast = time.Since(db.cmu.lastEnd)
 	due := db.cmu.running == nil && !db.cmu.closing && p.Due(st)
+	if db.cmu.lastFailure != nil && st.SinceLast < failureBackoff {
+		due = false // a failing compaction is not retried on every write
+	}
 	db.cmu.Unlock()
 	if due {
 		db.startCompaction()

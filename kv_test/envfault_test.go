@@ -222,6 +222,37 @@ func failOp(op fsOp, suffix string, err error) func(fsOp, string, int) error {
 	}
 }
 
+// failNthOp fails the n-th operation op on a file whose name ends in
+// suffix.
+func failNthOp(op fsOp, suffix string, n int, err error) func(fsOp, string, int) error {
+	var seen atomic.Int64
+	match := failOp(op, suffix, err)
+	return func(o fsOp, name string, flag int) error {
+		if match(o, name, flag) != nil && int(seen.Add(1)) == n {
+			return err
+		}
+		return nil
+	}
+}
+
+// TestCompactionDirSyncBeforeSwap fails the directory sync that makes the
+// old hint's removal durable: the compaction stops before the rename, and
+// the old log stays in use.
+func TestCompactionDirSyncBeforeSwap(t *testing.T) {
+	db, ffs, dir, want := faultStore(t)
+	ffs.SetInject(failNthOp(opSyncDir, "", 1, syscall.EIO))
+	if err := db.Compact(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Compact: %v, want EIO", err)
+	}
+	ffs.SetInject(nil)
+	checkReads(t, db, want, "after the failed compaction")
+	if err := db.Put([]byte("more"), []byte("data")); err != nil {
+		t.Fatalf("Put after a failed compaction: %v", err)
+	}
+	want["more"] = "data"
+	checkReopen(t, db, dir, want, "after the failed compaction")
+}
+
 // TestCompactionFaults fails each step of a compaction in turn. The old log
 // stays in place and in use, with everything in it.
 func TestCompactionFaults(t *testing.T) {
@@ -262,14 +293,18 @@ func TestSyncFailures(t *testing.T) {
 		op     fsOp
 		suffix string
 		write  func(*kv.DB) error
+		nth    int
 	}{
-		{"log sync", opSync, "wal.log", func(db *kv.DB) error { return db.Put([]byte("x"), []byte("y")) }},
-		{"directory sync after compaction", opSyncDir, "", func(db *kv.DB) error { return db.Compact() }},
+		{"log sync", opSync, "wal.log", func(db *kv.DB) error { return db.Put([]byte("x"), []byte("y")) }, 1},
+		// A compaction syncs the directory twice: once after removing the
+		// old hint (a failure there leaves the old log in use, see
+		// TestCompactionDirSyncBeforeSwap), then after the rename.
+		{"directory sync after compaction", opSyncDir, "", func(db *kv.DB) error { return db.Compact() }, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db, ffs, dir, want := faultStore(t)
-			ffs.SetInject(failOp(tt.op, tt.suffix, syscall.EIO))
+			ffs.SetInject(failNthOp(tt.op, tt.suffix, tt.nth, syscall.EIO))
 			err := tt.write(db)
 			if !errors.Is(err, syscall.EIO) {
 				t.Fatalf("error %v, want EIO", err)
