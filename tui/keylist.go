@@ -36,6 +36,7 @@ type KeyList struct {
 	gen    int      // generation of all, counted up whenever it changes
 	edits  int      // AddKey and RemoveKey calls that changed all
 	scans  int      // filter commands started whose result has not come back
+	loaded bool     // SetKeys has been called: the first load has arrived
 	items  []string // all, or the filter's result
 	cursor int      // index in items
 	offset int      // index in items of the first row shown
@@ -75,7 +76,7 @@ func (l KeyList) rows() int { return max(l.height-1, 1) }
 // row. With a filter active it returns the command that re-applies the
 // filter to the new snapshot.
 func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
-	l.all = all
+	l.all, l.loaded = all, true
 	l.gen++
 	l.sizes = map[string]int{}
 	if l.query == "" {
@@ -92,6 +93,10 @@ func (l *KeyList) scan(query string) tea.Cmd {
 	l.scans++
 	return filterCmd(l.seq, l.gen, l.all, query)
 }
+
+// Loaded reports whether the keys have been loaded from the store yet; at a
+// million keys that takes about a second.
+func (l KeyList) Loaded() bool { return l.loaded }
 
 // Edits counts the changes AddKey and RemoveKey made. A snapshot asked of
 // the store before the count last changed may lack those changes.
@@ -384,12 +389,18 @@ func (l KeyList) emptyText() string {
 	if l.query != "" || l.input.Value() != "" {
 		return "no keys match"
 	}
+	if !l.loaded {
+		return "loading keys…"
+	}
 	return "no keys yet (n adds one)"
 }
 
 func (l KeyList) headerView() string {
 	s := l.common.Styles
 	count := fmt.Sprintf("%d keys", len(l.all))
+	if !l.loaded {
+		count = "…"
+	}
 	if l.query != "" {
 		count = fmt.Sprintf("%d of %d", len(l.items), len(l.all))
 	}

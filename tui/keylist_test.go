@@ -360,3 +360,15 @@ func TestKeyListReloadKeepsRow(t *testing.T) {
 		t.Fatalf("reload moved cursor %d offset %d to %d %d", cursor, offset, l.cursor, l.offset)
 	}
 }
+
+func TestKeyListLoading(t *testing.T) {
+	l := NewKeyList(NewCommon())
+	l.SetSize(30, 5)
+	if v := l.View(); !strings.Contains(v, "loading keys…") || strings.Contains(v, "0 keys") {
+		t.Fatalf("before the first load:\n%s", v)
+	}
+	l.SetKeys(nil, "")
+	if v := l.View(); !strings.Contains(v, "no keys yet") || !strings.Contains(v, "0 keys") {
+		t.Fatalf("after loading no keys:\n%s", v)
+	}
+}

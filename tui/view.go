@@ -54,7 +54,11 @@ func (m Model) titleView() string {
 	if m.cfg.ReadOnly {
 		left += " " + s.Badge.Render("READ-ONLY")
 	}
-	return joinEnds(left, s.Muted.Render(fmt.Sprintf("%d keys", len(m.list.all))), m.width)
+	count := fmt.Sprintf("%d keys", len(m.list.all))
+	if !m.list.Loaded() {
+		count = "loading keys…"
+	}
+	return joinEnds(left, s.Muted.Render(count), m.width)
 }
 
 func (m Model) mainView() string {
