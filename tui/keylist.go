@@ -72,8 +72,7 @@ func (l *KeyList) SetSize(w, h int) {
 func (l KeyList) rows() int { return max(l.height-1, 1) }
 
 // SetKeys replaces the snapshot with a fresh one from the store and selects
-// keep, or the key that would follow it if it is gone, on the same screen
-// row. With a filter active it returns the command that re-applies the
+// keep, or the key that would follow it if it is gone. With a filter active it returns the command that re-applies the
 // filter to the new snapshot.
 func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
 	l.all, l.loaded = all, true
@@ -81,7 +80,7 @@ func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
 	l.sizes = map[string]int{}
 	if l.query == "" {
 		l.items = all
-		l.selectKeyOnRow(keep)
+		l.selectKeyInView(keep)
 		return nil
 	}
 	l.seq++
@@ -104,8 +103,8 @@ func (l KeyList) Edits() int { return l.edits }
 
 // AddKey puts k, just written by the inspector, into the snapshot and, if it
 // matches the filter, into the filtered list, without asking the store for
-// all its keys again. It selects k on the cursor's screen row, or keeps the
-// selection if the filter hides k.
+// all its keys again. It selects k, or keeps the selection if the filter
+// hides k.
 func (l *KeyList) AddKey(k string) {
 	delete(l.sizes, k) // the value changed
 	if i, found := slices.BinarySearch(l.all, k); !found {
@@ -119,7 +118,7 @@ func (l *KeyList) AddKey(k string) {
 			k = sel
 		}
 	}
-	l.selectKeyOnRow(k)
+	l.selectKeyInView(k)
 }
 
 // RemoveKey takes k, just deleted by the inspector, out of the snapshot and
@@ -137,7 +136,7 @@ func (l *KeyList) RemoveKey(k string) {
 	if j, found := slices.BinarySearch(l.items, k); found && l.substringFilter() {
 		l.items = slices.Delete(l.items, j, j+1)
 	}
-	l.selectKeyOnRow(sel)
+	l.selectKeyInView(sel)
 }
 
 // ownedKeys returns the snapshot to change in place, or a copy of it if a
@@ -174,13 +173,16 @@ func (l *KeyList) selectKey(k string) {
 	l.clamp()
 }
 
-// selectKeyOnRow moves the cursor to key or to where it would sit, keeping
-// the cursor on the screen row it was on, so that the rows around it do not
-// jump.
-func (l *KeyList) selectKeyOnRow(k string) {
-	row := l.cursor - l.offset
-	l.cursor = sort.SearchStrings(l.items, k)
-	l.offset = l.cursor - row
+// selectKeyInView moves the cursor to key or to where it would sit. If that
+// is on screen the rows stay where they are; otherwise it is brought to the
+// middle of the pane.
+func (l *KeyList) selectKeyInView(k string) {
+	i := sort.SearchStrings(l.items, k)
+	if i < l.offset || i >= l.offset+l.rows() {
+		l.selectKey(k)
+		return
+	}
+	l.cursor = i
 	l.clamp()
 }
 

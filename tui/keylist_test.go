@@ -301,22 +301,31 @@ func TestKeyListAddRemoveKey(t *testing.T) {
 	}
 }
 
-// TestKeyListAddKeyKeepsRow checks that a key created far down a long list
-// is selected on the row the cursor was on, and that the rows do not jump
-// when the selected key is deleted.
-func TestKeyListAddKeyKeepsRow(t *testing.T) {
+// TestKeyListEditScrolling checks where an added or removed key leaves the
+// rows: a key created on screen does not scroll the list, one created off
+// screen is brought to the middle, and deleting the selected key leaves the
+// rows in place.
+func TestKeyListEditScrolling(t *testing.T) {
 	l := newTestList(testKeys(1000), 30, 11) // 10 rows
 	for range 3 {
 		l, _ = l.Update(keyMsg("j"))
 	}
-	l.AddKey("key:0000500x")
-	if k, _ := l.Selected(); k != "key:0000500x" || l.cursor-l.offset != 3 {
-		t.Fatalf("selected %q on row %d, want the new key on row 3", k, l.cursor-l.offset)
+	steps := []struct {
+		edit           func()
+		selected       string
+		cursor, offset int
+	}{
+		{func() { l.AddKey("key:0000005x") }, "key:0000005x", 6, 0},
+		{func() { l.AddKey("key:0000500x") }, "key:0000500x", 502, 497},
+		{func() { l.RemoveKey("key:0000500x") }, "key:0000501", 502, 497},
+		{func() { l.RemoveKey("key:0000005x") }, "key:0000501", 501, 497},
 	}
-	offset := l.offset
-	l.RemoveKey("key:0000500x")
-	if k, _ := l.Selected(); k != "key:0000501" || l.offset != offset {
-		t.Fatalf("after delete: selected %q, offset %d (was %d)", k, l.offset, offset)
+	for i, s := range steps {
+		s.edit()
+		if k, _ := l.Selected(); k != s.selected || l.cursor != s.cursor || l.offset != s.offset {
+			t.Fatalf("step %d: selected %q, cursor %d, offset %d; want %q, %d, %d",
+				i, k, l.cursor, l.offset, s.selected, s.cursor, s.offset)
+		}
 	}
 	if l.Len() != 1000 || !strings.Contains(l.headerView(), "1000 keys") {
 		t.Fatalf("%d keys listed; header %q", l.Len(), l.headerView())
