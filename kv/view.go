@@ -57,12 +57,21 @@ func (v *logView) keyAt(off int64) ([]byte, error) {
 // header returns the fixed header of the record at off.
 func (v *logView) header(off int64) ([walfmt.RecordHeaderSize]byte, error) {
 	var h [walfmt.RecordHeaderSize]byte
-	if v.m != nil {
-		if off < walfmt.HeaderSize || off > v.end-walfmt.RecordHeaderSize {
-			return h, fmt.Errorf("kv: index points at offset %d, outside the log: %w", off, walfmt.ErrCorrupt)
-		}
-		copy(h[:], v.m.data[off:])
-	} else if _, err := v.f.ReadAt(h[:], off); err != nil {
+	if v.m == nil {
+		return v.readHeader(off)
+	}
+	if off < walfmt.HeaderSize || off > v.end-walfmt.RecordHeaderSize {
+		return h, fmt.Errorf("kv: index points at offset %d, outside the log: %w", off, walfmt.ErrCorrupt)
+	}
+	copy(h[:], v.m.data[off:])
+	return h, nil
+}
+
+// readHeader reads a record header without the map. It is apart from
+// header because its buffer escapes to the heap.
+func (v *logView) readHeader(off int64) ([walfmt.RecordHeaderSize]byte, error) {
+	var h [walfmt.RecordHeaderSize]byte
+	if _, err := v.f.ReadAt(h[:], off); err != nil {
 		return h, fmt.Errorf("kv: read record header at offset %d: %w", off, err)
 	}
 	return h, nil
@@ -96,15 +105,20 @@ func (v *logView) value(s slot, path string) ([]byte, error) {
 		}
 	}
 	rec, err := walfmt.Decode(b)
-	var ce *walfmt.CorruptionError
-	if errors.As(err, &ce) {
-		ce.File, ce.Offset = path, off
-		return nil, fmt.Errorf("kv: read: %w", ce)
-	}
 	if err != nil {
-		return nil, err
+		return nil, locateCorruption(err, path, off)
 	}
 	out := make([]byte, len(rec.Value))
 	copy(out, rec.Value)
 	return out, nil
+}
+
+// locateCorruption fills in where a record that failed to decode sits.
+func locateCorruption(err error, path string, off int64) error {
+	var ce *walfmt.CorruptionError
+	if errors.As(err, &ce) {
+		ce.File, ce.Offset = path, off
+		return fmt.Errorf("kv: read: %w", ce)
+	}
+	return err
 }

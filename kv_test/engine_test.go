@@ -503,3 +503,20 @@ func TestGetReportsDamageWithOffset(t *testing.T) {
 	}
 	wantValue(t, db, key(4), value(4))
 }
+
+// TestGetAllocatesOnlyTheValue checks that a Get of a present key
+// allocates the returned value and nothing else, and a miss nothing.
+func TestGetAllocatesOnlyTheValue(t *testing.T) {
+	db := openDB(t, t.TempDir(), manual)
+	for i := range 1000 {
+		mustPut(t, db, key(i), value(i))
+	}
+	k := []byte(key(7))
+	if n := testing.AllocsPerRun(100, func() { db.Get(k) }); n != 1 {
+		t.Fatalf("Get of a present key: %v allocations, want 1", n)
+	}
+	miss := []byte("absent")
+	if n := testing.AllocsPerRun(100, func() { db.Get(miss) }); n != 0 {
+		t.Fatalf("Get of an absent key: %v allocations, want 0", n)
+	}
+}
