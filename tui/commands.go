@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -25,9 +26,14 @@ type keysLoadedMsg struct {
 	edits int // the key list's Edits when the snapshot was asked for
 }
 
+// editRoom is how many keys the snapshot has room to take in place, so
+// that the first keys created after a load do not make the UI goroutine
+// copy a million of them into a bigger array.
+const editRoom = 256
+
 func loadKeysCmd(db *kv.DB, edits int) tea.Cmd {
 	return func() tea.Msg {
-		return keysLoadedMsg{keys: db.Keys(nil), edits: edits}
+		return keysLoadedMsg{keys: slices.Grow(db.Keys(nil), editRoom), edits: edits}
 	}
 }
 
