@@ -305,7 +305,7 @@ func (db *DB) installHint(hinted bool, covered int64) {
 // publishLog makes the new log, index and counters the ones readers and
 // writers use. The caller holds wmu, and no write waits for a sync.
 func (db *DB) publishLog(f File, idx *index, c counters) {
-	m := mapLog(f, c.size)
+	m := mapLog(f, c.size, !db.opts.ReadOnly)
 	db.mu.Lock()
 	oldMap, oldIdx := db.mu.view.m, db.mu.index
 	db.mu.view = logView{f: f, m: m, end: c.size}

@@ -278,7 +278,7 @@ func (db *DB) replay(f File) error {
 		return fmt.Errorf("kv: stat log: %w", err)
 	}
 	size := fi.Size()
-	m := mapLog(f, size)
+	m := mapLog(f, size, !db.opts.ReadOnly)
 	idx, c, hinted := db.loadHint(f, size)
 	from := int64(0)
 	if hinted {

@@ -4,9 +4,10 @@ package kv
 
 // mapping is unused where memory maps are not supported: reads use ReadAt.
 type mapping struct {
-	data []byte
+	data     []byte
+	writable bool
 }
 
-func mapLog(f File, size int64) *mapping { return nil }
+func mapLog(f File, size int64, writable bool) *mapping { return nil }
 
 func (m *mapping) unmap() error { return nil }

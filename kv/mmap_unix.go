@@ -14,22 +14,30 @@ import (
 // file would fault.
 type mapping struct {
 	data []byte
+	// writable maps allow appends by copying into reserved space: see
+	// DB.appendLocked.
+	writable bool
 }
 
 // mapLog maps f, which must be an *os.File underneath, with room for the
-// log to grow to at least twice size. It returns nil where the file cannot
-// be mapped (a wrapped file in tests); reads then use ReadAt.
-func mapLog(f File, size int64) *mapping {
+// log to grow to at least twice size; writable when asked. It returns nil
+// where the file cannot be mapped (a wrapped file in tests); reads then use
+// ReadAt.
+func mapLog(f File, size int64, writable bool) *mapping {
 	of, ok := f.(osFile)
 	if !ok {
 		return nil
 	}
+	prot := syscall.PROT_READ
+	if writable {
+		prot |= syscall.PROT_WRITE
+	}
 	n := mapSize(size)
-	data, err := syscall.Mmap(int(of.Fd()), 0, n, syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(of.Fd()), 0, n, prot, syscall.MAP_SHARED)
 	if err != nil {
 		return nil
 	}
-	return &mapping{data: data}
+	return &mapping{data: data, writable: writable}
 }
 
 // mapSize reserves address space generously on 64-bit systems (1 GiB, or

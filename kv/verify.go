@@ -130,7 +130,7 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 	}
 	rep.LogBytes = fi.Size()
 	idx := newIndex(0)
-	m := mapLog(f, rep.LogBytes)
+	m := mapLog(f, rep.LogBytes, false)
 	defer m.unmap()
 	src := &logView{f: f, m: m, end: rep.LogBytes}
 	c := counters{size: walfmt.HeaderSize}

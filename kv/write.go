@@ -125,7 +125,7 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 // remapLocked maps the log again, larger, once appends have outgrown the
 // map. The caller holds mu exclusively, so no reader uses the old map.
 func (db *DB) remapLocked(end int64) {
-	m := mapLog(db.mu.view.f, end)
+	m := mapLog(db.mu.view.f, end, !db.opts.ReadOnly)
 	db.mu.view.m.unmap()
 	db.mu.view.m = m // nil if mapping failed: reads fall back to ReadAt
 }
@@ -258,6 +258,15 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 	end := off + int64(len(rec))
 	if end > db.alloc {
 		db.reserveLocked(end)
+	}
+	// A NoSync append into reserved space is a copy into the shared map:
+	// the kernel owns those pages, so the record survives a crash of the
+	// process as a written one would, without a system call. Only NoSync
+	// writers may: they publish, and so remap, under wmu, which we hold.
+	if m := db.mu.view.m; db.opts.NoSync && m != nil && m.writable && end <= db.alloc && end <= int64(len(m.data)) {
+		copy(m.data[off:end], rec)
+		db.tail = end
+		return nil
 	}
 	if _, err := log.WriteAt(rec, off); err != nil {
 		if terr := log.Truncate(off); terr != nil {
