@@ -21,11 +21,12 @@ trap cleanup EXIT
 
 go build -o "$work/crabkv" "$root"
 
-# start DIR [ARGS...] runs crabkv in a 100x30 session called s.
+# start DIR [ARGS...] runs crabkv in a session called s, 100x30 or $cols
+# columns wide.
 start() {
 	local dir=$1; shift
 	tmux -L "$sock" kill-server 2>/dev/null || true
-	tmux -L "$sock" new-session -d -s s -x 100 -y 30 \
+	tmux -L "$sock" new-session -d -s s -x "${cols:-100}" -y 30 \
 		"env TERM=xterm-256color COLORTERM=truecolor '$work/crabkv' --dir '$dir' $*"
 }
 
@@ -42,6 +43,17 @@ wait_for() {
 	done
 	echo "make.sh: screen never showed '$1':" >&2
 	tmux -L "$sock" capture-pane -t s -p >&2
+	exit 1
+}
+
+# quit presses q and waits for crabkv to exit and let go of its store.
+quit() {
+	keys q
+	for _ in $(seq 200); do
+		tmux -L "$sock" has-session -t s 2>/dev/null || return 0
+		sleep 0.05
+	done
+	echo "make.sh: crabkv did not exit after q" >&2
 	exit 1
 }
 
@@ -77,9 +89,18 @@ keys e
 wait_for "Edit config/README"
 keys C-e Enter N o t e : Space e d i t e d Space i n Space t h e Space i n s p e c t o r .
 shot edit-form
-keys Escape q
+keys Escape
+quit
 
-# 3. A compaction in progress, on a bigger store (about 50 MiB of log).
+# 3. A binary value in a terminal wide enough for 16 bytes a row.
+cols=140 start "$work/demo"
+wait_for "auto at 33%"
+keys / ^ b l o b / Enter
+wait_for "view hex (auto)"
+shot hex-view
+quit
+
+# 4. A compaction in progress, on a bigger store (about 50 MiB of log).
 "$work/crabkv" --dir "$work/big" demo --scale 25 --fill-only
 start "$work/big"
 wait_for "auto at 33%"
