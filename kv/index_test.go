@@ -3,6 +3,7 @@ package kv
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -105,5 +106,21 @@ func TestIndexMemoryPerKey(t *testing.T) {
 	}
 	if per := float64(x.memory()) / float64(n); per > 48 {
 		t.Fatalf("%.1f bytes of table per key", per)
+	}
+}
+
+func TestSortStrings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 10, parallelSortMin - 1, parallelSortMin, parallelSortMin*2 + 3} {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("%x", rng.Uint64()>>uint(rng.IntN(60)))
+		}
+		want := slices.Clone(keys)
+		slices.Sort(want)
+		sortStrings(keys)
+		if !slices.Equal(keys, want) {
+			t.Fatalf("%d keys: not sorted", n)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package kv
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"slices"
 )
 
@@ -66,8 +67,43 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 // (all keys for an empty prefix), taken at one moment.
 func (db *DB) Keys(prefix []byte) []string {
 	keys := db.keysUnsorted(prefix)
-	slices.Sort(keys)
+	sortStrings(keys)
 	return keys
+}
+
+// parallelSortMin is the number of keys from which Keys sorts the two
+// halves of its snapshot on two goroutines and merges them: a million keys
+// sort in about half the time on two cores.
+const parallelSortMin = 1 << 16
+
+// sortStrings sorts keys in byte order.
+func sortStrings(keys []string) {
+	if len(keys) < parallelSortMin || runtime.GOMAXPROCS(0) < 2 {
+		slices.Sort(keys)
+		return
+	}
+	mid := len(keys) / 2
+	a, b := keys[:mid], keys[mid:]
+	done := make(chan struct{})
+	go func() {
+		slices.Sort(a)
+		close(done)
+	}()
+	slices.Sort(b)
+	<-done
+	merged := make([]string, 0, len(keys))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if b[j] < a[i] {
+			merged = append(merged, b[j])
+			j++
+		} else {
+			merged = append(merged, a[i])
+			i++
+		}
+	}
+	merged = append(append(merged, a[i:]...), b[j:]...)
+	copy(keys, merged)
 }
 
 func (db *DB) keysUnsorted(prefix []byte) []string {
@@ -76,18 +112,25 @@ func (db *DB) keysUnsorted(prefix []byte) []string {
 	if db.mu.closed {
 		return nil
 	}
+	// Read the keys in log order: a sequential pass over the log is many
+	// times faster than one in hash order, which jumps across it.
+	offs := make([]uint64, 0, max(0, db.mu.index.count))
+	db.mu.index.each(func(s slot) bool {
+		offs = append(offs, s.off)
+		return true
+	})
+	slices.Sort(offs)
 	v := db.viewLocked()
 	var keys []string
 	if len(prefix) == 0 {
-		keys = make([]string, 0, max(0, db.mu.index.count))
+		keys = make([]string, 0, len(offs))
 	}
-	db.mu.index.each(func(s slot) bool {
-		k, err := v.keyAt(int64(s.off))
+	for _, off := range offs {
+		k, err := v.keyAt(int64(off))
 		if err == nil && bytes.HasPrefix(k, prefix) {
 			keys = append(keys, string(k))
 		}
-		return true
-	})
+	}
 	return keys
 }
 

@@ -238,3 +238,17 @@ func BenchmarkPutSyncConcurrent(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkKeys takes a sorted snapshot of a million keys, as the inspector
+// does when it opens a store.
+func BenchmarkKeys(b *testing.B) {
+	dir := b.TempDir()
+	loadStore(b, dir, 1_000_000, 1)
+	db := openDB(b, dir, nil)
+	b.ResetTimer()
+	for range b.N {
+		if n := len(db.Keys(nil)); n != 1_000_000 {
+			b.Fatalf("%d keys", n)
+		}
+	}
+}
