@@ -178,6 +178,7 @@ const maxCatchUpRounds = 8
 // makes the new log durable and puts it in place of the old one.
 func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (swapResult, error) {
 	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
+	var tmpAlloc int64 // end of the space reserved in the new log
 	// A few rounds: writers faster than the copy would otherwise keep it
 	// running forever; then the lock stops them.
 	for range maxCatchUpRounds {
@@ -192,14 +193,33 @@ func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact
 		}
 		end = size
 	}
-	// Flush the bulk of the new log before writers are held out, so the
-	// sync under the lock has only the last few records to write.
+	// Reserve room for the records still to come, and flush the bulk of
+	// the new log, before writers are held out: the sync under the lock
+	// then has only the last few records to write, and no file size to
+	// change.
+	if preallocate(tmp, c.size, 4*catchUpSlack) {
+		tmpAlloc = c.size + 4*catchUpSlack
+	}
 	if err := tmp.Sync(); err != nil {
 		return fail(err)
 	}
+	// The old log's hint goes before the rename, durably, so that no crash
+	// and no file system that reorders directory operations can pair it
+	// with the new log. Without it a crash costs the next Open a replay,
+	// nothing more, so the writers need not wait for this.
+	if err := removeHint(db.fs, db.dir); err != nil {
+		return fail(err)
+	}
+	if err := db.fs.SyncDir(db.dir); err != nil {
+		return fail(err)
+	}
 	db.wmu.Lock()
-	out, replaced, err := db.swapLocked(tmp, old, idx, c, end, res, hinted)
+	out, replaced, err := db.swapLocked(tmp, old, idx, c, end, res, hinted, tmpAlloc)
 	db.wmu.Unlock()
+	db.releaseRetired()
+	if replaced && err == nil && db.opts.NoSync {
+		err = db.syncDirAfterSwap()
+	}
 	if replaced {
 		// Closing the old log frees its blocks, which takes a while for a
 		// large file: do it after the writers are let go.
@@ -213,7 +233,7 @@ func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact
 // swapLocked finishes the new log and renames it over the old one, holding
 // the writers out. replaced reports whether the old log is out of use and
 // still open.
-func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (out swapResult, replaced bool, err error) {
+func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool, tmpAlloc int64) (out swapResult, replaced bool, err error) {
 	out = swapResult{Result: res}
 	if err := db.writableLocked(); err != nil {
 		return out, false, err
@@ -229,18 +249,7 @@ func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res c
 		return out, false, err
 	}
 	out.newSize = c.size
-	// The old log's hint goes first, so no crash can pair it with the new
-	// log.
-	if err := removeHint(db.fs, db.dir); err != nil {
-		return out, false, err
-	}
-	db.hintCovered = 0
-	// Make the removal durable before the rename, so that no file system
-	// that reorders directory operations can pair the old hint with the
-	// new log.
-	if err := db.fs.SyncDir(db.dir); err != nil {
-		return out, false, err
-	}
+	db.hintCovered = 0 // removed by swap
 	if !renameOpenFiles {
 		if err := db.swapClosed(tmp, old, idx, c); err != nil {
 			return out, false, err
@@ -255,15 +264,34 @@ func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res c
 	// From here on wal.log is the new file: writers must go to it whatever
 	// happens, or their records would land in an unlinked file.
 	db.publishLog(tmp, idx, c)
+	db.alloc = max(db.alloc, tmpAlloc) // the rest of the reserve is the new log's
 	out.installed = true
 	db.installHint(hinted, res.Bytes)
-	// The rename must be durable before any write to the new log is
-	// acknowledged, or a crash could bring back the old log without it.
-	if err := db.fs.SyncDir(db.dir); err != nil {
-		db.failed = fmt.Errorf("sync directory after compaction: %w", err)
-		return out, true, db.failed
+	// With sync on, the rename must be durable before any write to the new
+	// log is acknowledged, or a power loss could bring back the old log
+	// without it. NoSync writes promise only to survive the process, so
+	// their writers need not wait: swap syncs the directory after letting
+	// them go, before the compaction reports success.
+	if !db.opts.NoSync {
+		if err := db.fs.SyncDir(db.dir); err != nil {
+			db.failed = fmt.Errorf("sync directory after compaction: %w", err)
+			return out, true, db.failed
+		}
 	}
 	return out, true, nil
+}
+
+// syncDirAfterSwap makes a NoSync compaction's rename durable, outside wmu.
+// A failure fails the store as it would under the lock.
+func (db *DB) syncDirAfterSwap() error {
+	err := db.fs.SyncDir(db.dir)
+	if err == nil {
+		return nil
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.failed = fmt.Errorf("sync directory after compaction: %w", err)
+	return db.failed
 }
 
 // swapClosed replaces the log where an open file cannot be renamed over
@@ -307,15 +335,23 @@ func (db *DB) installHint(hinted bool, covered int64) {
 func (db *DB) publishLog(f File, idx *index, c counters) {
 	m := mapLog(f, c.size, !db.opts.ReadOnly)
 	db.mu.Lock()
-	oldMap, oldIdx := db.mu.view.m, db.mu.index
+	db.retiredMap, db.retiredIdx = db.mu.view.m, db.mu.index
 	db.mu.view = logView{f: f, m: m, end: c.size}
 	db.mu.index, db.mu.c = idx, c
 	db.mu.Unlock()
-	// No reader can hold the old map or table: they all took mu after the
-	// swap.
-	oldMap.unmap()
-	oldIdx.close()
 	db.setTailLocked(c.size)
+}
+
+// releaseRetired unmaps the old log's map and the old index once the
+// writers are let go: tearing down a large map takes milliseconds. No
+// reader can hold them: every reader took mu after the swap.
+func (db *DB) releaseRetired() {
+	db.wmu.Lock()
+	m, x := db.retiredMap, db.retiredIdx
+	db.retiredMap, db.retiredIdx = nil, nil
+	db.wmu.Unlock()
+	m.unmap()
+	x.close()
 }
 
 // setTailLocked moves the append position to a new log's end. The caller

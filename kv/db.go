@@ -77,6 +77,10 @@ type DB struct {
 	alloc  int64  // size of the log file: the log plus reserved zeros
 	seq    uint64 // number of synced writes appended so far
 	failed error  // the log's state on disk is unknown: no more writes
+	// retiredMap and retiredIdx are the old log's map and index after a
+	// compaction's swap, until they are released outside the lock.
+	retiredMap *mapping
+	retiredIdx *index
 
 	// sync is the group commit: records written but not yet synced, and
 	// how far the log is synced. A failed sync fails the store, because

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"unsafe"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -165,7 +166,7 @@ func checkHintFile(fsys FS, path string, h hintMeta) error {
 		return err
 	}
 	defer f.Close()
-	const chunk = 1 << 20 // a multiple of the slot size
+	const chunk = 64 << 10 // a multiple of the slot size
 	buf := make([]byte, chunk)
 	total := int64(h.slots) * int64(unsafe.Sizeof(slot{}))
 	var crc uint32
@@ -176,6 +177,7 @@ func checkHintFile(fsys FS, path string, h hintMeta) error {
 			return err
 		}
 		crc = crc32.Update(crc, castagnoli, b)
+		runtime.Gosched()
 		for p := 0; p < len(b); p += int(unsafe.Sizeof(slot{})) {
 			soff := int64(binary.LittleEndian.Uint64(b[p:]))
 			size := int64(binary.LittleEndian.Uint32(b[p+12:]))
@@ -211,7 +213,7 @@ func (db *DB) saveHint(x *index, c counters, log File, name string) error {
 	}
 	meta := hintMeta{
 		slots: uint64(len(x.slots)), keys: uint64(x.count), covered: c.size,
-		live: c.live, stale: c.stale, tie: tie, slotsCRC: crc32.Checksum(slotBytes(x.slots), castagnoli),
+		live: c.live, stale: c.stale, tie: tie, slotsCRC: checksumChunked(slotBytes(x.slots)),
 	}
 	tmp := filepath.Join(db.dir, hintTempName)
 	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -253,6 +255,21 @@ func removeHint(fsys FS, dir string) error {
 		return nil
 	}
 	return err
+}
+
+// checksumChunked returns the CRC-32C of b, computed a piece at a time: the
+// assembly loop cannot be preempted, and on a table of many megabytes one
+// call would hold up every goroutine of the program whenever the garbage
+// collector needs them all stopped.
+func checksumChunked(b []byte) uint32 {
+	const chunk = 64 << 10
+	var crc uint32
+	for len(b) > 0 {
+		n := min(len(b), chunk)
+		crc = crc32.Update(crc, castagnoli, b[:n])
+		b = b[n:]
+	}
+	return crc
 }
 
 // slotBytes returns the table's memory as bytes: the hint file's layout on

@@ -28,5 +28,6 @@ func unmapSlots(b []byte) error {
 	if b == nil {
 		return nil
 	}
+	dropPages(b)
 	return syscall.Munmap(b)
 }

@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // mapping is a read-only, shared memory map of the log, larger than the
@@ -66,5 +68,19 @@ func (m *mapping) unmap() error {
 	if m == nil {
 		return nil
 	}
+	dropPages(m.data)
 	return syscall.Munmap(m.data)
+}
+
+// dropPages releases a map's pages a few megabytes at a time before it is
+// unmapped. munmap holds the process's memory-map lock exclusively while
+// it tears down every page, and any reader that faults on another map in
+// the meantime waits for it: milliseconds, for a large log. madvise holds
+// the lock shared, so readers fault in beside it, and the munmap that
+// follows has nothing left to tear down.
+func dropPages(b []byte) {
+	const chunk = 4 << 20
+	for off := 0; off < len(b); off += chunk {
+		unix.Madvise(b[off:min(off+chunk, len(b))], unix.MADV_DONTNEED)
+	}
 }
