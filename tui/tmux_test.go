@@ -117,7 +117,7 @@ func TestBinaryInTmux(t *testing.T) {
 	}
 }
 
-// waitExit waits for the session to end when the program quits.
+// waitExit waits for the tmux window to close when the program quits.
 func waitExit(tb testing.TB, s tmuxSession) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
