@@ -37,7 +37,7 @@ func runCompact(e *env, v *verb, args []string) int {
 	start := time.Now()
 	finished, err := compactWithProgress(db, newProgress(e.stdout, e.stdoutTTY))
 	if err != nil {
-		return e.closeDB(db, e.fail(fmt.Errorf("compact: %w", err)))
+		return e.closeDB(db, e.fail(err))
 	}
 	if finished == nil {
 		// The engine reported no Finished event (it may skip an empty log);
