@@ -104,12 +104,12 @@ func (v *logView) value(s slot, path string) ([]byte, error) {
 			return nil, fmt.Errorf("kv: read %s at offset %d: %w", path, off, err)
 		}
 	}
-	rec, err := walfmt.Decode(b)
+	val, err := walfmt.Value(b)
 	if err != nil {
 		return nil, locateCorruption(err, path, off)
 	}
-	out := make([]byte, len(rec.Value))
-	copy(out, rec.Value)
+	out := make([]byte, len(val))
+	copy(out, val)
 	return out, nil
 }
 

@@ -342,3 +342,24 @@ func TestReadsLogOnce(t *testing.T) {
 		t.Fatalf("read %d bytes to walk a %d-byte log", src.n, len(log))
 	}
 }
+
+func TestValue(t *testing.T) {
+	b := AppendPut(nil, []byte("key"), []byte("the value"))
+	v, err := Value(b)
+	if err != nil || string(v) != "the value" {
+		t.Fatalf("Value = %q, %v", v, err)
+	}
+	for i := range b {
+		bad := bytes.Clone(b)
+		bad[i] ^= 0x10
+		if v, err := Value(bad); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("byte %d flipped: %q, %v; want ErrCorrupt", i, v, err)
+		}
+	}
+	if _, err := Value(AppendDelete(nil, []byte("key"))); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("tombstone: %v", err)
+	}
+	if _, err := Value(b[:len(b)-1]); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short: %v", err)
+	}
+}
