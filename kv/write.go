@@ -150,11 +150,17 @@ func (db *DB) syncThrough(seq uint64) (compact.State, error) {
 		}
 		s.running = true
 		// Let writers that are ready to append do so before the batch is
-		// cut: a writer released by the last sync is usually back within
-		// microseconds, and joining now saves it a whole sync of waiting.
-		s.mu.Unlock()
-		runtime.Gosched()
-		s.mu.Lock()
+		// cut, for as long as more keep arriving: a writer released by the
+		// last sync is usually back within microseconds, and joining now
+		// saves it a whole sync of waiting.
+		for n := len(s.pending); ; n = len(s.pending) {
+			s.mu.Unlock()
+			runtime.Gosched()
+			s.mu.Lock()
+			if len(s.pending) == n || len(s.pending) >= maxYieldBatch {
+				break
+			}
+		}
 		batch := s.pending
 		s.pending = nil
 		s.mu.Unlock()
@@ -314,6 +320,9 @@ func (db *DB) syncErr() error {
 	defer db.sync.mu.Unlock()
 	return db.sync.err
 }
+
+// maxYieldBatch stops a leader waiting for more writers to join its sync.
+const maxYieldBatch = 64
 
 // failureBackoff is how long automatic compaction waits after a failure.
 const failureBackoff = time.Minute
