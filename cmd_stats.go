@@ -14,8 +14,8 @@ var statsVerb = verb{
 	help: `
 Stats prints one "name: value" line each for the number of keys, the size of
 the log, the bytes held by live records, the bytes held by superseded records
-and tombstones (stale, with its share of the log), and the number of
-compactions run since the store was opened. Stale bytes are what "crabkv
+and tombstones (stale, with its share of the log), the number of
+compactions run since the store was opened, and the memory the index takes. Stale bytes are what "crabkv
 compact" would reclaim.`,
 	run: runStats,
 }
@@ -43,5 +43,6 @@ func formatStats(s kv.Stats) string {
 	fmt.Fprintf(&b, "live: %s\n", humanBytes(s.LiveBytes))
 	fmt.Fprintf(&b, "stale: %s, %.1f%% of the log\n", humanBytes(s.StaleBytes), percent(s.StaleBytes, s.LogBytes))
 	fmt.Fprintf(&b, "compactions: %d\n", s.Compactions)
+	fmt.Fprintf(&b, "index memory: %s\n", humanBytes(s.IndexBytes))
 	return b.String()
 }

@@ -405,6 +405,10 @@ type Stats struct {
 	// ReclaimedBytes is the total shrinkage of the log by compactions since
 	// Open.
 	ReclaimedBytes int64
+	// IndexBytes is the memory the index takes: its table of 16-byte slots,
+	// kept between a quarter and three quarters full. The keys themselves
+	// are not held in memory.
+	IndexBytes int64
 	// TruncatedBytes is the size of the torn tail cut away (or, read only,
 	// ignored) at Open; non-zero means a write was interrupted by a crash.
 	TruncatedBytes int64
@@ -418,6 +422,7 @@ func (db *DB) Stats() Stats {
 		LogBytes:       db.mu.c.size,
 		LiveBytes:      db.mu.c.live,
 		StaleBytes:     db.mu.c.stale,
+		IndexBytes:     db.mu.index.memory(),
 		TruncatedBytes: db.truncated,
 	}
 	db.mu.RUnlock()

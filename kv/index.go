@@ -2,6 +2,7 @@ package kv
 
 import (
 	"hash/crc32"
+	"unsafe"
 )
 
 // slot is one cell of the index: where a key's live record sits in the log,
@@ -210,5 +211,5 @@ func (x *index) each(fn func(s slot) bool) {
 	}
 }
 
-// bytesPerKey is for tests and stats: the table's size over its keys.
-func (x *index) memory() int64 { return int64(len(x.slots)) * 16 }
+// memory returns the size of the table in bytes.
+func (x *index) memory() int64 { return int64(len(x.slots)) * int64(unsafe.Sizeof(slot{})) }

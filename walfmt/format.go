@@ -219,7 +219,3 @@ func decode(b []byte, h header, r *Record) string {
 	r.Raw = b
 	return ""
 }
-
-// ValueOffset returns the offset of the value within an encoded record that
-// has no expiry, given its key length.
-func ValueOffset(keyLen int) int { return RecordHeaderSize + keyLen }
