@@ -235,6 +235,7 @@ func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact
 // still open.
 func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool, tmpAlloc int64) (out swapResult, replaced bool, err error) {
 	out = swapResult{Result: res}
+	db.hintCovered = 0 // swap removed the hint
 	if err := db.writableLocked(); err != nil {
 		return out, false, err
 	}
@@ -249,7 +250,6 @@ func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res c
 		return out, false, err
 	}
 	out.newSize = c.size
-	db.hintCovered = 0 // removed by swap
 	if !renameOpenFiles {
 		if err := db.swapClosed(tmp, old, idx, c); err != nil {
 			return out, false, err
