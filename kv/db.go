@@ -149,15 +149,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS}
-	if err := db.prepareDir(); err != nil {
+	if err := db.createDir(); err != nil {
 		return nil, err
 	}
-	lock, err := db.fs.Lock(filepath.Join(dir, lockName), o.ReadOnly)
+	lock, err := lockDir(db.fs, dir, o.ReadOnly)
 	if err != nil {
-		if errors.Is(err, ErrLocked) {
-			return nil, &lockedError{dir: dir}
-		}
-		return nil, fmt.Errorf("kv: open %s: %w", dir, err)
+		return nil, err
 	}
 	db.lock = lock
 	if err := db.load(); err != nil {
@@ -219,23 +216,18 @@ func (db *DB) rebuildIndex() {
 	}
 }
 
-// prepareDir makes sure dir exists and is a directory.
-func (db *DB) prepareDir() error {
-	fi, err := db.fs.Stat(db.dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && !db.opts.ReadOnly:
-		if err := db.fs.MkdirAll(db.dir, 0o755); err != nil {
-			return fmt.Errorf("kv: create data directory: %w", err)
-		}
-		// The new directory's own entry must survive a crash too.
-		if err := db.fs.SyncDir(filepath.Dir(filepath.Clean(db.dir))); err != nil {
-			return fmt.Errorf("kv: sync parent of data directory: %w", err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("kv: open %s: %w", db.dir, err)
-	case !fi.IsDir():
-		return fmt.Errorf("kv: open %s: not a directory", db.dir)
+// createDir creates the data directory when it is missing and the store may
+// write; lockDir then checks that it is a directory.
+func (db *DB) createDir() error {
+	if _, err := db.fs.Stat(db.dir); db.opts.ReadOnly || !errors.Is(err, fs.ErrNotExist) {
+		return nil // lockDir reports what is wrong with it
+	}
+	if err := db.fs.MkdirAll(db.dir, 0o755); err != nil {
+		return fmt.Errorf("kv: create data directory: %w", err)
+	}
+	// The new directory's own entry must survive a crash too.
+	if err := db.fs.SyncDir(filepath.Dir(filepath.Clean(db.dir))); err != nil {
+		return fmt.Errorf("kv: sync parent of data directory: %w", err)
 	}
 	return nil
 }
@@ -361,7 +353,7 @@ func (db *DB) cutTail(f File, good, size int64) error {
 		if _, err := f.WriteAt(walfmt.AppendHeader(nil), 0); err != nil {
 			return fmt.Errorf("kv: write log header: %w", err)
 		}
-		if good == 0 && db.truncated == 0 {
+		if db.truncated == 0 {
 			// A brand-new log: make its directory entry durable too.
 			if err := db.fs.SyncDir(db.dir); err != nil {
 				return fmt.Errorf("kv: sync data directory: %w", err)
