@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // dataDirEnv names the environment variable that sets the data directory when
@@ -184,8 +185,11 @@ func ensureDir(dir string) error {
 // explainOpenError adds what the user can do to the engine's error for the
 // cases a person is likely to meet.
 func explainOpenError(err error) error {
-	if errors.Is(err, kv.ErrLocked) {
+	switch {
+	case errors.Is(err, kv.ErrLocked):
 		return fmt.Errorf("%w; close the other program using it and try again", err)
+	case errors.Is(err, walfmt.ErrCorrupt):
+		return fmt.Errorf("%w (run 'crabkv repair' to salvage the valid records)", err)
 	}
 	return err
 }

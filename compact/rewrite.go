@@ -37,16 +37,16 @@ type Live func(key []byte, off int64) (bool, error)
 // Moved is told where each copied record landed in the new log.
 type Moved func(key []byte, off int64, size int)
 
-// Rewrite writes a new log to dst: a file header and then, in their old
+// Rewrite writes a new log to dst: the file header hdr and then, in their old
 // order, the records of src that live accepts, copied byte for byte.
 // Tombstones are never copied: the new log replaces the old one whole, so a
 // deleted key has nothing left to shadow. progress, when not nil, is called
 // with the bytes of src scanned so far. Rewrite stops with ctx's error when
 // ctx is done.
-func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, live Live, moved Moved, progress func(done int64)) (Result, error) {
+func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, hdr walfmt.FileHeader, live Live, moved Moved, progress func(done int64)) (Result, error) {
 	w := bufio.NewWriterSize(dst, 256<<10)
 	res := Result{Bytes: walfmt.HeaderSize}
-	if _, err := w.Write(walfmt.AppendHeader(nil)); err != nil {
+	if _, err := w.Write(walfmt.AppendFileHeader(nil, hdr)); err != nil {
 		return res, err
 	}
 	var reported, yielded int64

@@ -28,7 +28,7 @@ func TestRewriteKeepsOnlyLive(t *testing.T) {
 	var moved []at
 	var progress []int64
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
-	res, err := Rewrite(context.Background(), &out, src,
+	res, err := Rewrite(context.Background(), &out, src, walfmt.NewFileHeader(),
 		func(key []byte, off int64) (bool, error) { o, ok := latest[string(key)]; return ok && o == off, nil },
 		func(key []byte, off int64, size int) { moved = append(moved, at{string(key), off}) },
 		func(done int64) { progress = append(progress, done) })
@@ -70,7 +70,7 @@ func TestRewriteStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
-	_, err := Rewrite(ctx, io.Discard, src,
+	_, err := Rewrite(ctx, io.Discard, src, walfmt.NewFileHeader(),
 		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int) {}, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
@@ -83,7 +83,7 @@ func TestRewriteReportsCorruption(t *testing.T) {
 	log = walfmt.AppendPut(log, []byte("b"), []byte("2"))
 	log[walfmt.HeaderSize+5] = 0x80 // unknown flag in the first record
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
-	_, err := Rewrite(context.Background(), io.Discard, src,
+	_, err := Rewrite(context.Background(), io.Discard, src, walfmt.NewFileHeader(),
 		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int) {}, nil)
 	if !errors.Is(err, walfmt.ErrCorrupt) {
 		t.Fatalf("got %v, want ErrCorrupt", err)
@@ -95,7 +95,7 @@ func TestRewriteStopsWhenLivenessUnknown(t *testing.T) {
 	log = walfmt.AppendPut(log, []byte("a"), []byte("1"))
 	errRead := errors.New("read error")
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
-	_, err := Rewrite(context.Background(), io.Discard, src,
+	_, err := Rewrite(context.Background(), io.Discard, src, walfmt.NewFileHeader(),
 		func([]byte, int64) (bool, error) { return false, errRead }, func([]byte, int64, int) {}, nil)
 	if !errors.Is(err, errRead) {
 		t.Fatalf("got %v, want the liveness error", err)

@@ -139,8 +139,9 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 }
 
 func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (swapResult, error) {
-	old := db.mu.view.f // only a compaction or Close replaces it, and Close waits for us
-	idx := newIndex(keys)
+	old := db.mu.view.f           // only a compaction or Close replaces it, and Close waits for us
+	hdr := walfmt.NewFileHeader() // the new log's: a new ID and hash key
+	idx := newIndex(keys, hdr)
 	live := func(key []byte, off int64) (bool, error) {
 		db.mu.RLock()
 		defer db.mu.RUnlock()
@@ -148,13 +149,13 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		return ok && int64(s.off) == off, err
 	}
 	moved := func(key []byte, off int64, size int) {
-		idx.insertNew(hashKey(key), off, size)
+		idx.insertNew(idx.hash(key), off, size)
 	}
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
 	src := walfmt.NewReader(old, end, db.path)
-	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, live, moved, progress)
+	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, live, moved, progress)
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
@@ -336,7 +337,7 @@ func (db *DB) publishLog(f File, idx *index, c counters) {
 	m := mapLog(f, c.size, !db.opts.ReadOnly)
 	db.mu.Lock()
 	db.retiredMap, db.retiredIdx = db.mu.view.m, db.mu.index
-	db.mu.view = logView{f: f, m: m, end: c.size}
+	db.mu.view = logView{f: f, m: m, end: c.size, path: db.path}
 	db.mu.index, db.mu.c = idx, c
 	db.mu.Unlock()
 	db.setTailLocked(c.size)
@@ -364,7 +365,7 @@ func (db *DB) setTailLocked(size int64) { db.tail, db.alloc = size, size }
 func copyTail(old, dst File, from, to int64, name string, idx *index, c *counters) error {
 	r := walfmt.NewReader(old, to, name)
 	r.StartAt(from)
-	src := &logView{f: dst}
+	src := &logView{f: dst, path: name + ".compact"}
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
@@ -107,6 +108,10 @@ type DB struct {
 		view   logView
 		c      counters
 		closed bool
+		// broken is why the index cannot be trusted, if it cannot: the
+		// log was found damaged when a damaged hint made Open's index be
+		// rebuilt. Reads return it.
+		broken error
 	}
 
 	// cmu guards the compaction state.
@@ -127,6 +132,13 @@ type DB struct {
 	// without a hint). Compactions wait for it: they drop every record the
 	// index does not point at, so they must not trust a damaged table.
 	hintChecked chan struct{}
+	// indexReady is set once hintChecked is closed: every call that
+	// consults the index waits for it first (awaitIndex), so no answer and
+	// no write decision ever comes from a hint's table before it is
+	// checked.
+	indexReady atomic.Bool
+	// freshHeader is the header cutTail wrote into a log that had none.
+	freshHeader *walfmt.FileHeader
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events      hub
 }
@@ -170,10 +182,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 }
 
 // startHintCheck checks, in the background, the hint Open loaded the index
-// from, and rebuilds the index from the log if the hint is damaged.
+// from, and rebuilds the index from the log if the hint is damaged. Until
+// it is done, awaitIndex holds up every call that uses the index.
 func (db *DB) startHintCheck() {
 	db.hintChecked = make(chan struct{})
 	if db.hintMeta.slots == 0 {
+		db.indexReady.Store(true)
 		close(db.hintChecked)
 		return
 	}
@@ -181,38 +195,53 @@ func (db *DB) startHintCheck() {
 	go func() {
 		defer db.wg.Done()
 		defer close(db.hintChecked)
-		if err := checkHintFile(db.fs, filepath.Join(db.dir, hintName), db.hintMeta); err != nil {
+		defer db.indexReady.Store(true)
+		// Nothing reads or changes the table until this is done, so the
+		// slots are checked where they are mapped.
+		if err := checkSlots(db.mu.index.slots, db.hintMeta); err != nil {
 			db.rebuildIndex()
 		}
 	}()
 }
 
+// awaitIndex returns once the index may be used: at once, unless Open
+// loaded it from a hint whose check is still running.
+func (db *DB) awaitIndex() {
+	if !db.indexReady.Load() {
+		<-db.hintChecked
+	}
+}
+
 // rebuildIndex replaces an index loaded from a damaged hint with one
-// replayed from the log, and deletes the hint. Writers wait meanwhile;
-// readers only for the final swap.
+// replayed from the log, and deletes the hint. It runs before any call may
+// use the index.
 func (db *DB) rebuildIndex() {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	if db.writableLocked() != nil && !db.opts.ReadOnly || db.drainSyncs() != nil {
-		return
-	}
-	db.mu.RLock()
-	v, size := db.mu.view, db.mu.c.size
-	db.mu.RUnlock()
-	idx, c := newIndex(0), counters{size: walfmt.HeaderSize}
-	if err := db.replayFrom(v.f, &logView{f: v.f, m: v.m, end: size}, idx, &c, 0, size, false); err != nil {
+	v, size, hdr := db.mu.view, db.mu.c.size, db.mu.index.hdr
+	idx, c := newIndex(0, hdr), counters{size: hdr.Size()}
+	err := db.replayFrom(v.f, &logView{f: v.f, m: v.m, end: size, path: db.path}, idx, &c, 0, size, false)
+	if err != nil {
+		// The log is damaged where the hint said it was sound: no index
+		// can be trusted. Reads report this, and writes are refused.
 		idx.close()
+		idx = newIndex(0, hdr)
 		db.failed = fmt.Errorf("rebuild index after a damaged hint file: %w", err)
-		return
 	}
 	db.mu.Lock()
 	old := db.mu.index
 	db.mu.index, db.mu.c = idx, c
+	db.mu.view.unverified = 0
+	db.mu.broken = db.failed
 	db.mu.Unlock()
 	old.close()
 	db.hintCovered = 0
 	if !db.opts.ReadOnly {
-		removeHint(db.fs, db.dir)
+		// Without it the next Open replays the log; if it stays, the next
+		// Open checks it again and rebuilds again. Neither loses data.
+		if err := removeHint(db.fs, db.dir); err != nil {
+			db.events.publish(CompactionEvent{Kind: CompactionFailed, Err: fmt.Errorf("kv: remove damaged hint file: %w", err)})
+		}
 	}
 }
 
@@ -247,7 +276,7 @@ func (db *DB) load() error {
 	}
 	f, err := db.fs.OpenFile(db.path, flag, 0o644)
 	if errors.Is(err, fs.ErrNotExist) && db.opts.ReadOnly {
-		db.mu.index = newIndex(0)
+		db.mu.index = newIndex(0, walfmt.FileHeader{})
 		db.mu.c = counters{size: walfmt.HeaderSize}
 		return nil
 	}
@@ -274,27 +303,34 @@ func (db *DB) replay(f File) error {
 		return fmt.Errorf("kv: stat log: %w", err)
 	}
 	size := fi.Size()
+	// A log without a readable header gets a zero one here: the replay
+	// then reports why, or cuts the log and writes a new header.
+	hdr, _ := readLogHeader(f, size)
 	m := mapLog(f, size, !db.opts.ReadOnly)
-	idx, c, hinted := db.loadHint(f, size)
+	idx, c, hinted := db.loadHint(f, size, hdr)
 	from := int64(0)
 	if hinted {
 		from = c.size
 	} else {
-		idx, c = newIndex(0), counters{size: walfmt.HeaderSize}
+		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
 	}
-	err = db.replayFrom(f, &logView{f: f, m: m, end: size}, idx, &c, from, size, !hinted)
+	err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path, unverified: from}, idx, &c, from, size, !hinted)
 	if hinted && err != nil {
 		// The log does not continue where the hint says it ends: trust
 		// neither, and read the whole log.
 		idx.close()
-		hinted, db.hintMeta = false, hintMeta{}
-		idx, c = newIndex(0), counters{size: walfmt.HeaderSize}
-		err = db.replayFrom(f, &logView{f: f, m: m, end: size}, idx, &c, 0, size, true)
+		hinted, db.hintMeta, from = false, hintMeta{}, 0
+		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
+		err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path}, idx, &c, 0, size, true)
 	}
 	if err != nil {
 		idx.close()
 		m.unmap()
 		return err
+	}
+	if db.freshHeader != nil {
+		// The log was empty, or its header torn, and has a new header now.
+		idx.setHashKey(*db.freshHeader)
 	}
 	if hinted {
 		db.hintCovered = from
@@ -303,8 +339,17 @@ func (db *DB) replay(f File) error {
 		db.alloc = fi.Size()
 	}
 	db.mu.index, db.mu.c = idx, c
-	db.mu.view = logView{f: f, m: m, end: c.size}
+	db.mu.view = logView{f: f, m: m, end: c.size, path: db.path, unverified: from}
 	return nil
+}
+
+// readLogHeader reads and decodes the header of a log of size bytes.
+func readLogHeader(f File, size int64) (walfmt.FileHeader, error) {
+	b := make([]byte, min(size, walfmt.HeaderSize))
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return walfmt.FileHeader{}, err
+	}
+	return walfmt.ParseHeader(b)
 }
 
 // replayFrom applies the records of the log from offset from (0: the
@@ -325,7 +370,7 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 		case errors.Is(err, walfmt.ErrTornTail):
 			return err
 		case errors.Is(err, walfmt.ErrCorrupt):
-			return fmt.Errorf("kv: open %s: %w (run 'crabkv repair' to salvage the valid records)", db.dir, err)
+			return fmt.Errorf("kv: open %s: %w", db.dir, err)
 		case err != nil:
 			return fmt.Errorf("kv: open %s: %w", db.dir, err)
 		}
@@ -343,16 +388,18 @@ func (db *DB) cutTail(f File, good, size int64) error {
 	if db.opts.ReadOnly {
 		return nil
 	}
-	if good < walfmt.HeaderSize {
-		good = 0
+	if _, err := readLogHeader(f, good); err != nil {
+		good = 0 // not even a whole header: start the log afresh
 	}
 	if err := f.Truncate(good); err != nil {
 		return fmt.Errorf("kv: cut torn tail of %s: %w", db.path, err)
 	}
 	if good == 0 {
-		if _, err := f.WriteAt(walfmt.AppendHeader(nil), 0); err != nil {
+		hdr := walfmt.NewFileHeader()
+		if _, err := f.WriteAt(walfmt.AppendFileHeader(nil, hdr), 0); err != nil {
 			return fmt.Errorf("kv: write log header: %w", err)
 		}
+		db.freshHeader = &hdr
 		if db.truncated == 0 {
 			// A brand-new log: make its directory entry durable too.
 			if err := db.fs.SyncDir(db.dir); err != nil {
@@ -408,6 +455,7 @@ type Stats struct {
 
 // Stats returns the current statistics.
 func (db *DB) Stats() Stats {
+	db.awaitIndex()
 	db.mu.RLock()
 	s := Stats{
 		Keys:           db.mu.index.count,

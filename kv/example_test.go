@@ -88,6 +88,6 @@ func ExampleDB_Subscribe() {
 		}
 	}
 	// Output:
-	// started: 25864 of 25906 bytes stale
-	// finished: 25906 -> 42 bytes, kept 1 records
+	// started: 25864 of 25954 bytes stale
+	// finished: 25954 -> 90 bytes, kept 1 records
 }

@@ -22,7 +22,7 @@ import (
 //	offset  size  field
 //	------  ----  ---------------------------------------------------------
 //	     0     8  magic "CRABKVHI"
-//	     8     2  version (1), little-endian like every field
+//	     8     2  version (2), little-endian like every field
 //	    10     2  reserved, zero
 //	    12     4  slot size in bytes (16)
 //	    16     8  number of slots, a power of two
@@ -31,33 +31,45 @@ import (
 //	    40     8  live bytes in that prefix
 //	    48     8  stale bytes in that prefix
 //	    56     4  CRC-32C of the last (up to 4096) log bytes before the end
-//	              of the covered prefix: ties the hint to this very log
+//	              of the covered prefix
 //	    60     4  CRC-32C of the slots
-//	    64     4  CRC-32C of bytes 0..63
+//	    64    16  the ID of the log described, from its file header
+//	    80     4  CRC-32C of bytes 0..79
 //	  4096     …  slots: {offset uint64, key hash uint32, record size
-//	              uint32} each; offset 0 marks an empty slot
+//	              uint32} each; offset 0 marks an empty slot. The hashes
+//	              are keyed with the log's hash key (see walfmt).
+//
+// The log ID, the covered length and the checksum of the log's bytes before
+// that length tie the hint to the very log it describes: every log file a
+// writer creates — a new store, a compaction, a repair — gets a new random
+// ID, so a hint is rejected beside any other log, whatever its length and
+// contents. (Version 1 logs have no ID and never use a hint.)
 //
 // The hint is written to a temporary file, synced and renamed into place,
 // so it is whole or absent. Anything that does not match — a missing file,
-// another version, a log shorter than the covered prefix or with other
-// bytes at its end, a replay of the rest of the log that does not end
-// cleanly — makes Open fall back to a full replay; a hint never stops a
-// store from opening. Open maps the slots without reading them; a
+// another version, another log, a log shorter than the covered prefix or
+// with other bytes at its end, a replay of the rest of the log that does
+// not end cleanly — makes Open fall back to a full replay; a hint never
+// stops a store from opening. Open maps the slots without reading them; a
 // goroutine then checks them against their checksum, their count and the
 // log's bounds, and if they fail, rebuilds the index from the log. Until
-// that check passes no compaction starts, so a damaged hint cannot make a
-// compaction drop a record. Lookups compare every key against the log and
-// every read verifies the record's checksum, so a hint never makes a Get
-// return another key's value.
+// that check is done no call uses the index — reads, writes and
+// compactions wait for it — so a damaged hint costs a rebuild, never a
+// wrong answer. The records the hint covers have not had their checksums
+// read: a lookup verifies one before it trusts that its key differs (see
+// logView.unverified).
 const (
 	hintName     = "wal.hint"
 	hintTempName = "wal.hint.tmp"
 	hintNextName = "wal.hint.compact" // a compaction's hint, waiting for its log
 	hintMagic    = "CRABKVHI"
-	hintVersion  = 1
+	hintVersion  = 2
 	hintHeader   = 4096 // page-aligned, so the slots can be mapped
 	hintTieBytes = 4096
+	hintMetaSize = 84 // the fields of the header, checksum included
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // hintsSupported is false on big-endian systems, where the in-memory slot
 // layout is not the file's.
@@ -70,6 +82,7 @@ type hintMeta struct {
 	live, stale int64
 	tie         uint32
 	slotsCRC    uint32
+	logID       [16]byte
 }
 
 func (h hintMeta) encode() []byte {
@@ -85,7 +98,8 @@ func (h hintMeta) encode() []byte {
 	le.PutUint64(b[48:], uint64(h.stale))
 	le.PutUint32(b[56:], h.tie)
 	le.PutUint32(b[60:], h.slotsCRC)
-	le.PutUint32(b[64:], walfmt.Checksum(b[:64]))
+	copy(b[64:80], h.logID[:])
+	le.PutUint32(b[80:], walfmt.Checksum(b[:80]))
 	return b
 }
 
@@ -93,7 +107,7 @@ var errHint = errors.New("kv: hint file does not match")
 
 func decodeHint(b []byte) (hintMeta, error) {
 	le := binary.LittleEndian
-	if len(b) < 68 || string(b[:8]) != hintMagic || le.Uint32(b[64:]) != walfmt.Checksum(b[:64]) ||
+	if len(b) < hintMetaSize || string(b[:8]) != hintMagic || le.Uint32(b[80:]) != walfmt.Checksum(b[:80]) ||
 		le.Uint16(b[8:]) != hintVersion || le.Uint32(b[12:]) != uint32(unsafe.Sizeof(slot{})) {
 		return hintMeta{}, errHint
 	}
@@ -102,6 +116,7 @@ func decodeHint(b []byte) (hintMeta, error) {
 		live: int64(le.Uint64(b[40:])), stale: int64(le.Uint64(b[48:])), tie: le.Uint32(b[56:]),
 		slotsCRC: le.Uint32(b[60:]),
 	}
+	copy(h.logID[:], b[64:80])
 	if h.slots < minSlots || h.slots&(h.slots-1) != 0 || h.slots > 1<<32 || h.keys >= h.slots ||
 		h.covered < walfmt.HeaderSize || h.live < 0 || h.stale < 0 || h.live+h.stale+walfmt.HeaderSize != h.covered {
 		return hintMeta{}, errHint
@@ -121,9 +136,10 @@ func logTie(log File, end int64) (uint32, error) {
 }
 
 // loadHint returns the index and counters the hint file describes, and how
-// much of the log they cover, if the hint matches log (of size bytes).
-func (db *DB) loadHint(log File, size int64) (*index, counters, bool) {
-	if !hintsSupported {
+// much of the log they cover, if the hint matches log (of size bytes, with
+// header hdr).
+func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, counters, bool) {
+	if !hintsSupported || hdr.Version < 2 {
 		return nil, counters{}, false
 	}
 	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName), os.O_RDONLY, 0)
@@ -131,12 +147,12 @@ func (db *DB) loadHint(log File, size int64) (*index, counters, bool) {
 		return nil, counters{}, false
 	}
 	defer f.Close()
-	head := make([]byte, 68)
+	head := make([]byte, hintMetaSize)
 	if _, err := f.ReadAt(head, 0); err != nil {
 		return nil, counters{}, false
 	}
 	h, err := decodeHint(head)
-	if err != nil || h.covered > size {
+	if err != nil || h.logID != hdr.ID || h.covered > size {
 		return nil, counters{}, false
 	}
 	fi, err := f.Stat()
@@ -151,44 +167,36 @@ func (db *DB) loadHint(log File, size int64) (*index, counters, bool) {
 		return nil, counters{}, false
 	}
 	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1), mapped: mapped}
+	x.setHashKey(hdr)
 	db.hintMeta = h
 	return x, counters{size: h.covered, live: h.live, stale: h.stale}, true
 }
 
-// checkHintFile reads the hint file Open used and checks its slots: their
+// checkSlots checks a table loaded from a hint with header h: the slots'
 // checksum, that as many are occupied as the header says and at least one
 // is empty, and that each points at a plausible record inside the prefix
-// of the log the hint covers. It reads the file, not the mapped table,
-// which writers have been changing since Open.
-func checkHintFile(fsys FS, path string, h hintMeta) error {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return err
+// of the log the hint covers.
+func checkSlots(slots []slot, h hintMeta) error {
+	if uint64(len(slots)) != h.slots {
+		return fmt.Errorf("%w: %d slots, header says %d", errHint, len(slots), h.slots)
 	}
-	defer f.Close()
-	const chunk = 64 << 10 // a multiple of the slot size
-	buf := make([]byte, chunk)
-	total := int64(h.slots) * int64(unsafe.Sizeof(slot{}))
+	const chunk = 4096 // slots checked between two yields of the processor
 	var crc uint32
 	var used uint64
-	for off := int64(0); off < total; off += chunk {
-		b := buf[:min(chunk, total-off)]
-		if _, err := f.ReadAt(b, hintHeader+off); err != nil {
-			return err
-		}
-		crc = crc32.Update(crc, castagnoli, b)
-		runtime.Gosched()
-		for p := 0; p < len(b); p += int(unsafe.Sizeof(slot{})) {
-			soff := int64(binary.LittleEndian.Uint64(b[p:]))
-			size := int64(binary.LittleEndian.Uint32(b[p+12:]))
-			if soff == 0 {
+	for i := 0; i < len(slots); i += chunk {
+		part := slots[i:min(i+chunk, len(slots))]
+		crc = crc32.Update(crc, castagnoli, slotBytes(part))
+		for _, s := range part {
+			if s.off == 0 {
 				continue
 			}
 			used++
-			if soff < walfmt.HeaderSize || size <= walfmt.RecordHeaderSize || soff > h.covered-size {
+			size := int64(s.size)
+			if int64(s.off) < walfmt.HeaderSize || size <= walfmt.RecordHeaderSize || int64(s.off) > h.covered-size {
 				return fmt.Errorf("%w: slot points outside the log", errHint)
 			}
 		}
+		runtime.Gosched()
 	}
 	switch {
 	case crc != h.slotsCRC:
@@ -204,8 +212,8 @@ func checkHintFile(fsys FS, path string, h hintMeta) error {
 // changes x: at Close, and on a compaction's new index before anyone else
 // sees it.
 func (db *DB) saveHint(x *index, c counters, log File, name string) error {
-	if !hintsSupported || db.opts.ReadOnly {
-		return nil
+	if !hintsSupported || db.opts.ReadOnly || x.hdr.Version < 2 {
+		return nil // no hint is ever used beside a version 1 log
 	}
 	tie, err := logTie(log, c.size)
 	if err != nil {
@@ -214,6 +222,7 @@ func (db *DB) saveHint(x *index, c counters, log File, name string) error {
 	meta := hintMeta{
 		slots: uint64(len(x.slots)), keys: uint64(x.count), covered: c.size,
 		live: c.live, stale: c.stale, tie: tie, slotsCRC: checksumChunked(slotBytes(x.slots)),
+		logID: x.hdr.ID,
 	}
 	tmp := filepath.Join(db.dir, hintTempName)
 	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 var manualPolicy = &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}}
@@ -59,6 +60,20 @@ func putHintFile(t *testing.T, dir string, h hintMeta, slots []slot) {
 	if err := os.WriteFile(filepath.Join(dir, hintName), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// hashIn returns key's hash in the index of the log in dir.
+func hashIn(t *testing.T, dir string, key []byte) uint32 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, logName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err := walfmt.ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newIndex(0, hdr).hash(key)
 }
 
 // checkStore opens dir and checks that it holds want, after the hint check
@@ -123,20 +138,21 @@ func TestHintDamagedSlots(t *testing.T) {
 // full table, a wrong count — and checks that nothing panics or hangs and
 // that the check restores the true index.
 func TestHintHostileSlots(t *testing.T) {
-	tests := map[string]func(h *hintMeta, slots []slot){
-		"offset near the top of int64": func(h *hintMeta, slots []slot) {
+	tests := map[string]func(t *testing.T, dir string, h *hintMeta, slots []slot){
+		"offset near the top of int64": func(t *testing.T, dir string, h *hintMeta, slots []slot) {
 			k := []byte("victim")
-			slots[hashKey(k)&uint32(len(slots)-1)] = slot{off: math.MaxInt64 - 4, hash: hashKey(k), size: 40}
+			kh := hashIn(t, dir, k)
+			slots[kh&uint32(len(slots)-1)] = slot{off: math.MaxInt64 - 4, hash: kh, size: 40}
 		},
-		"full table": func(h *hintMeta, slots []slot) {
+		"full table": func(t *testing.T, dir string, h *hintMeta, slots []slot) {
 			for i := range slots {
 				if slots[i].off == 0 {
 					slots[i] = slot{off: 16, hash: 0xdeadbeef, size: 30}
 				}
 			}
 		},
-		"count of zero": func(h *hintMeta, slots []slot) { h.keys = 0 },
-		"huge record size": func(h *hintMeta, slots []slot) {
+		"count of zero": func(t *testing.T, dir string, h *hintMeta, slots []slot) { h.keys = 0 },
+		"huge record size": func(t *testing.T, dir string, h *hintMeta, slots []slot) {
 			for i := range slots {
 				if slots[i].off != 0 {
 					slots[i].size = math.MaxUint32
@@ -149,7 +165,7 @@ func TestHintHostileSlots(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir, want := hintStore(t, 50)
 			h, slots := readHintFile(t, dir)
-			damage(&h, slots)
+			damage(t, dir, &h, slots)
 			putHintFile(t, dir, h, slots)
 			db, err := Open(dir, manualPolicy)
 			if err != nil {

@@ -1,8 +1,11 @@
 package kv
 
 import (
-	"hash/crc32"
+	"encoding/binary"
 	"unsafe"
+
+	"github.com/crabkv/crabkv/walfmt"
+	"github.com/dchest/siphash"
 )
 
 // slot is one cell of the index: where a key's live record sits in the log,
@@ -20,6 +23,11 @@ type slot struct {
 // keySource reads the key of the record at off, for the index to compare.
 type keySource interface {
 	keyAt(off int64) ([]byte, error)
+	// checkRecord verifies the checksum of the record of size bytes at off
+	// unless it is known to be sound. A probe calls it before it passes
+	// over a record whose hash matches but whose key differs: damage in
+	// the key would otherwise hide the key it was, with no error.
+	checkRecord(off int64, size int) error
 }
 
 // index maps keys to their records with open addressing and linear
@@ -33,6 +41,10 @@ type index struct {
 	// mapped is the memory map slots live in when they were loaded from a
 	// hint file; nil when they are on the Go heap.
 	mapped []byte
+	// hdr is the header of the log the index describes; k0 and k1 are its
+	// hash key, the key of the hash function.
+	hdr    walfmt.FileHeader
+	k0, k1 uint64
 }
 
 const (
@@ -42,27 +54,34 @@ const (
 	maxLoadNum, maxLoadDen = 3, 4
 )
 
-func newIndex(keys int) *index {
+// newIndex returns an empty index for about keys keys of the log whose
+// header is hdr.
+func newIndex(keys int, hdr walfmt.FileHeader) *index {
 	n := minSlots
 	for n < 2*keys {
 		n *= 2
 	}
-	return &index{slots: make([]slot, n), mask: uint32(n - 1)}
+	x := &index{slots: make([]slot, n), mask: uint32(n - 1)}
+	x.setHashKey(hdr)
+	return x
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// setHashKey keys the index's hash with the hash key of the log it
+// describes, before anything is inserted.
+func (x *index) setHashKey(hdr walfmt.FileHeader) {
+	x.hdr = hdr
+	x.k0 = binary.LittleEndian.Uint64(hdr.HashKey[:8])
+	x.k1 = binary.LittleEndian.Uint64(hdr.HashKey[8:])
+}
 
-// hashKey returns the key's hash. It is part of the hint file's format:
-// CRC-32C, which the CPU computes, mixed by the murmur3 finalizer so that
-// similar keys spread over the table.
-func hashKey(key []byte) uint32 {
-	h := crc32.Checksum(key, castagnoli)
-	h ^= h >> 16
-	h *= 0x85ebca6b
-	h ^= h >> 13
-	h *= 0xc2b2ae35
-	h ^= h >> 16
-	return h
+// hash returns key's hash: SipHash-2-4 under the log's secret hash key, cut
+// to 32 bits. It is part of the hint file's format. A keyed hash is what
+// keeps the table's probes short whoever chooses the keys: with an unkeyed
+// one, colliding keys are easy to make, and each costs every later lookup
+// of its kind a longer probe. (Version 1 logs have a zero hash key; a
+// compaction gives them a secret one.)
+func (x *index) hash(key []byte) uint32 {
+	return uint32(siphash.Hash(x.k0, x.k1, key))
 }
 
 // find returns the position of key's slot, or -1.
@@ -84,6 +103,9 @@ func (x *index) find(key []byte, h uint32, src keySource) (int, error) {
 		if string(k) == string(key) {
 			return int(i), nil
 		}
+		if err := src.checkRecord(int64(s.off), int(s.size)); err != nil {
+			return -1, err
+		}
 		i = (i + 1) & x.mask
 	}
 	return -1, nil
@@ -91,7 +113,7 @@ func (x *index) find(key []byte, h uint32, src keySource) (int, error) {
 
 // get returns key's slot.
 func (x *index) get(key []byte, src keySource) (slot, bool, error) {
-	i, err := x.find(key, hashKey(key), src)
+	i, err := x.find(key, x.hash(key), src)
 	if i < 0 || err != nil {
 		return slot{}, false, err
 	}
@@ -100,7 +122,7 @@ func (x *index) get(key []byte, src keySource) (slot, bool, error) {
 
 // put points key at a record and returns the slot it replaced, if any.
 func (x *index) put(key []byte, off int64, size int, src keySource) (slot, bool, error) {
-	h := hashKey(key)
+	h := x.hash(key)
 	i, err := x.find(key, h, src)
 	if err != nil {
 		return slot{}, false, err
@@ -156,7 +178,7 @@ func (x *index) grow() {
 
 // remove deletes key and returns its slot, if it was there.
 func (x *index) remove(key []byte, src keySource) (slot, bool, error) {
-	i, err := x.find(key, hashKey(key), src)
+	i, err := x.find(key, x.hash(key), src)
 	if i < 0 || err != nil {
 		return slot{}, false, err
 	}

@@ -2,15 +2,20 @@ package kv
 
 import (
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // memKeys is a keySource over keys held in memory, at offsets 1, 2, 3...
 type memKeys [][]byte
 
 func (m *memKeys) keyAt(off int64) ([]byte, error) { return (*m)[off-1], nil }
+
+func (m *memKeys) checkRecord(int64, int) error { return nil }
 
 func (m *memKeys) add(k string) int64 {
 	*m = append(*m, []byte(k))
@@ -24,7 +29,7 @@ func TestIndexAgainstMap(t *testing.T) {
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 3))
 	var src memKeys
-	x := newIndex(0)
+	x := newIndex(0, walfmt.NewFileHeader())
 	model := map[string]int64{}
 	for i := range 200_000 {
 		k := fmt.Sprintf("k%d", rng.IntN(5000))
@@ -69,10 +74,11 @@ func TestIndexAgainstMap(t *testing.T) {
 func TestIndexRemoveKeepsProbeChains(t *testing.T) {
 	var src memKeys
 	x := &index{slots: make([]slot, minSlots), mask: minSlots - 1}
+	x.setHashKey(walfmt.NewFileHeader())
 	var keys []string
 	for i := range minSlots * 3 / 4 {
 		k := fmt.Sprintf("key-%d", i)
-		x.insertNew(hashKey([]byte(k)), src.add(k), 1)
+		x.insertNew(x.hash([]byte(k)), src.add(k), 1)
 		keys = append(keys, k)
 	}
 	if len(x.slots) != minSlots {
@@ -96,7 +102,7 @@ func TestIndexRemoveKeepsProbeChains(t *testing.T) {
 // TestIndexMemoryPerKey fills a table to just past a doubling, where it is
 // emptiest, and checks the table's bytes per key.
 func TestIndexMemoryPerKey(t *testing.T) {
-	x := newIndex(0)
+	x := newIndex(0, walfmt.NewFileHeader())
 	n := (1<<19)*maxLoadNum/maxLoadDen + 1
 	for i := range n {
 		x.insertNew(uint32(i)*2654435761, int64(i+1), 1)
@@ -122,5 +128,146 @@ func TestSortStrings(t *testing.T) {
 		if !slices.Equal(keys, want) {
 			t.Fatalf("%d keys: not sorted", n)
 		}
+	}
+}
+
+// crcCollisions returns n distinct 16-byte keys that share one CRC-32C.
+// For messages of one length the CRC is affine over GF(2), so every sum of
+// vectors in the kernel of its linear part, added to a base message, has
+// the base's CRC: forging such keys takes no search at all. They are what
+// a hostile client would send an index hashed with CRC-32C.
+func crcCollisions(n int) [][]byte {
+	const bits = 16 * 8
+	zero := make([]byte, 16)
+	c0 := crc32.Checksum(zero, castagnoli)
+	type row struct {
+		v    uint32    // the linear part of the CRC of the combination
+		comb [2]uint64 // which message bits are combined
+	}
+	rows := make([]row, bits)
+	for i := range rows {
+		m := make([]byte, 16)
+		m[i/8] = 1 << (i % 8)
+		rows[i] = row{v: crc32.Checksum(m, castagnoli) ^ c0}
+		rows[i].comb[i/64] = 1 << (i % 64)
+	}
+	// Gaussian elimination: rows whose value ends at zero span the kernel.
+	for bit, r := 0, 0; bit < 32 && r < bits; bit++ {
+		p := -1
+		for i := r; i < bits; i++ {
+			if rows[i].v>>bit&1 == 1 {
+				p = i
+				break
+			}
+		}
+		if p < 0 {
+			continue
+		}
+		rows[r], rows[p] = rows[p], rows[r]
+		for i := range rows {
+			if i != r && rows[i].v>>bit&1 == 1 {
+				rows[i].v ^= rows[r].v
+				rows[i].comb[0] ^= rows[r].comb[0]
+				rows[i].comb[1] ^= rows[r].comb[1]
+			}
+		}
+		r++
+	}
+	var kernel [][2]uint64
+	for _, r := range rows {
+		if r.v == 0 {
+			kernel = append(kernel, r.comb)
+		}
+	}
+	base := []byte("forged-key-00000")
+	keys := make([][]byte, 0, n)
+	for i := range n {
+		var comb [2]uint64
+		for j := 0; i>>j != 0; j++ {
+			if i>>j&1 == 1 {
+				comb[0] ^= kernel[j][0]
+				comb[1] ^= kernel[j][1]
+			}
+		}
+		k := slices.Clone(base)
+		for b := range bits {
+			if comb[b/64]>>(b%64)&1 == 1 {
+				k[b/8] ^= 1 << (b % 8)
+			}
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// TestIndexResistsForgedKeys inserts keys forged to share one CRC-32C:
+// with the store's keyed hash they must spread like any keys, so lookups
+// stay short however the keys were chosen.
+func TestIndexResistsForgedKeys(t *testing.T) {
+	keys := crcCollisions(20_000)
+	want := crc32.Checksum(keys[0], castagnoli)
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if crc32.Checksum(k, castagnoli) != want || seen[string(k)] {
+			t.Fatalf("forging failed: %x", k)
+		}
+		seen[string(k)] = true
+	}
+	x := newIndex(0, walfmt.NewFileHeader())
+	var src memKeys
+	hashes := map[uint32]int{}
+	for _, k := range keys {
+		x.insertNew(x.hash(k), src.add(string(k)), 1)
+		hashes[x.hash(k)]++
+	}
+	// 20,000 random 32-bit hashes almost never repeat; allow a few.
+	if len(hashes) < len(keys)-10 {
+		t.Fatalf("%d forged keys share %d hashes", len(keys), len(hashes))
+	}
+	// The longest probe a lookup can make: the longest run of occupied
+	// slots. A random table at this load has runs of a few dozen at most.
+	longest, run := 0, 0
+	for i := range 2 * len(x.slots) {
+		if x.slots[i%len(x.slots)].off != 0 {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	if longest > 200 {
+		t.Fatalf("a run of %d occupied slots among %d", longest, len(x.slots))
+	}
+}
+
+// BenchmarkGetForged compares lookups of keys forged to collide under
+// CRC-32C with lookups of ordinary keys, in a store of 20,000 of each.
+func BenchmarkGetForged(b *testing.B) {
+	forged := crcCollisions(20_000)
+	normal := make([][]byte, len(forged))
+	for i := range normal {
+		normal[i] = fmt.Appendf(nil, "normal-key-%05d", i)
+	}
+	db, err := Open(b.TempDir(), manualPolicy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for i := range forged {
+		if db.Put(forged[i], []byte("v")) != nil || db.Put(normal[i], []byte("v")) != nil {
+			b.Fatal("put failed")
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		keys [][]byte
+	}{{"normal", normal}, {"forged", forged}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := db.Get(bc.keys[i%len(bc.keys)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -2,7 +2,9 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
+	"fmt"
 	"runtime"
 	"slices"
 )
@@ -14,10 +16,11 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if len(key) == 0 {
 		return nil, ErrEmptyKey
 	}
+	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if db.mu.closed {
-		return nil, ErrClosed
+	if err := db.readableLocked(); err != nil {
+		return nil, err
 	}
 	v := db.viewLocked()
 	s, ok, err := db.mu.index.get(key, v)
@@ -27,7 +30,7 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return v.value(s, db.path)
+	return v.value(s)
 }
 
 // Entry describes where a key's live record sits in the log.
@@ -42,10 +45,11 @@ type Entry struct {
 
 // Entry returns where key's record is, or ErrNotFound.
 func (db *DB) Entry(key []byte) (Entry, error) {
+	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if db.mu.closed {
-		return Entry{}, ErrClosed
+	if err := db.readableLocked(); err != nil {
+		return Entry{}, err
 	}
 	v := db.viewLocked()
 	s, ok, err := db.mu.index.get(key, v)
@@ -64,11 +68,20 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 }
 
 // Keys returns, in byte order, a copy of the keys that start with prefix
-// (all keys for an empty prefix), taken at one moment.
+// (all keys for an empty prefix), taken at one moment. A key whose record
+// is damaged is left out; CheckedKeys reports it.
 func (db *DB) Keys(prefix []byte) []string {
-	keys := db.keysUnsorted(prefix)
-	sortStrings(keys)
+	keys, _ := db.CheckedKeys(prefix)
 	return keys
+}
+
+// CheckedKeys is Keys that also reports the first damaged record it met,
+// with its file and offset (the error wraps walfmt.ErrCorrupt). The keys
+// it returns are those it could prove.
+func (db *DB) CheckedKeys(prefix []byte) ([]string, error) {
+	keys, err := db.keysUnsorted(prefix)
+	sortStrings(keys)
+	return keys, err
 }
 
 // parallelSortMin is the number of keys from which Keys sorts the two
@@ -106,32 +119,54 @@ func sortStrings(keys []string) {
 	copy(keys, merged)
 }
 
-func (db *DB) keysUnsorted(prefix []byte) []string {
+func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
+	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if db.mu.closed {
-		return nil
+	if err := db.readableLocked(); err != nil {
+		return nil, err
 	}
 	// Read the keys in log order: a sequential pass over the log is many
 	// times faster than one in hash order, which jumps across it.
-	offs := make([]uint64, 0, max(0, db.mu.index.count))
+	recs := make([]slot, 0, max(0, db.mu.index.count))
 	db.mu.index.each(func(s slot) bool {
-		offs = append(offs, s.off)
+		recs = append(recs, s)
 		return true
 	})
-	slices.Sort(offs)
+	slices.SortFunc(recs, func(a, b slot) int { return cmp.Compare(a.off, b.off) })
 	v := db.viewLocked()
 	var keys []string
 	if len(prefix) == 0 {
-		keys = make([]string, 0, len(offs))
+		keys = make([]string, 0, len(recs))
 	}
-	for _, off := range offs {
-		k, err := v.keyAt(int64(off))
+	var first error
+	for _, s := range recs {
+		k, err := v.keyAt(int64(s.off))
 		if err == nil && bytes.HasPrefix(k, prefix) {
-			keys = append(keys, string(k))
+			// A key from a record no checksum has covered yet could be
+			// damaged into a key that was never written.
+			err = v.checkRecord(int64(s.off), int(s.size))
+			if err == nil {
+				keys = append(keys, string(k))
+			}
+		}
+		if err != nil && first == nil {
+			first = err
 		}
 	}
-	return keys
+	return keys, first
+}
+
+// readableLocked returns why the index cannot answer, if it cannot. The
+// caller holds mu.
+func (db *DB) readableLocked() error {
+	if db.mu.closed {
+		return ErrClosed
+	}
+	if db.mu.broken != nil {
+		return fmt.Errorf("kv: %w", db.mu.broken)
+	}
+	return nil
 }
 
 // Ascend calls fn with each key that starts with prefix, in byte order,

@@ -129,11 +129,12 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 		return rep, err
 	}
 	rep.LogBytes = fi.Size()
-	idx := newIndex(0)
+	hdr, _ := readLogHeader(f, rep.LogBytes) // the reader reports a bad one
+	idx := newIndex(0, hdr)
 	m := mapLog(f, rep.LogBytes, false)
 	defer m.unmap()
-	src := &logView{f: f, m: m, end: rep.LogBytes}
-	c := counters{size: walfmt.HeaderSize}
+	src := &logView{f: f, m: m, end: rep.LogBytes, path: path}
+	c := counters{size: hdr.Size()}
 	r := walfmt.NewReader(f, rep.LogBytes, path)
 	for {
 		rec, err := r.Next()

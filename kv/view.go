@@ -18,11 +18,35 @@ type logView struct {
 	// end bounds what may be read through m: bytes past the end of the
 	// file are in the map's range, but touching them faults.
 	end int64
+	// path names the log in errors.
+	path string
+	// unverified is the end of the part of the log whose records this
+	// process has not read through their checksums: the prefix a hint
+	// file covered at Open. A key read from there is trusted only after
+	// its record's checksum is (see checkRecord); elsewhere every record
+	// was verified when it was replayed, copied or written.
+	unverified int64
 }
 
 // recordBufs holds buffers for reading records with ReadAt, so a Get
 // allocates only the value it returns.
 var recordBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// checkRecord verifies the checksum of the record of size bytes at off,
+// if it lies in the unverified prefix.
+func (v *logView) checkRecord(off int64, size int) error {
+	if off >= v.unverified {
+		return nil
+	}
+	bp := recordBufs.Get().(*[]byte)
+	defer recordBufs.Put(bp)
+	b, err := v.recordBytes(slot{off: uint64(off), size: uint32(size)}, bp)
+	if err == nil {
+		_, err = walfmt.Value(b)
+		err = locateCorruption(err, v.path, off)
+	}
+	return err
+}
 
 // keyAt returns the key of the record at off. With a map the key aliases
 // it; the caller must not keep it past the read lock. Offsets come from the
@@ -60,7 +84,7 @@ func (v *logView) header(off int64) ([walfmt.RecordHeaderSize]byte, error) {
 	if v.m == nil {
 		return v.readHeader(off)
 	}
-	if off < walfmt.HeaderSize || off > v.end-walfmt.RecordHeaderSize {
+	if off < walfmt.HeaderSizeV1 || off > v.end-walfmt.RecordHeaderSize {
 		return h, fmt.Errorf("kv: index points at offset %d, outside the log: %w", off, walfmt.ErrCorrupt)
 	}
 	copy(h[:], v.m.data[off:])
@@ -82,39 +106,50 @@ const maxRecord = walfmt.RecordHeaderSize + walfmt.ExpirySize + walfmt.MaxKeyLen
 
 // value returns a copy of the value of the record s points to, after
 // verifying the record's checksum.
-func (v *logView) value(s slot, path string) ([]byte, error) {
-	off, size := int64(s.off), int(s.size)
-	if size > maxRecord || off < walfmt.HeaderSize {
-		return nil, fmt.Errorf("kv: %s: index holds an impossible record at offset %d: %w", path, off, walfmt.ErrCorrupt)
-	}
-	var b []byte
-	if v.m != nil {
-		if off > v.end-int64(size) {
-			return nil, fmt.Errorf("kv: %s: index points past the log at offset %d: %w", path, off, walfmt.ErrCorrupt)
-		}
-		b = v.m.data[off : off+int64(size)]
-	} else {
-		bp := recordBufs.Get().(*[]byte)
-		defer recordBufs.Put(bp)
-		if cap(*bp) < size {
-			*bp = make([]byte, size)
-		}
-		b = (*bp)[:size]
-		if _, err := v.f.ReadAt(b, off); err != nil {
-			return nil, fmt.Errorf("kv: read %s at offset %d: %w", path, off, err)
-		}
+func (v *logView) value(s slot) ([]byte, error) {
+	bp := recordBufs.Get().(*[]byte)
+	defer recordBufs.Put(bp)
+	b, err := v.recordBytes(s, bp)
+	if err != nil {
+		return nil, err
 	}
 	val, err := walfmt.Value(b)
 	if err != nil {
-		return nil, locateCorruption(err, path, off)
+		return nil, locateCorruption(err, v.path, int64(s.off))
 	}
 	out := make([]byte, len(val))
 	copy(out, val)
 	return out, nil
 }
 
+// recordBytes returns the bytes of the record s points to: from the map,
+// or read into *bp. They are valid until the read lock or *bp is let go.
+func (v *logView) recordBytes(s slot, bp *[]byte) ([]byte, error) {
+	off, size := int64(s.off), int(s.size)
+	if size > maxRecord || off < walfmt.HeaderSizeV1 {
+		return nil, fmt.Errorf("kv: %s: index holds an impossible record at offset %d: %w", v.path, off, walfmt.ErrCorrupt)
+	}
+	if v.m != nil {
+		if off > v.end-int64(size) {
+			return nil, fmt.Errorf("kv: %s: index points past the log at offset %d: %w", v.path, off, walfmt.ErrCorrupt)
+		}
+		return v.m.data[off : off+int64(size)], nil
+	}
+	if cap(*bp) < size {
+		*bp = make([]byte, size)
+	}
+	b := (*bp)[:size]
+	if _, err := v.f.ReadAt(b, off); err != nil {
+		return nil, fmt.Errorf("kv: read %s at offset %d: %w", v.path, off, err)
+	}
+	return b, nil
+}
+
 // locateCorruption fills in where a record that failed to decode sits.
 func locateCorruption(err error, path string, off int64) error {
+	if err == nil {
+		return nil
+	}
 	var ce *walfmt.CorruptionError
 	if errors.As(err, &ce) {
 		ce.File, ce.Offset = path, off

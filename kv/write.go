@@ -47,14 +47,27 @@ func (db *DB) checkKey(key []byte) error {
 // (group commit): each appends under wmu, then waits outside it for a sync
 // that covers its record.
 func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
+	db.awaitIndex()
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
 		db.wmu.Unlock()
 		return err
 	}
-	if kind == walfmt.KindDelete && !db.has(key) {
-		db.wmu.Unlock()
-		return nil
+	// A delete of an absent key writes nothing. Where the index holds
+	// records whose checksums are unread, a put looks first too: a damaged
+	// record on its key's probe is reported to the caller here, before
+	// anything is written, instead of failing the store when the record
+	// is published.
+	if kind == walfmt.KindDelete || db.mu.view.unverified > 0 {
+		found, err := db.has(key)
+		if err != nil {
+			db.wmu.Unlock()
+			return err
+		}
+		if kind == walfmt.KindDelete && !found {
+			db.wmu.Unlock()
+			return nil
+		}
 	}
 	if kind == walfmt.KindPut {
 		db.buf = walfmt.AppendPut(db.buf[:0], key, value)
@@ -249,11 +262,12 @@ func (db *DB) writableLocked() error {
 	return nil
 }
 
-func (db *DB) has(key []byte) bool {
+// has reports whether key is in the index. The caller holds wmu.
+func (db *DB) has(key []byte) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	_, ok, err := db.mu.index.get(key, db.viewLocked())
-	return ok || err != nil // on a read error, write the tombstone anyway
+	return ok, err
 }
 
 // appendLocked writes rec at off, the log's tail. A failed write is cut

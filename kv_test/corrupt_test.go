@@ -198,7 +198,7 @@ func fieldOf(i, keyLen int) string {
 // record in the middle. At the tail the damage looks like a torn write:
 // Open cuts that one record and keeps the rest. In the middle, Open refuses
 // with a *walfmt.CorruptionError that names the file and the record's
-// offset and points to crabkv repair, and changes nothing; Verify reports
+// offset, and changes nothing; Verify reports
 // the span, and Repair salvages every other record.
 func TestFlipEveryBit(t *testing.T) {
 	img := buildLog(t, 10)
@@ -288,10 +288,10 @@ func checkCorruptError(t *testing.T, err error, path string, off int64, what str
 		t.Errorf("%s: Open: %v, want a *walfmt.CorruptionError wrapping ErrCorrupt", what, err)
 	case ce.File != path || ce.Offset != off || ce.Torn:
 		t.Errorf("%s: error %+v, want file %s, offset %d, not torn", what, ce, path, off)
-	case !strings.Contains(err.Error(), "crabkv repair") ||
+	case strings.Contains(err.Error(), "crabkv") ||
 		!strings.Contains(err.Error(), fmt.Sprintf("offset %d", off)) ||
 		!strings.Contains(err.Error(), path):
-		t.Errorf("%s: message %q should name the file, the offset and crabkv repair", what, err)
+		t.Errorf("%s: message %q should name the file and the offset, and leave advice to the tool", what, err)
 	}
 }
 

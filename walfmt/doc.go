@@ -4,16 +4,29 @@
 //
 // # File header
 //
-// Every log starts with a 16-byte header that identifies the file and its
-// format version, so a foreign file or a log written by a future version is
+// Every log starts with a header that identifies the file and its format
+// version, so a foreign file or a log written by a future version is
 // recognised with a clear error instead of being misread as corruption.
+// Version 2 (written since CrabKv 0.2) has a 64-byte header:
 //
 //	offset  size  field
 //	------  ----  ---------------------------------------------------------
 //	     0     8  magic: the bytes "CRABKVWL"
-//	     8     2  format version, little-endian (Version = 1)
+//	     8     2  format version, little-endian (Version = 2)
 //	    10     2  reserved, zero
 //	    12     4  CRC-32C (Castagnoli) of bytes 0..11, little-endian
+//	    16    16  log ID: random, new for every log file a writer creates
+//	              (a new store, a compaction, a repair); a hint file names
+//	              the log it describes by it
+//	    32    16  hash key: random, new with every log; the secret key of
+//	              the index's keyed hash (SipHash-2-4) of this log's keys
+//	    48    12  reserved, zero
+//	    60     4  CRC-32C of bytes 16..59
+//
+// The first 16 bytes are laid out as in every version, so that any version
+// tells a newer log from a foreign file. Version 1 logs have only those 16
+// bytes: no ID and no hash key. They are still read; a compaction rewrites
+// them as version 2.
 //
 // # Records
 //

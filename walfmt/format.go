@@ -1,6 +1,7 @@
 package walfmt
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"hash/crc32"
 )
@@ -9,10 +10,14 @@ import (
 const (
 	// Magic identifies a CrabKv log.
 	Magic = "CRABKVWL"
-	// Version is the format version this package writes and reads.
-	Version = 1
-	// HeaderSize is the size of the file header at the start of every log.
-	HeaderSize = 16
+	// Version is the format version this package writes. It reads it and
+	// version 1.
+	Version = 2
+	// HeaderSize is the size of the file header this package writes: the
+	// offset of the first record of a version 2 log.
+	HeaderSize = 64
+	// HeaderSizeV1 is the size of a version 1 file header.
+	HeaderSizeV1 = 16
 	// RecordHeaderSize is the size of a record's fixed header.
 	RecordHeaderSize = 16
 	// ExpirySize is the size of the optional expiry field.
@@ -69,13 +74,62 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // Checksum returns the CRC-32C of b, the checksum the format uses.
 func Checksum(b []byte) uint32 { return crc32.Checksum(b, crcTable) }
 
-// AppendHeader appends the file header to dst.
-func AppendHeader(dst []byte) []byte {
+// FileHeader is the decoded file header of a log.
+type FileHeader struct {
+	// Version is the log's format version.
+	Version uint16
+	// ID identifies the log file: random, and new for every log a writer
+	// creates (a new store, a compaction, a repair). A hint file records
+	// the ID of the log it describes. Zero in version 1 logs.
+	ID [16]byte
+	// HashKey is the secret key of the index's hash function for this
+	// log's keys: random, new with every log, so that nobody who cannot
+	// read the log can choose keys that collide in the index. Zero in
+	// version 1 logs.
+	HashKey [16]byte
+}
+
+// NewFileHeader returns the header of a new log: the current version, and
+// a fresh random ID and hash key.
+func NewFileHeader() FileHeader {
+	h := FileHeader{Version: Version}
+	rand.Read(h.ID[:])      // never fails (crypto/rand)
+	rand.Read(h.HashKey[:]) // never fails (crypto/rand)
+	return h
+}
+
+// Size returns the length of the header in the file: the offset of the
+// log's first record.
+func (h FileHeader) Size() int64 {
+	if h.Version == 1 {
+		return HeaderSizeV1
+	}
+	return HeaderSize
+}
+
+// Field offsets within a version 2 file header.
+const (
+	offHdrID      = 16
+	offHdrHashKey = 32
+	offHdrCRC2    = 60
+)
+
+// AppendHeader appends the header of a new log, with a fresh ID and hash
+// key, to dst.
+func AppendHeader(dst []byte) []byte { return AppendFileHeader(dst, NewFileHeader()) }
+
+// AppendFileHeader appends h, as a version 2 header, to dst.
+func AppendFileHeader(dst []byte, h FileHeader) []byte {
 	start := len(dst)
-	dst = append(dst, Magic...)
-	dst = binary.LittleEndian.AppendUint16(dst, Version)
-	dst = binary.LittleEndian.AppendUint16(dst, 0)
-	return binary.LittleEndian.AppendUint32(dst, Checksum(dst[start:]))
+	dst = append(dst, make([]byte, HeaderSize)...)
+	b := dst[start:]
+	copy(b, Magic)
+	binary.LittleEndian.PutUint16(b[8:], Version)
+	binary.LittleEndian.PutUint32(b[12:], Checksum(b[:12]))
+	copy(b[offHdrID:], h.ID[:])
+	copy(b[offHdrHashKey:], h.HashKey[:])
+	binary.LittleEndian.PutUint32(b[offHdrCRC2:], Checksum(b[16:offHdrCRC2]))
+	return dst
 }
 
 // CheckHeader reports whether b starts with a valid file header of a version
@@ -83,23 +137,47 @@ func AppendHeader(dst []byte) []byte {
 // ErrTornTail (a header cut short, which only a crash while creating the
 // file can leave).
 func CheckHeader(b []byte) error {
-	if len(b) < HeaderSize {
+	_, err := ParseHeader(b)
+	return err
+}
+
+// ParseHeader decodes the file header at the start of b, which holds the
+// first HeaderSize bytes of the log or the whole log if it is shorter. Its
+// errors are CheckHeader's.
+func ParseHeader(b []byte) (FileHeader, error) {
+	var h FileHeader
+	if len(b) < HeaderSizeV1 {
 		n := min(len(b), len(Magic))
 		if string(b[:n]) == Magic[:n] {
-			return ErrTornTail
+			return h, ErrTornTail
 		}
-		return ErrForeignFile
+		return h, ErrForeignFile
 	}
+	// The first 16 bytes have the same layout in every version, so that
+	// any version tells a future one from a foreign file.
 	if string(b[:8]) != Magic {
-		return ErrForeignFile
+		return h, ErrForeignFile
 	}
 	if binary.LittleEndian.Uint32(b[12:16]) != Checksum(b[:12]) {
-		return ErrForeignFile
+		return h, ErrForeignFile
 	}
-	if v := binary.LittleEndian.Uint16(b[8:10]); v != Version {
-		return &VersionError{Version: v}
+	h.Version = binary.LittleEndian.Uint16(b[8:10])
+	switch h.Version {
+	case 1:
+		return h, nil
+	case Version:
+	default:
+		return h, &VersionError{Version: h.Version}
 	}
-	return nil
+	if len(b) < HeaderSize {
+		return h, ErrTornTail
+	}
+	if binary.LittleEndian.Uint32(b[offHdrCRC2:]) != Checksum(b[16:offHdrCRC2]) {
+		return h, ErrForeignFile
+	}
+	copy(h.ID[:], b[offHdrID:])
+	copy(h.HashKey[:], b[offHdrHashKey:])
+	return h, nil
 }
 
 // RecordSize returns the encoded size of a record with the given key and

@@ -28,6 +28,7 @@ type Reader struct {
 	started bool
 	err     error // sticky error
 	bad     int64 // offset of the last invalid record, for Resync
+	header  FileHeader
 }
 
 // NewReader returns a Reader over the first size bytes of src. name is the
@@ -111,15 +112,21 @@ func (r *Reader) readHeader() error {
 	if err != nil {
 		return err
 	}
-	switch err := CheckHeader(b); {
+	h, err := ParseHeader(b)
+	switch {
 	case errors.Is(err, ErrTornTail):
 		return &CorruptionError{File: r.name, Offset: 0, Reason: "incomplete file header", Torn: true}
 	case err != nil:
 		return fmt.Errorf("%s: %w", r.nameOr(), err)
 	}
-	r.off = HeaderSize
+	r.header = h
+	r.off = h.Size()
 	return nil
 }
+
+// Header returns the log's file header, once Next has read it; a Reader
+// started with StartAt has not.
+func (r *Reader) Header() FileHeader { return r.header }
 
 func (r *Reader) nameOr() string {
 	if r.name == "" {

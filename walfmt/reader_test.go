@@ -77,7 +77,7 @@ func TestEmptyLog(t *testing.T) {
 
 func TestHeaderErrors(t *testing.T) {
 	future := AppendHeader(nil)
-	future[8] = 2
+	future[8] = Version + 1
 	copy(future[12:], leUint32(Checksum(future[:12])))
 	tests := []struct {
 		name string
@@ -89,6 +89,8 @@ func TestHeaderErrors(t *testing.T) {
 		{"foreign file", []byte("SQLite format 3\x00 and more bytes"), ErrForeignFile},
 		{"header checksum", append([]byte(Magic), 1, 0, 0, 0, 9, 9, 9, 9), ErrForeignFile},
 		{"future version", future, ErrVersion},
+		{"partial version 2 header", AppendHeader(nil)[:HeaderSize-1], ErrTornTail},
+		{"version 2 header checksum", flipByte(AppendHeader(nil), offHdrID), ErrForeignFile},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +99,44 @@ func TestHeaderErrors(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+func flipByte(b []byte, i int) []byte {
+	b[i] ^= 0x40
+	return b
+}
+
+// TestHeaderRoundTrip checks that a header decodes to what was encoded and
+// that every new log gets its own ID and hash key.
+func TestHeaderRoundTrip(t *testing.T) {
+	a, b := NewFileHeader(), NewFileHeader()
+	if a.ID == b.ID || a.HashKey == b.HashKey || a.ID == a.HashKey {
+		t.Fatalf("two new headers share random fields: %+v %+v", a, b)
+	}
+	got, err := ParseHeader(AppendFileHeader(nil, a))
+	if err != nil || got != a {
+		t.Fatalf("ParseHeader = %+v, %v; want %+v", got, err, a)
+	}
+	if a.Size() != HeaderSize || (FileHeader{Version: 1}).Size() != HeaderSizeV1 {
+		t.Fatal("wrong header sizes")
+	}
+}
+
+// TestReadsVersion1 reads a log with the 16-byte header of version 1: its
+// first record starts right after it.
+func TestReadsVersion1(t *testing.T) {
+	log := AppendHeader(nil)[:HeaderSizeV1]
+	log[8] = 1
+	copy(log[12:], leUint32(Checksum(log[:12])))
+	log = AppendPut(log, []byte("k"), []byte("v"))
+	r := NewReader(bytes.NewReader(log), int64(len(log)), "")
+	rec, err := r.Next()
+	if err != nil || rec.Offset != HeaderSizeV1 || string(rec.Key) != "k" || r.Header().Version != 1 {
+		t.Fatalf("got %+v, %v, header %+v", rec, err, r.Header())
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("got %v, want io.EOF", err)
 	}
 }
 
