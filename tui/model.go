@@ -18,6 +18,7 @@ const (
 	stateConfirmDelete              // waiting for y/n
 	stateForm                       // creating a key or editing a value
 	stateHelp                       // full help shown
+	stateConfirmOverwrite           // a new key exists: waiting for y/n, the form behind
 )
 
 // pane is which of the two panes movement keys drive.

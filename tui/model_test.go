@@ -220,7 +220,7 @@ func TestInspectorEscapesControlCharacters(t *testing.T) {
 	evilKey := "evil\x1b[2J\x1b]0;pwned\x07"
 	db := openTestDB(t, "", evilKey, "red \x1b[31mRED\x1b[0m \u009b2J", "z", "1")
 	tm := startInspector(t, db, Config{})
-	waitFor(t, tm, `evil\x1b[2J\x1b]0;pwned\x07`, `red \x1b[31mRED\x1b[0m`)
+	waitFor(t, tm, `evil\x1b[2J\x1b]0;pwned\a`, `red \x1b[31mRED\x1b[0m`)
 	press(tm, "q")
 	out, err := io.ReadAll(tm.FinalOutput(t, teatest.WithFinalTimeout(waitTimeout)))
 	if err != nil {

@@ -28,7 +28,7 @@ func (m *Model) layout() {
 	lw := m.listWidth()
 	m.list.SetSize(max(lw-2, 1), inner)
 	m.viewer.SetSize(max(m.width-lw-2, 1), inner)
-	if m.state == stateForm { // the zero Form has no textarea to size
+	if m.formOpen() { // the zero Form has no textarea to size
 		m.form.SetSize(max(m.width-lw-2, 1), inner)
 	}
 }
@@ -68,11 +68,11 @@ func (m Model) mainView() string {
 	}
 	lw := m.listWidth()
 	right := m.viewer.View()
-	if m.state == stateForm {
+	if m.formOpen() {
 		right = m.form.View()
 	}
-	left := m.box(m.list.View(), lw, h, m.focus == paneList && m.state != stateForm)
-	return lipgloss.JoinHorizontal(lipgloss.Top, left, m.box(right, m.width-lw, h, m.focus == paneViewer || m.state == stateForm))
+	left := m.box(m.list.View(), lw, h, m.focus == paneList && !m.formOpen())
+	return lipgloss.JoinHorizontal(lipgloss.Top, left, m.box(right, m.width-lw, h, m.focus == paneViewer || m.formOpen()))
 }
 
 // box frames content in a pane w by h cells including the border. Lines are
@@ -94,6 +94,11 @@ func (m Model) box(content string, w, h int, focused bool) string {
 		st = m.common.Styles.PaneFocused
 	}
 	return st.Width(iw).Height(ih).Render(strings.Join(lines, "\n"))
+}
+
+// formOpen reports whether the form fills the right pane.
+func (m Model) formOpen() bool {
+	return m.state == stateForm || m.state == stateConfirmOverwrite
 }
 
 func (m Model) helpView() string {
@@ -122,7 +127,7 @@ func (m Model) footerView() string {
 	switch m.state {
 	case stateForm:
 		km = formHelp{k: m.common.KeyMap, twoFields: m.form.IsNew()}
-	case stateConfirmDelete:
+	case stateConfirmDelete, stateConfirmOverwrite:
 		km = confirmHelp{m.common.KeyMap}
 	}
 	return m.help.View(km)
