@@ -14,11 +14,11 @@ import (
 type state int
 
 const (
-	stateBrowse        state = iota // moving through keys and values
-	stateConfirmDelete              // waiting for y/n
-	stateForm                       // creating a key or editing a value
-	stateHelp                       // full help shown
-	stateConfirmOverwrite           // a new key exists: waiting for y/n, the form behind
+	stateBrowse           state = iota // moving through keys and values
+	stateConfirmDelete                 // waiting for y/n
+	stateForm                          // creating a key or editing a value
+	stateHelp                          // full help shown
+	stateConfirmOverwrite              // a new key exists: waiting for y/n, the form behind
 )
 
 // pane is which of the two panes movement keys drive.
