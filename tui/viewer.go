@@ -34,6 +34,7 @@ type Viewer struct {
 	info     ValueInfo
 	mode     ViewMode
 	detected ViewMode
+	part     int // the part of a long value on screen (parts.go)
 
 	width, height int
 }
@@ -96,8 +97,10 @@ func (v *Viewer) SetValue(k string, value []byte, info ValueInfo) {
 	v.detected = DetectMode(value)
 	if !sameKey {
 		v.mode = v.detected
+		v.part = 0
 		v.vp.GotoTop()
 	}
+	v.part = min(v.part, partCount(len(value), v.mode)-1)
 	v.render()
 }
 
@@ -110,6 +113,7 @@ func (v *Viewer) SetError(k string, msg string) {
 // CycleMode steps to the next view mode.
 func (v *Viewer) CycleMode() {
 	v.mode = v.mode.Next()
+	v.part = 0
 	v.vp.GotoTop()
 	v.render()
 }
@@ -123,15 +127,58 @@ func (v *Viewer) render() {
 	case !v.loaded:
 		v.vp.SetContent(v.common.Styles.Muted.Render("loading…"))
 	default:
-		v.vp.SetContent(FormatValue(v.value, v.mode, v.width))
+		v.vp.SetContent(formatPart(v.value, v.mode, v.part, v.width))
 	}
 }
 
-// Update scrolls the value.
+// Update scrolls the value: within the part on screen, and on to the
+// next or previous part at its ends.
 func (v Viewer) Update(msg tea.Msg) (Viewer, tea.Cmd) {
+	if k, ok := msg.(tea.KeyMsg); ok && v.loaded {
+		km, last := v.common.KeyMap, partCount(len(v.value), v.mode)-1
+		switch {
+		case key.Matches(k, km.Top):
+			v.showPart(0, false)
+			return v, nil
+		case key.Matches(k, km.Bottom):
+			v.showPart(last, true)
+			return v, nil
+		case key.Matches(k, km.Down, km.PageDown) && v.vp.AtBottom() && v.part < last:
+			v.showPart(v.part+1, false)
+			return v, nil
+		case key.Matches(k, km.Up, km.PageUp) && v.vp.AtTop() && v.part > 0:
+			v.showPart(v.part-1, true)
+			return v, nil
+		}
+	}
 	var cmd tea.Cmd
 	v.vp, cmd = v.vp.Update(msg)
 	return v, cmd
+}
+
+// showPart renders part p and shows its top, or its bottom with atEnd.
+func (v *Viewer) showPart(p int, atEnd bool) {
+	if p != v.part {
+		v.part = p
+		v.render()
+	}
+	if atEnd {
+		v.vp.GotoBottom()
+	} else {
+		v.vp.GotoTop()
+	}
+}
+
+// modeLabel names the view mode for the header.
+func (v Viewer) modeLabel() string {
+	label := v.mode.String()
+	if tooLargeToIndent(v.value, v.mode) {
+		label = "json too large to indent, as text"
+	}
+	if v.mode == v.detected {
+		label += " (auto)"
+	}
+	return label
 }
 
 // View renders the header and the visible part of the value.
@@ -145,14 +192,14 @@ func (v Viewer) headerView() string {
 	keyLine := s.HeaderKey.Render("key ") + s.HeaderValue.Render(Escape(v.key))
 	details := s.Muted.Render("—")
 	if v.loaded {
-		mode := v.mode.String()
-		if v.mode == v.detected {
-			mode += " (auto)"
-		}
+		mode := v.modeLabel()
 		details = fmt.Sprintf("%s %s  %s %d  %s %s",
 			s.HeaderKey.Render("size"), FormatBytes(int64(v.info.ValueSize)),
 			s.HeaderKey.Render("offset"), v.info.Offset,
 			s.HeaderKey.Render("view"), mode)
+		if parts := partCount(len(v.value), v.mode); parts > 1 {
+			details += s.Muted.Render(fmt.Sprintf("  part %d/%d", v.part+1, parts))
+		}
 		if pct := v.vp.ScrollPercent(); v.vp.TotalLineCount() > v.vp.Height {
 			details += s.Muted.Render(fmt.Sprintf("  %3.0f%%", 100*pct))
 		}
