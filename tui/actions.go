@@ -22,10 +22,7 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch m.state {
 	case stateHelp:
-		if key.Matches(msg, km.Quit) {
-			return m, tea.Quit
-		}
-		m.state = stateBrowse
+		m.updateHelp(msg)
 		return m, nil
 	case stateConfirmDelete:
 		return m.updateConfirm(msg)
@@ -46,7 +43,11 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, km.Help):
-		m.state = stateHelp
+		m.state, m.helpOffset = stateHelp, 0
+	case key.Matches(msg, km.CopyKey):
+		return m, m.startCopy(false)
+	case key.Matches(msg, km.CopyValue):
+		return m, m.startCopy(true)
 	case key.Matches(msg, km.Focus):
 		m.focus = 1 - m.focus
 	case key.Matches(msg, km.CycleView):
@@ -75,6 +76,28 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.updateList(msg)
 	}
 	return m, nil
+}
+
+// updateHelp scrolls the help screen or closes it.
+func (m *Model) updateHelp(msg tea.KeyMsg) {
+	km := m.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Close):
+		m.state = stateBrowse
+	case key.Matches(msg, km.Down):
+		m.helpOffset++
+	case key.Matches(msg, km.Up):
+		m.helpOffset--
+	case key.Matches(msg, km.PageDown):
+		m.helpOffset += m.helpRows()
+	case key.Matches(msg, km.PageUp):
+		m.helpOffset -= m.helpRows()
+	case key.Matches(msg, km.Top):
+		m.helpOffset = 0
+	case key.Matches(msg, km.Bottom):
+		m.helpOffset = len(m.helpLines())
+	}
+	m.helpOffset = min(max(m.helpOffset, 0), max(len(m.helpLines())-m.helpRows(), 0))
 }
 
 // updateList hands msg to the key list and follows the selection.

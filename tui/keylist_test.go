@@ -88,7 +88,7 @@ func TestKeyListViewRendersWindowOnly(t *testing.T) {
 	l, _ = l.Update(keyMsg("G"))
 	got := l.View()
 	want := strings.Join([]string{
-		"Keys              1000000 keys",
+		"Keys            1,000,000 keys",
 		" key:0999995                  ",
 		" key:0999996                  ",
 		" key:0999997                  ",
@@ -333,7 +333,7 @@ func TestKeyListEditScrolling(t *testing.T) {
 				i, k, l.cursor, l.offset, s.selected, s.cursor, s.offset)
 		}
 	}
-	if l.Len() != 1000 || !strings.Contains(l.headerView(), "1000 keys") {
+	if l.Len() != 1000 || !strings.Contains(l.headerView(), "1,000 keys") {
 		t.Fatalf("%d keys listed; header %q", l.Len(), l.headerView())
 	}
 }

@@ -95,9 +95,9 @@ func TestBinaryInTmux(t *testing.T) {
 	s.run("new-session", "-d", "-s", "s", "-x", "100", "-y", "30",
 		fmt.Sprintf("env TERM=xterm-256color EDITOR=%q %q --dir %q demo", editor, bin, dir))
 
-	s.waitFor("2703 keys", "auto at 33%", "27.0%")
+	s.waitFor("2,703 keys", "auto at 33%", "27.0%")
 	s.keys("/", "R", "E", "A", "D", "M", "E", "Enter")
-	s.waitFor("1 of 2703", "key config/README")
+	s.waitFor("1 of 2,703", "key config/README")
 	s.keys("e")
 	s.waitFor("saved config/README")
 	s.keys("Escape", "c")

@@ -10,8 +10,13 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// viewerHeader is the number of lines above the value: key, details, rule.
+// viewerHeader is the least number of lines above the value: key,
+// details, rule. A key too long for one line takes up to maxKeyLines.
 const viewerHeader = 3
+
+// maxKeyLines is how many lines the header gives a long key before it
+// cuts it.
+const maxKeyLines = 4
 
 // ValueInfo says where a value sits in the log.
 type ValueInfo struct {
@@ -62,7 +67,6 @@ func viewportKeys(k KeyMap) viewport.KeyMap {
 func (v *Viewer) SetSize(w, h int) {
 	v.width, v.height = w, h
 	v.vp.Width = w
-	v.vp.Height = max(h-viewerHeader, 1)
 	v.render()
 }
 
@@ -118,7 +122,26 @@ func (v *Viewer) CycleMode() {
 	v.render()
 }
 
+// keyLines is the header's key, escaped and wrapped to the pane so that a
+// long key can be read in full.
+func (v Viewer) keyLines() []string {
+	w := max(v.width, 1)
+	text := ansi.Hardwrap("key "+Escape(v.key), w, true)
+	lines := strings.Split(text, "\n")
+	if len(lines) > maxKeyLines {
+		lines = lines[:maxKeyLines]
+		lines[maxKeyLines-1] = ansi.Truncate(lines[maxKeyLines-1], w-1, "") + "…"
+	}
+	return lines
+}
+
+// fitViewport gives the value the lines the header leaves.
+func (v *Viewer) fitViewport() {
+	v.vp.Height = max(v.height-viewerHeader-len(v.keyLines())+1, 1)
+}
+
 func (v *Viewer) render() {
+	v.fitViewport()
 	switch {
 	case v.err != "":
 		v.vp.SetContent(v.common.Styles.Error.Render(ansi.Hardwrap(v.err, max(v.width, 1), true)))
@@ -189,7 +212,11 @@ func (v Viewer) View() string {
 func (v Viewer) headerView() string {
 	s := v.common.Styles
 	w := max(v.width, 1)
-	keyLine := s.HeaderKey.Render("key ") + s.HeaderValue.Render(Escape(v.key))
+	keyLines := v.keyLines()
+	keyLines[0] = s.HeaderKey.Render("key ") + s.HeaderValue.Render(strings.TrimPrefix(keyLines[0], "key "))
+	for i := 1; i < len(keyLines); i++ {
+		keyLines[i] = s.HeaderValue.Render(keyLines[i])
+	}
 	details := s.Muted.Render("—")
 	if v.loaded {
 		mode := v.modeLabel()
@@ -205,5 +232,5 @@ func (v Viewer) headerView() string {
 		}
 	}
 	rule := s.Muted.Render(strings.Repeat("─", w))
-	return ansi.Truncate(keyLine, w, "…") + "\n" + ansi.Truncate(details, w, "…") + "\n" + rule
+	return strings.Join(keyLines, "\n") + "\n" + ansi.Truncate(details, w, "…") + "\n" + rule
 }
