@@ -36,4 +36,3 @@ func filterCmd(seq, gen int, keys []string, query string) tea.Cmd {
 		return filterResultMsg{seq: seq, gen: gen, query: query, keys: FilterKeys(keys, query)}
 	}
 }
-
