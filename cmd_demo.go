@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/crabkv/crabkv/kv"
-	"github.com/crabkv/crabkv/tui"
 )
 
 var demoVerb = verb{
@@ -56,7 +55,7 @@ func fillDemo(e *env, scale int) error {
 	if err != nil {
 		return explainOpenError(dir, err)
 	}
-	if err := tui.FillDemoScaled(db, scale); err != nil {
+	if err := fillDemoData(db, scale); err != nil {
 		return errors.Join(err, db.Close())
 	}
 	if err := db.Close(); err != nil {
