@@ -195,3 +195,18 @@ func TestCorruptRecordNeverTruncated(t *testing.T) {
 		}
 	}
 }
+
+// TestReadOnlyInspectorNeedsAStore checks that the read-only inspector, a
+// reader, fails on a directory that does not exist and creates nothing.
+func TestReadOnlyInspectorNeedsAStore(t *testing.T) {
+	te := newTestEnv(t)
+	te.stdoutTTY = true
+	missing := filepath.Join(t.TempDir(), "nowhere")
+	te.mustRun(t, exitError, "--dir", missing, "--read-only")
+	if !strings.Contains(te.errOut.String(), "does not exist") {
+		t.Errorf("stderr %q", te.errOut.String())
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("%s was created", missing)
+	}
+}

@@ -44,7 +44,7 @@ func TestEditKeepsEveryByte(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			db := openTestDB(t, "", "k", value)
 			tm := startInspector(t, db, Config{Getenv: editorScript(t, `printf X >> "$1"`)})
-			waitFor(t, tm, "key k")
+			waitFor(t, tm, "key k", "offset ") // the value has loaded
 			press(tm, "e")
 			waitFor(t, tm, "saved k")
 			quit(t, tm)
@@ -62,7 +62,7 @@ func TestEditWithoutChangeWritesNothing(t *testing.T) {
 		db := openTestDB(t, "", "k", value)
 		before := db.Stats().LogBytes
 		tm := startInspector(t, db, Config{Getenv: editorScript(t, "true")})
-		waitFor(t, tm, "key k")
+		waitFor(t, tm, "key k", "offset ") // the value has loaded
 		press(tm, "e")
 		press(tm, "ctrl+s") // ignored when $EDITOR took over
 		waitFor(t, tm, "unchanged: k")

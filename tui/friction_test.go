@@ -208,7 +208,7 @@ func TestCopyWithOSC52(t *testing.T) {
 	var clip bytes.Buffer
 	db := openTestDB(t, "", "user:1", "the value")
 	tm := startInspector(t, db, Config{Clipboard: &clip})
-	waitFor(t, tm, "key user:1")
+	waitFor(t, tm, "key user:1", "offset ") // the value has loaded
 	press(tm, "y")
 	waitFor(t, tm, "copied the key")
 	press(tm, "Y")

@@ -290,7 +290,7 @@ func TestInspectorShowsEngineErrors(t *testing.T) {
 	press(tm, "n", "tab")
 	typeText(tm, "value without a key")
 	press(tm, "ctrl+s")
-	waitFor(t, tm, "the key is empty")
+	waitFor(t, tm, "save: the key is empty")
 	press(tm, "esc")
 	quit(t, tm)
 }
