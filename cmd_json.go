@@ -5,7 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/crabkv/crabkv/internal/escape"
 )
 
 // The --json output is part of the tool's interface: field names and
@@ -45,10 +49,31 @@ func jsonObject(fields ...jsonField) []byte {
 	return b.Bytes()
 }
 
-// jsonString encodes s as a JSON string without escaping <, > and &, which
-// JSON does not need and which a person reading the output would not expect.
+// jsonString encodes s, valid UTF-8, as a JSON string. Every character
+// that is not printable (package escape's rule) is written as a \u escape,
+// so that JSON output is as safe on a terminal as the plain output; <, >
+// and & are left alone, as JSON does not need them escaped.
 func jsonString(s string) []byte {
-	return marshalJSON(s)
+	b := []byte{'"'}
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r == '\n':
+			b = append(b, `\n`...)
+		case r == '\t':
+			b = append(b, `\t`...)
+		case r == '\r':
+			b = append(b, `\r`...)
+		case r < 0x20 || escape.NeedsEscape(r):
+			for _, u := range utf16.Encode([]rune{r}) {
+				b = fmt.Appendf(b, `\u%04x`, u)
+			}
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }
 
 // marshalJSON encodes v on one line without HTML escaping.

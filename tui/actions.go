@@ -188,7 +188,7 @@ func inPlaceProblem(value []byte) string {
 		case unicode.IsControl(r):
 			return "holds control characters"
 		case escape.NeedsEscape(r):
-			return "holds invisible or direction-changing characters"
+			return "holds " + escape.String(string(r)) + ", which is shown escaped"
 		}
 		i += size
 	}
