@@ -29,8 +29,10 @@ func runVersion(e *env, v *verb, args []string) int {
 
 // versionLine describes the build from the information the Go toolchain
 // records in the binary: "crabkv v1.2.0 (rev 0123456789ab, modified) go1.26.0".
-func versionLine() string {
-	info, ok := debug.ReadBuildInfo()
+func versionLine() string { return versionFrom(debug.ReadBuildInfo()) }
+
+// versionFrom is versionLine for the given build information.
+func versionFrom(info *debug.BuildInfo, ok bool) string {
 	if !ok {
 		return "crabkv (unknown) " + runtime.Version()
 	}
