@@ -301,11 +301,26 @@ func explainOpenError(dir string, err error) error {
 func checkKey(key []byte) error {
 	switch {
 	case len(key) == 0:
-		return fmt.Errorf("the key is empty; keys are 1 to %d bytes: %w", kv.DefaultMaxKeySize, kv.ErrEmptyKey)
+		return sentence(kv.ErrEmptyKey, "the key is empty; keys are 1 to %d bytes", kv.DefaultMaxKeySize)
 	case len(key) > kv.DefaultMaxKeySize:
-		return fmt.Errorf("the key is %d bytes, over the limit of %d: %w", len(key), kv.DefaultMaxKeySize, kv.ErrKeyTooLarge)
+		return sentence(kv.ErrKeyTooLarge, "the key is %d bytes, over the limit of %d", len(key), kv.DefaultMaxKeySize)
 	}
 	return nil
+}
+
+// sentenceError is an error that a sentence for a person explains fully:
+// it prints only the sentence, and unwraps to the sentinel it stands for.
+type sentenceError struct {
+	msg string
+	err error
+}
+
+func (e *sentenceError) Error() string { return e.msg }
+func (e *sentenceError) Unwrap() error { return e.err }
+
+// sentence returns a sentenceError for err, formatted as fmt.Sprintf does.
+func sentence(err error, format string, args ...any) error {
+	return &sentenceError{msg: fmt.Sprintf(format, args...), err: err}
 }
 
 // quotedFlag defines --quoted, for the verbs that take a key.

@@ -62,8 +62,8 @@ func readValue(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("read value from standard input: %w", err)
 	}
 	if len(b) > kv.DefaultMaxValueSize {
-		return nil, fmt.Errorf("the value on standard input is over the limit of %d bytes: %w",
-			kv.DefaultMaxValueSize, kv.ErrValueTooLarge)
+		return nil, sentence(kv.ErrValueTooLarge, "the value on standard input is over the limit of %d bytes",
+			kv.DefaultMaxValueSize)
 	}
 	return b, nil
 }
