@@ -232,3 +232,33 @@ func TestViewerHeaderShowsALongKeyInFull(t *testing.T) {
 		t.Errorf("the viewer header does not show %q:\n%s", long, m.viewer.View())
 	}
 }
+
+// TestInspectorViewerTopAndBottom drives g, G, Home and End in the viewer
+// pane of the running inspector.
+func TestInspectorViewerTopAndBottom(t *testing.T) {
+	db := openTestDB(t, "", "long", string(numberedLines(300)))
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "line 0000000")
+	press(tm, "tab", "G")
+	waitFor(t, tm, "line 0000299")
+	press(tm, "g")
+	waitFor(t, tm, "line 0000000")
+	press(tm, "end")
+	waitFor(t, tm, "line 0000299")
+	m := quit(t, tm)
+	if !strings.Contains(m.viewer.View(), "line 0000299") {
+		t.Errorf("the viewer is not at the end:\n%s", m.viewer.View())
+	}
+}
+
+// TestInspectorEscapesInvisibleCharacters checks that the inspector shows
+// zero-width and NUL characters as the CLI does.
+func TestInspectorEscapesInvisibleCharacters(t *testing.T) {
+	db := openTestDB(t, "", "zero\u200bwidth", "nul\x00byte")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, `zero\u200bwidth`)
+	press(tm, "v") // hex → text: the value is binary (NUL), shown as hex first
+	press(tm, "v")
+	waitFor(t, tm, `nul\x00byte`)
+	quit(t, tm)
+}
