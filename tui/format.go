@@ -227,3 +227,21 @@ func groupDigits(n int) string {
 	}
 	return b.String()
 }
+
+// compactBytes renders n in at most five cells, for a narrow key list:
+// 512B, 2.3K, 634K, 16M.
+func compactBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	f, exp := float64(n)/unit, 0
+	for f >= unit && exp < 5 {
+		f /= unit
+		exp++
+	}
+	if f < 9.95 {
+		return fmt.Sprintf("%.1f%c", f, "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.0f%c", f, "KMGTPE"[exp])
+}

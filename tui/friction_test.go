@@ -262,3 +262,11 @@ func TestInspectorEscapesInvisibleCharacters(t *testing.T) {
 	waitFor(t, tm, `nul\x00byte`)
 	quit(t, tm)
 }
+
+func TestCompactBytesFitsFiveCells(t *testing.T) {
+	for n, want := range map[int64]string{0: "0B", 1023: "1023B", 2355: "2.3K", 648806: "634K", 1023 << 10: "1023K", 16 << 20: "16M"} {
+		if got := compactBytes(n); got != want || len(got) > narrowSizeColumn {
+			t.Errorf("compactBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

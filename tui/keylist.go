@@ -13,8 +13,13 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// sizeColumn is the width of the value-size column.
-const sizeColumn = 9
+// sizeColumn is the width of the value-size column; a narrow list, under
+// narrowList cells, uses narrowSizeColumn and compact sizes ("634K").
+const (
+	sizeColumn       = 9
+	narrowSizeColumn = 5
+	narrowList       = 30
+)
 
 // sizePending marks a size that has been asked for but not yet delivered.
 const sizePending = -1
@@ -423,17 +428,21 @@ func (l KeyList) headerView() string {
 
 func (l KeyList) rowView(k string, selected bool) string {
 	s := l.common.Styles
+	col, format := sizeColumn, FormatBytes
+	if l.width < narrowList {
+		col, format = narrowSizeColumn, compactBytes
+	}
 	size := ""
 	switch n, ok := l.sizes[k]; {
 	case ok && n >= 0:
-		size = FormatBytes(int64(n))
+		size = format(int64(n))
 	case ok && n == sizePending:
 		size = "…"
 	}
-	keyWidth := max(l.width-sizeColumn-2, 1)
+	keyWidth := max(l.width-col-2, 1)
 	name := truncateMiddle(Escape(k), keyWidth)
 	pad := strings.Repeat(" ", max(keyWidth-lipgloss.Width(name), 0))
-	sizeText := fmt.Sprintf("%*s", sizeColumn, size)
+	sizeText := fmt.Sprintf("%*s", col, size)
 	if selected {
 		return s.Selected.Render("▌" + name + pad + " " + sizeText)
 	}

@@ -113,8 +113,8 @@ func TestKeyListSizesAndEscaping(t *testing.T) {
 	got := l.View()
 	want := strings.Join([]string{
 		"Keys              3 keys",
-		"▌a                  10 B",
-		" b\\x1b[2J        2.0 KiB",
+		"▌a                   10B",
+		" b\\x1b[2J           2.0K",
 		" c                     …",
 	}, "\n")
 	if got != want {
