@@ -13,6 +13,7 @@ var compactVerb = verb{
 	name:    "compact",
 	args:    "",
 	summary: "rewrite the log keeping only live records",
+	writes:  true,
 	help: `
 Compact rewrites the log so that it holds only the live record of each key,
 dropping superseded values and tombstones, then prints the old and new sizes

@@ -5,13 +5,13 @@ import (
 	"fmt"
 
 	"github.com/crabkv/crabkv/kv"
-	"github.com/crabkv/crabkv/tui"
 )
 
 var demoVerb = verb{
 	name:    "demo",
 	args:    "",
 	summary: "fill an empty store with sample data and open the inspector",
+	writes:  true,
 	help: `
 Demo fills the data directory, if it holds no keys yet, with a sample data
 set: JSON user records, text sessions, config entries, binary blobs and a
@@ -27,7 +27,7 @@ opens the terminal inspector on the store.
 
 func runDemo(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
-	scale := fs.Int("scale", 1, "multiply the size of the sample data set")
+	scale := fs.Int("scale", 1, "make the sample data set `N` times larger, 1 to 1000")
 	fillOnly := fs.Bool("fill-only", false, "fill the store and exit")
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
@@ -53,9 +53,9 @@ func fillDemo(e *env, scale int) error {
 	}
 	db, err := kv.Open(dir, &kv.Options{NoSync: true})
 	if err != nil {
-		return explainOpenError(err)
+		return explainOpenError(dir, err)
 	}
-	if err := tui.FillDemoScaled(db, scale); err != nil {
+	if err := fillDemoData(db, scale); err != nil {
 		return errors.Join(err, db.Close())
 	}
 	if err := db.Close(); err != nil {

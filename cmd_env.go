@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/crabkv/crabkv/internal/escape"
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -37,6 +39,8 @@ type env struct {
 
 	// dir is the --dir flag; empty means it was not given.
 	dir string
+	// readOnly is the --read-only flag: verbs that write refuse to run.
+	readOnly bool
 }
 
 // verb is one subcommand.
@@ -45,6 +49,7 @@ type verb struct {
 	args    string // argument synopsis, e.g. "<key> <value|->"
 	summary string // one line for the tool's usage
 	help    string // paragraphs for "crabkv help <verb>"
+	writes  bool   // the verb changes the store, so --read-only forbids it
 
 	// run performs the verb and returns the exit code. It receives its own
 	// verb so it can print its usage without referring back to a package
@@ -52,33 +57,44 @@ type verb struct {
 	run func(e *env, v *verb, args []string) int
 }
 
-// flagSet returns a FlagSet for v that accepts --dir, so the data directory
-// may also be given after the verb.
+// flagSet returns a FlagSet for v that accepts the tool's own flags too
+// (--dir, --read-only), so they may also be given after the verb.
 func (e *env) flagSet(v *verb) *flag.FlagSet {
 	fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // parse errors are reported by parse, help by printVerbUsage
-	fs.StringVar(&e.dir, "dir", e.dir, dirFlagHelp)
+	e.globalFlags(fs)
 	return fs
 }
 
-// parse parses a verb's flags and checks that it got between min and max
-// positional arguments. When ok is false the verb must return code at once:
-// help was shown, or the command line was wrong.
+// globalFlags defines the flags every verb accepts.
+func (e *env) globalFlags(fs *flag.FlagSet) {
+	fs.StringVar(&e.dir, "dir", e.dir, dirFlagHelp)
+	fs.BoolVar(&e.readOnly, "read-only", e.readOnly, readOnlyFlagHelp)
+}
+
+const readOnlyFlagHelp = "refuse to write: verbs that write fail, the inspector only browses"
+
+// parse parses a verb's flags, which may come before, between or after its
+// arguments, and checks that it got between min and max positional
+// arguments. When ok is false the verb must return code at once: help was
+// shown, or the command line was wrong.
 func (e *env) parse(v *verb, fs *flag.FlagSet, args []string, min, max int) (rest []string, code int, ok bool) {
 	// Mistakes get the synopsis only; the full text is one command away and
 	// would push the error message off a small screen.
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "%s\nRun 'crabkv help %s' for details.\n", synopsis(v), v.name)
 	}
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printVerbUsage(e.stdout, v, fs)
 			return nil, exitOK, false
 		}
 		return nil, e.usageError(fmt.Sprintf("crabkv %s: %v", v.name, err), usage), false
 	}
-	rest = fs.Args()
 	switch {
+	case v.writes && e.readOnly:
+		return nil, e.usageError(fmt.Sprintf("crabkv %s: --read-only: %s writes to the store", v.name, v.name), usage), false
 	case len(rest) < min:
 		return nil, e.usageError(fmt.Sprintf("crabkv %s: not enough arguments", v.name), usage), false
 	case len(rest) > max:
@@ -87,18 +103,83 @@ func (e *env) parse(v *verb, fs *flag.FlagSet, args []string, min, max int) (res
 	return rest, exitOK, true
 }
 
+// parseInterspersed parses the flags in args wherever they stand and
+// returns the other arguments in order. Everything after "--" is an
+// argument; so is "-" on its own.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		left := fs.Args()
+		consumed := len(args) - len(left)
+		if consumed > 0 && args[consumed-1] == "--" && !flagTakesValue(fs, args, consumed-1) {
+			return append(rest, left...), nil
+		}
+		if len(left) == 0 {
+			return rest, nil
+		}
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
+}
+
+// flagTakesValue reports whether args[i] is the value of the flag before it
+// ("--dir --"), not the end of the flags.
+func flagTakesValue(fs *flag.FlagSet, args []string, i int) bool {
+	if i == 0 {
+		return false
+	}
+	prev := strings.TrimLeft(args[i-1], "-")
+	if !strings.HasPrefix(args[i-1], "-") || strings.Contains(prev, "=") {
+		return false
+	}
+	f := fs.Lookup(prev)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
 // printVerbUsage writes the text shown by "crabkv <verb> --help".
 func printVerbUsage(w io.Writer, v *verb, fs *flag.FlagSet) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n%s\n\nFlags:\n", synopsis(v), strings.TrimSpace(v.help))
+	writeFlags(&b, fs)
+	io.WriteString(w, b.String())
+}
+
+// writeFlags lists fs's flags, one a line, their descriptions aligned. A
+// flag that takes a value shows a placeholder for it, the word in
+// backquotes in its usage or else its name in capitals, and its default
+// when that is not the zero value.
+func writeFlags(w io.Writer, fs *flag.FlagSet) {
+	type line struct{ name, usage string }
+	var lines []line
+	width := 0
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "--" + f.Name
 		if len(f.Name) == 1 {
 			name = "-" + f.Name
 		}
-		fmt.Fprintf(&b, "  %-8s %s\n", name, f.Usage)
+		placeholder, usage := flag.UnquoteUsage(f)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+			if !strings.Contains(f.Usage, "`") {
+				placeholder = strings.ToUpper(f.Name)
+			}
+			name += " " + placeholder
+			if f.DefValue != "" && f.DefValue != "0" {
+				usage += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		lines = append(lines, line{name, usage})
+		width = max(width, len(name))
 	})
-	io.WriteString(w, b.String())
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, l.name, l.usage)
+	}
 }
 
 // synopsis is v's one-line usage.
@@ -134,17 +215,22 @@ func (e *env) dataDir() string {
 	return defaultDataDir
 }
 
-// open opens the store, creating the data directory if it is missing. It
+// open opens the store. A writer creates the data directory if it is
+// missing; a reader finds it missing an error, and creates nothing. It
 // warns about a torn tail here rather than in the engine because only the
 // CLI knows a person is watching.
 func (e *env) open(readOnly bool) (*kv.DB, error) {
 	dir := e.dataDir()
-	if err := ensureDir(dir); err != nil {
+	check := ensureDir
+	if readOnly {
+		check = existingDir
+	}
+	if err := check(dir); err != nil {
 		return nil, err
 	}
 	db, err := kv.Open(dir, &kv.Options{ReadOnly: readOnly})
 	if err != nil {
-		return nil, explainOpenError(err)
+		return nil, explainOpenError(dir, err)
 	}
 	if n := db.Stats().TruncatedBytes; n > 0 {
 		fmt.Fprintln(e.stderr, tornTailWarning(filepath.Join(dir, "wal.log"), n, readOnly))
@@ -182,29 +268,96 @@ func ensureDir(dir string) error {
 	return nil
 }
 
+// existingDir checks that dir is a directory, without creating it.
+func existingDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("data directory %s does not exist", dir)
+	case err != nil:
+		return fmt.Errorf("data directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	return nil
+}
+
 // explainOpenError adds what the user can do to the engine's error for the
-// cases a person is likely to meet.
-func explainOpenError(err error) error {
+// cases a person is likely to meet, and says once what the engine's error
+// says twice.
+func explainOpenError(dir string, err error) error {
+	var pathErr *fs.PathError
 	switch {
 	case errors.Is(err, kv.ErrLocked):
 		return fmt.Errorf("%w; close the other program using it and try again", err)
 	case errors.Is(err, walfmt.ErrCorrupt):
 		return fmt.Errorf("%w (run 'crabkv repair' to salvage the valid records)", err)
+	case strings.HasPrefix(err.Error(), "kv: lock ") && errors.As(err, &pathErr):
+		// The engine's "kv: lock DIR: kv: lock DIR/LOCK: open DIR/LOCK: ..."
+		// names the lock three times; the path error alone says it all.
+		return fmt.Errorf("cannot lock the data directory %s: %w", dir, pathErr)
 	}
 	return err
 }
 
-// checkKey rejects a key that no store can hold before the store is opened,
-// so that every verb treats it alike (the engine's Get reports such a key as
-// simply not found) and a mistyped command creates no data directory.
-func checkKey(key string) error {
+// checkKey rejects a key that no store can hold.
+func checkKey(key []byte) error {
 	switch {
-	case key == "":
-		return fmt.Errorf("the key is empty; keys are 1 to %d bytes: %w", kv.DefaultMaxKeySize, kv.ErrEmptyKey)
+	case len(key) == 0:
+		return sentence(kv.ErrEmptyKey, "the key is empty; keys are 1 to %d bytes", kv.DefaultMaxKeySize)
 	case len(key) > kv.DefaultMaxKeySize:
-		return fmt.Errorf("the key is %d bytes, over the limit of %d: %w", len(key), kv.DefaultMaxKeySize, kv.ErrKeyTooLarge)
+		return sentence(kv.ErrKeyTooLarge, "the key is %d bytes, over the limit of %d", len(key), kv.DefaultMaxKeySize)
 	}
 	return nil
+}
+
+// sentenceError is an error that a sentence for a person explains fully:
+// it prints only the sentence, and unwraps to the sentinel it stands for.
+type sentenceError struct {
+	msg string
+	err error
+}
+
+func (e *sentenceError) Error() string { return e.msg }
+func (e *sentenceError) Unwrap() error { return e.err }
+
+// sentence returns a sentenceError for err, formatted as fmt.Sprintf does.
+func sentence(err error, format string, args ...any) error {
+	return &sentenceError{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// quotedFlag defines --quoted, for the verbs that take a key.
+func quotedFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("quoted", false, `the key is a Go string literal, as a terminal shows it ("k\x1b")`)
+}
+
+// decodeArg returns the bytes a key or prefix argument stands for: the
+// argument itself, or with --quoted the string literal it spells.
+func (e *env) decodeArg(v *verb, arg string, quoted bool) ([]byte, int, bool) {
+	if !quoted {
+		return []byte(arg), exitOK, true
+	}
+	s, err := strconv.Unquote(arg)
+	if err != nil || !strings.HasPrefix(arg, `"`) {
+		fmt.Fprintf(e.stderr, "crabkv %s: --quoted: the key is not a quoted Go string: %s\n", v.name, escape.Quote(arg, false))
+		return nil, exitError, false
+	}
+	return []byte(s), exitOK, true
+}
+
+// keyArg is decodeArg for a key, which must also be one the store can
+// hold: it is checked before the store is opened, so that every verb
+// treats a bad key alike (the engine's Get reports such a key as simply not
+// found) and a mistyped command creates no data directory.
+func (e *env) keyArg(v *verb, arg string, quoted bool) ([]byte, int, bool) {
+	key, code, ok := e.decodeArg(v, arg, quoted)
+	if !ok {
+		return nil, code, false
+	}
+	if err := checkKey(key); err != nil {
+		return nil, e.fail(err), false
+	}
+	return key, exitOK, true
 }
 
 // closeDB closes db and folds a close error into code: a failed close after a

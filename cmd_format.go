@@ -2,38 +2,21 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"unicode/utf8"
-)
 
-// terminalSafe reports whether b can be written to a terminal as it is: valid
-// UTF-8 made only of printable characters, so it cannot carry escape
-// sequences, control characters or bidirectional overrides. Values may also
-// hold newlines and tabs (multi-line text is common); keys may not, since
-// "keys" prints one per line.
-func terminalSafe(b []byte, allowLayout bool) bool {
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			return false
-		case allowLayout && (r == '\n' || r == '\t'):
-		case !strconv.IsPrint(r):
-			return false
-		}
-		b = b[size:]
-	}
-	return true
-}
+	"github.com/crabkv/crabkv/internal/escape"
+)
 
 // display returns what to print for a key or value. Pipes get the exact
 // bytes; a terminal gets them as they are when they are safe, and otherwise
-// as a Go-quoted string, so a stored key cannot take over the user's terminal.
+// as a Go-quoted string (package escape has the rule), so a stored key
+// cannot take over the user's terminal. Values may hold newlines and tabs
+// (multi-line text is common); keys may not, since "keys" prints one per
+// line.
 func display(b []byte, tty, allowLayout bool) []byte {
-	if !tty || terminalSafe(b, allowLayout) {
+	if !tty {
 		return b
 	}
-	return strconv.AppendQuote(nil, string(b))
+	return []byte(escape.Quote(string(b), allowLayout))
 }
 
 // shortBytes formats n in binary units, rounded to one decimal place.

@@ -13,23 +13,31 @@ var keysVerb = verb{
 Keys prints the stored keys that start with prefix (all keys if it is
 omitted), one per line, in byte order.
 
-When standard output is a terminal, a key that is not printable UTF-8 is
-shown as a quoted Go string. Pipes and files get the exact bytes; use -0 to
-end each key with a NUL byte so that keys containing newlines survive
-(for example with xargs -0).`,
+When standard output is a terminal, a key that is not printable UTF-8 (or
+that begins with a double quote) is shown as a quoted Go string; give it
+back to put, get or delete with --quoted, as it is shown. Pipes and files
+get the exact bytes; use -0 to end each key with a NUL byte so that keys
+containing newlines survive (for example with xargs -0).
+
+With --json each key is a JSON object on a line of its own: {"key":...},
+or {"key_base64":...} for a key that is not valid UTF-8.`,
 	run: runKeys,
 }
 
 func runKeys(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
 	nul := fs.Bool("0", false, "end each key with a NUL byte instead of a newline")
+	quoted := quotedFlag(fs)
+	asJSON := jsonFlag(fs)
 	args, code, ok := e.parse(v, fs, args, 0, 1)
 	if !ok {
 		return code
 	}
 	var prefix []byte
 	if len(args) == 1 {
-		prefix = []byte(args[0])
+		if prefix, code, ok = e.decodeArg(v, args[0], *quoted); !ok {
+			return code
+		}
 	}
 	db, err := e.open(true)
 	if err != nil {
@@ -41,6 +49,10 @@ func runKeys(e *env, v *verb, args []string) int {
 	}
 	w := bufio.NewWriter(e.stdout)
 	for _, k := range db.Keys(prefix) {
+		if *asJSON {
+			w.Write(jsonObject(jsonField{"key", []byte(k)}))
+			continue
+		}
 		w.Write(display([]byte(k), e.stdoutTTY && !*nul, false))
 		w.WriteByte(end)
 	}

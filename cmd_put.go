@@ -11,6 +11,7 @@ var putVerb = verb{
 	name:    "put",
 	args:    "<key> <value|->",
 	summary: "store a value; - reads it from standard input",
+	writes:  true,
 	help: `
 Put stores value under key, replacing any earlier value. The write is synced
 to disk before crabkv exits. A value of "-" is read from standard input,
@@ -19,20 +20,24 @@ byte for byte, so binary data and files can be stored:
   crabkv put photo - < photo.jpg
 
 To store the literal value "-", pipe it in: printf - | crabkv put key -
-Keys that start with "-" must come after "--": crabkv put -- -key value`,
+Keys that start with "-" must come after "--": crabkv put -- -key value
+With --quoted the key is a Go string literal, as crabkv shows a key that is
+not printable on a terminal: crabkv put --quoted '"bin\xff\x00"' value`,
 	run: runPut,
 }
 
 func runPut(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
+	quoted := quotedFlag(fs)
 	args, code, ok := e.parse(v, fs, args, 2, 2)
 	if !ok {
 		return code
 	}
-	if err := checkKey(args[0]); err != nil {
-		return e.fail(err)
+	key, code, ok := e.keyArg(v, args[0], *quoted)
+	if !ok {
+		return code
 	}
-	key, value := []byte(args[0]), []byte(args[1])
+	value := []byte(args[1])
 	if args[1] == "-" {
 		var err error
 		if value, err = readValue(e.stdin); err != nil {
@@ -57,8 +62,8 @@ func readValue(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("read value from standard input: %w", err)
 	}
 	if len(b) > kv.DefaultMaxValueSize {
-		return nil, fmt.Errorf("the value on standard input is over the limit of %d bytes: %w",
-			kv.DefaultMaxValueSize, kv.ErrValueTooLarge)
+		return nil, sentence(kv.ErrValueTooLarge, "the value on standard input is over the limit of %d bytes",
+			kv.DefaultMaxValueSize)
 	}
 	return b, nil
 }

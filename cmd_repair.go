@@ -12,6 +12,7 @@ var repairVerb = verb{
 	name:    "repair",
 	args:    "",
 	summary: "salvage the valid records of a damaged log",
+	writes:  true,
 	help: `
 Repair copies every valid record of a damaged log, in order, into a new log,
 skipping each damaged span, and prints what it kept and what it lost: the
@@ -36,7 +37,7 @@ func runRepair(e *env, v *verb, args []string) int {
 	}
 	rep, err := kv.Repair(e.dataDir())
 	if err != nil {
-		return e.fail(explainOpenError(err))
+		return e.fail(explainOpenError(e.dataDir(), err))
 	}
 	if _, err := io.WriteString(e.stdout, formatRepair(&rep)); err != nil {
 		return e.fail(fmt.Errorf("write report: %w", err))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/crabkv/crabkv/kv"
@@ -16,12 +17,15 @@ Stats prints one "name: value" line each for the number of keys, the size of
 the log, the bytes held by live records, the bytes held by superseded records
 and tombstones (stale, with its share of the log), the number of
 compactions run since the store was opened, and the memory the index takes. Stale bytes are what "crabkv
-compact" would reclaim.`,
+compact" would reclaim.
+
+With --json it prints one JSON object instead (fields in the README).`,
 	run: runStats,
 }
 
 func runStats(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
+	asJSON := jsonFlag(fs)
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
 	}
@@ -29,7 +33,11 @@ func runStats(e *env, v *verb, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	if _, err := fmt.Fprint(e.stdout, formatStats(db.Stats())); err != nil {
+	out := formatStats(db.Stats())
+	if *asJSON {
+		out = statsJSON(db.Stats())
+	}
+	if _, err := io.WriteString(e.stdout, out); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write stats: %w", err)))
 	}
 	return e.closeDB(db, exitOK)
@@ -45,4 +53,22 @@ func formatStats(s kv.Stats) string {
 	fmt.Fprintf(&b, "compactions: %d\n", s.Compactions)
 	fmt.Fprintf(&b, "index memory: %s\n", humanBytes(s.IndexBytes))
 	return b.String()
+}
+
+// statsJSONOut is the --json form of the stats.
+type statsJSONOut struct {
+	Keys        int     `json:"keys"`
+	LogBytes    int64   `json:"log_bytes"`
+	LiveBytes   int64   `json:"live_bytes"`
+	StaleBytes  int64   `json:"stale_bytes"`
+	StaleRatio  float64 `json:"stale_ratio"` // StaleBytes / LogBytes, 0 to 1
+	Compactions int64   `json:"compactions"`
+	IndexBytes  int64   `json:"index_bytes"`
+}
+
+func statsJSON(s kv.Stats) string {
+	return string(marshalJSON(statsJSONOut{
+		Keys: s.Keys, LogBytes: s.LogBytes, LiveBytes: s.LiveBytes, StaleBytes: s.StaleBytes,
+		StaleRatio: percent(s.StaleBytes, s.LogBytes) / 100, Compactions: s.Compactions, IndexBytes: s.IndexBytes,
+	})) + "\n"
 }

@@ -53,7 +53,7 @@ func TestRunExitCodes(t *testing.T) {
 		stdout     string
 		stderrPart string
 	}{
-		{[]string{"get", "k"}, exitOK, "v\n", ""},
+		{[]string{"get", "k"}, exitOK, "v", ""},
 		{[]string{"get", "missing"}, exitNotFound, "", `crabkv: key "missing" not found`},
 		{[]string{"get"}, exitError, "", "crabkv get: not enough arguments"},
 		{[]string{"put", "a"}, exitError, "", "not enough arguments"},
@@ -88,8 +88,8 @@ func TestTerminalEscaping(t *testing.T) {
 
 	te.stdoutTTY = false
 	te.mustRun(t, exitOK, "get", key)
-	if got := te.out.String(); got != value+"\n" {
-		t.Errorf("get on a pipe = %q, want %q", got, value+"\n")
+	if got := te.out.String(); got != value {
+		t.Errorf("get on a pipe = %q, want %q", got, value)
 	}
 	te.mustRun(t, exitOK, "keys")
 	if got := te.out.String(); got != key+"\n" {
@@ -105,6 +105,21 @@ func TestTerminalEscaping(t *testing.T) {
 	if got, want := te.out.String(), `"k\x1b]0;pwned\a"`+"\n"; got != want {
 		t.Errorf("keys on a terminal = %q, want %q", got, want)
 	}
+
+	// Invisible characters are escaped as the inspector escapes them, and
+	// a printable key that looks like a literal is quoted to tell them apart.
+	for key, want := range map[string]string{
+		"zero\u200bwidth": `"zero\u200bwidth"`,
+		"nul\x00":         `"nul\x00"`,
+		`"quoted"`:        `"\"quoted\""`,
+		"plain":           "plain",
+	} {
+		te.mustRun(t, exitOK, "put", key, "v")
+		te.mustRun(t, exitOK, "keys", key)
+		if got := te.out.String(); got != want+"\n" {
+			t.Errorf("keys %q on a terminal = %q, want %q", key, got, want+"\n")
+		}
+	}
 }
 
 func TestDataDirResolution(t *testing.T) {
@@ -116,7 +131,7 @@ func TestDataDirResolution(t *testing.T) {
 		t.Errorf("$%s was not used: %v", dataDirEnv, err)
 	}
 	te.mustRun(t, exitOK, "get", "--dir", flagDir, "k")
-	if te.out.String() != "flag\n" {
+	if te.out.String() != "flag" {
 		t.Errorf("--dir after the verb read %q, want flag", te.out.String())
 	}
 
@@ -178,5 +193,20 @@ func TestCorruptRecordNeverTruncated(t *testing.T) {
 				t.Errorf("byte %d flipped: crabkv %s changed the log (%d bytes, was %d)", off, verb[0], len(now), len(bad))
 			}
 		}
+	}
+}
+
+// TestReadOnlyInspectorNeedsAStore checks that the read-only inspector, a
+// reader, fails on a directory that does not exist and creates nothing.
+func TestReadOnlyInspectorNeedsAStore(t *testing.T) {
+	te := newTestEnv(t)
+	te.stdoutTTY = true
+	missing := filepath.Join(t.TempDir(), "nowhere")
+	te.mustRun(t, exitError, "--dir", missing, "--read-only")
+	if !strings.Contains(te.errOut.String(), "does not exist") {
+		t.Errorf("stderr %q", te.errOut.String())
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("%s was created", missing)
 	}
 }

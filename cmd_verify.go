@@ -27,20 +27,30 @@ after it; the store will not open until "crabkv repair" salvages them.
 
 Verify shares the directory with readers (get, keys, stats) but not with a
 writer. Exit status: 0 when every byte of the log is a valid record, 1 when
-damage was found, 2 when the log could not be checked.`,
+damage was found, 2 when the log could not be checked.
+
+With --json the report is one JSON object (fields in the README).`,
 	run: runVerify,
 }
 
 func runVerify(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
+	asJSON := jsonFlag(fs)
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
 	}
+	if err := existingDir(e.dataDir()); err != nil {
+		return e.fail(err)
+	}
 	rep, err := kv.Verify(e.dataDir())
 	if err != nil {
-		return e.fail(explainOpenError(err))
+		return e.fail(explainOpenError(e.dataDir(), err))
 	}
-	if _, err := io.WriteString(e.stdout, formatVerify(&rep)); err != nil {
+	out := formatVerify(&rep)
+	if *asJSON {
+		out = verifyJSON(&rep)
+	}
+	if _, err := io.WriteString(e.stdout, out); err != nil {
 		return e.fail(fmt.Errorf("write report: %w", err))
 	}
 	switch {
@@ -58,14 +68,7 @@ func runVerify(e *env, v *verb, args []string) int {
 // line per damaged span.
 func formatVerify(r *kv.VerifyReport) string {
 	var b strings.Builder
-	status := "ok"
-	switch {
-	case r.Corrupt():
-		status = "corrupt"
-	case !r.Clean():
-		status = "torn tail"
-	}
-	fmt.Fprintf(&b, "%s: %s\n", r.Path, status)
+	fmt.Fprintf(&b, "%s: %s\n", r.Path, verifyStatus(r))
 	fmt.Fprintf(&b, "records: %d (%d puts, %d deletes)\n", r.Records, r.Puts, r.Deletes)
 	fmt.Fprintf(&b, "keys: %d\n", r.Keys)
 	fmt.Fprintf(&b, "log: %s\n", humanBytes(r.LogBytes))
@@ -75,6 +78,50 @@ func formatVerify(r *kv.VerifyReport) string {
 		fmt.Fprintln(&b, formatSpan(spanKind(s), s))
 	}
 	return b.String()
+}
+
+// verifyReportJSON is the --json form of a verify report.
+type verifyReportJSON struct {
+	Path       string     `json:"path"`
+	Status     string     `json:"status"` // "ok", "torn tail" or "corrupt"
+	Records    int        `json:"records"`
+	Puts       int        `json:"puts"`
+	Deletes    int        `json:"deletes"`
+	Keys       int        `json:"keys"`
+	LogBytes   int64      `json:"log_bytes"`
+	LiveBytes  int64      `json:"live_bytes"`
+	StaleBytes int64      `json:"stale_bytes"`
+	Damage     []spanJSON `json:"damage"`
+}
+
+type spanJSON struct {
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	Torn   bool   `json:"torn"`
+	Reason string `json:"reason"`
+}
+
+func verifyJSON(r *kv.VerifyReport) string {
+	out := verifyReportJSON{
+		Path: r.Path, Status: verifyStatus(r), Records: r.Records, Puts: r.Puts, Deletes: r.Deletes,
+		Keys: r.Keys, LogBytes: r.LogBytes, LiveBytes: r.LiveBytes, StaleBytes: r.StaleBytes,
+		Damage: []spanJSON{},
+	}
+	for _, s := range r.Damage {
+		out.Damage = append(out.Damage, spanJSON{Offset: s.Offset, Length: s.Length, Torn: s.Torn, Reason: s.Reason})
+	}
+	return string(marshalJSON(out)) + "\n"
+}
+
+// verifyStatus sums up a report in a word or two.
+func verifyStatus(r *kv.VerifyReport) string {
+	switch {
+	case r.Corrupt():
+		return "corrupt"
+	case !r.Clean():
+		return "torn tail"
+	}
+	return "ok"
 }
 
 // spanKind names a damaged span for a person.

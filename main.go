@@ -38,6 +38,7 @@ var verbs = []*verb{
 	&verifyVerb,
 	&repairVerb,
 	&demoVerb,
+	&versionVerb,
 }
 
 func main() {
@@ -50,12 +51,13 @@ func main() {
 	}))
 }
 
-// run parses the flags that come before the verb and hands the rest to it.
+// run parses the flags that come before the verb and hands the rest to it;
+// the verb parses its own, which include these.
 func run(args []string, e *env) int {
 	fs := flag.NewFlagSet("crabkv", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // we print our own usage, on stdout for --help and stderr for mistakes
-	fs.StringVar(&e.dir, "dir", "", dirFlagHelp)
-	readOnly := fs.Bool("read-only", false, "inspector: open the store read-only")
+	e.globalFlags(fs)
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printToolUsage(e.stdout)
@@ -64,11 +66,12 @@ func run(args []string, e *env) int {
 		return e.usageError(fmt.Sprintf("crabkv: %v", err), printToolUsage)
 	}
 	args = fs.Args()
-	if len(args) == 0 {
-		if *readOnly {
-			return runInspector(e, []string{"--read-only"})
-		}
-		return runInspector(e, nil)
+	switch {
+	case *version:
+		fmt.Fprintln(e.stdout, versionLine())
+		return exitOK
+	case len(args) == 0:
+		return inspect(e, e.readOnly)
 	}
 	name, args := args[0], args[1:]
 	if name == "help" {
@@ -114,9 +117,8 @@ func printToolUsage(w io.Writer) {
 in-memory index.
 
 Usage:
-  crabkv [--dir DIR] <verb> [arguments]
-  crabkv [--dir DIR] [--read-only]
-                           open the terminal inspector
+  crabkv [flags] <verb> [arguments]   flags may also follow the verb
+  crabkv [--dir DIR] [--read-only]    open the terminal inspector
 
 Verbs:
 `)
@@ -127,7 +129,11 @@ Verbs:
 	b.WriteString(`
 Flags:
   --dir DIR    ` + dirFlagHelp + `
-  --read-only  inspector: browse without writing; editing is disabled
+  --read-only  ` + readOnlyFlagHelp + `
+  --version    print the version and exit
+
+Verbs that take a key accept --quoted (the key as a Go string literal, as a
+terminal shows it); get, keys, stats and verify accept --json.
 
 Exit status: 0 success, 1 key not found (get) or damage found (verify), 2 error or bad usage.
 Run 'crabkv help <verb>' or 'crabkv <verb> --help' for details on one verb.

@@ -181,8 +181,7 @@ func binaryValue() []byte {
 	return append(b, "\r\n\x00\xff"...)
 }
 
-// cmdGenBinary writes binaryValue to file, and to file.nl followed by the
-// newline get adds.
+// cmdGenBinary writes binaryValue to file.
 //
 //	genbinary file
 func cmdGenBinary(ts *testscript.TestScript, neg bool, args []string) {
@@ -191,7 +190,6 @@ func cmdGenBinary(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b := binaryValue()
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".nl"), append(b, '\n'), 0o644))
 }
 
 // cmdSetEnvQ sets an environment variable to a Go-quoted string, repeated n

@@ -82,12 +82,13 @@ keys / ^ u s e r : 0 0 0 1 Enter j j
 wait_for '"email"'
 shot list-and-viewer
 
-# 2. The edit form on a text value.
-keys Escape / R E A D M E Enter
-wait_for "key config/README"
+# 2. The edit form on a text value (a session: plain lines, which the
+# built-in editor holds byte for byte).
+keys Escape / ^ s e s s i o n : Enter
+wait_for "key session:"
 keys e
-wait_for "Edit config/README"
-keys C-e Enter N o t e : Space e d i t e d Space i n Space t h e Space i n s p e c t o r .
+wait_for "Edit session:"
+keys C-e Enter n o t e = e d i t e d Space i n Space t h e Space i n s p e c t o r
 shot edit-form
 keys Escape
 quit

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/crabkv/crabkv/internal/escape"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -20,13 +22,12 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch m.state {
 	case stateHelp:
-		if key.Matches(msg, km.Quit) {
-			return m, tea.Quit
-		}
-		m.state = stateBrowse
+		m.updateHelp(msg)
 		return m, nil
 	case stateConfirmDelete:
 		return m.updateConfirm(msg)
+	case stateConfirmOverwrite:
+		return m.updateConfirmOverwrite(msg)
 	case stateForm:
 		return m.updateForm(msg)
 	}
@@ -42,7 +43,11 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Quit):
 		return m, tea.Quit
 	case key.Matches(msg, km.Help):
-		m.state = stateHelp
+		m.state, m.helpOffset = stateHelp, 0
+	case key.Matches(msg, km.CopyKey):
+		return m, m.startCopy(false)
+	case key.Matches(msg, km.CopyValue):
+		return m, m.startCopy(true)
 	case key.Matches(msg, km.Focus):
 		m.focus = 1 - m.focus
 	case key.Matches(msg, km.CycleView):
@@ -71,6 +76,28 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.updateList(msg)
 	}
 	return m, nil
+}
+
+// updateHelp scrolls the help screen or closes it.
+func (m *Model) updateHelp(msg tea.KeyMsg) {
+	km := m.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Close):
+		m.state = stateBrowse
+	case key.Matches(msg, km.Down):
+		m.helpOffset++
+	case key.Matches(msg, km.Up):
+		m.helpOffset--
+	case key.Matches(msg, km.PageDown):
+		m.helpOffset += m.helpRows()
+	case key.Matches(msg, km.PageUp):
+		m.helpOffset -= m.helpRows()
+	case key.Matches(msg, km.Top):
+		m.helpOffset = 0
+	case key.Matches(msg, km.Bottom):
+		m.helpOffset = len(m.helpLines())
+	}
+	m.helpOffset = min(max(m.helpOffset, 0), max(len(m.helpLines())-m.helpRows(), 0))
 }
 
 // updateList hands msg to the key list and follows the selection.
@@ -115,25 +142,94 @@ func (m Model) updateForm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.state = stateBrowse
 		m.status = infoStatus("cancelled")
 	case FormSave:
-		m.status = infoStatus("saving…")
-		return m, putCmd(m.db, m.form.Key(), []byte(m.form.Value()))
+		return m.saveForm()
 	}
 	return m, cmd
 }
 
-// startEdit opens the built-in editor on the selected value when it is
-// text that the textarea can hold without changing it.
+// startEdit opens the built-in editor on the selected value when the
+// textarea can hold it byte for byte, and $EDITOR otherwise: the textarea
+// turns tabs into spaces and CR into LF and drops control characters, so
+// such a value would be changed by a save even when nobody edited it.
 func (m Model) startEdit() (tea.Model, tea.Cmd) {
 	value, ok := m.viewer.Value()
-	switch {
-	case !ok:
+	if !ok {
 		m.status = infoStatus("no value loaded to edit")
-	case !utf8.Valid(value) || strings.ContainsRune(string(value), 0):
-		m.status = infoStatus("binary value: the text editor would change it (E opens $EDITOR)")
-	case strings.Count(string(value), "\n") >= maxEditLines:
-		m.status = infoStatus("value too long for the built-in editor (E opens $EDITOR)")
-	default:
+		return m, nil
+	}
+	reason := inPlaceProblem(value)
+	if reason == "" {
 		return m.openForm(EditForm(m.common, m.viewer.Key(), string(value)))
+	}
+	cmd := m.startExternalEdit()
+	m.status = infoStatus(fmt.Sprintf("the value %s; editing it in %s so that no byte changes…",
+		reason, editorCommand(m.cfg.Getenv)[0]))
+	return m, cmd
+}
+
+// inPlaceProblem says why the built-in editor cannot hold value exactly as
+// it is, or returns "" when it can.
+func inPlaceProblem(value []byte) string {
+	if strings.Count(string(value), "\n") >= maxEditLines {
+		return fmt.Sprintf("has over %d lines", maxEditLines)
+	}
+	for i := 0; i < len(value); {
+		r, size := utf8.DecodeRune(value[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return "is not valid UTF-8"
+		case r == utf8.RuneError:
+			return "holds U+FFFD"
+		case r == '\t':
+			return "holds tabs"
+		case r == '\r':
+			return "holds carriage returns"
+		case r == '\n':
+		case unicode.IsControl(r):
+			return "holds control characters"
+		case escape.NeedsEscape(r):
+			return "holds " + escape.String(string(r)) + ", which is shown escaped"
+		}
+		i += size
+	}
+	return ""
+}
+
+// saveForm writes the form's value: a new key only once it is known not
+// to overwrite another, an edited value only if it changed.
+func (m Model) saveForm() (tea.Model, tea.Cmd) {
+	k, value := m.form.Key(), m.form.Value()
+	switch {
+	case m.form.IsNew():
+		m.status = infoStatus("saving…")
+		return m, createCmd(m.db, k, []byte(value))
+	case !m.form.Changed():
+		m.state = stateBrowse
+		m.layout()
+		m.status = infoStatus("unchanged: " + Escape(k))
+		return m, nil
+	}
+	m.status = infoStatus("saving…")
+	return m, putCmd(m.db, k, []byte(value))
+}
+
+// askOverwrite asks whether a new key may replace the value of an
+// existing one; the form stays behind the question.
+func (m *Model) askOverwrite(k string) {
+	m.state = stateConfirmOverwrite
+	m.status = askStatus(Escape(k) + " exists; overwrite it? y/n")
+}
+
+func (m Model) updateConfirmOverwrite(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	km := m.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Yes):
+		m.state = stateForm
+		m.status = infoStatus("saving…")
+		return m, putCmd(m.db, m.form.Key(), []byte(m.form.Value()))
+	case key.Matches(msg, km.No):
+		m.state = stateForm
+		m.status = infoStatus("not saved: " + Escape(m.form.Key()) + " exists; change the key or esc")
 	}
 	return m, nil
 }
@@ -187,8 +283,12 @@ func (m *Model) startCompact() tea.Cmd {
 }
 
 func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
-	if msg.err != nil {
-		m.status = errorStatus("save "+Escape(msg.key), msg.err)
+	switch {
+	case msg.exists:
+		m.askOverwrite(msg.key)
+		return nil
+	case msg.err != nil:
+		m.status = errorStatus(strings.TrimSpace("save "+Escape(msg.key)), msg.err)
 		return nil // a form stays open so the input can be fixed
 	}
 	m.state = stateBrowse

@@ -95,10 +95,12 @@ func statsTick() tea.Cmd {
 	return tea.Tick(statsInterval, func(time.Time) tea.Msg { return statsTickMsg{} })
 }
 
-// putDoneMsg reports a finished Put.
+// putDoneMsg reports a finished Put, or, from createCmd, that the key
+// exists and nothing was written.
 type putDoneMsg struct {
 	key     string
 	created bool
+	exists  bool
 	err     error
 }
 
@@ -107,6 +109,22 @@ func putCmd(db *kv.DB, key string, value []byte) tea.Cmd {
 		_, err := db.Entry([]byte(key))
 		created := errors.Is(err, kv.ErrNotFound)
 		return putDoneMsg{key: key, created: created, err: db.Put([]byte(key), value)}
+	}
+}
+
+// createCmd stores a new key, unless the key exists: then it writes
+// nothing and reports exists, so the user can be asked first. The inspector
+// is the store's only writer, so the key cannot appear in between.
+func createCmd(db *kv.DB, key string, value []byte) tea.Cmd {
+	return func() tea.Msg {
+		_, err := db.Entry([]byte(key))
+		switch {
+		case err == nil:
+			return putDoneMsg{key: key, exists: true}
+		case !errors.Is(err, kv.ErrNotFound):
+			return putDoneMsg{key: key, err: err}
+		}
+		return putDoneMsg{key: key, created: true, err: db.Put([]byte(key), value)}
 	}
 }
 

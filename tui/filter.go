@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"sort"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -37,40 +35,4 @@ func filterCmd(seq, gen int, keys []string, query string) tea.Cmd {
 	return func() tea.Msg {
 		return filterResultMsg{seq: seq, gen: gen, query: query, keys: FilterKeys(keys, query)}
 	}
-}
-
-// FilterKeys returns the keys of the sorted slice keys that match query: a
-// query starting with ^ matches keys with that prefix, found by binary
-// search; any other query matches keys that contain it. The empty query
-// matches every key. The result is sorted and may share memory with keys.
-func FilterKeys(keys []string, query string) []string {
-	if prefix, ok := strings.CutPrefix(query, "^"); ok {
-		return prefixRange(keys, prefix)
-	}
-	if query == "" {
-		return keys
-	}
-	var out []string
-	for _, k := range keys {
-		if strings.Contains(k, query) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// MatchKey reports whether FilterKeys would keep k for query.
-func MatchKey(k, query string) bool {
-	if prefix, ok := strings.CutPrefix(query, "^"); ok {
-		return strings.HasPrefix(k, prefix)
-	}
-	return strings.Contains(k, query)
-}
-
-func prefixRange(keys []string, prefix string) []string {
-	lo := sort.SearchStrings(keys, prefix)
-	hi := lo + sort.Search(len(keys)-lo, func(i int) bool {
-		return !strings.HasPrefix(keys[lo+i], prefix)
-	})
-	return keys[lo:hi:hi]
 }

@@ -30,6 +30,7 @@ type Form struct {
 	common *Common
 	isNew  bool
 	key    string // the key being edited; for a new key, see keyInput
+	orig   string // the value as it was when editing began
 	focus  int    // 0: key input, 1: value
 
 	keyInput textinput.Model
@@ -48,7 +49,7 @@ func NewKeyForm(c *Common) (Form, tea.Cmd) {
 // EditForm returns a form that edits value, the value of key.
 func EditForm(c *Common, key string, value string) (Form, tea.Cmd) {
 	f := newForm(c)
-	f.key = key
+	f.key, f.orig = key, value
 	f.value.SetValue(value)
 	cmd := f.focusField(1)
 	// Start at the top of the value, not after its last character.
@@ -97,6 +98,9 @@ func (f Form) Key() string {
 	}
 	return f.key
 }
+
+// Changed reports whether the value differs from the one editing began with.
+func (f Form) Changed() bool { return f.isNew || f.value.Value() != f.orig }
 
 // Value is the value to write.
 func (f Form) Value() string { return f.value.Value() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -200,4 +201,47 @@ func FormatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// countKeys says how many keys there are, with digit grouping and the
+// singular for one: "1 key", "2,703 keys".
+func countKeys(n int) string {
+	if n == 1 {
+		return "1 key"
+	}
+	return groupDigits(n) + " keys"
+}
+
+// groupDigits writes n with a comma between groups of three digits.
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	if n < 0 {
+		return "-" + groupDigits(-n)
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// compactBytes renders n in at most five cells, for a narrow key list:
+// 512B, 2.3K, 634K, 16M.
+func compactBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	f, exp := float64(n)/unit, 0
+	for f >= unit && exp < 5 {
+		f /= unit
+		exp++
+	}
+	if f < 9.95 {
+		return fmt.Sprintf("%.1f%c", f, "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.0f%c", f, "KMGTPE"[exp])
 }

@@ -13,8 +13,13 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// sizeColumn is the width of the value-size column.
-const sizeColumn = 9
+// sizeColumn is the width of the value-size column; a narrow list, under
+// narrowList cells, uses narrowSizeColumn and compact sizes ("634K").
+const (
+	sizeColumn       = 9
+	narrowSizeColumn = 5
+	narrowList       = 30
+)
 
 // sizePending marks a size that has been asked for but not yet delivered.
 const sizePending = -1
@@ -149,9 +154,9 @@ func (l *KeyList) ownedKeys() []string {
 }
 
 // substringFilter reports whether the filtered list is a slice of its own,
-// made by a substring match, rather than the snapshot or a range of it.
+// made by a scan, rather than the snapshot or a range of it.
 func (l KeyList) substringFilter() bool {
-	return l.query != "" && !strings.HasPrefix(l.query, "^")
+	return !sharesSnapshot(l.query)
 }
 
 // edited counts a change to the snapshot and makes the filtered list that
@@ -354,7 +359,12 @@ func (l *KeyList) applyFilter(msg filterResultMsg) tea.Cmd {
 	sel, _ := l.Selected()
 	l.query = msg.query
 	l.items = msg.keys
-	l.selectKey(sel)
+	if l.filtering {
+		// Typing a filter is looking for something: start at the first match.
+		l.cursor, l.offset = 0, 0
+		return nil
+	}
+	l.selectKey(sel) // a new snapshot, filtered again: stay put
 	return nil
 }
 
@@ -399,12 +409,12 @@ func (l KeyList) emptyText() string {
 
 func (l KeyList) headerView() string {
 	s := l.common.Styles
-	count := fmt.Sprintf("%d keys", len(l.all))
+	count := countKeys(len(l.all))
 	if !l.loaded {
 		count = "…"
 	}
 	if l.query != "" {
-		count = fmt.Sprintf("%d of %d", len(l.items), len(l.all))
+		count = fmt.Sprintf("%s of %s", groupDigits(len(l.items)), groupDigits(len(l.all)))
 	}
 	left := s.PaneTitle.Render("Keys")
 	switch {
@@ -418,21 +428,41 @@ func (l KeyList) headerView() string {
 
 func (l KeyList) rowView(k string, selected bool) string {
 	s := l.common.Styles
+	col, format := sizeColumn, FormatBytes
+	if l.width < narrowList {
+		col, format = narrowSizeColumn, compactBytes
+	}
 	size := ""
 	switch n, ok := l.sizes[k]; {
 	case ok && n >= 0:
-		size = FormatBytes(int64(n))
+		size = format(int64(n))
 	case ok && n == sizePending:
 		size = "…"
 	}
-	keyWidth := max(l.width-sizeColumn-2, 1)
-	name := ansi.Truncate(Escape(k), keyWidth, "…")
+	keyWidth := max(l.width-col-2, 1)
+	name := truncateMiddle(Escape(k), keyWidth)
 	pad := strings.Repeat(" ", max(keyWidth-lipgloss.Width(name), 0))
-	sizeText := fmt.Sprintf("%*s", sizeColumn, size)
+	sizeText := fmt.Sprintf("%*s", col, size)
 	if selected {
 		return s.Selected.Render("▌" + name + pad + " " + sizeText)
 	}
 	return " " + s.Item.Render(name) + pad + " " + s.ItemSize.Render(sizeText)
+}
+
+// truncateMiddle cuts s, which holds no escape sequences, to width cells
+// by taking out its middle: keys that share a long prefix differ at the
+// end, so the end is kept, with a little of the start for context.
+func truncateMiddle(s string, width int) string {
+	w := lipgloss.Width(s)
+	if w <= width {
+		return s
+	}
+	if width < 4 {
+		return ansi.Truncate(s, width, "…")
+	}
+	head := (width - 1) / 3
+	tail := width - 1 - head
+	return ansi.Truncate(s, head, "") + "…" + ansi.TruncateLeft(s, w-tail, "")
 }
 
 // joinEnds puts left and right at the two ends of a line width wide.

@@ -36,6 +36,12 @@ func keyMsg(s string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyCtrlS}
 	case "ctrl+c":
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "home":
+		return tea.KeyMsg{Type: tea.KeyHome}
+	case "end":
+		return tea.KeyMsg{Type: tea.KeyEnd}
+	case "up":
+		return tea.KeyMsg{Type: tea.KeyUp}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
 }
@@ -82,7 +88,7 @@ func TestKeyListViewRendersWindowOnly(t *testing.T) {
 	l, _ = l.Update(keyMsg("G"))
 	got := l.View()
 	want := strings.Join([]string{
-		"Keys              1000000 keys",
+		"Keys            1,000,000 keys",
 		" key:0999995                  ",
 		" key:0999996                  ",
 		" key:0999997                  ",
@@ -107,8 +113,8 @@ func TestKeyListSizesAndEscaping(t *testing.T) {
 	got := l.View()
 	want := strings.Join([]string{
 		"Keys              3 keys",
-		"▌a                  10 B",
-		" b\\x1b[2J        2.0 KiB",
+		"▌a                   10B",
+		" b\\x1b[2J           2.0K",
 		" c                     …",
 	}, "\n")
 	if got != want {
@@ -327,7 +333,7 @@ func TestKeyListEditScrolling(t *testing.T) {
 				i, k, l.cursor, l.offset, s.selected, s.cursor, s.offset)
 		}
 	}
-	if l.Len() != 1000 || !strings.Contains(l.headerView(), "1000 keys") {
+	if l.Len() != 1000 || !strings.Contains(l.headerView(), "1,000 keys") {
 		t.Fatalf("%d keys listed; header %q", l.Len(), l.headerView())
 	}
 }

@@ -1,6 +1,9 @@
 package tui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+)
 
 // KeyMap is every binding of the inspector. The same struct drives matching
 // (key.Matches) and the help footer, so the two cannot drift apart.
@@ -9,6 +12,7 @@ type KeyMap struct {
 	Filter, ClearFilter, Focus, CycleView   key.Binding
 	New, Edit, EditExternal, Delete         key.Binding
 	Compact, Reload, Help, Quit, ForceQuit  key.Binding
+	CopyKey, CopyValue, AcceptFilter, Close key.Binding
 	Yes, No                                 key.Binding
 	Save, Cancel, NextField                 key.Binding
 
@@ -37,6 +41,10 @@ func DefaultKeyMap() KeyMap {
 		Compact:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compact")),
 		Reload:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		CopyKey:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy key")),
+		CopyValue:    key.NewBinding(key.WithKeys("Y"), key.WithHelp("Y", "copy value")),
+		AcceptFilter: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+		Close:        key.NewBinding(key.WithKeys("q", "esc", "?"), key.WithHelp("q/esc/?", "close help")),
 		Quit:         key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 		ForceQuit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 		Yes:          key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
@@ -67,9 +75,12 @@ func (k *KeyMap) writeBindings() []*key.Binding {
 // browseHelp is the help.KeyMap shown while browsing.
 type browseHelp struct{ k KeyMap }
 
+// ShortHelp lists the footer's bindings, most important first but for
+// help and quit, which end the line; on a narrow window the footer drops
+// the bindings before those two, from the last.
 func (h browseHelp) ShortHelp() []key.Binding {
 	k := h.k
-	return []key.Binding{k.Down, k.Filter, k.CycleView, k.New, k.Edit, k.Delete, k.Compact, k.Help, k.Quit}
+	return []key.Binding{k.Filter, k.Edit, k.New, k.Delete, k.CycleView, k.Down, k.CopyKey, k.Compact, k.Help, k.Quit}
 }
 
 func (h browseHelp) FullHelp() [][]key.Binding {
@@ -77,7 +88,7 @@ func (h browseHelp) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Filter, k.ClearFilter, k.Focus, k.CycleView, k.Reload},
-		{k.New, k.Edit, k.EditExternal, k.Delete, k.Compact},
+		{k.New, k.Edit, k.EditExternal, k.Delete, k.Compact, k.CopyKey, k.CopyValue},
 		{k.Help, k.Quit, k.ForceQuit},
 	}
 }
@@ -96,6 +107,36 @@ func (h formHelp) ShortHelp() []key.Binding {
 }
 
 func (h formHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+// fullHelpColumns is the full help as one help.KeyMap per column, which
+// the help screen stacks so that it fits a narrow window.
+func (k KeyMap) fullHelpColumns() []help.KeyMap {
+	var cols []help.KeyMap
+	for _, c := range (browseHelp{k}).FullHelp() {
+		cols = append(cols, column(c))
+	}
+	return cols
+}
+
+// column is one column of bindings as a help.KeyMap.
+type column []key.Binding
+
+func (c column) ShortHelp() []key.Binding  { return c }
+func (c column) FullHelp() [][]key.Binding { return [][]key.Binding{c} }
+
+// filterHelp is the help.KeyMap shown while the filter input has focus.
+type filterHelp struct{ k KeyMap }
+
+func (h filterHelp) ShortHelp() []key.Binding {
+	return []key.Binding{h.k.AcceptFilter, h.k.ClearFilter, h.k.Up, h.k.Down}
+}
+func (h filterHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+// helpScreenHelp is the help.KeyMap shown under the full help.
+type helpScreenHelp struct{ k KeyMap }
+
+func (h helpScreenHelp) ShortHelp() []key.Binding  { return []key.Binding{h.k.Close, h.k.Down, h.k.Up} }
+func (h helpScreenHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
 
 // confirmHelp is the help.KeyMap shown while a y/n question is open.
 type confirmHelp struct{ k KeyMap }

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"io"
 	"os"
+	"time"
 
 	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"
@@ -14,10 +16,11 @@ import (
 type state int
 
 const (
-	stateBrowse        state = iota // moving through keys and values
-	stateConfirmDelete              // waiting for y/n
-	stateForm                       // creating a key or editing a value
-	stateHelp                       // full help shown
+	stateBrowse           state = iota // moving through keys and values
+	stateConfirmDelete                 // waiting for y/n
+	stateForm                          // creating a key or editing a value
+	stateHelp                          // full help shown
+	stateConfirmOverwrite              // a new key exists: waiting for y/n, the form behind
 )
 
 // pane is which of the two panes movement keys drive.
@@ -35,6 +38,12 @@ type Config struct {
 	ReadOnly bool
 	// Getenv reads $VISUAL and $EDITOR; nil means os.Getenv.
 	Getenv func(string) string
+	// StatusTimeout is how long a status message stays on screen (an error
+	// message stays longer); zero means 4 seconds, negative until replaced.
+	StatusTimeout time.Duration
+	// Clipboard receives the OSC 52 sequences that copy a key or value to
+	// the terminal's clipboard; nil means standard output.
+	Clipboard io.Writer
 }
 
 // Model is the inspector's root model. It owns the panes and the store's
@@ -54,6 +63,10 @@ type Model struct {
 	gauge  Gauge
 	help   help.Model
 	status status
+	// statusSeq numbers the status messages; a timer clears the status
+	// only if it is still the one the timer was started for.
+	statusSeq  int
+	helpOffset int // first line of the help screen shown
 
 	events       <-chan kv.CompactionEvent
 	cancelEvents func()
@@ -70,6 +83,12 @@ type Model struct {
 func New(db *kv.DB, cfg Config) Model {
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
+	}
+	if cfg.Clipboard == nil {
+		cfg.Clipboard = os.Stdout
+	}
+	if cfg.StatusTimeout == 0 {
+		cfg.StatusTimeout = defaultStatusTimeout
 	}
 	c := NewCommon()
 	c.KeyMap.SetReadOnly(cfg.ReadOnly)
@@ -98,9 +117,21 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(loadKeysCmd(m.db, 0), statsCmd(m.db), statsTick(), waitEventCmd(m.events))
 }
 
-// Update routes msg. Key presses go by state; engine results go to the
-// handler for their kind.
+// Update routes msg and starts the timer that clears a new status message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	before := m.status
+	tm, cmd := m.route(msg)
+	nm := tm.(Model)
+	if nm.status != before {
+		nm.statusSeq++
+		cmd = tea.Batch(cmd, expireStatus(nm.statusSeq, nm.status, nm.cfg.StatusTimeout))
+	}
+	return nm, cmd
+}
+
+// route sends msg where it belongs. Key presses go by state; engine
+// results go to the handler for their kind.
+func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -142,6 +173,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, saveEditedCmd(m.db, msg)
 	case editorUnchangedMsg:
 		m.status = infoStatus("unchanged: " + Escape(msg.key))
+	case statusExpiredMsg:
+		if msg.seq == m.statusSeq {
+			m.status = status{}
+		}
+	case copiedMsg:
+		m.status = m.copied(msg)
 	default:
 		if m.state == stateForm { // cursor blinks
 			m.form, cmd, _ = m.form.Update(msg)

@@ -41,15 +41,19 @@ func openTestDB(tb testing.TB, dir string, pairs ...string) *kv.DB {
 	return db
 }
 
-// startInspector runs the inspector on db in a 100x30 test terminal.
-func startInspector(tb testing.TB, db *kv.DB, cfg Config) *teatest.TestModel {
+// startInspector runs the inspector on db in a 100x30 test terminal, or
+// as opts say.
+func startInspector(tb testing.TB, db *kv.DB, cfg Config, opts ...teatest.TestOption) *teatest.TestModel {
 	tb.Helper()
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
 	}
+	if cfg.Clipboard == nil {
+		cfg.Clipboard = io.Discard
+	}
 	m := New(db, cfg)
 	tb.Cleanup(m.Close)
-	return teatest.NewTestModel(tb, m, teatest.WithInitialTermSize(100, 30))
+	return teatest.NewTestModel(tb, m, append([]teatest.TestOption{teatest.WithInitialTermSize(100, 30)}, opts...)...)
 }
 
 // waitFor waits until the screen output contains every one of want.
@@ -220,7 +224,7 @@ func TestInspectorEscapesControlCharacters(t *testing.T) {
 	evilKey := "evil\x1b[2J\x1b]0;pwned\x07"
 	db := openTestDB(t, "", evilKey, "red \x1b[31mRED\x1b[0m \u009b2J", "z", "1")
 	tm := startInspector(t, db, Config{})
-	waitFor(t, tm, `evil\x1b[2J\x1b]0;pwned\x07`, `red \x1b[31mRED\x1b[0m`)
+	waitFor(t, tm, `evil\x1b[2J\x1b]0;pwned\a`, `red \x1b[31mRED\x1b[0m`)
 	press(tm, "q")
 	out, err := io.ReadAll(tm.FinalOutput(t, teatest.WithFinalTimeout(waitTimeout)))
 	if err != nil {
@@ -286,7 +290,7 @@ func TestInspectorShowsEngineErrors(t *testing.T) {
 	press(tm, "n", "tab")
 	typeText(tm, "value without a key")
 	press(tm, "ctrl+s")
-	waitFor(t, tm, "the key is empty")
+	waitFor(t, tm, "save: the key is empty")
 	press(tm, "esc")
 	quit(t, tm)
 }
@@ -335,7 +339,7 @@ func runCmd(cmd tea.Cmd) []tea.Msg {
 // loadedModel returns a model on db that has loaded its keys.
 func loadedModel(tb testing.TB, db *kv.DB) Model {
 	tb.Helper()
-	m := New(db, Config{Getenv: func(string) string { return "" }})
+	m := New(db, Config{Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
 	tb.Cleanup(m.Close)
 	tm, _ := m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	tm, _ = tm.Update(keysLoadedMsg{keys: db.Keys(nil)})

@@ -3,6 +3,9 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/crabkv/crabkv/kv"
 )
@@ -52,6 +55,28 @@ func explain(err error) string {
 		msg = err.Error()
 	}
 	return Escape(msg)
+}
+
+// defaultStatusTimeout is how long a status message stays by default; an
+// error stays errorStatusFactor times as long, a question until answered.
+const (
+	defaultStatusTimeout = 4 * time.Second
+	errorStatusFactor    = 3
+)
+
+// statusExpiredMsg says the status numbered seq has been shown long enough.
+type statusExpiredMsg struct{ seq int }
+
+// expireStatus starts the timer for status s, numbered seq, to show it for
+// about d.
+func expireStatus(seq int, s status, d time.Duration) tea.Cmd {
+	switch {
+	case d < 0 || s.text == "" || s.kind == statusAsk:
+		return nil
+	case s.kind == statusError:
+		d *= errorStatusFactor
+	}
+	return tea.Tick(d, func(time.Time) tea.Msg { return statusExpiredMsg{seq: seq} })
 }
 
 func (s status) view(st Styles) string {

@@ -2,9 +2,11 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -28,7 +30,7 @@ func (m *Model) layout() {
 	lw := m.listWidth()
 	m.list.SetSize(max(lw-2, 1), inner)
 	m.viewer.SetSize(max(m.width-lw-2, 1), inner)
-	if m.state == stateForm { // the zero Form has no textarea to size
+	if m.formOpen() { // the zero Form has no textarea to size
 		m.form.SetSize(max(m.width-lw-2, 1), inner)
 	}
 }
@@ -42,7 +44,9 @@ func (m Model) listWidth() int {
 // View draws the whole screen. It reads only the model, never the store.
 func (m Model) View() string {
 	if m.width < minWidth || m.height < minHeight {
-		return fmt.Sprintf("Window too small (%dx%d); crabkv needs at least %dx%d.", m.width, m.height, minWidth, minHeight)
+		msg := fmt.Sprintf("The window is %d×%d; the inspector needs at least %d×%d.",
+			m.width, m.height, minWidth, minHeight)
+		return ansi.Hardwrap(ansi.Wordwrap(msg, max(m.width, 1), ""), max(m.width, 1), true)
 	}
 	parts := []string{m.titleView(), m.gauge.View(), m.mainView(), m.statusView(), m.footerView()}
 	return strings.Join(parts, "\n")
@@ -54,7 +58,7 @@ func (m Model) titleView() string {
 	if m.cfg.ReadOnly {
 		left += " " + s.Badge.Render("READ-ONLY")
 	}
-	count := fmt.Sprintf("%d keys", len(m.list.all))
+	count := countKeys(len(m.list.all))
 	if !m.list.Loaded() {
 		count = "loading keys…"
 	}
@@ -64,15 +68,16 @@ func (m Model) titleView() string {
 func (m Model) mainView() string {
 	h := max(m.height-chromeRows, 3)
 	if m.state == stateHelp {
-		return m.box(m.helpView(), m.width, h, true)
+		lines := m.helpLines()
+		return m.box(strings.Join(lines[min(m.helpOffset, len(lines)):], "\n"), m.width, h, true)
 	}
 	lw := m.listWidth()
 	right := m.viewer.View()
-	if m.state == stateForm {
+	if m.formOpen() {
 		right = m.form.View()
 	}
-	left := m.box(m.list.View(), lw, h, m.focus == paneList && m.state != stateForm)
-	return lipgloss.JoinHorizontal(lipgloss.Top, left, m.box(right, m.width-lw, h, m.focus == paneViewer || m.state == stateForm))
+	left := m.box(m.list.View(), lw, h, m.focus == paneList && !m.formOpen())
+	return lipgloss.JoinHorizontal(lipgloss.Top, left, m.box(right, m.width-lw, h, m.focus == paneViewer || m.formOpen()))
 }
 
 // box frames content in a pane w by h cells including the border. Lines are
@@ -96,22 +101,39 @@ func (m Model) box(content string, w, h int, focused bool) string {
 	return st.Width(iw).Height(ih).Render(strings.Join(lines, "\n"))
 }
 
-func (m Model) helpView() string {
+// formOpen reports whether the form fills the right pane.
+func (m Model) formOpen() bool {
+	return m.state == stateForm || m.state == stateConfirmOverwrite
+}
+
+// helpLines is the help screen, line by line, wrapped to the window.
+func (m Model) helpLines() []string {
 	h := m.help
 	h.ShowAll = true
+	h.Width = 0 // the pane cuts; columns that do not fit are scrolled to
 	s := m.common.Styles
 	notes := []string{
-		"Filter: type a substring, or ^ and a prefix (^user:). Enter keeps the filter, esc clears it.",
+		"Filter: type a substring, or ^ and a prefix (^user:). A filter in lower case ignores case; one with a capital letter matches it exactly. Enter keeps the filter, esc clears it.",
 		"Gauge: stale bytes (█) against live bytes (▒); ┃ marks the stale share at which the store compacts by itself.",
-		`Control characters in keys and values are shown escaped (\x1b), never sent to the terminal.`,
-		"Any key closes this help.",
+		`Characters that are not printable in keys and values are shown escaped (\x1b, \u200b), never sent to the terminal.`,
+		"e edits in place when the value is plain text; a value the text editor would change (tabs, CR, control bytes, invalid UTF-8) opens in $EDITOR instead. y and Y copy the key or value to the clipboard (OSC 52).",
+		"q, esc or ? closes this help.",
 	}
-	out := []string{s.PaneTitle.Render("CrabKv inspector"), "", h.View(browseHelp{m.common.KeyMap}), ""}
+	iw := max(m.width-2, 10)
+	var out []string
+	out = append(out, s.PaneTitle.Render("CrabKv inspector"), "")
+	for _, col := range m.common.KeyMap.fullHelpColumns() {
+		out = append(out, strings.Split(h.View(col), "\n")...)
+		out = append(out, "")
+	}
 	for _, n := range notes {
-		out = append(out, s.Muted.Render(ansi.Wordwrap(n, max(m.width-2, 10), "")))
+		out = append(out, strings.Split(s.Muted.Render(ansi.Wordwrap(n, iw, "")), "\n")...)
 	}
-	return strings.Join(out, "\n")
+	return out
 }
+
+// helpRows is how many lines of help the pane shows at once.
+func (m Model) helpRows() int { return max(m.height-chromeRows-2, 1) }
 
 func (m Model) statusView() string {
 	return ansi.Truncate(m.status.view(m.common.Styles), m.width, "…")
@@ -119,11 +141,36 @@ func (m Model) statusView() string {
 
 func (m Model) footerView() string {
 	var km help.KeyMap = browseHelp{m.common.KeyMap}
-	switch m.state {
-	case stateForm:
+	switch {
+	case m.state == stateForm:
 		km = formHelp{k: m.common.KeyMap, twoFields: m.form.IsNew()}
-	case stateConfirmDelete:
+	case m.state == stateConfirmDelete, m.state == stateConfirmOverwrite:
 		km = confirmHelp{m.common.KeyMap}
+	case m.state == stateHelp:
+		km = helpScreenHelp{m.common.KeyMap}
+	case m.list.Filtering():
+		km = filterHelp{m.common.KeyMap}
 	}
-	return m.help.View(km)
+	keep := 0
+	if _, ok := km.(browseHelp); ok {
+		keep = 2 // help and quit
+	}
+	return m.fitHelp(km.ShortHelp(), keep)
+}
+
+// fitHelp renders the bindings that fit the width. It drops the ones
+// before the last keep, from the last of them back: the lists put the
+// bindings that matter most first.
+func (m Model) fitHelp(bindings []key.Binding, keep int) string {
+	h := m.help
+	h.Width = 0
+	bindings = slices.Clone(bindings)
+	for {
+		v := h.ShortHelpView(bindings)
+		if lipgloss.Width(v) <= m.width || len(bindings) <= keep {
+			return ansi.Truncate(v, m.width, "…")
+		}
+		i := max(len(bindings)-keep-1, 0)
+		bindings = slices.Delete(bindings, i, i+1)
+	}
 }

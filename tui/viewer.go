@@ -10,8 +10,13 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// viewerHeader is the number of lines above the value: key, details, rule.
+// viewerHeader is the least number of lines above the value: key,
+// details, rule. A key too long for one line takes up to maxKeyLines.
 const viewerHeader = 3
+
+// maxKeyLines is how many lines the header gives a long key before it
+// cuts it.
+const maxKeyLines = 4
 
 // ValueInfo says where a value sits in the log.
 type ValueInfo struct {
@@ -34,6 +39,7 @@ type Viewer struct {
 	info     ValueInfo
 	mode     ViewMode
 	detected ViewMode
+	part     int // the part of a long value on screen (parts.go)
 
 	width, height int
 }
@@ -61,7 +67,6 @@ func viewportKeys(k KeyMap) viewport.KeyMap {
 func (v *Viewer) SetSize(w, h int) {
 	v.width, v.height = w, h
 	v.vp.Width = w
-	v.vp.Height = max(h-viewerHeader, 1)
 	v.render()
 }
 
@@ -96,8 +101,10 @@ func (v *Viewer) SetValue(k string, value []byte, info ValueInfo) {
 	v.detected = DetectMode(value)
 	if !sameKey {
 		v.mode = v.detected
+		v.part = 0
 		v.vp.GotoTop()
 	}
+	v.part = min(v.part, partCount(len(value), v.mode)-1)
 	v.render()
 }
 
@@ -110,11 +117,31 @@ func (v *Viewer) SetError(k string, msg string) {
 // CycleMode steps to the next view mode.
 func (v *Viewer) CycleMode() {
 	v.mode = v.mode.Next()
+	v.part = 0
 	v.vp.GotoTop()
 	v.render()
 }
 
+// keyLines is the header's key, escaped and wrapped to the pane so that a
+// long key can be read in full.
+func (v Viewer) keyLines() []string {
+	w := max(v.width, 1)
+	text := ansi.Hardwrap("key "+Escape(v.key), w, true)
+	lines := strings.Split(text, "\n")
+	if len(lines) > maxKeyLines {
+		lines = lines[:maxKeyLines]
+		lines[maxKeyLines-1] = ansi.Truncate(lines[maxKeyLines-1], w-1, "") + "…"
+	}
+	return lines
+}
+
+// fitViewport gives the value the lines the header leaves.
+func (v *Viewer) fitViewport() {
+	v.vp.Height = max(v.height-viewerHeader-len(v.keyLines())+1, 1)
+}
+
 func (v *Viewer) render() {
+	v.fitViewport()
 	switch {
 	case v.err != "":
 		v.vp.SetContent(v.common.Styles.Error.Render(ansi.Hardwrap(v.err, max(v.width, 1), true)))
@@ -123,15 +150,58 @@ func (v *Viewer) render() {
 	case !v.loaded:
 		v.vp.SetContent(v.common.Styles.Muted.Render("loading…"))
 	default:
-		v.vp.SetContent(FormatValue(v.value, v.mode, v.width))
+		v.vp.SetContent(formatPart(v.value, v.mode, v.part, v.width))
 	}
 }
 
-// Update scrolls the value.
+// Update scrolls the value: within the part on screen, and on to the
+// next or previous part at its ends.
 func (v Viewer) Update(msg tea.Msg) (Viewer, tea.Cmd) {
+	if k, ok := msg.(tea.KeyMsg); ok && v.loaded {
+		km, last := v.common.KeyMap, partCount(len(v.value), v.mode)-1
+		switch {
+		case key.Matches(k, km.Top):
+			v.showPart(0, false)
+			return v, nil
+		case key.Matches(k, km.Bottom):
+			v.showPart(last, true)
+			return v, nil
+		case key.Matches(k, km.Down, km.PageDown) && v.vp.AtBottom() && v.part < last:
+			v.showPart(v.part+1, false)
+			return v, nil
+		case key.Matches(k, km.Up, km.PageUp) && v.vp.AtTop() && v.part > 0:
+			v.showPart(v.part-1, true)
+			return v, nil
+		}
+	}
 	var cmd tea.Cmd
 	v.vp, cmd = v.vp.Update(msg)
 	return v, cmd
+}
+
+// showPart renders part p and shows its top, or its bottom with atEnd.
+func (v *Viewer) showPart(p int, atEnd bool) {
+	if p != v.part {
+		v.part = p
+		v.render()
+	}
+	if atEnd {
+		v.vp.GotoBottom()
+	} else {
+		v.vp.GotoTop()
+	}
+}
+
+// modeLabel names the view mode for the header.
+func (v Viewer) modeLabel() string {
+	label := v.mode.String()
+	if tooLargeToIndent(v.value, v.mode) {
+		label = "json too large to indent, as text"
+	}
+	if v.mode == v.detected {
+		label += " (auto)"
+	}
+	return label
 }
 
 // View renders the header and the visible part of the value.
@@ -142,21 +212,25 @@ func (v Viewer) View() string {
 func (v Viewer) headerView() string {
 	s := v.common.Styles
 	w := max(v.width, 1)
-	keyLine := s.HeaderKey.Render("key ") + s.HeaderValue.Render(Escape(v.key))
+	keyLines := v.keyLines()
+	keyLines[0] = s.HeaderKey.Render("key ") + s.HeaderValue.Render(strings.TrimPrefix(keyLines[0], "key "))
+	for i := 1; i < len(keyLines); i++ {
+		keyLines[i] = s.HeaderValue.Render(keyLines[i])
+	}
 	details := s.Muted.Render("—")
 	if v.loaded {
-		mode := v.mode.String()
-		if v.mode == v.detected {
-			mode += " (auto)"
-		}
+		mode := v.modeLabel()
 		details = fmt.Sprintf("%s %s  %s %d  %s %s",
 			s.HeaderKey.Render("size"), FormatBytes(int64(v.info.ValueSize)),
 			s.HeaderKey.Render("offset"), v.info.Offset,
 			s.HeaderKey.Render("view"), mode)
+		if parts := partCount(len(v.value), v.mode); parts > 1 {
+			details += s.Muted.Render(fmt.Sprintf("  part %d/%d", v.part+1, parts))
+		}
 		if pct := v.vp.ScrollPercent(); v.vp.TotalLineCount() > v.vp.Height {
 			details += s.Muted.Render(fmt.Sprintf("  %3.0f%%", 100*pct))
 		}
 	}
 	rule := s.Muted.Render(strings.Repeat("─", w))
-	return ansi.Truncate(keyLine, w, "…") + "\n" + ansi.Truncate(details, w, "…") + "\n" + rule
+	return strings.Join(keyLines, "\n") + "\n" + ansi.Truncate(details, w, "…") + "\n" + rule
 }

@@ -1,4 +1,4 @@
-package tui
+package main
 
 import (
 	"encoding/json"
@@ -9,22 +9,18 @@ import (
 	"github.com/crabkv/crabkv/kv"
 )
 
-// demoStaleTarget is the stale share FillDemo leaves behind: enough for a
+// demoStaleTarget is the stale share fillDemoData leaves behind: enough for a
 // compaction to show something, below the default automatic threshold of
 // one third so that the engine does not compact on its own first.
 const demoStaleTarget = 0.27
 
-// FillDemo fills an empty store with a sample data set of a few thousand
-// keys (see FillDemoScaled).
-func FillDemo(db *kv.DB) error { return FillDemoScaled(db, 1) }
-
-// FillDemoScaled fills an empty store with a sample data set: JSON user
+// fillDemoData fills an empty store with a sample data set: JSON user
 // records, text sessions, config entries, binary blobs and a few keys and
 // values holding control characters, scale times over. Some values are then
 // overwritten and some keys deleted until stale records make up about 27%
 // of the log. The data is the same on every run. A store that already holds
 // keys is left alone.
-func FillDemoScaled(db *kv.DB, scale int) error {
+func fillDemoData(db *kv.DB, scale int) error {
 	if db.Stats().Keys > 0 {
 		return nil
 	}
