@@ -48,7 +48,8 @@ func runKeys(e *env, v *verb, args []string) int {
 		end = 0
 	}
 	w := bufio.NewWriter(e.stdout)
-	for _, k := range db.Keys(prefix) {
+	keys, damaged := db.CheckedKeys(prefix)
+	for _, k := range keys {
 		if *asJSON {
 			w.Write(jsonObject(jsonField{"key", []byte(k)}))
 			continue
@@ -59,6 +60,10 @@ func runKeys(e *env, v *verb, args []string) int {
 	// bufio.Writer keeps the first write error, so checking Flush covers them all.
 	if err := w.Flush(); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write keys: %w", err)))
+	}
+	if damaged != nil {
+		// The keys of the sound records are out; the damage is an error.
+		return e.closeDB(db, e.fail(explainOpenError(e.dataDir(), damaged)))
 	}
 	return e.closeDB(db, exitOK)
 }
