@@ -1,9 +1,11 @@
 package kv_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/crabkv/crabkv/kv"
@@ -80,5 +82,34 @@ func TestSyncDurableRightAfterCompactionSwap(t *testing.T) {
 	got := reopenState(t, crashed, 0)
 	if d := diffState(got, want); d != "" {
 		t.Errorf("after a power loss that followed a successful Sync:\n%s", d)
+	}
+}
+
+// TestCloseReportsFailedDirSyncAfterSwap fails the directory sync that
+// follows a NoSync compaction's rename. Nothing then makes the writes the
+// store acknowledged without a sync durable: a power loss may bring back
+// the old log as it was last synced. Close must say so rather than return
+// nil.
+func TestCloseReportsFailedDirSyncAfterSwap(t *testing.T) {
+	mem := newMemFS()
+	ffs := newFaultFS(mem)
+	db, err := kv.Open(memDir, memOptions(ffs, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := db.Put([]byte(fmt.Sprintf("k%02d", i%20)), []byte(fmt.Sprintf("v%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first directory sync of a compaction follows the removal of the
+	// old hint, the second the rename.
+	ffs.SetInject(failNthOp(opSyncDir, "", 2, syscall.EIO))
+	if err := db.Compact(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Compact: %v, want EIO", err)
+	}
+	ffs.SetInject(nil)
+	if err := db.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Close after the failed directory sync: %v, want an error wrapping EIO", err)
 	}
 }
