@@ -188,6 +188,8 @@ func TestCompactUnderSustainedNoSyncWriters(t *testing.T) {
 	db := openDB(t, dir, opts)
 	fillHot(t, db, 100_000)
 	before := db.Stats()
+	events, cancel := db.Subscribe()
+	defer cancel()
 	stop := make(chan struct{})
 	// The compaction takes well under a second; the cap only keeps a
 	// compaction that cannot finish from running the writers forever.
@@ -196,7 +198,6 @@ func TestCompactUnderSustainedNoSyncWriters(t *testing.T) {
 	ws, wait := startHotWriters(db, 2, stop)
 	err := db.Compact()
 	stopped := !capTimer.Stop()
-	after := db.Stats()
 	if !stopped {
 		close(stop)
 	}
@@ -212,12 +213,13 @@ func TestCompactUnderSustainedNoSyncWriters(t *testing.T) {
 			t.Fatalf("writer %d: %v", h.w, h.err)
 		}
 	}
-	// The old log was all but entirely stale. The new one holds the live
-	// records, and of what the writers added meanwhile what was still live
-	// when it was copied: a small part of the old log, not the whole of
-	// what they wrote.
-	if after.Compactions != 1 || 4*after.LogBytes > before.LogBytes {
-		t.Errorf("after the compaction: %+v; before: %+v", after, before)
+	// The old log was all but entirely stale. The new one, as the swap
+	// put it in place, holds the live records, and of what the writers
+	// added meanwhile what was still live when it was copied: a small part
+	// of the old log, not the whole of what they wrote.
+	fin := finishedEvent(t, events)
+	if fin.OldSize <= before.LogBytes || 4*fin.NewSize > before.LogBytes {
+		t.Errorf("compaction of a %d-byte log, %d bytes live, replaced %d bytes with %d", before.LogBytes, before.LiveBytes, fin.OldSize, fin.NewSize)
 	}
 	for _, h := range ws {
 		h.check(t, db)
@@ -225,12 +227,34 @@ func TestCompactUnderSustainedNoSyncWriters(t *testing.T) {
 	checkAccounting(t, db)
 }
 
+// finishedEvent returns the Finished event of the compaction that events
+// follow.
+func finishedEvent(tb testing.TB, events <-chan kv.CompactionEvent) kv.CompactionEvent {
+	tb.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			switch ev.Kind {
+			case kv.CompactionFinished:
+				return ev
+			case kv.CompactionFailed:
+				tb.Fatalf("compaction failed: %v", ev.Err)
+			}
+		case <-timeout:
+			tb.Fatal("no Finished event")
+		}
+	}
+}
+
 // TestAutoCompactionBoundsNoSyncLog runs one NoSync writer as fast as it can
 // under the default policy and samples the log's size: compactions must keep
 // up, so that once the last one settles the log is within a small multiple
 // of the larger of its live data and the policy's minimum log size. While
-// the writer runs, the log may also hold what it wrote during one
-// compaction's syncs, so the bound on the peak is looser.
+// the writer runs, the log also holds what it wrote during the compaction
+// in progress, whose syncs take milliseconds whatever the log's size: the
+// bound on the peak is looser, but it still holds however long the writer
+// runs.
 func TestAutoCompactionBoundsNoSyncLog(t *testing.T) {
 	dir := t.TempDir()
 	opts := &kv.Options{NoSync: true}
@@ -255,8 +279,8 @@ func TestAutoCompactionBoundsNoSyncLog(t *testing.T) {
 	if st.Compactions == 0 {
 		t.Fatal("no compaction ran")
 	}
-	if peak.LogBytes > 4*bound {
-		t.Errorf("the log reached %d bytes with %d live (bound %d)", peak.LogBytes, peak.LiveBytes, 4*bound)
+	if peak.LogBytes > 8*bound {
+		t.Errorf("the log reached %d bytes with %d live (bound %d)", peak.LogBytes, peak.LiveBytes, 8*bound)
 	}
 	if st.LogBytes > bound {
 		t.Errorf("after the writer stopped the log is %d bytes with %d live (bound %d)", st.LogBytes, st.LiveBytes, bound)
