@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
@@ -142,12 +144,6 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	old := db.mu.view.f           // only a compaction or Close replaces it, and Close waits for us
 	hdr := walfmt.NewFileHeader() // the new log's: a new ID and hash key
 	idx := newIndex(keys, hdr)
-	live := func(key []byte, off int64) (bool, error) {
-		db.mu.RLock()
-		defer db.mu.RUnlock()
-		s, ok, err := db.mu.index.get(key, db.viewLocked())
-		return ok && int64(s.off) == off, err
-	}
 	moved := func(key []byte, off int64, size int) {
 		idx.insertNew(idx.hash(key), off, size)
 	}
@@ -155,7 +151,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
 	src := walfmt.NewReader(old, end, db.path)
-	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, live, moved, progress)
+	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, db.live, moved, progress)
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
@@ -163,7 +159,16 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	hinted := db.saveHint(idx, c, tmp, hintNextName) == nil
-	return db.swap(tmp, old, idx, c, end, res, hinted)
+	return db.swap(ctx, tmp, old, idx, c, end, res, hinted)
+}
+
+// live reports whether the record at off in the log is key's current
+// value: a compaction copies only those.
+func (db *DB) live(key []byte, off int64) (bool, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	s, ok, err := db.mu.index.get(key, db.viewLocked())
+	return ok && int64(s.off) == off, err
 }
 
 // catchUpSlack is how much of the old log's tail may be left for the final
@@ -177,22 +182,14 @@ const maxCatchUpRounds = 8
 // swap copies what writers appended since the rewrite began, in rounds
 // while they keep writing, then holds them out for the last few records,
 // makes the new log durable and puts it in place of the old one.
-func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (swapResult, error) {
+func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (swapResult, error) {
 	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
+	tc := newTailCopy(db, tmp, idx, &c)
+	defer tc.close()
 	var tmpAlloc int64 // end of the space reserved in the new log
-	// A few rounds: writers faster than the copy would otherwise keep it
-	// running forever; then the lock stops them.
-	for range maxCatchUpRounds {
-		db.mu.RLock()
-		size := db.mu.c.size
-		db.mu.RUnlock()
-		if size-end <= catchUpSlack {
-			break
-		}
-		if err := copyTail(old, tmp, end, size, db.path, idx, &c); err != nil {
-			return fail(err)
-		}
-		end = size
+	end, err := db.catchUp(ctx, tc, end)
+	if err != nil {
+		return fail(err)
 	}
 	// Reserve room for the records still to come, and flush the bulk of
 	// the new log, before writers are held out: the sync under the lock
@@ -214,12 +211,17 @@ func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact
 	if err := db.fs.SyncDir(db.dir); err != nil {
 		return fail(err)
 	}
+	// Catch up again with what arrived during the syncs, so that the copy
+	// under the lock stays small however long they took.
+	if end, err = db.catchUp(ctx, tc, end); err != nil {
+		return fail(err)
+	}
 	db.wmu.Lock()
-	out, replaced, err := db.swapLocked(tmp, old, idx, c, end, res, hinted, tmpAlloc)
+	out, replaced, renamed, err := db.swapLocked(ctx, tc, tmp, old, idx, end, res, hinted, tmpAlloc)
 	db.wmu.Unlock()
 	db.releaseRetired()
 	if replaced && err == nil && db.opts.NoSync {
-		err = db.syncDirAfterSwap()
+		err = db.syncDirAfterSwap(renamed)
 	}
 	if replaced {
 		// Closing the old log frees its blocks, which takes a while for a
@@ -231,37 +233,76 @@ func (db *DB) swap(tmp, old File, idx *index, c counters, end int64, res compact
 	return out, err
 }
 
+// catchUp copies, in rounds beside the writers, what they appended to the
+// old log after end, and returns where the copy stopped. Each round copies
+// the backlog found at its start; a round ends early when ctx is done.
+//
+// The rounds stop once the backlog is small enough for the final copy
+// under wmu, or as soon as it no longer shrinks from one round to the next:
+// the writers then append at least as fast as the copy runs, and more
+// rounds would only let the backlog grow. The final copy then holds the
+// writers out for about one round's backlog at most, a bounded pause,
+// where rounds that chased them could run on forever. Slowing every writer
+// down while a compaction runs (back-pressure) would bound that pause more
+// tightly, but would tax every write of every compaction for the sake of
+// the rare one that cannot catch up. It is rare: a copy scans the old log
+// in large reads, and writes only the records still live, in large writes,
+// while each write pays for its own lock, encoding and index update, so the
+// copy outruns even a writer that never pauses, and the rounds converge.
+func (db *DB) catchUp(ctx context.Context, tc *tailCopy, end int64) (int64, error) {
+	prev := int64(math.MaxInt64)
+	for range maxCatchUpRounds {
+		if err := ctx.Err(); err != nil {
+			return end, err
+		}
+		db.mu.RLock()
+		size := db.mu.c.size
+		db.mu.RUnlock()
+		backlog := size - end
+		if backlog <= catchUpSlack || backlog >= prev {
+			break
+		}
+		if err := tc.copy(ctx, end, size); err != nil {
+			return end, err
+		}
+		end, prev = size, backlog
+	}
+	return end, nil
+}
+
 // swapLocked finishes the new log and renames it over the old one, holding
 // the writers out. replaced reports whether the old log is out of use and
 // still open.
-func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool, tmpAlloc int64) (out swapResult, replaced bool, err error) {
+func (db *DB) swapLocked(ctx context.Context, tc *tailCopy, tmp, old File, idx *index, end int64, res compact.Result, hinted bool, tmpAlloc int64) (out swapResult, replaced bool, renamed uint64, err error) {
 	out = swapResult{Result: res}
 	db.hintCovered = 0 // swap removed the hint
 	if err := db.writableLocked(); err != nil {
-		return out, false, err
+		return out, false, 0, err
 	}
 	if err := db.drainSyncs(); err != nil {
-		return out, false, err
+		return out, false, 0, err
 	}
 	out.oldSize = db.mu.c.size
-	if err := copyTail(old, tmp, end, out.oldSize, db.path, idx, &c); err != nil {
-		return out, false, err
+	if err := tc.copy(ctx, end, out.oldSize); err != nil {
+		return out, false, 0, err
 	}
 	if err := tmp.Sync(); err != nil {
-		return out, false, err
+		return out, false, 0, err
 	}
+	c := *tc.c
 	out.newSize = c.size
 	if !renameOpenFiles {
 		if err := db.swapClosed(tmp, old, idx, c); err != nil {
-			return out, false, err
+			return out, false, 0, err
 		}
 		out.installed = true
 		db.installHint(hinted, res.Bytes)
-		return out, false, nil
+		return out, false, 0, nil
 	}
 	if err := db.fs.Rename(filepath.Join(db.dir, tempName), db.path); err != nil {
-		return out, false, err
+		return out, false, 0, err
 	}
+	db.renames++
 	// From here on wal.log is the new file: writers must go to it whatever
 	// happens, or their records would land in an unlinked file.
 	db.publishLog(tmp, idx, c)
@@ -272,27 +313,32 @@ func (db *DB) swapLocked(tmp, old File, idx *index, c counters, end int64, res c
 	// log is acknowledged, or a power loss could bring back the old log
 	// without it. NoSync writes promise only to survive the process, so
 	// their writers need not wait: swap syncs the directory after letting
-	// them go, before the compaction reports success.
+	// them go, before the compaction reports success, and a Sync or Close
+	// in between syncs it first (see syncNoSyncLocked).
 	if !db.opts.NoSync {
 		if err := db.fs.SyncDir(db.dir); err != nil {
 			db.failed = fmt.Errorf("sync directory after compaction: %w", err)
-			return out, true, db.failed
+			return out, true, db.renames, db.failed
 		}
+		db.dirSynced = db.renames
 	}
-	return out, true, nil
+	return out, true, db.renames, nil
 }
 
-// syncDirAfterSwap makes a NoSync compaction's rename durable, outside wmu.
-// A failure fails the store as it would under the lock.
-func (db *DB) syncDirAfterSwap() error {
+// syncDirAfterSwap makes a NoSync compaction's rename, the renamed-th,
+// durable, outside wmu. A failure fails the store as it would under the
+// lock.
+func (db *DB) syncDirAfterSwap(renamed uint64) error {
 	err := db.fs.SyncDir(db.dir)
-	if err == nil {
-		return nil
-	}
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	db.failed = fmt.Errorf("sync directory after compaction: %w", err)
-	return db.failed
+	if err != nil {
+		db.failed = fmt.Errorf("sync directory after compaction: %w", err)
+		return db.failed
+	}
+	// Only what this sync covered: a later rename may be waiting too.
+	db.dirSynced = max(db.dirSynced, renamed)
+	return nil
 }
 
 // swapClosed replaces the log where an open file cannot be renamed over
@@ -359,27 +405,151 @@ func (db *DB) releaseRetired() {
 // holds wmu, and has drained the syncs.
 func (db *DB) setTailLocked(size int64) { db.tail, db.alloc = size, size }
 
-// copyTail appends the records of old between from and to — the writes that
-// arrived during the rewrite — to dst after c.size, and applies them to idx
-// and c.
-func copyTail(old, dst File, from, to int64, name string, idx *index, c *counters) error {
-	r := walfmt.NewReader(old, to, name)
+// copyChunk is how many bytes of records a tail copy gathers before it
+// writes them to the new log in one call, and how many bytes of the old log
+// it scans between two checks for cancellation.
+const copyChunk = 1 << 20
+
+// copyYieldEvery is how many bytes of the old log a tail copy scans between
+// two yields of the processor, as compact.Rewrite does and for its reason.
+const copyYieldEvery = 16 << 10
+
+// tailCopy appends to a compaction's new log the records writers added to
+// the old one after the rewrite began and that are still live, and applies
+// them to the new index and counters. It reads the old log through its
+// memory map and writes the new one a chunk at a time, and it compares keys
+// in the new log through a read-only map of it: a copy that paid a system
+// call per record would run slower than NoSync writers append, and never
+// catch up with them. Only the compaction that made it uses it.
+type tailCopy struct {
+	db  *DB
+	dst File      // the new log
+	idx *index    // the new log's index
+	c   *counters // the new log's accounting; c.size is where the copy appends
+	// view reads keys of the new log for the index's comparisons: through
+	// its map where there is one, below end, the bytes written so far.
+	view logView
+	out  []byte       // records gathered for the next write
+	recs []pendingRec // the records in out, to apply once written
+}
+
+// pendingRec is a record gathered in a tailCopy's buffer.
+type pendingRec struct {
+	kind   walfmt.Kind
+	key    int // offset of the key in the buffer
+	keyLen int
+	size   int
+}
+
+func newTailCopy(db *DB, dst File, idx *index, c *counters) *tailCopy {
+	return &tailCopy{
+		db: db, dst: dst, idx: idx, c: c,
+		view: logView{f: dst, m: mapLog(dst, c.size, false), end: c.size, path: filepath.Join(db.dir, tempName)},
+	}
+}
+
+// close releases the new log's read-only map.
+func (t *tailCopy) close() {
+	t.view.m.unmap()
+	t.view.m = nil
+}
+
+// copy appends the records of the old log between from and to, record
+// boundaries below its published end. It stops with ctx's error within a
+// chunk of the old log.
+func (t *tailCopy) copy(ctx context.Context, from, to int64) error {
+	r := walfmt.NewReader(publishedLog{t.db}, to, t.db.path)
 	r.StartAt(from)
-	src := &logView{f: dst, path: name + ".compact"}
+	checked, yielded := from, from
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
-			return nil
+			return t.flush(ctx)
 		}
 		if err != nil {
 			return err
 		}
-		off := c.size
-		if _, err := dst.WriteAt(rec.Raw, off); err != nil {
-			return err
+		// Like a rewrite, yield the processor now and then, and notice a
+		// cancellation even where every record is dropped.
+		if done := r.Offset(); done-yielded >= copyYieldEvery {
+			runtime.Gosched()
+			yielded = done
+			if done-checked >= copyChunk {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				checked = done
+			}
 		}
-		if err := c.apply(idx, src, rec.Kind, rec.Key, off, rec.Size); err != nil {
-			return err
+		if rec.Kind == walfmt.KindPut {
+			// A put overwritten or deleted since is dropped, as the
+			// rewrite drops it: its successor is published, so it is in
+			// this copy or a later one. Tombstones are all copied, which
+			// is simpler than proving that the new log has nothing for
+			// them to shadow; the next compaction drops them.
+			live, err := t.db.live(rec.Key, rec.Offset)
+			if err != nil {
+				return err
+			}
+			if !live {
+				continue
+			}
+		}
+		t.recs = append(t.recs, pendingRec{
+			kind: rec.Kind, key: len(t.out) + rec.Size - len(rec.Value) - len(rec.Key),
+			keyLen: len(rec.Key), size: rec.Size,
+		})
+		t.out = append(t.out, rec.Raw...)
+		if len(t.out) >= copyChunk {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// flush writes the gathered records at the end of the new log and applies
+// them to its index and counters.
+func (t *tailCopy) flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(t.out) == 0 {
+		return nil
+	}
+	off := t.c.size
+	if _, err := t.dst.WriteAt(t.out, off); err != nil {
+		return err
+	}
+	end := off + int64(len(t.out))
+	if t.view.m != nil && end > int64(len(t.view.m.data)) {
+		t.view.m.unmap()
+		t.view.m = mapLog(t.dst, end, false)
+	}
+	t.view.end = end
+	for _, p := range t.recs {
+		key := t.out[p.key : p.key+p.keyLen]
+		if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size); err != nil {
+			return err
+		}
+		off += int64(p.size)
+	}
+	t.out, t.recs = t.out[:0], t.recs[:0]
+	return nil
+}
+
+// publishedLog reads the store's log below its published end: from the
+// memory map where there is one, without a system call, else with ReadAt.
+// It holds mu shared for each read, as the map may be replaced by a larger
+// one.
+type publishedLog struct{ db *DB }
+
+func (p publishedLog) ReadAt(b []byte, off int64) (int, error) {
+	p.db.mu.RLock()
+	defer p.db.mu.RUnlock()
+	v := p.db.viewLocked()
+	if m := v.m; m != nil && off >= 0 && off+int64(len(b)) <= min(v.end, int64(len(m.data))) {
+		return copy(b, m.data[off:]), nil
+	}
+	return v.f.ReadAt(b, off)
 }

@@ -82,6 +82,11 @@ type DB struct {
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping
 	retiredIdx *index
+	// renames counts the compactions' renames of a new log over wal.log,
+	// dirSynced those a directory sync has made durable since. A NoSync
+	// compaction syncs the directory after it lets the writers go; until
+	// then Sync and Close must sync it themselves.
+	renames, dirSynced uint64
 
 	// sync is the group commit: records written but not yet synced, and
 	// how far the log is synced. A failed sync fails the store, because

@@ -216,14 +216,29 @@ func (db *DB) Sync() error {
 	return db.syncNoSyncLocked()
 }
 
-// syncNoSyncLocked fdatasyncs a NoSync log. The caller holds wmu.
+// syncNoSyncLocked fdatasyncs a NoSync log and, if a compaction has renamed
+// it into place since the directory was last synced, the directory: until
+// then a power loss would bring back the old log. The caller holds wmu.
+//
+// A failed store cannot make its acknowledged writes durable any more, so
+// it returns the failure: Close must not report success then.
 func (db *DB) syncNoSyncLocked() error {
-	if !db.opts.NoSync || db.opts.ReadOnly || db.failed != nil || db.mu.closed || db.mu.view.f == nil {
+	if !db.opts.NoSync || db.opts.ReadOnly || db.mu.closed || db.mu.view.f == nil {
 		return nil
+	}
+	if db.failed != nil {
+		return fmt.Errorf("kv: store failed earlier; writes not yet synced may be lost: %w", db.failed)
 	}
 	if err := db.mu.view.f.Sync(); err != nil {
 		db.failed = err
 		return fmt.Errorf("kv: sync %s: %w", db.path, err)
+	}
+	if db.dirSynced < db.renames {
+		if err := db.fs.SyncDir(db.dir); err != nil {
+			db.failed = fmt.Errorf("sync directory after compaction: %w", err)
+			return fmt.Errorf("kv: sync %s: %w", db.dir, err)
+		}
+		db.dirSynced = db.renames
 	}
 	return nil
 }

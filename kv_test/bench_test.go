@@ -252,3 +252,57 @@ func BenchmarkKeys(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompactUnderNoSyncWriter compacts a log of 1,000 keys overwritten
+// 200,000 times (26 MB, nearly all stale) while a NoSync writer overwrites
+// them as fast as it can, and reports how long the compaction took, the
+// size of the new log when it replaced the old one, and the size of the log
+// when Compact returned (the writer kept appending meanwhile).
+func BenchmarkCompactUnderNoSyncWriter(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		loadStore(b, dir, 1000, 200)
+		db, err := kv.Open(dir, &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		events, cancel := db.Subscribe()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var writes atomic.Int64
+		wg.Go(func() {
+			var k []byte
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k = benchKey(k, i%1000)
+				if err := db.Put(k, benchValue); err != nil {
+					b.Error(err)
+					return
+				}
+				writes.Add(1)
+			}
+		})
+		b.StartTimer()
+		start := time.Now()
+		if err := db.Compact(); err != nil {
+			b.Error(err)
+		}
+		took := time.Since(start)
+		b.StopTimer()
+		st := db.Stats()
+		close(stop)
+		wg.Wait()
+		fin := finishedEvent(b, events)
+		cancel()
+		b.ReportMetric(took.Seconds()*1000, "compact-ms")
+		b.ReportMetric(float64(fin.NewSize)/(1<<20), "new-log-MiB")
+		b.ReportMetric(float64(st.LogBytes)/(1<<20), "log-MiB-after")
+		b.ReportMetric(float64(writes.Load())/took.Seconds(), "writes/s")
+		db.Close()
+	}
+}
