@@ -397,8 +397,9 @@ func (db *DB) releaseRetired() {
 	m, x := db.retiredMap, db.retiredIdx
 	db.retiredMap, db.retiredIdx = nil, nil
 	db.wmu.Unlock()
-	m.unmap()
-	x.close()
+	// The compaction has succeeded whatever these say: see mapping.unmap.
+	_ = m.unmap()
+	_ = x.close()
 }
 
 // setTailLocked moves the append position to a new log's end. The caller
@@ -450,7 +451,7 @@ func newTailCopy(db *DB, dst File, idx *index, c *counters) *tailCopy {
 
 // close releases the new log's read-only map.
 func (t *tailCopy) close() {
-	t.view.m.unmap()
+	_ = t.view.m.unmap() // harmless: see mapping.unmap
 	t.view.m = nil
 }
 
@@ -523,7 +524,7 @@ func (t *tailCopy) flush(ctx context.Context) error {
 	}
 	end := off + int64(len(t.out))
 	if t.view.m != nil && end > int64(len(t.view.m.data)) {
-		t.view.m.unmap()
+		_ = t.view.m.unmap() // harmless: see mapping.unmap
 		t.view.m = mapLog(t.dst, end, false)
 	}
 	t.view.end = end

@@ -60,6 +60,23 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 }
 
 // DB is an open store. It is safe for concurrent use.
+//
+// Locks, and the order they are taken in: wmu, then sync.mu, then mu; cmu
+// and the event hub's lock are leaves, never held while another is taken.
+// No goroutine waits for a sync while it holds mu, and none takes wmu
+// while it holds sync.mu or mu.
+//
+//   - wmu: the writers' lock. It serializes appends, the final swap of a
+//     compaction, Sync and Close, and guards the append state (buf, tail,
+//     alloc, seq, failed, renames, hintCovered, the retired map and index).
+//   - sync.mu: the group commit's queue of appended, unsynced records.
+//   - mu: what readers use — the index, the log file and its map, the
+//     counters. Shared for a lookup and its read, exclusive to publish.
+//   - cmu: the compaction's bookkeeping.
+//
+// A method whose name ends in Locked is called with wmu held, unless its
+// comment names another lock (viewLocked, readableLocked and remapLocked:
+// mu).
 type DB struct {
 	dir    string
 	path   string // dir/wal.log
@@ -229,7 +246,7 @@ func (db *DB) rebuildIndex() {
 	if err != nil {
 		// The log is damaged where the hint said it was sound: no index
 		// can be trusted. Reads report this, and writes are refused.
-		idx.close()
+		_ = idx.close() // on the heap: nothing to fail
 		idx = newIndex(0, hdr)
 		db.failed = fmt.Errorf("rebuild index after a damaged hint file: %w", err)
 	}
@@ -239,7 +256,7 @@ func (db *DB) rebuildIndex() {
 	db.mu.view.unverified = 0
 	db.mu.broken = db.failed
 	db.mu.Unlock()
-	old.close()
+	_ = old.close() // harmless: see mapping.unmap
 	db.hintCovered = 0
 	if !db.opts.ReadOnly {
 		// Without it the next Open replays the log; if it stays, the next
@@ -323,14 +340,15 @@ func (db *DB) replay(f File) error {
 	if hinted && err != nil {
 		// The log does not continue where the hint says it ends: trust
 		// neither, and read the whole log.
-		idx.close()
+		_ = idx.close() // harmless: see mapping.unmap
 		hinted, db.hintMeta, from = false, hintMeta{}, 0
 		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
 		err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path}, idx, &c, 0, size, true)
 	}
 	if err != nil {
-		idx.close()
-		m.unmap()
+		// Open fails with err; a failure to release would say less.
+		_ = idx.close()
+		_ = m.unmap()
 		return err
 	}
 	if db.freshHeader != nil {
@@ -509,8 +527,10 @@ func (db *DB) Close() error {
 	if terr := db.trimLocked(); herr == nil {
 		herr = terr
 	}
-	db.mu.index.close()
-	err := db.mu.view.m.unmap()
+	err := db.mu.index.close()
+	if merr := db.mu.view.m.unmap(); err == nil {
+		err = merr
+	}
 	db.mu.view.m = nil
 	if db.mu.view.f != nil {
 		if cerr := db.mu.view.f.Close(); err == nil {

@@ -237,7 +237,9 @@ func (db *DB) saveHint(x *index, c counters, log File, name string) error {
 		err = db.fs.Rename(tmp, filepath.Join(db.dir, name))
 	}
 	if err != nil {
-		db.fs.Remove(tmp)
+		// The next Open removes a leftover temporary hint, so a failure
+		// to remove it now costs nothing; err says what went wrong.
+		_ = db.fs.Remove(tmp)
 		return fmt.Errorf("kv: write hint file: %w", err)
 	}
 	return nil

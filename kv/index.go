@@ -160,7 +160,10 @@ func (x *index) insertNew(h uint32, off int64, size int) {
 // reading a key. A table that was mapped from a hint file moves to the heap.
 func (x *index) grow() {
 	old := x.slots
-	defer x.release(x.mapped)
+	mapped := x.mapped
+	// The table moves to the heap; releasing the map it leaves can only
+	// fail as mapping.unmap can, harmlessly.
+	defer func() { _ = x.release(mapped) }()
 	x.mapped = nil
 	x.slots = make([]slot, 2*len(old))
 	x.mask = uint32(len(x.slots) - 1)
@@ -212,16 +215,19 @@ func (x *index) removeAt(i uint32) {
 
 // release unmaps a hint file's map once the table no longer uses it. The
 // caller holds whatever lock readers of the table take.
-func (x *index) release(mapped []byte) {
-	unmapSlots(mapped)
+// Its error is mapping.unmap's, and as harmless.
+func (x *index) release(mapped []byte) error {
+	return unmapSlots(mapped)
 }
 
 // close releases the table's memory map, if any.
-func (x *index) close() {
-	if x != nil {
-		x.release(x.mapped)
-		x.slots, x.mapped = nil, nil
+func (x *index) close() error {
+	if x == nil {
+		return nil
 	}
+	err := x.release(x.mapped)
+	x.slots, x.mapped = nil, nil
+	return err
 }
 
 // each calls fn for every occupied slot until fn returns false.

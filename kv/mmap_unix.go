@@ -64,6 +64,11 @@ func maxMap() int {
 	return 1 << 30
 }
 
+// unmap releases the map. munmap fails only for a range that is not a
+// mapping, which would be a bug here: nothing can be done about it at run
+// time, and no data depends on it (at worst address space stays reserved).
+// Close returns the error; the places that release a map in passing (a
+// remap, a compaction's swap, an Open that fails) drop it, saying so.
 func (m *mapping) unmap() error {
 	if m == nil {
 		return nil

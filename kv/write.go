@@ -139,7 +139,7 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 // map. The caller holds mu exclusively, so no reader uses the old map.
 func (db *DB) remapLocked(end int64) {
 	m := mapLog(db.mu.view.f, end, !db.opts.ReadOnly)
-	db.mu.view.m.unmap()
+	_ = db.mu.view.m.unmap() // harmless: see mapping.unmap
 	db.mu.view.m = m // nil if mapping failed: reads fall back to ReadAt
 }
 
