@@ -140,7 +140,7 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 func (db *DB) remapLocked(end int64) {
 	m := mapLog(db.mu.view.f, end, !db.opts.ReadOnly)
 	_ = db.mu.view.m.unmap() // harmless: see mapping.unmap
-	db.mu.view.m = m // nil if mapping failed: reads fall back to ReadAt
+	db.mu.view.m = m         // nil if mapping failed: reads fall back to ReadAt
 }
 
 // syncThrough returns once the synced write numbered seq, and every one
