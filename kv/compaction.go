@@ -158,7 +158,10 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize}
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
-	hinted := db.saveHint(idx, c, tmp, hintNextName) == nil
+	// A small log replays in a few milliseconds, less than writing and
+	// syncing a hint costs: the frequent compactions of a small, busy
+	// store skip it, and Close writes one.
+	hinted := res.Bytes >= minCompactionHint && db.saveHint(idx, c, tmp, hintNextName) == nil
 	return db.swap(ctx, tmp, old, idx, c, end, res, hinted)
 }
 
@@ -170,6 +173,9 @@ func (db *DB) live(key []byte, off int64) (bool, error) {
 	s, ok, err := db.mu.index.get(key, db.viewLocked())
 	return ok && int64(s.off) == off, err
 }
+
+// minCompactionHint is the smallest new log a compaction writes a hint for.
+const minCompactionHint = 4 << 20
 
 // catchUpSlack is how much of the old log's tail may be left for the final
 // swap, when writers are held out: the swap's pause depends on it, not on
