@@ -115,6 +115,30 @@ func BenchmarkOpen(b *testing.B) {
 	}
 }
 
+// BenchmarkOpenFirstGet measures start-up from the hint file up to the
+// answer of the first Get, which waits for the check of the hint's slots.
+func BenchmarkOpenFirstGet(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		dir := b.TempDir()
+		loadStore(b, dir, n, 1)
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			k := benchKey(nil, n/2)
+			for range b.N {
+				db, err := kv.Open(dir, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := db.Get(k); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				db.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
 func benchOpen(b *testing.B, dir string, opts *kv.Options) {
 	for range b.N {
 		db, err := kv.Open(dir, opts)
