@@ -87,12 +87,16 @@ type DB struct {
 	// after a failed fsync the kernel may have dropped the dirty pages and
 	// the file's contents are no longer known.
 	sync struct {
-		mu      sync.Mutex
+		mu      sync.Mutex // guards the fields below
 		cond    *sync.Cond // signalled when a sync ends
 		pending []pendingWrite
 		done    uint64 // seq of the last write synced and published
 		running bool
 		err     error
+		// unsynced is the size of the records appended after the last
+		// synced batch: those pending and those the running sync covers.
+		// Writers keep it within syncWindow (see makeRoomLocked).
+		unsynced int64
 	}
 
 	// mu guards the index, the log handle and the counters: readers hold it
@@ -129,6 +133,13 @@ type DB struct {
 	hintChecked chan struct{}
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events      hub
+
+	// syncWindow is the most that synced writes may leave appended past the
+	// log's last durable point, and so how far past damage Open may find
+	// valid records and still cut it as a torn tail: walfmt.SyncWindow,
+	// the window of every log of this format version. Set by Open, then
+	// read only. (Verify and Repair read logs with the same window.)
+	syncWindow int64
 }
 
 // Open opens the store in dir, creating the directory and an empty log if
@@ -138,6 +149,10 @@ type DB struct {
 // appended after it; without a hint that matches the log, it replays the
 // whole log. A torn tail — an incomplete last
 // record left by a crash — is cut away and counted in Stats.TruncatedBytes.
+// So is damage followed by valid records that all end within
+// walfmt.SyncWindow bytes of it: a power loss during a group commit can
+// leave a record unwritten and a later one written, and none of them was
+// acknowledged (see "Sync window" in walfmt's package doc).
 // Damage anywhere else stops Open with an error that wraps
 // walfmt.ErrCorrupt and names the file and offset: nothing is dropped
 // silently. (Damage in the part of the log a hint covers is found by the
@@ -148,7 +163,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS}
+	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS, syncWindow: walfmt.SyncWindow}
 	if err := db.createDir(); err != nil {
 		return nil, err
 	}
@@ -308,8 +323,9 @@ func (db *DB) replay(f File) error {
 }
 
 // replayFrom applies the records of the log from offset from (0: the
-// start, header included) to idx and c. A torn tail is cut only when cut
-// is set; otherwise it is an error like any other damage.
+// start, header included) to idx and c. A torn tail, including damage
+// within the sync window of the end, is cut only when cut is set;
+// otherwise it is an error like any other damage.
 func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
 	r := walfmt.NewReader(f, size, db.path)
 	if from > 0 {
@@ -317,6 +333,9 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 	}
 	for {
 		rec, err := r.Next()
+		if err != nil && err != io.EOF {
+			err = tornWithin(r, err, db.syncWindow)
+		}
 		switch {
 		case err == io.EOF:
 			return nil

@@ -632,7 +632,7 @@ func settle(t *testing.T, dir string, allowed map[string][]string) map[string][]
 // second Repair succeeds) or the repaired one, and that once wal.log is
 // replaced the backup holds the original byte for byte.
 func TestCrashDuringRepairEveryStep(t *testing.T) {
-	img := buildLog(t, 10)
+	img := buildPaddedLog(t, 10) // the damage is corruption, not a torn tail
 	bad := img.recs[len(img.recs)/2]
 	data := bytes.Clone(img.data)
 	data[bad.off+20] ^= 0xff

@@ -48,6 +48,23 @@
 // the end of the file is zero. No record starts with a zero byte pattern of
 // that length that runs to the end: a record's kind is never zero.
 //
+// # Sync window
+//
+// A writer that makes its appends durable keeps this promise, part of the
+// format's contract: it never has more than SyncWindow (1 MiB) bytes of
+// records appended past the last durable point of the log, except a single
+// record larger than SyncWindow, which is then alone. A writer that syncs
+// batches of appends (group commit) waits for the running sync before it
+// appends past the window.
+//
+// A power loss can leave any part of those bytes unwritten (zeros, or what
+// the pages held before) while later ones were written, so after a crash an
+// invalid record can be followed by valid ones. The promise bounds where:
+// every valid record after such damage ends within SyncWindow bytes of the
+// damaged record's start. A writer that does not sync its appends (CrabKv's
+// NoSync mode) makes no such promise, and a power loss can leave its log
+// damaged anywhere in what it had not synced.
+//
 // # Endings
 //
 // A Reader tells apart three ways a log can end:
@@ -58,7 +75,13 @@
 //   - a torn tail: the last record is incomplete or fails its checksum, and no
 //     valid record follows it — the trace of a crash during an append, safe to
 //     cut away (Next returns a *CorruptionError that wraps ErrTornTail);
-//   - corruption in the middle: an invalid record with at least one valid
-//     record after it — data was damaged at rest and must not be dropped
-//     silently (Next returns a *CorruptionError that wraps ErrCorrupt).
+//   - damage with valid records after it (Next returns a *CorruptionError
+//     that wraps ErrCorrupt). When every valid record after the damage ends
+//     within SyncWindow bytes of the damaged record's start
+//     (Reader.ValidPast at that limit reports false), a crash during a
+//     batch of appends can have left it: it too is a torn tail, and the
+//     whole span from the damaged record on may be cut away, since none of
+//     it can have been durable. (Damage at rest that happens to lie there
+//     looks the same, and is cut too.) Otherwise it is corruption in the
+//     middle: data was damaged at rest and must not be dropped silently.
 package walfmt

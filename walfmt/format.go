@@ -23,6 +23,14 @@ const (
 	// MaxValueLen is the largest value the format accepts. A decoded length
 	// above it is corruption, never an allocation.
 	MaxValueLen = 256 << 20
+
+	// SyncWindow bounds what a crash can leave damaged at the end of a log:
+	// a writer never has more than SyncWindow bytes of records appended past
+	// its last durable point, except a single record larger than that,
+	// which is then alone. A reader may therefore treat an invalid record
+	// as a torn tail when every valid record after it ends within
+	// SyncWindow bytes of its start. See "Endings" in the package doc.
+	SyncWindow = 1 << 20
 )
 
 // Kind says what a record does to its key.
