@@ -140,6 +140,12 @@ type DB struct {
 	// the window of every log of this format version. Set by Open, then
 	// read only. (Verify and Repair read logs with the same window.)
 	syncWindow int64
+
+	// closeOnce runs close once; every other Close waits in it until close
+	// has returned, then returns closeErr, which close's caller writes
+	// inside closeOnce and which is read only after it.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens the store in dir, creating the directory and an empty log if
@@ -449,13 +455,18 @@ func (db *DB) Stats() Stats {
 
 // Close stops a running compaction (the old log stays in place), waits for
 // background work, and releases the log and the directory lock. Every write
-// acknowledged before Close is in the log. Close is idempotent.
+// acknowledged before Close is in the log. Close may be called again, and
+// from several goroutines at once: each call returns only once the store is
+// closed — its data synced and the directory free for the next Open — and
+// returns the first call's result.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.close() })
+	return db.closeErr
+}
+
+// close is Close, run once.
+func (db *DB) close() error {
 	db.cmu.Lock()
-	if db.cmu.closing {
-		db.cmu.Unlock()
-		return nil
-	}
 	db.cmu.closing = true
 	db.cmu.Unlock()
 	db.cancel()
