@@ -100,20 +100,25 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 
 // makeRoomLocked keeps the sync window (walfmt.SyncWindow): a synced
 // writer about to append n bytes that would leave more than db.syncWindow
-// bytes of records unsynced first waits until every record in flight is
-// synced, leading that sync itself if none runs. A record is appended at
-// once when nothing is in flight, however large, so a record larger than
-// the window is alone in flight. The caller holds wmu, so that nothing is
-// appended meanwhile; the writers behind it wait for it, as they would for
-// room in the window.
+// bytes of records unsynced first waits for the running sync, whose batch
+// then no longer counts, and if that leaves too little room, syncs what is
+// pending itself. A record is appended at once when nothing is in flight,
+// however large, so a record larger than the window is alone in flight.
+// The caller holds wmu, so that nothing is appended meanwhile; the writers
+// behind it wait for it, as they would for room in the window.
 func (db *DB) makeRoomLocked(n int64) error {
 	if db.opts.NoSync {
 		return nil
 	}
-	db.sync.mu.Lock()
-	full := db.sync.unsynced > 0 && db.sync.unsynced+n > db.syncWindow
-	db.sync.mu.Unlock()
-	if !full {
+	s := &db.sync
+	s.mu.Lock()
+	full := func() bool { return s.unsynced > 0 && s.unsynced+n > db.syncWindow }
+	for full() && s.running && s.err == nil {
+		s.cond.Wait()
+	}
+	room := !full()
+	s.mu.Unlock()
+	if room {
 		return nil
 	}
 	return db.drainSyncs()
