@@ -22,8 +22,10 @@ without changing anything. It prints the number of records, keys and bytes,
 then one line for each damaged span: its offset, its size, and what is wrong.
 
 A torn tail — an incomplete last record, the trace of a crash during a
-write — is harmless: the next write cuts it. A corrupt span has valid records
-after it; the store will not open until "crabkv repair" salvages them.
+write, with nothing valid after it or only records a crash during a group
+commit can have left within 1 MiB of it — is harmless: the next write cuts
+it. A corrupt span has valid records further after it; the store will not
+open until "crabkv repair" salvages them.
 
 Verify shares the directory with readers (get, keys, stats) but not with a
 writer. Exit status: 0 when every byte of the log is a valid record, 1 when

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // TestVerifyAndRepairExitCodes damages a log by hand and checks the status
@@ -19,12 +22,24 @@ func TestVerifyAndRepairExitCodes(t *testing.T) {
 		t.Errorf("verify of a clean log: stdout %q, stderr %q", te.out.String(), te.errOut.String())
 	}
 
+	// A byte of the first record, with more valid data after it than a
+	// crash can leave: corruption, not a torn tail.
+	db, err := kv.Open(te.vars[dataDirEnv], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put([]byte("pad"), make([]byte, walfmt.SyncWindow+1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	log := filepath.Join(te.vars[dataDirEnv], "wal.log")
 	b, err := os.ReadFile(log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)/2] ^= 0xff
+	b[walfmt.HeaderSize+20] ^= 0xff
 	if err := os.WriteFile(log, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

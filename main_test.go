@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // TestMain lets the test binary act as the crabkv command, so the scripts in
@@ -46,6 +48,7 @@ func TestScripts(t *testing.T) {
 			"holdlock":  cmdHoldLock,
 			"release":   cmdRelease,
 			"fill":      cmdFill,
+			"padlog":    cmdPadLog,
 			"truncate":  cmdTruncate,
 			"flipbyte":  cmdFlipByte,
 			"genbinary": cmdGenBinary,
@@ -129,6 +132,26 @@ func cmdFill(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(db.Put(fmt.Appendf(nil, "k%02d", i), fmt.Appendf(nil, "v%02d", i)))
 	}
 	ts.Check(db.Close())
+}
+
+// cmdPadLog appends a put of a value larger than walfmt.SyncWindow under
+// the key "pad", so that damage before it is corruption: no crash leaves
+// valid records that far past a damaged one. It removes the index hint
+// Close writes, so that the next Open reads the whole log and finds the
+// damage a script makes, instead of leaving it to the first read.
+//
+//	padlog dir
+func cmdPadLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: padlog dir")
+	}
+	db, err := kv.Open(ts.MkAbs(args[0]), nil)
+	ts.Check(err)
+	ts.Check(db.Put([]byte("pad"), make([]byte, walfmt.SyncWindow+1)))
+	ts.Check(db.Close())
+	if err := os.Remove(ts.MkAbs(args[0] + "/wal.hint")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		ts.Fatalf("padlog: %v", err)
+	}
 }
 
 // cmdTruncate cuts n bytes from the end of file, as a crash in the middle of

@@ -110,12 +110,16 @@ type DB struct {
 	// after a failed fsync the kernel may have dropped the dirty pages and
 	// the file's contents are no longer known.
 	sync struct {
-		mu      sync.Mutex
+		mu      sync.Mutex // guards the fields below
 		cond    *sync.Cond // signalled when a sync ends
 		pending []pendingWrite
 		done    uint64 // seq of the last write synced and published
 		running bool
 		err     error
+		// unsynced is the size of the records appended after the last
+		// synced batch: those pending and those the running sync covers.
+		// Writers keep it within syncWindow (see makeRoomLocked).
+		unsynced int64
 	}
 
 	// mu guards the index, the log handle and the counters: readers hold it
@@ -163,6 +167,22 @@ type DB struct {
 	freshHeader *walfmt.FileHeader
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events      hub
+
+	// syncWindow is the most that synced writes may leave appended past the
+	// log's last durable point: walfmt.SyncWindow, which every log this
+	// package creates records in its header. Set by Open, then read only.
+	syncWindow int64
+	// replayWindow is the window the header of the log being replayed
+	// records: how far past damage a replay may find valid records and
+	// still cut it as a torn tail. Zero for a version 1 log. (Verify and
+	// Repair read it from the header too.)
+	replayWindow int64
+
+	// closeOnce runs close once; every other Close waits in it until close
+	// has returned, then returns closeErr, which close's caller writes
+	// inside closeOnce and which is read only after it.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens the store in dir, creating the directory and an empty log if
@@ -172,6 +192,10 @@ type DB struct {
 // appended after it; without a hint that matches the log, it replays the
 // whole log. A torn tail — an incomplete last
 // record left by a crash — is cut away and counted in Stats.TruncatedBytes.
+// So is damage followed by valid records that all end within
+// walfmt.SyncWindow bytes of it: a power loss during a group commit can
+// leave a record unwritten and a later one written, and none of them was
+// acknowledged (see "Sync window" in walfmt's package doc).
 // Damage anywhere else stops Open with an error that wraps
 // walfmt.ErrCorrupt and names the file and offset: nothing is dropped
 // silently. (Damage in the part of the log a hint covers is found by the
@@ -182,7 +206,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS}
+	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS, syncWindow: walfmt.SyncWindow}
 	if err := db.createDir(); err != nil {
 		return nil, err
 	}
@@ -200,6 +224,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
 	db.startHintCheck()
+	if db.mu.index.hdr.Version == 1 && !o.ReadOnly {
+		// A version 1 log has no log ID, so no hint can be used beside
+		// it, no hash key, and no sync window: a compaction, started now
+		// in the background, rewrites it in the current format.
+		db.startCompaction()
+	}
 	return db, nil
 }
 
@@ -328,6 +358,7 @@ func (db *DB) replay(f File) error {
 	// A log without a readable header gets a zero one here: the replay
 	// then reports why, or cuts the log and writes a new header.
 	hdr, _ := readLogHeader(f, size)
+	db.replayWindow = int64(hdr.SyncWindow)
 	m := mapLog(f, size, !db.opts.ReadOnly)
 	idx, c, hinted := db.loadHint(f, size, hdr)
 	from := int64(0)
@@ -376,8 +407,9 @@ func readLogHeader(f File, size int64) (walfmt.FileHeader, error) {
 }
 
 // replayFrom applies the records of the log from offset from (0: the
-// start, header included) to idx and c. A torn tail is cut only when cut
-// is set; otherwise it is an error like any other damage.
+// start, header included) to idx and c. A torn tail, including damage
+// within the sync window of the end, is cut only when cut is set;
+// otherwise it is an error like any other damage.
 func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
 	r := walfmt.NewReader(f, size, db.path)
 	if from > 0 {
@@ -385,6 +417,9 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 	}
 	for {
 		rec, err := r.Next()
+		if err != nil && err != io.EOF {
+			err = tornWithin(r, err, db.replayWindow)
+		}
 		switch {
 		case err == io.EOF:
 			return nil
@@ -501,13 +536,18 @@ func (db *DB) Stats() Stats {
 
 // Close stops a running compaction (the old log stays in place), waits for
 // background work, and releases the log and the directory lock. Every write
-// acknowledged before Close is in the log. Close is idempotent.
+// acknowledged before Close is in the log. Close may be called again, and
+// from several goroutines at once: each call returns only once the store is
+// closed — its data synced and the directory free for the next Open — and
+// returns the first call's result.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.close() })
+	return db.closeErr
+}
+
+// close is Close, run once.
+func (db *DB) close() error {
 	db.cmu.Lock()
-	if db.cmu.closing {
-		db.cmu.Unlock()
-		return nil
-	}
 	db.cmu.closing = true
 	db.cmu.Unlock()
 	db.cancel()

@@ -46,7 +46,9 @@ func (r *RepairReport) Repaired() bool { return r.Backup != "" }
 // Repair salvages the valid records of a damaged log in dir. It copies every
 // valid record, in order and byte for byte, into a new log, skipping each
 // damaged span and resynchronising on the next valid record, and reports the
-// offset and size of every span it dropped. A clean log is left alone.
+// offset and size of every span it dropped. A torn tail is dropped whole,
+// as Open would cut it, even where it holds valid records a crash left
+// after the damage (see Span.Torn). A clean log is left alone.
 //
 // Nothing is changed before the damaged log is safe: it is first copied to
 // wal.log.broken-<timestamp> and synced, then the new log is written to a

@@ -72,9 +72,17 @@ func TestRepairLeavesCleanLogAlone(t *testing.T) {
 
 // TestRepairSpans damages two records in the middle and the tail, and
 // checks each span, the backup name, and a leftover temporary file.
+//
+// The record before the last is larger than walfmt.SyncWindow, so that the
+// damage before it is corruption and not what a crash can leave.
 func TestRepairSpans(t *testing.T) {
 	dir := t.TempDir()
-	data, offs := writeRecords(t, dir, putAt, 12)
+	data, offs := writeRecords(t, dir, func(b []byte, i int) []byte {
+		if i == 10 {
+			return walfmt.AppendPut(b, []byte("big"), make([]byte, walfmt.SyncWindow))
+		}
+		return putAt(b, i)
+	}, 12)
 	data[offs[2]+4] = 9       // unknown kind
 	data[offs[7]] ^= 1        // checksum
 	data = data[:len(data)-3] // torn tail in the last record

@@ -21,8 +21,11 @@ type Span struct {
 	Length int64
 	// Reason says why the record at Offset is invalid.
 	Reason string
-	// Torn is true for a torn tail: nothing valid follows the span. Open
-	// cuts a torn tail by itself; any other span stops Open.
+	// Torn is true for a torn tail: nothing valid follows the span, or
+	// only records that all end within walfmt.SyncWindow bytes of its
+	// start, which a crash during a group commit can leave and which are
+	// part of the span. Open cuts a torn tail by itself; any other span
+	// stops Open.
 	Torn bool
 }
 
@@ -40,7 +43,8 @@ type VerifyReport struct {
 	// LiveBytes and StaleBytes split the valid records' bytes as Stats does.
 	LiveBytes, StaleBytes int64
 	// TornBytes is the size of a torn tail, the part of the log Open would
-	// cut; zero when the log ends cleanly.
+	// cut (valid records within it included, and not counted in Records);
+	// zero when the log ends cleanly.
 	TornBytes int64
 	// FirstBad is the offset of the first invalid record, or -1 when every
 	// record is valid. A torn tail counts.
@@ -141,6 +145,10 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 		if err == io.EOF {
 			break
 		}
+		if err != nil {
+			// The window Open uses: the one the log's header records.
+			err = tornWithin(r, err, int64(hdr.SyncWindow))
+		}
 		var ce *walfmt.CorruptionError
 		if errors.As(err, &ce) {
 			done, err := rep.addDamage(r, ce)
@@ -167,6 +175,29 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 	}
 	rep.Keys, rep.LiveBytes, rep.StaleBytes = idx.count, c.live, c.stale
 	return rep, nil
+}
+
+// tornWithin returns err, which r's Next returned, as a torn tail when it
+// reports damage that a crash during synced appends can have left: valid
+// records follow it, but all of them end within window bytes of its start,
+// the most a writer leaves unsynced. Other errors are returned unchanged.
+// Open, Verify and Repair all read a log through it, so they agree on where
+// a log ends.
+func tornWithin(r *walfmt.Reader, err error, window int64) error {
+	var ce *walfmt.CorruptionError
+	if !errors.As(err, &ce) || ce.Torn {
+		return err
+	}
+	far, ferr := r.ValidPast(ce.Offset + window)
+	if ferr != nil {
+		return ferr
+	}
+	if far {
+		return err
+	}
+	torn := *ce
+	torn.Torn = true
+	return &torn
 }
 
 // count tallies one valid record.

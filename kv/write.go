@@ -74,6 +74,10 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 	} else {
 		db.buf = walfmt.AppendDelete(db.buf[:0], key)
 	}
+	if err := db.makeRoomLocked(int64(len(db.buf))); err != nil {
+		db.wmu.Unlock()
+		return err
+	}
 	off := db.tail
 	if err := db.appendLocked(db.buf, off); err != nil {
 		db.wmu.Unlock()
@@ -96,6 +100,7 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 	w.seq = db.seq
 	db.sync.mu.Lock()
 	db.sync.pending = append(db.sync.pending, w)
+	db.sync.unsynced += int64(w.size)
 	db.sync.mu.Unlock()
 	db.wmu.Unlock()
 	st, err := db.syncThrough(w.seq)
@@ -104,6 +109,32 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 	}
 	db.maybeCompact(st)
 	return nil
+}
+
+// makeRoomLocked keeps the sync window (walfmt.SyncWindow): a synced
+// writer about to append n bytes that would leave more than db.syncWindow
+// bytes of records unsynced first waits for the running sync, whose batch
+// then no longer counts, and if that leaves too little room, syncs what is
+// pending itself. A record is appended at once when nothing is in flight,
+// however large, so a record larger than the window is alone in flight.
+// The caller holds wmu, so that nothing is appended meanwhile; the writers
+// behind it wait for it, as they would for room in the window.
+func (db *DB) makeRoomLocked(n int64) error {
+	if db.opts.NoSync {
+		return nil
+	}
+	s := &db.sync
+	s.mu.Lock()
+	full := func() bool { return s.unsynced > 0 && s.unsynced+n > db.syncWindow }
+	for full() && s.running && s.err == nil {
+		s.cond.Wait()
+	}
+	room := !full()
+	s.mu.Unlock()
+	if room {
+		return nil
+	}
+	return db.drainSyncs()
 }
 
 // pendingWrite is a record in the log that waits for a sync before readers
@@ -191,6 +222,9 @@ func (db *DB) syncThrough(seq uint64) (compact.State, error) {
 		}
 		if n := len(batch); n > 0 {
 			s.done = batch[n-1].seq
+		}
+		for _, w := range batch {
+			s.unsynced -= int64(w.size)
 		}
 		if s.done >= seq {
 			return st, nil

@@ -263,6 +263,31 @@ func BenchmarkPutSyncConcurrent(b *testing.B) {
 	})
 }
 
+// BenchmarkPutSyncConcurrentLarge is BenchmarkPutSyncConcurrent with
+// 256 KiB values: 8 writers can then have more than walfmt.SyncWindow in
+// flight, and a writer waits for the running sync before it appends past
+// the window.
+func BenchmarkPutSyncConcurrentLarge(b *testing.B) {
+	db := openDB(b, b.TempDir(), &kv.Options{Compaction: compact.Policy{Disabled: true}})
+	value := make([]byte, 256<<10)
+	var next atomic.Int64
+	b.SetBytes(int64(len(value)))
+	b.SetParallelism(4) // 4 x GOMAXPROCS(2) = 8 writers
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var k []byte
+		for pb.Next() {
+			// Overwrite a few hundred keys, so the log's size is what
+			// grows, not the memory the benchmark holds.
+			k = benchKey(k, int(next.Add(1)%512))
+			if err := db.Put(k, value); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkKeys takes a sorted snapshot of a million keys, as the inspector
 // does when it opens a store.
 func BenchmarkKeys(b *testing.B) {

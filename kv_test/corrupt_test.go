@@ -33,8 +33,23 @@ type imageRec struct {
 func (r imageRec) end() int64 { return r.off + r.size }
 
 // buildLog writes n records through the engine — puts, an overwrite and a
-// delete — and returns the log.
+// delete — and returns the log. The whole log lies within walfmt.SyncWindow
+// of its end, so damage anywhere in it is a torn tail.
 func buildLog(tb testing.TB, n int) logImage {
+	tb.Helper()
+	return writeLog(tb, n, false)
+}
+
+// buildPaddedLog is buildLog with a value of walfmt.SyncWindow bytes in the
+// record after the middle one, so that damage in the first half of the log,
+// with valid records after it that end more than the window past it, is
+// corruption and not a torn tail.
+func buildPaddedLog(tb testing.TB, n int) logImage {
+	tb.Helper()
+	return writeLog(tb, n, true)
+}
+
+func writeLog(tb testing.TB, n int, pad bool) logImage {
 	tb.Helper()
 	dir := tb.TempDir()
 	db, err := kv.Open(dir, nil)
@@ -48,6 +63,8 @@ func buildLog(tb testing.TB, n int) logImage {
 			err = db.Delete([]byte("key-01"))
 		case i == n/2:
 			err = db.Put([]byte("key-02"), []byte("overwritten"))
+		case i == n/2+1 && pad:
+			err = db.Put(fmt.Appendf(nil, "key-%02d", i), bytes.Repeat([]byte{'w'}, walfmt.SyncWindow))
 		default:
 			err = db.Put(fmt.Appendf(nil, "key-%02d", i), fmt.Appendf(nil, "value-%02d", i))
 		}
@@ -194,20 +211,28 @@ func fieldOf(i, keyLen int) string {
 	return "value"
 }
 
-// TestFlipEveryBit flips each bit of each field of the last record and of a
-// record in the middle. At the tail the damage looks like a torn write:
-// Open cuts that one record and keeps the rest. In the middle, Open refuses
-// with a *walfmt.CorruptionError that names the file and the record's
-// offset, and changes nothing; Verify reports
-// the span, and Repair salvages every other record.
+// TestFlipEveryBit flips each bit of each field of the last record, of the
+// one before it, and of a record in the middle. At the tail the damage
+// looks like a torn write: Open cuts that one record and keeps the rest.
+// Before the tail, with only the last record valid after it, well within
+// walfmt.SyncWindow, it looks like a crash during a group commit, which can
+// write a later record and not an earlier one: Open cuts both. In the
+// middle, followed by a record larger than the window, Open refuses with a
+// *walfmt.CorruptionError that names the file and the record's offset, and
+// changes nothing; Verify reports the span, and Repair salvages every other
+// record.
 func TestFlipEveryBit(t *testing.T) {
-	img := buildLog(t, 10)
-	n := len(img.recs)
+	small, padded := buildLog(t, 10), buildPaddedLog(t, 10)
+	n := len(small.recs)
 	for _, where := range []struct {
 		name string
 		rec  int
-	}{{"tail", n - 1}, {"middle", n / 2}} {
+	}{{"tail", n - 1}, {"before the tail", n - 2}, {"middle", n / 2}} {
 		t.Run(where.name, func(t *testing.T) {
+			img := small
+			if where.name == "middle" {
+				img = padded
+			}
 			rec := img.recs[where.rec]
 			for i := range int(rec.size) {
 				for bit := range 8 {
@@ -217,7 +242,7 @@ func TestFlipEveryBit(t *testing.T) {
 					// A writable open and a repair per byte, read-only
 					// opens for the other bits.
 					once := bit == i%8
-					if where.name == "tail" {
+					if where.name != "middle" {
 						checkTornTail(t, data, img.recs[:where.rec], what, !once)
 						continue
 					}
@@ -336,7 +361,7 @@ func checkRepair(t *testing.T, data []byte, recs []imageRec, bad int, what strin
 // trust — past the format's limit, at the limit, and past the end of the
 // log — at the tail and in the middle. Nothing may be allocated by it.
 func TestHugeLength(t *testing.T) {
-	img := buildLog(t, 10)
+	img := buildPaddedLog(t, 10)
 	n := len(img.recs)
 	lengths := map[string]uint32{
 		"4 GiB":            0xFFFFFFFF,
@@ -483,8 +508,13 @@ func TestDamageInAStoreDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := state{}
-	for i := range 200 {
+	for i := range 201 {
 		k, v := fmt.Sprintf("key-%03d", i), fmt.Sprintf("value-%03d-%s", i, strings.Repeat("v", i%50))
+		if i == 200 {
+			// Valid data more than walfmt.SyncWindow past the damage:
+			// it cannot be a torn tail.
+			v = strings.Repeat("v", walfmt.SyncWindow)
+		}
 		if err := db.Put([]byte(k), []byte(v)); err != nil {
 			t.Fatal(err)
 		}

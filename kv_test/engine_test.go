@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/crabkv/crabkv/compact"
 	"github.com/crabkv/crabkv/kv"
@@ -231,6 +232,10 @@ func TestTornTailEveryOffset(t *testing.T) {
 	}
 }
 
+// TestCorruptMiddleRefusesToOpen damages a record followed by valid data
+// that reaches further than walfmt.SyncWindow past it, which no crash can
+// leave: Open must refuse the log, name the file and the way out, and
+// change nothing.
 func TestCorruptMiddleRefusesToOpen(t *testing.T) {
 	dir := t.TempDir()
 	db, err := kv.Open(dir, manual)
@@ -239,9 +244,14 @@ func TestCorruptMiddleRefusesToOpen(t *testing.T) {
 	}
 	mustPut(t, db, "first", "one")
 	mustPut(t, db, "second", "two")
-	mustPut(t, db, "third", "three")
+	mustPut(t, db, "third", strings.Repeat("3", walfmt.SyncWindow))
 	e, _ := db.Entry([]byte("second"))
 	db.Close()
+	// Without the index hint, which lets Open skip the records it covers
+	// (TestDamageInAStoreDirectory covers a store with one).
+	if err := os.Remove(filepath.Join(dir, "wal.hint")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, "wal.log")
 	log, _ := os.ReadFile(path)
 	log[e.Offset+int64(e.RecordSize)-1] ^= 0x20 // last byte of "two"
@@ -333,6 +343,84 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := db.Get([]byte("k")); !errors.Is(err, kv.ErrClosed) {
 		t.Fatalf("get after close: %v", err)
+	}
+}
+
+// TestConcurrentClose calls Close from a second goroutine while the first
+// Close is held up in its sync of the log. Neither may return before the
+// store is closed: right after each returns, the directory opens (its lock
+// is released) and a crash keeps the data. The second returns what the
+// first does, a failed sync included.
+func TestConcurrentClose(t *testing.T) {
+	errSync := errors.New("sync failed")
+	for _, failSync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failSync=%v", failSync), func(t *testing.T) {
+			mem := newMemFS()
+			ffs := newFaultFS(mem)
+			// NoSync: Close's sync is the one that makes the data durable.
+			db, err := kv.Open(memDir, &kv.Options{FS: ffs, NoSync: true, Compaction: compact.Policy{Disabled: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{}
+			for i := range 20 {
+				mustPut(t, db, key(i), value(i))
+				want[key(i)] = value(i)
+			}
+			syncing, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			ffs.SetInject(func(op fsOp, name string, flag int) error {
+				var err error
+				if op == opSync && filepath.Base(name) == "wal.log" {
+					once.Do(func() {
+						close(syncing)
+						<-release
+						if failSync {
+							err = errSync
+						}
+					})
+				}
+				return err
+			})
+			var errs [2]error
+			closeAndCheck := func(i int) {
+				errs[i] = db.Close()
+				ro, err := kv.Open(memDir, &kv.Options{FS: mem, ReadOnly: true})
+				if err != nil {
+					t.Errorf("Close %d returned %v, then Open: %v", i, errs[i], err)
+				} else {
+					ro.Close()
+				}
+				if failSync {
+					return
+				}
+				got, _, err := openState(t, memDir, &kv.Options{FS: mem.Crash(keepNone, nil), ReadOnly: true})
+				if err != nil || diffState(got, want) != "" {
+					t.Errorf("Close %d returned %v, then a crash left %d keys, %v; want all %d", i, errs[i], len(got), err, len(want))
+				}
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() { closeAndCheck(0) })
+			<-syncing
+			second := make(chan struct{})
+			wg.Go(func() {
+				defer close(second)
+				closeAndCheck(1)
+			})
+			// Give the second Close time to return early, as it must not.
+			select {
+			case <-second:
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(release)
+			wg.Wait()
+			if failSync && (!errors.Is(errs[0], errSync) || errs[1] != errs[0]) {
+				t.Errorf("Close = %v, then %v; want both to report the failed sync", errs[0], errs[1])
+			}
+			if !failSync && (errs[0] != nil || errs[1] != nil) {
+				t.Errorf("Close = %v, then %v; want nil", errs[0], errs[1])
+			}
+		})
 	}
 }
 

@@ -26,13 +26,25 @@ var errCrashed = errors.New("faultfs: simulated crash")
 // memFS is an in-memory kv.FS that remembers what a crash would keep. Each
 // file keeps its synced content and the writes made since its last Sync; the
 // directory keeps its durable entries, those as of the last SyncDir. Crash
-// returns the file system a reboot would find. It is safe for concurrent use.
+// returns the file system a reboot would find; CrashAfter arms a crash at a
+// later operation. It is safe for concurrent use.
 type memFS struct {
+	// mu guards every field, and is held for the whole of each operation,
+	// so that an armed crash sees each operation entirely or not at all.
 	mu      sync.Mutex
 	dirs    map[string]bool
 	files   map[string]*memNode // the names processes see now
 	durable map[string]*memNode // the names a crash keeps
 	locks   map[string]*memLock
+	armed   *memCrash // set by CrashAfter
+}
+
+// memCrash is a crash armed by CrashAfter.
+type memCrash struct {
+	left  int // mutating operations still to run before the crash
+	keep  crashKeep
+	rng   *rand.Rand
+	image *memFS // what the crash left; nil until it happens
 }
 
 // memNode is one file's content.
@@ -67,7 +79,14 @@ const (
 	keepNone   crashKeep = iota // only synced data survives
 	keepAll                     // every write reached the disk, only directory entries may be lost
 	keepPrefix                  // a random prefix of each file's writes, the last one possibly torn
+	// keepSubset keeps a random subset of the 512-byte sectors of each
+	// file's unsynced writes, in any order: the disk wrote some pages of
+	// its cache and not others, as after a power loss.
+	keepSubset
 )
+
+// sectorSize is the unit in which keepSubset keeps or loses a write.
+const sectorSize = 512
 
 // Crash returns the file system as a reboot after a crash at this moment
 // would find it: directory entries as of the last SyncDir, and in each file
@@ -75,6 +94,50 @@ const (
 func (m *memFS) Crash(keep crashKeep, rng *rand.Rand) *memFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.crashLocked(keep, rng)
+}
+
+// CrashAfter arms a crash: n more mutating operations run, and at the next
+// one the file system takes the image Crash(keep, rng) would return, fails
+// that operation and every mutating one after it with errCrashed. Unlike a
+// crash injected by faultFS, it is atomic with the operations of concurrent
+// callers: an operation that returned without an error is in the image.
+func (m *memFS) CrashAfter(n int, keep crashKeep, rng *rand.Rand) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.armed = &memCrash{left: n, keep: keep, rng: rng}
+}
+
+// CrashImage returns what the crash armed by CrashAfter left, or nil if it
+// has not happened.
+func (m *memFS) CrashImage() *memFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.armed == nil {
+		return nil
+	}
+	return m.armed.image
+}
+
+// stepLocked counts a mutating operation against an armed crash and returns
+// errCrashed once the crash has happened. The caller holds mu.
+func (m *memFS) stepLocked() error {
+	c := m.armed
+	switch {
+	case c == nil:
+		return nil
+	case c.image != nil:
+		return errCrashed
+	case c.left == 0:
+		c.image = m.crashLocked(c.keep, c.rng)
+		return errCrashed
+	}
+	c.left--
+	return nil
+}
+
+// crashLocked is Crash. The caller holds mu.
+func (m *memFS) crashLocked(keep crashKeep, rng *rand.Rand) *memFS {
 	out := newMemFS()
 	for d := range m.dirs {
 		out.dirs[d] = true
@@ -106,6 +169,10 @@ func (n *memNode) afterCrash(keep crashKeep, rng *rand.Rand) *memNode {
 		ops = len(n.pending)
 	case keepPrefix:
 		ops = rng.IntN(len(n.pending) + 1)
+	case keepSubset:
+		for _, op := range n.pending {
+			data = op.applySome(data, rng)
+		}
 	}
 	for _, op := range n.pending[:ops] {
 		data = op.apply(data)
@@ -117,6 +184,24 @@ func (n *memNode) afterCrash(keep crashKeep, rng *rand.Rand) *memNode {
 		data = op.apply(data)
 	}
 	return &memNode{data: data, synced: clone(data), mode: n.mode, modTime: n.modTime}
+}
+
+// applySome applies a random subset of the sectors op writes, and a
+// truncation always: a file's size is metadata, which a journaling file
+// system keeps in order.
+func (op memOp) applySome(b []byte, rng *rand.Rand) []byte {
+	if op.data == nil {
+		return op.apply(b)
+	}
+	for p := int64(0); p < int64(len(op.data)); {
+		// Up to the next sector boundary of the file.
+		n := min(sectorSize-(op.off+p)%sectorSize, int64(len(op.data))-p)
+		if rng.IntN(2) == 0 {
+			b = memOp{off: op.off + p, data: op.data[p : p+n]}.apply(b)
+		}
+		p += n
+	}
+	return b
 }
 
 func (op memOp) apply(b []byte) []byte {
@@ -182,6 +267,9 @@ func (m *memFS) OpenFile(name string, flag int, perm os.FileMode) (kv.File, erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	name = filepath.Clean(name)
+	if err := m.stepLocked(); err != nil {
+		return nil, pathErr("open", name, err)
+	}
 	if !m.dirs[filepath.Dir(name)] {
 		return nil, pathErr("open", name, fs.ErrNotExist)
 	}
@@ -242,6 +330,9 @@ func (m *memFS) Rename(oldpath, newpath string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	oldpath, newpath = filepath.Clean(oldpath), filepath.Clean(newpath)
+	if err := m.stepLocked(); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
 	n, ok := m.files[oldpath]
 	if !ok {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrNotExist}
@@ -255,6 +346,9 @@ func (m *memFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	name = filepath.Clean(name)
+	if err := m.stepLocked(); err != nil {
+		return pathErr("remove", name, err)
+	}
 	if _, ok := m.files[name]; !ok {
 		return pathErr("remove", name, fs.ErrNotExist)
 	}
@@ -267,6 +361,9 @@ func (m *memFS) SyncDir(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dir = filepath.Clean(dir)
+	if err := m.stepLocked(); err != nil {
+		return pathErr("sync", dir, err)
+	}
 	if !m.dirs[dir] {
 		return pathErr("open", dir, fs.ErrNotExist)
 	}
@@ -379,6 +476,9 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.check("write", true); err != nil {
 		return 0, err
 	}
+	if err := f.fs.stepLocked(); err != nil {
+		return 0, pathErr("write", f.name, err)
+	}
 	op := memOp{off: off, data: clone(p)}
 	if op.data == nil {
 		op.data = []byte{}
@@ -401,6 +501,9 @@ func (f *memFile) Truncate(size int64) error {
 	if err := f.check("truncate", true); err != nil {
 		return err
 	}
+	if err := f.fs.stepLocked(); err != nil {
+		return pathErr("truncate", f.name, err)
+	}
 	f.node.truncate(size)
 	return nil
 }
@@ -413,7 +516,13 @@ func (f *memFile) Sync() error {
 	if err := f.check("sync", false); err != nil {
 		return err
 	}
-	f.node.synced = clone(f.node.data)
+	if err := f.fs.stepLocked(); err != nil {
+		return pathErr("sync", f.name, err)
+	}
+	// Replaying the changes costs what they wrote, not the file's size.
+	for _, op := range f.node.pending {
+		f.node.synced = op.apply(f.node.synced)
+	}
 	f.node.pending = nil
 	return nil
 }

@@ -20,7 +20,8 @@
 //	              the log it describes by it
 //	    32    16  hash key: random, new with every log; the secret key of
 //	              the index's keyed hash (SipHash-2-4) of this log's keys
-//	    48    12  reserved, zero
+//	    48     4  sync window in bytes, little-endian: see "Sync window"
+//	    52     8  reserved, zero
 //	    60     4  CRC-32C of bytes 16..59
 //
 // The first 16 bytes are laid out as in every version, so that any version
@@ -61,6 +62,26 @@
 // the end of the file is zero. No record starts with a zero byte pattern of
 // that length that runs to the end: a record's kind is never zero.
 //
+// # Sync window
+//
+// A writer that makes its appends durable keeps this promise, part of the
+// format's contract: it never has more than the window recorded in the log's
+// header (SyncWindow, 1 MiB, in every log this package creates) bytes of
+// records appended past the last durable point of the log, except a single
+// record larger than the window, which is then alone. Version 1 logs record
+// no window: for them it is zero, and damage followed by valid records is
+// always corruption. A writer that syncs
+// batches of appends (group commit) waits for the running sync before it
+// appends past the window.
+//
+// A power loss can leave any part of those bytes unwritten (zeros, or what
+// the pages held before) while later ones were written, so after a crash an
+// invalid record can be followed by valid ones. The promise bounds where:
+// every valid record after such damage ends within SyncWindow bytes of the
+// damaged record's start. A writer that does not sync its appends (CrabKv's
+// NoSync mode) makes no such promise, and a power loss can leave its log
+// damaged anywhere in what it had not synced.
+//
 // # Endings
 //
 // A Reader tells apart three ways a log can end:
@@ -71,7 +92,13 @@
 //   - a torn tail: the last record is incomplete or fails its checksum, and no
 //     valid record follows it — the trace of a crash during an append, safe to
 //     cut away (Next returns a *CorruptionError that wraps ErrTornTail);
-//   - corruption in the middle: an invalid record with at least one valid
-//     record after it — data was damaged at rest and must not be dropped
-//     silently (Next returns a *CorruptionError that wraps ErrCorrupt).
+//   - damage with valid records after it (Next returns a *CorruptionError
+//     that wraps ErrCorrupt). When every valid record after the damage ends
+//     within SyncWindow bytes of the damaged record's start
+//     (Reader.ValidPast at that limit reports false), a crash during a
+//     batch of appends can have left it: it too is a torn tail, and the
+//     whole span from the damaged record on may be cut away, since none of
+//     it can have been durable. (Damage at rest that happens to lie there
+//     looks the same, and is cut too.) Otherwise it is corruption in the
+//     middle: data was damaged at rest and must not be dropped silently.
 package walfmt

@@ -28,6 +28,14 @@ const (
 	// MaxValueLen is the largest value the format accepts. A decoded length
 	// above it is corruption, never an allocation.
 	MaxValueLen = 256 << 20
+
+	// SyncWindow bounds what a crash can leave damaged at the end of a log:
+	// a writer never has more than SyncWindow bytes of records appended past
+	// its last durable point, except a single record larger than that,
+	// which is then alone. A reader may therefore treat an invalid record
+	// as a torn tail when every valid record after it ends within
+	// SyncWindow bytes of its start. See "Endings" in the package doc.
+	SyncWindow = 1 << 20
 )
 
 // Kind says what a record does to its key.
@@ -87,12 +95,17 @@ type FileHeader struct {
 	// read the log can choose keys that collide in the index. Zero in
 	// version 1 logs.
 	HashKey [16]byte
+	// SyncWindow is the sync window the log's writers keep (see "Sync
+	// window" in the package doc): how far past damage a reader may find
+	// valid records and still take the damage for a crash's. Zero in
+	// version 1 logs, whose writers promised nothing.
+	SyncWindow uint32
 }
 
 // NewFileHeader returns the header of a new log: the current version, and
 // a fresh random ID and hash key.
 func NewFileHeader() FileHeader {
-	h := FileHeader{Version: Version}
+	h := FileHeader{Version: Version, SyncWindow: SyncWindow}
 	rand.Read(h.ID[:])      // never fails (crypto/rand)
 	rand.Read(h.HashKey[:]) // never fails (crypto/rand)
 	return h
@@ -111,6 +124,7 @@ func (h FileHeader) Size() int64 {
 const (
 	offHdrID      = 16
 	offHdrHashKey = 32
+	offHdrWindow  = 48
 	offHdrCRC2    = 60
 )
 
@@ -128,6 +142,7 @@ func AppendFileHeader(dst []byte, h FileHeader) []byte {
 	binary.LittleEndian.PutUint32(b[12:], Checksum(b[:12]))
 	copy(b[offHdrID:], h.ID[:])
 	copy(b[offHdrHashKey:], h.HashKey[:])
+	binary.LittleEndian.PutUint32(b[offHdrWindow:], h.SyncWindow)
 	binary.LittleEndian.PutUint32(b[offHdrCRC2:], Checksum(b[16:offHdrCRC2]))
 	return dst
 }
@@ -177,6 +192,7 @@ func ParseHeader(b []byte) (FileHeader, error) {
 	}
 	copy(h.ID[:], b[offHdrID:])
 	copy(h.HashKey[:], b[offHdrHashKey:])
+	h.SyncWindow = binary.LittleEndian.Uint32(b[offHdrWindow:])
 	return h, nil
 }
 

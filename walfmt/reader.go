@@ -105,6 +105,41 @@ func (r *Reader) Resync() (int64, bool, error) {
 	return next, true, nil
 }
 
+// ValidPast reports whether valid data lies beyond limit after the invalid
+// record that the last call to Next reported: whether a valid record after
+// it ends past limit. It walks on from the invalid record, from each valid
+// record to the next and resynchronising past any further damage, as Resync
+// does, and stops at the first record that ends past limit. The reader
+// stays where it was. With limit SyncWindow bytes past the invalid record,
+// a false answer means the damage is what a crash during appends can leave:
+// a torn tail.
+func (r *Reader) ValidPast(limit int64) (bool, error) {
+	if r.bad < 0 {
+		return false, errors.New("walfmt: ValidPast without a corrupt record")
+	}
+	if r.size <= limit {
+		return false, nil // no record can end past the log
+	}
+	w := NewReader(r.src, r.size, r.name) // its own buffer: r's stays valid
+	for p := r.bad + 1; ; {
+		if zero, err := w.zeroFrom(p); err != nil || zero {
+			return false, err // reserved space: the log ends here
+		}
+		next, ok, err := w.findValid(p)
+		if err != nil || !ok {
+			return false, err
+		}
+		h, _, err := w.peekHeader(next) // valid: findValid checked it
+		if err != nil {
+			return false, err
+		}
+		p = next + int64(h.size())
+		if p > limit {
+			return true, nil
+		}
+	}
+}
+
 func (r *Reader) readHeader() error {
 	r.started = true
 	n := min(r.size, HeaderSize)

@@ -255,6 +255,48 @@ func TestResync(t *testing.T) {
 	}
 }
 
+// TestValidPast damages the first and third of five records and asks, for
+// limits around the end of each later record, whether valid data reaches
+// past the limit; the reader must then carry on from where it was.
+func TestValidPast(t *testing.T) {
+	recs := append(append([]testRec(nil), sample...), testRec{KindPut, "delta", "last"})
+	log := buildLog(recs...)
+	_, offs, _ := readAll(log)
+	log[offs[0]+offCRC] ^= 1
+	log[offs[2]+offKind] = 9
+	end := func(i int) int64 {
+		if i+1 < len(offs) {
+			return offs[i+1]
+		}
+		return int64(len(log))
+	}
+	r := NewReader(bytes.NewReader(log), int64(len(log)), "")
+	if _, err := r.ValidPast(0); err == nil {
+		t.Fatal("ValidPast before any damage: no error")
+	}
+	if _, err := r.Next(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Next: %v, want corruption", err)
+	}
+	for _, tt := range []struct {
+		limit int64
+		want  bool
+	}{
+		{end(1) - 1, true},
+		{end(1), true},       // the valid records after the second damage
+		{end(4) - 1, true},   // the last record
+		{end(4), false},      // nothing ends past the log
+		{end(4) + 50, false}, // nor past a limit beyond it
+	} {
+		got, err := r.ValidPast(tt.limit)
+		if err != nil || got != tt.want {
+			t.Errorf("ValidPast(%d) = %v, %v; want %v", tt.limit, got, err, tt.want)
+		}
+	}
+	if next, ok, err := r.Resync(); err != nil || !ok || next != offs[1] {
+		t.Fatalf("Resync after ValidPast: %d, %v, %v; want %d", next, ok, err, offs[1])
+	}
+}
+
 func TestDecode(t *testing.T) {
 	b := AppendPut(nil, []byte("k"), []byte("value"))
 	rec, err := Decode(b)
