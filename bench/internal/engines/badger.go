@@ -16,7 +16,7 @@ type badgerEngine struct {
 }
 
 func (e *badgerEngine) Settings(sync bool) string {
-	return fmt.Sprintf("badger v4.9.6, DefaultOptions (64 MiB memtables, 256 MiB block cache, Snappy), SyncWrites=%v, logger off; one db.Update per Put, one db.View per Get", sync)
+	return fmt.Sprintf("badger %s, DefaultOptions (64 MiB memtables, 256 MiB block cache, Snappy, 1%% bloom filters, values up to 1 MiB kept in the LSM tree), SyncWrites=%v, logger off; one db.Update per Put, one db.View per Get", moduleVersion("github.com/dgraph-io/badger/v4"), sync)
 }
 
 func (e *badgerEngine) Open(dir string, sync bool) error {

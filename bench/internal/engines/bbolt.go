@@ -19,7 +19,7 @@ type boltEngine struct {
 }
 
 func (e *boltEngine) Settings(sync bool) string {
-	return fmt.Sprintf("bbolt v1.5.0, default options, NoSync=%v; one db.Update transaction per Put, one db.View per Get", !sync)
+	return fmt.Sprintf("bbolt %s, default options (array freelist, synced with each commit), NoSync=%v; one db.Update transaction per Put, one db.View per Get", moduleVersion("go.etcd.io/bbolt"), !sync)
 }
 
 func (e *boltEngine) Open(dir string, sync bool) error {

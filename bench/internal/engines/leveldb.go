@@ -18,7 +18,7 @@ type levelEngine struct {
 }
 
 func (e *levelEngine) Settings(sync bool) string {
-	return fmt.Sprintf("goleveldb v1.0.0, default options (4 MiB write buffer, 8 MiB block cache, Snappy); db.Put with WriteOptions{Sync: %v}, db.Get per Get", sync)
+	return fmt.Sprintf("goleveldb %s, default options (4 MiB write buffer, 8 MiB block cache, Snappy, no bloom filter); db.Put with WriteOptions{Sync: %v}, db.Get per Get", moduleVersion("github.com/syndtr/goleveldb"), sync)
 }
 
 func (e *levelEngine) Open(dir string, sync bool) error {
