@@ -223,8 +223,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
+	v1 := db.mu.index.hdr.Version == 1 // before the check may replace the index
 	db.startHintCheck()
-	if db.mu.index.hdr.Version == 1 && !o.ReadOnly {
+	if v1 && !o.ReadOnly {
 		// A version 1 log has no log ID, so no hint can be used beside
 		// it, no hash key, and no sync window: a compaction, started now
 		// in the background, rewrites it in the current format.
@@ -248,9 +249,9 @@ func (db *DB) startHintCheck() {
 		defer db.wg.Done()
 		defer close(db.hintChecked)
 		defer db.indexReady.Store(true)
-		// Nothing reads or changes the table until this is done, so the
-		// slots are checked where they are mapped.
-		if err := checkSlots(db.mu.index.slots, db.hintMeta); err != nil {
+		// The file, not the mapped table: Open has applied the records
+		// after the hint to the table already.
+		if err := checkHintFile(db.fs, filepath.Join(db.dir, hintName), db.hintMeta); err != nil {
 			db.rebuildIndex()
 		}
 	}()

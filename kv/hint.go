@@ -172,31 +172,40 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 	return x, counters{size: h.covered, live: h.live, stale: h.stale}, true
 }
 
-// checkSlots checks a table loaded from a hint with header h: the slots'
+// checkHintFile reads the hint file Open used and checks its slots: their
 // checksum, that as many are occupied as the header says and at least one
 // is empty, and that each points at a plausible record inside the prefix
-// of the log the hint covers.
-func checkSlots(slots []slot, h hintMeta) error {
-	if uint64(len(slots)) != h.slots {
-		return fmt.Errorf("%w: %d slots, header says %d", errHint, len(slots), h.slots)
+// of the log the hint covers. It reads the file, not the mapped table,
+// to which Open has applied the records appended after the hint.
+func checkHintFile(fsys FS, path string, h hintMeta) error {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
 	}
-	const chunk = 4096 // slots checked between two yields of the processor
+	defer f.Close()
+	const chunk = 64 << 10 // a multiple of the slot size
+	buf := make([]byte, chunk)
+	total := int64(h.slots) * int64(unsafe.Sizeof(slot{}))
 	var crc uint32
 	var used uint64
-	for i := 0; i < len(slots); i += chunk {
-		part := slots[i:min(i+chunk, len(slots))]
-		crc = crc32.Update(crc, castagnoli, slotBytes(part))
-		for _, s := range part {
-			if s.off == 0 {
+	for off := int64(0); off < total; off += chunk {
+		b := buf[:min(chunk, total-off)]
+		if _, err := f.ReadAt(b, hintHeader+off); err != nil {
+			return err
+		}
+		crc = crc32.Update(crc, castagnoli, b)
+		runtime.Gosched()
+		for p := 0; p < len(b); p += int(unsafe.Sizeof(slot{})) {
+			soff := int64(binary.LittleEndian.Uint64(b[p:]))
+			size := int64(binary.LittleEndian.Uint32(b[p+12:]))
+			if soff == 0 {
 				continue
 			}
 			used++
-			size := int64(s.size)
-			if int64(s.off) < walfmt.HeaderSize || size <= walfmt.RecordHeaderSize || int64(s.off) > h.covered-size {
+			if soff < walfmt.HeaderSize || size <= walfmt.RecordHeaderSize || soff > h.covered-size {
 				return fmt.Errorf("%w: slot points outside the log", errHint)
 			}
 		}
-		runtime.Gosched()
 	}
 	switch {
 	case crc != h.slotsCRC:
