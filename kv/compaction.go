@@ -211,7 +211,11 @@ func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, e
 	// and no file system that reorders directory operations can pair it
 	// with the new log. Without it a crash costs the next Open a replay,
 	// nothing more, so the writers need not wait for this.
-	if err := removeHint(db.fs, db.dir); err != nil {
+	err = removeHint(db.fs, db.dir)
+	db.wmu.Lock()
+	db.hintCovered = 0 // whatever follows, Close must write a hint again
+	db.wmu.Unlock()
+	if err != nil {
 		return fail(err)
 	}
 	if err := db.fs.SyncDir(db.dir); err != nil {
