@@ -59,6 +59,10 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	if !ok {
 		return Entry{}, ErrNotFound
 	}
+	// A header no checksum has covered yet could report a false size.
+	if err := v.checkRecord(int64(s.off), int(s.size)); err != nil {
+		return Entry{}, err
+	}
 	h, err := v.header(int64(s.off))
 	if err != nil {
 		return Entry{}, err
