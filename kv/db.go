@@ -24,7 +24,7 @@ const (
 )
 
 // counters are the byte accounting of one log. LiveBytes + StaleBytes +
-// walfmt.HeaderSize == LogBytes always.
+// the header's size == LogBytes always.
 type counters struct {
 	size  int64 // bytes in the log, header included
 	live  int64 // bytes of records the index points to
@@ -390,6 +390,16 @@ func (db *DB) replay(f File) error {
 	if hinted {
 		db.hintCovered = from
 	}
+	if !db.opts.ReadOnly {
+		// The last process may have died with records appended and not
+		// synced. Make them durable before anything is appended after
+		// them: the sync window counts from a durable point.
+		if err := f.Sync(); err != nil {
+			_ = idx.close() // Open fails with err
+			_ = m.unmap()
+			return fmt.Errorf("kv: sync %s: %w", db.path, err)
+		}
+	}
 	if fi, err = f.Stat(); err == nil { // after any cut
 		db.alloc = fi.Size()
 	}
@@ -483,8 +493,12 @@ type Stats struct {
 	// Keys is the number of live keys.
 	Keys int
 	// LogBytes is the size of the log; LiveBytes + StaleBytes +
-	// walfmt.HeaderSize == LogBytes.
+	// HeaderBytes == LogBytes.
 	LogBytes int64
+	// HeaderBytes is the size of the log's file header: walfmt.HeaderSize,
+	// or walfmt.HeaderSizeV1 for a log of format version 1 until a
+	// compaction rewrites it.
+	HeaderBytes int64
 	// LiveBytes is the size of the records that hold the current values.
 	LiveBytes int64
 	// StaleBytes is the size of overwritten and deleted records and of
@@ -519,6 +533,7 @@ func (db *DB) Stats() Stats {
 	s := Stats{
 		Keys:           db.mu.index.count,
 		LogBytes:       db.mu.c.size,
+		HeaderBytes:    db.mu.index.hdr.Size(),
 		LiveBytes:      db.mu.c.live,
 		StaleBytes:     db.mu.c.stale,
 		IndexBytes:     db.mu.index.memory(),

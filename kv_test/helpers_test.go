@@ -72,8 +72,11 @@ func wantContents(tb testing.TB, db *kv.DB, want map[string]string) {
 func checkAccounting(tb testing.TB, db *kv.DB) kv.Stats {
 	tb.Helper()
 	st := db.Stats()
-	if st.LiveBytes+st.StaleBytes+walfmt.HeaderSize != st.LogBytes {
-		tb.Fatalf("live %d + stale %d + header %d != log %d", st.LiveBytes, st.StaleBytes, walfmt.HeaderSize, st.LogBytes)
+	if st.HeaderBytes != walfmt.HeaderSize && st.HeaderBytes != walfmt.HeaderSizeV1 {
+		tb.Fatalf("header of %d bytes", st.HeaderBytes)
+	}
+	if st.LiveBytes+st.StaleBytes+st.HeaderBytes != st.LogBytes {
+		tb.Fatalf("live %d + stale %d + header %d != log %d", st.LiveBytes, st.StaleBytes, st.HeaderBytes, st.LogBytes)
 	}
 	fi, err := os.Stat(filepath.Join(db.Dir(), "wal.log"))
 	if err != nil {
