@@ -271,14 +271,15 @@ func (db *DB) awaitIndex() {
 func (db *DB) rebuildIndex() {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	v, size, hdr := db.mu.view, db.mu.c.size, db.mu.index.hdr
+	v, oldC, hdr := db.mu.view, db.mu.c, db.mu.index.hdr
+	size := oldC.size
 	idx, c := newIndex(0, hdr), counters{size: hdr.Size()}
 	err := db.replayFrom(v.f, &logView{f: v.f, m: v.m, end: size, path: db.path}, idx, &c, 0, size, false)
 	if err != nil {
 		// The log is damaged where the hint said it was sound: no index
 		// can be trusted. Reads report this, and writes are refused.
 		_ = idx.close() // on the heap: nothing to fail
-		idx = newIndex(0, hdr)
+		idx, c = newIndex(0, hdr), oldC
 		db.failed = fmt.Errorf("rebuild index after a damaged hint file: %w", err)
 	}
 	db.mu.Lock()
