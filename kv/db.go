@@ -141,6 +141,7 @@ type DB struct {
 	freshHeader *walfmt.FileHeader
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events      hub
+	follow      follower // a read-only DB's follow goroutine (guarded by wmu)
 }
 
 // Open opens the store in dir, creating the directory and an empty log if
@@ -164,7 +165,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err := db.createDir(); err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(db.fs, dir, o.ReadOnly)
+	lock, err := openLock(db.fs, dir, o.ReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +179,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
 	db.startHintCheck()
+	if o.ReadOnly {
+		db.startFollowing() // see follow.go
+	}
 	return db, nil
 }
 
