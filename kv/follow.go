@@ -118,6 +118,9 @@ func (db *DB) dropMap() {
 func (db *DB) followStep() {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
+	if db.mu.closed { // Close sets it holding wmu
+		return
+	}
 	// The compaction's file is looked at before the log: a compaction
 	// ends by renaming its file over the log, so if the file is gone now
 	// and the log is the same after, the compaction failed.
@@ -362,4 +365,21 @@ func allZero(b []byte) bool {
 func (db *DB) Writer() (Holder, bool) {
 	h, held, err := LockHolder(db.dir)
 	return h, held && err == nil
+}
+
+// Refresh brings a follower (a ReadOnly DB) up to date with the log now,
+// without waiting for its next look: a program that has just written
+// through a writer of its own calls it before reading back. On a writer it
+// does nothing.
+func (db *DB) Refresh() {
+	if !db.opts.ReadOnly {
+		return
+	}
+	db.cmu.Lock()
+	closing := db.cmu.closing
+	db.cmu.Unlock()
+	if !closing {
+		db.awaitIndex()
+		db.followStep()
+	}
 }
