@@ -43,7 +43,7 @@ import (
 const (
 	// DefaultFollowPoll is how often a follower looks at the log when no
 	// file event wakes it.
-	DefaultFollowPoll = 50 * time.Millisecond
+	DefaultFollowPoll = 20 * time.Millisecond
 	// followMinStep spaces the follower's look-ups when file events come
 	// fast (a synced writer raises one per append): a batch then costs
 	// one look-up, and the writer's cores are left to it.

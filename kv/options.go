@@ -40,7 +40,7 @@ type Options struct {
 	// directory.
 	ReadOnly bool
 	// FollowPoll is how often a follower (ReadOnly) looks at the log when
-	// no file event wakes it. Default: DefaultFollowPoll (50ms).
+	// no file event wakes it. Default: DefaultFollowPoll (20ms).
 	FollowPoll time.Duration
 	// MaxKeySize is the longest key accepted, in bytes. Default and maximum:
 	// DefaultMaxKeySize.
