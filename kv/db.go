@@ -154,8 +154,10 @@ type DB struct {
 // Damage anywhere else stops Open with an error that wraps
 // walfmt.ErrCorrupt and names the file and offset: nothing is dropped
 // silently. (Damage in the part of the log a hint covers is found by the
-// first read of the damaged record instead, and by Verify.) A directory held by another process gives an error wrapping
-// ErrLocked at once.
+// first read of the damaged record instead, and by Verify.) A writer's Open
+// of a directory another process writes gives an error wrapping ErrLocked
+// at once; a ReadOnly open takes no lock and follows that process (see
+// follow.go).
 func Open(dir string, opts *Options) (*DB, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
