@@ -611,3 +611,56 @@ func TestLockHolder(t *testing.T) {
 		t.Fatalf("LockHolder after Close: held=%v, %v", ok, err)
 	}
 }
+
+// TestFollowFromAnEmptyDirectory opens a follower before any log exists:
+// it serves an empty store, and follows the log a writer then creates.
+func TestFollowFromAnEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	f := openDB(t, dir, &kv.Options{ReadOnly: true})
+	if st := f.Stats(); st.Keys != 0 {
+		t.Fatalf("empty store: %+v", st)
+	}
+	w := openDB(t, dir, nil)
+	mustPut(t, w, "first", "1")
+	waitValue(t, f, "first", "1")
+}
+
+// TestFollowerWritesNothing checks that a follower leaves every file of
+// the directory as it was, and creates none, even beside a torn tail.
+func TestFollowerWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	seedStore(t, dir)
+	appendBytes(t, filepath.Join(dir, "wal.log"), walfmt.AppendPut(nil, []byte("torn"), []byte("tail"))[:9])
+	before := snapshotDir(t, dir)
+	f := openDB(t, dir, &kv.Options{ReadOnly: true})
+	wantValue(t, f, "seed", "0")
+	f.Refresh()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := snapshotDir(t, dir); after != before {
+		t.Fatalf("the follower changed the directory:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// snapshotDir describes every file of dir: name, mode and contents.
+func snapshotDir(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %v %x; ", e.Name(), fi.Mode(), data)
+	}
+	return b.String()
+}
