@@ -88,6 +88,9 @@ type Model struct {
 	writerPID  int
 	writerName string
 	seen       seenStats // the figures the key list was last loaded for
+	// liveLoading is set while a reload asked for by a change seen in the
+	// figures is under way.
+	liveLoading bool
 }
 
 // New returns the inspector for db. Call Close when the program has ended
@@ -154,6 +157,7 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseMsg:
 		return m.updateMouse(msg)
 	case keysLoadedMsg:
+		m.liveLoading = false
 		if msg.edits != m.list.Edits() { // may predate a write: ask again
 			return m, m.reloadKeys()
 		}
@@ -245,11 +249,14 @@ func (m *Model) applyStats(msg statsMsg) tea.Cmd {
 		m.writerPID, m.writerName = msg.writer.PID, msg.writer.Program
 	}
 	var cmd tea.Cmd
-	if m.live() && m.seen != (seenStats{s.LogBytes, s.Keys, s.Compactions}) {
+	// One live reload at a time: on a large store a reload takes longer
+	// than the interval, and a busy writer changes the figures every time.
+	if now := (seenStats{s.LogBytes, s.Keys, s.Compactions}); m.live() && m.seen != now && !m.liveLoading {
 		if m.seen != (seenStats{}) && m.list.Loaded() {
+			m.liveLoading = true
 			cmd = tea.Batch(m.reloadKeys(), m.syncSelection(true))
 		}
-		m.seen = seenStats{s.LogBytes, s.Keys, s.Compactions}
+		m.seen = now
 	}
 	m.setGauge(s)
 	return cmd
