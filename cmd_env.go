@@ -216,9 +216,12 @@ func (e *env) dataDir() string {
 }
 
 // open opens the store. A writer creates the data directory if it is
-// missing; a reader finds it missing an error, and creates nothing. It
-// warns about a torn tail here rather than in the engine because only the
-// CLI knows a person is watching.
+// missing; a reader finds it missing an error, and creates nothing. A
+// reader takes no lock: it reads the log as it stands, beside a program
+// that has the store open for writing. It warns about a torn tail here
+// rather than in the engine because only the CLI knows a person is
+// watching — but not beside a writer, where the tail is most likely a
+// record still being written.
 func (e *env) open(readOnly bool) (*kv.DB, error) {
 	dir := e.dataDir()
 	check := ensureDir
@@ -231,6 +234,9 @@ func (e *env) open(readOnly bool) (*kv.DB, error) {
 	db, err := kv.Open(dir, &kv.Options{ReadOnly: readOnly})
 	if err != nil {
 		return nil, explainOpenError(dir, err)
+	}
+	if _, writing := db.Writer(); readOnly && writing {
+		return db, nil
 	}
 	if n := db.Stats().TruncatedBytes; n > 0 {
 		fmt.Fprintln(e.stderr, tornTailWarning(filepath.Join(dir, "wal.log"), n, readOnly))
@@ -289,7 +295,7 @@ func explainOpenError(dir string, err error) error {
 	var pathErr *fs.PathError
 	switch {
 	case errors.Is(err, kv.ErrLocked):
-		return fmt.Errorf("%w; close the other program using it and try again", err)
+		return fmt.Errorf("%w; close it and try again (reading works beside it: get, keys, stats, verify, crabkv --read-only)", err)
 	case errors.Is(err, walfmt.ErrCorrupt):
 		return fmt.Errorf("%w (run 'crabkv repair' to salvage the valid records)", err)
 	case strings.HasPrefix(err.Error(), "kv: lock ") && errors.As(err, &pathErr):

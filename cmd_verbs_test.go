@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -219,5 +220,35 @@ func TestReadOnlyInspectorNeedsAStore(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Errorf("%s was created", missing)
+	}
+}
+
+// TestReadVerbsBesideAWriter runs the read verbs while a program holds the
+// store open for writing: they answer from the log as it stands, and a
+// write verb is refused with an error that names the program.
+func TestReadVerbsBesideAWriter(t *testing.T) {
+	te := newTestEnv(t)
+	dir := te.vars[dataDirEnv]
+	w, err := kv.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Put([]byte("k"), []byte("live")); err != nil {
+		t.Fatal(err)
+	}
+	te.mustRun(t, exitOK, "get", "k")
+	if te.out.String() != "live" {
+		t.Errorf("get: %q", te.out.String())
+	}
+	te.mustRun(t, exitOK, "keys")
+	if te.out.String() != "k\n" {
+		t.Errorf("keys: %q", te.out.String())
+	}
+	te.mustRun(t, exitOK, "stats")
+	te.mustRun(t, exitOK, "verify")
+	te.mustRun(t, exitError, "put", "k", "v")
+	if want := "pid " + strconv.Itoa(os.Getpid()); !strings.Contains(te.errOut.String(), want) {
+		t.Errorf("put beside a writer: stderr %q does not name %s", te.errOut.String(), want)
 	}
 }

@@ -27,8 +27,10 @@ commit can have left within 1 MiB of it — is harmless: the next write cuts
 it. A corrupt span has valid records further after it; the store will not
 open until "crabkv repair" salvages them.
 
-Verify shares the directory with readers (get, keys, stats) but not with a
-writer. Exit status: 0 when every byte of the log is a valid record, 1 when
+Verify takes no lock: it runs beside readers and beside a program that has
+the store open for writing, and checks the log as it stands. Beside a
+writer, an incomplete last record is most likely one being written: verify
+says so and does not count it as damage. Exit status: 0 when every byte of the log is a valid record, 1 when
 damage was found, 2 when the log could not be checked.
 
 With --json the report is one JSON object (fields in the README).`,
@@ -44,6 +46,7 @@ func runVerify(e *env, v *verb, args []string) int {
 	if err := existingDir(e.dataDir()); err != nil {
 		return e.fail(err)
 	}
+	holder, writing, _ := kv.LockHolder(e.dataDir())
 	rep, err := kv.Verify(e.dataDir())
 	if err != nil {
 		return e.fail(explainOpenError(e.dataDir(), err))
@@ -59,6 +62,8 @@ func runVerify(e *env, v *verb, args []string) int {
 	case rep.Corrupt():
 		fmt.Fprintf(e.stderr, "crabkv: %s is corrupt; run 'crabkv repair' to salvage the valid records\n", rep.Path)
 		return exitDamaged
+	case !rep.Clean() && writing:
+		fmt.Fprintf(e.stderr, "crabkv: %s ends in an incomplete record; %s has the store open and is probably writing it\n", rep.Path, holder)
 	case !rep.Clean():
 		fmt.Fprintf(e.stderr, "crabkv: %s ends in a torn record, probably from a crash; the next write cuts it\n", rep.Path)
 		return exitDamaged

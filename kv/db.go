@@ -167,6 +167,7 @@ type DB struct {
 	freshHeader *walfmt.FileHeader
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events      hub
+	follow      follower // a read-only DB's follow goroutine (guarded by wmu)
 
 	// syncWindow is the most that synced writes may leave appended past the
 	// log's last durable point: walfmt.SyncWindow, which every log this
@@ -199,8 +200,10 @@ type DB struct {
 // Damage anywhere else stops Open with an error that wraps
 // walfmt.ErrCorrupt and names the file and offset: nothing is dropped
 // silently. (Damage in the part of the log a hint covers is found by the
-// first read of the damaged record instead, and by Verify.) A directory held by another process gives an error wrapping
-// ErrLocked at once.
+// first read of the damaged record instead, and by Verify.) A writer's Open
+// of a directory another process writes gives an error wrapping ErrLocked
+// at once; a ReadOnly open takes no lock and follows that process (see
+// follow.go).
 func Open(dir string, opts *Options) (*DB, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -210,7 +213,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err := db.createDir(); err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(db.fs, dir, o.ReadOnly)
+	lock, err := openLock(db.fs, dir, o.ReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +233,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 		// it, no hash key, and no sync window: a compaction, started now
 		// in the background, rewrites it in the current format.
 		db.startCompaction()
+	}
+	if o.ReadOnly {
+		db.startFollowing() // see follow.go
 	}
 	return db, nil
 }

@@ -50,7 +50,7 @@ func DefaultFS() FS { return osFS{} }
 type osFS struct{}
 
 func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
-	f, err := os.OpenFile(name, flag, perm)
+	f, err := openFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,9 @@ func (osFS) Remove(name string) error                     { return os.Remove(nam
 func (osFS) SyncDir(dir string) error                     { return syncDir(dir) }
 
 func (osFS) Lock(name string, shared bool) (io.Closer, error) {
-	l := flock.New(name)
+	// The lock file names its holder (see LockHolder): readable by
+	// everyone who may read the store, like the log.
+	l := flock.New(name, flock.SetPermissions(0o644))
 	var ok bool
 	var err error
 	if shared {

@@ -216,6 +216,39 @@ func checkHintFile(fsys FS, path string, h hintMeta) error {
 	return nil
 }
 
+// checkSlots is checkHintFile for a table loaded from a hint with header h
+// and not yet changed: it checks the slots in memory.
+func checkSlots(slots []slot, h hintMeta) error {
+	if uint64(len(slots)) != h.slots {
+		return fmt.Errorf("%w: %d slots, header says %d", errHint, len(slots), h.slots)
+	}
+	const chunk = 4096 // slots checked between two yields of the processor
+	var crc uint32
+	var used uint64
+	for i := 0; i < len(slots); i += chunk {
+		part := slots[i:min(i+chunk, len(slots))]
+		crc = crc32.Update(crc, castagnoli, slotBytes(part))
+		for _, s := range part {
+			if s.off == 0 {
+				continue
+			}
+			used++
+			size := int64(s.size)
+			if int64(s.off) < walfmt.HeaderSize || size <= walfmt.RecordHeaderSize || int64(s.off) > h.covered-size {
+				return fmt.Errorf("%w: slot points outside the log", errHint)
+			}
+		}
+		runtime.Gosched()
+	}
+	switch {
+	case crc != h.slotsCRC:
+		return fmt.Errorf("%w: slots checksum mismatch", errHint)
+	case used != h.keys || used >= h.slots:
+		return fmt.Errorf("%w: %d slots used, header says %d", errHint, used, h.keys)
+	}
+	return nil
+}
+
 // saveHint writes x, which describes the first c.size bytes of log, to a
 // temporary file, syncs it and renames it to name. It runs where nothing
 // changes x: at Close, and on a compaction's new index before anyone else

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/crabkv/crabkv/compact"
 	"github.com/crabkv/crabkv/walfmt"
@@ -25,11 +26,22 @@ type Options struct {
 	// returns once the record is handed to the operating system: it survives
 	// a crash of the process, not of the machine. Use it for bulk loads.
 	NoSync bool
-	// ReadOnly opens the store without writing anything: no log is created,
-	// a torn tail is ignored rather than cut, and writes return ErrReadOnly.
-	// Several read-only opens may share a directory; none may share it with
-	// a writer.
+	// ReadOnly opens the store as a follower: it takes no lock and writes
+	// nothing in the directory (no log is created, a torn tail is left
+	// alone), and writes return ErrReadOnly. It opens beside a writer in
+	// another process and follows the log that writer appends to: a write
+	// becomes visible to it within about FollowPoll (at once where file
+	// events are available and the writer does not use NoSync), sometimes
+	// a moment before the writer's Put returns; a record still being
+	// written is waited for, never reported as damage; a compaction's new
+	// log is switched to in one step, and the compaction is reported in
+	// Stats and by Subscribe; after the writer closes or dies, the last
+	// state stays. Any number of followers and one writer may share a
+	// directory.
 	ReadOnly bool
+	// FollowPoll is how often a follower (ReadOnly) looks at the log when
+	// no file event wakes it. Default: DefaultFollowPoll (20ms).
+	FollowPoll time.Duration
 	// MaxKeySize is the longest key accepted, in bytes. Default and maximum:
 	// DefaultMaxKeySize.
 	MaxKeySize int
@@ -69,6 +81,12 @@ func (o *Options) withDefaults() (Options, error) {
 		return opts, err
 	}
 	opts.Compaction = opts.Compaction.WithDefaults()
+	if opts.FollowPoll < 0 {
+		return opts, fmt.Errorf("kv: FollowPoll %s is negative", opts.FollowPoll)
+	}
+	if opts.FollowPoll == 0 {
+		opts.FollowPoll = DefaultFollowPoll
+	}
 	if opts.FS == nil {
 		opts.FS = DefaultFS()
 	}

@@ -76,19 +76,19 @@ func (r *VerifyReport) Corrupt() bool {
 // (walfmt.ErrForeignFile), has a format version this build does not read
 // (walfmt.ErrVersion), or cannot be read.
 //
-// Verify takes the directory's lock shared, like a ReadOnly Open, so it runs
-// beside readers but not beside a writer, whose appends would race with it.
+// Verify takes no lock, like a ReadOnly Open: it runs beside readers and
+// beside a writer, and checks the log as it stands when it reads it. Beside
+// a writer, a torn tail may be a record still being written; LockHolder
+// tells whether one has the store open.
 func Verify(dir string) (VerifyReport, error) {
 	return VerifyFS(DefaultFS(), dir)
 }
 
 // VerifyFS is Verify on the file system fsys.
 func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
-	lock, err := lockDir(fsys, dir, true)
-	if err != nil {
+	if err := checkDir(fsys, dir); err != nil {
 		return VerifyReport{FirstBad: -1}, err
 	}
-	defer lock.Close()
 	path := filepath.Join(dir, logName)
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
@@ -105,16 +105,12 @@ func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
 // lockDir takes the directory's lock, shared or exclusive, after checking
 // that dir is a directory.
 func lockDir(fsys FS, dir string, shared bool) (io.Closer, error) {
-	fi, err := fsys.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("kv: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("kv: %s: not a directory", dir)
+	if err := checkDir(fsys, dir); err != nil {
+		return nil, err
 	}
 	lock, err := fsys.Lock(filepath.Join(dir, lockName), shared)
 	if errors.Is(err, ErrLocked) {
-		return nil, &lockedError{dir: dir}
+		return nil, newLockedError(dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kv: lock %s: %w", dir, err)

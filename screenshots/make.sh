@@ -101,19 +101,46 @@ wait_for "view hex (auto)"
 shot hex-view
 quit
 
+# catch NAME captures the screen until it shows a compaction in progress,
+# and renders it as NAME.png.
+catch() {
+	for _ in $(seq 400); do
+		tmux -L "$sock" capture-pane -t s -e -p > "$work/$1.ansi"
+		if grep -q "compacting [^…]" <(sed 's/\x1b\[[0-9;]*m//g' "$work/$1.ansi") &&
+			grep -q "%" "$work/$1.ansi"; then
+			render "$1"
+			return 0
+		fi
+		sleep 0.01
+	done
+	echo "make.sh: never caught the compaction in progress" >&2
+	exit 1
+}
+
 # 4. A compaction in progress, on a bigger store (about 50 MiB of log).
 "$work/crabkv" --dir "$work/big" demo --scale 25 --fill-only
 start "$work/big"
 wait_for "auto at 33%"
 keys c
-for _ in $(seq 400); do
-	tmux -L "$sock" capture-pane -t s -e -p > "$work/compacting.ansi"
-	if grep -q "compacting [^…]" <(sed 's/\x1b\[[0-9;]*m//g' "$work/compacting.ansi") &&
-		grep -q "%" "$work/compacting.ansi"; then
-		render compacting
-		exit 0
-	fi
-	sleep 0.01
-done
-echo "make.sh: never caught the compaction in progress" >&2
-exit 1
+catch compacting
+quit
+
+# 5. Following a store another program holds open: it writes a key every
+# 20ms and compacts when told to. The writer is the tui tests' writing
+# program (TestLiveWriterChild), with about 100 MiB of log.
+go test -c -o "$work/tui.test" "$root/tui"
+mkdir "$work/live"
+mkfifo "$work/live.in"
+CRABKV_LIVE_WRITER="$work/live" CRABKV_LIVE_BULK=12000 \
+	"$work/tui.test" -test.run '^TestLiveWriterChild$' < "$work/live.in" > "$work/live.out" &
+writer=$!
+exec 3> "$work/live.in"
+for _ in $(seq 600); do grep -q '^ready$' "$work/live.out" && break; sleep 0.1; done
+cols=110 start "$work/live"
+wait_for "written by pid $writer"
+sleep 1
+echo compact >&3
+catch live-compaction
+exec 3>&-
+kill "$writer"
+quit

@@ -39,6 +39,11 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	km := m.common.KeyMap
+	if m.writerPID != 0 && key.Matches(msg, km.New, km.Edit, km.EditExternal, km.Delete, km.Compact) {
+		m.status = infoStatus(fmt.Sprintf("%s: read-only while %s has the store open for writing; close it to write here",
+			msg.String(), m.writerLabel()))
+		return m, nil
+	}
 	switch {
 	case key.Matches(msg, km.Quit):
 		return m, tea.Quit
@@ -202,7 +207,7 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 	switch {
 	case m.form.IsNew():
 		m.status = infoStatus("saving…")
-		return m, createCmd(m.db, k, []byte(value))
+		return m, createCmd(m.writer(), k, []byte(value))
 	case !m.form.Changed():
 		m.state = stateBrowse
 		m.layout()
@@ -210,7 +215,7 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.status = infoStatus("saving…")
-	return m, putCmd(m.db, k, []byte(value))
+	return m, putCmd(m.writer(), k, []byte(value))
 }
 
 // askOverwrite asks whether a new key may replace the value of an
@@ -226,7 +231,7 @@ func (m Model) updateConfirmOverwrite(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Yes):
 		m.state = stateForm
 		m.status = infoStatus("saving…")
-		return m, putCmd(m.db, m.form.Key(), []byte(m.form.Value()))
+		return m, putCmd(m.writer(), m.form.Key(), []byte(m.form.Value()))
 	case key.Matches(msg, km.No):
 		m.state = stateForm
 		m.status = infoStatus("not saved: " + Escape(m.form.Key()) + " exists; change the key or esc")
@@ -268,7 +273,7 @@ func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Yes):
 		m.state = stateBrowse
 		m.status = infoStatus("deleting…")
-		return m, deleteCmd(m.db, m.pendingDelete)
+		return m, deleteCmd(m.writer(), m.pendingDelete)
 	case key.Matches(msg, km.No):
 		m.state = stateBrowse
 		m.status = infoStatus("kept " + Escape(m.pendingDelete))
@@ -279,7 +284,7 @@ func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 func (m *Model) startCompact() tea.Cmd {
 	m.compactAsked = true
 	m.status = infoStatus("compacting…")
-	return compactCmd(m.db)
+	return compactCmd(m.writer())
 }
 
 func (m *Model) putDone(msg putDoneMsg) tea.Cmd {

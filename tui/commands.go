@@ -17,6 +17,10 @@ import (
 // follows automatic compactions and writes made by the inspector.
 const statsInterval = time.Second
 
+// liveInterval is how often a follower's gauge refreshes, and its key list
+// when the store has changed: another process may be writing.
+const liveInterval = 250 * time.Millisecond
+
 // keysLoadedMsg carries a fresh sorted snapshot of the keys. The key list
 // is only loaded whole at start, on r and after a compaction: the store
 // takes one writer at a time, so its keys change only when the inspector
@@ -82,17 +86,31 @@ func loadSizesCmd(db *kv.DB, keys []string) tea.Cmd {
 }
 
 // statsMsg carries the store's figures for the gauge.
-type statsMsg struct{ stats kv.Stats }
+type statsMsg struct {
+	stats kv.Stats
+	// writer is the other process that has the store open for writing,
+	// if one does.
+	writer  kv.Holder
+	writing bool
+}
 
 func statsCmd(db *kv.DB) tea.Cmd {
-	return func() tea.Msg { return statsMsg{stats: db.Stats()} }
+	return func() tea.Msg {
+		msg := statsMsg{stats: db.Stats()}
+		msg.writer, msg.writing = db.Writer()
+		return msg
+	}
 }
 
 // statsTickMsg asks for the periodic stats refresh.
 type statsTickMsg struct{}
 
-func statsTick() tea.Cmd {
-	return tea.Tick(statsInterval, func(time.Time) tea.Msg { return statsTickMsg{} })
+func statsTick(live bool) tea.Cmd {
+	d := statsInterval
+	if live {
+		d = liveInterval
+	}
+	return tea.Tick(d, func(time.Time) tea.Msg { return statsTickMsg{} })
 }
 
 // putDoneMsg reports a finished Put, or, from createCmd, that the key
@@ -104,27 +122,39 @@ type putDoneMsg struct {
 	err     error
 }
 
-func putCmd(db *kv.DB, key string, value []byte) tea.Cmd {
+func putCmd(w writer, key string, value []byte) tea.Cmd {
 	return func() tea.Msg {
-		_, err := db.Entry([]byte(key))
-		created := errors.Is(err, kv.ErrNotFound)
-		return putDoneMsg{key: key, created: created, err: db.Put([]byte(key), value)}
+		var created bool
+		err := w.do(func(db *kv.DB) error {
+			_, err := db.Entry([]byte(key))
+			created = errors.Is(err, kv.ErrNotFound)
+			return db.Put([]byte(key), value)
+		})
+		return putDoneMsg{key: key, created: created, err: err}
 	}
 }
 
 // createCmd stores a new key, unless the key exists: then it writes
-// nothing and reports exists, so the user can be asked first. The inspector
-// is the store's only writer, so the key cannot appear in between.
-func createCmd(db *kv.DB, key string, value []byte) tea.Cmd {
+// nothing and reports exists, so the user can be asked first. The look
+// and the write are made by the one writer, so the key cannot appear in
+// between.
+func createCmd(w writer, key string, value []byte) tea.Cmd {
 	return func() tea.Msg {
-		_, err := db.Entry([]byte(key))
-		switch {
-		case err == nil:
+		errExists := errors.New("exists")
+		err := w.do(func(db *kv.DB) error {
+			_, err := db.Entry([]byte(key))
+			switch {
+			case err == nil:
+				return errExists
+			case !errors.Is(err, kv.ErrNotFound):
+				return err
+			}
+			return db.Put([]byte(key), value)
+		})
+		if errors.Is(err, errExists) {
 			return putDoneMsg{key: key, exists: true}
-		case !errors.Is(err, kv.ErrNotFound):
-			return putDoneMsg{key: key, err: err}
 		}
-		return putDoneMsg{key: key, created: true, err: db.Put([]byte(key), value)}
+		return putDoneMsg{key: key, created: err == nil, err: err}
 	}
 }
 
@@ -134,9 +164,9 @@ type deleteDoneMsg struct {
 	err error
 }
 
-func deleteCmd(db *kv.DB, key string) tea.Cmd {
+func deleteCmd(w writer, key string) tea.Cmd {
 	return func() tea.Msg {
-		return deleteDoneMsg{key: key, err: db.Delete([]byte(key))}
+		return deleteDoneMsg{key: key, err: w.do(func(db *kv.DB) error { return db.Delete([]byte(key)) })}
 	}
 }
 
@@ -148,11 +178,11 @@ type compactDoneMsg struct {
 	err           error
 }
 
-func compactCmd(db *kv.DB) tea.Cmd {
+func compactCmd(w writer) tea.Cmd {
 	return func() tea.Msg {
-		before, start := db.Stats().LogBytes, time.Now()
-		err := db.Compact()
-		return compactDoneMsg{before: before, after: db.Stats().LogBytes, took: time.Since(start), err: err}
+		before, start := w.db.Stats().LogBytes, time.Now()
+		err := w.do(func(db *kv.DB) error { return db.Compact() })
+		return compactDoneMsg{before: before, after: w.db.Stats().LogBytes, took: time.Since(start), err: err}
 	}
 }
 

@@ -70,7 +70,7 @@ type editorUnchangedMsg struct{ key string }
 
 // saveEditedCmd reads back the edited file, removes it, and stores the new
 // value if it changed.
-func saveEditedCmd(db *kv.DB, msg editorExitMsg) tea.Cmd {
+func saveEditedCmd(w writer, msg editorExitMsg) tea.Cmd {
 	return func() tea.Msg {
 		edited, err := os.ReadFile(msg.path)
 		if rerr := os.Remove(msg.path); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
@@ -84,6 +84,6 @@ func saveEditedCmd(db *kv.DB, msg editorExitMsg) tea.Cmd {
 		case bytes.Equal(edited, msg.orig):
 			return editorUnchangedMsg{key: msg.key}
 		}
-		return putDoneMsg{key: msg.key, err: db.Put([]byte(msg.key), edited)}
+		return putDoneMsg{key: msg.key, err: w.do(func(db *kv.DB) error { return db.Put([]byte(msg.key), edited) })}
 	}
 }

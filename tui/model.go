@@ -41,6 +41,12 @@ type Config struct {
 	// StatusTimeout is how long a status message stays on screen (an error
 	// message stays longer); zero means 4 seconds, negative until replaced.
 	StatusTimeout time.Duration
+	// OpenWriter, when set, opens the store for writing for one action: the
+	// store given to New is then a follower (kv.Options.ReadOnly), which
+	// locks nobody out while the inspector browses, and each write opens a
+	// writer, writes and closes it. Nil means the store given to New takes
+	// the writes itself.
+	OpenWriter func() (*kv.DB, error)
 	// Clipboard receives the OSC 52 sequences that copy a key or value to
 	// the terminal's clipboard; nil means standard output.
 	Clipboard io.Writer
@@ -76,6 +82,15 @@ type Model struct {
 	compactAsked  bool   // c was pressed and its Finished event not yet seen
 
 	width, height int
+
+	// writerPID and writerName name another process that has the store
+	// open for writing (0: none), from the last figures.
+	writerPID  int
+	writerName string
+	seen       seenStats // the figures the key list was last loaded for
+	// liveLoading is set while a reload asked for by a change seen in the
+	// figures is under way.
+	liveLoading bool
 }
 
 // New returns the inspector for db. Call Close when the program has ended
@@ -114,7 +129,7 @@ func (m Model) Close() {
 
 // Init loads the keys and figures and starts listening for compactions.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(loadKeysCmd(m.db, 0), statsCmd(m.db), statsTick(), waitEventCmd(m.events))
+	return tea.Batch(loadKeysCmd(m.db, 0), statsCmd(m.db), statsTick(m.live()), waitEventCmd(m.events))
 }
 
 // Update routes msg and starts the timer that clears a new status message.
@@ -142,6 +157,7 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.MouseMsg:
 		return m.updateMouse(msg)
 	case keysLoadedMsg:
+		m.liveLoading = false
 		if msg.edits != m.list.Edits() { // may predate a write: ask again
 			return m, m.reloadKeys()
 		}
@@ -156,9 +172,9 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sizesLoadedMsg:
 		m.list.SetSizes(msg.sizes)
 	case statsMsg:
-		m.applyStats(msg.stats)
+		return m, m.applyStats(msg)
 	case statsTickMsg:
-		return m, tea.Batch(statsCmd(m.db), statsTick())
+		return m, tea.Batch(statsCmd(m.db), statsTick(m.live()))
 	case compactionEventMsg:
 		return m, m.applyEvent(msg.ev)
 	case compactDoneMsg:
@@ -170,7 +186,7 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case editorReadyMsg:
 		return m, m.editorReady(msg)
 	case editorExitMsg:
-		return m, saveEditedCmd(m.db, msg)
+		return m, saveEditedCmd(m.writer(), msg)
 	case editorUnchangedMsg:
 		m.status = infoStatus("unchanged: " + Escape(msg.key))
 	case statusExpiredMsg:
@@ -220,7 +236,40 @@ func (m *Model) applyValue(msg valueLoadedMsg) {
 	m.viewer.SetValue(msg.key, msg.value, msg.info)
 }
 
-func (m *Model) applyStats(s kv.Stats) {
+// live reports whether the store may change under the inspector: it
+// browses as a follower (its writes go through OpenWriter), or read-only.
+func (m *Model) live() bool { return m.cfg.OpenWriter != nil || m.cfg.ReadOnly }
+
+// applyStats shows fresh figures. When another process has changed the
+// store since the last figures, it reloads the keys and the value shown.
+func (m *Model) applyStats(msg statsMsg) tea.Cmd {
+	s := msg.stats
+	m.writerPID = 0
+	if msg.writing && msg.writer.PID != os.Getpid() {
+		m.writerPID, m.writerName = msg.writer.PID, msg.writer.Program
+	}
+	var cmd tea.Cmd
+	// One live reload at a time: on a large store a reload takes longer
+	// than the interval, and a busy writer changes the figures every time.
+	if now := (seenStats{s.LogBytes, s.Keys, s.Compactions}); m.live() && m.seen != now && !m.liveLoading {
+		if m.seen != (seenStats{}) && m.list.Loaded() {
+			m.liveLoading = true
+			cmd = tea.Batch(m.reloadKeys(), m.syncSelection(true))
+		}
+		m.seen = now
+	}
+	m.setGauge(s)
+	return cmd
+}
+
+// seenStats are the figures that change when the store does.
+type seenStats struct {
+	logBytes    int64
+	keys        int
+	compactions int64
+}
+
+func (m *Model) setGauge(s kv.Stats) {
 	g := m.gauge.Stats()
 	g.LiveBytes, g.StaleBytes, g.LogBytes = s.LiveBytes, s.StaleBytes, s.LogBytes
 	g.Compactions = s.Compactions

@@ -58,6 +58,9 @@ func (m Model) titleView() string {
 	if m.cfg.ReadOnly {
 		left += " " + s.Badge.Render("READ-ONLY")
 	}
+	if m.writerPID != 0 {
+		left += " " + s.Badge.Render("LIVE") + " " + s.Muted.Render("written by "+m.writerLabel())
+	}
 	count := countKeys(len(m.list.all))
 	if !m.list.Loaded() {
 		count = "loading keys…"
@@ -173,4 +176,13 @@ func (m Model) fitHelp(bindings []key.Binding, keep int) string {
 		i := max(len(bindings)-keep-1, 0)
 		bindings = slices.Delete(bindings, i, i+1)
 	}
+}
+
+// writerLabel names the process that writes the store: "pid 4242 (app)".
+func (m Model) writerLabel() string {
+	l := fmt.Sprintf("pid %d", m.writerPID)
+	if m.writerName != "" {
+		l += " (" + Escape(m.writerName) + ")"
+	}
+	return l
 }

@@ -1,0 +1,387 @@
+package kv
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// A read-only DB is a follower: it takes no lock, never writes a byte in
+// the directory, and keeps its private index in step with the log as
+// another process — a writer — appends to it, compacts it and closes it.
+//
+// One goroutine, started by Open and stopped by Close, does the following.
+// It wakes when the directory changes (fsnotify, where the system has it)
+// and at least every Options.FollowPoll (appends a NoSync writer copies
+// into its memory map raise no file event), and then, holding wmu:
+//
+//   - if wal.log is another file than the one it reads — another inode, or
+//     the same file with another header, or cut below what it has read —
+//     it opens the new log, builds a fresh index for it (from wal.hint
+//     when the hint names this log, else by replaying it) and swaps log,
+//     index and counters in at once under mu: a reader sees the old log or
+//     the new, never a mix. The old file is closed after the swap, when no
+//     reader can hold it (readers hold mu while they use the log);
+//   - else it reads the records appended after the last one it applied and
+//     publishes them under mu, a chunk at a time. It stops at zeros (the
+//     writer's reserved space) and at an invalid record, which at the tail
+//     of a live log is a record still being written: it tries again from
+//     there on the next wake-up, and never cuts or reports it;
+//   - it watches wal.log.compact to report the writer's compactions in
+//     Stats and as events (see observeCompaction).
+//
+// A follower reads with ReadAt, not through a memory map: the writer may
+// cut the file (a torn tail at its Open), and a map of a cut file faults
+// where a read returns an error.
+
+// Follower defaults.
+const (
+	// DefaultFollowPoll is how often a follower looks at the log when no
+	// file event wakes it.
+	DefaultFollowPoll = 20 * time.Millisecond
+	// followMinStep spaces the follower's look-ups when file events come
+	// fast (a synced writer raises one per append): a batch then costs
+	// one look-up, and the writer's cores are left to it.
+	followMinStep = 2 * time.Millisecond
+	// followChunk is how much of the log a follower reads at once, and
+	// how many records it publishes under one hold of mu.
+	followChunk = 1 << 20
+)
+
+// errOutsideCompaction is what a follower reports when the writer's
+// compaction ended without replacing the log: the writer failed it, was
+// stopped, or died.
+var errOutsideCompaction = errors.New("kv: the writer's compaction ended without replacing the log")
+
+// follower is the state of a read-only DB's follow goroutine. Only that
+// goroutine uses it, holding wmu.
+type follower struct {
+	wake chan struct{} // capacity 1: the directory changed
+	buf  []byte        // read buffer, reused
+
+	// outside is a compaction the writer runs, as seen from here.
+	outside struct {
+		running bool
+		start   time.Time
+		before  counters // the log when it was first seen
+		total   int64    // the size the new log is expected to reach
+		done    int64    // the new log's size last reported
+	}
+}
+
+// startFollowing starts the follow goroutine of a read-only DB. Close
+// stops it through db.ctx and waits for it.
+func (db *DB) startFollowing() {
+	db.follow.wake = make(chan struct{}, 1)
+	w := watchDir(db.dir, db.follow.wake, &db.wg)
+	db.wg.Add(1)
+	go func() {
+		defer db.wg.Done()
+		defer w.Close()
+		select {
+		case <-db.hintChecked:
+		case <-db.ctx.Done():
+			return
+		}
+		db.dropMap()
+		tick := time.NewTicker(db.opts.FollowPoll)
+		defer tick.Stop()
+		for {
+			last := time.Now()
+			db.followStep()
+			select {
+			case <-db.ctx.Done():
+				return
+			case <-tick.C:
+			case <-db.follow.wake:
+				time.Sleep(followMinStep - time.Since(last))
+			}
+		}
+	}()
+}
+
+// dropMap makes readers use ReadAt: see the package comment above.
+func (db *DB) dropMap() {
+	db.mu.Lock()
+	m := db.mu.view.m
+	db.mu.view.m = nil
+	db.mu.Unlock()
+	m.unmap()
+}
+
+// followStep brings the index up to date with the log once.
+func (db *DB) followStep() {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.mu.closed { // Close sets it holding wmu
+		return
+	}
+	// The compaction's file is looked at before the log: a compaction
+	// ends by renaming its file over the log, so if the file is gone now
+	// and the log is the same after, the compaction failed.
+	tmp, terr := db.fs.Stat(filepath.Join(db.dir, tempName))
+	before := db.mu.c
+	switched := db.logReplacedLocked() && db.switchLogLocked()
+	if !switched {
+		db.catchUpLocked()
+	}
+	var tmpSize int64 = -1
+	if terr == nil {
+		tmpSize = tmp.Size()
+	}
+	db.observeCompaction(tmpSize, switched, before)
+}
+
+// logReplacedLocked reports whether wal.log is no longer the log the
+// follower reads. The caller holds wmu.
+func (db *DB) logReplacedLocked() bool {
+	fi, err := db.fs.Stat(db.path)
+	if err != nil {
+		return false // missing for a moment, or for good: keep the last state
+	}
+	cur := db.mu.view.f
+	if cur == nil {
+		return true // the store had no log when it was opened
+	}
+	ci, err := cur.Stat()
+	if err != nil {
+		return false
+	}
+	// Identities compare only for the operating system's files; in
+	// tests' file systems the header alone tells logs apart.
+	if os.SameFile(fi, fi) && !os.SameFile(fi, ci) {
+		return true
+	}
+	if ci.Size() < db.mu.c.size {
+		return true // cut below what was read: read it afresh
+	}
+	hdr, err := readLogHeader(cur, ci.Size())
+	return err == nil && hdr != db.mu.index.hdr
+}
+
+// switchLogLocked opens wal.log anew, builds its index privately and swaps
+// it in. It reports false, leaving the old log in use, when the new one
+// cannot be read yet (its header is not written). The caller holds wmu.
+func (db *DB) switchLogLocked() bool {
+	f, err := db.fs.OpenFile(db.path, os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	idx, c, v, err := db.indexLog(f)
+	if err != nil {
+		f.Close()
+		return false
+	}
+	db.mu.Lock()
+	old, oldIdx := db.mu.view, db.mu.index
+	db.mu.view, db.mu.index, db.mu.c = *v, idx, c
+	db.mu.broken = nil
+	db.mu.Unlock()
+	// No reader holds the old log or index now: each took mu to use them.
+	// Releasing them can fail only harmlessly (see mapping.unmap), and a
+	// read-only file has nothing to flush on close.
+	_ = old.m.unmap()
+	_ = oldIdx.close()
+	if old.f != nil {
+		_ = old.f.Close()
+	}
+	return true
+}
+
+// indexLog builds the index of the log f: from the hint file when it
+// names this log and its slots check out, else from the log's records,
+// up to where valid records stop.
+func (db *DB) indexLog(f File) (*index, counters, *logView, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, counters{}, nil, err
+	}
+	size := fi.Size()
+	hdr, err := readLogHeader(f, size)
+	if err != nil {
+		return nil, counters{}, nil, err
+	}
+	idx, c, hinted := db.loadHint(f, size, hdr)
+	if hinted && checkSlots(idx.slots, db.hintMeta) != nil {
+		idx.close()
+		hinted = false
+	}
+	v := &logView{f: f, end: hdr.Size(), path: db.path}
+	if hinted {
+		v.end, v.unverified = c.size, c.size
+	} else {
+		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
+	}
+	_, _, err = scanTail(f, c.size, size, &db.follow.buf, func(recs []walfmt.Record, end int64) error {
+		v.end = end
+		return applyAll(idx, &c, v, recs)
+	})
+	if err != nil {
+		idx.close()
+		return nil, counters{}, nil, err
+	}
+	return idx, c, v, nil
+}
+
+// catchUpLocked publishes the records appended to the log since the last
+// look. The caller holds wmu.
+func (db *DB) catchUpLocked() {
+	f := db.mu.view.f
+	if f == nil {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() <= db.mu.c.size {
+		return
+	}
+	_, _, err = scanTail(f, db.mu.c.size, fi.Size(), &db.follow.buf, func(recs []walfmt.Record, end int64) error {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		v := db.viewLocked()
+		v.end = end
+		return applyAll(db.mu.index, &db.mu.c, v, recs)
+	})
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		// The index could not take a record: a damaged record in the
+		// part a hint covered. Reads report it, as they would in the
+		// writer.
+		db.mu.Lock()
+		db.mu.broken = err
+		db.mu.Unlock()
+	}
+}
+
+// applyAll applies records, in log order, to idx and c.
+func applyAll(idx *index, c *counters, src keySource, recs []walfmt.Record) error {
+	for _, r := range recs {
+		if err := c.apply(idx, src, r.Kind, r.Key, r.Offset, r.Size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanTail reads the valid records of f from off, a record boundary, up to
+// size, and hands them to fn a chunk at a time, with the offset just past
+// the last; their keys alias a buffer that is reused after fn returns. It
+// stops at zeros, at the end, and at an invalid record — which at the tail
+// of a log being written is one not yet complete — and returns where it
+// stopped and whether an invalid record stopped it.
+func scanTail(f File, off, size int64, buf *[]byte, fn func(recs []walfmt.Record, end int64) error) (int64, bool, error) {
+	var recs []walfmt.Record
+	need := followChunk // bytes to read at once: more for a large record
+	for off < size {
+		want := int(min(size-off, int64(need)))
+		if cap(*buf) < want {
+			*buf = make([]byte, want)
+		}
+		b := (*buf)[:want]
+		n, err := f.ReadAt(b, off)
+		if err != nil && err != io.EOF {
+			return off, false, err
+		}
+		if n < want {
+			size = off + int64(n) // the file is shorter than it was
+		}
+		b = b[:n]
+		recs = recs[:0]
+		p, stop, invalid := 0, false, false
+		for !stop {
+			rs := recordSize(b[p:])
+			switch {
+			case rs < 0:
+				stop, invalid = true, true
+			case rs == 0:
+				// Zeros stop the log; a partial header stops this chunk,
+				// or the log if it is all there is.
+				stop = len(b)-p >= walfmt.RecordHeaderSize || off+int64(len(b)) >= size
+			case off+int64(p+rs) > size:
+				stop = true // not all written yet
+			case rs > len(b)-p:
+				need = max(need, rs)
+			default:
+				rec, err := walfmt.Decode(b[p : p+rs])
+				if err != nil {
+					stop, invalid = true, true
+					break
+				}
+				rec.Offset, rec.Size = off+int64(p), rs
+				recs = append(recs, rec)
+				p += rs
+				continue
+			}
+			break
+		}
+		if len(recs) > 0 {
+			if err := fn(recs, off+int64(p)); err != nil {
+				return off, false, err
+			}
+		}
+		off += int64(p)
+		if stop {
+			return off, invalid, nil
+		}
+	}
+	return off, false, nil
+}
+
+// recordSize returns the size of the record whose header starts b: 0 when
+// b is too short to tell or starts with a zero header (the end of a log
+// followed by reserved space), -1 when the header cannot be a record's.
+func recordSize(b []byte) int {
+	if len(b) < walfmt.RecordHeaderSize {
+		return 0
+	}
+	h := b[:walfmt.RecordHeaderSize]
+	if allZero(h) {
+		return 0
+	}
+	kl := int64(binary.LittleEndian.Uint32(h[8:12]))
+	vl := int64(binary.LittleEndian.Uint32(h[12:16]))
+	if kl == 0 || kl > walfmt.MaxKeyLen || vl > walfmt.MaxValueLen {
+		return -1
+	}
+	n := walfmt.RecordHeaderSize + kl + vl
+	if h[5]&walfmt.FlagExpiry != 0 {
+		n += walfmt.ExpirySize
+	}
+	return int(n)
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Writer returns the process that has the store open for writing, when a
+// process does and the lock file names it (see LockHolder).
+func (db *DB) Writer() (Holder, bool) {
+	h, held, err := LockHolder(db.dir)
+	return h, held && err == nil
+}
+
+// Refresh brings a follower (a ReadOnly DB) up to date with the log now,
+// without waiting for its next look: a program that has just written
+// through a writer of its own calls it before reading back. On a writer it
+// does nothing.
+func (db *DB) Refresh() {
+	if !db.opts.ReadOnly {
+		return
+	}
+	db.cmu.Lock()
+	closing := db.cmu.closing
+	db.cmu.Unlock()
+	if !closing {
+		db.awaitIndex()
+		db.followStep()
+	}
+}
