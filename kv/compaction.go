@@ -170,7 +170,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 func (db *DB) live(key []byte, off int64) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	s, ok, err := db.mu.index.get(key, db.viewLocked())
+	s, ok, err := db.mu.index.get(key, db.viewMuLocked())
 	return ok && int64(s.off) == off, err
 }
 
@@ -558,7 +558,7 @@ type publishedLog struct{ db *DB }
 func (p publishedLog) ReadAt(b []byte, off int64) (int, error) {
 	p.db.mu.RLock()
 	defer p.db.mu.RUnlock()
-	v := p.db.viewLocked()
+	v := p.db.viewMuLocked()
 	if m := v.m; m != nil && off >= 0 && off+int64(len(b)) <= min(v.end, int64(len(m.data))) {
 		return copy(b, m.data[off:]), nil
 	}

@@ -74,9 +74,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     counters. Shared for a lookup and its read, exclusive to publish.
 //   - cmu: the compaction's bookkeeping.
 //
-// A method whose name ends in Locked is called with wmu held, unless its
-// comment names another lock (viewLocked, readableLocked and remapLocked:
-// mu).
+// A method whose name ends in MuLocked is called with mu held (shared, or
+// exclusive where its comment says so); any other whose name ends in
+// Locked, with wmu held (and mu too where its comment says so).
 type DB struct {
 	dir    string
 	path   string // dir/wal.log
@@ -350,8 +350,8 @@ func (db *DB) load() error {
 	return nil
 }
 
-// viewLocked returns the log as readers see it. The caller holds mu.
-func (db *DB) viewLocked() *logView { return &db.mu.view }
+// viewMuLocked returns the log as readers see it. The caller holds mu.
+func (db *DB) viewMuLocked() *logView { return &db.mu.view }
 
 // replay loads the index: from the hint file and the log records after it
 // when the hint matches the log, else from the whole log. It cuts a torn

@@ -242,7 +242,7 @@ func (db *DB) catchUpLocked() {
 	_, _, err = scanTail(f, db.mu.c.size, fi.Size(), &db.follow.buf, func(recs []walfmt.Record, end int64) error {
 		db.mu.Lock()
 		defer db.mu.Unlock()
-		v := db.viewLocked()
+		v := db.viewMuLocked()
 		v.end = end
 		return applyAll(db.mu.index, &db.mu.c, v, recs)
 	})

@@ -19,10 +19,10 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if err := db.readableLocked(); err != nil {
+	if err := db.readableMuLocked(); err != nil {
 		return nil, err
 	}
-	v := db.viewLocked()
+	v := db.viewMuLocked()
 	s, ok, err := db.mu.index.get(key, v)
 	if err != nil {
 		return nil, err
@@ -48,10 +48,10 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if err := db.readableLocked(); err != nil {
+	if err := db.readableMuLocked(); err != nil {
 		return Entry{}, err
 	}
-	v := db.viewLocked()
+	v := db.viewMuLocked()
 	s, ok, err := db.mu.index.get(key, v)
 	if err != nil {
 		return Entry{}, err
@@ -127,7 +127,7 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if err := db.readableLocked(); err != nil {
+	if err := db.readableMuLocked(); err != nil {
 		return nil, err
 	}
 	// Read the keys in log order: a sequential pass over the log is many
@@ -138,7 +138,7 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 		return true
 	})
 	slices.SortFunc(recs, func(a, b slot) int { return cmp.Compare(a.off, b.off) })
-	v := db.viewLocked()
+	v := db.viewMuLocked()
 	var keys []string
 	if len(prefix) == 0 {
 		keys = make([]string, 0, len(recs))
@@ -161,9 +161,9 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 	return keys, first
 }
 
-// readableLocked returns why the index cannot answer, if it cannot. The
+// readableMuLocked returns why the index cannot answer, if it cannot. The
 // caller holds mu.
-func (db *DB) readableLocked() error {
+func (db *DB) readableMuLocked() error {
 	if db.mu.closed {
 		return ErrClosed
 	}

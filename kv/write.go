@@ -154,9 +154,9 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	defer db.mu.Unlock()
 	end := ws[len(ws)-1].off + int64(ws[len(ws)-1].size)
 	if db.mu.view.m != nil && end > int64(len(db.mu.view.m.data)) {
-		db.remapLocked(end)
+		db.remapMuLocked(end)
 	}
-	v := db.viewLocked()
+	v := db.viewMuLocked()
 	v.end = end // the batch is in the file: its keys may be read through the map
 	for _, w := range ws {
 		if err := db.mu.c.apply(db.mu.index, v, w.kind, w.key, w.off, w.size); err != nil {
@@ -166,9 +166,9 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	return compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}, nil
 }
 
-// remapLocked maps the log again, larger, once appends have outgrown the
+// remapMuLocked maps the log again, larger, once appends have outgrown the
 // map. The caller holds mu exclusively, so no reader uses the old map.
-func (db *DB) remapLocked(end int64) {
+func (db *DB) remapMuLocked(end int64) {
 	m := mapLog(db.mu.view.f, end, !db.opts.ReadOnly)
 	_ = db.mu.view.m.unmap() // harmless: see mapping.unmap
 	db.mu.view.m = m         // nil if mapping failed: reads fall back to ReadAt
@@ -315,7 +315,7 @@ func (db *DB) writableLocked() error {
 func (db *DB) has(key []byte) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	_, ok, err := db.mu.index.get(key, db.viewLocked())
+	_, ok, err := db.mu.index.get(key, db.viewMuLocked())
 	return ok, err
 }
 
