@@ -67,10 +67,8 @@ func (db *DB) startCompaction() *compaction {
 
 // compact runs one compaction and publishes its events.
 func (db *DB) compact(ctx context.Context) error {
-	select {
-	case <-db.hintChecked:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	start := time.Now()
 	db.wmu.Lock()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
@@ -134,9 +133,8 @@ type DB struct {
 		view   logView
 		c      counters
 		closed bool
-		// broken is why the index cannot be trusted, if it cannot: the
-		// log was found damaged when a damaged hint made Open's index be
-		// rebuilt. Reads return it.
+		// broken is why a follower's index cannot be trusted, if it
+		// cannot: a record it could not apply. Reads return it.
 		broken error
 	}
 
@@ -154,15 +152,6 @@ type DB struct {
 
 	truncated int64    // torn-tail bytes cut at Open
 	hintMeta  hintMeta // the hint Open loaded the index from; zero if none
-	// hintChecked is closed once the hint's slots are checked (or at once
-	// without a hint). Compactions wait for it: they drop every record the
-	// index does not point at, so they must not trust a damaged table.
-	hintChecked chan struct{}
-	// indexReady is set once hintChecked is closed: every call that
-	// consults the index waits for it first (awaitIndex), so no answer and
-	// no write decision ever comes from a hint's table before it is
-	// checked.
-	indexReady atomic.Bool
 	// freshHeader is the header cutTail wrote into a log that had none.
 	freshHeader *walfmt.FileHeader
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
@@ -226,8 +215,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
-	v1 := db.mu.index.hdr.Version == 1 // before the check may replace the index
-	db.startHintCheck()
+	v1 := db.mu.index.hdr.Version == 1
 	if v1 && !o.ReadOnly {
 		// A version 1 log has no log ID, so no hint can be used beside
 		// it, no hash key, and no sync window: a compaction, started now
@@ -238,71 +226,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 		db.startFollowing() // see follow.go
 	}
 	return db, nil
-}
-
-// startHintCheck checks, in the background, the hint Open loaded the index
-// from, and rebuilds the index from the log if the hint is damaged. Until
-// it is done, awaitIndex holds up every call that uses the index.
-func (db *DB) startHintCheck() {
-	db.hintChecked = make(chan struct{})
-	if db.hintMeta.slots == 0 {
-		db.indexReady.Store(true)
-		close(db.hintChecked)
-		return
-	}
-	db.wg.Add(1)
-	go func() {
-		defer db.wg.Done()
-		defer close(db.hintChecked)
-		defer db.indexReady.Store(true)
-		// The file, not the mapped table: Open has applied the records
-		// after the hint to the table already.
-		if err := checkHintFile(db.fs, filepath.Join(db.dir, hintName), db.hintMeta); err != nil {
-			db.rebuildIndex()
-		}
-	}()
-}
-
-// awaitIndex returns once the index may be used: at once, unless Open
-// loaded it from a hint whose check is still running.
-func (db *DB) awaitIndex() {
-	if !db.indexReady.Load() {
-		<-db.hintChecked
-	}
-}
-
-// rebuildIndex replaces an index loaded from a damaged hint with one
-// replayed from the log, and deletes the hint. It runs before any call may
-// use the index.
-func (db *DB) rebuildIndex() {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	v, oldC, hdr := db.mu.view, db.mu.c, db.mu.index.hdr
-	size := oldC.size
-	idx, c := newIndex(0, hdr), counters{size: hdr.Size()}
-	err := db.replayFrom(v.f, &logView{f: v.f, m: v.m, end: size, path: db.path}, idx, &c, 0, size, false)
-	if err != nil {
-		// The log is damaged where the hint said it was sound: no index
-		// can be trusted. Reads report this, and writes are refused.
-		_ = idx.close() // on the heap: nothing to fail
-		idx, c = newIndex(0, hdr), oldC
-		db.failed = fmt.Errorf("rebuild index after a damaged hint file: %w", err)
-	}
-	db.mu.Lock()
-	old := db.mu.index
-	db.mu.index, db.mu.c = idx, c
-	db.mu.view.unverified = 0
-	db.mu.broken = db.failed
-	db.mu.Unlock()
-	_ = old.close() // harmless: see mapping.unmap
-	db.hintCovered = 0
-	if !db.opts.ReadOnly {
-		// Without it the next Open replays the log; if it stays, the next
-		// Open checks it again and rebuilds again. Neither loses data.
-		if err := removeHint(db.fs, db.dir); err != nil {
-			db.events.publish(CompactionEvent{Kind: CompactionFailed, Err: fmt.Errorf("kv: remove damaged hint file: %w", err)})
-		}
-	}
 }
 
 // createDir creates the data directory when it is missing and the store may
@@ -535,7 +458,6 @@ type Stats struct {
 
 // Stats returns the current statistics.
 func (db *DB) Stats() Stats {
-	db.awaitIndex()
 	db.mu.RLock()
 	s := Stats{
 		Keys:           db.mu.index.count,

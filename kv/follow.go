@@ -83,11 +83,6 @@ func (db *DB) startFollowing() {
 	go func() {
 		defer db.wg.Done()
 		defer w.Close()
-		select {
-		case <-db.hintChecked:
-		case <-db.ctx.Done():
-			return
-		}
 		db.dropMap()
 		tick := time.NewTicker(db.opts.FollowPoll)
 		defer tick.Stop()
@@ -206,11 +201,7 @@ func (db *DB) indexLog(f File) (*index, counters, *logView, error) {
 	if err != nil {
 		return nil, counters{}, nil, err
 	}
-	idx, c, hinted := db.loadHint(f, size, hdr)
-	if hinted && checkSlots(idx.slots, db.hintMeta) != nil {
-		idx.close()
-		hinted = false
-	}
+	idx, c, hinted := db.loadHint(f, size, hdr) // its slots checked
 	v := &logView{f: f, end: hdr.Size(), path: db.path}
 	if hinted {
 		v.end, v.unverified = c.size, c.size
@@ -381,7 +372,6 @@ func (db *DB) Refresh() {
 	closing := db.cmu.closing
 	db.cmu.Unlock()
 	if !closing {
-		db.awaitIndex()
 		db.followStep()
 	}
 }

@@ -76,7 +76,7 @@ func hashIn(t *testing.T, dir string, key []byte) uint32 {
 	return newIndex(0, hdr).hash(key)
 }
 
-// checkStore opens dir and checks that it holds want, after the hint check
+// checkStore opens dir and checks that it holds want
 // has run, and again after a compaction and a reopen.
 func checkStore(t *testing.T, dir string, want map[string]string) {
 	t.Helper()
@@ -85,7 +85,6 @@ func checkStore(t *testing.T, dir string, want map[string]string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		<-db.hintChecked
 		if st := db.Stats(); st.Keys != len(want) || st.TruncatedBytes != 0 {
 			t.Fatalf("round %d: %+v, want %d keys and nothing cut", round, st, len(want))
 		}
@@ -119,8 +118,8 @@ func TestHintCoverEndsMidRecord(t *testing.T) {
 	checkStore(t, dir, want)
 }
 
-// TestHintDamagedSlots flips one bit of a stored hash: the key hides until
-// the check of the hint rebuilds the index, and no compaction drops it.
+// TestHintDamagedSlots flips one bit of a stored hash: Open rejects the
+// hint, so the key never hides, and no compaction drops it.
 func TestHintDamagedSlots(t *testing.T) {
 	dir, want := hintStore(t, 50)
 	h, slots := readHintFile(t, dir)
@@ -136,7 +135,7 @@ func TestHintDamagedSlots(t *testing.T) {
 
 // TestHintHostileSlots loads hints that are lies — a slot past any log, a
 // full table, a wrong count — and checks that nothing panics or hangs and
-// that the check restores the true index.
+// that Open rejects them for the true index.
 func TestHintHostileSlots(t *testing.T) {
 	tests := map[string]func(t *testing.T, dir string, h *hintMeta, slots []slot){
 		"offset near the top of int64": func(t *testing.T, dir string, h *hintMeta, slots []slot) {
@@ -185,7 +184,6 @@ func TestHintHostileSlots(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("calls on a store with a hostile hint did not return")
 			}
-			<-db.hintChecked
 			db.Close()
 			want["new"] = "x"
 			delete(want, "key-0001")
@@ -195,8 +193,8 @@ func TestHintHostileSlots(t *testing.T) {
 }
 
 // TestHintCheckAfterTailReplay opens a store whose log runs past its hint:
-// Open applies the records after the hint to the table, and the check of
-// the hint must still pass — a sound hint is kept, not rebuilt away.
+// Open applies the records after the hint to the table, and the hint must
+// still be used and kept.
 func TestHintCheckAfterTailReplay(t *testing.T) {
 	src, want := hintStore(t, 500)
 	db, err := Open(src, manualPolicy)
@@ -231,9 +229,8 @@ func TestHintCheckAfterTailReplay(t *testing.T) {
 	if db2.hintMeta.slots == 0 {
 		t.Fatal("the hint was not used")
 	}
-	<-db2.hintChecked
 	if _, err := os.Stat(filepath.Join(dir, hintName)); err != nil {
-		t.Fatalf("the check rebuilt the index from a sound hint: %v", err)
+		t.Fatalf("a sound hint was lost: %v", err)
 	}
 	for k, v := range want {
 		if got, err := db2.Get([]byte(k)); err != nil || string(got) != v {

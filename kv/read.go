@@ -16,7 +16,6 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if len(key) == 0 {
 		return nil, ErrEmptyKey
 	}
-	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if err := db.readableMuLocked(); err != nil {
@@ -45,7 +44,6 @@ type Entry struct {
 
 // Entry returns where key's record is, or ErrNotFound.
 func (db *DB) Entry(key []byte) (Entry, error) {
-	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if err := db.readableMuLocked(); err != nil {
@@ -124,7 +122,6 @@ func sortStrings(keys []string) {
 }
 
 func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
-	db.awaitIndex()
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if err := db.readableMuLocked(); err != nil {

@@ -47,7 +47,6 @@ func (db *DB) checkKey(key []byte) error {
 // (group commit): each appends under wmu, then waits outside it for a sync
 // that covers its record.
 func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
-	db.awaitIndex()
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
 		db.wmu.Unlock()
