@@ -52,11 +52,6 @@ func (c *client) serve() {
 		if !c.setBusy(false) {
 			return
 		}
-		if t := c.s.opts.IdleTimeout; t > 0 && c.sub == nil {
-			c.nc.SetReadDeadline(time.Now().Add(t))
-		} else {
-			c.nc.SetReadDeadline(time.Time{})
-		}
 		cmds, err := c.rd.ReadCommands()
 		c.setBusy(true)
 		if err != nil {
@@ -79,22 +74,37 @@ func (c *client) serve() {
 	}
 }
 
-// setBusy records whether the client is running commands. It reports false
-// when the server is shutting down and the client should stop.
+// setBusy records whether the client is running commands. Going idle, it
+// sets the read deadline, and it reports false when the server is shutting
+// down and the client should stop. The state lock orders this with
+// stopIfIdle.
 func (c *client) setBusy(busy bool) bool {
 	c.state.Lock()
 	defer c.state.Unlock()
 	c.state.busy = busy
-	return busy || !c.s.isClosing()
+	if busy {
+		return true
+	}
+	if c.s.isClosing() {
+		return false
+	}
+	if t := c.s.opts.IdleTimeout; t > 0 && c.sub == nil {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	return true
 }
 
-// closeIfIdle closes the connection now if it is waiting for a request;
-// a busy one stops after sending its replies. Shutdown calls it.
-func (c *client) closeIfIdle() {
+// stopIfIdle ends the wait for a request of a client that is idle, by
+// moving its read deadline to now: a read that has already returned a
+// request is not lost, and the client stops after answering it. A busy
+// client stops after sending its replies. Shutdown calls it.
+func (c *client) stopIfIdle() {
 	c.state.Lock()
 	defer c.state.Unlock()
 	if !c.state.busy {
-		c.nc.Close()
+		c.nc.SetReadDeadline(time.Now())
 	}
 }
 

@@ -236,7 +236,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	clear(s.mu.listeners)
 	for c := range s.mu.conns {
-		c.closeIfIdle()
+		c.stopIfIdle()
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -271,18 +271,33 @@ func (s *Server) checkPassword(got []byte) bool {
 	return subtle.ConstantTimeCompare(got, []byte(s.opts.Password)) == 1
 }
 
-// keyLocks serializes the commands that read a key and then write it, so
-// that SET NX and its like are atomic among this server's clients.
-type keyLocks [256]sync.Mutex
+// keyLocks makes the commands that read a key and then write it (SET
+// NX/XX/GET, GETDEL, DEL) atomic among this server's clients: they hold
+// their key's stripe exclusively. A plain write holds it shared, so that
+// plain writes of one key still wait for the disk together (the engine's
+// group commit) rather than one after another.
+type keyLocks [256]sync.RWMutex
 
-func (l *keyLocks) lock(key []byte) func() {
+func (l *keyLocks) stripe(key []byte) *sync.RWMutex {
 	var h uint32 = 2166136261
 	for _, b := range key {
 		h = (h ^ uint32(b)) * 16777619
 	}
-	m := &l[h%uint32(len(l))]
+	return &l[h%uint32(len(l))]
+}
+
+// lock holds key's stripe exclusively and returns the unlock function.
+func (l *keyLocks) lock(key []byte) func() {
+	m := l.stripe(key)
 	m.Lock()
 	return m.Unlock
+}
+
+// share holds key's stripe shared and returns the unlock function.
+func (l *keyLocks) share(key []byte) func() {
+	m := l.stripe(key)
+	m.RLock()
+	return m.RUnlock
 }
 
 // String describes the server for logs.

@@ -67,10 +67,12 @@ func (c *client) set(args [][]byte) {
 		return
 	}
 	key, value := args[1], args[2]
-	defer c.s.keys.lock(key)()
 	var old []byte
 	found := false
-	if o.nx || o.xx || o.get {
+	if !o.nx && !o.xx && !o.get {
+		defer c.s.keys.share(key)()
+	} else {
+		defer c.s.keys.lock(key)()
 		var err error
 		if old, found, err = c.lookup(key); err != nil {
 			c.engineError(err)
@@ -202,7 +204,7 @@ func (c *client) mset(args [][]byte) {
 		}
 	}
 	for i := 1; i < len(args); i += 2 {
-		unlock := c.s.keys.lock(args[i])
+		unlock := c.s.keys.share(args[i])
 		err := c.s.db.Put(args[i], args[i+1])
 		unlock()
 		if err != nil {
