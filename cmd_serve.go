@@ -68,12 +68,8 @@ func runServe(e *env, v *verb, args []string) int {
 	}
 	server.WarnIfExposed(logger, ln.Addr().String(), *pass != "")
 	s := server.New(db, server.Options{Password: *pass, AllowFlush: *allowFlush, Logger: logger})
-	fmt.Fprintf(e.stderr, "crabkv: serving %s on %s\n", db.Dir(), ln.Addr())
-	return e.closeDB(db, e.serveUntilStopped(s, ln))
-}
-
-// serveUntilStopped serves on ln until a stop signal, then shuts s down.
-func (e *env) serveUntilStopped(s *server.Server, ln net.Listener) int {
+	// The signals are caught before the address is announced, so that a
+	// signal sent on seeing it shuts down gracefully.
 	notify := e.notifyStop
 	if notify == nil {
 		notify = func(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -82,6 +78,12 @@ func (e *env) serveUntilStopped(s *server.Server, ln net.Listener) int {
 	}
 	ctx, stop := notify(context.Background())
 	defer stop()
+	fmt.Fprintf(e.stderr, "crabkv: serving %s on %s\n", db.Dir(), ln.Addr())
+	return e.closeDB(db, e.serveUntilStopped(ctx, stop, s, ln))
+}
+
+// serveUntilStopped serves on ln until ctx ends, then shuts s down.
+func (e *env) serveUntilStopped(ctx context.Context, stop context.CancelFunc, s *server.Server, ln net.Listener) int {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	select {
