@@ -650,3 +650,40 @@ func indexOf(s []string, x string) int {
 	}
 	return -1
 }
+
+// TestProtocol3Client checks that a client asking for RESP3 first, as
+// go-redis does by default, falls back to RESP2 and authenticates.
+func TestProtocol3Client(t *testing.T) {
+	_, addr := startServer(t, Options{Password: "pw"})
+	c := dialClient(t, addr, func(o *redis.Options) { o.Protocol = 3; o.Password = "pw" })
+	ctx := testCtx(t)
+	if err := c.Set(ctx, "a", "b", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, "a").Result(); err != nil || got != "b" {
+		t.Fatalf("GET = %q, %v", got, err)
+	}
+}
+
+// TestSubscribedMode checks that a subscribed connection runs only the
+// commands Redis allows there, and leaves the mode when it unsubscribes.
+func TestSubscribedMode(t *testing.T) {
+	_, addr := startServer(t, Options{})
+	rw := rawConn(t, addr)
+	send(t, rw, "SUBSCRIBE crabkv:compaction other\r\n")
+	for _, want := range []string{"*3", "$9", "subscribe", "$17", "crabkv:compaction", ":1", "*3", "$9", "subscribe", "$5", "other", ":2"} {
+		expectLine(t, rw, want)
+	}
+	send(t, rw, "GET k\r\n")
+	expectLine(t, rw, "-ERR Can't execute 'get'")
+	send(t, rw, "PING\r\n")
+	for _, want := range []string{"*2", "$4", "pong", "$0", ""} {
+		expectLine(t, rw, want)
+	}
+	send(t, rw, "UNSUBSCRIBE\r\n")
+	for _, want := range []string{"*3", "$11", "unsubscribe", "$17", "crabkv:compaction", ":1", "*3", "$11", "unsubscribe", "$5", "other", ":0"} {
+		expectLine(t, rw, want)
+	}
+	send(t, rw, "GET k\r\n")
+	expectLine(t, rw, "$-1")
+}
