@@ -31,9 +31,10 @@ type client struct {
 		name   string
 	}
 
-	authed bool
-	quit   bool
-	sub    *subscription // non-nil in subscribed mode
+	pending int // reply bytes buffered since the last flush, roughly
+	authed  bool
+	quit    bool
+	sub     *subscription // non-nil in subscribed mode
 }
 
 func newClient(s *Server, nc net.Conn) *client {
@@ -65,13 +66,30 @@ func (c *client) serve() {
 			}
 			c.s.commands.Add(1)
 			c.dispatch(cmd.Args)
+			if c.pending >= flushAt {
+				if err = c.flush(); err != nil {
+					break
+				}
+			}
 		}
-		err = c.w.Flush()
+		if err == nil {
+			err = c.flush()
+		}
 		c.wmu.Unlock()
 		if err != nil {
 			return
 		}
 	}
+}
+
+// flush writes the buffered replies. A client that does not read them
+// within the idle timeout is given up on. The caller holds wmu.
+func (c *client) flush() error {
+	if t := c.s.opts.IdleTimeout; t > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(t))
+	}
+	c.pending = 0
+	return c.w.Flush()
 }
 
 // setBusy records whether the client is running commands. Going idle, it

@@ -42,6 +42,11 @@ const (
 	// DefaultMaxRequestBytes is the most bytes one request may take: four
 	// values of the largest size, e.g. an MSET of two or a SET with room.
 	DefaultMaxRequestBytes = 4 * DefaultMaxBulkLen
+	// DefaultMaxReplyBytes bounds the values one MGET may return.
+	DefaultMaxReplyBytes = DefaultMaxRequestBytes
+	// flushAt is how many reply bytes a connection buffers before it
+	// writes them out, even in the middle of a pipeline.
+	flushAt = 1 << 20
 	// DefaultMaxInlineLen is the longest inline (telnet-style) command, as
 	// in Redis.
 	DefaultMaxInlineLen = 64 << 10
@@ -68,12 +73,16 @@ type Options struct {
 	// MaxRequestBytes is the most bytes one request may take. Default:
 	// DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// MaxReplyBytes bounds the values one MGET may return; a larger one
+	// gets an error. Default: DefaultMaxReplyBytes.
+	MaxReplyBytes int
 	// MaxConns is the most connections served at once; the next is told
 	// "-ERR max number of clients reached" and closed. Default:
 	// DefaultMaxConns.
 	MaxConns int
-	// IdleTimeout closes a connection that sends nothing for this long, or
-	// takes longer to send one request. Default: DefaultIdleTimeout; a
+	// IdleTimeout closes a connection that sends nothing for this long,
+	// takes longer to send one request, or does not read its replies for
+	// this long. Default: DefaultIdleTimeout; a
 	// negative value means never. Subscribed connections are exempt.
 	IdleTimeout time.Duration
 	// Logger receives connection errors and warnings. Default:
@@ -91,6 +100,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.MaxReplyBytes <= 0 {
+		o.MaxReplyBytes = DefaultMaxReplyBytes
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns

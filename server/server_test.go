@@ -687,3 +687,31 @@ func TestSubscribedMode(t *testing.T) {
 	send(t, rw, "GET k\r\n")
 	expectLine(t, rw, "$-1")
 }
+
+func TestLargeReplies(t *testing.T) {
+	_, addr := startServer(t, Options{MaxReplyBytes: 3 << 20})
+	c := dialClient(t, addr)
+	ctx := testCtx(t)
+	v := bytes.Repeat([]byte("v"), 1<<20)
+	if err := c.MSet(ctx, "a", v, "b", v, "c", v, "d", v).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if vals, err := c.MGet(ctx, "a", "b", "c").Result(); err != nil || len(vals) != 3 {
+		t.Fatalf("MGET of 3 MiB: %d values, %v", len(vals), err)
+	}
+	wantErr(t, c.MGet(ctx, "a", "b", "c", "d").Err(), "ERR MGET reply too large")
+	// A pipeline of large GETs is answered in full, written out as it goes.
+	pipe := c.Pipeline()
+	gets := make([]*redis.StringCmd, 20)
+	for i := range gets {
+		gets[i] = pipe.Get(ctx, "a")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range gets {
+		if len(g.Val()) != len(v) {
+			t.Fatalf("GET %d: %d bytes", i, len(g.Val()))
+		}
+	}
+}

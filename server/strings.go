@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/crabkv/crabkv/kv"
@@ -170,10 +171,15 @@ func (c *client) exists(args [][]byte) {
 func (c *client) mget(args [][]byte) {
 	values := make([][]byte, len(args)-1)
 	found := make([]bool, len(args)-1)
+	total := 0
 	for i, key := range args[1:] {
 		v, ok, err := c.lookup(key)
 		if err != nil {
 			c.engineError(err)
+			return
+		}
+		if total += len(v); total > c.s.opts.MaxReplyBytes {
+			c.err(fmt.Sprintf("ERR MGET reply too large: over %d bytes; ask for fewer keys", c.s.opts.MaxReplyBytes))
 			return
 		}
 		values[i], found[i] = v, ok
