@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +42,10 @@ type env struct {
 	dir string
 	// readOnly is the --read-only flag: verbs that write refuse to run.
 	readOnly bool
+
+	// notifyStop returns a context that ends when serve should stop; nil
+	// means on SIGINT or SIGTERM. Tests stop serve through it.
+	notifyStop func(context.Context) (context.Context, context.CancelFunc)
 }
 
 // verb is one subcommand.
@@ -223,6 +228,12 @@ func (e *env) dataDir() string {
 // watching — but not beside a writer, where the tail is most likely a
 // record still being written.
 func (e *env) open(readOnly bool) (*kv.DB, error) {
+	return e.openWith(&kv.Options{ReadOnly: readOnly})
+}
+
+// openWith is open with engine options.
+func (e *env) openWith(opts *kv.Options) (*kv.DB, error) {
+	readOnly := opts.ReadOnly
 	dir := e.dataDir()
 	check := ensureDir
 	if readOnly {
@@ -231,7 +242,7 @@ func (e *env) open(readOnly bool) (*kv.DB, error) {
 	if err := check(dir); err != nil {
 		return nil, err
 	}
-	db, err := kv.Open(dir, &kv.Options{ReadOnly: readOnly})
+	db, err := kv.Open(dir, opts)
 	if err != nil {
 		return nil, explainOpenError(dir, err)
 	}

@@ -37,6 +37,7 @@ var verbs = []*verb{
 	&compactVerb,
 	&verifyVerb,
 	&repairVerb,
+	&serveVerb,
 	&demoVerb,
 	&versionVerb,
 }

@@ -44,15 +44,16 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":     cmdExits,
-			"holdlock":  cmdHoldLock,
-			"release":   cmdRelease,
-			"fill":      cmdFill,
-			"padlog":    cmdPadLog,
-			"truncate":  cmdTruncate,
-			"flipbyte":  cmdFlipByte,
-			"genbinary": cmdGenBinary,
-			"setenvq":   cmdSetEnvQ,
+			"exits":       cmdExits,
+			"holdlock":    cmdHoldLock,
+			"release":     cmdRelease,
+			"fill":        cmdFill,
+			"padlog":      cmdPadLog,
+			"truncate":    cmdTruncate,
+			"flipbyte":    cmdFlipByte,
+			"genbinary":   cmdGenBinary,
+			"setenvq":     cmdSetEnvQ,
+			"servesignal": cmdServeSignal,
 		},
 	})
 }

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/server"
+)
+
+// passwordEnv names the environment variable that sets the password when
+// --requirepass is not given; it keeps the password out of the process list.
+const passwordEnv = "CRABKV_PASSWORD"
+
+// shutdownGrace bounds how long serve waits, after a signal, for the
+// commands in flight to finish before it closes the connections anyway.
+const shutdownGrace = 10 * time.Second
+
+var serveVerb = verb{
+	name:    "serve",
+	args:    "",
+	summary: "serve the store over the Redis protocol",
+	writes:  true,
+	help: `
+Serve opens the store for writing and serves it over the Redis protocol
+(RESP2) until interrupted (Ctrl-C, SIGINT or SIGTERM). It then stops
+accepting connections, lets the commands in flight finish, closes the store
+and exits 0. redis-cli, redis-benchmark and Redis client libraries work
+with it; the commands are those of Redis for strings and keys (GET, SET,
+DEL, MGET, MSET, SCAN, ...), plus CRABKV.STATS, CRABKV.COMPACT and
+SUBSCRIBE crabkv:compaction. Keys do not expire: SET's EX and PX are
+refused.
+
+It listens on 127.0.0.1:6380, this machine only, unless --addr says
+otherwise; serving beyond this machine logs a warning, since the protocol
+is not encrypted. With --requirepass (or $` + passwordEnv + `) clients must
+AUTH before any other command. FLUSHDB is refused unless --allow-flush.`,
+	run: runServe,
+}
+
+func runServe(e *env, v *verb, args []string) int {
+	fs := e.flagSet(v)
+	addr := fs.String("addr", server.DefaultAddr, "`host:port` to listen on")
+	pass := fs.String("requirepass", "", "password clients must give with AUTH (default $"+passwordEnv+")")
+	allowFlush := fs.Bool("allow-flush", false, "let FLUSHDB delete every key")
+	noSync := fs.Bool("no-sync", false, "acknowledge writes before they reach stable storage (survives a crash of crabkv, not of the machine)")
+	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
+		return code
+	}
+	if *pass == "" {
+		*pass = e.getenv(passwordEnv)
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	db, err := e.openWith(&kv.Options{NoSync: *noSync})
+	if err != nil {
+		return e.fail(err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return e.closeDB(db, e.fail(err))
+	}
+	server.WarnIfExposed(logger, ln.Addr().String(), *pass != "")
+	s := server.New(db, server.Options{Password: *pass, AllowFlush: *allowFlush, Logger: logger})
+	// The signals are caught before the address is announced, so that a
+	// signal sent on seeing it shuts down gracefully.
+	notify := e.notifyStop
+	if notify == nil {
+		notify = func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		}
+	}
+	ctx, stop := notify(context.Background())
+	defer stop()
+	fmt.Fprintf(e.stderr, "crabkv: serving %s on %s\n", db.Dir(), ln.Addr())
+	return e.closeDB(db, e.serveUntilStopped(ctx, stop, s, ln))
+}
+
+// serveUntilStopped serves on ln until ctx ends, then shuts s down.
+func (e *env) serveUntilStopped(ctx context.Context, stop context.CancelFunc, s *server.Server, ln net.Listener) int {
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	select {
+	case err := <-served:
+		return e.fail(fmt.Errorf("serve: %w", err))
+	case <-ctx.Done():
+	}
+	stop() // a second Ctrl-C now ends the process at once
+	fmt.Fprintln(e.stderr, "crabkv: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	code := exitOK
+	if err := s.Shutdown(sctx); err != nil {
+		code = e.fail(fmt.Errorf("shutdown: %w", err))
+	}
+	if err := <-served; !errors.Is(err, server.ErrServerClosed) {
+		code = e.fail(fmt.Errorf("serve: %w", err))
+	}
+	return code
+}

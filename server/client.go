@@ -1,0 +1,170 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// client is one connection. Its goroutine reads requests and runs them;
+// a subscription's goroutine may also write to it, under wmu.
+type client struct {
+	s  *Server
+	nc net.Conn
+	rd *redcon.Reader
+	id int64
+
+	// wmu guards w and the connection's writes.
+	wmu sync.Mutex
+	w   *redcon.Writer
+
+	// state guards busy and name, which Shutdown and CLIENT read.
+	state struct {
+		sync.Mutex
+		busy   bool // running commands, as opposed to waiting for a request
+		closed bool // the connection has been closed
+		name   string
+	}
+
+	pending int // reply bytes buffered since the last flush, roughly
+	authed  bool
+	quit    bool
+	sub     *subscription // non-nil in subscribed mode
+}
+
+func newClient(s *Server, nc net.Conn) *client {
+	c := &client{s: s, nc: nc, id: s.nextID.Add(1)}
+	c.rd = redcon.NewReader(&guardConn{Conn: nc, opts: &s.opts})
+	c.w = redcon.NewWriter(nc)
+	c.authed = s.opts.Password == ""
+	return c
+}
+
+// serve runs the connection until the client leaves, breaks the protocol,
+// or the server shuts down.
+func (c *client) serve() {
+	defer c.close()
+	for !c.quit {
+		if !c.setBusy(false) {
+			return
+		}
+		cmds, err := c.rd.ReadCommands()
+		c.setBusy(true)
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		c.wmu.Lock()
+		for _, cmd := range cmds {
+			if c.quit {
+				break
+			}
+			c.s.commands.Add(1)
+			c.dispatch(cmd.Args)
+			if c.pending >= flushAt {
+				if err = c.flush(); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			err = c.flush()
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// flush writes the buffered replies. A client that does not read them
+// within the idle timeout is given up on. The caller holds wmu.
+func (c *client) flush() error {
+	if t := c.s.opts.IdleTimeout; t > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(t))
+	}
+	c.pending = 0
+	return c.w.Flush()
+}
+
+// setBusy records whether the client is running commands. Going idle, it
+// sets the read deadline, and it reports false when the server is shutting
+// down and the client should stop. The state lock orders this with
+// stopIfIdle.
+func (c *client) setBusy(busy bool) bool {
+	c.state.Lock()
+	defer c.state.Unlock()
+	c.state.busy = busy
+	if busy {
+		return true
+	}
+	if c.s.isClosing() {
+		return false
+	}
+	if t := c.s.opts.IdleTimeout; t > 0 && c.sub == nil {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	return true
+}
+
+// stopIfIdle ends the wait for a request of a client that is idle, by
+// moving its read deadline to now: a read that has already returned a
+// request is not lost, and the client stops after answering it. A busy
+// client stops after sending its replies. Shutdown calls it.
+func (c *client) stopIfIdle() {
+	c.state.Lock()
+	defer c.state.Unlock()
+	if !c.state.busy {
+		c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// readFailed answers a protocol error, which closes only this connection,
+// and logs nothing for a client that merely went away.
+func (c *client) readFailed(err error) {
+	msg := limitMessage(err)
+	if msg == "" {
+		var ne net.Error
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !(errors.As(err, &ne) && ne.Timeout()) {
+			c.s.opts.Logger.Debug("connection read failed", "remote", c.nc.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.w.WriteError(msg)
+	c.w.Flush()
+}
+
+// close closes the connection first, so that a forwarder blocked writing
+// to it stops at once.
+func (c *client) close() {
+	c.nc.Close()
+	if c.sub != nil {
+		c.sub.stop()
+	}
+}
+
+// Replies. They are written under wmu, which dispatch's caller holds.
+
+func (c *client) ok()                 { c.w.WriteString("OK") }
+func (c *client) err(msg string)      { c.w.WriteError(msg) }
+func (c *client) bulk(b []byte)       { c.w.WriteBulk(b) }
+func (c *client) bulkString(s string) { c.w.WriteBulkString(s) }
+func (c *client) integer(n int64)     { c.w.WriteInt64(n) }
+func (c *client) null()               { c.w.WriteNull() }
+func (c *client) array(n int)         { c.w.WriteArray(n) }
+func (c *client) simple(s string)     { c.w.WriteString(s) }
+func (c *client) syntaxError()        { c.err("ERR syntax error") }
+func (c *client) notInteger()         { c.err("ERR value is not an integer or out of range") }
+func (c *client) wrongArgs(name string) {
+	c.err("ERR wrong number of arguments for '" + strings.ToLower(name) + "' command")
+}

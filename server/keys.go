@@ -1,0 +1,176 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+func (c *client) dbsize([][]byte) { c.integer(int64(c.s.db.Stats().Keys)) }
+
+// keys is KEYS pattern, with Redis's glob syntax (see match).
+func (c *client) keys(args [][]byte) {
+	pattern := args[1]
+	all, err := c.s.db.CheckedKeys(literalPrefix(pattern))
+	if err != nil {
+		c.engineError(err)
+		return
+	}
+	out := all[:0]
+	for _, k := range all {
+		if match(pattern, []byte(k)) {
+			out = append(out, k)
+		}
+	}
+	c.array(len(out))
+	for _, k := range out {
+		c.bulkString(k)
+	}
+}
+
+// Default and largest COUNT of a SCAN.
+const (
+	defaultScanCount = 10
+	maxScanCount     = 1 << 20
+)
+
+// scan is SCAN cursor [MATCH pattern] [COUNT n] [TYPE string].
+//
+// Keys are returned in byte order, and the cursor stands for the last key
+// returned: the next call returns the keys after it, as the store is then.
+// So a key present for the whole scan is returned exactly once however the
+// store changes meanwhile, and one added or deleted during it may or may
+// not be. Clients treat the cursor as a number, so the server keeps the key
+// under a random number (see cursorTable); "0" starts a scan and is
+// returned at its end. COUNT is how many keys are examined, as in Redis;
+// TYPE string is accepted, other types find nothing.
+func (c *client) scan(args [][]byte) {
+	cur, ok := strconv.ParseUint(string(args[1]), 10, 64)
+	if ok != nil {
+		c.err("ERR invalid cursor")
+		return
+	}
+	var pattern []byte
+	count, typeOK := defaultScanCount, true
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.syntaxError()
+			return
+		}
+		switch strings.ToUpper(string(args[i])) {
+		case "MATCH":
+			pattern = args[i+1]
+		case "COUNT":
+			n, ok := parseInt(args[i+1])
+			if !ok {
+				c.notInteger()
+				return
+			}
+			if n < 1 {
+				c.syntaxError()
+				return
+			}
+			count = int(min(n, maxScanCount))
+		case "TYPE":
+			typeOK = strings.EqualFold(string(args[i+1]), "string")
+		default:
+			c.syntaxError()
+			return
+		}
+	}
+	after := ""
+	if cur != 0 {
+		k, ok := c.s.cursors.get(cur)
+		if !ok {
+			c.err("ERR invalid cursor")
+			return
+		}
+		after = k
+	}
+	keys, next := c.scanPage(pattern, after, cur != 0, count)
+	if !typeOK {
+		keys = nil
+	}
+	c.array(2)
+	c.bulkString(strconv.FormatUint(next, 10))
+	c.array(len(keys))
+	for _, k := range keys {
+		c.bulkString(k)
+	}
+}
+
+// scanPage returns the keys matching pattern among the count keys after
+// after, and the cursor of the next page (0 at the end).
+func (c *client) scanPage(pattern []byte, after string, resume bool, count int) ([]string, uint64) {
+	// The engine lists keys from a prefix, not from a key, so each page
+	// lists the keys under the pattern's literal prefix and skips ahead.
+	all := c.s.db.Keys(literalPrefix(pattern))
+	i := 0
+	if resume {
+		i = sort.Search(len(all), func(j int) bool { return all[j] > after })
+	}
+	end := min(i+count, len(all))
+	var out []string
+	for _, k := range all[i:end] {
+		if pattern == nil || match(pattern, []byte(k)) {
+			out = append(out, k)
+		}
+	}
+	if end == len(all) {
+		return out, 0
+	}
+	return out, c.s.cursors.put(all[end-1])
+}
+
+// literalPrefix returns the part of a glob pattern before its first special
+// character: every match starts with it.
+func literalPrefix(pattern []byte) []byte {
+	for i, b := range pattern {
+		switch b {
+		case '*', '?', '[', '\\':
+			return pattern[:i]
+		}
+	}
+	return pattern
+}
+
+// maxCursors bounds the cursor table; an older cursor is forgotten and
+// reported invalid.
+const maxCursors = 4096
+
+// cursorTable maps SCAN cursors to the last key returned. Numbers are
+// random, so a client cannot guess another's cursor.
+type cursorTable struct {
+	// mu guards m and order.
+	mu    sync.Mutex
+	m     map[uint64]string
+	order []uint64
+}
+
+func (t *cursorTable) put(key string) uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	id := binary.LittleEndian.Uint64(b[:])>>1 | 1 // non-zero, fits an int64
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[uint64]string{}
+	}
+	if len(t.order) >= maxCursors {
+		delete(t.m, t.order[0])
+		t.order = t.order[1:]
+	}
+	t.m[id] = key
+	t.order = append(t.order, id)
+	return id
+}
+
+func (t *cursorTable) get(id uint64) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k, ok := t.m[id]
+	return k, ok
+}

@@ -1,0 +1,208 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"strconv"
+)
+
+// errLimit is the cause of a request refused by guardConn; its message is
+// sent to the client as the reply before the connection is closed.
+type errLimit struct{ msg string }
+
+func (e *errLimit) Error() string { return e.msg }
+
+// guardConn checks the request stream's framing before redcon sees it.
+//
+// redcon's reader does not allocate what a length header claims; it grows
+// its buffer as bytes arrive, without any bound, and it reads again by
+// recursion each time a request is still incomplete. So a client could make
+// it hold any amount of memory by sending a long request, and a deep stack
+// by sending one slowly. guardConn follows the RESP headers as bytes go by
+// (it checks lengths, it does not build commands), fails the read as soon
+// as a header exceeds a limit, and returns from Read only with a full
+// buffer or a complete request, so the reader recurses a few times per
+// request, not once per network packet.
+type guardConn struct {
+	net.Conn
+	opts *Options
+	st   frameState
+}
+
+// frameState is where the stream stands in the request being received.
+type frameState struct {
+	phase  int // one of the phase constants
+	line   []byte
+	args   int // bulk strings still to come in this request
+	skip   int // bulk bytes (and CRLF) still to come
+	total  int // bytes of this request so far
+	inline int // bytes of the current inline request so far
+}
+
+const (
+	phaseStart  = iota // expecting the first byte of a request
+	phaseCount         // reading "*N\r\n"
+	phaseBulkHd        // reading "$N\r\n"
+	phaseBulk          // skipping a bulk string and its CRLF
+	phaseInline        // reading an inline command up to '\n'
+)
+
+// maxHeaderLine bounds a "*N" or "$N" line; a number has at most 20 digits.
+const maxHeaderLine = 32
+
+func (g *guardConn) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := g.Conn.Read(p[n:])
+		complete, lerr := g.scan(p[n : n+m])
+		n += m
+		if lerr != nil {
+			return 0, lerr
+		}
+		if err != nil || complete || n == len(p) {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// scan advances the frame state over b and reports whether a request ended
+// in it.
+func (g *guardConn) scan(b []byte) (complete bool, err error) {
+	st := &g.st
+	for len(b) > 0 {
+		switch st.phase {
+		case phaseStart:
+			st.total, st.line = 0, st.line[:0]
+			if b[0] == '*' {
+				st.phase = phaseCount
+				st.total = 1
+				b = b[1:]
+			} else {
+				st.phase, st.inline = phaseInline, 0
+			}
+		case phaseInline:
+			i := indexByte(b, '\n')
+			if i < 0 {
+				st.inline += len(b)
+				b = nil
+			} else {
+				st.inline += i + 1
+				b = b[i+1:]
+				st.phase = phaseStart
+				complete = true
+			}
+			if st.inline > DefaultMaxInlineLen {
+				return complete, &errLimit{"ERR Protocol error: too big inline request"}
+			}
+		case phaseCount, phaseBulkHd:
+			rest, v, done, err := g.header(b)
+			if err != nil {
+				return complete, err
+			}
+			b = rest
+			if !done {
+				continue
+			}
+			if st.phase == phaseCount {
+				if v > int64(g.opts.MaxArgs) {
+					return complete, &errLimit{"ERR Protocol error: invalid multibulk length"}
+				}
+				st.args = int(v)
+				st.phase = phaseBulkHd
+				if st.args <= 0 {
+					// redcon rejects it; let it say so.
+					st.phase = phaseStart
+					complete = true
+				}
+				continue
+			}
+			if v > int64(g.opts.MaxBulkLen) {
+				return complete, &errLimit{"ERR Protocol error: invalid bulk length"}
+			}
+			st.skip = int(v) + 2
+			st.phase = phaseBulk
+			if st.total+st.skip > g.opts.MaxRequestBytes {
+				return complete, &errLimit{"ERR Protocol error: request too large"}
+			}
+		case phaseBulk:
+			k := min(st.skip, len(b))
+			st.skip -= k
+			st.total += k
+			b = b[k:]
+			if st.skip == 0 {
+				st.args--
+				st.phase = phaseBulkHd
+				if st.args == 0 {
+					st.phase = phaseStart
+					complete = true
+				}
+			}
+		}
+	}
+	return complete, nil
+}
+
+// header consumes a header line's bytes from b. When the line is complete
+// (done) it returns the number after the type byte ('*' is already
+// consumed for a count; a bulk header must start with '$').
+func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error) {
+	st := &g.st
+	i := indexByte(b, '\n')
+	if i < 0 {
+		st.line = append(st.line, b...)
+		st.total += len(b)
+		if len(st.line) > maxHeaderLine {
+			return nil, 0, false, g.badHeader()
+		}
+		return nil, 0, false, nil
+	}
+	st.line = append(st.line, b[:i+1]...)
+	st.total += i + 1
+	line := st.line
+	st.line = st.line[:0]
+	if len(line) > maxHeaderLine || len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, 0, false, g.badHeader()
+	}
+	line = line[:len(line)-2]
+	if st.phase == phaseBulkHd {
+		if len(line) == 0 || line[0] != '$' {
+			return nil, 0, false, &errLimit{"ERR Protocol error: expected '$'"}
+		}
+		line = line[1:]
+	}
+	v, perr := strconv.ParseInt(string(line), 10, 64)
+	if perr != nil || (st.phase == phaseBulkHd && v < 0) {
+		return nil, 0, false, g.badHeader()
+	}
+	return b[i+1:], v, true, nil
+}
+
+func (g *guardConn) badHeader() error {
+	if g.st.phase == phaseCount {
+		return &errLimit{"ERR Protocol error: invalid multibulk length"}
+	}
+	return &errLimit{"ERR Protocol error: invalid bulk length"}
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// limitMessage returns the reply for a read error that a client caused, or
+// "" for one that only means the connection is gone.
+func limitMessage(err error) string {
+	var le *errLimit
+	if errors.As(err, &le) {
+		return le.msg
+	}
+	if msg := err.Error(); len(msg) > 15 && msg[:15] == "Protocol error:" {
+		return "ERR " + msg
+	}
+	return ""
+}

@@ -1,0 +1,316 @@
+// Package server serves a CrabKv store over the Redis protocol (RESP2), so
+// that redis-cli, redis-benchmark and Redis client libraries can use it.
+//
+// The protocol is read and written by github.com/tidwall/redcon; this
+// package owns the connections, so that it can bound what a client may make
+// it hold (see Options), require a password, and shut down gracefully:
+// Shutdown stops accepting, lets every command already read finish and its
+// reply go out, and then closes the connections.
+//
+// Keys and values are binary-safe. The engine has no empty keys, so a write
+// to the empty key is refused and a read of it finds nothing. Commands that
+// read and then write a key (SET NX/XX/GET, GETDEL, DEL) are atomic with
+// respect to the other commands of the same Server; MSET is not atomic as a
+// whole until the engine has batches: a crash in the middle can leave some
+// of its keys written and others not.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// Defaults for Options.
+const (
+	// DefaultAddr is the address crabkv serve listens on: loopback only,
+	// one port above Redis's.
+	DefaultAddr = "127.0.0.1:6380"
+	// DefaultMaxBulkLen is the longest bulk string a request may carry: the
+	// engine's largest value and some slack for the command around it.
+	DefaultMaxBulkLen = kv.DefaultMaxValueSize + 64<<10
+	// DefaultMaxArgs is the most arguments one request may carry.
+	DefaultMaxArgs = 1 << 16
+	// DefaultMaxRequestBytes is the most bytes one request may take: four
+	// values of the largest size, e.g. an MSET of two or a SET with room.
+	DefaultMaxRequestBytes = 4 * DefaultMaxBulkLen
+	// DefaultMaxReplyBytes bounds the values one MGET may return.
+	DefaultMaxReplyBytes = DefaultMaxRequestBytes
+	// flushAt is how many reply bytes a connection buffers before it
+	// writes them out, even in the middle of a pipeline.
+	flushAt = 1 << 20
+	// DefaultMaxInlineLen is the longest inline (telnet-style) command, as
+	// in Redis.
+	DefaultMaxInlineLen = 64 << 10
+	// DefaultMaxConns is the most connections served at once.
+	DefaultMaxConns = 256
+	// DefaultIdleTimeout is how long a connection may stay silent, or take
+	// to send one request, before it is closed.
+	DefaultIdleTimeout = 5 * time.Minute
+)
+
+// Options configure a Server. The zero value gives the defaults.
+type Options struct {
+	// Password, when not empty, must be given with AUTH (or HELLO … AUTH)
+	// before any command but AUTH, HELLO and QUIT. Default: none.
+	Password string
+	// AllowFlush lets FLUSHDB delete every key. Default: false, and FLUSHDB
+	// is refused.
+	AllowFlush bool
+	// MaxBulkLen is the longest bulk string accepted. Default:
+	// DefaultMaxBulkLen.
+	MaxBulkLen int
+	// MaxArgs is the most arguments in one request. Default: DefaultMaxArgs.
+	MaxArgs int
+	// MaxRequestBytes is the most bytes one request may take. Default:
+	// DefaultMaxRequestBytes.
+	MaxRequestBytes int
+	// MaxReplyBytes bounds the values one MGET may return; a larger one
+	// gets an error. Default: DefaultMaxReplyBytes.
+	MaxReplyBytes int
+	// MaxConns is the most connections served at once; the next is told
+	// "-ERR max number of clients reached" and closed. Default:
+	// DefaultMaxConns.
+	MaxConns int
+	// IdleTimeout closes a connection that sends nothing for this long,
+	// takes longer to send one request, or does not read its replies for
+	// this long. Default: DefaultIdleTimeout; a
+	// negative value means never. Subscribed connections are exempt.
+	IdleTimeout time.Duration
+	// Logger receives connection errors and warnings. Default:
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.MaxBulkLen <= 0 {
+		o.MaxBulkLen = DefaultMaxBulkLen
+	}
+	if o.MaxArgs <= 0 {
+		o.MaxArgs = DefaultMaxArgs
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if o.MaxReplyBytes <= 0 {
+		o.MaxReplyBytes = DefaultMaxReplyBytes
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server: closed")
+
+// Server serves one store. It is safe for concurrent use.
+type Server struct {
+	db      *kv.DB
+	opts    Options
+	started time.Time
+	keys    keyLocks
+	cursors cursorTable
+
+	nextID   atomic.Int64
+	commands atomic.Int64 // commands processed
+	accepted atomic.Int64 // connections accepted
+	rejected atomic.Int64 // connections refused at MaxConns
+
+	// mu guards the listeners, the live connections and closing.
+	mu struct {
+		sync.Mutex
+		listeners map[net.Listener]struct{}
+		conns     map[*client]struct{}
+		closing   bool
+	}
+	// wg counts the goroutines serving connections.
+	wg sync.WaitGroup
+}
+
+// New returns a Server for db. The caller keeps ownership of db and closes
+// it after Shutdown.
+func New(db *kv.DB, opts Options) *Server {
+	s := &Server{db: db, opts: opts.withDefaults(), started: time.Now()}
+	s.mu.listeners = map[net.Listener]struct{}{}
+	s.mu.conns = map[*client]struct{}{}
+	return s
+}
+
+// WarnIfExposed logs a warning when addr is not a loopback address: the
+// protocol is plain text, and without a password anyone who can reach the
+// port can read and change the store.
+func WarnIfExposed(logger *slog.Logger, addr string, hasPassword bool) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return
+	}
+	logger.Warn("serving beyond this machine: traffic is not encrypted",
+		"addr", addr, "password", hasPassword)
+}
+
+// Serve accepts connections on ln until Shutdown, and then returns
+// ErrServerClosed. It closes ln.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.mu.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.mu.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.accept(nc)
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.closing
+}
+
+// accept registers nc and starts serving it, or refuses it.
+func (s *Server) accept(nc net.Conn) {
+	s.mu.Lock()
+	if s.mu.closing || len(s.mu.conns) >= s.opts.MaxConns {
+		closing := s.mu.closing
+		s.mu.Unlock()
+		if !closing {
+			s.rejected.Add(1)
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		}
+		nc.Close()
+		return
+	}
+	c := newClient(s, nc)
+	s.mu.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.accepted.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.mu.conns, c)
+		s.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting connections, lets every command already read
+// finish and its reply go out, closes the connections and returns. If ctx
+// ends first, it closes the remaining connections at once and returns
+// ctx's error once their goroutines have stopped.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.mu.closing = true
+	for ln := range s.mu.listeners {
+		ln.Close()
+	}
+	clear(s.mu.listeners)
+	for c := range s.mu.conns {
+		c.stopIfIdle()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for c := range s.mu.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// Clients returns the number of open connections.
+func (s *Server) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.mu.conns)
+}
+
+// checkPassword compares in constant time, so the reply's timing does not
+// tell how much of a guess was right.
+func (s *Server) checkPassword(got []byte) bool {
+	return subtle.ConstantTimeCompare(got, []byte(s.opts.Password)) == 1
+}
+
+// keyLocks makes the commands that read a key and then write it (SET
+// NX/XX/GET, GETDEL, DEL) atomic among this server's clients: they hold
+// their key's stripe exclusively. A plain write holds it shared, so that
+// plain writes of one key still wait for the disk together (the engine's
+// group commit) rather than one after another.
+type keyLocks [256]sync.RWMutex
+
+func (l *keyLocks) stripe(key []byte) *sync.RWMutex {
+	var h uint32 = 2166136261
+	for _, b := range key {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return &l[h%uint32(len(l))]
+}
+
+// lock holds key's stripe exclusively and returns the unlock function.
+func (l *keyLocks) lock(key []byte) func() {
+	m := l.stripe(key)
+	m.Lock()
+	return m.Unlock
+}
+
+// share holds key's stripe shared and returns the unlock function.
+func (l *keyLocks) share(key []byte) func() {
+	m := l.stripe(key)
+	m.RLock()
+	return m.RUnlock
+}
+
+// String describes the server for logs.
+func (s *Server) String() string { return fmt.Sprintf("crabkv server for %s", s.db.Dir()) }

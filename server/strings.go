@@ -1,0 +1,270 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// lookup reads key; found is false for a key that is absent or that no
+// store could hold (the empty key).
+func (c *client) lookup(key []byte) (value []byte, found bool, err error) {
+	v, err := c.s.db.Get(key)
+	switch {
+	case errors.Is(err, kv.ErrNotFound), errors.Is(err, kv.ErrEmptyKey):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+func (c *client) get(args [][]byte) {
+	v, found, err := c.lookup(args[1])
+	switch {
+	case err != nil:
+		c.engineError(err)
+	case !found:
+		c.null()
+	default:
+		c.bulk(v)
+	}
+}
+
+// setOptions are SET's flags.
+type setOptions struct {
+	nx, xx, get bool
+}
+
+func parseSetOptions(args [][]byte) (setOptions, string) {
+	var o setOptions
+	for _, a := range args {
+		switch strings.ToUpper(string(a)) {
+		case "NX":
+			o.nx = true
+		case "XX":
+			o.xx = true
+		case "GET":
+			o.get = true
+		case "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "PERSIST":
+			return o, "ERR TTLs are not supported yet: crabkv keys do not expire"
+		default:
+			return o, "ERR syntax error"
+		}
+	}
+	if o.nx && o.xx {
+		return o, "ERR syntax error"
+	}
+	return o, ""
+}
+
+// set is SET key value [NX|XX] [GET].
+func (c *client) set(args [][]byte) {
+	o, msg := parseSetOptions(args[3:])
+	if msg != "" {
+		c.err(msg)
+		return
+	}
+	key, value := args[1], args[2]
+	var old []byte
+	found := false
+	if !o.nx && !o.xx && !o.get {
+		defer c.s.keys.share(key)()
+	} else {
+		defer c.s.keys.lock(key)()
+		var err error
+		if old, found, err = c.lookup(key); err != nil {
+			c.engineError(err)
+			return
+		}
+	}
+	if (o.nx && found) || (o.xx && !found) {
+		c.setReply(o, old, found, false)
+		return
+	}
+	if err := c.s.db.Put(key, value); err != nil {
+		c.engineError(err)
+		return
+	}
+	c.setReply(o, old, found, true)
+}
+
+func (c *client) setReply(o setOptions, old []byte, found, written bool) {
+	switch {
+	case o.get && found:
+		c.bulk(old)
+	case o.get, !written:
+		c.null()
+	default:
+		c.ok()
+	}
+}
+
+func (c *client) getdel(args [][]byte) {
+	key := args[1]
+	defer c.s.keys.lock(key)()
+	v, found, err := c.lookup(key)
+	if err == nil && found {
+		err = c.s.db.Delete(key)
+	}
+	switch {
+	case err != nil:
+		c.engineError(err)
+	case !found:
+		c.null()
+	default:
+		c.bulk(v)
+	}
+}
+
+// del is DEL and UNLINK: it counts the keys that were there.
+func (c *client) del(args [][]byte) {
+	var n int64
+	for _, key := range args[1:] {
+		deleted, err := c.delete(key)
+		if err != nil {
+			c.engineError(err)
+			return
+		}
+		if deleted {
+			n++
+		}
+	}
+	c.integer(n)
+}
+
+func (c *client) delete(key []byte) (bool, error) {
+	if len(key) == 0 || len(key) > kv.DefaultMaxKeySize {
+		return false, nil
+	}
+	defer c.s.keys.lock(key)()
+	_, err := c.s.db.Entry(key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, c.s.db.Delete(key)
+}
+
+func (c *client) exists(args [][]byte) {
+	var n int64
+	for _, key := range args[1:] {
+		if len(key) == 0 {
+			continue
+		}
+		_, err := c.s.db.Entry(key)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, kv.ErrNotFound):
+			c.engineError(err)
+			return
+		}
+	}
+	c.integer(n)
+}
+
+func (c *client) mget(args [][]byte) {
+	values := make([][]byte, len(args)-1)
+	found := make([]bool, len(args)-1)
+	total := 0
+	for i, key := range args[1:] {
+		v, ok, err := c.lookup(key)
+		if err != nil {
+			c.engineError(err)
+			return
+		}
+		if total += len(v); total > c.s.opts.MaxReplyBytes {
+			c.err(fmt.Sprintf("ERR MGET reply too large: over %d bytes; ask for fewer keys", c.s.opts.MaxReplyBytes))
+			return
+		}
+		values[i], found[i] = v, ok
+	}
+	c.array(len(values))
+	for i, v := range values {
+		if found[i] {
+			c.bulk(v)
+		} else {
+			c.null()
+		}
+	}
+}
+
+// mset writes the pairs one after another. It is not atomic: until the
+// engine has batches, a crash or an error part way leaves the earlier
+// pairs written. It checks every key and value first, so a bad argument
+// writes nothing.
+func (c *client) mset(args [][]byte) {
+	if len(args)%2 != 1 {
+		c.wrongArgs("mset")
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		if msg := checkPair(args[i], args[i+1]); msg != "" {
+			c.err(msg)
+			return
+		}
+	}
+	for i := 1; i < len(args); i += 2 {
+		unlock := c.s.keys.share(args[i])
+		err := c.s.db.Put(args[i], args[i+1])
+		unlock()
+		if err != nil {
+			c.engineError(err)
+			return
+		}
+	}
+	c.ok()
+}
+
+// checkPair returns the error a Put of key and value would give, as a
+// reply, or "".
+func checkPair(key, value []byte) string {
+	switch {
+	case len(key) == 0:
+		return "ERR empty keys are not supported"
+	case len(key) > kv.DefaultMaxKeySize:
+		return "ERR key too large"
+	case len(value) > kv.DefaultMaxValueSize:
+		return "ERR value too large"
+	}
+	return ""
+}
+
+func (c *client) strlen(args [][]byte) {
+	if len(args[1]) == 0 {
+		c.integer(0)
+		return
+	}
+	e, err := c.s.db.Entry(args[1])
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		c.integer(0)
+	case err != nil:
+		c.engineError(err)
+	default:
+		c.integer(int64(e.ValueSize))
+	}
+}
+
+func (c *client) flushdb(args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !strings.EqualFold(string(args[1]), "sync") && !strings.EqualFold(string(args[1]), "async")) {
+		c.syntaxError()
+		return
+	}
+	if !c.s.opts.AllowFlush {
+		c.err("ERR FLUSHDB is disabled; start the server with --allow-flush to allow it")
+		return
+	}
+	for _, k := range c.s.db.Keys(nil) {
+		if _, err := c.delete([]byte(k)); err != nil {
+			c.engineError(err)
+			return
+		}
+	}
+	c.ok()
+}
