@@ -33,6 +33,8 @@ var verbs = []*verb{
 	&getVerb,
 	&deleteVerb,
 	&keysVerb,
+	&importVerb,
+	&exportVerb,
 	&statsVerb,
 	&compactVerb,
 	&verifyVerb,
@@ -48,6 +50,7 @@ func main() {
 		stderr:    os.Stderr,
 		getenv:    os.Getenv,
 		stdoutTTY: isTerminal(os.Stdout),
+		stdinTTY:  isTerminal(os.Stdin),
 	}))
 }
 
