@@ -130,6 +130,9 @@ func parseImportLine(text []byte) (key, value []byte, err error) {
 		// encoding/json would turn the bad bytes into U+FFFD silently.
 		return nil, nil, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
 	}
+	if key, value, ok := parsePlainLine(text); ok {
+		return key, value, nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.DisallowUnknownFields()
 	var l importLine
@@ -165,4 +168,35 @@ func importField(name string, text, b64 *string) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("no %q or %q", name, name+"_base64")
+}
+
+// parsePlainLine is parseImportLine's fast path, for the line export writes
+// for a key and value that need no escapes: {"key":"K","value":"V"}, with
+// neither string holding a quote, a backslash or a control character, and
+// the key not empty. It reports false for any other line. text is valid
+// UTF-8; key and value alias it.
+func parsePlainLine(text []byte) (key, value []byte, ok bool) {
+	const pre, mid, post = `{"key":"`, `","value":"`, `"}`
+	t := bytes.TrimSuffix(bytes.TrimSuffix(text, []byte("\n")), []byte("\r"))
+	if !bytes.HasPrefix(t, []byte(pre)) || !bytes.HasSuffix(t, []byte(post)) || len(t) < len(pre)+len(post) {
+		return nil, nil, false
+	}
+	body := t[len(pre) : len(t)-len(post)]
+	i := bytes.Index(body, []byte(mid))
+	if i <= 0 {
+		return nil, nil, false
+	}
+	key, value = body[:i], body[i+len(mid):]
+	return key, value, plainJSON(key) && plainJSON(value)
+}
+
+// plainJSON reports whether s reads the same inside a JSON string as it
+// is: it holds no quote, no backslash and no control character.
+func plainJSON(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -47,3 +47,28 @@ func TestImportLineErrors(t *testing.T) {
 		}
 	}
 }
+
+// The fast path takes only lines it reads exactly as encoding/json does.
+func TestPlainLine(t *testing.T) {
+	tests := []struct {
+		line       string
+		key, value string
+		ok         bool
+	}{
+		{`{"key":"k","value":"v"}` + "\n", "k", "v", true},
+		{`{"key":"k","value":""}` + "\r\n", "k", "", true},
+		{`{"key":"é🦀","value":"a b"}`, "é🦀", "a b", true},
+		{`{"key":"","value":"v"}`, "", "", false},
+		{`{"key":"k\n","value":"v"}`, "", "", false},
+		{`{"key":"k","value":"v\"","value":"w"}`, "", "", false},
+		{`{"key":"k","value":"a\\u0041"}`, "", "", false},
+		{`{"key":"k","value":"v"} `, "", "", false},
+		{`{"key":"k","value":"v","x":"y"}`, "", "", false},
+	}
+	for _, tc := range tests {
+		k, v, ok := parsePlainLine([]byte(tc.line))
+		if ok != tc.ok || (ok && (string(k) != tc.key || string(v) != tc.value)) {
+			t.Errorf("%q: got %q %q %v, want %q %q %v", tc.line, k, v, ok, tc.key, tc.value, tc.ok)
+		}
+	}
+}

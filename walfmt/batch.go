@@ -25,11 +25,7 @@ func AppendBatchHeader(dst []byte) []byte {
 // delete (KindDelete) of key, to dst. The caller checks the lengths
 // against MaxKeyLen and MaxValueLen, and keeps a batch within MaxValueLen.
 func AppendBatchOp(dst []byte, kind Kind, key, value []byte) []byte {
-	start := len(dst)
-	dst = appendRecord(dst, kind, key, value)
-	dst[start+offFlags] = FlagBatchOp
-	binary.LittleEndian.PutUint32(dst[start:], Checksum(dst[start+4:]))
-	return dst
+	return appendRecordFlags(dst, kind, FlagBatchOp, key, value)
 }
 
 // SealBatch fills in the value length and the checksum of the batch record

@@ -238,9 +238,16 @@ func AppendDelete(dst, key []byte) []byte {
 }
 
 func appendRecord(dst []byte, kind Kind, key, value []byte) []byte {
+	return appendRecordFlags(dst, kind, 0, key, value)
+}
+
+// appendRecordFlags appends a record with the given flags, none of which
+// adds a field.
+func appendRecordFlags(dst []byte, kind Kind, flags uint8, key, value []byte) []byte {
 	start := len(dst)
 	var h [RecordHeaderSize]byte
 	h[offKind] = byte(kind)
+	h[offFlags] = flags
 	binary.LittleEndian.PutUint32(h[offKeyLen:], uint32(len(key)))
 	binary.LittleEndian.PutUint32(h[offValueLen:], uint32(len(value)))
 	dst = append(dst, h[:]...)
