@@ -543,3 +543,62 @@ func TestBatchTornTail(t *testing.T) {
 		}
 	}
 }
+
+// A batch is one append and one sync, however many operations it holds.
+func TestBatchIsOneSync(t *testing.T) {
+	ffs := newFaultFS(newMemFS())
+	db := openDB(t, memDir, memOptions(ffs, false))
+	before := len(ffs.Ops())
+	b := db.NewBatch()
+	for i := range 200 {
+		b.Put([]byte(key(i)), []byte(value(i)))
+	}
+	if err := db.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	writes, syncs := 0, 0
+	for _, o := range ffs.Ops()[before:] {
+		switch o {
+		case "write wal.log":
+			writes++
+		case "sync wal.log":
+			syncs++
+		}
+	}
+	if writes != 1 || syncs != 1 {
+		t.Fatalf("a batch of 200 took %d writes and %d syncs, want 1 and 1: %q", writes, syncs, ffs.Ops()[before:])
+	}
+}
+
+// A batch whose append fails is not applied at all, and the store takes
+// the next one.
+func TestBatchFailedAppend(t *testing.T) {
+	ffs := newFaultFS(newMemFS())
+	db := openDB(t, memDir, memOptions(ffs, false))
+	mustPut(t, db, "a", "1")
+	boom := errors.New("disk full")
+	ffs.SetInject(func(o fsOp, name string, _ int) error {
+		if o == opWrite && strings.HasSuffix(name, "wal.log") {
+			return shortWrite{boom}
+		}
+		return nil
+	})
+	b := db.NewBatch()
+	b.Put([]byte("a"), []byte("2"))
+	b.Put([]byte("b"), []byte("2"))
+	if err := db.Write(b); !errors.Is(err, boom) {
+		t.Fatalf("Write = %v, want the write's error", err)
+	}
+	ffs.SetInject(nil)
+	wantContents(t, db, map[string]string{"a": "1"})
+	b.Reset()
+	b.Put([]byte("c"), []byte("3"))
+	if err := db.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	wantContents(t, db, map[string]string{"a": "1", "c": "3"})
+	st := db.Stats()
+	if st.LiveBytes+st.StaleBytes+st.HeaderBytes != st.LogBytes {
+		t.Fatalf("accounting: %+v", st)
+	}
+}
