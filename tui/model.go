@@ -82,7 +82,7 @@ type Model struct {
 	// pendingDeleteShown are the keys D asks to delete, awaiting y/n;
 	// nil when the question is about pendingDelete.
 	pendingDeleteShown []string
-	compactAsked  bool   // c was pressed and its Finished event not yet seen
+	compactAsked       bool // c was pressed and its Finished event not yet seen
 
 	width, height int
 
