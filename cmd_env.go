@@ -37,6 +37,9 @@ type env struct {
 	// stdoutTTY reports whether stdout is a terminal. It decides whether keys
 	// and values are escaped and whether compaction draws a progress bar.
 	stdoutTTY bool
+	// stdinTTY reports whether stdin is a terminal: whether a person can
+	// answer a question, such as delete --prefix's.
+	stdinTTY bool
 
 	// dir is the --dir flag; empty means it was not given.
 	dir string

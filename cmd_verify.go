@@ -76,7 +76,11 @@ func runVerify(e *env, v *verb, args []string) int {
 func formatVerify(r *kv.VerifyReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s\n", r.Path, verifyStatus(r))
-	fmt.Fprintf(&b, "records: %d (%d puts, %d deletes)\n", r.Records, r.Puts, r.Deletes)
+	if r.Batches > 0 {
+		fmt.Fprintf(&b, "records: %d (%d puts, %d deletes; %d batches hold some of them)\n", r.Records, r.Puts, r.Deletes, r.Batches)
+	} else {
+		fmt.Fprintf(&b, "records: %d (%d puts, %d deletes)\n", r.Records, r.Puts, r.Deletes)
+	}
 	fmt.Fprintf(&b, "keys: %d\n", r.Keys)
 	fmt.Fprintf(&b, "log: %s\n", humanBytes(r.LogBytes))
 	fmt.Fprintf(&b, "live: %s\n", humanBytes(r.LiveBytes))
@@ -94,6 +98,7 @@ type verifyReportJSON struct {
 	Records    int        `json:"records"`
 	Puts       int        `json:"puts"`
 	Deletes    int        `json:"deletes"`
+	Batches    int        `json:"batches,omitempty"` // batch records; puts and deletes count their operations
 	Keys       int        `json:"keys"`
 	LogBytes   int64      `json:"log_bytes"`
 	LiveBytes  int64      `json:"live_bytes"`
@@ -110,7 +115,7 @@ type spanJSON struct {
 
 func verifyJSON(r *kv.VerifyReport) string {
 	out := verifyReportJSON{
-		Path: r.Path, Status: verifyStatus(r), Records: r.Records, Puts: r.Puts, Deletes: r.Deletes,
+		Path: r.Path, Status: verifyStatus(r), Records: r.Records, Puts: r.Puts, Deletes: r.Deletes, Batches: r.Batches,
 		Keys: r.Keys, LogBytes: r.LogBytes, LiveBytes: r.LiveBytes, StaleBytes: r.StaleBytes,
 		Damage: []spanJSON{},
 	}

@@ -33,6 +33,8 @@ var verbs = []*verb{
 	&getVerb,
 	&deleteVerb,
 	&keysVerb,
+	&importVerb,
+	&exportVerb,
 	&statsVerb,
 	&compactVerb,
 	&verifyVerb,
@@ -49,6 +51,7 @@ func main() {
 		stderr:    os.Stderr,
 		getenv:    os.Getenv,
 		stdoutTTY: isTerminal(os.Stdout),
+		stdinTTY:  isTerminal(os.Stdin),
 	}))
 }
 

@@ -38,7 +38,10 @@ type Live func(key []byte, off int64) (bool, error)
 type Moved func(key []byte, off int64, size int)
 
 // Rewrite writes a new log to dst: the file header hdr and then, in their old
-// order, the records of src that live accepts, copied byte for byte.
+// order, the records of src that live accepts, copied byte for byte; the
+// live puts of a batch are copied out of it as plain put records, and the
+// rest of the batch is dropped. Kept and Dropped count a batch's
+// operations, not the batch.
 // Tombstones are never copied: the new log replaces the old one whole, so a
 // deleted key has nothing left to shadow. progress, when not nil, is called
 // with the bytes of src scanned so far. Rewrite stops with ctx's error when
@@ -58,21 +61,15 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, hdr walfmt.
 		if err != nil {
 			return res, err
 		}
-		keep := false
-		if rec.Kind == walfmt.KindPut {
-			if keep, err = live(rec.Key, rec.Offset); err != nil {
-				return res, err
-			}
-		}
-		if keep {
-			if _, err := w.Write(rec.Raw); err != nil {
-				return res, err
-			}
-			moved(rec.Key, res.Bytes, rec.Size)
-			res.Bytes += int64(rec.Size)
-			res.Kept++
+		if rec.Kind == walfmt.KindBatch {
+			err = walfmt.ForEachOp(rec, func(op walfmt.Record) error {
+				return copyLive(w, op, live, moved, &res)
+			})
 		} else {
-			res.Dropped++
+			err = copyLive(w, rec, live, moved, &res)
+		}
+		if err != nil {
+			return res, err
 		}
 		done := src.Offset()
 		if done-yielded >= yieldEvery {
@@ -93,4 +90,34 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, hdr walfmt.
 		progress(src.Offset())
 	}
 	return res, w.Flush()
+}
+
+// copyLive copies rec to w if it is a live put, and counts it. A put from
+// inside a batch is copied as a plain put record: the batch was committed
+// whole long ago, and the new log replaces the old one whole, so its
+// operations need no batch to stay together, and each can be dropped on
+// its own once overwritten.
+func copyLive(w io.Writer, rec walfmt.Record, live Live, moved Moved, res *Result) error {
+	keep := false
+	if rec.Kind == walfmt.KindPut {
+		var err error
+		if keep, err = live(rec.Key, rec.Offset); err != nil {
+			return err
+		}
+	}
+	if !keep {
+		res.Dropped++
+		return nil
+	}
+	raw := rec.Raw
+	if rec.Flags&walfmt.FlagBatchOp != 0 {
+		raw = walfmt.AppendPut(nil, rec.Key, rec.Value)
+	}
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	moved(rec.Key, res.Bytes, len(raw))
+	res.Bytes += int64(len(raw))
+	res.Kept++
+	return nil
 }

@@ -490,31 +490,54 @@ func (t *tailCopy) copy(ctx context.Context, from, to int64) error {
 				checked = done
 			}
 		}
-		if rec.Kind == walfmt.KindPut {
-			// A put overwritten or deleted since is dropped, as the
-			// rewrite drops it: its successor is published, so it is in
-			// this copy or a later one. Tombstones are all copied, which
-			// is simpler than proving that the new log has nothing for
-			// them to shadow; the next compaction drops them.
-			live, err := t.db.live(rec.Key, rec.Offset)
-			if err != nil {
-				return err
-			}
-			if !live {
-				continue
-			}
+		if rec.Kind == walfmt.KindBatch {
+			err = walfmt.ForEachOp(rec, t.add)
+		} else {
+			err = t.add(rec)
 		}
-		t.recs = append(t.recs, pendingRec{
-			kind: rec.Kind, key: len(t.out) + rec.Size - len(rec.Value) - len(rec.Key),
-			keyLen: len(rec.Key), size: rec.Size,
-		})
-		t.out = append(t.out, rec.Raw...)
+		if err != nil {
+			return err
+		}
 		if len(t.out) >= copyChunk {
 			if err := t.flush(ctx); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// add gathers rec, a put or a delete, for the new log if it is still
+// live. An operation of a batch is gathered as a plain record, as the
+// rewrite copies it (see compact.Rewrite): the batch is committed and
+// durable in the old log, and the new log is synced whole before it takes
+// the old one's place, so no crash can separate its operations.
+func (t *tailCopy) add(rec walfmt.Record) error {
+	if rec.Kind == walfmt.KindPut {
+		// A put overwritten or deleted since is dropped, as the
+		// rewrite drops it: its successor is published, so it is in
+		// this copy or a later one. Tombstones are all copied, which
+		// is simpler than proving that the new log has nothing for
+		// them to shadow; the next compaction drops them.
+		live, err := t.db.live(rec.Key, rec.Offset)
+		if err != nil || !live {
+			return err
+		}
+	}
+	start := len(t.out)
+	switch {
+	case rec.Flags&walfmt.FlagBatchOp == 0:
+		t.out = append(t.out, rec.Raw...)
+	case rec.Kind == walfmt.KindPut:
+		t.out = walfmt.AppendPut(t.out, rec.Key, rec.Value)
+	default:
+		t.out = walfmt.AppendDelete(t.out, rec.Key)
+	}
+	size := len(t.out) - start
+	t.recs = append(t.recs, pendingRec{
+		kind: rec.Kind, key: start + size - len(rec.Value) - len(rec.Key),
+		keyLen: len(rec.Key), size: size,
+	})
+	return nil
 }
 
 // flush writes the gathered records at the end of the new log and applies

@@ -30,16 +30,39 @@ type counters struct {
 	stale int64 // bytes of superseded records and tombstones
 }
 
+// applyRecord updates idx and c for a record of the log: a put or a
+// delete, or a batch, whose operations it applies in order, as one record
+// each (see apply).
+func (c *counters) applyRecord(idx *index, src keySource, rec walfmt.Record) error {
+	if rec.Kind != walfmt.KindBatch {
+		return c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size)
+	}
+	if err := c.apply(idx, src, walfmt.KindBatch, nil, rec.Offset, walfmt.RecordHeaderSize); err != nil {
+		return err
+	}
+	return walfmt.ForEachOp(rec, func(op walfmt.Record) error {
+		return c.apply(idx, src, op.Kind, op.Key, op.Offset, op.Size)
+	})
+}
+
 // apply updates idx and c for the record found at off: the accounting of a
 // replay, an append and a compaction's tail copy alike. src reads keys of
 // the log idx points into.
+//
+// An operation inside a batch counts as a record of its own, at its own
+// offset and of its own size: the index points at it, and its bytes are
+// live until its key is written again, then stale. The batch record's own
+// header (kind walfmt.KindBatch, size walfmt.RecordHeaderSize) is stale
+// from the start, like a tombstone: a compaction drops it. So a batch's
+// bytes are always split exactly between live and stale.
 func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte, off int64, size int) error {
 	var old slot
 	var had bool
 	var err error
-	if kind == walfmt.KindPut {
+	switch kind {
+	case walfmt.KindPut:
 		old, had, err = idx.put(key, off, size, src)
-	} else {
+	case walfmt.KindDelete:
 		old, had, err = idx.remove(key, src)
 	}
 	if err != nil {
@@ -71,6 +94,8 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //   - sync.mu: the group commit's queue of appended, unsynced records.
 //   - mu: what readers use — the index, the log file and its map, the
 //     counters. Shared for a lookup and its read, exclusive to publish.
+//     A batch's operations are all published under one exclusive hold,
+//     so no reader sees some of them without the others.
 //   - cmu: the compaction's bookkeeping.
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
@@ -373,7 +398,7 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 		case err != nil:
 			return fmt.Errorf("kv: open %s: %w", db.dir, err)
 		}
-		if err := c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size); err != nil {
+		if err := c.applyRecord(idx, src, rec); err != nil {
 			return err
 		}
 	}

@@ -91,3 +91,36 @@ func ExampleDB_Subscribe() {
 	// started: 25864 of 25954 bytes stale
 	// finished: 25954 -> 90 bytes, kept 1 records
 }
+
+// A transfer between two accounts is a batch: after a crash both
+// balances are updated or neither is, and no reader sees one without the
+// other.
+func ExampleDB_Update() {
+	dir, err := os.MkdirTemp("", "crabkv-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := kv.Open(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	err = db.Update(func(b *kv.Batch) error {
+		b.Put([]byte("balance:alice"), []byte("70"))
+		b.Put([]byte("balance:bob"), []byte("130"))
+		b.Delete([]byte("pending:transfer-1"))
+		return nil // an error here writes nothing
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, k := range db.Keys([]byte("balance:")) {
+		v, _ := db.Get([]byte(k))
+		fmt.Printf("%s = %s\n", k, v)
+	}
+	// Output:
+	// balance:alice = 70
+	// balance:bob = 130
+}

@@ -250,7 +250,7 @@ func (db *DB) catchUpLocked() {
 // applyAll applies records, in log order, to idx and c.
 func applyAll(idx *index, c *counters, src keySource, recs []walfmt.Record) error {
 	for _, r := range recs {
-		if err := c.apply(idx, src, r.Kind, r.Key, r.Offset, r.Size); err != nil {
+		if err := c.applyRecord(idx, src, r); err != nil {
 			return err
 		}
 	}
@@ -334,7 +334,8 @@ func recordSize(b []byte) int {
 	}
 	kl := int64(binary.LittleEndian.Uint32(h[8:12]))
 	vl := int64(binary.LittleEndian.Uint32(h[12:16]))
-	if kl == 0 || kl > walfmt.MaxKeyLen || vl > walfmt.MaxValueLen {
+	batch := walfmt.Kind(h[4]) == walfmt.KindBatch // a batch has no key
+	if (kl == 0) != batch || kl > walfmt.MaxKeyLen || vl > walfmt.MaxValueLen {
 		return -1
 	}
 	n := walfmt.RecordHeaderSize + kl + vl

@@ -32,7 +32,9 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	return v.value(s)
 }
 
-// Entry describes where a key's live record sits in the log.
+// Entry describes where a key's live record sits in the log. For a key a
+// batch wrote, the record is the batch's operation for it, inside the batch
+// record (see "Batches" in walfmt's package doc).
 type Entry struct {
 	// Offset is the record's byte offset in the log.
 	Offset int64

@@ -35,8 +35,10 @@ type VerifyReport struct {
 	Path string
 	// LogBytes is the log's size.
 	LogBytes int64
-	// Records counts the valid records; Puts and Deletes split them by kind.
-	Records, Puts, Deletes int
+	// Records counts the valid records, a batch as one. Puts and Deletes
+	// count the puts and deletes, those inside batches included; Batches
+	// counts the batch records.
+	Records, Puts, Deletes, Batches int
 	// Keys is the number of live keys the valid records leave, replayed in
 	// order (skipping damaged spans, as Repair would).
 	Keys int
@@ -164,8 +166,8 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 				return rep, err
 			}
 		}
-		rep.count(rec.Kind)
-		if err := c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size); err != nil {
+		rep.count(rec)
+		if err := c.applyRecord(idx, src, rec); err != nil {
 			return rep, err
 		}
 	}
@@ -196,13 +198,22 @@ func tornWithin(r *walfmt.Reader, err error, window int64) error {
 	return &torn
 }
 
-// count tallies one valid record.
-func (rep *VerifyReport) count(k walfmt.Kind) {
+// count tallies one valid record, and the operations of a batch.
+func (rep *VerifyReport) count(rec walfmt.Record) {
 	rep.Records++
-	if k == walfmt.KindPut {
+	switch rec.Kind {
+	case walfmt.KindPut:
 		rep.Puts++
-	} else {
+	case walfmt.KindDelete:
 		rep.Deletes++
+	case walfmt.KindBatch:
+		rep.Batches++
+		// The reader checked the batch: its operations decode.
+		_ = walfmt.ForEachOp(rec, func(op walfmt.Record) error {
+			rep.count(op)
+			rep.Records--
+			return nil
+		})
 	}
 }
 

@@ -73,16 +73,22 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 	} else {
 		db.buf = walfmt.AppendDelete(db.buf[:0], key)
 	}
-	if err := db.makeRoomLocked(int64(len(db.buf))); err != nil {
+	return db.commitLocked(pendingWrite{kind: kind, key: key}, db.buf)
+}
+
+// commitLocked appends rec, the encoding of w, makes it durable as the
+// options ask, publishes it, and releases wmu, which the caller holds.
+func (db *DB) commitLocked(w pendingWrite, rec []byte) error {
+	if err := db.makeRoomLocked(int64(len(rec))); err != nil {
 		db.wmu.Unlock()
 		return err
 	}
 	off := db.tail
-	if err := db.appendLocked(db.buf, off); err != nil {
+	if err := db.appendLocked(rec, off); err != nil {
 		db.wmu.Unlock()
 		return err
 	}
-	w := pendingWrite{kind: kind, key: key, off: off, size: len(db.buf)}
+	w.off, w.size = off, len(rec)
 	if db.opts.NoSync {
 		st, err := db.publish([]pendingWrite{w})
 		if err != nil {
@@ -137,13 +143,17 @@ func (db *DB) makeRoomLocked(n int64) error {
 }
 
 // pendingWrite is a record in the log that waits for a sync before readers
-// may see it. key belongs to the writer, who waits until it is published.
+// may see it. key and batch belong to the writer, who waits until it is
+// published.
 type pendingWrite struct {
 	kind walfmt.Kind
 	key  []byte
-	off  int64
-	size int
-	seq  uint64 // the write's place in the order of synced writes
+	// batch is the encoded record of a batch (kind walfmt.KindBatch),
+	// whose operations are published together.
+	batch []byte
+	off   int64
+	size  int
+	seq   uint64 // the write's place in the order of synced writes
 }
 
 // publish applies written records to the index and the counters, in log
@@ -158,7 +168,11 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	v := db.viewMuLocked()
 	v.end = end // the batch is in the file: its keys may be read through the map
 	for _, w := range ws {
-		if err := db.mu.c.apply(db.mu.index, v, w.kind, w.key, w.off, w.size); err != nil {
+		rec := walfmt.Record{Kind: w.kind, Key: w.key, Offset: w.off, Size: w.size}
+		if w.kind == walfmt.KindBatch {
+			rec.Value = w.batch[walfmt.RecordHeaderSize:]
+		}
+		if err := db.mu.c.applyRecord(db.mu.index, v, rec); err != nil {
 			return compact.State{}, err
 		}
 	}

@@ -355,3 +355,25 @@ func BenchmarkCompactUnderNoSyncWriter(b *testing.B) {
 		db.Close()
 	}
 }
+
+// BenchmarkBatchWrite fills a store through synced batches of 1000 puts
+// of BenchmarkPut's keys and values, one fsync a batch; b.N counts keys.
+func BenchmarkBatchWrite(b *testing.B) {
+	const size = 1000
+	db := openDB(b, b.TempDir(), &kv.Options{Compaction: compact.Policy{Disabled: true}})
+	b.SetBytes(int64(16 + len(benchValue)))
+	batch := db.NewBatch()
+	var k []byte
+	b.ResetTimer()
+	for i := range b.N {
+		k = benchKey(k, i)
+		batch.Put(k, benchValue)
+		if batch.Len() == size || i == b.N-1 {
+			if err := db.Write(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+}

@@ -56,9 +56,10 @@ const absent = "\x00<absent>"
 
 // op is one step of a generated workload.
 type op struct {
-	kind  byte // 'P' put, 'D' delete, 'C' compact
+	kind  byte // 'P' put, 'D' delete, 'C' compact, 'B' batch
 	key   string
 	value string
+	batch []op // a batch's puts and deletes
 }
 
 // genOps returns n random operations over a few keys, with values of
@@ -89,6 +90,10 @@ func (s state) apply(o op) state {
 		next[o.key] = o.value
 	case 'D':
 		delete(next, o.key)
+	case 'B':
+		for _, b := range o.batch {
+			next = next.apply(b)
+		}
 	}
 	return next
 }
@@ -129,6 +134,16 @@ func (o op) run(db *kv.DB) error {
 		return db.Put([]byte(o.key), []byte(o.value))
 	case 'D':
 		return db.Delete([]byte(o.key))
+	case 'B':
+		b := db.NewBatch()
+		for _, x := range o.batch {
+			if x.kind == 'P' {
+				b.Put([]byte(x.key), []byte(x.value))
+			} else {
+				b.Delete([]byte(x.key))
+			}
+		}
+		return db.Write(b)
 	}
 	return db.Compact()
 }
@@ -186,8 +201,13 @@ func TestCrashKeepsSyncedWrites(t *testing.T) {
 }
 
 func crashWorkload(t *testing.T, seed uint64, noSync bool) {
+	crashWorkloadOf(t, seed, noSync, genOps)
+}
+
+// crashWorkloadOf is crashWorkload with the operations gen makes.
+func crashWorkloadOf(t *testing.T, seed uint64, noSync bool, gen func(*rand.Rand, int) []op) {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	ops := genOps(rng, 60)
+	ops := gen(rng, 60)
 	mem := newMemFS()
 	ffs := newFaultFS(mem)
 	keep := crashKeep(rng.IntN(3))

@@ -39,7 +39,7 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	km := m.common.KeyMap
-	if m.writerPID != 0 && key.Matches(msg, km.New, km.Edit, km.EditExternal, km.Delete, km.Compact) {
+	if m.writerPID != 0 && key.Matches(msg, km.New, km.Edit, km.EditExternal, km.Delete, km.DeleteShown, km.Compact) {
 		m.status = infoStatus(fmt.Sprintf("%s: read-only while %s has the store open for writing; close it to write here",
 			msg.String(), m.writerLabel()))
 		return m, nil
@@ -69,6 +69,8 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.startExternalEdit()
 	case key.Matches(msg, km.Delete):
 		m.askDelete()
+	case key.Matches(msg, km.DeleteShown):
+		m.askDeleteShown()
 	case key.Matches(msg, km.Compact):
 		return m, m.startCompact()
 	case key.Matches(msg, km.ReadOnlyWrite):
@@ -262,14 +264,33 @@ func (m *Model) askDelete() {
 	if !ok {
 		return
 	}
-	m.pendingDelete = sel
+	m.pendingDelete, m.pendingDeleteShown = sel, nil
 	m.state = stateConfirmDelete
 	m.status = askStatus(fmt.Sprintf("delete %s? y/n", Escape(sel)))
+}
+
+// askDeleteShown asks whether to delete every key the filter shows.
+func (m *Model) askDeleteShown() {
+	keys := m.list.Shown()
+	if len(keys) == 0 {
+		return
+	}
+	m.pendingDelete, m.pendingDeleteShown = "", keys
+	m.state = stateConfirmDelete
+	m.status = askStatus(fmt.Sprintf("delete the %d keys shown? y/n", len(keys)))
 }
 
 func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	km := m.common.KeyMap
 	switch {
+	case key.Matches(msg, km.Yes) && m.pendingDeleteShown != nil:
+		keys := m.pendingDeleteShown
+		m.state, m.pendingDeleteShown = stateBrowse, nil
+		m.status = infoStatus(fmt.Sprintf("deleting %d keys…", len(keys)))
+		return m, deleteKeysCmd(m.writer(), keys)
+	case key.Matches(msg, km.No) && m.pendingDeleteShown != nil:
+		m.state, m.pendingDeleteShown = stateBrowse, nil
+		m.status = infoStatus("kept them")
 	case key.Matches(msg, km.Yes):
 		m.state = stateBrowse
 		m.status = infoStatus("deleting…")
@@ -308,12 +329,29 @@ func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
 }
 
 func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
+	if msg.keys != nil {
+		return m.deleteKeysDone(msg)
+	}
 	if msg.err != nil {
 		m.status = errorStatus("delete "+Escape(msg.key), msg.err)
 		return nil
 	}
 	m.status = okStatus("deleted " + Escape(msg.key))
 	m.list.RemoveKey(msg.key)
+	return tea.Batch(m.syncSelection(true), statsCmd(m.db))
+}
+
+// deleteKeysDone removes from the list the keys D deleted: those of the
+// batches that were written, even when a later one failed.
+func (m *Model) deleteKeysDone(msg deleteDoneMsg) tea.Cmd {
+	for _, k := range msg.keys[:msg.deleted] {
+		m.list.RemoveKey(k)
+	}
+	if msg.err != nil {
+		m.status = errorStatus(fmt.Sprintf("delete (%d of %d deleted)", msg.deleted, len(msg.keys)), msg.err)
+	} else {
+		m.status = okStatus(fmt.Sprintf("deleted %d keys", msg.deleted))
+	}
 	return tea.Batch(m.syncSelection(true), statsCmd(m.db))
 }
 

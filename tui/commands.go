@@ -158,10 +158,39 @@ func createCmd(w writer, key string, value []byte) tea.Cmd {
 	}
 }
 
-// deleteDoneMsg reports a finished Delete.
+// deleteDoneMsg reports a finished Delete, or with keys set, a finished
+// deletion of keys, of which the first deleted were deleted.
 type deleteDoneMsg struct {
-	key string
-	err error
+	key     string
+	keys    []string
+	deleted int
+	err     error
+}
+
+// deleteChunk is how many keys deleteKeysCmd removes in one batch.
+const deleteChunk = 1000
+
+// deleteKeysCmd deletes keys in atomic batches of deleteChunk.
+func deleteKeysCmd(w writer, keys []string) tea.Cmd {
+	return func() tea.Msg {
+		msg := deleteDoneMsg{keys: keys}
+		msg.err = w.do(func(db *kv.DB) error {
+			b := db.NewBatch()
+			for msg.deleted < len(keys) {
+				chunk := keys[msg.deleted:min(msg.deleted+deleteChunk, len(keys))]
+				b.Reset()
+				for _, k := range chunk {
+					b.Delete([]byte(k))
+				}
+				if err := db.Write(b); err != nil {
+					return err
+				}
+				msg.deleted += len(chunk)
+			}
+			return nil
+		})
+		return msg
+	}
 }
 
 func deleteCmd(w writer, key string) tea.Cmd {

@@ -208,6 +208,10 @@ func (l KeyList) Filtering() bool { return l.filtering }
 // Query is the filter in effect.
 func (l KeyList) Query() string { return l.query }
 
+// Shown returns a copy of the keys the filter lets through, on screen or
+// not.
+func (l KeyList) Shown() []string { return slices.Clone(l.items) }
+
 // Visible returns the keys on screen.
 func (l KeyList) Visible() []string {
 	end := min(l.offset+l.rows(), len(l.items))

@@ -11,6 +11,7 @@ type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Filter, ClearFilter, Focus, CycleView   key.Binding
 	New, Edit, EditExternal, Delete         key.Binding
+	DeleteShown                             key.Binding
 	Compact, Reload, Help, Quit, ForceQuit  key.Binding
 	CopyKey, CopyValue, AcceptFilter, Close key.Binding
 	Yes, No                                 key.Binding
@@ -38,6 +39,7 @@ func DefaultKeyMap() KeyMap {
 		Edit:         key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
 		EditExternal: key.NewBinding(key.WithKeys("E"), key.WithHelp("E", "$EDITOR")),
 		Delete:       key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "delete")),
+		DeleteShown:  key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "delete all shown")),
 		Compact:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compact")),
 		Reload:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -69,7 +71,7 @@ func (k *KeyMap) SetReadOnly(ro bool) {
 }
 
 func (k *KeyMap) writeBindings() []*key.Binding {
-	return []*key.Binding{&k.New, &k.Edit, &k.EditExternal, &k.Delete, &k.Compact}
+	return []*key.Binding{&k.New, &k.Edit, &k.EditExternal, &k.Delete, &k.DeleteShown, &k.Compact}
 }
 
 // browseHelp is the help.KeyMap shown while browsing.
@@ -88,7 +90,7 @@ func (h browseHelp) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Filter, k.ClearFilter, k.Focus, k.CycleView, k.Reload},
-		{k.New, k.Edit, k.EditExternal, k.Delete, k.Compact, k.CopyKey, k.CopyValue},
+		{k.New, k.Edit, k.EditExternal, k.Delete, k.DeleteShown, k.Compact, k.CopyKey, k.CopyValue},
 		{k.Help, k.Quit, k.ForceQuit},
 	}
 }

@@ -79,7 +79,10 @@ type Model struct {
 
 	valueSeq      int    // number of the latest value load; older ones are dropped
 	pendingDelete string // key awaiting y/n
-	compactAsked  bool   // c was pressed and its Finished event not yet seen
+	// pendingDeleteShown are the keys D asks to delete, awaiting y/n;
+	// nil when the question is about pendingDelete.
+	pendingDeleteShown []string
+	compactAsked       bool // c was pressed and its Finished event not yet seen
 
 	width, height int
 

@@ -441,3 +441,28 @@ func TestInspectorCreatesKeyUnderFilter(t *testing.T) {
 		t.Errorf("listed %q, want %q", m.list.items, want)
 	}
 }
+
+// D deletes every key the filter shows, after asking, and leaves the rest.
+func TestInspectorDeletesShownKeys(t *testing.T) {
+	db := openTestDB(t, "", "config/a", "1", "user:1", "2", "user:2", "3", "user:3", "4")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "4 keys")
+	press(tm, "/")
+	typeText(tm, "^user:")
+	waitFor(t, tm, "3 of 4")
+	press(tm, "enter", "D")
+	waitFor(t, tm, "delete the 3 keys shown? y/n")
+	press(tm, "n")
+	waitFor(t, tm, "kept them")
+	press(tm, "D")
+	waitFor(t, tm, "delete the 3 keys shown? y/n")
+	press(tm, "y")
+	waitFor(t, tm, "deleted 3 keys")
+	m := quit(t, tm)
+	if keys := db.Keys(nil); len(keys) != 1 || keys[0] != "config/a" {
+		t.Errorf("keys after D: %q", keys)
+	}
+	if m.list.Len() != 0 {
+		t.Errorf("the list still shows %d keys", m.list.Len())
+	}
+}

@@ -37,11 +37,13 @@
 //	------  ----  ---------------------------------------------------------
 //	     0     4  CRC-32C (Castagnoli) of every byte after this field,
 //	              through the end of the value, little-endian
-//	     4     1  kind: 1 = put, 2 = delete (tombstone)
-//	     5     1  flags: bit 0 = an expiry field is present; other bits zero
+//	     4     1  kind: 1 = put, 2 = delete (tombstone), 3 = batch
+//	     5     1  flags: bit 0 = an expiry field is present; bit 1 = an
+//	              operation inside a batch (see "Batches"); other bits zero
 //	     6     1  value codec: 0 = raw (room for compression)
 //	     7     1  reserved, zero
-//	     8     4  key length K, little-endian, 1 <= K <= MaxKeyLen
+//	     8     4  key length K, little-endian, 1 <= K <= MaxKeyLen;
+//	              always 0 for a batch
 //	    12     4  value length V, little-endian, V <= MaxValueLen;
 //	              always 0 for a delete
 //	    16     8  expiry, Unix nanoseconds, little-endian; present only
@@ -53,6 +55,35 @@
 // its reserved fields and unknown flag bits are zero, its kind is known, and
 // its checksum matches. These constants are part of the on-disk format: they
 // are never changed in place; a new layout gets a new Version.
+//
+// # Batches
+//
+// A batch record (kind 3, version 2 logs only) is one atomic write of
+// several operations. Its key is empty, its flags are zero, and its value
+// is the operations, back to back, at least one:
+//
+//	batch record
+//	+--------------------+--------------------+-----+--------------------+
+//	| header (16 bytes)  | operation 1        | ... | operation n        |
+//	| kind 3, K = 0,     | a put or delete    |     |                    |
+//	| V = sum of the ops | record, flags = 2  |     |                    |
+//	+--------------------+--------------------+-----+--------------------+
+//	 <------------- one checksum, the batch's, over all of it ----------->
+//
+// Each operation is laid out as a put or delete record of the log, with
+// flags exactly 2 (FlagBatchOp: no expiry) and its own checksum over its own
+// bytes. The batch's checksum makes the batch valid or invalid as a whole,
+// so a batch cut short by a crash is a torn record like any other and
+// none of its operations is applied. The operations' own checksums let a
+// reader that knows where one starts verify it alone: an index points at a
+// batched key's operation, at its offset in the log, and a read checks
+// that operation's checksum, not the whole batch's. FlagBatchOp is what
+// tells an operation from a record: a record of the log with it set is
+// invalid, so a reader resynchronising past damage never takes an
+// operation inside a batch for a record. A batch is valid only when its
+// operations fill its value exactly and each is valid; a batch never
+// nests. Operations apply in order, a later one on a key overriding an
+// earlier one.
 //
 // # Reserved space
 //

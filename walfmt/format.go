@@ -45,15 +45,21 @@ type Kind uint8
 const (
 	KindPut    Kind = 1
 	KindDelete Kind = 2
+	// KindBatch is a batch: a record whose value holds the operations of
+	// one atomic write, each a put or delete record of its own. See
+	// "Batches" in the package doc.
+	KindBatch Kind = 3
 )
 
-// String returns "put" or "delete".
+// String returns "put", "delete" or "batch".
 func (k Kind) String() string {
 	switch k {
 	case KindPut:
 		return "put"
 	case KindDelete:
 		return "delete"
+	case KindBatch:
+		return "batch"
 	}
 	return "unknown"
 }
@@ -232,9 +238,16 @@ func AppendDelete(dst, key []byte) []byte {
 }
 
 func appendRecord(dst []byte, kind Kind, key, value []byte) []byte {
+	return appendRecordFlags(dst, kind, 0, key, value)
+}
+
+// appendRecordFlags appends a record with the given flags, none of which
+// adds a field.
+func appendRecordFlags(dst []byte, kind Kind, flags uint8, key, value []byte) []byte {
 	start := len(dst)
 	var h [RecordHeaderSize]byte
 	h[offKind] = byte(kind)
+	h[offFlags] = flags
 	binary.LittleEndian.PutUint32(h[offKeyLen:], uint32(len(key)))
 	binary.LittleEndian.PutUint32(h[offValueLen:], uint32(len(value)))
 	dst = append(dst, h[:]...)
@@ -263,10 +276,27 @@ func (h header) size() int {
 	return n
 }
 
-// parseHeader decodes and checks the fixed fields of a record header. It
-// never trusts a length: each is checked against the format's limits before
-// anyone slices or allocates with it.
+// parseHeader decodes and checks the fixed fields of the header of a record
+// of the log. It never trusts a length: each is checked against the
+// format's limits before anyone slices or allocates with it.
 func parseHeader(b []byte) (header, string) {
+	h, reason := parseFields(b, knownFlags)
+	switch {
+	case reason != "":
+	case h.kind == KindBatch && (h.keyLen != 0 || h.flags != 0):
+		reason = "batch with a key or flags"
+	case h.kind == KindBatch && h.valueLen < RecordHeaderSize+1:
+		reason = "batch too short for an operation"
+	case h.kind != KindBatch && h.keyLen == 0:
+		reason = "key length out of range"
+	}
+	return h, reason
+}
+
+// parseFields decodes the fixed fields of a record header, of the log or
+// of a batch, and checks what every record shares; flags are the flag bits
+// allowed.
+func parseFields(b []byte, flags uint8) (header, string) {
 	h := header{
 		kind:     Kind(b[offKind]),
 		flags:    b[offFlags],
@@ -276,15 +306,15 @@ func parseHeader(b []byte) (header, string) {
 		valueLen: int(binary.LittleEndian.Uint32(b[offValueLen:])),
 	}
 	switch {
-	case h.kind != KindPut && h.kind != KindDelete:
+	case h.kind != KindPut && h.kind != KindDelete && h.kind != KindBatch:
 		return h, "unknown record kind"
-	case h.flags&^knownFlags != 0:
+	case h.flags&^flags != 0:
 		return h, "unknown record flags"
 	case h.codec != 0:
 		return h, "unknown value codec"
 	case b[offReserved] != 0:
 		return h, "reserved byte not zero"
-	case h.keyLen == 0 || h.keyLen > MaxKeyLen:
+	case h.keyLen > MaxKeyLen:
 		return h, "key length out of range"
 	case h.valueLen > MaxValueLen:
 		return h, "value length out of range"
@@ -311,5 +341,8 @@ func decode(b []byte, h header, r *Record) string {
 	r.Value = p[h.keyLen : h.keyLen+h.valueLen : h.keyLen+h.valueLen]
 	r.Size = len(b)
 	r.Raw = b
+	if h.kind == KindBatch {
+		return checkBatch(r.Value)
+	}
 	return ""
 }

@@ -327,6 +327,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(buildLog(sample...))
 	f.Add(buildLog())
 	f.Add([]byte{})
+	f.Add(append(buildLog(sample[0]), batchRecord(batchOps...)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(bytes.NewReader(data), int64(len(data)), "")
 		var last int64
@@ -347,6 +348,19 @@ func FuzzReader(f *testing.F) {
 			}
 			if rec.Offset < last || rec.Size < RecordHeaderSize || rec.Offset+int64(rec.Size) > int64(len(data)) {
 				t.Fatalf("record %d out of bounds: %+v", i, rec)
+			}
+			if rec.Kind == KindBatch {
+				end := rec.Offset + RecordHeaderSize
+				err := ForEachOp(rec, func(op Record) error {
+					if op.Offset != end || op.Kind == KindBatch {
+						t.Fatalf("record %d: operation at %d, want %d: %+v", i, op.Offset, end, op)
+					}
+					end += int64(op.Size)
+					return nil
+				})
+				if err != nil || end != rec.Offset+int64(rec.Size) {
+					t.Fatalf("record %d: a batch the reader accepted: ops end at %d, %v", i, end, err)
+				}
 			}
 			last = rec.Offset + int64(rec.Size)
 		}

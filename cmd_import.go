@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"unicode/utf8"
+
+	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+var importVerb = verb{
+	name:    "import",
+	args:    "[file|-]",
+	summary: "load keys and values from NDJSON, as export writes it",
+	writes:  true,
+	help: `
+Import reads one JSON object a line from file, or from standard input when
+file is "-" or omitted, and stores each: {"key":...,"value":...}, with
+"key_base64" or "value_base64" (standard base64) in place of a field whose
+bytes are not valid UTF-8 — the lines export writes. Blank lines are
+skipped.
+
+The lines are committed in batches (--batch, default 1000 lines): each batch
+is atomic and synced once, so a crash leaves every batch whole or absent. A
+malformed line stops the import with an error that names it; the batches
+before it are stored, and nothing of the batch it belongs to. Import prints
+how many keys it stored.`,
+	run: runImport,
+}
+
+// defaultImportBatch is how many lines import commits at a time.
+const defaultImportBatch = 1000
+
+func runImport(e *env, v *verb, args []string) int {
+	fs := e.flagSet(v)
+	batch := fs.Int("batch", defaultImportBatch, "lines committed together, atomically (1 to 100000)")
+	args, code, ok := e.parse(v, fs, args, 0, 1)
+	if !ok {
+		return code
+	}
+	if *batch < 1 || *batch > kv.MaxBatchOps {
+		return e.fail(fmt.Errorf("--batch %d: out of range (1 to %d)", *batch, kv.MaxBatchOps))
+	}
+	in, name := e.stdin, "standard input"
+	if len(args) == 1 && args[0] != "-" {
+		f, err := os.Open(args[0])
+		if err != nil {
+			return e.fail(err)
+		}
+		defer f.Close()
+		in, name = f, args[0]
+	}
+	db, err := e.open(false)
+	if err != nil {
+		return e.fail(err)
+	}
+	n, err := importLines(db, in, *batch)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "crabkv import: stored %d keys from %s before the error\n", n, name)
+		return e.closeDB(db, e.fail(err))
+	}
+	fmt.Fprintf(e.stdout, "imported %d keys\n", n)
+	return e.closeDB(db, exitOK)
+}
+
+// importLines stores the NDJSON lines of r in db, per batches of size
+// lines, and returns how many keys the committed batches stored.
+func importLines(db *kv.DB, r io.Reader, size int) (int, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	b := db.NewBatch()
+	stored := 0
+	commit := func() error {
+		if err := db.Write(b); err != nil {
+			return err
+		}
+		stored += b.Len()
+		b.Reset()
+		return nil
+	}
+	for line := 1; ; line++ {
+		text, err := br.ReadBytes('\n')
+		if len(text) == 0 && err == io.EOF {
+			break
+		}
+		if err != nil && err != io.EOF {
+			return stored, fmt.Errorf("read line %d: %w", line, err)
+		}
+		if len(bytes.TrimSpace(text)) == 0 {
+			continue
+		}
+		key, value, perr := parseImportLine(text)
+		if perr != nil {
+			return stored, fmt.Errorf("line %d: %w", line, perr)
+		}
+		if b.Len() == size || b.Size()+walfmt.RecordSize(len(key), len(value)) > kv.MaxBatchBytes {
+			if err := commit(); err != nil {
+				return stored, fmt.Errorf("before line %d: %w", line, err)
+			}
+		}
+		b.Put(key, value)
+		if err := b.Err(); err != nil {
+			return stored, fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+	if err := commit(); err != nil {
+		return stored, err
+	}
+	return stored, nil
+}
+
+// importLine is one line of import's input. A field is a pointer so that
+// a missing one is told from an empty one.
+type importLine struct {
+	Key         *string `json:"key"`
+	KeyBase64   *string `json:"key_base64"`
+	Value       *string `json:"value"`
+	ValueBase64 *string `json:"value_base64"`
+}
+
+// parseImportLine decodes one line of import's input.
+func parseImportLine(text []byte) (key, value []byte, err error) {
+	if !utf8.Valid(text) {
+		// encoding/json would turn the bad bytes into U+FFFD silently.
+		return nil, nil, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
+	}
+	if key, value, ok := parsePlainLine(text); ok {
+		return key, value, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.DisallowUnknownFields()
+	var l importLine
+	if err := dec.Decode(&l); err != nil {
+		return nil, nil, fmt.Errorf("not a JSON object of key and value: %w", err)
+	}
+	if dec.More() {
+		return nil, nil, errors.New("more than one JSON value on the line")
+	}
+	if key, err = importField("key", l.Key, l.KeyBase64); err != nil {
+		return nil, nil, err
+	}
+	if len(key) == 0 {
+		return nil, nil, errors.New("empty key")
+	}
+	value, err = importField("value", l.Value, l.ValueBase64)
+	return key, value, err
+}
+
+// importField returns the bytes of the field name, given as text or as
+// base64 (exactly one of them).
+func importField(name string, text, b64 *string) ([]byte, error) {
+	switch {
+	case text != nil && b64 != nil:
+		return nil, fmt.Errorf("both %q and %q", name, name+"_base64")
+	case text != nil:
+		return []byte(*text), nil
+	case b64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*b64)
+		if err != nil {
+			return nil, fmt.Errorf("%s_base64: %w", name, err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("no %q or %q", name, name+"_base64")
+}
+
+// parsePlainLine is parseImportLine's fast path, for the line export writes
+// for a key and value that need no escapes: {"key":"K","value":"V"}, with
+// neither string holding a quote, a backslash or a control character, and
+// the key not empty. It reports false for any other line. text is valid
+// UTF-8; key and value alias it.
+func parsePlainLine(text []byte) (key, value []byte, ok bool) {
+	const pre, mid, post = `{"key":"`, `","value":"`, `"}`
+	t := bytes.TrimSuffix(bytes.TrimSuffix(text, []byte("\n")), []byte("\r"))
+	if !bytes.HasPrefix(t, []byte(pre)) || !bytes.HasSuffix(t, []byte(post)) || len(t) < len(pre)+len(post) {
+		return nil, nil, false
+	}
+	body := t[len(pre) : len(t)-len(post)]
+	i := bytes.Index(body, []byte(mid))
+	if i <= 0 {
+		return nil, nil, false
+	}
+	key, value = body[:i], body[i+len(mid):]
+	return key, value, plainJSON(key) && plainJSON(value)
+}
+
+// plainJSON reports whether s reads the same inside a JSON string as it
+// is: it holds no quote, no backslash and no control character.
+func plainJSON(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
