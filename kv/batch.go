@@ -111,7 +111,6 @@ func (db *DB) Write(b *Batch) error {
 		return errors.New("kv: batch belongs to another DB")
 	}
 	walfmt.SealBatch(b.rec)
-	db.awaitIndex()
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
 		db.wmu.Unlock()
