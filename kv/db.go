@@ -240,13 +240,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
-	v1 := db.mu.index.hdr.Version == 1
-	if v1 && !o.ReadOnly {
-		// A version 1 log has no log ID, so no hint can be used beside
-		// it, no hash key, and no sync window: a compaction, started now
-		// in the background, rewrites it in the current format.
-		db.startCompaction()
-	}
 	if o.ReadOnly {
 		db.startFollowing() // see follow.go
 	}
