@@ -51,7 +51,7 @@ import (
 // with other bytes at its end, a replay of the rest of the log that does
 // not end cleanly — makes Open fall back to a full replay; a hint never
 // stops a store from opening. Open maps the slots and checks them against
-// their checksum, their count and the log's bounds before it applies a
+// their checksums and their count before it applies a
 // single record to them (checkSlots, at the speed of memory: about 30 MiB
 // of table for a million keys); slots that fail are not used, so a damaged
 // hint costs a full replay, never a wrong answer. The records the hint covers have not had their checksums
@@ -204,8 +204,10 @@ func checksumSlots(slots []slot) [2]uint32 {
 }
 
 // scanSlots returns the CRC-32C of each half of the table and the number
-// of occupied slots, the second half on another goroutine. It works a
-// piece at a time, for checksumChunked's reason.
+// of occupied slots, the second half on another goroutine. It works 64 KiB
+// at a time: the checksum's assembly loop cannot be preempted, and on a
+// table of many megabytes one call would hold up every goroutine of the
+// program whenever the garbage collector needs them all stopped.
 func scanSlots(slots []slot) (crc [2]uint32, used uint64) {
 	var n [2]uint64
 	half := len(slots) / 2
@@ -291,21 +293,6 @@ func removeHint(fsys FS, dir string) error {
 		return nil
 	}
 	return err
-}
-
-// checksumChunked returns the CRC-32C of b, computed a piece at a time: the
-// assembly loop cannot be preempted, and on a table of many megabytes one
-// call would hold up every goroutine of the program whenever the garbage
-// collector needs them all stopped.
-func checksumChunked(b []byte) uint32 {
-	const chunk = 64 << 10
-	var crc uint32
-	for len(b) > 0 {
-		n := min(len(b), chunk)
-		crc = crc32.Update(crc, castagnoli, b[:n])
-		b = b[n:]
-	}
-	return crc
 }
 
 // slotBytes returns the table's memory as bytes: the hint file's layout on
