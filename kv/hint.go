@@ -51,12 +51,12 @@ import (
 // with other bytes at its end, a replay of the rest of the log that does
 // not end cleanly — makes Open fall back to a full replay; a hint never
 // stops a store from opening. Open maps the slots and checks them against
-// their checksums and their count before it applies a
-// single record to them (checkSlots, at the speed of memory: about 30 MiB
-// of table for a million keys); slots that fail are not used, so a damaged
-// hint costs a full replay, never a wrong answer. The records the hint covers have not had their checksums
-// read: a lookup verifies one before it trusts that its key differs (see
-// logView.unverified).
+// their checksums and their count before it applies a single record to
+// them (checkSlots, at the speed of memory: about 30 MiB of table for a
+// million keys); slots that fail are not used, so a damaged hint costs a
+// full replay, never a wrong answer. The records the hint covers have not
+// had their checksums read: a lookup verifies one before it trusts that
+// its key differs (see logView.unverified).
 const (
 	hintName     = "wal.hint"
 	hintTempName = "wal.hint.tmp"
