@@ -65,7 +65,7 @@ func TestHumanBytes(t *testing.T) {
 }
 
 func TestFormatStats(t *testing.T) {
-	got := formatStats(kv.Stats{Keys: 3, LogBytes: 2048, LiveBytes: 1024, StaleBytes: 1008, Compactions: 2, IndexBytes: 16384})
+	got := formatStats(kv.Stats{Keys: 3, LogBytes: 2048, LiveBytes: 1024, StaleBytes: 1008, Compactions: 2, IndexBytes: 16384}, "")
 	want := `keys: 3
 log: 2.0 KiB (2048 B)
 live: 1.0 KiB (1024 B)
@@ -77,7 +77,7 @@ index memory: 16.0 KiB (16384 B)
 		t.Errorf("formatStats:\n%s\nwant:\n%s", got, want)
 	}
 	// An empty log must not divide by zero.
-	if got := formatStats(kv.Stats{}); !strings.Contains(got, "stale: 0 B, 0.0% of the log\n") {
+	if got := formatStats(kv.Stats{}, ""); !strings.Contains(got, "stale: 0 B, 0.0% of the log\n") {
 		t.Errorf("formatStats(empty) = %q", got)
 	}
 }

@@ -16,8 +16,9 @@ var statsVerb = verb{
 Stats prints one "name: value" line each for the number of keys, the size of
 the log, the bytes held by live records, the bytes held by superseded records
 and tombstones (stale, with its share of the log), the number of
-compactions run since the store was opened, and the memory the index takes. Stale bytes are what "crabkv
-compact" would reclaim.
+compactions run since the store was opened, the memory the index takes, and,
+when another process holds the store open for writing, which one ("writer:").
+Stale bytes are what "crabkv compact" would reclaim.
 
 With --json it prints one JSON object instead (fields in the README).`,
 	run: runStats,
@@ -33,9 +34,15 @@ func runStats(e *env, v *verb, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	out := formatStats(db.Stats())
+	// Another process's writer, if one holds the store: the figures are
+	// the log as it stands, and it may be changing.
+	var writer string
+	if h, ok := db.Writer(); ok {
+		writer = h.String()
+	}
+	out := formatStats(db.Stats(), writer)
 	if *asJSON {
-		out = statsJSON(db.Stats())
+		out = statsJSON(db.Stats(), writer)
 	}
 	if _, err := io.WriteString(e.stdout, out); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write stats: %w", err)))
@@ -43,8 +50,9 @@ func runStats(e *env, v *verb, args []string) int {
 	return e.closeDB(db, exitOK)
 }
 
-// formatStats renders s as "name: value" lines.
-func formatStats(s kv.Stats) string {
+// formatStats renders s as "name: value" lines, and the writer that holds
+// the store, if any.
+func formatStats(s kv.Stats, writer string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "keys: %d\n", s.Keys)
 	fmt.Fprintf(&b, "log: %s\n", humanBytes(s.LogBytes))
@@ -52,6 +60,9 @@ func formatStats(s kv.Stats) string {
 	fmt.Fprintf(&b, "stale: %s, %.1f%% of the log\n", humanBytes(s.StaleBytes), percent(s.StaleBytes, s.LogBytes))
 	fmt.Fprintf(&b, "compactions: %d\n", s.Compactions)
 	fmt.Fprintf(&b, "index memory: %s\n", humanBytes(s.IndexBytes))
+	if writer != "" {
+		fmt.Fprintf(&b, "writer: %s\n", writer)
+	}
 	return b.String()
 }
 
@@ -64,11 +75,13 @@ type statsJSONOut struct {
 	StaleRatio  float64 `json:"stale_ratio"` // StaleBytes / LogBytes, 0 to 1
 	Compactions int64   `json:"compactions"`
 	IndexBytes  int64   `json:"index_bytes"`
+	Writer      string  `json:"writer,omitempty"` // the process that holds the store, if any
 }
 
-func statsJSON(s kv.Stats) string {
+func statsJSON(s kv.Stats, writer string) string {
 	return string(marshalJSON(statsJSONOut{
 		Keys: s.Keys, LogBytes: s.LogBytes, LiveBytes: s.LiveBytes, StaleBytes: s.StaleBytes,
 		StaleRatio: percent(s.StaleBytes, s.LogBytes) / 100, Compactions: s.Compactions, IndexBytes: s.IndexBytes,
+		Writer: writer,
 	})) + "\n"
 }

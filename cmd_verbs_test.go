@@ -246,6 +246,13 @@ func TestReadVerbsBesideAWriter(t *testing.T) {
 		t.Errorf("keys: %q", te.out.String())
 	}
 	te.mustRun(t, exitOK, "stats")
+	if want := "writer: pid " + strconv.Itoa(os.Getpid()); !strings.Contains(te.out.String(), want) {
+		t.Errorf("stats beside a writer: %q does not name it (%s)", te.out.String(), want)
+	}
+	te.mustRun(t, exitOK, "stats", "--json")
+	if want := `"writer":"pid ` + strconv.Itoa(os.Getpid()); !strings.Contains(te.out.String(), want) {
+		t.Errorf("stats --json beside a writer: %q does not name it (%s)", te.out.String(), want)
+	}
 	te.mustRun(t, exitOK, "verify")
 	te.mustRun(t, exitError, "put", "k", "v")
 	if want := "pid " + strconv.Itoa(os.Getpid()); !strings.Contains(te.errOut.String(), want) {
