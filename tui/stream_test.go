@@ -3,6 +3,7 @@ package tui
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -150,5 +151,40 @@ func TestViewerStreamedPartsCutOnCharacters(t *testing.T) {
 	}
 	if !bytes.Equal(joined, value) {
 		t.Fatalf("the parts join into %d bytes, not the value's %d", len(joined), len(value))
+	}
+}
+
+// TestStreamedValueEditAndCopy checks that the external editor gets the
+// whole of a streamed value, read when asked for, and that copying it is
+// refused with its size.
+func TestStreamedValueEditAndCopy(t *testing.T) {
+	value := numberedLines(2 << 20 / 13)
+	db := openTestDB(t, "", "big", string(value))
+	m := loadedModel(t, db)
+	m = update(t, m, keysLoadedMsg{keys: db.Keys(nil)})
+	checkHeld(t, m.viewer, "loaded")
+
+	cmd := m.startExternalEdit()
+	if cmd == nil {
+		t.Fatal("no editor for a streamed value")
+	}
+	ready, ok := cmd().(editorReadyMsg)
+	if !ok || ready.err != nil {
+		t.Fatalf("editor not ready: %#v", ready.err)
+	}
+	defer os.Remove(ready.path)
+	got, err := os.ReadFile(ready.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, value) || !bytes.Equal(ready.orig, value) {
+		t.Fatalf("the editor got %d bytes of the %d-byte value", len(got), len(value))
+	}
+
+	if cmd := m.startCopy(true); cmd != nil {
+		t.Fatal("a streamed value was copied")
+	}
+	if !strings.Contains(m.status.text, "too large for the terminal's clipboard") {
+		t.Fatalf("status %q", m.status.text)
 	}
 }
