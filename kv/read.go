@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 )
@@ -182,4 +184,40 @@ func (db *DB) Ascend(prefix []byte, fn func(key []byte) bool) {
 			return
 		}
 	}
+}
+
+// ReadValueAt copies the bytes of key's value from offset off into p, and
+// returns how many it copied and the size of the whole value. It reads
+// the value where it lies in the log rather than copying it whole, so
+// that a large value can be read in pieces, yet verifies the record's
+// checksum on every call as Get does: damage is reported (the error wraps
+// walfmt.ErrCorrupt), never returned as data. The error is ErrNotFound for
+// a missing key, and io.EOF when fewer than len(p) bytes remain past off,
+// including none at all; p's contents are unspecified when n is 0 and
+// the error is not io.EOF.
+func (db *DB) ReadValueAt(key []byte, p []byte, off int64) (n int, size int, err error) {
+	if len(key) == 0 {
+		return 0, 0, ErrEmptyKey
+	}
+	if off < 0 {
+		return 0, 0, errors.New("kv: ReadValueAt: negative offset")
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if err := db.readableMuLocked(); err != nil {
+		return 0, 0, err
+	}
+	v := db.viewMuLocked()
+	s, ok, err := db.mu.index.get(key, v)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok {
+		return 0, 0, ErrNotFound
+	}
+	n, size, err = v.valueAt(s, p, off)
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, size, err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"sync"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -156,4 +157,82 @@ func locateCorruption(err error, path string, off int64) error {
 		return fmt.Errorf("kv: read: %w", ce)
 	}
 	return err
+}
+
+// streamChunk is the size of the buffer valueAt reads a record through
+// when the log is not mapped.
+const streamChunk = 64 << 10
+
+// streamBufs holds valueAt's buffers.
+var streamBufs = sync.Pool{New: func() any {
+	b := make([]byte, streamChunk)
+	return &b
+}}
+
+// valueAt copies the value of the record s points to, from offset off,
+// into p, after verifying the record's checksum, and returns how many
+// bytes it copied and the value's size. With a map it checksums the
+// record in place; without one it reads the record through a buffer of
+// streamChunk bytes. Either way it allocates nothing in proportion to
+// the value.
+func (v *logView) valueAt(s slot, p []byte, off int64) (int, int, error) {
+	if v.m != nil {
+		b, err := v.recordBytes(s, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		val, err := walfmt.Value(b)
+		if err != nil {
+			return 0, 0, locateCorruption(err, v.path, int64(s.off))
+		}
+		if off >= int64(len(val)) {
+			return 0, len(val), nil
+		}
+		return copy(p, val[off:]), len(val), nil
+	}
+	rec, size := int64(s.off), int64(s.size)
+	if size > maxRecord || rec < walfmt.HeaderSizeV1 {
+		return 0, 0, fmt.Errorf("kv: %s: index holds an impossible record at offset %d: %w", v.path, rec, walfmt.ErrCorrupt)
+	}
+	bp := streamBufs.Get().(*[]byte)
+	defer streamBufs.Put(bp)
+	buf := *bp
+	if size < walfmt.RecordHeaderSize {
+		return 0, 0, locateCorruption(&walfmt.CorruptionError{Reason: "incomplete record header"}, v.path, rec)
+	}
+	if _, err := v.f.ReadAt(buf[:walfmt.RecordHeaderSize], rec); err != nil {
+		return 0, 0, fmt.Errorf("kv: read %s at offset %d: %w", v.path, rec, err)
+	}
+	stored := binary.LittleEndian.Uint32(buf)
+	crc := crc32.Update(0, castagnoli, buf[4:walfmt.RecordHeaderSize])
+	vo, vl, err := walfmt.ValueBounds(buf[:walfmt.RecordHeaderSize])
+	if err == nil && int64(vo+vl) != size {
+		err = &walfmt.CorruptionError{Reason: "not a put record of this size"}
+	}
+	if err != nil {
+		return 0, 0, locateCorruption(err, v.path, rec)
+	}
+	// The bytes of the record that land in p: [want, wantEnd) from its
+	// start.
+	var want, wantEnd int64
+	if off < int64(vl) {
+		want = int64(vo) + off
+		wantEnd = want + min(int64(len(p)), int64(vl)-off)
+	}
+	n := 0
+	for pos := int64(walfmt.RecordHeaderSize); pos < size; {
+		b := buf[:min(int64(len(buf)), size-pos)]
+		if _, err := v.f.ReadAt(b, rec+pos); err != nil {
+			return 0, 0, fmt.Errorf("kv: read %s at offset %d: %w", v.path, rec+pos, err)
+		}
+		crc = crc32.Update(crc, castagnoli, b)
+		if lo, hi := max(want, pos), min(wantEnd, pos+int64(len(b))); lo < hi {
+			n += copy(p[lo-want:], b[lo-pos:hi-pos])
+		}
+		pos += int64(len(b))
+	}
+	if crc != stored {
+		return 0, 0, locateCorruption(&walfmt.CorruptionError{Reason: "checksum mismatch"}, v.path, rec)
+	}
+	return n, vl, nil
 }

@@ -56,8 +56,9 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Focus):
 		m.focus = 1 - m.focus
 	case key.Matches(msg, km.CycleView):
-		m.viewer.CycleMode()
+		cmd := m.viewer.CycleMode()
 		m.status = infoStatus("view: " + m.viewer.Mode().String())
+		return m, cmd
 	case key.Matches(msg, km.Reload):
 		m.status = infoStatus("reloaded")
 		return m, tea.Batch(m.reloadKeys(), statsCmd(m.db))
@@ -159,6 +160,12 @@ func (m Model) updateForm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // turns tabs into spaces and CR into LF and drops control characters, so
 // such a value would be changed by a save even when nobody edited it.
 func (m Model) startEdit() (tea.Model, tea.Cmd) {
+	if streamed, size := m.viewer.Streamed(); streamed {
+		cmd := m.startExternalEdit()
+		m.status = infoStatus(fmt.Sprintf("the value is %s, too large for the built-in editor; editing it in %s…",
+			FormatBytes(int64(size)), editorCommand(m.cfg.Getenv)[0]))
+		return m, cmd
+	}
 	value, ok := m.viewer.Value()
 	if !ok {
 		m.status = infoStatus("no value loaded to edit")
@@ -242,6 +249,12 @@ func (m Model) updateConfirmOverwrite(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) startExternalEdit() tea.Cmd {
+	if streamed, _ := m.viewer.Streamed(); streamed {
+		// The viewer holds one part: the editor gets the whole value,
+		// read when asked for.
+		m.status = infoStatus("editing in " + editorCommand(m.cfg.Getenv)[0] + "…")
+		return prepareStoredEditorCmd(m.db, m.viewer.Key())
+	}
 	value, ok := m.viewer.Value()
 	if !ok {
 		m.status = infoStatus("no value loaded to edit")

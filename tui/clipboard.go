@@ -38,6 +38,11 @@ func (m *Model) startCopy(value bool) tea.Cmd {
 	}
 	what, data := "key", []byte(sel)
 	if value {
+		if streamed, size := m.viewer.Streamed(); streamed && size > maxCopy {
+			m.status = infoStatus(fmt.Sprintf("the value is %s, too large for the terminal's clipboard (%s at most)",
+				FormatBytes(int64(size)), FormatBytes(maxCopy)))
+			return nil
+		}
 		v, loaded := m.viewer.Value()
 		if !loaded {
 			m.status = infoStatus("no value loaded to copy")

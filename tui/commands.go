@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"io"
 	"slices"
 	"time"
 
@@ -41,26 +42,84 @@ func loadKeysCmd(db *kv.DB, edits int) tea.Cmd {
 	}
 }
 
-// valueLoadedMsg carries one value, or why it could not be read.
+// valueLoadedMsg carries one value, or why it could not be read. A value
+// over streamLimit is streamed: value holds only the bytes of its first
+// text part (see partWindow), and info its whole size.
 type valueLoadedMsg struct {
-	seq   int
-	key   string
-	value []byte
-	info  ValueInfo
-	err   error
+	seq      int
+	key      string
+	value    []byte
+	streamed bool
+	info     ValueInfo
+	err      error
 }
+
+// streamLimit is the size over which the viewer reads a value from the
+// store a part at a time, never whole.
+const streamLimit = maxTextRender
 
 func loadValueCmd(db *kv.DB, seq int, key string) tea.Cmd {
 	return func() tea.Msg {
 		msg := valueLoadedMsg{seq: seq, key: key}
 		e, err := db.Entry([]byte(key))
-		if err == nil {
+		msg.info = ValueInfo{Offset: e.Offset, RecordSize: e.RecordSize}
+		switch {
+		case err != nil:
+		case e.ValueSize > streamLimit:
+			var p partLoadedMsg
+			p, err = readPart(db, key, ModeText, 0, e.ValueSize)
+			msg.value, msg.streamed, msg.info.ValueSize = p.window.b, true, p.window.total
+		default:
 			msg.value, err = db.Get([]byte(key))
+			msg.info.ValueSize = len(msg.value)
 		}
-		msg.info = ValueInfo{Offset: e.Offset, RecordSize: e.RecordSize, ValueSize: len(msg.value)}
 		msg.err = err
 		return msg
 	}
+}
+
+// partLoadedMsg carries one part of a streamed value, or why it could not
+// be read. Replies whose seq is not the viewer's latest are dropped.
+type partLoadedMsg struct {
+	seq    int
+	key    string
+	mode   ViewMode
+	part   int
+	atEnd  bool // show the part's end
+	window span
+	err    error
+}
+
+// loadPartCmd reads part p, in mode, of key's value, which was total
+// bytes long when last read.
+func loadPartCmd(db *kv.DB, seq int, key string, mode ViewMode, p int, atEnd bool, total int) tea.Cmd {
+	return func() tea.Msg {
+		msg, err := readPart(db, key, mode, p, total)
+		msg.seq, msg.atEnd, msg.err = seq, atEnd, err
+		return msg
+	}
+}
+
+// readPart reads the bytes part p of key's value needs in mode, and no
+// more. If the value's size is no longer total, it reads again for the
+// new size, the part clamped to its parts.
+func readPart(db *kv.DB, key string, mode ViewMode, p int, total int) (partLoadedMsg, error) {
+	msg := partLoadedMsg{key: key, mode: mode}
+	for range 2 {
+		p = min(p, partCount(total, mode)-1)
+		off, n := partWindow(total, mode, p)
+		b := make([]byte, n)
+		got, size, err := db.ReadValueAt([]byte(key), b, int64(off))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return msg, err
+		}
+		if size == total {
+			msg.part, msg.window = p, span{b: b[:got], base: off, total: size}
+			return msg, nil
+		}
+		total = size
+	}
+	return msg, errors.New("the value changed while it was read; reload with r")
 }
 
 // sizesLoadedMsg carries the value sizes of keys on screen; -2 marks a key

@@ -49,6 +49,18 @@ func prepareEditorCmd(key string, value []byte) tea.Cmd {
 	}
 }
 
+// prepareStoredEditorCmd is prepareEditorCmd for key's value as the
+// store holds it now.
+func prepareStoredEditorCmd(db *kv.DB, key string) tea.Cmd {
+	return func() tea.Msg {
+		value, err := db.Get([]byte(key))
+		if err != nil {
+			return editorReadyMsg{key: key, err: err}
+		}
+		return prepareEditorCmd(key, value)()
+	}
+}
+
 // editorExitMsg says the editor has returned.
 type editorExitMsg struct {
 	key, path string

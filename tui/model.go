@@ -114,6 +114,7 @@ func New(db *kv.DB, cfg Config) Model {
 		db: db, cfg: cfg, common: c, policy: db.Policy(),
 		list: NewKeyList(c), viewer: NewViewer(c), gauge: NewGauge(c), help: help.New(),
 	}
+	m.viewer.db = db
 	m.help.Styles.ShortKey = c.Styles.PaneTitle
 	m.events, m.cancelEvents = db.Subscribe()
 	if cfg.ReadOnly {
@@ -171,7 +172,9 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.list, cmd = m.list.Update(msg)
 		return m, tea.Batch(cmd, m.syncSelection(false))
 	case valueLoadedMsg:
-		m.applyValue(msg)
+		cmd = m.applyValue(msg)
+	case partLoadedMsg:
+		m.viewer.SetPart(msg)
 	case sizesLoadedMsg:
 		m.list.SetSizes(msg.sizes)
 	case statsMsg:
@@ -228,15 +231,19 @@ func (m *Model) syncSelection(force bool) tea.Cmd {
 	return tea.Batch(sizes, loadValueCmd(m.db, m.valueSeq, sel))
 }
 
-func (m *Model) applyValue(msg valueLoadedMsg) {
+func (m *Model) applyValue(msg valueLoadedMsg) tea.Cmd {
 	if msg.seq != m.valueSeq {
-		return // the cursor has moved on
+		return nil // the cursor has moved on
 	}
 	if msg.err != nil {
 		m.viewer.SetError(msg.key, explain(msg.err))
-		return
+		return nil
+	}
+	if msg.streamed {
+		return m.viewer.SetStreamed(msg.key, msg.value, msg.info)
 	}
 	m.viewer.SetValue(msg.key, msg.value, msg.info)
+	return nil
 }
 
 // live reports whether the store may change under the inspector: it

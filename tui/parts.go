@@ -28,40 +28,68 @@ func partCount(n int, mode ViewMode) int {
 	return max((n+partSize(mode)-1)/partSize(mode), 1)
 }
 
-// partRange returns the byte range of part p of v. Text parts start and
-// end on character boundaries, so that a cut never shows a character as
-// broken bytes.
-func partRange(v []byte, mode ViewMode, p int) (start, end int) {
+// span is what the viewer holds of a value: its bytes from offset base,
+// of a value total bytes long. A value the viewer holds whole is the span
+// whole(v); a value streamed from the store holds one part (see
+// partWindow).
+type span struct {
+	b           []byte
+	base, total int
+}
+
+// whole is the span of all of v.
+func whole(v []byte) span { return span{b: v, total: len(v)} }
+
+// partWindow is the byte range of a value of total bytes that part p in
+// mode needs: the part, and for text the bytes past its end that may
+// finish its last character.
+func partWindow(total int, mode ViewMode, p int) (off, n int) {
 	size := partSize(mode)
-	start, end = min(p*size, len(v)), min((p+1)*size, len(v))
+	end := (p + 1) * size
 	if mode != ModeHex {
-		start, end = runeBoundary(v, start), runeBoundary(v, end)
+		end += utf8.UTFMax - 1
+	}
+	off = min(p*size, total)
+	return off, min(end, total) - off
+}
+
+// partRange returns the byte range, within the value, of part p of the
+// value s holds, which must hold partWindow's bytes for it. Text parts
+// start and end on character boundaries, so that a cut never shows a
+// character as broken bytes.
+func partRange(s span, mode ViewMode, p int) (start, end int) {
+	size := partSize(mode)
+	start, end = min(p*size, s.total), min((p+1)*size, s.total)
+	if mode != ModeHex {
+		start, end = runeBoundary(s, start), runeBoundary(s, end)
 	}
 	return start, end
 }
 
-// runeBoundary moves i forward past at most three UTF-8 continuation bytes.
-func runeBoundary(v []byte, i int) int {
-	for n := 0; n < utf8.UTFMax-1 && i < len(v) && i > 0 && !utf8.RuneStart(v[i]); n++ {
+// runeBoundary moves i, an offset in the value, forward past at most
+// three UTF-8 continuation bytes.
+func runeBoundary(s span, i int) int {
+	for n := 0; n < utf8.UTFMax-1 && i >= s.base && i < s.base+len(s.b) && i > 0 && !utf8.RuneStart(s.b[i-s.base]); n++ {
 		i++
 	}
 	return i
 }
 
-// tooLargeToIndent reports whether v is shown as JSON text without being
-// indented, because it is over the render limit.
-func tooLargeToIndent(v []byte, mode ViewMode) bool {
-	return mode == ModeJSON && len(v) > maxTextRender
+// tooLargeToIndent reports whether a value of n bytes is shown as JSON
+// text without being indented, because it is over the render limit.
+func tooLargeToIndent(n int, mode ViewMode) bool {
+	return mode == ModeJSON && n > maxTextRender
 }
 
-// formatPart renders part p of v in mode for a pane width columns wide.
-func formatPart(v []byte, mode ViewMode, p, width int) string {
+// formatPart renders part p of the value s holds in mode for a pane
+// width columns wide.
+func formatPart(s span, mode ViewMode, p, width int) string {
 	width = max(width, 8)
-	start, end := partRange(v, mode, p)
-	part := v[start:end]
-	parts := partCount(len(v), mode)
+	start, end := partRange(s, mode, p)
+	part := s.b[start-s.base : end-s.base]
+	parts := partCount(s.total, mode)
 	var b strings.Builder
-	if tooLargeToIndent(v, mode) && p == 0 {
+	if tooLargeToIndent(s.total, mode) && p == 0 {
 		fmt.Fprintf(&b, "(JSON over %s is too large to indent; shown as text)\n", FormatBytes(maxTextRender))
 	}
 	switch {
@@ -73,7 +101,7 @@ func formatPart(v []byte, mode ViewMode, p, width int) string {
 		b.WriteString(wrap(EscapeText(string(part)), width))
 	}
 	if p < parts-1 {
-		fmt.Fprintf(&b, "\n… %s more: scroll on, or G for the end", FormatBytes(int64(len(v)-end)))
+		fmt.Fprintf(&b, "\n… %s more: scroll on, or G for the end", FormatBytes(int64(s.total-end)))
 	}
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -8,6 +9,8 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/crabkv/crabkv/kv"
 )
 
 // viewerHeader is the least number of lines above the value: key,
@@ -41,6 +44,16 @@ type Viewer struct {
 	detected ViewMode
 	part     int // the part of a long value on screen (parts.go)
 
+	// A value over streamLimit is streamed: value holds only the bytes
+	// of the part on screen, from byte base of the value, and total is
+	// the value's size. Moving to another part asks the store for it;
+	// partSeq numbers the requests so that a late reply is dropped.
+	streamed    bool
+	base, total int
+	partSeq     int
+	partPending bool // the part in part and mode is on its way
+	db          *kv.DB
+
 	width, height int
 }
 
@@ -73,8 +86,24 @@ func (v *Viewer) SetSize(w, h int) {
 // Key is the key shown, or being loaded.
 func (v Viewer) Key() string { return v.key }
 
-// Value returns the value shown and whether it is loaded.
-func (v Viewer) Value() ([]byte, bool) { return v.value, v.loaded }
+// Value returns the value shown and whether it is loaded. A streamed
+// value is never held whole: see Streamed.
+func (v Viewer) Value() ([]byte, bool) { return v.value, v.loaded && !v.streamed }
+
+// Streamed reports whether the value shown is read from the store a part
+// at a time, and its size.
+func (v Viewer) Streamed() (bool, int) { return v.loaded && v.streamed, v.total }
+
+// span is what the viewer holds of the value.
+func (v Viewer) span() span {
+	if v.streamed {
+		return span{b: v.value, base: v.base, total: v.total}
+	}
+	return whole(v.value)
+}
+
+// size is the size of the value.
+func (v Viewer) size() int { return v.span().total }
 
 // Mode is the view mode in use.
 func (v Viewer) Mode() ViewMode { return v.mode }
@@ -82,7 +111,7 @@ func (v Viewer) Mode() ViewMode { return v.mode }
 // SetLoading shows that key's value is on its way.
 func (v *Viewer) SetLoading(k string) {
 	if k != v.key {
-		v.loaded, v.value, v.err = false, nil, ""
+		v.loaded, v.value, v.err, v.streamed = false, nil, "", false
 	}
 	v.key, v.loading = k, true
 	v.render()
@@ -90,7 +119,7 @@ func (v *Viewer) SetLoading(k string) {
 
 // Clear empties the viewer, when no key is selected.
 func (v *Viewer) Clear() {
-	*v = Viewer{common: v.common, vp: v.vp, width: v.width, height: v.height}
+	*v = Viewer{common: v.common, vp: v.vp, width: v.width, height: v.height, db: v.db, partSeq: v.partSeq + 1}
 	v.render()
 }
 
@@ -98,6 +127,8 @@ func (v *Viewer) Clear() {
 func (v *Viewer) SetValue(k string, value []byte, info ValueInfo) {
 	sameKey := k == v.key && v.loaded
 	v.key, v.value, v.info, v.loaded, v.loading, v.err = k, value, info, true, false, ""
+	v.streamed, v.base, v.total, v.partPending = false, 0, 0, false
+	v.partSeq++
 	v.detected = DetectMode(value)
 	if !sameKey {
 		v.mode = v.detected
@@ -108,18 +139,94 @@ func (v *Viewer) SetValue(k string, value []byte, info ValueInfo) {
 	v.render()
 }
 
+// SetStreamed shows a value over streamLimit, of which first holds the
+// bytes of the first text part, and picks the view mode that suits that
+// part. It returns the command that loads the part to show when that is
+// not the first.
+func (v *Viewer) SetStreamed(k string, first []byte, info ValueInfo) tea.Cmd {
+	sameKey := k == v.key && v.loaded
+	v.key, v.info, v.loaded, v.loading, v.err = k, info, true, false, ""
+	v.streamed, v.total = true, info.ValueSize
+	v.partSeq++
+	v.detected = detectPart(first)
+	if !sameKey {
+		v.mode = v.detected
+		v.part = 0
+		v.vp.GotoTop()
+	}
+	v.part = min(v.part, partCount(v.total, v.mode)-1)
+	if v.part == 0 {
+		off, n := partWindow(v.total, v.mode, 0)
+		v.value, v.base, v.partPending = first[off:min(off+n, len(first))], off, false
+		v.render()
+		return nil
+	}
+	return v.loadPart(v.mode, v.part, false)
+}
+
+// detectPart is DetectMode for the first part of a streamed value: a
+// part of JSON is not valid JSON, but is still shown as JSON too large
+// to indent.
+func detectPart(first []byte) ViewMode {
+	trimmed := bytes.TrimSpace(first)
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') && !isBinary(first) {
+		return ModeJSON
+	}
+	return DetectMode(first)
+}
+
+// loadPart asks the store for part p of the streamed value in mode, and
+// shows "loading…" until it comes.
+func (v *Viewer) loadPart(mode ViewMode, p int, atEnd bool) tea.Cmd {
+	v.partSeq++
+	v.mode, v.part, v.value, v.partPending = mode, p, nil, true
+	v.render()
+	if v.db == nil {
+		return nil
+	}
+	return loadPartCmd(v.db, v.partSeq, v.key, mode, p, atEnd, v.total)
+}
+
+// SetPart shows a part of the streamed value that loadPart asked for,
+// unless the viewer has asked for another since.
+func (v *Viewer) SetPart(msg partLoadedMsg) {
+	if msg.seq != v.partSeq || msg.key != v.key || !v.streamed {
+		return
+	}
+	if msg.err != nil {
+		v.SetError(msg.key, explain(msg.err))
+		return
+	}
+	v.mode, v.part, v.partPending = msg.mode, msg.part, false
+	v.value, v.base, v.total, v.info.ValueSize = msg.window.b, msg.window.base, msg.window.total, msg.window.total
+	v.render()
+	if msg.atEnd {
+		v.vp.GotoBottom()
+	} else {
+		v.vp.GotoTop()
+	}
+}
+
 // SetError shows that k's value could not be loaded; msg must be escaped.
 func (v *Viewer) SetError(k string, msg string) {
 	v.key, v.err, v.loaded, v.loading, v.value = k, msg, false, false, nil
+	v.streamed, v.partPending = false, false
+	v.partSeq++
 	v.render()
 }
 
-// CycleMode steps to the next view mode.
-func (v *Viewer) CycleMode() {
+// CycleMode steps to the next view mode. For a streamed value it returns
+// the command that loads the first part in that mode.
+func (v *Viewer) CycleMode() tea.Cmd {
+	if v.streamed && v.loaded {
+		v.vp.GotoTop()
+		return v.loadPart(v.mode.Next(), 0, false)
+	}
 	v.mode = v.mode.Next()
 	v.part = 0
 	v.vp.GotoTop()
 	v.render()
+	return nil
 }
 
 // keyLines is the header's key, escaped and wrapped to the pane so that a
@@ -147,10 +254,10 @@ func (v *Viewer) render() {
 		v.vp.SetContent(v.common.Styles.Error.Render(ansi.Hardwrap(v.err, max(v.width, 1), true)))
 	case !v.loaded && v.key == "":
 		v.vp.SetContent(v.common.Styles.Muted.Render("no key selected"))
-	case !v.loaded:
+	case !v.loaded || v.partPending:
 		v.vp.SetContent(v.common.Styles.Muted.Render("loading…"))
 	default:
-		v.vp.SetContent(formatPart(v.value, v.mode, v.part, v.width))
+		v.vp.SetContent(formatPart(v.span(), v.mode, v.part, v.width))
 	}
 }
 
@@ -158,20 +265,16 @@ func (v *Viewer) render() {
 // next or previous part at its ends.
 func (v Viewer) Update(msg tea.Msg) (Viewer, tea.Cmd) {
 	if k, ok := msg.(tea.KeyMsg); ok && v.loaded {
-		km, last := v.common.KeyMap, partCount(len(v.value), v.mode)-1
+		km, last := v.common.KeyMap, partCount(v.size(), v.mode)-1
 		switch {
 		case key.Matches(k, km.Top):
-			v.showPart(0, false)
-			return v, nil
+			return v, v.showPart(0, false)
 		case key.Matches(k, km.Bottom):
-			v.showPart(last, true)
-			return v, nil
+			return v, v.showPart(last, true)
 		case key.Matches(k, km.Down, km.PageDown) && v.vp.AtBottom() && v.part < last:
-			v.showPart(v.part+1, false)
-			return v, nil
+			return v, v.showPart(v.part+1, false)
 		case key.Matches(k, km.Up, km.PageUp) && v.vp.AtTop() && v.part > 0:
-			v.showPart(v.part-1, true)
-			return v, nil
+			return v, v.showPart(v.part-1, true)
 		}
 	}
 	var cmd tea.Cmd
@@ -179,8 +282,13 @@ func (v Viewer) Update(msg tea.Msg) (Viewer, tea.Cmd) {
 	return v, cmd
 }
 
-// showPart renders part p and shows its top, or its bottom with atEnd.
-func (v *Viewer) showPart(p int, atEnd bool) {
+// showPart renders part p and shows its top, or its bottom with atEnd. A
+// part of a streamed value not held yet is loaded: the command returned
+// brings it.
+func (v *Viewer) showPart(p int, atEnd bool) tea.Cmd {
+	if v.streamed && (p != v.part || v.partPending) {
+		return v.loadPart(v.mode, p, atEnd)
+	}
 	if p != v.part {
 		v.part = p
 		v.render()
@@ -190,12 +298,13 @@ func (v *Viewer) showPart(p int, atEnd bool) {
 	} else {
 		v.vp.GotoTop()
 	}
+	return nil
 }
 
 // modeLabel names the view mode for the header.
 func (v Viewer) modeLabel() string {
 	label := v.mode.String()
-	if tooLargeToIndent(v.value, v.mode) {
+	if tooLargeToIndent(v.size(), v.mode) {
 		label = "json too large to indent, as text"
 	}
 	if v.mode == v.detected {
@@ -224,7 +333,7 @@ func (v Viewer) headerView() string {
 			s.HeaderKey.Render("size"), FormatBytes(int64(v.info.ValueSize)),
 			s.HeaderKey.Render("offset"), v.info.Offset,
 			s.HeaderKey.Render("view"), mode)
-		if parts := partCount(len(v.value), v.mode); parts > 1 {
+		if parts := partCount(v.size(), v.mode); parts > 1 {
 			details += s.Muted.Render(fmt.Sprintf("  part %d/%d", v.part+1, parts))
 		}
 		if pct := v.vp.ScrollPercent(); v.vp.TotalLineCount() > v.vp.Height {

@@ -346,3 +346,28 @@ func decode(b []byte, h header, r *Record) string {
 	}
 	return ""
 }
+
+// ValueBounds returns where the value of a put record lies, from the
+// record's fixed header: valueOff bytes from the record's start, valueLen
+// bytes long, so that the record is valueOff+valueLen bytes. It checks the
+// kind and the lengths against the format's limits, but not the checksum,
+// which covers the whole record: a reader that trusts the bounds must
+// verify it. The error wraps ErrCorrupt.
+func ValueBounds(header []byte) (valueOff, valueLen int, err error) {
+	if len(header) < RecordHeaderSize {
+		return 0, 0, &CorruptionError{Reason: "incomplete record header"}
+	}
+	if Kind(header[offKind]) != KindPut {
+		return 0, 0, &CorruptionError{Reason: "not a put record"}
+	}
+	keyLen := int(binary.LittleEndian.Uint32(header[offKeyLen:]))
+	valueLen = int(binary.LittleEndian.Uint32(header[offValueLen:]))
+	if keyLen > MaxKeyLen || valueLen > MaxValueLen {
+		return 0, 0, &CorruptionError{Reason: "length out of range"}
+	}
+	valueOff = RecordHeaderSize + keyLen
+	if header[offFlags]&FlagExpiry != 0 {
+		valueOff += ExpirySize
+	}
+	return valueOff, valueLen, nil
+}
