@@ -46,7 +46,9 @@ func runCompact(e *env, v *verb, args []string) int {
 		after := db.Stats()
 		finished = &kv.CompactionEvent{OldSize: before.LogBytes, NewSize: after.LogBytes, Duration: time.Since(start)}
 	}
-	fmt.Fprintln(e.stdout, formatCompaction(finished))
+	if _, err := fmt.Fprintln(e.stdout, formatCompaction(finished)); err != nil {
+		return e.closeDB(db, e.fail(fmt.Errorf("write summary: %w", err)))
+	}
 	return e.closeDB(db, exitOK)
 }
 
@@ -118,10 +120,12 @@ func newProgress(w io.Writer, tty bool) *progress {
 
 // show renders one event.
 func (p *progress) show(ev kv.CompactionEvent) {
+	// Progress is a courtesy: compaction goes on if it cannot be shown, and
+	// the summary's write is checked.
 	switch ev.Kind {
 	case kv.CompactionStarted:
 		if !p.tty {
-			fmt.Fprintf(p.w, "compacting %s log, %s stale\n", shortBytes(ev.LogBytes), shortBytes(ev.StaleBytes))
+			_, _ = fmt.Fprintf(p.w, "compacting %s log, %s stale\n", shortBytes(ev.LogBytes), shortBytes(ev.StaleBytes))
 		}
 		p.showDone(0, ev.LogBytes)
 	case kv.CompactionProgress:
@@ -131,22 +135,23 @@ func (p *progress) show(ev kv.CompactionEvent) {
 
 // showDone renders done of total bytes scanned.
 func (p *progress) showDone(done, total int64) {
+	// Best effort, like show.
 	pct := percent(done, total)
 	if p.tty {
-		fmt.Fprintf(p.w, "\r%s %3.0f%%  %s of %s\x1b[K", bar(pct, 30), pct, shortBytes(done), shortBytes(total))
+		_, _ = fmt.Fprintf(p.w, "\r%s %3.0f%%  %s of %s\x1b[K", bar(pct, 30), pct, shortBytes(done), shortBytes(total))
 		p.drawn = true
 		return
 	}
 	if q := int(pct / 25); q > p.quarters {
 		p.quarters = q
-		fmt.Fprintf(p.w, "compacting: %d%% (%s of %s)\n", q*25, shortBytes(done), shortBytes(total))
+		_, _ = fmt.Fprintf(p.w, "compacting: %d%% (%s of %s)\n", q*25, shortBytes(done), shortBytes(total))
 	}
 }
 
 // clear removes the bar so that the summary starts on a clean line.
 func (p *progress) clear() {
 	if p.drawn {
-		io.WriteString(p.w, "\r\x1b[K")
+		_, _ = io.WriteString(p.w, "\r\x1b[K") // best effort, like show
 		p.drawn = false
 	}
 }

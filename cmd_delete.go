@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -98,15 +99,19 @@ func deletePrefix(e *env, prefix []byte, yes bool) int {
 		if !e.stdinTTY {
 			return e.closeDB(db, e.fail(fmt.Errorf("refusing to delete %s without --yes (standard input is not a terminal)", what)))
 		}
-		fmt.Fprintf(e.stderr, "delete %s? [y/N] ", what)
+		// The prompt and its answer go to the terminal; if stderr is gone, the
+		// answer read below decides all the same.
+		_, _ = fmt.Fprintf(e.stderr, "delete %s? [y/N] ", what)
 		answer, _ := bufio.NewReader(e.stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-			fmt.Fprintln(e.stderr, "crabkv: nothing deleted")
+			_, _ = fmt.Fprintln(e.stderr, "crabkv: nothing deleted")
 			return e.closeDB(db, exitError)
 		}
 	}
 	n, err := deleteKeys(db, keys)
-	fmt.Fprintf(e.stdout, "deleted %d keys\n", n)
+	if _, werr := fmt.Fprintf(e.stdout, "deleted %d keys\n", n); werr != nil {
+		err = errors.Join(err, fmt.Errorf("write: %w", werr))
+	}
 	if err != nil {
 		return e.closeDB(db, e.fail(err))
 	}

@@ -90,7 +90,8 @@ func (e *env) parse(v *verb, fs *flag.FlagSet, args []string, min, max int) (res
 	// Mistakes get the synopsis only; the full text is one command away and
 	// would push the error message off a small screen.
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "%s\nRun 'crabkv help %s' for details.\n", synopsis(v), v.name)
+		// Best effort: usage goes to stderr after a mistake, or with help.
+		_, _ = fmt.Fprintf(w, "%s\nRun 'crabkv help %s' for details.\n", synopsis(v), v.name)
 	}
 	rest, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -156,7 +157,8 @@ func printVerbUsage(w io.Writer, v *verb, fs *flag.FlagSet) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n%s\n\nFlags:\n", synopsis(v), strings.TrimSpace(v.help))
 	writeFlags(&b, fs)
-	io.WriteString(w, b.String())
+	// Help text is best effort: there is nothing to do if its reader is gone.
+	_, _ = io.WriteString(w, b.String())
 }
 
 // writeFlags lists fs's flags, one a line, their descriptions aligned. A
@@ -185,8 +187,9 @@ func writeFlags(w io.Writer, fs *flag.FlagSet) {
 		lines = append(lines, line{name, usage})
 		width = max(width, len(name))
 	})
+	// w is a strings.Builder, or best-effort help output.
 	for _, l := range lines {
-		fmt.Fprintf(w, "  %-*s  %s\n", width, l.name, l.usage)
+		_, _ = fmt.Fprintf(w, "  %-*s  %s\n", width, l.name, l.usage)
 	}
 }
 
@@ -197,8 +200,9 @@ func synopsis(v *verb) string {
 
 // usageError prints msg and the usage on stderr and returns the bad-usage exit code.
 func (e *env) usageError(msg string, usage func(io.Writer)) int {
-	fmt.Fprintln(e.stderr, msg)
-	fmt.Fprintln(e.stderr)
+	// Diagnostics on stderr are best effort: the exit code carries the failure.
+	_, _ = fmt.Fprintln(e.stderr, msg)
+	_, _ = fmt.Fprintln(e.stderr)
 	usage(e.stderr)
 	return exitError
 }
@@ -208,7 +212,8 @@ func (e *env) usageError(msg string, usage func(io.Writer)) int {
 // line by line see one error per failure.
 func (e *env) fail(err error) int {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
-	fmt.Fprintf(e.stderr, "crabkv: %s\n", msg)
+	// Best effort: the exit code reports the failure even if stderr is gone.
+	_, _ = fmt.Fprintf(e.stderr, "crabkv: %s\n", msg)
 	return exitError
 }
 
@@ -253,7 +258,8 @@ func (e *env) openWith(opts *kv.Options) (*kv.DB, error) {
 		return db, nil
 	}
 	if n := db.Stats().TruncatedBytes; n > 0 {
-		fmt.Fprintln(e.stderr, tornTailWarning(filepath.Join(dir, "wal.log"), n, readOnly))
+		// A warning only: best effort.
+		_, _ = fmt.Fprintln(e.stderr, tornTailWarning(filepath.Join(dir, "wal.log"), n, readOnly))
 	}
 	return db, nil
 }
@@ -359,7 +365,8 @@ func (e *env) decodeArg(v *verb, arg string, quoted bool) ([]byte, int, bool) {
 	}
 	s, err := strconv.Unquote(arg)
 	if err != nil || !strings.HasPrefix(arg, `"`) {
-		fmt.Fprintf(e.stderr, "crabkv %s: --quoted: the key is not a quoted Go string: %s\n", v.name, escape.Quote(arg, false))
+		// Best effort, like fail.
+		_, _ = fmt.Fprintf(e.stderr, "crabkv %s: --quoted: the key is not a quoted Go string: %s\n", v.name, escape.Quote(arg, false))
 		return nil, exitError, false
 	}
 	return []byte(s), exitOK, true

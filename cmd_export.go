@@ -52,10 +52,12 @@ func runExport(e *env, v *verb, args []string) int {
 			continue // deleted since the keys were listed
 		}
 		if err != nil {
-			w.Flush()
+			// Keep what was exported so far; the read error is the one to report.
+			_ = w.Flush()
 			return e.closeDB(db, e.fail(explainOpenError(e.dataDir(), err)))
 		}
-		w.Write(jsonObject(jsonField{"key", []byte(k)}, jsonField{"value", value}))
+		// bufio.Writer keeps the first write error: the Flush below reports it.
+		_, _ = w.Write(jsonObject(jsonField{"key", []byte(k)}, jsonField{"value", value}))
 	}
 	if err := w.Flush(); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write export: %w", err)))

@@ -49,7 +49,8 @@ func runGet(e *env, v *verb, args []string) int {
 	value, err := db.Get(key)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
-		fmt.Fprintf(e.stderr, "crabkv: key %s not found\n", strconv.Quote(string(key)))
+		// Best effort: the exit code says the key was not found.
+		_, _ = fmt.Fprintf(e.stderr, "crabkv: key %s not found\n", strconv.Quote(string(key)))
 		return e.closeDB(db, exitNotFound)
 	case err != nil:
 		return e.closeDB(db, e.fail(err))

@@ -54,7 +54,7 @@ func runImport(e *env, v *verb, args []string) int {
 		if err != nil {
 			return e.fail(err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read-only
 		in, name = f, args[0]
 	}
 	db, err := e.open(false)
@@ -63,10 +63,13 @@ func runImport(e *env, v *verb, args []string) int {
 	}
 	n, err := importLines(db, in, *batch)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "crabkv import: stored %d keys from %s before the error\n", n, name)
+		// Best effort: the error itself is reported just below.
+		_, _ = fmt.Fprintf(e.stderr, "crabkv import: stored %d keys from %s before the error\n", n, name)
 		return e.closeDB(db, e.fail(err))
 	}
-	fmt.Fprintf(e.stdout, "imported %d keys\n", n)
+	if _, err := fmt.Fprintf(e.stdout, "imported %d keys\n", n); err != nil {
+		return e.closeDB(db, e.fail(fmt.Errorf("write: %w", err)))
+	}
 	return e.closeDB(db, exitOK)
 }
 

@@ -47,17 +47,18 @@ func runKeys(e *env, v *verb, args []string) int {
 	if *nul {
 		end = 0
 	}
+	// bufio.Writer keeps the first write error, so the loop ignores them and
+	// the Flush below reports it.
 	w := bufio.NewWriter(e.stdout)
 	keys, damaged := db.CheckedKeys(prefix)
 	for _, k := range keys {
 		if *asJSON {
-			w.Write(jsonObject(jsonField{"key", []byte(k)}))
+			_, _ = w.Write(jsonObject(jsonField{"key", []byte(k)}))
 			continue
 		}
-		w.Write(display([]byte(k), e.stdoutTTY && !*nul, false))
-		w.WriteByte(end)
+		_, _ = w.Write(display([]byte(k), e.stdoutTTY && !*nul, false))
+		_ = w.WriteByte(end)
 	}
-	// bufio.Writer keeps the first write error, so checking Flush covers them all.
 	if err := w.Flush(); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write keys: %w", err)))
 	}

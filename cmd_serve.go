@@ -78,7 +78,8 @@ func runServe(e *env, v *verb, args []string) int {
 	}
 	ctx, stop := notify(context.Background())
 	defer stop()
-	fmt.Fprintf(e.stderr, "crabkv: serving %s on %s\n", db.Dir(), ln.Addr())
+	// A status line on stderr, best effort: serving does not depend on it.
+	_, _ = fmt.Fprintf(e.stderr, "crabkv: serving %s on %s\n", db.Dir(), ln.Addr())
 	return e.closeDB(db, e.serveUntilStopped(ctx, stop, s, ln))
 }
 
@@ -92,7 +93,8 @@ func (e *env) serveUntilStopped(ctx context.Context, stop context.CancelFunc, s 
 	case <-ctx.Done():
 	}
 	stop() // a second Ctrl-C now ends the process at once
-	fmt.Fprintln(e.stderr, "crabkv: shutting down")
+	// A status line, best effort like the one above.
+	_, _ = fmt.Fprintln(e.stderr, "crabkv: shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	code := exitOK

@@ -58,14 +58,15 @@ func runVerify(e *env, v *verb, args []string) int {
 	if _, err := io.WriteString(e.stdout, out); err != nil {
 		return e.fail(fmt.Errorf("write report: %w", err))
 	}
+	// The diagnoses below are best effort: the exit code carries the verdict.
 	switch {
 	case rep.Corrupt():
-		fmt.Fprintf(e.stderr, "crabkv: %s is corrupt; run 'crabkv repair' to salvage the valid records\n", rep.Path)
+		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s is corrupt; run 'crabkv repair' to salvage the valid records\n", rep.Path)
 		return exitDamaged
 	case !rep.Clean() && writing:
-		fmt.Fprintf(e.stderr, "crabkv: %s ends in an incomplete record; %s has the store open and is probably writing it\n", rep.Path, holder)
+		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s ends in an incomplete record; %s has the store open and is probably writing it\n", rep.Path, holder)
 	case !rep.Clean():
-		fmt.Fprintf(e.stderr, "crabkv: %s ends in a torn record, probably from a crash; the next write cuts it\n", rep.Path)
+		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s ends in a torn record, probably from a crash; the next write cuts it\n", rep.Path)
 		return exitDamaged
 	}
 	return exitOK

@@ -23,7 +23,14 @@ func runVersion(e *env, v *verb, args []string) int {
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
 	}
-	fmt.Fprintln(e.stdout, versionLine())
+	return e.printVersion()
+}
+
+// printVersion writes the version line to stdout, reporting a failed write.
+func (e *env) printVersion() int {
+	if _, err := fmt.Fprintln(e.stdout, versionLine()); err != nil {
+		return e.fail(fmt.Errorf("write: %w", err))
+	}
 	return exitOK
 }
 

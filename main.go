@@ -72,8 +72,7 @@ func run(args []string, e *env) int {
 	args = fs.Args()
 	switch {
 	case *version:
-		fmt.Fprintln(e.stdout, versionLine())
-		return exitOK
+		return e.printVersion()
 	case len(args) == 0:
 		return inspect(e, e.readOnly)
 	}
@@ -142,7 +141,8 @@ terminal shows it); get, keys, stats and verify accept --json.
 Exit status: 0 success, 1 key not found (get) or damage found (verify), 2 error or bad usage.
 Run 'crabkv help <verb>' or 'crabkv <verb> --help' for details on one verb.
 `)
-	io.WriteString(w, b.String())
+	// Help text is best effort: there is nothing to do if its reader is gone.
+	_, _ = io.WriteString(w, b.String())
 }
 
 // isTerminal reports whether f is a terminal, including a Cygwin or MSYS one.

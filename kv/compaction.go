@@ -125,7 +125,7 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 	}
 	res, err := db.rewriteInto(ctx, tmp, end, keys)
 	if err != nil && !res.installed {
-		tmp.Close()
+		_ = tmp.Close() // the file is removed just below; its contents do not matter
 		for _, name := range []string{tempName, hintNextName} {
 			if rerr := db.fs.Remove(filepath.Join(db.dir, name)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				err = errors.Join(err, rerr)

@@ -233,7 +233,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	db.lock = lock
 	if err := db.load(); err != nil {
-		lock.Close()
+		_ = lock.Close() // the load error is the one to report
 		return nil, err
 	}
 	db.tail = db.mu.c.size
@@ -285,7 +285,7 @@ func (db *DB) load() error {
 		return fmt.Errorf("kv: open log: %w", err)
 	}
 	if err := db.replay(f); err != nil {
-		f.Close()
+		_ = f.Close() // the replay error is the one to report
 		return err
 	}
 	return nil

@@ -18,7 +18,7 @@ func watchDir(dir string, wake chan<- struct{}, wg *sync.WaitGroup) io.Closer {
 		return nopCloser{}
 	}
 	if err := w.Add(dir); err != nil {
-		w.Close()
+		_ = w.Close() // unused watcher; the follower falls back to polling
 		return nopCloser{}
 	}
 	wg.Go(func() {

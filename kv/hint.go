@@ -146,7 +146,7 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 	if err != nil {
 		return nil, counters{}, false
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	head := make([]byte, hintMetaSize)
 	if _, err := f.ReadAt(head, 0); err != nil {
 		return nil, counters{}, false

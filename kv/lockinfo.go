@@ -137,7 +137,7 @@ func recordHolder(fsys FS, dir string, lock io.Closer) io.Closer {
 	}
 	b := appendHolder(nil, thisProcess())
 	if err := f.Truncate(0); err == nil {
-		f.WriteAt(b, 0)
+		_, _ = f.WriteAt(b, 0) // informational only, as said above
 	}
 	return &heldLock{lock: lock, f: f}
 }
@@ -150,8 +150,10 @@ type heldLock struct {
 }
 
 func (l *heldLock) Close() error {
-	l.f.Truncate(0) // best effort: LockHolder also checks that the pid lives
-	l.f.Close()
+	// Best effort: LockHolder also checks that the pid lives, so a stale
+	// record names nobody.
+	_ = l.f.Truncate(0)
+	_ = l.f.Close()
 	return l.lock.Close()
 }
 

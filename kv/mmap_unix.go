@@ -86,6 +86,7 @@ func (m *mapping) unmap() error {
 func dropPages(b []byte) {
 	const chunk = 4 << 20
 	for off := 0; off < len(b); off += chunk {
-		unix.Madvise(b[off:min(off+chunk, len(b))], unix.MADV_DONTNEED)
+		// Only a hint: on failure munmap tears the pages down itself.
+		_ = unix.Madvise(b[off:min(off+chunk, len(b))], unix.MADV_DONTNEED)
 	}
 }

@@ -76,7 +76,8 @@ func repairAt(fsys FS, dir string, now time.Time) (RepairReport, error) {
 	if err != nil {
 		return RepairReport{}, err
 	}
-	defer lock.Close()
+	// Releasing the lock cannot undo the repair, whose result is reported.
+	defer func() { _ = lock.Close() }()
 	rp := &repairer{fs: fsys, dir: dir, path: filepath.Join(dir, logName)}
 	rep, err := rp.run(now)
 	if err != nil {
@@ -98,7 +99,7 @@ func (rp *repairer) run(now time.Time) (RepairReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }() // read-only
 	// A dry run first: a clean log is left alone, and a foreign file or a
 	// newer version is refused before anything is written.
 	vr, err := scanLog(src, rp.path, nil)

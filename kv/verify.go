@@ -96,7 +96,7 @@ func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
 	if err != nil {
 		return VerifyReport{Path: path, FirstBad: -1}, fmt.Errorf("kv: verify: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	rep, err := scanLog(f, path, nil)
 	if err != nil {
 		return rep, fmt.Errorf("kv: verify: %w", err)
@@ -134,7 +134,7 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 	hdr, _ := readLogHeader(f, rep.LogBytes) // the reader reports a bad one
 	idx := newIndex(0, hdr)
 	m := mapLog(f, rep.LogBytes, false)
-	defer m.unmap()
+	defer func() { _ = m.unmap() }() // the scan is over; a failed unmap costs only address space
 	src := &logView{f: f, m: m, end: rep.LogBytes, path: path}
 	c := counters{size: hdr.Size()}
 	r := walfmt.NewReader(f, rep.LogBytes, path)

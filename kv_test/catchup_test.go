@@ -77,7 +77,7 @@ func (h *hotWriter) check(tb testing.TB, db *kv.DB) {
 		if err != nil {
 			tb.Fatalf("writer %d: get %s: %v", h.w, k, err)
 		}
-		if string(got) != v && !(k == h.inflight[0] && string(got) == h.inflight[1]) {
+		if string(got) != v && (k != h.inflight[0] || string(got) != h.inflight[1]) {
 			tb.Fatalf("writer %d: %s = %.24q, want the last acknowledged %.24q", h.w, k, got, v)
 		}
 	}

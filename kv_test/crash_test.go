@@ -430,7 +430,7 @@ func childWrite(db *kv.DB, w int, seed uint64) {
 		if rng.IntN(8) == 0 {
 			kind = 'D'
 		}
-		os.Stdout.WriteString(fmt.Sprintf("> %d %d %c %s %d\n", w, i, kind, key, n))
+		fmt.Fprintf(os.Stdout, "> %d %d %c %s %d\n", w, i, kind, key, n)
 		var err error
 		if kind == 'P' {
 			err = db.Put([]byte(key), childValue(seed, w, i, n))
@@ -438,10 +438,10 @@ func childWrite(db *kv.DB, w int, seed uint64) {
 			err = db.Delete([]byte(key))
 		}
 		if err != nil {
-			os.Stdout.WriteString(fmt.Sprintf("! %d %d %v\n", w, i, err))
+			fmt.Fprintf(os.Stdout, "! %d %d %v\n", w, i, err)
 			os.Exit(3)
 		}
-		os.Stdout.WriteString(fmt.Sprintf("< %d %d\n", w, i))
+		fmt.Fprintf(os.Stdout, "< %d %d\n", w, i)
 	}
 }
 

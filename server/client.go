@@ -86,7 +86,8 @@ func (c *client) serve() {
 // within the idle timeout is given up on. The caller holds wmu.
 func (c *client) flush() error {
 	if t := c.s.opts.IdleTimeout; t > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(t))
+		// Setting a deadline fails only on a closed connection, which the next read or write reports.
+		_ = c.nc.SetWriteDeadline(time.Now().Add(t))
 	}
 	c.pending = 0
 	return c.w.Flush()
@@ -106,10 +107,11 @@ func (c *client) setBusy(busy bool) bool {
 	if c.s.isClosing() {
 		return false
 	}
+	// Setting a deadline fails only on a closed connection, which the next read or write reports.
 	if t := c.s.opts.IdleTimeout; t > 0 && c.sub == nil {
-		c.nc.SetReadDeadline(time.Now().Add(t))
+		_ = c.nc.SetReadDeadline(time.Now().Add(t))
 	} else {
-		c.nc.SetReadDeadline(time.Time{})
+		_ = c.nc.SetReadDeadline(time.Time{})
 	}
 	return true
 }
@@ -122,7 +124,8 @@ func (c *client) stopIfIdle() {
 	c.state.Lock()
 	defer c.state.Unlock()
 	if !c.state.busy {
-		c.nc.SetReadDeadline(time.Now())
+		// Fails only on a closed connection, whose read has already ended.
+		_ = c.nc.SetReadDeadline(time.Now())
 	}
 }
 
@@ -132,22 +135,24 @@ func (c *client) readFailed(err error) {
 	msg := limitMessage(err)
 	if msg == "" {
 		var ne net.Error
-		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !(errors.As(err, &ne) && ne.Timeout()) {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && (!errors.As(err, &ne) || !ne.Timeout()) {
 			c.s.opts.Logger.Debug("connection read failed", "remote", c.nc.RemoteAddr().String(), "err", err)
 		}
 		return
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	// The error reply is a courtesy: the connection is closed after it
+	// either way, so a failure to send it changes nothing.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.w.WriteError(msg)
-	c.w.Flush()
+	_ = c.w.Flush()
 }
 
 // close closes the connection first, so that a forwarder blocked writing
 // to it stops at once.
 func (c *client) close() {
-	c.nc.Close()
+	_ = c.nc.Close() // the client is done; there is no one to tell
 	if c.sub != nil {
 		c.sub.stop()
 	}

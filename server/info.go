@@ -25,7 +25,7 @@ func (c *client) info(args [][]byte) {
 	}
 	var b strings.Builder
 	for _, sec := range infoSections {
-		if want != nil && len(want) > 0 && !want[sec] {
+		if len(want) > 0 && !want[sec] {
 			continue
 		}
 		if b.Len() > 0 {

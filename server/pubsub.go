@@ -102,16 +102,19 @@ func (c *client) startForwarding() {
 				continue
 			}
 			c.wmu.Lock()
-			c.nc.SetWriteDeadline(time.Now().Add(time.Minute))
+			// Setting a deadline fails only on a closed connection, which the Flush reports.
+			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Minute))
 			c.w.WriteArray(3)
 			c.w.WriteBulkString("message")
 			c.w.WriteBulkString(CompactionChannel)
 			c.w.WriteBulk(msg)
 			err = c.w.Flush()
-			c.nc.SetWriteDeadline(time.Time{})
+			_ = c.nc.SetWriteDeadline(time.Time{})
 			c.wmu.Unlock()
 			if err != nil {
-				c.nc.Close()
+				// The subscriber is gone or too slow; closing ends its
+				// reader, and there is no one to tell if it fails.
+				_ = c.nc.Close()
 				cancel()
 			}
 		}

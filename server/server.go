@@ -176,12 +176,14 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.mu.closing {
 		s.mu.Unlock()
-		ln.Close()
+		_ = ln.Close() // the server is closed either way, which is what Serve reports
 		return ErrServerClosed
 	}
 	s.mu.listeners[ln] = struct{}{}
 	s.mu.Unlock()
-	defer ln.Close()
+	// Serve's result is the Accept error; closing the listener releases it
+	// and a failure leaves nothing to do.
+	defer func() { _ = ln.Close() }()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -216,10 +218,12 @@ func (s *Server) accept(nc net.Conn) {
 		s.mu.Unlock()
 		if !closing {
 			s.rejected.Add(1)
-			nc.SetWriteDeadline(time.Now().Add(time.Second))
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			// The refusal is a courtesy to a connection closed right after;
+			// if it cannot be sent, the client sees the close.
+			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
 		}
-		nc.Close()
+		_ = nc.Close() // refused: nothing more to do with it
 		return
 	}
 	c := newClient(s, nc)
@@ -243,8 +247,9 @@ func (s *Server) accept(nc net.Conn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.mu.closing = true
+	// Closing ends each Serve loop; a close error leaves nothing to undo.
 	for ln := range s.mu.listeners {
-		ln.Close()
+		_ = ln.Close()
 	}
 	clear(s.mu.listeners)
 	for c := range s.mu.conns {
@@ -262,8 +267,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
+	// The grace period is over: cut the remaining clients off, whatever
+	// Close reports.
 	for c := range s.mu.conns {
-		c.nc.Close()
+		_ = c.nc.Close()
 	}
 	s.mu.Unlock()
 	<-done
