@@ -142,7 +142,7 @@ type DB struct {
 		err     error
 		// unsynced is the size of the records appended after the last
 		// synced batch: those pending and those the running sync covers.
-		// Writers keep it within syncWindow (see makeRoomLocked).
+		// Writers keep it within walfmt.SyncWindow (see makeRoomLocked).
 		unsynced int64
 	}
 
@@ -175,18 +175,13 @@ type DB struct {
 		lastFailure error
 	}
 
-	truncated int64    // torn-tail bytes cut at Open
-	hintMeta  hintMeta // the hint Open loaded the index from; zero if none
+	truncated int64 // torn-tail bytes cut at Open
 	// freshHeader is the header cutTail wrote into a log that had none.
 	freshHeader *walfmt.FileHeader
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
 	events      hub
 	follow      follower // a read-only DB's follow goroutine (guarded by wmu)
 
-	// syncWindow is the most that synced writes may leave appended past the
-	// log's last durable point: walfmt.SyncWindow, which every log this
-	// package creates records in its header. Set by Open, then read only.
-	syncWindow int64
 	// replayWindow is the window the header of the log being replayed
 	// records: how far past damage a replay may find valid records and
 	// still cut it as a torn tail. Zero for a version 1 log. (Verify and
@@ -223,7 +218,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS, syncWindow: walfmt.SyncWindow}
+	db := &DB{dir: dir, path: filepath.Join(dir, logName), opts: o, fs: o.FS}
 	if err := db.createDir(); err != nil {
 		return nil, err
 	}
@@ -321,7 +316,7 @@ func (db *DB) replay(f File) error {
 		// The log does not continue where the hint says it ends: trust
 		// neither, and read the whole log.
 		_ = idx.close() // harmless: see mapping.unmap
-		hinted, db.hintMeta, from = false, hintMeta{}, 0
+		hinted, from = false, 0
 		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
 		err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path}, idx, &c, 0, size, true)
 	}

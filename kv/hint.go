@@ -172,7 +172,6 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 		return nil, counters{}, false
 	}
 	x.setHashKey(hdr)
-	db.hintMeta = h
 	return x, counters{size: h.covered, live: h.live, stale: h.stale}, true
 }
 

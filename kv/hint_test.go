@@ -226,7 +226,7 @@ func TestHintCheckAfterTailReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
-	if db2.hintMeta.slots == 0 {
+	if db2.hintCovered == 0 {
 		t.Fatal("the hint was not used")
 	}
 	if _, err := os.Stat(filepath.Join(dir, hintName)); err != nil {

@@ -117,7 +117,7 @@ func (db *DB) commitLocked(w pendingWrite, rec []byte) error {
 }
 
 // makeRoomLocked keeps the sync window (walfmt.SyncWindow): a synced
-// writer about to append n bytes that would leave more than db.syncWindow
+// writer about to append n bytes that would leave more than walfmt.SyncWindow
 // bytes of records unsynced first waits for the running sync, whose batch
 // then no longer counts, and if that leaves too little room, syncs what is
 // pending itself. A record is appended at once when nothing is in flight,
@@ -130,7 +130,7 @@ func (db *DB) makeRoomLocked(n int64) error {
 	}
 	s := &db.sync
 	s.mu.Lock()
-	full := func() bool { return s.unsynced > 0 && s.unsynced+n > db.syncWindow }
+	full := func() bool { return s.unsynced > 0 && s.unsynced+n > walfmt.SyncWindow }
 	for full() && s.running && s.err == nil {
 		s.cond.Wait()
 	}

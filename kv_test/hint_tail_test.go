@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -39,7 +38,7 @@ func TestSoundHintSurvivesReplayedTail(t *testing.T) {
 	want["tail"] = "after the hint"
 
 	db := openDB(t, dir, hintOpts)
-	wantValue(t, db, "tail", "after the hint") // waits for the check of the hint
+	wantValue(t, db, "tail", "after the hint")
 	if _, err := os.Stat(filepath.Join(dir, "wal.hint")); err != nil {
 		t.Errorf("a sound hint was thrown away by Open: %v", err)
 	}
@@ -56,11 +55,7 @@ func TestHintedDamageStaysLocalWithTail(t *testing.T) {
 	dir := t.TempDir()
 	want := hintedStore(t, dir, 200, value)
 	logPath := filepath.Join(dir, "wal.log")
-	log, _ := os.ReadFile(logPath)
-	hint, _ := os.ReadFile(filepath.Join(dir, "wal.hint"))
-	_, offs := hintSlots(t, hint)
-	off := slices.Min(offs) // far from the log's end, which ties the hint to it
-	k := keyAt(log, off)
+	log, off, k := firstHintedRecord(t, dir)
 	log[off+walfmt.RecordHeaderSize+int64(len(k))] ^= 0x01 // first byte of the value
 	if err := os.WriteFile(logPath, log, 0o644); err != nil {
 		t.Fatal(err)

@@ -59,6 +59,24 @@ func hintSlots(t *testing.T, hint []byte) (pos []int, offs []int64) {
 	return pos, offs
 }
 
+// firstHintedRecord returns the log of the store in dir, and the offset and
+// key of the first record its hint points at: far from the log's end,
+// which ties the hint to the log, so damage there leaves the hint in use.
+func firstHintedRecord(t *testing.T, dir string) (log []byte, off int64, key string) {
+	t.Helper()
+	log, err := os.ReadFile(filepath.Join(dir, "wal.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint, err := os.ReadFile(filepath.Join(dir, "wal.hint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, offs := hintSlots(t, hint)
+	off = slices.Min(offs)
+	return log, off, keyAt(log, off)
+}
+
 // keyAt returns the key of the log record at off.
 func keyAt(log []byte, off int64) string {
 	n := binary.LittleEndian.Uint32(log[off+8:])
@@ -204,11 +222,7 @@ func TestDamagedKeyInHintedLog(t *testing.T) {
 	dir := t.TempDir()
 	want := hintedStore(t, dir, 1000, value)
 	logPath := filepath.Join(dir, "wal.log")
-	log, _ := os.ReadFile(logPath)
-	hint, _ := os.ReadFile(filepath.Join(dir, "wal.hint"))
-	_, offs := hintSlots(t, hint)
-	off := slices.Min(offs) // far from the log's end, which ties the hint to it
-	k := keyAt(log, off)
+	log, off, k := firstHintedRecord(t, dir)
 	log[off+walfmt.RecordHeaderSize+int64(len(k))-1] ^= 0x01 // last byte of the key
 	bad := keyAt(log, off)
 	if err := os.WriteFile(logPath, log, 0o644); err != nil {
@@ -245,10 +259,10 @@ func TestDamagedKeyInHintedLog(t *testing.T) {
 	}
 }
 
-// TestOldFormatLogOpens opens a log written in format version 1, with its
-// 16-byte header: it reads, takes writes, and a compaction rewrites it in
-// the current format.
-func TestOldFormatLogOpens(t *testing.T) {
+// version1Store writes, in a new directory, a log in format version 1
+// (a 16-byte header) that puts a and b and deletes a.
+func version1Store(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	v1 := walfmt.AppendHeader(nil)[:walfmt.HeaderSizeV1]
 	v1[8] = 1
@@ -259,6 +273,14 @@ func TestOldFormatLogOpens(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "wal.log"), v1, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// TestOldFormatLogOpens opens a log written in format version 1, with its
+// 16-byte header: it reads, takes writes, and a compaction rewrites it in
+// the current format.
+func TestOldFormatLogOpens(t *testing.T) {
+	dir := version1Store(t)
 	db, err := kv.Open(dir, hintOpts)
 	if err != nil {
 		t.Fatal(err)
