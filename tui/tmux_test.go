@@ -106,10 +106,10 @@ func TestBinaryInTmux(t *testing.T) {
 	s.keys("e")
 	s.waitFor("saved config/README")
 	s.keys("Escape", "c")
-	screen := s.waitFor("compacted", "0.0%")
-	if !strings.Contains(screen, "compactions 1") {
-		t.Errorf("gauge does not count the compaction:\n%s", screen)
-	}
+	// The status line reports the compaction as soon as the writer is done;
+	// the gauge counts it once the inspector's follower has seen the new
+	// log, a poll later.
+	s.waitFor("compacted", "0.0%", "compactions 1")
 	s.keys("q")
 	waitExit(t, s)
 
