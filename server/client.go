@@ -19,9 +19,9 @@ type client struct {
 	rd *redcon.Reader
 	id int64
 
-	// wmu guards w and the connection's writes.
+	// wmu guards out and the connection's writes.
 	wmu sync.Mutex
-	w   *redcon.Writer
+	out []byte // replies not yet written to nc
 
 	// state guards busy and name, which Shutdown and CLIENT read.
 	state struct {
@@ -31,16 +31,15 @@ type client struct {
 		name   string
 	}
 
-	pending int // reply bytes buffered since the last flush, roughly
-	authed  bool
-	quit    bool
-	sub     *subscription // non-nil in subscribed mode
+	run    writeRun // plain writes read but not yet applied
+	authed bool
+	quit   bool
+	sub    *subscription // non-nil in subscribed mode
 }
 
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{s: s, nc: nc, id: s.nextID.Add(1)}
 	c.rd = redcon.NewReader(&guardConn{Conn: nc, opts: &s.opts})
-	c.w = redcon.NewWriter(nc)
 	c.authed = s.opts.Password == ""
 	return c
 }
@@ -60,21 +59,7 @@ func (c *client) serve() {
 			return
 		}
 		c.wmu.Lock()
-		for _, cmd := range cmds {
-			if c.quit {
-				break
-			}
-			c.s.commands.Add(1)
-			c.dispatch(cmd.Args)
-			if c.pending >= flushAt {
-				if err = c.flush(); err != nil {
-					break
-				}
-			}
-		}
-		if err == nil {
-			err = c.flush()
-		}
+		err = c.runPipeline(cmds)
 		c.wmu.Unlock()
 		if err != nil {
 			return
@@ -82,16 +67,51 @@ func (c *client) serve() {
 	}
 }
 
+// runPipeline runs the requests read together, writes their replies and
+// reports a failure to write them. The caller holds wmu.
+func (c *client) runPipeline(cmds []redcon.Command) error {
+	for _, cmd := range cmds {
+		if c.quit {
+			break
+		}
+		c.s.commands.Add(1)
+		if c.queueWrite(cmd.Args) {
+			continue
+		}
+		c.applyRun()
+		c.dispatch(cmd.Args)
+		if len(c.out) >= flushAt {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	c.applyRun()
+	return c.flush()
+}
+
 // flush writes the buffered replies. A client that does not read them
 // within the idle timeout is given up on. The caller holds wmu.
 func (c *client) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
 	if t := c.s.opts.IdleTimeout; t > 0 {
 		// Setting a deadline fails only on a closed connection, which the next read or write reports.
 		_ = c.nc.SetWriteDeadline(time.Now().Add(t))
 	}
-	c.pending = 0
-	return c.w.Flush()
+	_, err := c.nc.Write(c.out)
+	if cap(c.out) > maxKeptOut {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	return err
 }
+
+// maxKeptOut is the largest reply buffer a connection keeps between
+// requests; a larger one, grown for a large reply, is released.
+const maxKeptOut = 64 << 10
 
 // setBusy records whether the client is running commands. Going idle, it
 // sets the read deadline, and it reports false when the server is shutting
@@ -145,8 +165,8 @@ func (c *client) readFailed(err error) {
 	// The error reply is a courtesy: the connection is closed after it
 	// either way, so a failure to send it changes nothing.
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	c.w.WriteError(msg)
-	_ = c.w.Flush()
+	c.err(msg)
+	_ = c.flush()
 }
 
 // close closes the connection first, so that a forwarder blocked writing
@@ -160,14 +180,14 @@ func (c *client) close() {
 
 // Replies. They are written under wmu, which dispatch's caller holds.
 
-func (c *client) ok()                 { c.w.WriteString("OK") }
-func (c *client) err(msg string)      { c.w.WriteError(msg) }
-func (c *client) bulk(b []byte)       { c.w.WriteBulk(b) }
-func (c *client) bulkString(s string) { c.w.WriteBulkString(s) }
-func (c *client) integer(n int64)     { c.w.WriteInt64(n) }
-func (c *client) null()               { c.w.WriteNull() }
-func (c *client) array(n int)         { c.w.WriteArray(n) }
-func (c *client) simple(s string)     { c.w.WriteString(s) }
+func (c *client) ok()                 { c.out = redcon.AppendOK(c.out) }
+func (c *client) err(msg string)      { c.out = redcon.AppendError(c.out, msg) }
+func (c *client) bulk(b []byte)       { c.out = redcon.AppendBulk(c.out, b) }
+func (c *client) bulkString(s string) { c.out = redcon.AppendBulkString(c.out, s) }
+func (c *client) integer(n int64)     { c.out = redcon.AppendInt(c.out, n) }
+func (c *client) null()               { c.out = redcon.AppendNull(c.out) }
+func (c *client) array(n int)         { c.out = redcon.AppendArray(c.out, n) }
+func (c *client) simple(s string)     { c.out = redcon.AppendString(c.out, s) }
 func (c *client) syntaxError()        { c.err("ERR syntax error") }
 func (c *client) notInteger()         { c.err("ERR value is not an integer or out of range") }
 func (c *client) wrongArgs(name string) {

@@ -22,15 +22,25 @@ func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
 func (discardConn) Close() error                     { return nil }
 func (discardConn) SetWriteDeadline(time.Time) error { return nil }
 
-// FuzzDispatch runs arbitrary argument arrays, split from the input at
-// zero bytes, through the command layer: none may panic, and every one
-// gets a reply.
+// countConn is a discardConn that counts the bytes written.
+type countConn struct {
+	discardConn
+	n int
+}
+
+func (c *countConn) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+// FuzzDispatch runs arbitrary pipelines of argument arrays through the
+// command layer: the input is split into requests at 0x01 bytes, and each
+// into arguments at zero bytes. None may panic, and every pipeline with a
+// request gets a reply.
 func FuzzDispatch(f *testing.F) {
 	for _, seed := range []string{
 		"GET\x00k", "SET\x00k\x00v\x00NX\x00GET", "SET\x00k\x00v\x00EX\x0010", "MSET\x00a\x00b\x00c",
 		"SCAN\x000\x00MATCH\x00[a-\x00COUNT\x00-1", "KEYS\x00\\", "HELLO\x002\x00AUTH\x00default",
 		"CLIENT\x00SETNAME\x00a b", "SUBSCRIBE\x00crabkv:compaction", "UNSUBSCRIBE", "COMMAND\x00INFO\x00get\x00nope",
-		"INFO\x00crabkv", "DEL\x00\x00", "FLUSHDB\x00ASYNC", "PING\x00x",
+		"INFO\x00crabkv", "DEL\x00\x00", "FLUSHDB\x00ASYNC", "PING\x00x", "GETRANGE\x00k\x00-3\x00-1",
+		"SET\x00a\x001\x01GET\x00a\x01DEL\x00a\x00a\x01MSET\x00a\x002\x00b\x003\x01DEL\x00b\x01SET\x00\x00v",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -43,14 +53,22 @@ func FuzzDispatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := newClient(s, discardConn{})
 		defer c.close()
-		var out bytes.Buffer
-		c.w = redcon.NewWriter(&out)
+		var out countConn
+		c.nc = &out
+		var cmds []redcon.Command
+		asked := false
+		for _, req := range bytes.Split(in, []byte{1}) {
+			args := bytes.Split(req, []byte{0})
+			asked = asked || len(req) > 0 && req[0] != 0
+			cmds = append(cmds, redcon.Command{Args: args})
+		}
 		c.wmu.Lock()
-		c.dispatch(bytes.Split(in, []byte{0}))
-		c.w.Flush()
-		n := out.Len()
+		err := c.runPipeline(cmds)
 		c.wmu.Unlock()
-		if len(in) > 0 && n == 0 && !bytes.HasPrefix(in, []byte{0}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if asked && out.n == 0 {
 			t.Fatalf("no reply to %q", in)
 		}
 	})

@@ -104,11 +104,11 @@ func (c *client) startForwarding() {
 			c.wmu.Lock()
 			// Setting a deadline fails only on a closed connection, which the Flush reports.
 			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Minute))
-			c.w.WriteArray(3)
-			c.w.WriteBulkString("message")
-			c.w.WriteBulkString(CompactionChannel)
-			c.w.WriteBulk(msg)
-			err = c.w.Flush()
+			c.array(3)
+			c.bulkString("message")
+			c.bulkString(CompactionChannel)
+			c.bulk(msg)
+			err = c.flush()
 			_ = c.nc.SetWriteDeadline(time.Time{})
 			c.wmu.Unlock()
 			if err != nil {

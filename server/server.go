@@ -10,9 +10,10 @@
 // Keys and values are binary-safe. The engine has no empty keys, so a write
 // to the empty key is refused and a read of it finds nothing. Commands that
 // read and then write a key (SET NX/XX/GET, GETDEL, DEL) are atomic with
-// respect to the other commands of the same Server; MSET is not atomic as a
-// whole until the engine has batches: a crash in the middle can leave some
-// of its keys written and others not.
+// respect to the other commands of the same Server. MSET is atomic: one
+// kv.Batch, so no reader sees some of its keys written without the others,
+// and a crash leaves all of them or none. The plain writes of a pipeline
+// share a batch and a sync (see writeRun).
 package server
 
 import (
@@ -294,15 +295,21 @@ func (s *Server) checkPassword(got []byte) bool {
 // NX/XX/GET, GETDEL, DEL) atomic among this server's clients: they hold
 // their key's stripe exclusively. A plain write holds it shared, so that
 // plain writes of one key still wait for the disk together (the engine's
-// group commit) rather than one after another.
+// group commit) rather than one after another. MSET holds its keys'
+// stripes exclusively and MGET shared, so that an MGET sees the whole of
+// an MSET or none of it. GETRANGE holds its key's stripe exclusively
+// between its two reads.
 type keyLocks [256]sync.RWMutex
 
-func (l *keyLocks) stripe(key []byte) *sync.RWMutex {
+func (l *keyLocks) stripe(key []byte) *sync.RWMutex { return &l[l.index(key)] }
+
+// index is the number of key's stripe.
+func (l *keyLocks) index(key []byte) int {
 	var h uint32 = 2166136261
 	for _, b := range key {
 		h = (h ^ uint32(b)) * 16777619
 	}
-	return &l[h%uint32(len(l))]
+	return int(h % uint32(len(l)))
 }
 
 // lock holds key's stripe exclusively and returns the unlock function.
@@ -310,6 +317,36 @@ func (l *keyLocks) lock(key []byte) func() {
 	m := l.stripe(key)
 	m.Lock()
 	return m.Unlock
+}
+
+// stripeModes says, for each stripe, whether to take it: 0 not, 1 shared,
+// 2 exclusive.
+type stripeModes [len(keyLocks{})]uint8
+
+// lockAll takes the stripes that m marks, in ascending order. That is the
+// only order in which any goroutine holds more than one stripe (the
+// others hold one at a time), so holders of several cannot deadlock.
+func (l *keyLocks) lockAll(m *stripeModes) {
+	for i, mode := range m {
+		switch mode {
+		case 1:
+			l[i].RLock()
+		case 2:
+			l[i].Lock()
+		}
+	}
+}
+
+// unlockAll releases the stripes that lockAll took.
+func (l *keyLocks) unlockAll(m *stripeModes) {
+	for i, mode := range m {
+		switch mode {
+		case 1:
+			l[i].RUnlock()
+		case 2:
+			l[i].Unlock()
+		}
+	}
 }
 
 // share holds key's stripe shared and returns the unlock function.

@@ -168,7 +168,17 @@ func (c *client) exists(args [][]byte) {
 	c.integer(n)
 }
 
+// mget holds its keys' stripes shared, which MSET holds exclusively, so it
+// sees all of an MSET or none of it.
 func (c *client) mget(args [][]byte) {
+	if len(args) > 2 {
+		var m stripeModes
+		for _, k := range args[1:] {
+			m[c.s.keys.index(k)] = 1
+		}
+		c.s.keys.lockAll(&m)
+		defer c.s.keys.unlockAll(&m)
+	}
 	values := make([][]byte, len(args)-1)
 	found := make([]bool, len(args)-1)
 	total := 0
@@ -194,10 +204,9 @@ func (c *client) mget(args [][]byte) {
 	}
 }
 
-// mset writes the pairs one after another. It is not atomic: until the
-// engine has batches, a crash or an error part way leaves the earlier
-// pairs written. It checks every key and value first, so a bad argument
-// writes nothing.
+// mset is MSET alone, when it is too large to share a batch with the
+// writes around it: still one batch, so all or nothing. It checks every key
+// and value first, so a bad argument gets its own error and writes nothing.
 func (c *client) mset(args [][]byte) {
 	if len(args)%2 != 1 {
 		c.wrongArgs("mset")
@@ -209,16 +218,10 @@ func (c *client) mset(args [][]byte) {
 			return
 		}
 	}
-	for i := 1; i < len(args); i += 2 {
-		unlock := c.s.keys.share(args[i])
-		err := c.s.db.Put(args[i], args[i+1])
-		unlock()
-		if err != nil {
-			c.engineError(err)
-			return
-		}
-	}
-	c.ok()
+	c.run.cmds = append(c.run.cmds[:0], runCmd{kind: runMSet, args: args})
+	c.applyBatch()
+	clear(c.run.cmds)
+	c.run.cmds = c.run.cmds[:0]
 }
 
 // checkPair returns the error a Put of key and value would give, as a

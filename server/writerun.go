@@ -1,0 +1,251 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// A write run is the plain writes that come one after another in a
+// pipeline: SET key value without options, DEL, UNLINK and MSET. The
+// client applies a run of several commands as one kv.Batch, so that they
+// share one append and one sync instead of waiting for the disk once each,
+// and only then writes their replies, in order. Nothing is acknowledged
+// before it is durable (unless the store is NoSync), as with one command at
+// a time.
+//
+// Any other command ends the run first: a read, or a write that looks
+// before it writes (SET NX|XX|GET, GETDEL), sees every write before it in
+// the pipeline, so a pipeline means what it would mean sent one command at
+// a time. The batch holds each key's stripe of Server.keys for the whole
+// run (shared for a put, exclusive for a delete, which looks first), so the
+// run is as atomic among the server's clients as its commands are one by
+// one.
+
+// Bounds of one run, below kv.MaxBatchOps and kv.MaxBatchBytes: a larger
+// pipeline is applied as several runs.
+const (
+	maxRunOps   = 4096
+	maxRunBytes = 16 << 20
+	// opOverhead bounds the bytes a batch adds to an operation's key and
+	// value (its header and checksum).
+	opOverhead = 64
+)
+
+type runKind uint8
+
+const (
+	runSet runKind = iota
+	runDel
+	runMSet
+)
+
+// runCmd is one queued command.
+type runCmd struct {
+	kind runKind
+	args [][]byte
+}
+
+// runKey is a key written earlier in the run being applied, and whether
+// it is there after that write: DEL counts from it, not from the store.
+type runKey struct {
+	key     []byte
+	present bool
+}
+
+type writeRun struct {
+	cmds  []runCmd
+	ops   int // operations (key writes) queued
+	bytes int // their size, roughly
+	batch *kv.Batch
+	seen  []runKey
+	// stripes marks the key stripes the run takes (see keyLocks.lockAll).
+	stripes stripeModes
+	counts  []int64 // DEL's replies, one per command
+}
+
+// queueWrite queues args if it is a plain write that a run can carry, and
+// reports whether it did. A command with an argument the engine would
+// refuse is not queued, so that it gets its own error reply.
+func (c *client) queueWrite(args [][]byte) bool {
+	if !c.authed || c.sub != nil || len(args) < 2 {
+		return false
+	}
+	var kind runKind
+	ops, size := 0, 0
+	switch {
+	case len(args) == 3 && nameIs(args[0], "set"):
+		if checkPair(args[1], args[2]) != "" {
+			return false
+		}
+		kind, ops, size = runSet, 1, len(args[1])+len(args[2])
+	case nameIs(args[0], "del") || nameIs(args[0], "unlink"):
+		kind, ops = runDel, len(args)-1
+		for _, k := range args[1:] {
+			size += len(k)
+		}
+	case len(args)%2 == 1 && nameIs(args[0], "mset"):
+		kind, ops = runMSet, (len(args)-1)/2
+		for i := 1; i < len(args); i += 2 {
+			if checkPair(args[i], args[i+1]) != "" {
+				return false
+			}
+			size += len(args[i]) + len(args[i+1])
+		}
+	default:
+		return false
+	}
+	size += ops * opOverhead
+	r := &c.run
+	if ops > maxRunOps || size > maxRunBytes {
+		// Too large to share a batch: run on its own.
+		return false
+	}
+	if r.ops+ops > maxRunOps || r.bytes+size > maxRunBytes {
+		c.applyRun()
+	}
+	r.cmds = append(r.cmds, runCmd{kind: kind, args: args})
+	r.ops += ops
+	r.bytes += size
+	return true
+}
+
+// nameIs reports whether a command name is lower, ignoring ASCII case.
+func nameIs(name []byte, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i := range len(name) {
+		if name[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// applyRun applies the queued run and writes its replies. A run of one
+// SET or one DEL is applied as that command alone, which writes a plain
+// record rather than a batch.
+func (c *client) applyRun() {
+	r := &c.run
+	switch {
+	case len(r.cmds) == 0:
+		return
+	case len(r.cmds) == 1 && r.cmds[0].kind == runSet:
+		c.set(r.cmds[0].args)
+	case len(r.cmds) == 1 && r.cmds[0].kind == runDel:
+		c.del(r.cmds[0].args)
+	default:
+		c.applyBatch()
+	}
+	clear(r.cmds) // drop the references to the request's buffer
+	r.cmds = r.cmds[:0]
+	r.ops, r.bytes = 0, 0
+}
+
+func (c *client) applyBatch() {
+	r := &c.run
+	for _, cmd := range r.cmds {
+		switch cmd.kind {
+		case runSet:
+			r.mark(c.s, cmd.args[1], 1)
+		case runDel:
+			for _, k := range cmd.args[1:] {
+				r.mark(c.s, k, 2)
+			}
+		case runMSet:
+			// Exclusive, so that an MGET, which holds its keys' stripes
+			// shared, sees all of an MSET or none of it.
+			for i := 1; i < len(cmd.args); i += 2 {
+				r.mark(c.s, cmd.args[i], 2)
+			}
+		}
+	}
+	c.s.keys.lockAll(&r.stripes)
+	err := c.fillBatch()
+	if err == nil {
+		err = c.s.db.Write(r.batch)
+	}
+	c.s.keys.unlockAll(&r.stripes)
+	r.stripes = [len(r.stripes)]uint8{}
+	clear(r.seen)
+	r.seen = r.seen[:0]
+	r.batch.Reset()
+	for i, cmd := range r.cmds {
+		switch {
+		case err != nil:
+			c.engineError(err)
+		case cmd.kind == runDel:
+			c.integer(r.counts[i])
+		default:
+			c.ok()
+		}
+	}
+}
+
+// mark records that the run takes key's stripe in mode, the stronger mode
+// winning.
+func (r *writeRun) mark(s *Server, key []byte, mode uint8) {
+	i := s.keys.index(key)
+	r.stripes[i] = max(r.stripes[i], mode)
+}
+
+// fillBatch puts the run's operations in its batch, working out DEL's
+// counts as it goes. The caller holds the run's stripes.
+func (c *client) fillBatch() error {
+	r := &c.run
+	if r.batch == nil {
+		r.batch = c.s.db.NewBatch()
+	}
+	r.counts = slices.Grow(r.counts[:0], len(r.cmds))[:len(r.cmds)]
+	clear(r.counts)
+	for i, cmd := range r.cmds {
+		switch cmd.kind {
+		case runSet:
+			r.batch.Put(cmd.args[1], cmd.args[2])
+			r.seen = append(r.seen, runKey{cmd.args[1], true})
+		case runMSet:
+			for j := 1; j < len(cmd.args); j += 2 {
+				r.batch.Put(cmd.args[j], cmd.args[j+1])
+				r.seen = append(r.seen, runKey{cmd.args[j], true})
+			}
+		case runDel:
+			for _, k := range cmd.args[1:] {
+				there, err := c.presentInRun(k)
+				if err != nil {
+					return err
+				}
+				if there {
+					r.batch.Delete(k)
+					r.seen = append(r.seen, runKey{k, false})
+					r.counts[i]++
+				}
+			}
+		}
+	}
+	return r.batch.Err()
+}
+
+// presentInRun reports whether key is there once the run's operations
+// queued so far are applied.
+func (c *client) presentInRun(key []byte) (bool, error) {
+	if len(key) == 0 || len(key) > kv.DefaultMaxKeySize {
+		return false, nil
+	}
+	seen := c.run.seen
+	for i := len(seen) - 1; i >= 0; i-- {
+		if bytes.Equal(seen[i].key, key) {
+			return seen[i].present, nil
+		}
+	}
+	_, err := c.s.db.Entry(key)
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
