@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,19 +9,38 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crabkv/crabkv/kv"
 )
 
-// syncFS counts the syncs of the files it opens.
+// syncFS counts the syncs of the files it opens and, when gate is set,
+// holds each sync until the gate lets it through.
 type syncFS struct {
 	kv.FS
 	syncs *atomic.Int64
+	gate  *syncGate
+}
+
+// syncGate holds syncs while closed: each sync that arrives is announced
+// on entered and waits for release to be closed.
+type syncGate struct {
+	closed  atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+// open lets every sync through from now on.
+func (g *syncGate) open() {
+	g.closed.Store(false)
+	g.once.Do(func() { close(g.release) })
 }
 
 func (f syncFS) OpenFile(name string, flag int, perm os.FileMode) (kv.File, error) {
@@ -28,16 +48,23 @@ func (f syncFS) OpenFile(name string, flag int, perm os.FileMode) (kv.File, erro
 	if err != nil {
 		return nil, err
 	}
-	return syncFile{file, f.syncs}, nil
+	return syncFile{file, f}, nil
 }
 
 type syncFile struct {
 	kv.File
-	syncs *atomic.Int64
+	fs syncFS
 }
 
 func (f syncFile) Sync() error {
-	f.syncs.Add(1)
+	f.fs.syncs.Add(1)
+	if g := f.fs.gate; g != nil && g.closed.Load() {
+		select {
+		case g.entered <- struct{}{}:
+		case <-g.release:
+		}
+		<-g.release
+	}
 	return f.File.Sync()
 }
 
@@ -45,8 +72,14 @@ func (f syncFile) Sync() error {
 // count of its syncs.
 func startSyncedServer(t *testing.T) (string, *atomic.Int64) {
 	t.Helper()
+	return startGatedServer(t, nil)
+}
+
+// startGatedServer is startSyncedServer with syncs that gate holds.
+func startGatedServer(t *testing.T, gate *syncGate) (string, *atomic.Int64) {
+	t.Helper()
 	syncs := new(atomic.Int64)
-	db, err := kv.Open(t.TempDir(), &kv.Options{FS: syncFS{kv.DefaultFS(), syncs}})
+	db, err := kv.Open(t.TempDir(), &kv.Options{FS: syncFS{kv.DefaultFS(), syncs, gate}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +204,41 @@ func TestPipelineSharesSyncs(t *testing.T) {
 	}
 	if got, _ := c.Get(ctx, "k"+strconv.Itoa(n-1)).Result(); got != strconv.Itoa(n-1) {
 		t.Fatalf("last SET reads %q", got)
+	}
+}
+
+// TestPipelineRepliesWaitForSync holds the store's sync while a pipeline
+// of SETs waits for it: no reply may reach the client before the sync is
+// done.
+func TestPipelineRepliesWaitForSync(t *testing.T) {
+	gate := &syncGate{entered: make(chan struct{}), release: make(chan struct{})}
+	addr, _ := startGatedServer(t, gate)
+	t.Cleanup(gate.open) // before the server's cleanup, which syncs
+	conn, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rw := bufio.NewReadWriter(bufio.NewReader(conn), bufio.NewWriter(conn))
+	gate.closed.Store(true)
+	send(t, rw, strings.Repeat("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", 8))
+	select {
+	case <-gate.entered:
+	case <-time.After(testTimeout):
+		t.Fatal("the pipeline never synced")
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := rw.ReadByte(); err == nil {
+		t.Fatalf("a reply (%q...) arrived before its writes were synced", b)
+	}
+	gate.open()
+	if err := conn.SetReadDeadline(time.Now().Add(testTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		expectLine(t, rw, "+OK")
 	}
 }
 
