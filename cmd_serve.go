@@ -67,7 +67,7 @@ func runServe(e *env, v *verb, args []string) int {
 		return e.closeDB(db, e.fail(err))
 	}
 	server.WarnIfExposed(logger, ln.Addr().String(), *pass != "")
-	s := server.New(db, server.Options{Password: *pass, AllowFlush: *allowFlush, Logger: logger})
+	s := server.New(db, server.Options{Password: *pass, AllowFlush: *allowFlush, NoSync: *noSync, Logger: logger})
 	// The signals are caught before the address is announced, so that a
 	// signal sent on seeing it shuts down gracefully.
 	notify := e.notifyStop

@@ -45,6 +45,7 @@ func init() {
 		{name: "info", arity: -1, flags: []string{"loading", "stale"}, run: (*client).info},
 		{name: "command", arity: -1, flags: []string{"loading", "stale"}, run: (*client).commandCmd},
 		{name: "client", arity: -2, flags: []string{"loading", "stale"}, run: (*client).clientCmd},
+		{name: "config", arity: -2, flags: []string{"admin", "noscript", "loading", "stale"}, run: (*client).configCmd},
 		{name: "select", arity: 2, flags: []string{"loading", "stale", "fast"}, run: (*client).selectCmd},
 		{name: "flushdb", arity: -1, flags: []string{"write"}, run: (*client).flushdb},
 		{name: "subscribe", arity: -2, flags: []string{"pubsub", "noscript", "loading", "stale"}, run: (*client).subscribe},

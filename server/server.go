@@ -86,6 +86,10 @@ type Options struct {
 	// this long. Default: DefaultIdleTimeout; a
 	// negative value means never. Subscribed connections are exempt.
 	IdleTimeout time.Duration
+	// NoSync says that the store acknowledges writes before they are on
+	// stable storage (kv.Options.NoSync); CONFIG GET appendfsync reports
+	// it. Default: false, writes are durable when acknowledged.
+	NoSync bool
 	// Logger receives connection errors and warnings. Default:
 	// slog.Default().
 	Logger *slog.Logger
