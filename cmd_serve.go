@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,8 +40,9 @@ SUBSCRIBE crabkv:compaction. Keys do not expire: SET's EX and PX are
 refused.
 
 It listens on 127.0.0.1:6380, this machine only, unless --addr says
-otherwise; serving beyond this machine logs a warning, since the protocol
-is not encrypted. With --requirepass (or $` + passwordEnv + `) clients must
+otherwise; serving beyond this machine logs a warning. With --tls-cert and
+--tls-key the connections are encrypted (TLS 1.2 or later; redis-cli --tls,
+rediss:// URLs); otherwise the protocol, password included, is plain text. With --requirepass (or $` + passwordEnv + `) clients must
 AUTH before any other command. FLUSHDB is refused unless --allow-flush.`,
 	run: runServe,
 }
@@ -50,12 +52,24 @@ func runServe(e *env, v *verb, args []string) int {
 	addr := fs.String("addr", server.DefaultAddr, "`host:port` to listen on")
 	pass := fs.String("requirepass", "", "password clients must give with AUTH (default $"+passwordEnv+")")
 	allowFlush := fs.Bool("allow-flush", false, "let FLUSHDB delete every key")
+	tlsCert := fs.String("tls-cert", "", "serve TLS with the certificate in this PEM `file` (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
 	noSync := fs.Bool("no-sync", false, "acknowledge writes before they reach stable storage (survives a crash of crabkv, not of the machine)")
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
 	}
 	if *pass == "" {
 		*pass = e.getenv(passwordEnv)
+	}
+	var tlsConfig *tls.Config
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return e.fail(errors.New("serve: --tls-cert and --tls-key go together"))
+	}
+	if *tlsCert != "" {
+		var err error
+		if tlsConfig, err = server.TLSConfig(*tlsCert, *tlsKey); err != nil {
+			return e.fail(fmt.Errorf("serve: %w", err))
+		}
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	db, err := e.openWith(&kv.Options{NoSync: *noSync})
@@ -66,7 +80,10 @@ func runServe(e *env, v *verb, args []string) int {
 	if err != nil {
 		return e.closeDB(db, e.fail(err))
 	}
-	server.WarnIfExposed(logger, ln.Addr().String(), *pass != "")
+	server.WarnIfExposed(logger, ln.Addr().String(), *pass != "", tlsConfig != nil)
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
 	s := server.New(db, server.Options{Password: *pass, AllowFlush: *allowFlush, NoSync: *noSync, Logger: logger})
 	// The signals are caught before the address is announced, so that a
 	// signal sent on seeing it shuts down gracefully.
@@ -79,7 +96,11 @@ func runServe(e *env, v *verb, args []string) int {
 	ctx, stop := notify(context.Background())
 	defer stop()
 	// A status line on stderr, best effort: serving does not depend on it.
-	_, _ = fmt.Fprintf(e.stderr, "crabkv: serving %s on %s\n", db.Dir(), ln.Addr())
+	scheme := ""
+	if tlsConfig != nil {
+		scheme = " with TLS"
+	}
+	_, _ = fmt.Fprintf(e.stderr, "crabkv: serving %s on %s%s\n", db.Dir(), ln.Addr(), scheme)
 	return e.closeDB(db, e.serveUntilStopped(ctx, stop, s, ln))
 }
 

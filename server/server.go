@@ -19,6 +19,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -157,10 +158,10 @@ func New(db *kv.DB, opts Options) *Server {
 	return s
 }
 
-// WarnIfExposed logs a warning when addr is not a loopback address: the
-// protocol is plain text, and without a password anyone who can reach the
-// port can read and change the store.
-func WarnIfExposed(logger *slog.Logger, addr string, hasPassword bool) {
+// WarnIfExposed logs a warning when addr is not a loopback address: anyone
+// who can reach the port can try it, and without TLS (encrypted false) the
+// traffic, password included, crosses the network in the clear.
+func WarnIfExposed(logger *slog.Logger, addr string, hasPassword, encrypted bool) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -171,8 +172,23 @@ func WarnIfExposed(logger *slog.Logger, addr string, hasPassword bool) {
 	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
 		return
 	}
-	logger.Warn("serving beyond this machine: traffic is not encrypted",
-		"addr", addr, "password", hasPassword)
+	msg := "serving beyond this machine: traffic is not encrypted"
+	if encrypted {
+		msg = "serving beyond this machine"
+	}
+	logger.Warn(msg, "addr", addr, "password", hasPassword, "tls", encrypted)
+}
+
+// TLSConfig returns the TLS configuration for serving with the certificate
+// and key in the PEM files certFile and keyFile: TLS 1.2 at least. Serve a
+// listener wrapped with tls.NewListener(ln, config) to encrypt the
+// connections.
+func TLSConfig(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Serve accepts connections on ln until Shutdown, and then returns
