@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,16 +43,30 @@ refused.
 It listens on 127.0.0.1:6380, this machine only, unless --addr says
 otherwise; serving beyond this machine logs a warning. With --tls-cert and
 --tls-key the connections are encrypted (TLS 1.2 or later; redis-cli --tls,
-rediss:// URLs); otherwise the protocol, password included, is plain text. With --requirepass (or $` + passwordEnv + `) clients must
-AUTH before any other command. FLUSHDB is refused unless --allow-flush.`,
+rediss:// URLs); otherwise the protocol, password included, is plain
+text. With --requirepass (or $` + passwordEnv + `) clients must AUTH
+before any other command. FLUSHDB is refused unless --allow-flush.
+
+With --admin host:port it also serves HTTP there: /healthz (200 while
+serving, 503 while shutting down) and /metrics, Prometheus metrics of the
+commands (by name and result, with a latency histogram), connections, keys,
+live and stale bytes and compactions. It has no password: keep it on
+loopback or a private network.
+
+The plain writes that follow one another in a pipeline (SET without
+options, DEL, UNLINK, MSET) share one batch and one sync, and are
+acknowledged once it is durable; with --no-sync they are acknowledged once
+written to the operating system, which keeps them through a crash of
+crabkv but not of the machine.`,
 	run: runServe,
 }
 
 func runServe(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
 	addr := fs.String("addr", server.DefaultAddr, "`host:port` to listen on")
-	pass := fs.String("requirepass", "", "password clients must give with AUTH (default $"+passwordEnv+")")
+	pass := fs.String("requirepass", "", "`password` clients must give with AUTH (default $"+passwordEnv+")")
 	allowFlush := fs.Bool("allow-flush", false, "let FLUSHDB delete every key")
+	admin := fs.String("admin", "", "also serve /healthz and Prometheus /metrics over HTTP on `host:port` (e.g. 127.0.0.1:9121)")
 	tlsCert := fs.String("tls-cert", "", "serve TLS with the certificate in this PEM `file` (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
 	noSync := fs.Bool("no-sync", false, "acknowledge writes before they reach stable storage (survives a crash of crabkv, not of the machine)")
@@ -95,6 +110,14 @@ func runServe(e *env, v *verb, args []string) int {
 	}
 	ctx, stop := notify(context.Background())
 	defer stop()
+	if *admin != "" {
+		stopAdmin, err := e.serveAdmin(logger, s, *admin, *pass != "")
+		if err != nil {
+			_ = ln.Close() // serving never started; the admin error is the one to report
+			return e.closeDB(db, e.fail(err))
+		}
+		defer stopAdmin()
+	}
 	// A status line on stderr, best effort: serving does not depend on it.
 	scheme := ""
 	if tlsConfig != nil {
@@ -102,6 +125,32 @@ func runServe(e *env, v *verb, args []string) int {
 	}
 	_, _ = fmt.Fprintf(e.stderr, "crabkv: serving %s on %s%s\n", db.Dir(), ln.Addr(), scheme)
 	return e.closeDB(db, e.serveUntilStopped(ctx, stop, s, ln))
+}
+
+// serveAdmin serves s's admin endpoints (health and metrics) over HTTP on
+// addr, and returns the function that stops them.
+func (e *env) serveAdmin(logger *slog.Logger, s *server.Server, addr string, hasPassword bool) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	server.WarnIfExposed(logger.With("listener", "admin"), ln.Addr().String(), hasPassword, false)
+	hs := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin listener failed", "err", err)
+		}
+	}()
+	// A status line, best effort like the one serve prints.
+	_, _ = fmt.Fprintf(e.stderr, "crabkv: admin on http://%s (/healthz, /metrics)\n", ln.Addr())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = hs.Shutdown(ctx) // a scrape cut short is no loss
+		<-done
+	}, nil
 }
 
 // serveUntilStopped serves on ln until ctx ends, then shuts s down.

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,11 +13,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // startServe runs "crabkv serve" in-process on a loopback port and returns
 // its address and a function that stops it and returns its exit code.
 func startServe(t *testing.T, dir string, getenv func(string) string, extra ...string) (addr string, stop func() int) {
+	t.Helper()
+	addr, _, stop = startServeAdmin(t, dir, getenv, extra...)
+	return addr, stop
+}
+
+// startServeAdmin is startServe that also returns the admin listener's
+// address, if --admin is among extra.
+func startServeAdmin(t *testing.T, dir string, getenv func(string) string, extra ...string) (addr, admin string, stop func() int) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -29,13 +41,18 @@ func startServe(t *testing.T, dir string, getenv func(string) string, extra ...s
 		pw.Close()
 	}()
 	addrs := make(chan string, 1)
+	admins := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`serving .* on (127\.0\.0\.1:\d+)`)
+		adminRE := regexp.MustCompile(`admin on http://(127\.0\.0\.1:\d+)`)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			t.Log(sc.Text())
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addrs <- m[1]
+			}
+			if m := adminRE.FindStringSubmatch(sc.Text()); m != nil {
+				admins <- m[1]
 			}
 		}
 	}()
@@ -62,7 +79,11 @@ func startServe(t *testing.T, dir string, getenv func(string) string, extra ...s
 		}
 	}
 	t.Cleanup(func() { stop() })
-	return addr, stop
+	select {
+	case admin = <-admins:
+	default: // printed before the serving line, if at all
+	}
+	return addr, admin, stop
 }
 
 // TestServeRedisCLI drives "crabkv serve" with the real redis-cli.
@@ -117,6 +138,45 @@ func TestServeRedisCLI(t *testing.T) {
 	// Close wrote the hint, so the next open need not replay the log.
 	if _, err := os.Stat(filepath.Join(dir, "wal.hint")); err != nil {
 		t.Errorf("no hint after shutdown: %v", err)
+	}
+}
+
+// TestServeAdmin serves the admin endpoints next to the protocol.
+func TestServeAdmin(t *testing.T) {
+	addr, admin, stop := startServeAdmin(t, t.TempDir(), func(string) string { return "" }, "--admin", "127.0.0.1:0")
+	if admin == "" {
+		t.Fatal("no admin address announced")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
+	defer c.Close()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	code, body := get("/metrics")
+	if code != http.StatusOK || !strings.Contains(body, `crabkv_commands_total{command="set",result="ok"} 1`) ||
+		!strings.Contains(body, "crabkv_keys 1") {
+		t.Fatalf("/metrics = %d:\n%s", code, body)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+	if _, err := net.DialTimeout("tcp", admin, time.Second); err == nil {
+		t.Fatal("the admin listener outlived serve")
 	}
 }
 

@@ -70,16 +70,22 @@ func (c *client) serve() {
 // runPipeline runs the requests read together, writes their replies and
 // reports a failure to write them. The caller holds wmu.
 func (c *client) runPipeline(cmds []redcon.Command) error {
-	for _, cmd := range cmds {
+	ran := int64(0)
+	defer func() { c.s.commands.Add(ran) }()
+	for _, req := range cmds {
 		if c.quit {
 			break
 		}
-		c.s.commands.Add(1)
-		if c.queueWrite(cmd.Args) {
+		if len(req.Args) == 0 {
+			continue
+		}
+		ran++
+		cmd := lookupCommand(req.Args[0])
+		if c.queueWrite(cmd, req.Args) {
 			continue
 		}
 		c.applyRun()
-		c.dispatch(cmd.Args)
+		c.dispatchCmd(cmd, req.Args)
 		if len(c.out) >= flushAt {
 			if err := c.flush(); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 )
@@ -17,10 +18,20 @@ type command struct {
 	// first, last and step locate the keys among the arguments, for COMMAND.
 	first, last, step int
 	run               func(c *client, args [][]byte)
+	// idx is the command's place in commandList, which indexes its
+	// metrics; noauth is whether it runs before AUTH.
+	idx    int
+	noauth bool
 }
 
-// commands is filled by init, since some handlers read it (COMMAND).
-var commands map[string]*command
+// commands finds a command by its lower-case name, and commandList lists
+// them; init fills both, since some handlers read them (COMMAND).
+var (
+	commands    map[string]*command
+	commandList []*command
+	// The commands a write run carries.
+	setCommand, delCommand, unlinkCommand, msetCommand *command
+)
 
 func init() {
 	list := []*command{
@@ -54,34 +65,81 @@ func init() {
 		{name: "crabkv.stats", arity: 1, flags: []string{"readonly"}, run: (*client).stats},
 	}
 	commands = make(map[string]*command, len(list))
-	for _, cmd := range list {
+	for i, cmd := range list {
+		cmd.idx = i
+		cmd.noauth = hasFlag(cmd, "noauth") || cmd.name == "quit"
 		commands[cmd.name] = cmd
 	}
+	commandList = list
+	for _, cmd := range list {
+		if len(cmd.name) > maxCommandName {
+			panic("server: command name longer than maxCommandName: " + cmd.name)
+		}
+	}
+	setCommand, delCommand, unlinkCommand, msetCommand = commands["set"], commands["del"], commands["unlink"], commands["mset"]
 }
 
-// dispatch runs one request. It never panics on any argument array: a
-// handler's panic would take the whole server down, so handlers check
-// their arguments, and the arity is checked here first.
+// lookupCommand finds a command by its name in any case, without
+// allocating; nil if there is none.
+func lookupCommand(name []byte) *command {
+	var buf [maxCommandName]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	for i, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		buf[i] = b
+	}
+	return commands[string(buf[:len(name)])] // the conversion does not allocate
+}
+
+// maxCommandName is at least the longest command name.
+const maxCommandName = 24
+
+// dispatch runs one request, and counts it in the metrics.
 func (c *client) dispatch(args [][]byte) {
 	if len(args) == 0 {
 		return
 	}
-	name := strings.ToLower(string(args[0]))
-	cmd := commands[name]
+	c.dispatchCmd(lookupCommand(args[0]), args)
+}
+
+// dispatchCmd runs one request whose command (nil if unknown) the caller
+// looked up, and counts it in the metrics.
+func (c *client) dispatchCmd(cmd *command, args [][]byte) {
+	start := time.Now()
+	mark := len(c.out)
+	c.exec(cmd, args)
+	idx := len(commandList)
+	if cmd != nil {
+		idx = cmd.idx
+	}
+	// An error reply starts with '-'; a flush in between (a subscription)
+	// leaves the buffer shorter than mark, and then the reply was not one.
+	failed := len(c.out) > mark && c.out[mark] == '-'
+	c.s.metrics.observe(idx, failed, time.Since(start))
+}
+
+// exec runs one request. It never panics on any argument array: a
+// handler's panic would take the whole server down, so handlers check
+// their arguments, and the arity is checked here first.
+func (c *client) exec(cmd *command, args [][]byte) {
 	if cmd == nil {
 		c.err("ERR unknown command '" + truncate(string(args[0]), 128) + "', with args beginning with: " + argsPreview(args[1:]))
 		return
 	}
-	if !c.authed && !hasFlag(cmd, "noauth") && name != "quit" {
+	if !c.authed && !cmd.noauth {
 		c.err("NOAUTH Authentication required.")
 		return
 	}
 	if (cmd.arity > 0 && len(args) != cmd.arity) || (cmd.arity < 0 && len(args) < -cmd.arity) {
-		c.wrongArgs(name)
+		c.wrongArgs(cmd.name)
 		return
 	}
-	if c.sub != nil && !allowedSubscribed(name) {
-		c.err("ERR Can't execute '" + name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+	if c.sub != nil && !allowedSubscribed(cmd.name) {
+		c.err("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
 	cmd.run(c, args)

@@ -132,6 +132,7 @@ type Server struct {
 	started time.Time
 	keys    keyLocks
 	cursors cursorTable
+	metrics *metrics
 
 	nextID   atomic.Int64
 	commands atomic.Int64 // commands processed
@@ -153,6 +154,7 @@ type Server struct {
 // it after Shutdown.
 func New(db *kv.DB, opts Options) *Server {
 	s := &Server{db: db, opts: opts.withDefaults(), started: time.Now()}
+	s.metrics = newMetrics(s)
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*client]struct{}{}
 	return s
@@ -239,6 +241,7 @@ func (s *Server) accept(nc net.Conn) {
 		s.mu.Unlock()
 		if !closing {
 			s.rejected.Add(1)
+			s.metrics.rejected.Inc()
 			// The refusal is a courtesy to a connection closed right after;
 			// if it cannot be sent, the client sees the close.
 			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -252,6 +255,7 @@ func (s *Server) accept(nc net.Conn) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.accepted.Add(1)
+	s.metrics.accepted.Inc()
 	go func() {
 		defer s.wg.Done()
 		c.serve()

@@ -218,7 +218,7 @@ func (c *client) mset(args [][]byte) {
 			return
 		}
 	}
-	c.run.cmds = append(c.run.cmds[:0], runCmd{kind: runMSet, args: args})
+	c.run.cmds = append(c.run.cmds[:0], runCmd{kind: runMSet, cmd: msetCommand, args: args})
 	c.applyBatch()
 	clear(c.run.cmds)
 	c.run.cmds = c.run.cmds[:0]

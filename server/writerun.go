@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 )
@@ -45,6 +46,7 @@ const (
 // runCmd is one queued command.
 type runCmd struct {
 	kind runKind
+	cmd  *command
 	args [][]byte
 }
 
@@ -56,6 +58,7 @@ type runKey struct {
 }
 
 type writeRun struct {
+	start time.Time // when the first command was queued
 	cmds  []runCmd
 	ops   int // operations (key writes) queued
 	bytes int // their size, roughly
@@ -66,27 +69,28 @@ type writeRun struct {
 	counts  []int64 // DEL's replies, one per command
 }
 
-// queueWrite queues args if it is a plain write that a run can carry, and
-// reports whether it did. A command with an argument the engine would
-// refuse is not queued, so that it gets its own error reply.
-func (c *client) queueWrite(args [][]byte) bool {
-	if !c.authed || c.sub != nil || len(args) < 2 {
+// queueWrite queues args, a request for cmd, if it is a plain write that a
+// run can carry, and reports whether it did. A command with an argument
+// the engine would refuse is not queued, so that it gets its own error
+// reply.
+func (c *client) queueWrite(cmd *command, args [][]byte) bool {
+	if cmd == nil || !c.authed || c.sub != nil || len(args) < 2 {
 		return false
 	}
 	var kind runKind
 	ops, size := 0, 0
 	switch {
-	case len(args) == 3 && nameIs(args[0], "set"):
+	case cmd == setCommand && len(args) == 3:
 		if checkPair(args[1], args[2]) != "" {
 			return false
 		}
 		kind, ops, size = runSet, 1, len(args[1])+len(args[2])
-	case nameIs(args[0], "del") || nameIs(args[0], "unlink"):
+	case cmd == delCommand || cmd == unlinkCommand:
 		kind, ops = runDel, len(args)-1
 		for _, k := range args[1:] {
 			size += len(k)
 		}
-	case len(args)%2 == 1 && nameIs(args[0], "mset"):
+	case cmd == msetCommand && len(args)%2 == 1:
 		kind, ops = runMSet, (len(args)-1)/2
 		for i := 1; i < len(args); i += 2 {
 			if checkPair(args[i], args[i+1]) != "" {
@@ -106,39 +110,33 @@ func (c *client) queueWrite(args [][]byte) bool {
 	if r.ops+ops > maxRunOps || r.bytes+size > maxRunBytes {
 		c.applyRun()
 	}
-	r.cmds = append(r.cmds, runCmd{kind: kind, args: args})
+	if len(r.cmds) == 0 {
+		r.start = time.Now()
+	}
+	r.cmds = append(r.cmds, runCmd{kind: kind, cmd: cmd, args: args})
 	r.ops += ops
 	r.bytes += size
 	return true
 }
 
-// nameIs reports whether a command name is lower, ignoring ASCII case.
-func nameIs(name []byte, lower string) bool {
-	if len(name) != len(lower) {
-		return false
-	}
-	for i := range len(name) {
-		if name[i]|0x20 != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// applyRun applies the queued run and writes its replies. A run of one
-// SET or one DEL is applied as that command alone, which writes a plain
-// record rather than a batch.
+// applyRun applies the queued run and writes its replies.
 func (c *client) applyRun() {
 	r := &c.run
 	switch {
 	case len(r.cmds) == 0:
 		return
-	case len(r.cmds) == 1 && r.cmds[0].kind == runSet:
-		c.set(r.cmds[0].args)
-	case len(r.cmds) == 1 && r.cmds[0].kind == runDel:
-		c.del(r.cmds[0].args)
+	case len(r.cmds) == 1 && r.cmds[0].kind != runMSet:
+		// One SET or DEL alone writes a plain record, not a batch.
+		c.dispatchCmd(r.cmds[0].cmd, r.cmds[0].args)
 	default:
+		mark := len(c.out)
 		c.applyBatch()
+		// Every command of the run failed, or none did.
+		failed := len(c.out) > mark && c.out[mark] == '-'
+		d := time.Since(r.start)
+		for _, rc := range r.cmds {
+			c.s.metrics.observe(rc.cmd.idx, failed, d)
+		}
 	}
 	clear(r.cmds) // drop the references to the request's buffer
 	r.cmds = r.cmds[:0]
