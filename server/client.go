@@ -31,6 +31,20 @@ type client struct {
 		name   string
 	}
 
+	// readBy and writeBy are the deadlines last set on nc (zero: none).
+	// A deadline is moved only once it has come a sixteenth of the idle
+	// timeout closer, which spares a pipelining client a timer update per
+	// request. readBy is guarded by state, writeBy by wmu.
+	readBy, writeBy time.Time
+
+	// lastNow is when the previous command of the pipeline being run
+	// ended, which is when the next starts: one clock reading per command.
+	// Zero between pipelines.
+	lastNow time.Time
+	// scratch receives values read for replies, which are then copied
+	// into out, so that a GET of a small value allocates nothing.
+	scratch []byte
+
 	run    writeRun // plain writes read but not yet applied
 	authed bool
 	quit   bool
@@ -71,7 +85,11 @@ func (c *client) serve() {
 // reports a failure to write them. The caller holds wmu.
 func (c *client) runPipeline(cmds []redcon.Command) error {
 	ran := int64(0)
-	defer func() { c.s.commands.Add(ran) }()
+	c.lastNow = time.Now()
+	defer func() {
+		c.s.commands.Add(ran)
+		c.lastNow = time.Time{}
+	}()
 	for _, req := range cmds {
 		if c.quit {
 			break
@@ -103,8 +121,11 @@ func (c *client) flush() error {
 		return nil
 	}
 	if t := c.s.opts.IdleTimeout; t > 0 {
-		// Setting a deadline fails only on a closed connection, which the next read or write reports.
-		_ = c.nc.SetWriteDeadline(time.Now().Add(t))
+		if by := time.Now().Add(t); by.Sub(c.writeBy) > t/16 {
+			// Setting a deadline fails only on a closed connection, which the next read or write reports.
+			_ = c.nc.SetWriteDeadline(by)
+			c.writeBy = by
+		}
 	}
 	_, err := c.nc.Write(c.out)
 	if cap(c.out) > maxKeptOut {
@@ -135,9 +156,13 @@ func (c *client) setBusy(busy bool) bool {
 	}
 	// Setting a deadline fails only on a closed connection, which the next read or write reports.
 	if t := c.s.opts.IdleTimeout; t > 0 && c.sub == nil {
-		_ = c.nc.SetReadDeadline(time.Now().Add(t))
-	} else {
+		if by := time.Now().Add(t); by.Sub(c.readBy) > t/16 {
+			_ = c.nc.SetReadDeadline(by)
+			c.readBy = by
+		}
+	} else if !c.readBy.IsZero() {
 		_ = c.nc.SetReadDeadline(time.Time{})
+		c.readBy = time.Time{}
 	}
 	return true
 }
@@ -151,7 +176,8 @@ func (c *client) stopIfIdle() {
 	defer c.state.Unlock()
 	if !c.state.busy {
 		// Fails only on a closed connection, whose read has already ended.
-		_ = c.nc.SetReadDeadline(time.Now())
+		c.readBy = time.Now()
+		_ = c.nc.SetReadDeadline(c.readBy)
 	}
 }
 
@@ -170,7 +196,8 @@ func (c *client) readFailed(err error) {
 	defer c.wmu.Unlock()
 	// The error reply is a courtesy: the connection is closed after it
 	// either way, so a failure to send it changes nothing.
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.writeBy = time.Now().Add(time.Second)
+	_ = c.nc.SetWriteDeadline(c.writeBy)
 	c.err(msg)
 	_ = c.flush()
 }

@@ -109,7 +109,10 @@ func (c *client) dispatch(args [][]byte) {
 // dispatchCmd runs one request whose command (nil if unknown) the caller
 // looked up, and counts it in the metrics.
 func (c *client) dispatchCmd(cmd *command, args [][]byte) {
-	start := time.Now()
+	start := c.lastNow
+	if start.IsZero() {
+		start = time.Now()
+	}
 	mark := len(c.out)
 	c.exec(cmd, args)
 	idx := len(commandList)
@@ -119,7 +122,8 @@ func (c *client) dispatchCmd(cmd *command, args [][]byte) {
 	// An error reply starts with '-'; a flush in between (a subscription)
 	// leaves the buffer shorter than mark, and then the reply was not one.
 	failed := len(c.out) > mark && c.out[mark] == '-'
-	c.s.metrics.observe(idx, failed, time.Since(start))
+	c.lastNow = time.Now()
+	c.s.metrics.observe(idx, failed, c.lastNow.Sub(start))
 }
 
 // exec runs one request. It never panics on any argument array: a

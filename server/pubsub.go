@@ -102,14 +102,16 @@ func (c *client) startForwarding() {
 				continue
 			}
 			c.wmu.Lock()
-			// Setting a deadline fails only on a closed connection, which the Flush reports.
-			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Minute))
+			// Setting a deadline fails only on a closed connection, which the flush reports.
+			c.writeBy = time.Now().Add(time.Minute)
+			_ = c.nc.SetWriteDeadline(c.writeBy)
 			c.array(3)
 			c.bulkString("message")
 			c.bulkString(CompactionChannel)
 			c.bulk(msg)
 			err = c.flush()
-			_ = c.nc.SetWriteDeadline(time.Time{})
+			c.writeBy = time.Time{}
+			_ = c.nc.SetWriteDeadline(c.writeBy)
 			c.wmu.Unlock()
 			if err != nil {
 				// The subscriber is gone or too slow; closing ends its

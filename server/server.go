@@ -84,7 +84,8 @@ type Options struct {
 	MaxConns int
 	// IdleTimeout closes a connection that sends nothing for this long,
 	// takes longer to send one request, or does not read its replies for
-	// this long. Default: DefaultIdleTimeout; a
+	// this long (less at most a sixteenth of it, by which a deadline may
+	// lag behind a busy connection). Default: DefaultIdleTimeout; a
 	// negative value means never. Subscribed connections are exempt.
 	IdleTimeout time.Duration
 	// NoSync says that the store acknowledges writes before they are on
@@ -146,6 +147,10 @@ type Server struct {
 		conns     map[*client]struct{}
 		closing   bool
 	}
+	// closing mirrors mu.closing, for the connections to read after each
+	// pipeline without taking mu, which all of them share. It is set
+	// under mu before Shutdown looks at the connections.
+	closing atomic.Bool
 	// wg counts the goroutines serving connections.
 	wg sync.WaitGroup
 }
@@ -227,11 +232,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mu.closing
-}
+func (s *Server) isClosing() bool { return s.closing.Load() }
 
 // accept registers nc and starts serving it, or refuses it.
 func (s *Server) accept(nc net.Conn) {
@@ -272,6 +273,7 @@ func (s *Server) accept(nc net.Conn) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.mu.closing = true
+	s.closing.Store(true)
 	// Closing ends each Serve loop; a close error leaves nothing to undo.
 	for ln := range s.mu.listeners {
 		_ = ln.Close()

@@ -133,7 +133,8 @@ func (c *client) applyRun() {
 		c.applyBatch()
 		// Every command of the run failed, or none did.
 		failed := len(c.out) > mark && c.out[mark] == '-'
-		d := time.Since(r.start)
+		c.lastNow = time.Now()
+		d := c.lastNow.Sub(r.start)
 		for _, rc := range r.cmds {
 			c.s.metrics.observe(rc.cmd.idx, failed, d)
 		}
