@@ -30,6 +30,10 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.updateConfirmOverwrite(msg)
 	case stateForm:
 		return m.updateForm(msg)
+	case stateExportPath:
+		return m.updateExportPath(msg)
+	case stateConfirmExport:
+		return m.updateConfirmExport(msg)
 	}
 	if m.list.Filtering() {
 		return m.updateList(msg)
@@ -74,6 +78,17 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.askDeleteShown()
 	case key.Matches(msg, km.Compact):
 		return m, m.startCompact()
+	case key.Matches(msg, km.Mark):
+		m.list.ToggleMark()
+		return m, m.syncSelection(false)
+	case key.Matches(msg, km.MarkShown):
+		m.list.MarkShown()
+		m.status = infoStatus(groupDigits(m.list.MarkedCount()) + " marked")
+	case key.Matches(msg, km.ClearMarks):
+		m.list.ClearMarks()
+		m.status = infoStatus("marks cleared")
+	case key.Matches(msg, km.Export):
+		return m, m.startExport()
 	case key.Matches(msg, km.ReadOnlyWrite):
 		m.status = errorStatus(msg.String(), kv.ErrReadOnly)
 	case m.focus == paneViewer && !key.Matches(msg, km.Filter, km.ClearFilter):
@@ -282,15 +297,19 @@ func (m *Model) askDelete() {
 	m.status = askStatus(fmt.Sprintf("delete %s? y/n", Escape(sel)))
 }
 
-// askDeleteShown asks whether to delete every key the filter shows.
+// askDeleteShown asks whether to delete the marked keys, or with none
+// marked, every key the filter shows.
 func (m *Model) askDeleteShown() {
-	keys := m.list.Shown()
+	keys, question := m.list.Marked(), "delete the %d marked keys? y/n"
+	if len(keys) == 0 {
+		keys, question = m.list.Shown(), "delete the %d keys shown? y/n"
+	}
 	if len(keys) == 0 {
 		return
 	}
 	m.pendingDelete, m.pendingDeleteShown = "", keys
 	m.state = stateConfirmDelete
-	m.status = askStatus(fmt.Sprintf("delete the %d keys shown? y/n", len(keys)))
+	m.status = askStatus(fmt.Sprintf(question, len(keys)))
 }
 
 func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/crabkv/crabkv/compact"
@@ -21,6 +22,8 @@ const (
 	stateForm                          // creating a key or editing a value
 	stateHelp                          // full help shown
 	stateConfirmOverwrite              // a new key exists: waiting for y/n, the form behind
+	stateExportPath                    // the export prompt asks for a file
+	stateConfirmExport                 // the export's file exists: waiting for y/n
 )
 
 // pane is which of the two panes movement keys drive.
@@ -47,6 +50,9 @@ type Config struct {
 	// writer, writes and closes it. Nil means the store given to New takes
 	// the writes itself.
 	OpenWriter func() (*kv.DB, error)
+	// ExportDir is the directory the export prompt offers (x); empty
+	// means the working directory.
+	ExportDir string
 	// Clipboard receives the OSC 52 sequences that copy a key or value to
 	// the terminal's clipboard; nil means standard output.
 	Clipboard io.Writer
@@ -83,6 +89,10 @@ type Model struct {
 	// nil when the question is about pendingDelete.
 	pendingDeleteShown []string
 	compactAsked       bool // c was pressed and its Finished event not yet seen
+
+	exportInput textinput.Model // the export prompt's path
+	exportKeys  []string        // the keys x is exporting, while it asks and writes
+	exportPath  string          // the file an open overwrite question is about
 
 	width, height int
 
@@ -189,6 +199,8 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.putDone(msg)
 	case deleteDoneMsg:
 		return m, m.deleteDone(msg)
+	case exportDoneMsg:
+		m.exportDone(msg)
 	case editorReadyMsg:
 		return m, m.editorReady(msg)
 	case editorExitMsg:
@@ -202,8 +214,11 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case copiedMsg:
 		m.status = m.copied(msg)
 	default:
-		if m.state == stateForm { // cursor blinks
+		switch m.state { // cursor blinks
+		case stateForm:
 			m.form, cmd, _ = m.form.Update(msg)
+		case stateExportPath:
+			m.exportInput, cmd = m.exportInput.Update(msg)
 		}
 	}
 	return m, cmd
