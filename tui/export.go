@@ -69,7 +69,7 @@ func (m Model) updateExportPath(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		m.state, m.exportPath = stateBrowse, path
 		m.status = infoStatus(fmt.Sprintf("exporting %s…", countKeys(len(m.exportKeys))))
-		return m, exportCmd(m.db, m.exportKeys, path, false)
+		return m, exportCmd(m.store, m.exportKeys, path, false)
 	}
 	var cmd tea.Cmd
 	m.exportInput, cmd = m.exportInput.Update(msg)
@@ -83,7 +83,7 @@ func (m Model) updateConfirmExport(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Yes):
 		m.state = stateBrowse
 		m.status = infoStatus(fmt.Sprintf("exporting %s…", countKeys(len(m.exportKeys))))
-		return m, exportCmd(m.db, m.exportKeys, m.exportPath, true)
+		return m, exportCmd(m.store, m.exportKeys, m.exportPath, true)
 	case key.Matches(msg, km.No):
 		m.state, m.exportKeys = stateBrowse, nil
 		m.status = infoStatus("not exported: " + Escape(m.exportPath) + " is left as it was")
@@ -130,7 +130,7 @@ type exportDoneMsg struct {
 // complete and synced, so that a failed export leaves no half file, and
 // an existing file is only replaced with overwrite. A key deleted since
 // it was listed is left out, as crabkv export does.
-func exportCmd(db *kv.DB, keys []string, path string, overwrite bool) tea.Cmd {
+func exportCmd(s Store, keys []string, path string, overwrite bool) tea.Cmd {
 	return func() tea.Msg {
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
@@ -140,7 +140,7 @@ func exportCmd(db *kv.DB, keys []string, path string, overwrite bool) tea.Cmd {
 			msg.exists = true
 			return msg
 		}
-		tmp, n, err := writeExport(db, keys, filepath.Dir(path))
+		tmp, n, err := writeExport(s, keys, filepath.Dir(path))
 		if err == nil {
 			err = publishExport(tmp, path, overwrite)
 		}
@@ -160,7 +160,7 @@ func exportCmd(db *kv.DB, keys []string, path string, overwrite bool) tea.Cmd {
 
 // writeExport writes the lines of keys to a new temporary file in dir
 // and syncs it; it returns the file's name and how many keys it holds.
-func writeExport(db *kv.DB, keys []string, dir string) (string, int, error) {
+func writeExport(s Store, keys []string, dir string) (string, int, error) {
 	f, err := os.CreateTemp(dir, ".crabkv-export-*")
 	if err != nil {
 		return "", 0, err
@@ -169,7 +169,7 @@ func writeExport(db *kv.DB, keys []string, dir string) (string, int, error) {
 	var line []byte
 	n := 0
 	for _, k := range keys {
-		value, err := db.Get([]byte(k))
+		value, err := s.Get(k)
 		if errors.Is(err, kv.ErrNotFound) {
 			continue // deleted since it was listed
 		}

@@ -250,6 +250,14 @@ func (l *KeyList) SetSizes(sizes map[string]int) {
 	}
 }
 
+// ForgetSizes drops what is known of keys' sizes, so that they are asked
+// for again.
+func (l *KeyList) ForgetSizes(keys []string) {
+	for _, k := range keys {
+		delete(l.sizes, k)
+	}
+}
+
 // Update handles navigation, the filter input and filter results.
 func (l KeyList) Update(msg tea.Msg) (KeyList, tea.Cmd) {
 	switch msg := msg.(type) {

@@ -54,7 +54,7 @@ func (m Model) View() string {
 
 func (m Model) titleView() string {
 	s := m.common.Styles
-	left := s.Title.Render("CrabKv") + " " + s.TitleDir.Render(Escape(m.db.Dir()))
+	left := s.Title.Render("CrabKv") + " " + s.TitleDir.Render(Escape(m.store.Name()))
 	if m.cfg.ReadOnly {
 		left += " " + s.Badge.Render("READ-ONLY")
 	}
