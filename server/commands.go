@@ -37,6 +37,7 @@ func init() {
 		{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, first: 1, last: -1, step: 1, run: (*client).exists},
 		{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, first: 1, last: -1, step: 1, run: (*client).mget},
 		{name: "mset", arity: -3, flags: []string{"write"}, first: 1, last: -1, step: 2, run: (*client).mset},
+		{name: "getrange", arity: 4, flags: []string{"readonly"}, first: 1, last: 1, step: 1, run: (*client).getrange},
 		{name: "strlen", arity: 2, flags: []string{"readonly", "fast"}, first: 1, last: 1, step: 1, run: (*client).strlen},
 		{name: "keys", arity: 2, flags: []string{"readonly"}, run: (*client).keys},
 		{name: "scan", arity: -2, flags: []string{"readonly"}, run: (*client).scan},
