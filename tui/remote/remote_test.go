@@ -140,19 +140,26 @@ func TestReadValueAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := dial(t, "redis://"+addr)
-	for _, tc := range []struct{ off, n int }{{0, 10}, {100, 256}, {500, 12}, {500, 100}, {512, 4}, {0, 512}} {
-		p := make([]byte, tc.n)
-		n, size, err := s.ReadValueAt("v", p, int64(tc.off))
-		wantN := min(tc.n, len(bin)-tc.off)
-		if n != wantN || size != len(bin) || !bytes.Equal(p[:n], bin[tc.off:tc.off+n]) {
-			t.Errorf("ReadValueAt(off %d, %d bytes) = %d, size %d, %v", tc.off, tc.n, n, size, err)
+	// With GETRANGE, then as with a server that lacks it: cut from GET.
+	for _, cut := range []bool{false, true} {
+		s.noGetRange.Store(cut)
+		for _, tc := range []struct{ off, n int }{{0, 10}, {100, 256}, {500, 12}, {500, 100}, {512, 4}, {0, 512}, {3, 0}} {
+			p := make([]byte, tc.n)
+			n, size, err := s.ReadValueAt("v", p, int64(tc.off))
+			wantN := min(tc.n, len(bin)-tc.off)
+			if n != wantN || size != len(bin) || !bytes.Equal(p[:n], bin[tc.off:tc.off+n]) {
+				t.Errorf("cut %v: ReadValueAt(off %d, %d bytes) = %d, size %d, %v", cut, tc.off, tc.n, n, size, err)
+			}
+			if (n < tc.n) != errors.Is(err, io.EOF) || (err != nil && !errors.Is(err, io.EOF)) {
+				t.Errorf("cut %v: ReadValueAt(off %d, %d bytes): err %v", cut, tc.off, tc.n, err)
+			}
 		}
-		if (n < tc.n) != errors.Is(err, io.EOF) || (err != nil && !errors.Is(err, io.EOF)) {
-			t.Errorf("ReadValueAt(off %d, %d bytes): err %v", tc.off, tc.n, err)
+		if _, _, err := s.ReadValueAt("missing", make([]byte, 4), 0); !errors.Is(err, kv.ErrNotFound) {
+			t.Errorf("cut %v: ReadValueAt missing: %v", cut, err)
 		}
-	}
-	if _, _, err := s.ReadValueAt("missing", make([]byte, 4), 0); !errors.Is(err, kv.ErrNotFound) {
-		t.Errorf("ReadValueAt missing: %v", err)
+		if s.noGetRange.Load() != cut {
+			t.Errorf("cut %v: the server's GETRANGE was taken for missing", cut)
+		}
 	}
 }
 
