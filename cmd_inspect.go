@@ -6,6 +6,7 @@ import (
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/tui"
+	"github.com/crabkv/crabkv/tui/remote"
 )
 
 // inspect opens the store and runs the inspector on it: what crabkv does
@@ -47,4 +48,29 @@ func inspect(e *env, readOnly bool) int {
 		return e.closeDB(db, e.fail(fmt.Errorf("inspector: %w", err)))
 	}
 	return e.closeDB(db, exitOK)
+}
+
+const connectFlagHelp = "open the inspector on the crabkv server at URL (password also from $" + passwordEnv + ")"
+
+// inspectRemote runs the inspector on the crabkv server at rawURL, as
+// --connect asks. It connects before the screen is taken over, so that a
+// wrong address or password is reported on stderr at once. The password
+// may come from $CRABKV_PASSWORD instead of the URL, which keeps it out
+// of the process list.
+func inspectRemote(e *env, rawURL string, readOnly bool) int {
+	if !e.stdoutTTY {
+		return e.fail(errors.New("the inspector needs a terminal; for scripts use redis-cli or a verb (crabkv help)"))
+	}
+	s, err := remote.DialOptions(rawURL, remote.Options{Password: e.getenv(passwordEnv)})
+	if err != nil {
+		return e.fail(err)
+	}
+	code := exitOK
+	if err := tui.RunStore(s, tui.Config{ReadOnly: readOnly}); err != nil {
+		code = e.fail(fmt.Errorf("inspector: %w", err))
+	}
+	if err := s.Close(); err != nil && code == exitOK {
+		code = e.fail(err)
+	}
+	return code
 }

@@ -2,14 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
-	"fmt"
-	"unicode/utf16"
-	"unicode/utf8"
 
-	"github.com/crabkv/crabkv/internal/escape"
+	"github.com/crabkv/crabkv/internal/ndjson"
 )
 
 // The --json output is part of the tool's interface: field names and
@@ -26,55 +22,19 @@ type jsonField struct {
 	bytes []byte
 }
 
-// jsonObject renders fields as one JSON object on a line. A field whose
-// bytes are valid UTF-8 is a JSON string under its name; any other is
-// base64 (standard encoding, padded) under its name plus "_base64", since
-// JSON strings cannot carry arbitrary bytes.
+// jsonObject renders fields as one JSON object on a line: the format of
+// export and import (package ndjson), shared by every verb's --json.
 func jsonObject(fields ...jsonField) []byte {
-	var b bytes.Buffer
-	b.WriteByte('{')
+	nf := make([]ndjson.Field, len(fields))
 	for i, f := range fields {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		name, s := f.name, string(f.bytes)
-		if !utf8.Valid(f.bytes) {
-			name, s = f.name+"_base64", base64.StdEncoding.EncodeToString(f.bytes)
-		}
-		b.Write(jsonString(name))
-		b.WriteByte(':')
-		b.Write(jsonString(s))
+		nf[i] = ndjson.Field{Name: f.name, Bytes: f.bytes}
 	}
-	b.WriteString("}\n")
-	return b.Bytes()
+	return ndjson.AppendObject(nil, nf...)
 }
 
-// jsonString encodes s, valid UTF-8, as a JSON string. Every character
-// that is not printable (package escape's rule) is written as a \u escape,
-// so that JSON output is as safe on a terminal as the plain output; <, >
-// and & are left alone, as JSON does not need them escaped.
-func jsonString(s string) []byte {
-	b := []byte{'"'}
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r == '\n':
-			b = append(b, `\n`...)
-		case r == '\t':
-			b = append(b, `\t`...)
-		case r == '\r':
-			b = append(b, `\r`...)
-		case r < 0x20 || escape.NeedsEscape(r):
-			for _, u := range utf16.Encode([]rune{r}) {
-				b = fmt.Appendf(b, `\u%04x`, u)
-			}
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-	}
-	return append(b, '"')
-}
+// jsonString encodes s, valid UTF-8, as a JSON string that is safe on a
+// terminal (see ndjson.AppendString).
+func jsonString(s string) []byte { return ndjson.AppendString(nil, s) }
 
 // marshalJSON encodes v on one line without HTML escaping.
 func marshalJSON(v any) []byte {

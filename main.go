@@ -62,6 +62,7 @@ func run(args []string, e *env) int {
 	fs.SetOutput(io.Discard) // we print our own usage, on stdout for --help and stderr for mistakes
 	e.globalFlags(fs)
 	version := fs.Bool("version", false, "print the version and exit")
+	connect := fs.String("connect", "", connectFlagHelp)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printToolUsage(e.stdout)
@@ -73,6 +74,10 @@ func run(args []string, e *env) int {
 	switch {
 	case *version:
 		return e.printVersion()
+	case *connect != "" && len(args) > 0:
+		return e.usageError("crabkv: --connect opens the inspector on a server; it takes no verb", printToolUsage)
+	case *connect != "":
+		return inspectRemote(e, *connect, e.readOnly)
 	case len(args) == 0:
 		return inspect(e, e.readOnly)
 	}
@@ -122,6 +127,8 @@ in-memory index.
 Usage:
   crabkv [flags] <verb> [arguments]   flags may also follow the verb
   crabkv [--dir DIR] [--read-only]    open the terminal inspector
+  crabkv --connect redis://[:PASSWORD@]HOST:PORT [--read-only]
+                                      open it on a crabkv server (crabkv serve)
 
 Verbs:
 `)
@@ -131,9 +138,10 @@ Verbs:
 	fmt.Fprintf(&b, "  %-22s %s\n", "help [verb]", "show help for crabkv or one verb")
 	b.WriteString(`
 Flags:
-  --dir DIR    ` + dirFlagHelp + `
-  --read-only  ` + readOnlyFlagHelp + `
-  --version    print the version and exit
+  --dir DIR      ` + dirFlagHelp + `
+  --read-only    ` + readOnlyFlagHelp + `
+  --connect URL  ` + connectFlagHelp + `
+  --version      print the version and exit
 
 Verbs that take a key accept --quoted (the key as a Go string literal, as a
 terminal shows it); get, keys, stats and verify accept --json.

@@ -144,3 +144,20 @@ catch live-compaction
 exec 3>&-
 kill "$writer"
 quit
+
+# 6. The inspector on a crabkv server over the network (crabkv --connect),
+# with keys marked for export or deletion.
+"$work/crabkv" --dir "$work/demo" serve --addr 127.0.0.1:0 2> "$work/serve.log" &
+server=$!
+for _ in $(seq 200); do grep -qs "serving" "$work/serve.log" && break; sleep 0.05; done
+addr=$(sed -n 's/.* on \(127\.0\.0\.1:[0-9]*\)$/\1/p' "$work/serve.log")
+tmux -L "$sock" kill-server 2>/dev/null || true
+tmux -L "$sock" new-session -d -s s -x 100 -y 30 \
+	"env TERM=xterm-256color COLORTERM=truecolor '$work/crabkv' --connect 'redis://$addr'"
+wait_for "redis://$addr"
+keys / ^ u s e r : 0 0 0 Enter Space Space j Space j
+wait_for "3 marked"
+shot connect
+quit
+kill -INT "$server"
+wait "$server"

@@ -30,6 +30,10 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.updateConfirmOverwrite(msg)
 	case stateForm:
 		return m.updateForm(msg)
+	case stateExportPath:
+		return m.updateExportPath(msg)
+	case stateConfirmExport:
+		return m.updateConfirmExport(msg)
 	}
 	if m.list.Filtering() {
 		return m.updateList(msg)
@@ -61,7 +65,7 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case key.Matches(msg, km.Reload):
 		m.status = infoStatus("reloaded")
-		return m, tea.Batch(m.reloadKeys(), statsCmd(m.db))
+		return m, tea.Batch(m.reloadKeys(), statsCmd(m.store))
 	case key.Matches(msg, km.New):
 		return m.openForm(NewKeyForm(m.common))
 	case key.Matches(msg, km.Edit):
@@ -74,6 +78,17 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.askDeleteShown()
 	case key.Matches(msg, km.Compact):
 		return m, m.startCompact()
+	case key.Matches(msg, km.Mark):
+		m.list.ToggleMark()
+		return m, m.syncSelection(false)
+	case key.Matches(msg, km.MarkShown):
+		m.list.MarkShown()
+		m.status = infoStatus(groupDigits(m.list.MarkedCount()) + " marked")
+	case key.Matches(msg, km.ClearMarks):
+		m.list.ClearMarks()
+		m.status = infoStatus("marks cleared")
+	case key.Matches(msg, km.Export):
+		return m, m.startExport()
 	case key.Matches(msg, km.ReadOnlyWrite):
 		m.status = errorStatus(msg.String(), kv.ErrReadOnly)
 	case m.focus == paneViewer && !key.Matches(msg, km.Filter, km.ClearFilter):
@@ -216,7 +231,7 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 	switch {
 	case m.form.IsNew():
 		m.status = infoStatus("saving…")
-		return m, createCmd(m.writer(), k, []byte(value))
+		return m, createCmd(m.store, k, []byte(value))
 	case !m.form.Changed():
 		m.state = stateBrowse
 		m.layout()
@@ -224,7 +239,7 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.status = infoStatus("saving…")
-	return m, putCmd(m.writer(), k, []byte(value))
+	return m, putCmd(m.store, k, []byte(value))
 }
 
 // askOverwrite asks whether a new key may replace the value of an
@@ -240,7 +255,7 @@ func (m Model) updateConfirmOverwrite(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Yes):
 		m.state = stateForm
 		m.status = infoStatus("saving…")
-		return m, putCmd(m.writer(), m.form.Key(), []byte(m.form.Value()))
+		return m, putCmd(m.store, m.form.Key(), []byte(m.form.Value()))
 	case key.Matches(msg, km.No):
 		m.state = stateForm
 		m.status = infoStatus("not saved: " + Escape(m.form.Key()) + " exists; change the key or esc")
@@ -253,7 +268,7 @@ func (m *Model) startExternalEdit() tea.Cmd {
 		// The viewer holds one part: the editor gets the whole value,
 		// read when asked for.
 		m.status = infoStatus("editing in " + editorCommand(m.cfg.Getenv)[0] + "…")
-		return prepareStoredEditorCmd(m.db, m.viewer.Key())
+		return prepareStoredEditorCmd(m.store, m.viewer.Key())
 	}
 	value, ok := m.viewer.Value()
 	if !ok {
@@ -282,15 +297,19 @@ func (m *Model) askDelete() {
 	m.status = askStatus(fmt.Sprintf("delete %s? y/n", Escape(sel)))
 }
 
-// askDeleteShown asks whether to delete every key the filter shows.
+// askDeleteShown asks whether to delete the marked keys, or with none
+// marked, every key the filter shows.
 func (m *Model) askDeleteShown() {
-	keys := m.list.Shown()
+	keys, question := m.list.Marked(), "delete the %d marked keys? y/n"
+	if len(keys) == 0 {
+		keys, question = m.list.Shown(), "delete the %d keys shown? y/n"
+	}
 	if len(keys) == 0 {
 		return
 	}
 	m.pendingDelete, m.pendingDeleteShown = "", keys
 	m.state = stateConfirmDelete
-	m.status = askStatus(fmt.Sprintf("delete the %d keys shown? y/n", len(keys)))
+	m.status = askStatus(fmt.Sprintf(question, len(keys)))
 }
 
 func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
@@ -300,14 +319,14 @@ func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		keys := m.pendingDeleteShown
 		m.state, m.pendingDeleteShown = stateBrowse, nil
 		m.status = infoStatus(fmt.Sprintf("deleting %d keys…", len(keys)))
-		return m, deleteKeysCmd(m.writer(), keys)
+		return m, deleteKeysCmd(m.store, keys)
 	case key.Matches(msg, km.No) && m.pendingDeleteShown != nil:
 		m.state, m.pendingDeleteShown = stateBrowse, nil
 		m.status = infoStatus("kept them")
 	case key.Matches(msg, km.Yes):
 		m.state = stateBrowse
 		m.status = infoStatus("deleting…")
-		return m, deleteCmd(m.writer(), m.pendingDelete)
+		return m, deleteCmd(m.store, m.pendingDelete)
 	case key.Matches(msg, km.No):
 		m.state = stateBrowse
 		m.status = infoStatus("kept " + Escape(m.pendingDelete))
@@ -318,7 +337,7 @@ func (m Model) updateConfirm(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 func (m *Model) startCompact() tea.Cmd {
 	m.compactAsked = true
 	m.status = infoStatus("compacting…")
-	return compactCmd(m.writer())
+	return compactCmd(m.store)
 }
 
 func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
@@ -338,7 +357,7 @@ func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
 	}
 	m.status = okStatus(verb + Escape(msg.key))
 	m.list.AddKey(msg.key)
-	return tea.Batch(m.syncSelection(true), statsCmd(m.db))
+	return tea.Batch(m.syncSelection(true), statsCmd(m.store))
 }
 
 func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
@@ -351,7 +370,7 @@ func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
 	}
 	m.status = okStatus("deleted " + Escape(msg.key))
 	m.list.RemoveKey(msg.key)
-	return tea.Batch(m.syncSelection(true), statsCmd(m.db))
+	return tea.Batch(m.syncSelection(true), statsCmd(m.store))
 }
 
 // deleteKeysDone removes from the list the keys D deleted: those of the
@@ -365,7 +384,7 @@ func (m *Model) deleteKeysDone(msg deleteDoneMsg) tea.Cmd {
 	} else {
 		m.status = okStatus(fmt.Sprintf("deleted %d keys", msg.deleted))
 	}
-	return tea.Batch(m.syncSelection(true), statsCmd(m.db))
+	return tea.Batch(m.syncSelection(true), statsCmd(m.store))
 }
 
 func (m *Model) compactDone(msg compactDoneMsg) tea.Cmd {
@@ -376,7 +395,7 @@ func (m *Model) compactDone(msg compactDoneMsg) tea.Cmd {
 		// No Finished event has arrived (yet); report what the stats say.
 		m.status = okStatus(compactionSummary(msg.before, msg.after, msg.took))
 	}
-	return statsCmd(m.db)
+	return statsCmd(m.store)
 }
 
 // applyEvent shows one compaction event and asks for the next.
@@ -394,12 +413,12 @@ func (m *Model) applyEvent(ev kv.CompactionEvent) tea.Cmd {
 		m.compactAsked = false
 		m.status = okStatus(compactionSummary(ev.OldSize, ev.NewSize, ev.Duration))
 		// Offsets moved; the reload also checks the list against the store.
-		cmd = tea.Batch(statsCmd(m.db), m.syncSelection(true), m.reloadKeys())
+		cmd = tea.Batch(statsCmd(m.store), m.syncSelection(true), m.reloadKeys())
 	case kv.CompactionFailed:
 		g.Compacting = false
 		m.compactAsked = false
 		m.status = errorStatus("compaction failed", ev.Err)
-		cmd = statsCmd(m.db)
+		cmd = statsCmd(m.store)
 	}
 	m.gauge.SetStats(g)
 	return tea.Batch(cmd, waitEventCmd(m.events))

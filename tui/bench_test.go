@@ -66,7 +66,7 @@ func openBenchModel(b *testing.B, dir string) (Model, *kv.DB) {
 	}
 	m := New(db, Config{ReadOnly: true})
 	tm, _ := m.Update(tea.WindowSizeMsg{Width: 100, Height: 40})
-	tm, _ = tm.Update(loadKeysCmd(db, 0)())
+	tm, _ = tm.Update(loadKeysCmd(NewDBStore(db, nil), 0)())
 	_ = tm.View()
 	return tm.(Model), db
 }

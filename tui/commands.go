@@ -36,11 +36,19 @@ type keysLoadedMsg struct {
 // copy a million of them into a bigger array.
 const editRoom = 256
 
-func loadKeysCmd(db *kv.DB, edits int) tea.Cmd {
+func loadKeysCmd(s Store, edits int) tea.Cmd {
 	return func() tea.Msg {
-		return keysLoadedMsg{keys: slices.Grow(db.Keys(nil), editRoom), edits: edits}
+		keys, err := s.Keys()
+		if err != nil {
+			return keysFailedMsg{err: err}
+		}
+		return keysLoadedMsg{keys: slices.Grow(keys, editRoom), edits: edits}
 	}
 }
+
+// keysFailedMsg says the keys could not be listed: a server that went
+// away, say. The list keeps what it shows.
+type keysFailedMsg struct{ err error }
 
 // valueLoadedMsg carries one value, or why it could not be read. A value
 // over streamLimit is streamed: value holds only the bytes of its first
@@ -58,19 +66,19 @@ type valueLoadedMsg struct {
 // store a part at a time, never whole.
 const streamLimit = maxTextRender
 
-func loadValueCmd(db *kv.DB, seq int, key string) tea.Cmd {
+func loadValueCmd(s Store, seq int, key string) tea.Cmd {
 	return func() tea.Msg {
 		msg := valueLoadedMsg{seq: seq, key: key}
-		e, err := db.Entry([]byte(key))
-		msg.info = ValueInfo{Offset: e.Offset, RecordSize: e.RecordSize}
+		info, err := s.Entry(key)
+		msg.info = ValueInfo{Offset: info.Offset, RecordSize: info.RecordSize}
 		switch {
 		case err != nil:
-		case e.ValueSize > streamLimit:
+		case info.ValueSize > streamLimit:
 			var p partLoadedMsg
-			p, err = readPart(db, key, ModeText, 0, e.ValueSize)
+			p, err = readPart(s, key, ModeText, 0, info.ValueSize)
 			msg.value, msg.streamed, msg.info.ValueSize = p.window.b, true, p.window.total
 		default:
-			msg.value, err = db.Get([]byte(key))
+			msg.value, err = s.Get(key)
 			msg.info.ValueSize = len(msg.value)
 		}
 		msg.err = err
@@ -92,9 +100,9 @@ type partLoadedMsg struct {
 
 // loadPartCmd reads part p, in mode, of key's value, which was total
 // bytes long when last read.
-func loadPartCmd(db *kv.DB, seq int, key string, mode ViewMode, p int, atEnd bool, total int) tea.Cmd {
+func loadPartCmd(s Store, seq int, key string, mode ViewMode, p int, atEnd bool, total int) tea.Cmd {
 	return func() tea.Msg {
-		msg, err := readPart(db, key, mode, p, total)
+		msg, err := readPart(s, key, mode, p, total)
 		msg.seq, msg.atEnd, msg.err = seq, atEnd, err
 		return msg
 	}
@@ -103,13 +111,13 @@ func loadPartCmd(db *kv.DB, seq int, key string, mode ViewMode, p int, atEnd boo
 // readPart reads the bytes part p of key's value needs in mode, and no
 // more. If the value's size is no longer total, it reads again for the
 // new size, the part clamped to its parts.
-func readPart(db *kv.DB, key string, mode ViewMode, p int, total int) (partLoadedMsg, error) {
+func readPart(s Store, key string, mode ViewMode, p int, total int) (partLoadedMsg, error) {
 	msg := partLoadedMsg{key: key, mode: mode}
 	for range 2 {
 		p = min(p, partCount(total, mode)-1)
 		off, n := partWindow(total, mode, p)
 		b := make([]byte, n)
-		got, size, err := db.ReadValueAt([]byte(key), b, int64(off))
+		got, size, err := s.ReadValueAt(key, b, int64(off))
 		if err != nil && !errors.Is(err, io.EOF) {
 			return msg, err
 		}
@@ -123,40 +131,49 @@ func readPart(db *kv.DB, key string, mode ViewMode, p int, total int) (partLoade
 }
 
 // sizesLoadedMsg carries the value sizes of keys on screen; -2 marks a key
-// that is gone.
-type sizesLoadedMsg struct{ sizes map[string]int }
+// that is gone. unknown are keys whose sizes could not be read, to be
+// asked for again.
+type sizesLoadedMsg struct {
+	sizes   map[string]int
+	unknown []string
+}
 
-func loadSizesCmd(db *kv.DB, keys []string) tea.Cmd {
+func loadSizesCmd(s Store, keys []string) tea.Cmd {
 	if len(keys) == 0 {
 		return nil
 	}
 	return func() tea.Msg {
+		got, err := s.Sizes(keys)
+		if err != nil {
+			return sizesLoadedMsg{unknown: keys}
+		}
 		sizes := make(map[string]int, len(keys))
-		for _, k := range keys {
-			e, err := db.Entry([]byte(k))
-			if err != nil {
+		for i, k := range keys {
+			sizes[k] = got[i]
+			if got[i] < 0 {
 				sizes[k] = -2
-				continue
 			}
-			sizes[k] = e.ValueSize
 		}
 		return sizesLoadedMsg{sizes: sizes}
 	}
 }
 
-// statsMsg carries the store's figures for the gauge.
+// statsMsg carries the store's figures for the gauge, or why they could
+// not be read.
 type statsMsg struct {
-	stats kv.Stats
+	stats Stats
 	// writer is the other process that has the store open for writing,
 	// if one does.
 	writer  kv.Holder
 	writing bool
+	err     error
 }
 
-func statsCmd(db *kv.DB) tea.Cmd {
+func statsCmd(s Store) tea.Cmd {
 	return func() tea.Msg {
-		msg := statsMsg{stats: db.Stats()}
-		msg.writer, msg.writing = db.Writer()
+		var msg statsMsg
+		msg.stats, msg.err = s.Stats()
+		msg.writer, msg.writing = s.Writer()
 		return msg
 	}
 }
@@ -181,36 +198,19 @@ type putDoneMsg struct {
 	err     error
 }
 
-func putCmd(w writer, key string, value []byte) tea.Cmd {
+func putCmd(s Store, key string, value []byte) tea.Cmd {
 	return func() tea.Msg {
-		var created bool
-		err := w.do(func(db *kv.DB) error {
-			_, err := db.Entry([]byte(key))
-			created = errors.Is(err, kv.ErrNotFound)
-			return db.Put([]byte(key), value)
-		})
-		return putDoneMsg{key: key, created: created, err: err}
+		created, err := s.Put(key, value)
+		return putDoneMsg{key: key, created: created && err == nil, err: err}
 	}
 }
 
 // createCmd stores a new key, unless the key exists: then it writes
-// nothing and reports exists, so the user can be asked first. The look
-// and the write are made by the one writer, so the key cannot appear in
-// between.
-func createCmd(w writer, key string, value []byte) tea.Cmd {
+// nothing and reports exists, so the user can be asked first.
+func createCmd(s Store, key string, value []byte) tea.Cmd {
 	return func() tea.Msg {
-		errExists := errors.New("exists")
-		err := w.do(func(db *kv.DB) error {
-			_, err := db.Entry([]byte(key))
-			switch {
-			case err == nil:
-				return errExists
-			case !errors.Is(err, kv.ErrNotFound):
-				return err
-			}
-			return db.Put([]byte(key), value)
-		})
-		if errors.Is(err, errExists) {
+		err := s.Create(key, value)
+		if errors.Is(err, ErrExists) {
 			return putDoneMsg{key: key, exists: true}
 		}
 		return putDoneMsg{key: key, created: err == nil, err: err}
@@ -229,32 +229,19 @@ type deleteDoneMsg struct {
 // deleteChunk is how many keys deleteKeysCmd removes in one batch.
 const deleteChunk = 1000
 
-// deleteKeysCmd deletes keys in atomic batches of deleteChunk.
-func deleteKeysCmd(w writer, keys []string) tea.Cmd {
+// deleteKeysCmd deletes keys in batches of deleteChunk: atomic batches
+// on a *kv.DB.
+func deleteKeysCmd(s Store, keys []string) tea.Cmd {
 	return func() tea.Msg {
 		msg := deleteDoneMsg{keys: keys}
-		msg.err = w.do(func(db *kv.DB) error {
-			b := db.NewBatch()
-			for msg.deleted < len(keys) {
-				chunk := keys[msg.deleted:min(msg.deleted+deleteChunk, len(keys))]
-				b.Reset()
-				for _, k := range chunk {
-					b.Delete([]byte(k))
-				}
-				if err := db.Write(b); err != nil {
-					return err
-				}
-				msg.deleted += len(chunk)
-			}
-			return nil
-		})
+		msg.deleted, msg.err = s.DeleteKeys(keys)
 		return msg
 	}
 }
 
-func deleteCmd(w writer, key string) tea.Cmd {
+func deleteCmd(s Store, key string) tea.Cmd {
 	return func() tea.Msg {
-		return deleteDoneMsg{key: key, err: w.do(func(db *kv.DB) error { return db.Delete([]byte(key)) })}
+		return deleteDoneMsg{key: key, err: s.Delete(key)}
 	}
 }
 
@@ -266,11 +253,13 @@ type compactDoneMsg struct {
 	err           error
 }
 
-func compactCmd(w writer) tea.Cmd {
+func compactCmd(s Store) tea.Cmd {
 	return func() tea.Msg {
-		before, start := w.db.Stats().LogBytes, time.Now()
-		err := w.do(func(db *kv.DB) error { return db.Compact() })
-		return compactDoneMsg{before: before, after: w.db.Stats().LogBytes, took: time.Since(start), err: err}
+		before, _ := s.Stats() // only for the summary: an error shows as 0
+		start := time.Now()
+		err := s.Compact()
+		after, _ := s.Stats()
+		return compactDoneMsg{before: before.LogBytes, after: after.LogBytes, took: time.Since(start), err: err}
 	}
 }
 

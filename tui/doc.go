@@ -18,6 +18,11 @@
 // byte is edited in $EDITOR, a save with no change writes nothing, and
 // creating a key that exists asks first.
 //
-// Run opens the inspector full screen on a *kv.DB the caller owns; New
-// returns the model for tests and embedding.
+// The inspector reaches the store only through Store, an interface of
+// what it needs: NewDBStore makes one of a *kv.DB, and package tui/remote
+// one of a crabkv server over the network.
+//
+// Run opens the inspector full screen on a *kv.DB the caller owns, and
+// RunStore on any Store; New and NewWithStore return the model for tests
+// and embedding.
 package tui

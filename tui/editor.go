@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
-
-	"github.com/crabkv/crabkv/kv"
 )
 
 // editorCommand returns the user's editor: $VISUAL, else $EDITOR, else vi.
@@ -51,9 +49,9 @@ func prepareEditorCmd(key string, value []byte) tea.Cmd {
 
 // prepareStoredEditorCmd is prepareEditorCmd for key's value as the
 // store holds it now.
-func prepareStoredEditorCmd(db *kv.DB, key string) tea.Cmd {
+func prepareStoredEditorCmd(s Store, key string) tea.Cmd {
 	return func() tea.Msg {
-		value, err := db.Get([]byte(key))
+		value, err := s.Get(key)
 		if err != nil {
 			return editorReadyMsg{key: key, err: err}
 		}
@@ -82,7 +80,7 @@ type editorUnchangedMsg struct{ key string }
 
 // saveEditedCmd reads back the edited file, removes it, and stores the new
 // value if it changed.
-func saveEditedCmd(w writer, msg editorExitMsg) tea.Cmd {
+func saveEditedCmd(s Store, msg editorExitMsg) tea.Cmd {
 	return func() tea.Msg {
 		edited, err := os.ReadFile(msg.path)
 		if rerr := os.Remove(msg.path); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
@@ -96,6 +94,7 @@ func saveEditedCmd(w writer, msg editorExitMsg) tea.Cmd {
 		case bytes.Equal(edited, msg.orig):
 			return editorUnchangedMsg{key: msg.key}
 		}
-		return putDoneMsg{key: msg.key, err: w.do(func(db *kv.DB) error { return db.Put([]byte(msg.key), edited) })}
+		_, err = s.Put(msg.key, edited)
+		return putDoneMsg{key: msg.key, err: err}
 	}
 }

@@ -11,7 +11,7 @@ import (
 // ratio at which the engine compacts by itself, and any compaction under way.
 type GaugeStats struct {
 	LiveBytes, StaleBytes, LogBytes int64
-	Threshold                       float64 // stale share that triggers automatic compaction
+	Threshold                       float64 // stale share that triggers automatic compaction; negative: not known
 	Compactions                     int64
 
 	Compacting  bool
@@ -106,7 +106,9 @@ func (g Gauge) detailLine() string {
 		g.common.Styles.GaugeLive.Render("live ") + FormatBytes(s.LiveBytes),
 		g.common.Styles.GaugeStale.Render("stale ") + FormatBytes(s.StaleBytes),
 		g.common.Styles.Muted.Render("log ") + FormatBytes(s.LogBytes),
-		g.common.Styles.GaugeMark.Render("┃") + g.common.Styles.Muted.Render(fmt.Sprintf(" auto at %.0f%%", 100*s.Threshold)),
+	}
+	if s.Threshold >= 0 { // a negative threshold is one the store does not say
+		parts = append(parts, g.common.Styles.GaugeMark.Render("┃")+g.common.Styles.Muted.Render(fmt.Sprintf(" auto at %.0f%%", 100*s.Threshold)))
 	}
 	if s.Compactions > 0 {
 		parts = append(parts, g.common.Styles.Muted.Render(fmt.Sprintf("compactions %d", s.Compactions)))

@@ -53,6 +53,10 @@ type KeyList struct {
 
 	sizes map[string]int // value sizes of keys seen on screen
 
+	// marked are the keys marked with space or a (marks.go), on screen
+	// or not, whatever the filter; nil when none is.
+	marked map[string]struct{}
+
 	width, height int
 }
 
@@ -83,6 +87,7 @@ func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
 	l.all, l.loaded = all, true
 	l.gen++
 	l.sizes = map[string]int{}
+	l.pruneMarks()
 	if l.query == "" {
 		l.items = all
 		l.selectKeyInView(keep)
@@ -131,6 +136,7 @@ func (l *KeyList) AddKey(k string) {
 // was selected.
 func (l *KeyList) RemoveKey(k string) {
 	delete(l.sizes, k)
+	l.unmark(k)
 	i, found := slices.BinarySearch(l.all, k)
 	if !found {
 		return
@@ -241,6 +247,14 @@ func (l *KeyList) MissingSizes() []string {
 func (l *KeyList) SetSizes(sizes map[string]int) {
 	for k, n := range sizes {
 		l.sizes[k] = n
+	}
+}
+
+// ForgetSizes drops what is known of keys' sizes, so that they are asked
+// for again.
+func (l *KeyList) ForgetSizes(keys []string) {
+	for _, k := range keys {
+		delete(l.sizes, k)
 	}
 }
 
@@ -443,14 +457,18 @@ func (l KeyList) rowView(k string, selected bool) string {
 	case ok && n == sizePending:
 		size = "…"
 	}
-	keyWidth := max(l.width-col-2, 1)
+	keyWidth := max(l.width-col-2-l.gutter(), 1)
 	name := truncateMiddle(Escape(k), keyWidth)
 	pad := strings.Repeat(" ", max(keyWidth-lipgloss.Width(name), 0))
 	sizeText := fmt.Sprintf("%*s", col, size)
-	if selected {
+	mark := l.markView(k, selected)
+	switch {
+	case selected && mark == "":
 		return s.Selected.Render("▌" + name + pad + " " + sizeText)
+	case selected:
+		return s.Selected.Render("▌") + mark + s.Selected.Render(name+pad+" "+sizeText)
 	}
-	return " " + s.Item.Render(name) + pad + " " + s.ItemSize.Render(sizeText)
+	return " " + mark + s.Item.Render(name) + pad + " " + s.ItemSize.Render(sizeText)
 }
 
 // truncateMiddle cuts s, which holds no escape sequences, to width cells

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"fmt"
+
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 )
@@ -12,6 +14,7 @@ type KeyMap struct {
 	Filter, ClearFilter, Focus, CycleView   key.Binding
 	New, Edit, EditExternal, Delete         key.Binding
 	DeleteShown                             key.Binding
+	Mark, MarkShown, ClearMarks, Export     key.Binding
 	Compact, Reload, Help, Quit, ForceQuit  key.Binding
 	CopyKey, CopyValue, AcceptFilter, Close key.Binding
 	Yes, No                                 key.Binding
@@ -28,7 +31,7 @@ func DefaultKeyMap() KeyMap {
 		Up:           key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("↑/k", "up")),
 		Down:         key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("↓/j", "down")),
 		PageUp:       key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
-		PageDown:     key.NewBinding(key.WithKeys("pgdown", "ctrl+d", " "), key.WithHelp("pgdn", "page down")),
+		PageDown:     key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
 		Top:          key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
 		Bottom:       key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
 		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
@@ -40,6 +43,10 @@ func DefaultKeyMap() KeyMap {
 		EditExternal: key.NewBinding(key.WithKeys("E"), key.WithHelp("E", "$EDITOR")),
 		Delete:       key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "delete")),
 		DeleteShown:  key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "delete all shown")),
+		Mark:         key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "mark")),
+		MarkShown:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "mark all shown")),
+		ClearMarks:   key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "clear marks")),
+		Export:       key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "export to a file")),
 		Compact:      key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "compact")),
 		Reload:       key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
 		Help:         key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -74,14 +81,25 @@ func (k *KeyMap) writeBindings() []*key.Binding {
 	return []*key.Binding{&k.New, &k.Edit, &k.EditExternal, &k.Delete, &k.DeleteShown, &k.Compact}
 }
 
-// browseHelp is the help.KeyMap shown while browsing.
-type browseHelp struct{ k KeyMap }
+// browseHelp is the help.KeyMap shown while browsing; marked is how many
+// keys are marked.
+type browseHelp struct {
+	k      KeyMap
+	marked int
+}
 
 // ShortHelp lists the footer's bindings, most important first but for
 // help and quit, which end the line; on a narrow window the footer drops
-// the bindings before those two, from the last.
+// the bindings before those two, from the last. While keys are marked it
+// offers what can be done with them, and counts them.
 func (h browseHelp) ShortHelp() []key.Binding {
 	k := h.k
+	if h.marked > 0 {
+		del, exp := k.DeleteShown, k.Export
+		del.SetHelp("D", fmt.Sprintf("delete %s marked", groupDigits(h.marked)))
+		exp.SetHelp("x", fmt.Sprintf("export %s marked", groupDigits(h.marked)))
+		return []key.Binding{k.Mark, del, exp, k.ClearMarks, k.MarkShown, k.Filter, k.Help, k.Quit}
+	}
 	return []key.Binding{k.Filter, k.Edit, k.New, k.Delete, k.CycleView, k.Down, k.CopyKey, k.Compact, k.Help, k.Quit}
 }
 
@@ -91,6 +109,7 @@ func (h browseHelp) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Filter, k.ClearFilter, k.Focus, k.CycleView, k.Reload},
 		{k.New, k.Edit, k.EditExternal, k.Delete, k.DeleteShown, k.Compact, k.CopyKey, k.CopyValue},
+		{k.Mark, k.MarkShown, k.ClearMarks, k.Export},
 		{k.Help, k.Quit, k.ForceQuit},
 	}
 }
@@ -114,7 +133,7 @@ func (h formHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHel
 // the help screen stacks so that it fits a narrow window.
 func (k KeyMap) fullHelpColumns() []help.KeyMap {
 	var cols []help.KeyMap
-	for _, c := range (browseHelp{k}).FullHelp() {
+	for _, c := range (browseHelp{k: k}).FullHelp() {
 		cols = append(cols, column(c))
 	}
 	return cols
@@ -139,6 +158,16 @@ type helpScreenHelp struct{ k KeyMap }
 
 func (h helpScreenHelp) ShortHelp() []key.Binding  { return []key.Binding{h.k.Close, h.k.Down, h.k.Up} }
 func (h helpScreenHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+// promptHelp is the help.KeyMap shown while a prompt asks for a path.
+type promptHelp struct{ k KeyMap }
+
+func (h promptHelp) ShortHelp() []key.Binding {
+	ok := h.k.AcceptFilter
+	ok.SetHelp("enter", "export")
+	return []key.Binding{ok, h.k.Cancel}
+}
+func (h promptHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
 
 // confirmHelp is the help.KeyMap shown while a y/n question is open.
 type confirmHelp struct{ k KeyMap }

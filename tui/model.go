@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/crabkv/crabkv/compact"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -21,6 +21,8 @@ const (
 	stateForm                          // creating a key or editing a value
 	stateHelp                          // full help shown
 	stateConfirmOverwrite              // a new key exists: waiting for y/n, the form behind
+	stateExportPath                    // the export prompt asks for a file
+	stateConfirmExport                 // the export's file exists: waiting for y/n
 )
 
 // pane is which of the two panes movement keys drive.
@@ -47,6 +49,9 @@ type Config struct {
 	// writer, writes and closes it. Nil means the store given to New takes
 	// the writes itself.
 	OpenWriter func() (*kv.DB, error)
+	// ExportDir is the directory the export prompt offers (x); empty
+	// means the working directory.
+	ExportDir string
 	// Clipboard receives the OSC 52 sequences that copy a key or value to
 	// the terminal's clipboard; nil means standard output.
 	Clipboard io.Writer
@@ -56,10 +61,9 @@ type Config struct {
 // event feed, routes messages to the pane that wants them, and turns the
 // results of engine commands into state and status lines.
 type Model struct {
-	db     *kv.DB
+	store  Store
 	cfg    Config
 	common *Common
-	policy compact.Policy
 
 	state  state
 	focus  pane
@@ -84,6 +88,10 @@ type Model struct {
 	pendingDeleteShown []string
 	compactAsked       bool // c was pressed and its Finished event not yet seen
 
+	exportInput textinput.Model // the export prompt's path
+	exportKeys  []string        // the keys x is exporting, while it asks and writes
+	exportPath  string          // the file an open overwrite question is about
+
 	width, height int
 
 	// writerPID and writerName name another process that has the store
@@ -94,11 +102,18 @@ type Model struct {
 	// liveLoading is set while a reload asked for by a change seen in the
 	// figures is under way.
 	liveLoading bool
+	statsFailed bool // the last figures could not be read
 }
 
 // New returns the inspector for db. Call Close when the program has ended
 // to stop the compaction feed.
 func New(db *kv.DB, cfg Config) Model {
+	return NewWithStore(NewDBStore(db, cfg.OpenWriter), cfg)
+}
+
+// NewWithStore returns the inspector for s; cfg.OpenWriter is not used.
+// Call Close when the program has ended to stop the compaction feed.
+func NewWithStore(s Store, cfg Config) Model {
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
 	}
@@ -111,12 +126,12 @@ func New(db *kv.DB, cfg Config) Model {
 	c := NewCommon()
 	c.KeyMap.SetReadOnly(cfg.ReadOnly)
 	m := Model{
-		db: db, cfg: cfg, common: c, policy: db.Policy(),
+		store: s, cfg: cfg, common: c,
 		list: NewKeyList(c), viewer: NewViewer(c), gauge: NewGauge(c), help: help.New(),
 	}
-	m.viewer.db = db
+	m.viewer.store = s
 	m.help.Styles.ShortKey = c.Styles.PaneTitle
-	m.events, m.cancelEvents = db.Subscribe()
+	m.events, m.cancelEvents = s.Subscribe()
 	if cfg.ReadOnly {
 		m.status = infoStatus("read-only: writing, deleting and compacting are disabled")
 	}
@@ -133,7 +148,7 @@ func (m Model) Close() {
 
 // Init loads the keys and figures and starts listening for compactions.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(loadKeysCmd(m.db, 0), statsCmd(m.db), statsTick(m.live()), waitEventCmd(m.events))
+	return tea.Batch(loadKeysCmd(m.store, 0), statsCmd(m.store), statsTick(m.live()), waitEventCmd(m.events))
 }
 
 // Update routes msg and starts the timer that clears a new status message.
@@ -177,10 +192,14 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.viewer.SetPart(msg)
 	case sizesLoadedMsg:
 		m.list.SetSizes(msg.sizes)
+		m.list.ForgetSizes(msg.unknown)
+	case keysFailedMsg:
+		m.liveLoading = false
+		m.status = errorStatus("list keys", msg.err)
 	case statsMsg:
 		return m, m.applyStats(msg)
 	case statsTickMsg:
-		return m, tea.Batch(statsCmd(m.db), statsTick(m.live()))
+		return m, tea.Batch(statsCmd(m.store), statsTick(m.live()))
 	case compactionEventMsg:
 		return m, m.applyEvent(msg.ev)
 	case compactDoneMsg:
@@ -189,10 +208,12 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.putDone(msg)
 	case deleteDoneMsg:
 		return m, m.deleteDone(msg)
+	case exportDoneMsg:
+		m.exportDone(msg)
 	case editorReadyMsg:
 		return m, m.editorReady(msg)
 	case editorExitMsg:
-		return m, saveEditedCmd(m.writer(), msg)
+		return m, saveEditedCmd(m.store, msg)
 	case editorUnchangedMsg:
 		m.status = infoStatus("unchanged: " + Escape(msg.key))
 	case statusExpiredMsg:
@@ -202,8 +223,11 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case copiedMsg:
 		m.status = m.copied(msg)
 	default:
-		if m.state == stateForm { // cursor blinks
+		switch m.state { // cursor blinks
+		case stateForm:
 			m.form, cmd, _ = m.form.Update(msg)
+		case stateExportPath:
+			m.exportInput, cmd = m.exportInput.Update(msg)
 		}
 	}
 	return m, cmd
@@ -211,13 +235,13 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // reloadKeys asks the store for all its keys.
 func (m *Model) reloadKeys() tea.Cmd {
-	return loadKeysCmd(m.db, m.list.Edits())
+	return loadKeysCmd(m.store, m.list.Edits())
 }
 
 // syncSelection loads the selected key's value if the viewer does not show
 // it (or always, with force) and the sizes of keys that came on screen.
 func (m *Model) syncSelection(force bool) tea.Cmd {
-	sizes := loadSizesCmd(m.db, m.list.MissingSizes())
+	sizes := loadSizesCmd(m.store, m.list.MissingSizes())
 	sel, ok := m.list.Selected()
 	if !ok {
 		m.viewer.Clear()
@@ -228,7 +252,7 @@ func (m *Model) syncSelection(force bool) tea.Cmd {
 	}
 	m.valueSeq++
 	m.viewer.SetLoading(sel)
-	return tea.Batch(sizes, loadValueCmd(m.db, m.valueSeq, sel))
+	return tea.Batch(sizes, loadValueCmd(m.store, m.valueSeq, sel))
 }
 
 func (m *Model) applyValue(msg valueLoadedMsg) tea.Cmd {
@@ -247,15 +271,24 @@ func (m *Model) applyValue(msg valueLoadedMsg) tea.Cmd {
 }
 
 // live reports whether the store may change under the inspector: it
-// browses as a follower (its writes go through OpenWriter), or read-only.
-func (m *Model) live() bool { return m.cfg.OpenWriter != nil || m.cfg.ReadOnly }
+// browses as a follower (its writes go through OpenWriter), or read-only,
+// or over the network.
+func (m *Model) live() bool { return m.store.Live() || m.cfg.ReadOnly }
 
 // applyStats shows fresh figures. When another process has changed the
 // store since the last figures, it reloads the keys and the value shown.
 func (m *Model) applyStats(msg statsMsg) tea.Cmd {
+	if msg.err != nil {
+		if !m.statsFailed { // say it once, not at every poll
+			m.status = errorStatus("figures", msg.err)
+		}
+		m.statsFailed = true
+		return nil
+	}
+	m.statsFailed = false
 	s := msg.stats
 	m.writerPID = 0
-	if msg.writing && msg.writer.PID != os.Getpid() {
+	if msg.writing {
 		m.writerPID, m.writerName = msg.writer.PID, msg.writer.Program
 	}
 	var cmd tea.Cmd
@@ -279,14 +312,11 @@ type seenStats struct {
 	compactions int64
 }
 
-func (m *Model) setGauge(s kv.Stats) {
+func (m *Model) setGauge(s Stats) {
 	g := m.gauge.Stats()
 	g.LiveBytes, g.StaleBytes, g.LogBytes = s.LiveBytes, s.StaleBytes, s.LogBytes
 	g.Compactions = s.Compactions
-	g.Threshold = m.policy.StaleRatio
-	if m.policy.Disabled {
-		g.Threshold = 0
-	}
+	g.Threshold = s.Threshold
 	if s.Compacting && !g.Compacting {
 		g.Done, g.Total = 0, s.LogBytes
 	}

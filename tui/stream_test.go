@@ -125,9 +125,9 @@ func TestViewerStreamedPartsCutOnCharacters(t *testing.T) {
 	value := []byte(strings.Repeat("€", 3<<20/3+1)) // 3 bytes each
 	db := openTestDB(t, "", "euro", string(value))
 	v := NewViewer(NewCommon())
-	v.db = db
+	v.store = NewDBStore(db, nil)
 	v.SetSize(80, 20)
-	msg := loadValueCmd(db, 1, "euro")().(valueLoadedMsg)
+	msg := loadValueCmd(v.store, 1, "euro")().(valueLoadedMsg)
 	if msg.err != nil || !msg.streamed {
 		t.Fatalf("loaded %v, streamed %v", msg.err, msg.streamed)
 	}

@@ -30,6 +30,7 @@ type Styles struct {
 	GaugeMark, GaugeProgress  lipgloss.Style
 	FilterPrompt, FormLabel   lipgloss.Style
 	FormLabelFocused, Confirm lipgloss.Style
+	Mark                      lipgloss.Style
 }
 
 // DefaultStyles returns the inspector's styles.
@@ -61,5 +62,6 @@ func DefaultStyles() Styles {
 		FormLabel:        lipgloss.NewStyle().Foreground(colorMuted),
 		FormLabelFocused: lipgloss.NewStyle().Foreground(colorAccent).Bold(true),
 		Confirm:          lipgloss.NewStyle().Foreground(colorWarn).Bold(true),
+		Mark:             lipgloss.NewStyle().Foreground(colorWarn).Bold(true),
 	}
 }

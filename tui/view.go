@@ -54,18 +54,21 @@ func (m Model) View() string {
 
 func (m Model) titleView() string {
 	s := m.common.Styles
-	left := s.Title.Render("CrabKv") + " " + s.TitleDir.Render(Escape(m.db.Dir()))
+	left := s.Title.Render("CrabKv") + " " + s.TitleDir.Render(Escape(m.store.Name()))
 	if m.cfg.ReadOnly {
 		left += " " + s.Badge.Render("READ-ONLY")
 	}
 	if m.writerPID != 0 {
 		left += " " + s.Badge.Render("LIVE") + " " + s.Muted.Render("written by "+m.writerLabel())
 	}
-	count := countKeys(len(m.list.all))
+	count := s.Muted.Render(countKeys(len(m.list.all)))
 	if !m.list.Loaded() {
-		count = "loading keys…"
+		count = s.Muted.Render("loading keys…")
 	}
-	return joinEnds(left, s.Muted.Render(count), m.width)
+	if n := m.list.MarkedCount(); n > 0 {
+		count = s.Mark.Render(groupDigits(n)+" marked") + s.Muted.Render(" · ") + count
+	}
+	return joinEnds(left, count, m.width)
 }
 
 func (m Model) mainView() string {
@@ -120,6 +123,7 @@ func (m Model) helpLines() []string {
 		"Gauge: stale bytes (█) against live bytes (▒); ┃ marks the stale share at which the store compacts by itself.",
 		`Characters that are not printable in keys and values are shown escaped (\x1b, \u200b), never sent to the terminal.`,
 		"e edits in place when the value is plain text; a value the text editor would change (tabs, CR, control bytes, invalid UTF-8) opens in $EDITOR instead. y and Y copy the key or value to the clipboard (OSC 52).",
+		"Marks: space marks the key under the cursor, a every key the filter shows, u clears them. With keys marked, D deletes them (in atomic batches, after asking) and x exports them; with none, D and x take the keys shown. x writes the lines of crabkv export, which crabkv import reads back.",
 		"q, esc or ? closes this help.",
 	}
 	iw := max(m.width-2, 10)
@@ -139,15 +143,20 @@ func (m Model) helpLines() []string {
 func (m Model) helpRows() int { return max(m.height-chromeRows-2, 1) }
 
 func (m Model) statusView() string {
+	if m.state == stateExportPath {
+		return ansi.Truncate(m.exportInput.View(), m.width, "…")
+	}
 	return ansi.Truncate(m.status.view(m.common.Styles), m.width, "…")
 }
 
 func (m Model) footerView() string {
-	var km help.KeyMap = browseHelp{m.common.KeyMap}
+	var km help.KeyMap = browseHelp{k: m.common.KeyMap, marked: m.list.MarkedCount()}
 	switch {
+	case m.state == stateExportPath:
+		km = promptHelp{m.common.KeyMap}
 	case m.state == stateForm:
 		km = formHelp{k: m.common.KeyMap, twoFields: m.form.IsNew()}
-	case m.state == stateConfirmDelete, m.state == stateConfirmOverwrite:
+	case m.state == stateConfirmDelete, m.state == stateConfirmOverwrite, m.state == stateConfirmExport:
 		km = confirmHelp{m.common.KeyMap}
 	case m.state == stateHelp:
 		km = helpScreenHelp{m.common.KeyMap}

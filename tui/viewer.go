@@ -9,8 +9,6 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
-
-	"github.com/crabkv/crabkv/kv"
 )
 
 // viewerHeader is the least number of lines above the value: key,
@@ -52,7 +50,7 @@ type Viewer struct {
 	base, total int
 	partSeq     int
 	partPending bool // the part in part and mode is on its way
-	db          *kv.DB
+	store       Store
 
 	width, height int
 }
@@ -119,7 +117,7 @@ func (v *Viewer) SetLoading(k string) {
 
 // Clear empties the viewer, when no key is selected.
 func (v *Viewer) Clear() {
-	*v = Viewer{common: v.common, vp: v.vp, width: v.width, height: v.height, db: v.db, partSeq: v.partSeq + 1}
+	*v = Viewer{common: v.common, vp: v.vp, width: v.width, height: v.height, store: v.store, partSeq: v.partSeq + 1}
 	v.render()
 }
 
@@ -181,10 +179,10 @@ func (v *Viewer) loadPart(mode ViewMode, p int, atEnd bool) tea.Cmd {
 	v.partSeq++
 	v.mode, v.part, v.value, v.partPending = mode, p, nil, true
 	v.render()
-	if v.db == nil {
+	if v.store == nil {
 		return nil
 	}
-	return loadPartCmd(v.db, v.partSeq, v.key, mode, p, atEnd, v.total)
+	return loadPartCmd(v.store, v.partSeq, v.key, mode, p, atEnd, v.total)
 }
 
 // SetPart shows a part of the streamed value that loadPart asked for,
@@ -329,9 +327,12 @@ func (v Viewer) headerView() string {
 	details := s.Muted.Render("—")
 	if v.loaded {
 		mode := v.modeLabel()
-		details = fmt.Sprintf("%s %s  %s %d  %s %s",
-			s.HeaderKey.Render("size"), FormatBytes(int64(v.info.ValueSize)),
-			s.HeaderKey.Render("offset"), v.info.Offset,
+		offset := fmt.Sprintf("  %s %d", s.HeaderKey.Render("offset"), v.info.Offset)
+		if v.info.Offset < 0 { // a store that does not say where values sit
+			offset = ""
+		}
+		details = fmt.Sprintf("%s %s%s  %s %s",
+			s.HeaderKey.Render("size"), FormatBytes(int64(v.info.ValueSize)), offset,
 			s.HeaderKey.Render("view"), mode)
 		if parts := partCount(v.size(), v.mode); parts > 1 {
 			details += s.Muted.Render(fmt.Sprintf("  part %d/%d", v.part+1, parts))

@@ -1,0 +1,208 @@
+package tui
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/crabkv/crabkv/internal/ndjson"
+	"github.com/crabkv/crabkv/kv"
+)
+
+// x writes the marked keys, or with none marked the keys the filter
+// shows, with their values to a file, in the lines crabkv export writes
+// (package ndjson), so that crabkv import loads them back byte for byte.
+
+// defaultExportName is the file the export prompt offers, in
+// Config.ExportDir.
+const defaultExportName = "crabkv-export.ndjson"
+
+// startExport opens the prompt for the file to export to.
+func (m *Model) startExport() tea.Cmd {
+	keys, what := m.list.Marked(), ""
+	switch {
+	case len(keys) > 0:
+		what = countKeys(len(keys))
+		what = strings.Replace(what, " key", " marked key", 1)
+	default:
+		keys = m.list.Shown()
+		what = "the " + countKeys(len(keys)) + " shown"
+		if m.list.Query() == "" {
+			what = "all " + countKeys(len(keys))
+		}
+	}
+	if len(keys) == 0 {
+		m.status = infoStatus("no keys to export")
+		return nil
+	}
+	in := textinput.New()
+	in.Prompt = "export " + what + " to: "
+	in.PromptStyle = m.common.Styles.Confirm
+	in.CharLimit = 4096
+	in.Width = max(m.width-lipgloss.Width(in.Prompt)-1, 10)
+	in.SetValue(filepath.Join(m.cfg.ExportDir, defaultExportName))
+	cmd := in.Focus()
+	m.exportKeys, m.exportInput, m.state = keys, in, stateExportPath
+	return cmd
+}
+
+// updateExportPath edits the path; enter starts the export, esc gives up.
+func (m Model) updateExportPath(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	km := m.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Cancel):
+		m.state, m.exportKeys = stateBrowse, nil
+		m.status = infoStatus("export cancelled")
+		return m, nil
+	case msg.Type == tea.KeyEnter:
+		path := expandHome(strings.TrimSpace(m.exportInput.Value()))
+		if path == "" {
+			return m, nil
+		}
+		m.state, m.exportPath = stateBrowse, path
+		m.status = infoStatus(fmt.Sprintf("exporting %s…", countKeys(len(m.exportKeys))))
+		return m, exportCmd(m.store, m.exportKeys, path, false)
+	}
+	var cmd tea.Cmd
+	m.exportInput, cmd = m.exportInput.Update(msg)
+	return m, cmd
+}
+
+// updateConfirmExport answers whether an existing file may be replaced.
+func (m Model) updateConfirmExport(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	km := m.common.KeyMap
+	switch {
+	case key.Matches(msg, km.Yes):
+		m.state = stateBrowse
+		m.status = infoStatus(fmt.Sprintf("exporting %s…", countKeys(len(m.exportKeys))))
+		return m, exportCmd(m.store, m.exportKeys, m.exportPath, true)
+	case key.Matches(msg, km.No):
+		m.state, m.exportKeys = stateBrowse, nil
+		m.status = infoStatus("not exported: " + Escape(m.exportPath) + " is left as it was")
+	}
+	return m, nil
+}
+
+// exportDone reports an export, or asks whether to replace the file.
+func (m *Model) exportDone(msg exportDoneMsg) {
+	switch {
+	case msg.exists:
+		m.state, m.exportPath = stateConfirmExport, msg.path
+		m.status = askStatus("the file exists; overwrite it? y/n  " + Escape(msg.path))
+		return
+	case msg.err != nil:
+		m.status = errorStatus("export", msg.err)
+	default:
+		m.status = okStatus(fmt.Sprintf("exported %s to %s", countKeys(msg.n), Escape(msg.path)))
+	}
+	m.exportKeys = nil
+}
+
+// expandHome turns a leading ~/ into the home directory, as a shell would.
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
+}
+
+// exportDoneMsg reports an export: n keys written to path, or that path
+// exists and nothing was written, or why it failed.
+type exportDoneMsg struct {
+	path   string
+	n      int
+	exists bool
+	err    error
+}
+
+// exportCmd writes keys and their values to path. The lines go to a
+// temporary file beside it that takes path's name only once it is
+// complete and synced, so that a failed export leaves no half file, and
+// an existing file is only replaced with overwrite. A key deleted since
+// it was listed is left out, as crabkv export does.
+func exportCmd(s Store, keys []string, path string, overwrite bool) tea.Cmd {
+	return func() tea.Msg {
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		msg := exportDoneMsg{path: path}
+		if _, err := os.Lstat(path); err == nil && !overwrite {
+			msg.exists = true
+			return msg
+		}
+		tmp, n, err := writeExport(s, keys, filepath.Dir(path))
+		if err == nil {
+			err = publishExport(tmp, path, overwrite)
+		}
+		switch {
+		case errors.Is(err, os.ErrExist):
+			msg.exists = true
+		case err != nil:
+			msg.err = err
+		}
+		if err != nil {
+			_ = os.Remove(tmp) // best effort: a failed export leaves no temporary file if it can
+		}
+		msg.n = n
+		return msg
+	}
+}
+
+// writeExport writes the lines of keys to a new temporary file in dir
+// and syncs it; it returns the file's name and how many keys it holds.
+func writeExport(s Store, keys []string, dir string) (string, int, error) {
+	f, err := os.CreateTemp(dir, ".crabkv-export-*")
+	if err != nil {
+		return "", 0, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var line []byte
+	n := 0
+	for _, k := range keys {
+		value, err := s.Get(k)
+		if errors.Is(err, kv.ErrNotFound) {
+			continue // deleted since it was listed
+		}
+		if err != nil {
+			return f.Name(), n, errors.Join(fmt.Errorf("read %s: %w", Escape(k), err), f.Close())
+		}
+		line = ndjson.AppendPair(line[:0], []byte(k), value)
+		// bufio.Writer keeps the first write error: the Flush below reports it.
+		_, _ = w.Write(line)
+		n++
+	}
+	err = w.Flush()
+	if err == nil {
+		err = f.Sync()
+	}
+	return f.Name(), n, errors.Join(err, f.Close())
+}
+
+// publishExport gives the finished file tmp its name path. Without
+// overwrite it links, which fails if path has appeared meanwhile, rather
+// than renames, which would replace it.
+func publishExport(tmp, path string, overwrite bool) error {
+	if overwrite {
+		return os.Rename(tmp, path)
+	}
+	err := os.Link(tmp, path)
+	switch {
+	case err == nil:
+		return os.Remove(tmp)
+	case errors.Is(err, os.ErrExist):
+		return err
+	}
+	// A file system without hard links: the check made before writing
+	// stands.
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,74 @@
+package remote
+
+import (
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crabkv/crabkv/tui"
+)
+
+// Put stores a value with SET, asking EXISTS first in the same round
+// trip to tell a new key from a changed one.
+func (s *Store) Put(key string, value []byte) (bool, error) {
+	if key == "" {
+		return false, errEmptyKey
+	}
+	pipe := s.rdb.Pipeline()
+	exists := pipe.Exists(ctx(), key)
+	pipe.Set(ctx(), key, value, 0)
+	if _, err := pipe.Exec(ctx()); err != nil {
+		return false, err
+	}
+	return exists.Val() == 0, nil
+}
+
+// errEmptyKey refuses an empty key before it reaches a server, which
+// would store nothing under it.
+var errEmptyKey = errors.New("the key is empty")
+
+// Create stores a value with SET NX, which the server checks and writes
+// under one lock, so that the key cannot appear in between.
+func (s *Store) Create(key string, value []byte) error {
+	if key == "" {
+		return errEmptyKey
+	}
+	err := s.rdb.SetArgs(ctx(), key, value, redis.SetArgs{Mode: "NX"}).Err()
+	if errors.Is(err, redis.Nil) {
+		return tui.ErrExists
+	}
+	return err
+}
+
+// Delete deletes a key with DEL; a key that is gone already is no error.
+func (s *Store) Delete(key string) error { return s.rdb.Del(ctx(), key).Err() }
+
+// DeleteKeys deletes keys with one DEL per deleteChunk keys. The server
+// deletes the keys of one DEL one after another: a failure part way
+// through a chunk counts none of it as deleted, though some may be.
+func (s *Store) DeleteKeys(keys []string) (int, error) {
+	deleted := 0
+	for deleted < len(keys) {
+		chunk := keys[deleted:min(deleted+deleteChunk, len(keys))]
+		if err := s.rdb.Del(ctx(), chunk...).Err(); err != nil {
+			return deleted, err
+		}
+		deleted += len(chunk)
+	}
+	return deleted, nil
+}
+
+// Compact runs CRABKV.COMPACT, which returns when the compaction is
+// done: on a connection of its own, without the read timeout, which a
+// large log takes longer than.
+func (s *Store) Compact() error {
+	opts := *s.opts
+	opts.ReadTimeout = -1 // no deadline: wait for the reply
+	opts.PoolSize, opts.MinIdleConns = 1, 0
+	c := redis.NewClient(&opts)
+	err := c.Do(ctx(), "crabkv.compact").Err()
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

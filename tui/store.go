@@ -1,0 +1,213 @@
+package tui
+
+import (
+	"errors"
+	"os"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// Store is what the inspector needs of a store. It is kept this small so
+// that the inspector can browse an open *kv.DB (NewDBStore) or a crabkv
+// server over the network (package tui/remote) alike. The inspector calls
+// it only from commands, never from Update or View, and from several
+// commands at once: an implementation must be safe for concurrent use.
+//
+// Errors that mean the same thing as the engine's sentinels wrap them
+// (kv.ErrNotFound for a key that is gone, and so on), so that the
+// inspector explains them the same way whichever store it browses.
+type Store interface {
+	// Name names the store in the title: a directory or an address. It
+	// must hold no secret.
+	Name() string
+	// Keys returns every key, sorted.
+	Keys() ([]string, error)
+	// Entry describes key's value: its size, and where it sits in the log
+	// when the store knows (Offset -1 otherwise).
+	Entry(key string) (ValueInfo, error)
+	// Sizes returns the size of each key's value, or -1 for a key that is
+	// gone.
+	Sizes(keys []string) ([]int, error)
+	// Get returns key's whole value.
+	Get(key string) ([]byte, error)
+	// ReadValueAt reads into p the bytes of key's value from off on, and
+	// returns how many it read and the size of the whole value; it returns
+	// io.EOF, as io.ReaderAt does, when the value ends before p is full.
+	ReadValueAt(key string, p []byte, off int64) (n, size int, err error)
+	// Put stores value under key, and reports whether key is new.
+	Put(key string, value []byte) (created bool, err error)
+	// Create stores value under key unless key exists; then it writes
+	// nothing and returns ErrExists.
+	Create(key string, value []byte) error
+	// Delete deletes key.
+	Delete(key string) error
+	// DeleteKeys deletes keys, in batches of at most deleteChunk, and
+	// returns how many of the first keys it deleted, also on error.
+	DeleteKeys(keys []string) (int, error)
+	// Compact compacts the log and returns when it is done.
+	Compact() error
+	// Stats returns the figures the gauge shows.
+	Stats() (Stats, error)
+	// Subscribe returns a feed of compaction events and the function that
+	// ends it and closes the channel.
+	Subscribe() (<-chan kv.CompactionEvent, func())
+	// Writer names another process that holds the store open for writing,
+	// when one does: the inspector then does not write.
+	Writer() (kv.Holder, bool)
+	// Live reports whether others may change the store while the
+	// inspector shows it, so that it must poll for changes.
+	Live() bool
+}
+
+// ErrExists is Store.Create's error for a key that exists.
+var ErrExists = errors.New("tui: key exists")
+
+// Stats are the figures of the gauge.
+type Stats struct {
+	Keys                            int
+	LiveBytes, StaleBytes, LogBytes int64
+	Compactions                     int64
+	Compacting                      bool
+	// Threshold is the stale share at which the store compacts by
+	// itself; 0 when it never does, -1 when the store does not say.
+	Threshold float64
+}
+
+// dbStore is the Store of an open *kv.DB. Writes go to the store browsed,
+// when that is a writer, or to a writer opened for the one action and
+// closed after it, when the inspector browses as a follower
+// (Config.OpenWriter). A follower takes no lock, so while the inspector
+// only browses, other programs may open the store for reading and for
+// writing; it holds the write lock only for the moment a write takes.
+type dbStore struct {
+	db   *kv.DB                 // the store browsed
+	open func() (*kv.DB, error) // nil: db takes the writes
+}
+
+// NewDBStore returns the Store of db. openWriter is as Config.OpenWriter.
+func NewDBStore(db *kv.DB, openWriter func() (*kv.DB, error)) Store {
+	return dbStore{db: db, open: openWriter}
+}
+
+// do runs fn on a store that takes writes, and, when it opened one for
+// fn, closes it and brings the browsed store up to date, so that what fn
+// wrote is read back at once.
+func (s dbStore) do(fn func(db *kv.DB) error) error {
+	if s.open == nil {
+		return fn(s.db)
+	}
+	db, err := s.open()
+	if err != nil {
+		return err
+	}
+	err = fn(db)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	s.db.Refresh()
+	return err
+}
+
+func (s dbStore) Name() string { return s.db.Dir() }
+
+func (s dbStore) Keys() ([]string, error) { return s.db.Keys(nil), nil }
+
+func (s dbStore) Entry(key string) (ValueInfo, error) {
+	e, err := s.db.Entry([]byte(key))
+	return ValueInfo{Offset: e.Offset, RecordSize: e.RecordSize, ValueSize: e.ValueSize}, err
+}
+
+func (s dbStore) Sizes(keys []string) ([]int, error) {
+	sizes := make([]int, len(keys))
+	for i, k := range keys {
+		e, err := s.db.Entry([]byte(k))
+		sizes[i] = e.ValueSize
+		if err != nil {
+			sizes[i] = -1
+		}
+	}
+	return sizes, nil
+}
+
+func (s dbStore) Get(key string) ([]byte, error) { return s.db.Get([]byte(key)) }
+
+func (s dbStore) ReadValueAt(key string, p []byte, off int64) (int, int, error) {
+	return s.db.ReadValueAt([]byte(key), p, off)
+}
+
+func (s dbStore) Put(key string, value []byte) (created bool, err error) {
+	err = s.do(func(db *kv.DB) error {
+		_, err := db.Entry([]byte(key))
+		created = errors.Is(err, kv.ErrNotFound)
+		return db.Put([]byte(key), value)
+	})
+	return created, err
+}
+
+// Create looks and writes with the one writer, so the key cannot appear
+// in between.
+func (s dbStore) Create(key string, value []byte) error {
+	return s.do(func(db *kv.DB) error {
+		_, err := db.Entry([]byte(key))
+		switch {
+		case err == nil:
+			return ErrExists
+		case !errors.Is(err, kv.ErrNotFound):
+			return err
+		}
+		return db.Put([]byte(key), value)
+	})
+}
+
+func (s dbStore) Delete(key string) error {
+	return s.do(func(db *kv.DB) error { return db.Delete([]byte(key)) })
+}
+
+// DeleteKeys deletes keys in atomic batches of deleteChunk.
+func (s dbStore) DeleteKeys(keys []string) (int, error) {
+	deleted := 0
+	err := s.do(func(db *kv.DB) error {
+		b := db.NewBatch()
+		for deleted < len(keys) {
+			chunk := keys[deleted:min(deleted+deleteChunk, len(keys))]
+			b.Reset()
+			for _, k := range chunk {
+				b.Delete([]byte(k))
+			}
+			if err := db.Write(b); err != nil {
+				return err
+			}
+			deleted += len(chunk)
+		}
+		return nil
+	})
+	return deleted, err
+}
+
+func (s dbStore) Compact() error {
+	return s.do(func(db *kv.DB) error { return db.Compact() })
+}
+
+func (s dbStore) Stats() (Stats, error) {
+	st, p := s.db.Stats(), s.db.Policy()
+	out := Stats{
+		Keys: st.Keys, LiveBytes: st.LiveBytes, StaleBytes: st.StaleBytes, LogBytes: st.LogBytes,
+		Compactions: st.Compactions, Compacting: st.Compacting, Threshold: p.StaleRatio,
+	}
+	if p.Disabled {
+		out.Threshold = 0
+	}
+	return out, nil
+}
+
+func (s dbStore) Subscribe() (<-chan kv.CompactionEvent, func()) { return s.db.Subscribe() }
+
+// Writer names the other process that writes the store; the inspector's
+// own writer, open for a moment, is not one.
+func (s dbStore) Writer() (kv.Holder, bool) {
+	h, ok := s.db.Writer()
+	return h, ok && h.PID != os.Getpid()
+}
+
+// Live: a follower follows a writer it does not own.
+func (s dbStore) Live() bool { return s.open != nil }
