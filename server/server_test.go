@@ -18,7 +18,7 @@ import (
 )
 
 // testTimeout bounds every test's network calls.
-const testTimeout = 20 * time.Second
+const testTimeout = 60 * time.Second
 
 // startServer serves a fresh store on a loopback port and stops both when
 // the test ends.
