@@ -174,7 +174,26 @@ func (n *Node) readIndex(ctx context.Context) error {
 	if n.raft.CurrentTerm() != term {
 		return n.notLeader()
 	}
-	return n.fsm.applied.wait(ctx, ci)
+	return n.fsm.applied.wait(ctx, n.lastStateChange(ci))
+}
+
+// lastStateChange returns the index of the last entry at or below ci that
+// raft hands to the store: a command or a configuration. Noops and
+// barriers never reach it, so its applied index stops short of them.
+// Entries the log no longer holds were compacted after a snapshot the
+// store had already applied past.
+func (n *Node) lastStateChange(ci uint64) uint64 {
+	applied := n.fsm.applied.get()
+	var l raft.Log
+	for i := ci; i > applied; i-- {
+		if err := n.logs.GetLog(i, &l); err != nil {
+			return applied
+		}
+		if l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return i
+		}
+	}
+	return applied
 }
 
 // read runs fn with the store, which a restore does not swap meanwhile.
