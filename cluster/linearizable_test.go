@@ -134,10 +134,15 @@ func TestLinearizableAcrossLeaderLoss(t *testing.T) {
 				default:
 					in.op = "get"
 				}
-				n := leader()
+				var n *Node
+				for deadline := time.Now().Add(waitLimit); n == nil && time.Now().Before(deadline); {
+					if n = leader(); n == nil {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
 				if n == nil {
-					time.Sleep(20 * time.Millisecond)
-					continue
+					t.Error("no leader for too long")
+					return
 				}
 				op, ok := call(n, in, now)
 				op.ClientId = c
