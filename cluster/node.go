@@ -1,0 +1,269 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crabkv/crabkv/kv"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Peer is a member of the cluster: its node ID and raft address.
+type Peer struct {
+	ID   string
+	Addr string
+	// Voter is false for a member that receives the log without a vote.
+	Voter bool
+}
+
+// Config configures a Node. Zero fields take the defaults their comments
+// give.
+type Config struct {
+	// ID names the node in the cluster; it must be unique and stable
+	// across restarts. Required.
+	ID string
+	// RaftAddr is the address raft listens on for its peers, such as
+	// 127.0.0.1:7001 (port 0 picks a free port: see Node.Addr). It is
+	// also the address the node advertises, so it must be one peers can
+	// reach, not an unspecified address like 0.0.0.0. Required.
+	RaftAddr string
+	// Dir is the data directory: the store in Dir/kv, raft's log and
+	// snapshots in Dir/raft. Required.
+	Dir string
+	// Bootstrap makes a node with no state start a new cluster of itself
+	// and Peers. Every founding node may be given the same list (raft
+	// ignores a bootstrap where state exists). A node without Bootstrap
+	// and without state waits to be added by the leader (Node.AddVoter).
+	Bootstrap bool
+	// Peers are the founding members other than this node, for Bootstrap.
+	Peers []Peer
+	// KV configures the store. Its size limits must be the same on every
+	// node: they decide which writes are refused. NoSync and ReadOnly are
+	// ignored: the store is the state machine of an acknowledged log, so
+	// its writes are synced.
+	KV *kv.Options
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// make raft take a new one (checked every SnapshotInterval). Default
+	// 8192.
+	SnapshotThreshold uint64
+	// SnapshotInterval is how often raft checks whether to snapshot.
+	// Default 30s.
+	SnapshotInterval time.Duration
+	// TrailingLogs is how many entries raft keeps in its log after a
+	// snapshot, so a follower slightly behind catches up from the log
+	// instead of a whole snapshot. Default 10240.
+	TrailingLogs uint64
+	// HeartbeatTimeout and ElectionTimeout are raft's (default 1s each):
+	// how long a follower waits for the leader before it stands for
+	// election. LeaderLeaseTimeout (default 500ms) is how long a leader
+	// stays leader without hearing from a majority.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// Log receives raft's log lines. Nil discards them.
+	Log io.Writer
+	// LogLevel is the least level of raft's log lines written to Log:
+	// "debug", "info", "warn" (the default) or "error".
+	LogLevel string
+}
+
+// withDefaults returns a checked copy of c with defaults filled in.
+func (c *Config) withDefaults() (Config, error) {
+	o := *c
+	switch {
+	case o.ID == "":
+		return o, errors.New("cluster: Config.ID is required")
+	case o.RaftAddr == "":
+		return o, errors.New("cluster: Config.RaftAddr is required")
+	case o.Dir == "":
+		return o, errors.New("cluster: Config.Dir is required")
+	}
+	def := raft.DefaultConfig()
+	o.SnapshotThreshold = or(o.SnapshotThreshold, 8192)
+	o.SnapshotInterval = or(o.SnapshotInterval, def.SnapshotInterval)
+	o.TrailingLogs = or(o.TrailingLogs, def.TrailingLogs)
+	o.HeartbeatTimeout = or(o.HeartbeatTimeout, def.HeartbeatTimeout)
+	o.ElectionTimeout = or(o.ElectionTimeout, def.ElectionTimeout)
+	o.LeaderLeaseTimeout = or(o.LeaderLeaseTimeout, def.LeaderLeaseTimeout)
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	return o, nil
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// raftConfig returns raft's configuration for c.
+func (c *Config) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(c.ID)
+	rc.SnapshotThreshold = c.SnapshotThreshold
+	rc.SnapshotInterval = c.SnapshotInterval
+	rc.TrailingLogs = c.TrailingLogs
+	rc.HeartbeatTimeout = c.HeartbeatTimeout
+	rc.ElectionTimeout = c.ElectionTimeout
+	rc.LeaderLeaseTimeout = c.LeaderLeaseTimeout
+	// The store keeps its own applied index (fsm.go): a restart resumes
+	// from it, instead of rebuilding the store from the last snapshot.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.Logger = c.logger("raft")
+	return rc
+}
+
+func (c *Config) logger(name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   name + " " + c.ID,
+		Output: c.Log,
+		Level:  hclog.LevelFromString(c.LogLevel),
+	})
+}
+
+// Node is one member of a replicated CrabKv: a raft node whose state
+// machine is the store in its data directory. It is safe for concurrent
+// use.
+type Node struct {
+	cfg   Config
+	raft  *raft.Raft
+	fsm   *fsm
+	logs  *raftboltdb.BoltStore
+	snaps *raft.FileSnapshotStore
+	trans *raft.NetworkTransport
+	// readyTerm is the term in which this node, as leader, has applied a
+	// barrier: from then its commit index covers every entry earlier
+	// leaders committed (see reads.go).
+	readyTerm atomic.Uint64
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts a node: it opens its store, raft's log, snapshots and
+// transport, and joins the cluster its state names, or bootstraps one
+// (Config.Bootstrap), or waits to be added.
+func Open(c Config) (n *Node, err error) {
+	cfg, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	raftDir := filepath.Join(cfg.Dir, "raft")
+	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg}
+	var closers []io.Closer
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				err = errors.Join(err, closers[i].Close())
+			}
+		}
+	}()
+	if n.fsm, err = openFSM(cfg.Dir, kvOptions(cfg.KV)); err != nil {
+		return nil, err
+	}
+	closers = append(closers, n.fsm)
+	if n.logs, err = raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(raftDir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second},
+	}); err != nil {
+		return nil, fmt.Errorf("cluster: open raft log: %w", err)
+	}
+	closers = append(closers, n.logs)
+	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, cfg.logger("snapshots")); err != nil {
+		return nil, err
+	}
+	if err := n.catchUpFromSnapshot(); err != nil {
+		return nil, err
+	}
+	if n.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, cfg.logger("transport")); err != nil {
+		return nil, fmt.Errorf("cluster: raft transport: %w", err)
+	}
+	closers = append(closers, n.trans)
+	if cfg.Bootstrap {
+		if err := n.bootstrap(); err != nil {
+			return nil, err
+		}
+	}
+	if n.raft, err = raft.NewRaft(cfg.raftConfig(), n.fsm, n.logs, n.logs, n.snaps, n.trans); err != nil {
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	return n, nil
+}
+
+// kvOptions returns the store's options: o's, synced, writable, with the
+// defaults filled in so the fsm can check writes against the limits.
+func kvOptions(o *kv.Options) kv.Options {
+	var opts kv.Options
+	if o != nil {
+		opts = *o
+	}
+	opts.NoSync, opts.ReadOnly = false, false
+	opts.MaxKeySize = or(opts.MaxKeySize, kv.DefaultMaxKeySize)
+	opts.MaxValueSize = or(opts.MaxValueSize, kv.DefaultMaxValueSize)
+	return opts
+}
+
+// catchUpFromSnapshot restores the newest snapshot if the store is behind
+// it. Raft starts past its newest snapshot (NoSnapshotRestoreOnStart), so
+// a store behind it — a restore that a crash interrupted before its swap —
+// would otherwise miss the entries the snapshot covers.
+func (n *Node) catchUpFromSnapshot() error {
+	metas, err := n.snaps.List()
+	if err != nil || len(metas) == 0 || metas[0].Index <= n.fsm.durable {
+		return err
+	}
+	_, rc, err := n.snaps.Open(metas[0].ID)
+	if err != nil {
+		return fmt.Errorf("cluster: open snapshot %s: %w", metas[0].ID, err)
+	}
+	return n.fsm.Restore(rc)
+}
+
+func (n *Node) bootstrap() error {
+	ok, err := raft.HasExistingState(n.logs, n.logs, n.snaps)
+	if err != nil || ok {
+		return err
+	}
+	servers := []raft.Server{{ID: raft.ServerID(n.cfg.ID), Address: n.trans.LocalAddr()}}
+	for _, p := range n.cfg.Peers {
+		servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+	}
+	return raft.BootstrapCluster(n.cfg.raftConfig(), n.logs, n.logs, n.snaps, n.trans,
+		raft.Configuration{Servers: servers})
+}
+
+// Addr returns the raft address the node listens on.
+func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
+
+// ID returns the node's ID.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// Close leaves raft (without leaving the cluster: see RemoveServer),
+// closes the transport, raft's log and the store, and waits for all of
+// them.
+// A second Close returns the first's result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		err := n.raft.Shutdown().Error()
+		n.closeErr = errors.Join(err, n.trans.Close(), n.logs.Close(), n.fsm.Close())
+	})
+	return n.closeErr
+}
