@@ -151,3 +151,26 @@ func BenchmarkAddRemoveKey(b *testing.B) {
 		l.RemoveKey("key:0500000x")
 	}
 }
+
+// BenchmarkMarkShown is a at a million keys shown: every key marked,
+// then the sorted list D and x take.
+func BenchmarkMarkShown(b *testing.B) {
+	l := newTestList(testKeys(benchKeys), 60, 36)
+	for b.Loop() {
+		l.ClearMarks()
+		l.MarkShown()
+		_ = l.Marked()
+	}
+}
+
+// BenchmarkKeyDownMarked is a key press at a million keys, all marked.
+func BenchmarkKeyDownMarked(b *testing.B) {
+	m, db := openBenchModel(b, millionKeyStore(b))
+	defer db.Close()
+	m.list.MarkShown()
+	msg := keyMsg("j")
+	for b.Loop() {
+		tm, _ := m.Update(msg)
+		_ = tm.View()
+	}
+}

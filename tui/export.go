@@ -62,7 +62,7 @@ func (m Model) updateExportPath(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.state, m.exportKeys = stateBrowse, nil
 		m.status = infoStatus("export cancelled")
 		return m, nil
-	case msg.Type == tea.KeyEnter:
+	case key.Matches(msg, km.Submit):
 		path := expandHome(strings.TrimSpace(m.exportInput.Value()))
 		if path == "" {
 			return m, nil

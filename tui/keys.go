@@ -18,7 +18,7 @@ type KeyMap struct {
 	Compact, Reload, Help, Quit, ForceQuit  key.Binding
 	CopyKey, CopyValue, AcceptFilter, Close key.Binding
 	Yes, No                                 key.Binding
-	Save, Cancel, NextField                 key.Binding
+	Save, Cancel, NextField, Submit         key.Binding
 
 	// ReadOnlyWrite matches the keys of the disabled write actions in a
 	// read-only store.
@@ -61,6 +61,7 @@ func DefaultKeyMap() KeyMap {
 		Save:         key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
 		Cancel:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		NextField:    key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field")),
+		Submit:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "export")),
 	}
 }
 
@@ -163,9 +164,7 @@ func (h helpScreenHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.Sh
 type promptHelp struct{ k KeyMap }
 
 func (h promptHelp) ShortHelp() []key.Binding {
-	ok := h.k.AcceptFilter
-	ok.SetHelp("enter", "export")
-	return []key.Binding{ok, h.k.Cancel}
+	return []key.Binding{h.k.Submit, h.k.Cancel}
 }
 func (h promptHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
 

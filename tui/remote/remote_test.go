@@ -92,12 +92,13 @@ func TestKeysAndValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := range 2500 { // more than one SCAN reply
+	for i := range 2500 {
 		if err := db.Put(fmt.Appendf(nil, "bulk/%05d", i), []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s := dial(t, "redis://"+addr)
+	s.scanCount = 1000 // three pages
 	if got, want := s.Name(), "redis://"+addr; got != want {
 		t.Errorf("Name = %q, want %q", got, want)
 	}
@@ -206,8 +207,11 @@ func TestWrites(t *testing.T) {
 	if keys := db.Keys(nil); !slices.Equal(keys, []string{"new"}) {
 		t.Errorf("keys after DeleteKeys: %d, first %q", len(keys), keys[:min(3, len(keys))])
 	}
-	if _, err := s.Put("", []byte("v")); err == nil {
-		t.Error("Put of an empty key succeeded")
+	if _, err := s.Put("", []byte("v")); !errors.Is(err, kv.ErrEmptyKey) {
+		t.Errorf("Put of an empty key: %v, want kv.ErrEmptyKey", err)
+	}
+	if err := s.Create("", []byte("v")); !errors.Is(err, kv.ErrEmptyKey) {
+		t.Errorf("Create of an empty key: %v, want kv.ErrEmptyKey", err)
 	}
 }
 
@@ -308,5 +312,30 @@ func TestDialPasswordOption(t *testing.T) {
 	defer s.Close()
 	if _, err := s.Stats(); err != nil {
 		t.Error(err)
+	}
+}
+
+// BenchmarkKeys is the key list of 100,000 keys over SCAN, on loopback.
+func BenchmarkKeys(b *testing.B) {
+	db, addr := serve(b, server.Options{})
+	batch := db.NewBatch()
+	for i := range 100_000 {
+		if i%1000 == 0 && batch.Len() > 0 {
+			if err := db.Write(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch.Reset()
+		}
+		batch.Put(fmt.Appendf(nil, "user:%07d", i), []byte("v"))
+	}
+	if err := db.Write(batch); err != nil {
+		b.Fatal(err)
+	}
+	s := dial(b, "redis://"+addr)
+	for b.Loop() {
+		keys, err := s.Keys()
+		if err != nil || len(keys) != 100_000 {
+			b.Fatalf("%d keys, %v", len(keys), err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/tui"
 )
 
@@ -23,9 +24,9 @@ func (s *Store) Put(key string, value []byte) (bool, error) {
 	return exists.Val() == 0, nil
 }
 
-// errEmptyKey refuses an empty key before it reaches a server, which
-// would store nothing under it.
-var errEmptyKey = errors.New("the key is empty")
+// errEmptyKey refuses an empty key before it reaches a server, as the
+// engine would.
+var errEmptyKey = kv.ErrEmptyKey
 
 // Create stores a value with SET NX, which the server checks and writes
 // under one lock, so that the key cannot appear in between.
