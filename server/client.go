@@ -41,9 +41,6 @@ type client struct {
 	// ended, which is when the next starts: one clock reading per command.
 	// Zero between pipelines.
 	lastNow time.Time
-	// scratch receives values read for replies, which are then copied
-	// into out, so that a GET of a small value allocates nothing.
-	scratch []byte
 
 	run    writeRun // plain writes read but not yet applied
 	authed bool

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/crabkv/crabkv/kv"
@@ -22,31 +21,8 @@ func (c *client) lookup(key []byte) (value []byte, found bool, err error) {
 	return v, true, nil
 }
 
-// scratchSize is the size of a client's value buffer: a GET of a larger
-// value allocates the value.
-const scratchSize = 4 << 10
-
 func (c *client) get(args [][]byte) {
 	key := args[1]
-	if len(key) > 0 && len(key) <= kv.DefaultMaxKeySize {
-		// One read into the scratch buffer answers most GETs; a value that
-		// does not fit is read whole below.
-		if c.scratch == nil {
-			c.scratch = make([]byte, scratchSize)
-		}
-		n, size, err := c.s.db.ReadValueAt(key, c.scratch, 0)
-		switch {
-		case errors.Is(err, kv.ErrNotFound):
-			c.null()
-			return
-		case (err == nil || errors.Is(err, io.EOF)) && n == size:
-			c.bulk(c.scratch[:n])
-			return
-		case err != nil && !errors.Is(err, io.EOF):
-			c.engineError(err)
-			return
-		}
-	}
 	v, found, err := c.lookup(key)
 	switch {
 	case err != nil:
