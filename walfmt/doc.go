@@ -47,7 +47,8 @@
 //	    12     4  value length V, little-endian, V <= MaxValueLen;
 //	              always 0 for a delete
 //	    16     8  expiry, Unix nanoseconds, little-endian; present only
-//	              when flags bit 0 is set (room for TTLs)
+//	              when flags bit 0 is set, and only on a put: the key is
+//	              absent from that instant on (see "Expiry")
 //	 16(+8)    K  key
 //	 ...       V  value
 //
@@ -71,7 +72,8 @@
 //	 <------------- one checksum, the batch's, over all of it ----------->
 //
 // Each operation is laid out as a put or delete record of the log, with
-// flags exactly 2 (FlagBatchOp: no expiry) and its own checksum over its own
+// flags 2 (FlagBatchOp), or 3 for a put that expires (FlagBatchOp and
+// FlagExpiry, with the expiry field), and its own checksum over its own
 // bytes. The batch's checksum makes the batch valid or invalid as a whole,
 // so a batch cut short by a crash is a torn record like any other and
 // none of its operations is applied. The operations' own checksums let a
@@ -84,6 +86,16 @@
 // operations fill its value exactly and each is valid; a batch never
 // nests. Operations apply in order, a later one on a key overriding an
 // earlier one.
+//
+// # Expiry
+//
+// A put record with flags bit 0 (FlagExpiry) carries an absolute expiry
+// time in Unix nanoseconds, never 0: from that instant on, its key reads
+// as absent, and the record is stale, as an overwritten one is. Nothing
+// is written when a key expires; a compaction drops the expired record.
+// A tombstone never carries an expiry. Expiring puts may appear in any
+// version 2 log; logs written before expiries were used simply have none,
+// and read as before.
 //
 // # Reserved space
 //
