@@ -52,6 +52,10 @@ type Options struct {
 	// compact in the background once stale bytes reach a third of a log of
 	// at least 1 MiB.
 	Compaction compact.Policy
+	// Clock tells the time that expiring keys are judged by (see
+	// DB.PutTTL). Nil means time.Now. Tests inject a clock they move by
+	// hand; the store never lets the time it sees go backwards.
+	Clock func() time.Time
 	// FS is the file system the store lives on. Nil means the operating
 	// system's. Tests use it to inject faults.
 	FS FS
@@ -86,6 +90,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.FollowPoll == 0 {
 		opts.FollowPoll = DefaultFollowPoll
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
 	}
 	if opts.FS == nil {
 		opts.FS = DefaultFS()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"time"
 )
 
 // Get returns a copy of key's value, or ErrNotFound. The record's checksum
@@ -23,15 +24,11 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return nil, err
 	}
-	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
+	s, _, err := db.lookupMuLocked(key)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, ErrNotFound
-	}
-	return v.value(s)
+	return db.viewMuLocked().value(s)
 }
 
 // Entry describes where a key's live record sits in the log. For a key a
@@ -44,6 +41,8 @@ type Entry struct {
 	RecordSize int
 	// ValueSize is the size of the value.
 	ValueSize int
+	// Expires is when the key expires; the zero time if it never does.
+	Expires time.Time
 }
 
 // Entry returns where key's record is, or ErrNotFound.
@@ -54,12 +53,9 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 		return Entry{}, err
 	}
 	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
+	s, _, err := db.lookupMuLocked(key)
 	if err != nil {
 		return Entry{}, err
-	}
-	if !ok {
-		return Entry{}, ErrNotFound
 	}
 	// A header no checksum has covered yet could report a false size.
 	if err := v.checkRecord(int64(s.off), int(s.size)); err != nil {
@@ -70,7 +66,11 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 		return Entry{}, err
 	}
 	vs := int(binary.LittleEndian.Uint32(h[12:16]))
-	return Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs}, nil
+	e := Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs}
+	if at, ok := db.mu.c.exp.lookup(s.off); ok {
+		e.Expires = time.Unix(0, at)
+	}
+	return e, nil
 }
 
 // Keys returns, in byte order, a copy of the keys that start with prefix
@@ -134,8 +134,11 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 	// Read the keys in log order: a sequential pass over the log is many
 	// times faster than one in hash order, which jumps across it.
 	recs := make([]slot, 0, max(0, db.mu.index.count))
+	exp, now := db.mu.c.exp, db.now()
 	db.mu.index.each(func(s slot) bool {
-		recs = append(recs, s)
+		if !exp.expired(s.off, now) {
+			recs = append(recs, s)
+		}
 		return true
 	})
 	slices.SortFunc(recs, func(a, b slot) int { return cmp.Compare(a.off, b.off) })
@@ -207,15 +210,11 @@ func (db *DB) ReadValueAt(key []byte, p []byte, off int64) (n int, size int, err
 	if err := db.readableMuLocked(); err != nil {
 		return 0, 0, err
 	}
-	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
+	s, _, err := db.lookupMuLocked(key)
 	if err != nil {
 		return 0, 0, err
 	}
-	if !ok {
-		return 0, 0, ErrNotFound
-	}
-	n, size, err = v.valueAt(s, p, off)
+	n, size, err = db.viewMuLocked().valueAt(s, p, off)
 	if err == nil && n < len(p) {
 		err = io.EOF
 	}

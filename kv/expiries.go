@@ -1,0 +1,173 @@
+package kv
+
+import (
+	"container/heap"
+	"sync"
+)
+
+// expiries is the expiry table of one log: when each live record that
+// carries an expiry (walfmt's "Expiry") stops being live. It is kept apart
+// from the index, whose slots have no room for it, and holds only the
+// records that expire, keyed by their offset in the log, so a store
+// without expiring keys pays nothing for it, and one with them about 70
+// bytes per expiring key (a map entry of 24 bytes, the map's overhead, and
+// a 16-byte queue entry).
+//
+// A record is expired at an instant t when its expiry is at or before t:
+// readers test that per lookup, with the store's clock, and never change
+// the table. What the counters report — how many records have expired and
+// how many bytes they hold, which Stats and the compaction policy count as
+// stale — is settled up to an instant by settle, which takes entries off
+// a queue ordered by expiry. An entry is counted expired exactly when its
+// expiry is at or before settled.
+//
+// byOff changes only with the DB's mu held exclusively (apply, at
+// publication); readers read it with mu shared. The fields under mu
+// (settle's) change with mu held either way, so they have their own lock,
+// a leaf.
+type expiries struct {
+	byOff map[uint64]expiry
+
+	mu struct {
+		sync.Mutex
+		queue        expiryQueue // every entry of byOff not yet settled, and stale ones
+		settled      int64       // Unix ns: entries expiring at or before it are counted
+		expiredKeys  int
+		expiredBytes int64
+	}
+}
+
+// expiry is one entry of the table.
+type expiry struct {
+	at   int64  // Unix nanoseconds
+	size uint32 // the record's size
+}
+
+func newExpiries() *expiries { return &expiries{byOff: make(map[uint64]expiry)} }
+
+// expiriesOf returns c's table, making it on the first expiring record.
+func (c *counters) expiriesOf() *expiries {
+	if c.exp == nil {
+		c.exp = newExpiries()
+	}
+	return c.exp
+}
+
+// lookup returns the expiry of the record at off, if it has one. A nil
+// table has none.
+func (e *expiries) lookup(off uint64) (int64, bool) {
+	if e == nil || len(e.byOff) == 0 {
+		return 0, false
+	}
+	x, ok := e.byOff[off]
+	return x.at, ok
+}
+
+// expired reports whether the record at off has expired at now.
+func (e *expiries) expired(off uint64, now int64) bool {
+	at, ok := e.lookup(off)
+	return ok && at <= now
+}
+
+// add records that the live record of size bytes at off expires at at.
+// The caller holds the DB's mu exclusively.
+func (e *expiries) add(off uint64, at int64, size int) {
+	e.byOff[off] = expiry{at: at, size: uint32(size)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if at <= e.mu.settled {
+		e.mu.expiredKeys++
+		e.mu.expiredBytes += int64(size)
+		return
+	}
+	heap.Push(&e.mu.queue, queued{at: at, off: off})
+	// Entries of records since replaced stay queued until their time
+	// comes; rebuild the queue before they outnumber the live ones.
+	if len(e.mu.queue) > 2*len(e.byOff)+1024 {
+		e.rebuildLocked()
+	}
+}
+
+// forget drops the record at off, replaced or deleted, from the table.
+// The caller holds the DB's mu exclusively.
+func (e *expiries) forget(off uint64) {
+	if e == nil {
+		return
+	}
+	x, ok := e.byOff[off]
+	if !ok {
+		return
+	}
+	delete(e.byOff, off)
+	e.mu.Lock()
+	if x.at <= e.mu.settled {
+		e.mu.expiredKeys--
+		e.mu.expiredBytes -= int64(x.size)
+	}
+	e.mu.Unlock()
+}
+
+// rebuildLocked makes the queue hold exactly the unsettled entries of
+// byOff. The caller holds e.mu and the DB's mu exclusively.
+func (e *expiries) rebuildLocked() {
+	q := e.mu.queue[:0]
+	for off, x := range e.byOff {
+		if x.at > e.mu.settled {
+			q = append(q, queued{at: x.at, off: off})
+		}
+	}
+	heap.Init(&q)
+	e.mu.queue = q
+}
+
+// settle counts the records that have expired at now, and returns how
+// many have and the bytes they hold. The caller holds the DB's mu, shared
+// or exclusive.
+func (e *expiries) settle(now int64) (keys int, bytes int64) {
+	if e == nil {
+		return 0, 0
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now > e.mu.settled {
+		for len(e.mu.queue) > 0 && e.mu.queue[0].at <= now {
+			q := heap.Pop(&e.mu.queue).(queued)
+			// Count it unless its record was replaced since it was queued.
+			if x, ok := e.byOff[q.off]; ok && x.at == q.at {
+				e.mu.expiredKeys++
+				e.mu.expiredBytes += int64(x.size)
+			}
+		}
+		e.mu.settled = now
+	}
+	return e.mu.expiredKeys, e.mu.expiredBytes
+}
+
+// len returns the number of live records that carry an expiry, expired
+// or not.
+func (e *expiries) len() int {
+	if e == nil {
+		return 0
+	}
+	return len(e.byOff)
+}
+
+// queued is an entry of the expiry queue.
+type queued struct {
+	at  int64
+	off uint64
+}
+
+// expiryQueue is a min-heap of entries by expiry.
+type expiryQueue []queued
+
+func (q expiryQueue) Len() int           { return len(q) }
+func (q expiryQueue) Less(i, j int) bool { return q[i].at < q[j].at }
+func (q expiryQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiryQueue) Push(x any)        { *q = append(*q, x.(queued)) }
+func (q *expiryQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}
