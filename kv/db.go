@@ -96,8 +96,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 
 // DB is an open store. It is safe for concurrent use.
 //
-// Locks, and the order they are taken in: wmu, then sync.mu, then mu; cmu
-// and the event hub's lock are leaves, never held while another is taken.
+// Locks, and the order they are taken in: wmu, then sync.mu, then mu; cmu,
+// the expiry table's lock and the event hub's lock are leaves, never held
+// while another is taken.
 // No goroutine waits for a sync while it holds mu, and none takes wmu
 // while it holds sync.mu or mu.
 //
@@ -110,6 +111,8 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     A batch's operations are all published under one exclusive hold,
 //     so no reader sees some of them without the others.
 //   - cmu: the compaction's bookkeeping.
+//   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
+//     taken with mu held, shared or exclusive, to count what has expired.
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
 // exclusive where its comment says so); any other whose name ends in

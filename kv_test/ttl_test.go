@@ -2,8 +2,10 @@ package kv_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,4 +325,97 @@ func TestExpiryTriggersCompaction(t *testing.T) {
 	if st.Keys != 1 || st.ExpiredKeys != 0 || st.LogBytes > 1000 {
 		t.Fatalf("after the automatic compaction: %+v", st)
 	}
+}
+
+// A follower sees a writer's expiring keys with their expiries, as they
+// are appended, from a hint and its sidecar, and after a compaction; the
+// keys are absent to it from the instant they expire.
+func TestFollowerExpiry(t *testing.T) {
+	c := newFakeClock()
+	dir := t.TempDir()
+	w, err := kv.Open(dir, ttlOptions(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.PutTTL([]byte("early"), []byte("1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil { // writes the hint and its sidecar
+		t.Fatal(err)
+	}
+	w = openDB(t, dir, ttlOptions(c))
+	ro := ttlOptions(c)
+	ro.ReadOnly = true
+	f := openDB(t, dir, ro)
+	if err := w.PutTTL([]byte("late"), []byte("2"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, w, "plain", "3")
+	f.Refresh()
+	for key, want := range map[string]time.Duration{"early": time.Minute, "late": time.Hour, "plain": kv.NoExpiry} {
+		if d, err := f.TTL([]byte(key)); err != nil || d != want {
+			t.Fatalf("follower TTL(%s) = %v, %v; want %v", key, d, err, want)
+		}
+	}
+	c.Add(time.Minute)
+	present(t, f, "early", false, 2)
+	if err := w.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Hour)
+	f.Refresh()
+	present(t, f, "late", false, 1)
+	wantValue(t, f, "plain", "3")
+}
+
+// Verify counts expiring records like any other, and Repair keeps their
+// expiries when it copies the valid records of a damaged log.
+func TestRepairKeepsExpiry(t *testing.T) {
+	c := newFakeClock()
+	dir := t.TempDir()
+	db, err := kv.Open(dir, ttlOptions(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutTTL([]byte("a"), []byte("alpha"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, "victim", "to be damaged")
+	// More than the sync window after the damage: corruption in the
+	// middle, not a torn tail.
+	for i := range 12 {
+		mustPut(t, db, fmt.Sprintf("filler-%d", i), strings.Repeat("f", 100<<10))
+	}
+	if err := db.PutTTL([]byte("b"), []byte("beta"), 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	e, err := db.Entry([]byte("victim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "wal.log")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[e.Offset+int64(e.RecordSize)-1] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := kv.Verify(dir); err != nil || !rep.Corrupt() || rep.Puts != 14 {
+		t.Fatalf("Verify = %+v, %v", rep, err)
+	}
+	if _, err := kv.Repair(dir); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, dir, ttlOptions(c))
+	for key, want := range map[string]time.Duration{"a": time.Hour, "b": 2 * time.Hour} {
+		if d, err := db.TTL([]byte(key)); err != nil || d != want {
+			t.Fatalf("TTL(%s) after repair = %v, %v; want %v", key, d, err, want)
+		}
+	}
+	wantMissing(t, db, "victim")
 }
