@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 	"unicode/utf8"
 
 	"github.com/crabkv/crabkv/kv"
@@ -24,7 +25,9 @@ var importVerb = verb{
 Import reads one JSON object a line from file, or from standard input when
 file is "-" or omitted, and stores each: {"key":...,"value":...}, with
 "key_base64" or "value_base64" (standard base64) in place of a field whose
-bytes are not valid UTF-8 — the lines export writes. Blank lines are
+bytes are not valid UTF-8, and "expires_at" (Unix milliseconds) for a key
+that expires — the lines export writes. A key whose expiry has passed is
+stored expired: absent, as if it had expired in the store. Blank lines are
 skipped.
 
 The lines are committed in batches (--batch, default 1000 lines): each batch
@@ -98,7 +101,7 @@ func importLines(db *kv.DB, r io.Reader, size int) (int, error) {
 		if len(bytes.TrimSpace(text)) == 0 {
 			continue
 		}
-		key, value, perr := parseImportLine(text)
+		key, value, expires, perr := parseImportLine(text)
 		if perr != nil {
 			return stored, fmt.Errorf("line %d: %w", line, perr)
 		}
@@ -107,7 +110,11 @@ func importLines(db *kv.DB, r io.Reader, size int) (int, error) {
 				return stored, fmt.Errorf("before line %d: %w", line, err)
 			}
 		}
-		b.Put(key, value)
+		if expires.IsZero() {
+			b.Put(key, value)
+		} else {
+			b.PutExpiresAt(key, value, expires)
+		}
 		if err := b.Err(); err != nil {
 			return stored, fmt.Errorf("line %d: %w", line, err)
 		}
@@ -125,34 +132,49 @@ type importLine struct {
 	KeyBase64   *string `json:"key_base64"`
 	Value       *string `json:"value"`
 	ValueBase64 *string `json:"value_base64"`
+	// ExpiresAt is when the key expires, in Unix milliseconds, as export
+	// writes it for a key that has an expiry.
+	ExpiresAt *int64 `json:"expires_at"`
 }
 
-// parseImportLine decodes one line of import's input.
-func parseImportLine(text []byte) (key, value []byte, err error) {
+// parseImportLine decodes one line of import's input: the key, the value
+// and the expiry (the zero time for none).
+func parseImportLine(text []byte) (key, value []byte, expires time.Time, err error) {
 	if !utf8.Valid(text) {
 		// encoding/json would turn the bad bytes into U+FFFD silently.
-		return nil, nil, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
+		return nil, nil, time.Time{}, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
 	}
 	if key, value, ok := parsePlainLine(text); ok {
-		return key, value, nil
+		return key, value, time.Time{}, nil
 	}
+	key, value, l, err := parseJSONLine(text)
+	if err == nil && l.ExpiresAt != nil {
+		if *l.ExpiresAt <= 0 {
+			return nil, nil, time.Time{}, fmt.Errorf("expires_at %d: not a time after 1970 in Unix milliseconds", *l.ExpiresAt)
+		}
+		expires = time.UnixMilli(*l.ExpiresAt)
+	}
+	return key, value, expires, err
+}
+
+// parseJSONLine decodes a line of import's input that is not plain.
+func parseJSONLine(text []byte) (key, value []byte, l importLine, err error) {
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.DisallowUnknownFields()
-	var l importLine
 	if err := dec.Decode(&l); err != nil {
-		return nil, nil, fmt.Errorf("not a JSON object of key and value: %w", err)
+		return nil, nil, l, fmt.Errorf("not a JSON object of key and value: %w", err)
 	}
 	if dec.More() {
-		return nil, nil, errors.New("more than one JSON value on the line")
+		return nil, nil, l, errors.New("more than one JSON value on the line")
 	}
 	if key, err = importField("key", l.Key, l.KeyBase64); err != nil {
-		return nil, nil, err
+		return nil, nil, l, err
 	}
 	if len(key) == 0 {
-		return nil, nil, errors.New("empty key")
+		return nil, nil, l, errors.New("empty key")
 	}
 	value, err = importField("value", l.Value, l.ValueBase64)
-	return key, value, err
+	return key, value, l, err
 }
 
 // importField returns the bytes of the field name, given as text or as

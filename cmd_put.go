@@ -22,13 +22,15 @@ byte for byte, so binary data and files can be stored:
 To store the literal value "-", pipe it in: printf - | crabkv put key -
 Keys that start with "-" must come after "--": crabkv put -- -key value
 With --quoted the key is a Go string literal, as crabkv shows a key that is
-not printable on a terminal: crabkv put --quoted '"bin\xff\x00"' value`,
+not printable on a terminal: crabkv put --quoted '"bin\xff\x00"' value
+With --ttl the key expires after that long: crabkv put --ttl 90s session v`,
 	run: runPut,
 }
 
 func runPut(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
 	quoted := quotedFlag(fs)
+	ttl := fs.Duration("ttl", 0, "expire the key after this long (90s, 10m, 1h30m); 0: never")
 	args, code, ok := e.parse(v, fs, args, 2, 2)
 	if !ok {
 		return code
@@ -48,7 +50,15 @@ func runPut(e *env, v *verb, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	if err := db.Put(key, value); err != nil {
+	if *ttl < 0 {
+		return e.closeDB(db, e.fail(fmt.Errorf("--ttl %s: must be positive", *ttl)))
+	}
+	if *ttl > 0 {
+		err = db.PutTTL(key, value, *ttl)
+	} else {
+		err = db.Put(key, value)
+	}
+	if err != nil {
 		return e.closeDB(db, e.fail(err))
 	}
 	return e.closeDB(db, exitOK)

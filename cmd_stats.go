@@ -16,7 +16,9 @@ var statsVerb = verb{
 Stats prints one "name: value" line each for the number of keys, the size of
 the log, the bytes held by live records, the bytes held by superseded records
 and tombstones (stale, with its share of the log), the number of
-compactions run since the store was opened, the memory the index takes, and,
+compactions run since the store was opened, the memory the index takes,
+when keys expire, how many have an expiry and how many have expired but
+still take room in the log (their bytes count as stale), and,
 when another process holds the store open for writing, which one ("writer:").
 Stale bytes are what "crabkv compact" would reclaim.
 
@@ -60,6 +62,10 @@ func formatStats(s kv.Stats, writer string) string {
 	fmt.Fprintf(&b, "stale: %s, %.1f%% of the log\n", humanBytes(s.StaleBytes), percent(s.StaleBytes, s.LogBytes))
 	fmt.Fprintf(&b, "compactions: %d\n", s.Compactions)
 	fmt.Fprintf(&b, "index memory: %s\n", humanBytes(s.IndexBytes))
+	if s.ExpiringKeys > 0 || s.ExpiredKeys > 0 {
+		fmt.Fprintf(&b, "expiring keys: %d\n", s.ExpiringKeys)
+		fmt.Fprintf(&b, "expired, not yet compacted: %d keys, %s\n", s.ExpiredKeys, humanBytes(s.ExpiredBytes))
+	}
 	if writer != "" {
 		fmt.Fprintf(&b, "writer: %s\n", writer)
 	}
@@ -75,13 +81,19 @@ type statsJSONOut struct {
 	StaleRatio  float64 `json:"stale_ratio"` // StaleBytes / LogBytes, 0 to 1
 	Compactions int64   `json:"compactions"`
 	IndexBytes  int64   `json:"index_bytes"`
-	Writer      string  `json:"writer,omitempty"` // the process that holds the store, if any
+	// Present when keys expire: live keys with an expiry, and expired
+	// records no compaction has dropped yet (counted in stale_bytes).
+	ExpiringKeys int    `json:"expiring_keys,omitempty"`
+	ExpiredKeys  int    `json:"expired_keys,omitempty"`
+	ExpiredBytes int64  `json:"expired_bytes,omitempty"`
+	Writer       string `json:"writer,omitempty"` // the process that holds the store, if any
 }
 
 func statsJSON(s kv.Stats, writer string) string {
 	return string(marshalJSON(statsJSONOut{
 		Keys: s.Keys, LogBytes: s.LogBytes, LiveBytes: s.LiveBytes, StaleBytes: s.StaleBytes,
 		StaleRatio: percent(s.StaleBytes, s.LogBytes) / 100, Compactions: s.Compactions, IndexBytes: s.IndexBytes,
+		ExpiringKeys: s.ExpiringKeys, ExpiredKeys: s.ExpiredKeys, ExpiredBytes: s.ExpiredBytes,
 		Writer: writer,
 	})) + "\n"
 }
