@@ -37,7 +37,8 @@ type Batch struct {
 	// the operations (walfmt.AppendBatchOp). Empty until the first
 	// operation.
 	rec []byte
-	n   int   // operations in rec
+	enc []byte // the buffer values are encoded into
+	n   int    // operations in rec
 	err error // the first invalid operation
 }
 
@@ -78,6 +79,10 @@ func (b *Batch) add(kind walfmt.Kind, key, value []byte, expiry int64) {
 		b.err = fmt.Errorf("kv: batch operation %d: %w", b.n+1, err)
 		return
 	}
+	var codec uint8
+	if kind == walfmt.KindPut && b.db.opts.Codec.ID() != 0 {
+		value, codec = encodeValue(b.db.opts.Codec, value, &b.enc)
+	}
 	size := max(len(b.rec), walfmt.RecordHeaderSize) + walfmt.RecordSizeExpiring(len(key), len(value), expiry)
 	switch {
 	case b.n == MaxBatchOps:
@@ -90,8 +95,8 @@ func (b *Batch) add(kind walfmt.Kind, key, value []byte, expiry int64) {
 	if len(b.rec) == 0 {
 		b.rec = walfmt.AppendBatchHeader(b.rec)
 	}
-	if expiry != 0 {
-		b.rec = walfmt.AppendBatchOpExpiring(b.rec, key, value, expiry)
+	if kind == walfmt.KindPut {
+		b.rec = walfmt.AppendBatchOpCodec(b.rec, key, value, codec, expiry)
 	} else {
 		b.rec = walfmt.AppendBatchOp(b.rec, kind, key, value)
 	}

@@ -454,7 +454,7 @@ type pendingRec struct {
 	key    int // offset of the key in the buffer
 	keyLen int
 	size   int
-	expiry int64
+	meta   recMeta
 }
 
 func newTailCopy(db *DB, dst File, idx *index, c *counters) *tailCopy {
@@ -542,7 +542,7 @@ func (t *tailCopy) add(rec walfmt.Record) error {
 	size := len(t.out) - start
 	t.recs = append(t.recs, pendingRec{
 		kind: rec.Kind, key: start + size - len(rec.Value) - len(rec.Key),
-		keyLen: len(rec.Key), size: size, expiry: rec.Expiry,
+		keyLen: len(rec.Key), size: size, meta: metaOf(rec),
 	})
 	return nil
 }
@@ -568,7 +568,7 @@ func (t *tailCopy) flush(ctx context.Context) error {
 	t.view.end = end
 	for _, p := range t.recs {
 		key := t.out[p.key : p.key+p.keyLen]
-		if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size, p.expiry); err != nil {
+		if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size, p.meta); err != nil {
 			return err
 		}
 		off += int64(p.size)

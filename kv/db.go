@@ -41,13 +41,13 @@ type counters struct {
 // each (see apply).
 func (c *counters) applyRecord(idx *index, src keySource, rec walfmt.Record) error {
 	if rec.Kind != walfmt.KindBatch {
-		return c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size, rec.Expiry)
+		return c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size, metaOf(rec))
 	}
-	if err := c.apply(idx, src, walfmt.KindBatch, nil, rec.Offset, walfmt.RecordHeaderSize, 0); err != nil {
+	if err := c.apply(idx, src, walfmt.KindBatch, nil, rec.Offset, walfmt.RecordHeaderSize, recMeta{}); err != nil {
 		return err
 	}
 	return walfmt.ForEachOp(rec, func(op walfmt.Record) error {
-		return c.apply(idx, src, op.Kind, op.Key, op.Offset, op.Size, op.Expiry)
+		return c.apply(idx, src, op.Kind, op.Key, op.Offset, op.Size, metaOf(op))
 	})
 }
 
@@ -62,9 +62,9 @@ func (c *counters) applyRecord(idx *index, src keySource, rec walfmt.Record) err
 // from the start, like a tombstone: a compaction drops it. So a batch's
 // bytes are always split exactly between live and stale.
 //
-// expiry is the put's expiry (Unix ns), 0 for none: the expiry table
-// follows the index.
-func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte, off int64, size int, expiry int64) error {
+// m is what the expiry table keeps of a put (its expiry, its encoded
+// value's growth): the table follows the index.
+func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte, off int64, size int, m recMeta) error {
 	var old slot
 	var had bool
 	var err error
@@ -83,8 +83,8 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 		c.exp.forget(old.off)
 	}
 	if kind == walfmt.KindPut {
-		if expiry != 0 {
-			c.expiriesOf().add(uint64(off), expiry, size)
+		if m.any() {
+			c.expiriesOf().add(uint64(off), m, size)
 		}
 		c.live += int64(size)
 	} else {
@@ -495,6 +495,12 @@ type Stats struct {
 	// ExpiredBytes count in StaleBytes.
 	ExpiredKeys  int
 	ExpiredBytes int64
+	// LogicalLiveBytes and LogicalStaleBytes are LiveBytes and StaleBytes
+	// as they would be if every value were stored raw: larger where
+	// values are stored encoded (Options.Codec). LiveBytes over
+	// LogicalLiveBytes is the compression ratio of the live data.
+	LogicalLiveBytes  int64
+	LogicalStaleBytes int64
 }
 
 // Stats returns the current statistics.

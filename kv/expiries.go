@@ -3,15 +3,18 @@ package kv
 import (
 	"container/heap"
 	"sync"
+
+	"github.com/crabkv/crabkv/walfmt"
 )
 
-// expiries is the expiry table of one log: when each live record that
-// carries an expiry (walfmt's "Expiry") stops being live. It is kept apart
-// from the index, whose slots have no room for it, and holds only the
-// records that expire, keyed by their offset in the log, so a store
-// without expiring keys pays nothing for it, and one with them about 70
-// bytes per expiring key (a map entry of 24 bytes, the map's overhead, and
-// a 16-byte queue entry).
+// expiries is the table of what the index's slots have no room for, for
+// the live records that need it: when a record that carries an expiry
+// (walfmt's "Expiry") stops being live, and how much larger a value stored
+// encoded (see Codec) is once decoded. It is kept apart from the index and
+// holds only those records, keyed by their offset in the log, so a store
+// without expiring or encoded values pays nothing for it, and one with
+// them about 50 bytes per such key (a map entry of 24 bytes and the map's
+// overhead), plus a 16-byte queue entry per expiring one.
 //
 // A record is expired at an instant t when its expiry is at or before t:
 // readers test that per lookup, with the store's clock, and never change
@@ -27,21 +30,49 @@ import (
 // a leaf.
 type expiries struct {
 	byOff map[uint64]expiry
+	// expiring counts the entries with an expiry; growth sums the grow of
+	// every entry, staleGrowth that of the records replaced since the
+	// log was written (see counters.logical). Changed with mu held
+	// exclusively.
+	expiring    int
+	growth      int64
+	staleGrowth int64
 
 	mu struct {
 		sync.Mutex
 		queue        expiryQueue // every entry of byOff not yet settled, and stale ones
 		settled      int64       // Unix ns: entries expiring at or before it are counted
-		expiredKeys  int
-		expiredBytes int64
+		expiredKeys   int
+		expiredBytes  int64
+		expiredGrowth int64
 	}
 }
 
 // expiry is one entry of the table.
 type expiry struct {
-	at   int64  // Unix nanoseconds
+	at   int64  // Unix nanoseconds; 0: the record does not expire
 	size uint32 // the record's size
+	grow int32  // decoded minus stored size of an encoded value
 }
+
+// recMeta is what a record adds to the table: its expiry (Unix ns, 0 for
+// none) and, for an encoded value, how much it grows when decoded.
+type recMeta struct {
+	expiry int64
+	grow   int32
+}
+
+// metaOf returns the table's view of rec, a put or a batch's put.
+func metaOf(rec walfmt.Record) recMeta {
+	m := recMeta{expiry: rec.Expiry}
+	if rec.Codec != 0 {
+		m.grow = int32(logicalSize(rec.Codec, rec.Value) - len(rec.Value))
+	}
+	return m
+}
+
+// any reports whether the table needs an entry for the record.
+func (m recMeta) any() bool { return m.expiry != 0 || m.grow != 0 }
 
 func newExpiries() *expiries { return &expiries{byOff: make(map[uint64]expiry)} }
 
@@ -56,11 +87,20 @@ func (c *counters) expiriesOf() *expiries {
 // lookup returns the expiry of the record at off, if it has one. A nil
 // table has none.
 func (e *expiries) lookup(off uint64) (int64, bool) {
-	if e == nil || len(e.byOff) == 0 {
+	if e == nil || e.expiring == 0 {
 		return 0, false
 	}
 	x, ok := e.byOff[off]
-	return x.at, ok
+	return x.at, ok && x.at != 0
+}
+
+// entry returns the table's entry for the record at off, if any.
+func (e *expiries) entry(off uint64) (expiry, bool) {
+	if e == nil || len(e.byOff) == 0 {
+		return expiry{}, false
+	}
+	x, ok := e.byOff[off]
+	return x, ok
 }
 
 // expired reports whether the record at off has expired at now.
@@ -69,15 +109,22 @@ func (e *expiries) expired(off uint64, now int64) bool {
 	return ok && at <= now
 }
 
-// add records that the live record of size bytes at off expires at at.
-// The caller holds the DB's mu exclusively.
-func (e *expiries) add(off uint64, at int64, size int) {
-	e.byOff[off] = expiry{at: at, size: uint32(size)}
+// add records m for the live record of size bytes at off. The caller
+// holds the DB's mu exclusively.
+func (e *expiries) add(off uint64, m recMeta, size int) {
+	at := m.expiry
+	e.byOff[off] = expiry{at: at, size: uint32(size), grow: m.grow}
+	e.growth += int64(m.grow)
+	if at == 0 {
+		return
+	}
+	e.expiring++
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if at <= e.mu.settled {
 		e.mu.expiredKeys++
 		e.mu.expiredBytes += int64(size)
+		e.mu.expiredGrowth += int64(m.grow)
 		return
 	}
 	heap.Push(&e.mu.queue, queued{at: at, off: off})
@@ -99,10 +146,17 @@ func (e *expiries) forget(off uint64) {
 		return
 	}
 	delete(e.byOff, off)
+	e.growth -= int64(x.grow)
+	e.staleGrowth += int64(x.grow)
+	if x.at == 0 {
+		return
+	}
+	e.expiring--
 	e.mu.Lock()
 	if x.at <= e.mu.settled {
 		e.mu.expiredKeys--
 		e.mu.expiredBytes -= int64(x.size)
+		e.mu.expiredGrowth -= int64(x.grow)
 	}
 	e.mu.Unlock()
 }
@@ -112,7 +166,7 @@ func (e *expiries) forget(off uint64) {
 func (e *expiries) rebuildLocked() {
 	q := e.mu.queue[:0]
 	for off, x := range e.byOff {
-		if x.at > e.mu.settled {
+		if x.at != 0 && x.at > e.mu.settled {
 			q = append(q, queued{at: x.at, off: off})
 		}
 	}
@@ -136,6 +190,7 @@ func (e *expiries) settle(now int64) (keys int, bytes int64) {
 			if x, ok := e.byOff[q.off]; ok && x.at == q.at {
 				e.mu.expiredKeys++
 				e.mu.expiredBytes += int64(x.size)
+				e.mu.expiredGrowth += int64(x.grow)
 			}
 		}
 		e.mu.settled = now
@@ -149,7 +204,20 @@ func (e *expiries) len() int {
 	if e == nil {
 		return 0
 	}
-	return len(e.byOff)
+	return e.expiring
+}
+
+// growthOf returns how much the live records grow when decoded, the
+// expired ones apart, and how much the stale ones do. The caller holds
+// the DB's mu and has just settled the table.
+func (e *expiries) growthOf() (live, expired, stale int64) {
+	if e == nil {
+		return 0, 0, 0
+	}
+	e.mu.Lock()
+	expired = e.mu.expiredGrowth
+	e.mu.Unlock()
+	return e.growth - expired, expired, e.staleGrowth
 }
 
 // queued is an entry of the expiry queue.

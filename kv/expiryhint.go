@@ -10,13 +10,13 @@ import (
 	"github.com/crabkv/crabkv/walfmt"
 )
 
-// The hint's slots have no room for expiries, and rebuilding the expiry
-// table from the records they point at would read a record header for
-// every key, which is what a hint exists to avoid. So every hint file has
-// a sidecar, wal.hint.exp (a compaction's, wal.hint.compact.exp), written
-// with it and tied to the same log and length: the expiry table itself,
-// which is small (only keys that expire are in it), read whole and checked
-// against its checksum at Open.
+// The hint's slots have no room for expiries or decoded sizes, and
+// rebuilding that table (expiries.go) from the records they point at would
+// read a record for every key, which is what a hint exists to avoid. So
+// every hint file has a sidecar, wal.hint.exp (a compaction's,
+// wal.hint.compact.exp), written with it and tied to the same log and
+// length: the table itself, which holds only the keys that expire or whose
+// values are encoded, read whole and checked against its checksum at Open.
 //
 //	offset  size  field
 //	------  ----  ---------------------------------------------------------
@@ -30,10 +30,14 @@ import (
 //	    48     8  the store's clock when written (Unix ns): the latest
 //	              instant expiry was judged by, which the next Open
 //	              starts from so that no key comes back
-//	    56     4  CRC-32C of the entries
-//	    60     4  CRC-32C of bytes 0..59
-//	    64     …  entries: {record offset uint64, expiry int64 (Unix ns),
-//	              record size uint32, reserved uint32}
+//	    56     8  how much the stale encoded values of the covered prefix
+//	              grow when decoded (Stats.LogicalStaleBytes)
+//	    64     8  reserved, zero
+//	    72     4  CRC-32C of the entries
+//	    76     4  CRC-32C of bytes 0..75
+//	    80     …  entries: {record offset uint64, expiry int64 (Unix ns;
+//	              0: none), record size uint32, decoded minus stored size
+//	              of an encoded value int32 (0: raw)}
 //
 // The sidecar is written (to a temporary file, synced, renamed) and put in
 // place before its hint, and a hint is used only beside a sidecar that
@@ -47,7 +51,7 @@ const (
 	expHintTemp    = "wal.hint.exp.tmp"
 	expHintMagic   = "CRABKVEX"
 	expHintVersion = 1
-	expHintHeader  = 64
+	expHintHeader  = 80
 	expHintEntry   = 24
 )
 
@@ -56,14 +60,18 @@ var errExpHint = errors.New("kv: expiry sidecar does not match its hint")
 // saveExpiries writes the sidecar of the hint file name, for the table of
 // c, which describes the first c.size bytes of the log with ID id.
 func (db *DB) saveExpiries(c counters, id [16]byte, name string) error {
-	n := c.exp.len()
+	n := 0
+	var staleGrowth int64
+	if c.exp != nil {
+		n, staleGrowth = len(c.exp.byOff), c.exp.staleGrowth
+	}
 	b := make([]byte, expHintHeader, expHintHeader+n*expHintEntry)
 	if n > 0 {
 		for off, x := range c.exp.byOff {
 			b = binary.LittleEndian.AppendUint64(b, off)
 			b = binary.LittleEndian.AppendUint64(b, uint64(x.at))
 			b = binary.LittleEndian.AppendUint32(b, x.size)
-			b = binary.LittleEndian.AppendUint32(b, 0)
+			b = binary.LittleEndian.AppendUint32(b, uint32(x.grow))
 		}
 	}
 	le := binary.LittleEndian
@@ -74,8 +82,9 @@ func (db *DB) saveExpiries(c counters, id [16]byte, name string) error {
 	le.PutUint64(b[24:], uint64(c.size))
 	copy(b[32:48], id[:])
 	le.PutUint64(b[48:], uint64(db.now()))
-	le.PutUint32(b[56:], walfmt.Checksum(b[expHintHeader:]))
-	le.PutUint32(b[60:], walfmt.Checksum(b[:60]))
+	le.PutUint64(b[56:], uint64(staleGrowth))
+	le.PutUint32(b[72:], walfmt.Checksum(b[expHintHeader:]))
+	le.PutUint32(b[76:], walfmt.Checksum(b[:76]))
 
 	tmp := filepath.Join(db.dir, expHintTemp)
 	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -115,7 +124,7 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	}
 	le := binary.LittleEndian
 	n := le.Uint64(head[16:])
-	if string(head[:8]) != expHintMagic || le.Uint32(head[60:]) != walfmt.Checksum(head[:60]) ||
+	if string(head[:8]) != expHintMagic || le.Uint32(head[76:]) != walfmt.Checksum(head[:76]) ||
 		le.Uint16(head[8:]) != expHintVersion || le.Uint32(head[12:]) != expHintEntry ||
 		int64(le.Uint64(head[24:])) != covered || string(head[32:48]) != string(id[:]) || n > maxKeys {
 		return nil, errExpHint
@@ -128,16 +137,18 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	if _, err := f.ReadAt(b, expHintHeader); err != nil {
 		return nil, err
 	}
-	if walfmt.Checksum(b) != le.Uint32(head[56:]) {
+	if walfmt.Checksum(b) != le.Uint32(head[72:]) {
 		return nil, errExpHint
 	}
 	e := newExpiries()
+	e.staleGrowth = int64(le.Uint64(head[56:]))
 	for p := 0; p < len(b); p += expHintEntry {
-		off, at, size := le.Uint64(b[p:]), int64(le.Uint64(b[p+8:])), le.Uint32(b[p+16:])
-		if off < walfmt.HeaderSize || int64(off) >= covered || at == 0 {
+		off, size := le.Uint64(b[p:]), le.Uint32(b[p+16:])
+		m := recMeta{expiry: int64(le.Uint64(b[p+8:])), grow: int32(le.Uint32(b[p+20:]))}
+		if off < walfmt.HeaderSize || int64(off) >= covered || !m.any() {
 			return nil, errExpHint
 		}
-		e.add(off, at, int(size))
+		e.add(off, m, int(size))
 	}
 	// Judge expiry from no earlier than the last writer did.
 	for clock := int64(le.Uint64(head[48:])); ; {

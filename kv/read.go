@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // Get returns a copy of key's value, or ErrNotFound. The record's checksum
@@ -39,8 +41,15 @@ type Entry struct {
 	Offset int64
 	// RecordSize is the encoded size of the record.
 	RecordSize int
-	// ValueSize is the size of the value.
+	// ValueSize is the size of the value, as Get returns it.
 	ValueSize int
+	// StoredValueSize is the size of the value as stored: smaller than
+	// ValueSize when it is stored encoded.
+	StoredValueSize int
+	// Codec names the codec the value is stored with: "raw", "s2",
+	// "zstd", a registered codec's name, or "codec N" for one this
+	// program does not know.
+	Codec string
 	// Expires is when the key expires; the zero time if it never does.
 	Expires time.Time
 }
@@ -66,9 +75,17 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 		return Entry{}, err
 	}
 	vs := int(binary.LittleEndian.Uint32(h[12:16]))
-	e := Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs}
-	if at, ok := db.mu.c.exp.lookup(s.off); ok {
-		e.Expires = time.Unix(0, at)
+	e := Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs, StoredValueSize: vs, Codec: "raw"}
+	x, _ := db.mu.c.exp.entry(s.off)
+	if x.at != 0 {
+		e.Expires = time.Unix(0, x.at)
+	}
+	if id := walfmt.ValueCodec(h[:]); id != 0 {
+		e.ValueSize += int(x.grow)
+		e.Codec = fmt.Sprintf("codec %d", id)
+		if c, err := codecByID(id); err == nil {
+			e.Codec = c.Name()
+		}
 	}
 	return e, nil
 }

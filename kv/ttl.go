@@ -184,45 +184,47 @@ func (db *DB) rewriteExpiry(key []byte, at int64) error {
 		db.wmu.Unlock()
 		return err
 	}
-	kind, write, err := db.encodeExpiryLocked(key, at)
+	kind, m, write, err := db.encodeExpiryLocked(key, at)
 	if err != nil || !write {
 		db.wmu.Unlock()
 		return err
 	}
-	return db.commitLocked(pendingWrite{kind: kind, key: key, expiry: max(at, 0)}, db.buf)
+	return db.commitLocked(pendingWrite{kind: kind, key: key, meta: m}, db.buf)
 }
 
 // encodeExpiryLocked encodes into db.buf the record that gives key the
 // expiry at, as rewriteExpiry describes, and reports whether there is one
-// to write. The value is copied while mu is held: the map it lies in may
-// be replaced as soon as mu is let go. The caller holds wmu.
-func (db *DB) encodeExpiryLocked(key []byte, at int64) (walfmt.Kind, bool, error) {
+// to write. The value is copied as it is stored, codec and all, while mu
+// is held: the map it lies in may be replaced as soon as mu is let go.
+// The caller holds wmu.
+func (db *DB) encodeExpiryLocked(key []byte, at int64) (walfmt.Kind, recMeta, bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	s, _, err := db.lookupMuLocked(key)
 	if err != nil {
-		return 0, false, err
+		return 0, recMeta{}, false, err
 	}
 	if at < 0 {
 		db.buf = walfmt.AppendDelete(db.buf[:0], key)
-		return walfmt.KindDelete, true, nil
+		return walfmt.KindDelete, recMeta{}, true, nil
 	}
-	if _, has := db.mu.c.exp.lookup(s.off); at == 0 && !has {
-		return 0, false, nil // Persist of a key without an expiry
+	x, _ := db.mu.c.exp.entry(s.off)
+	if at == 0 && x.at == 0 {
+		return 0, recMeta{}, false, nil // Persist of a key without an expiry
 	}
 	v := db.viewMuLocked()
 	bp := recordBufs.Get().(*[]byte)
 	defer recordBufs.Put(bp)
 	b, err := v.recordBytes(s, bp)
 	if err != nil {
-		return 0, false, err
+		return 0, recMeta{}, false, err
 	}
 	val, err := walfmt.Value(b)
 	if err != nil {
-		return 0, false, locateCorruption(err, v.path, int64(s.off))
+		return 0, recMeta{}, false, locateCorruption(err, v.path, int64(s.off))
 	}
-	db.buf = walfmt.AppendPutExpiring(db.buf[:0], key, val, at)
-	return walfmt.KindPut, true, nil
+	db.buf = walfmt.AppendPutCodec(db.buf[:0], key, val, walfmt.ValueCodec(b), at)
+	return walfmt.KindPut, recMeta{expiry: at, grow: x.grow}, true, nil
 }
 
 // expiryCopy gathers a compaction's expiry table for the new log: live
@@ -230,7 +232,7 @@ func (db *DB) encodeExpiryLocked(key []byte, at int64) (walfmt.Kind, bool, error
 // the record's new offset, which compact.Rewrite reports right after.
 type expiryCopy struct {
 	table *expiries
-	last  int64
+	last  recMeta
 }
 
 // expiryCopier returns a compaction's expiry table in the making, and the
@@ -241,22 +243,22 @@ func (db *DB) expiryCopier() (*expiryCopy, compact.Live) {
 		db.mu.RLock()
 		defer db.mu.RUnlock()
 		s, ok, err := db.mu.index.get(key, db.viewMuLocked())
-		e.last = 0
+		e.last = recMeta{}
 		if err != nil || !ok || int64(s.off) != off {
 			return false, err
 		}
-		at, has := db.mu.c.exp.lookup(s.off)
-		if has && at <= db.now() {
+		x, _ := db.mu.c.exp.entry(s.off)
+		if x.at != 0 && x.at <= db.now() {
 			return false, nil
 		}
-		e.last = at
+		e.last = recMeta{expiry: x.at, grow: x.grow}
 		return true, nil
 	}
 }
 
-// moved files the record just copied to off, if it expires.
+// moved files the record just copied to off, if the table keeps it.
 func (e *expiryCopy) moved(off int64, size int) {
-	if e.last != 0 {
+	if e.last.any() {
 		e.table.add(uint64(off), e.last, size)
 	}
 }
@@ -271,6 +273,9 @@ func (db *DB) expiryStatsMuLocked(s *Stats) {
 	s.ExpiringKeys = db.mu.c.exp.len() - keys
 	s.ExpiredKeys = keys
 	s.ExpiredBytes = bytes
+	live, expired, stale := db.mu.c.exp.growthOf()
+	s.LogicalLiveBytes = s.LiveBytes + live
+	s.LogicalStaleBytes = s.StaleBytes + expired + stale
 }
 
 // PutExpiresAt adds a put of key to value that expires at t, an absolute

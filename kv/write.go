@@ -46,7 +46,18 @@ func (db *DB) checkKey(key []byte) error {
 // still take back. Synced writers that arrive together share one fsync
 // (group commit): each appends under wmu, then waits outside it for a sync
 // that covers its record. A put expires at expiry (Unix ns) unless it is 0.
+// Its value is encoded with Options.Codec first, outside the lock, so
+// writers compress in parallel.
 func (db *DB) write(kind walfmt.Kind, key, value []byte, expiry int64) error {
+	var codec uint8
+	m := recMeta{expiry: expiry}
+	if kind == walfmt.KindPut && db.opts.Codec.ID() != 0 {
+		bp := encodeBufs.Get().(*[]byte)
+		defer encodeBufs.Put(bp)
+		n := len(value)
+		value, codec = encodeValue(db.opts.Codec, value, bp)
+		m.grow = int32(n - len(value))
+	}
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
 		db.wmu.Unlock()
@@ -69,11 +80,11 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte, expiry int64) error {
 		}
 	}
 	if kind == walfmt.KindPut {
-		db.buf = walfmt.AppendPutExpiring(db.buf[:0], key, value, expiry)
+		db.buf = walfmt.AppendPutCodec(db.buf[:0], key, value, codec, expiry)
 	} else {
 		db.buf = walfmt.AppendDelete(db.buf[:0], key)
 	}
-	return db.commitLocked(pendingWrite{kind: kind, key: key, expiry: expiry}, db.buf)
+	return db.commitLocked(pendingWrite{kind: kind, key: key, meta: m}, db.buf)
 }
 
 // commitLocked appends rec, the encoding of w, makes it durable as the
@@ -151,7 +162,7 @@ type pendingWrite struct {
 	// batch is the encoded record of a batch (kind walfmt.KindBatch),
 	// whose operations are published together.
 	batch  []byte
-	expiry int64 // a put's expiry, Unix ns; 0: none
+	meta   recMeta // a put's expiry and growth (see expiries.go)
 	off    int64
 	size   int
 	seq    uint64 // the write's place in the order of synced writes
@@ -169,11 +180,14 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	v := db.viewMuLocked()
 	v.end = end // the batch is in the file: its keys may be read through the map
 	for _, w := range ws {
-		rec := walfmt.Record{Kind: w.kind, Key: w.key, Offset: w.off, Size: w.size, Expiry: w.expiry}
+		var err error
 		if w.kind == walfmt.KindBatch {
-			rec.Value = w.batch[walfmt.RecordHeaderSize:]
+			rec := walfmt.Record{Kind: w.kind, Offset: w.off, Size: w.size, Value: w.batch[walfmt.RecordHeaderSize:]}
+			err = db.mu.c.applyRecord(db.mu.index, v, rec)
+		} else {
+			err = db.mu.c.apply(db.mu.index, v, w.kind, w.key, w.off, w.size, w.meta)
 		}
-		if err := db.mu.c.applyRecord(db.mu.index, v, rec); err != nil {
+		if err != nil {
 			return compact.State{}, err
 		}
 	}

@@ -40,7 +40,9 @@
 //	     4     1  kind: 1 = put, 2 = delete (tombstone), 3 = batch
 //	     5     1  flags: bit 0 = an expiry field is present; bit 1 = an
 //	              operation inside a batch (see "Batches"); other bits zero
-//	     6     1  value codec: 0 = raw (room for compression)
+//	     6     1  value codec: 0 = raw; any other value names the codec
+//	              that encoded a put's value (see "Value codecs"); 0 on
+//	              every other kind
 //	     7     1  reserved, zero
 //	     8     4  key length K, little-endian, 1 <= K <= MaxKeyLen;
 //	              always 0 for a batch
@@ -96,6 +98,19 @@
 // A tombstone never carries an expiry. Expiring puts may appear in any
 // version 2 log; logs written before expiries were used simply have none,
 // and read as before.
+//
+// # Value codecs
+//
+// The codec byte of a put says how its value is stored: 0 raw, the bytes
+// the writer gave; any other value names a codec (compression) that
+// encoded them, and a reader must decode the value with it. The format
+// assigns no codec but 0: the IDs are kept by the engine (CrabKv's kv
+// package reserves 1 for S2 and 2 for zstd, and 1..15 for its own), so
+// that a reader that meets an ID it does not know reports it by number
+// instead of returning encoded bytes. The value length V is the stored,
+// encoded length; the checksum covers the stored bytes. Each record names
+// its own codec, so one log can hold values of several. Logs written before
+// codecs were used have 0 everywhere, and read as before.
 //
 // # Reserved space
 //

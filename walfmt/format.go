@@ -250,27 +250,35 @@ func AppendDelete(dst, key []byte) []byte {
 // expiry, in Unix nanoseconds; an expiry of 0 means none, and gives
 // AppendPut's record. It does not allocate when dst has room.
 func AppendPutExpiring(dst, key, value []byte, expiry int64) []byte {
-	return appendRecordFlags(dst, KindPut, 0, expiry, key, value)
+	return appendRecordFlags(dst, KindPut, 0, 0, expiry, key, value)
+}
+
+// AppendPutCodec appends a put record whose value was encoded by the value
+// codec codec (0: raw; see "Value codecs" in the package doc) and that
+// expires at expiry (Unix ns; 0: never).
+func AppendPutCodec(dst, key, value []byte, codec uint8, expiry int64) []byte {
+	return appendRecordFlags(dst, KindPut, 0, codec, expiry, key, value)
 }
 
 // AppendPlain appends rec, a record of the log or an operation of a batch,
-// as a record of the log of its own: the same kind, key, value and expiry,
-// without FlagBatchOp. It is how a compaction copies a batch's operation
-// out of its batch.
+// as a record of the log of its own: the same kind, key, value, codec and
+// expiry, without FlagBatchOp. It is how a compaction copies a batch's
+// operation out of its batch.
 func AppendPlain(dst []byte, rec Record) []byte {
-	return appendRecordFlags(dst, rec.Kind, 0, rec.Expiry, rec.Key, rec.Value)
+	return appendRecordFlags(dst, rec.Kind, 0, rec.Codec, rec.Expiry, rec.Key, rec.Value)
 }
 
 func appendRecord(dst []byte, kind Kind, key, value []byte) []byte {
-	return appendRecordFlags(dst, kind, 0, 0, key, value)
+	return appendRecordFlags(dst, kind, 0, 0, 0, key, value)
 }
 
 // appendRecordFlags appends a record with the given flags and, when expiry
 // is not zero, an expiry field (and FlagExpiry).
-func appendRecordFlags(dst []byte, kind Kind, flags uint8, expiry int64, key, value []byte) []byte {
+func appendRecordFlags(dst []byte, kind Kind, flags, codec uint8, expiry int64, key, value []byte) []byte {
 	start := len(dst)
 	var h [RecordHeaderSize]byte
 	h[offKind] = byte(kind)
+	h[offCodec] = codec
 	if expiry != 0 {
 		flags |= FlagExpiry
 	}
@@ -340,8 +348,8 @@ func parseFields(b []byte, flags uint8) (header, string) {
 		return h, "unknown record kind"
 	case h.flags&^flags != 0:
 		return h, "unknown record flags"
-	case h.codec != 0:
-		return h, "unknown value codec"
+	case h.codec != 0 && h.kind != KindPut:
+		return h, "value codec on a record without a value"
 	case b[offReserved] != 0:
 		return h, "reserved byte not zero"
 	case h.keyLen > MaxKeyLen:
@@ -378,6 +386,10 @@ func decode(b []byte, h header, r *Record) string {
 	}
 	return ""
 }
+
+// ValueCodec returns the value codec byte of the record whose header
+// starts b (at least RecordHeaderSize bytes): 0 for a raw value.
+func ValueCodec(b []byte) uint8 { return b[offCodec] }
 
 // ValueBounds returns where the value of a put record lies, from the
 // record's fixed header: valueOff bytes from the record's start, valueLen
