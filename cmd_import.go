@@ -43,6 +43,7 @@ const defaultImportBatch = 1000
 
 func runImport(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
+	codecName := codecFlag(fs)
 	batch := fs.Int("batch", defaultImportBatch, "lines committed together, atomically (1 to 100000)")
 	args, code, ok := e.parse(v, fs, args, 0, 1)
 	if !ok {
@@ -60,7 +61,11 @@ func runImport(e *env, v *verb, args []string) int {
 		defer func() { _ = f.Close() }() // read-only
 		in, name = f, args[0]
 	}
-	db, err := e.open(false)
+	c, err := codecNamed(*codecName)
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.openWith(&kv.Options{Codec: c})
 	if err != nil {
 		return e.fail(err)
 	}

@@ -23,13 +23,16 @@ To store the literal value "-", pipe it in: printf - | crabkv put key -
 Keys that start with "-" must come after "--": crabkv put -- -key value
 With --quoted the key is a Go string literal, as crabkv shows a key that is
 not printable on a terminal: crabkv put --quoted '"bin\xff\x00"' value
-With --ttl the key expires after that long: crabkv put --ttl 90s session v`,
+With --ttl the key expires after that long: crabkv put --ttl 90s session v
+With --codec s2 or zstd the value is stored compressed when that saves an
+eighth of it; every read gives back the original bytes.`,
 	run: runPut,
 }
 
 func runPut(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
 	quoted := quotedFlag(fs)
+	codecName := codecFlag(fs)
 	ttl := fs.Duration("ttl", 0, "expire the key after this long (90s, 10m, 1h30m); 0: never")
 	args, code, ok := e.parse(v, fs, args, 2, 2)
 	if !ok {
@@ -46,7 +49,11 @@ func runPut(e *env, v *verb, args []string) int {
 			return e.fail(err)
 		}
 	}
-	db, err := e.open(false)
+	c, err := codecNamed(*codecName)
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.openWith(&kv.Options{Codec: c})
 	if err != nil {
 		return e.fail(err)
 	}

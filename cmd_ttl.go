@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"time"
@@ -162,4 +163,19 @@ func (e *env) notFound(key []byte) int {
 func withExpiresAt(line []byte, at time.Time) []byte {
 	line = line[:len(line)-len("}\n")]
 	return fmt.Appendf(line, `,"expires_at":%d}`+"\n", at.UnixMilli())
+}
+
+// codecFlag defines --codec, for the verbs that write values.
+func codecFlag(fs *flag.FlagSet) *string {
+	return fs.String("codec", "raw", "store values compressed with this codec: raw, s2 or zstd (only where that saves an eighth)")
+}
+
+// codecNamed returns the built-in codec called name.
+func codecNamed(name string) (kv.Codec, error) {
+	for _, c := range []kv.Codec{kv.Raw, kv.S2, kv.Zstd} {
+		if c.Name() == name {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("--codec %q: want raw, s2 or zstd", name)
 }

@@ -39,7 +39,7 @@ type Batch struct {
 	rec []byte
 	enc []byte // the buffer values are encoded into
 	n   int    // operations in rec
-	err error // the first invalid operation
+	err error  // the first invalid operation
 }
 
 // NewBatch returns an empty batch for db.

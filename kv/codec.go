@@ -220,8 +220,11 @@ var zstdState struct {
 
 func zstdCoders() (*zstd.Encoder, *zstd.Decoder) {
 	zstdState.once.Do(func() {
-		// Neither fails with these options.
-		zstdState.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true))
+		// Neither fails with these options. A single segment makes
+		// every frame state its content size, which DecodedLen reads;
+		// the record's checksum makes zstd's own redundant.
+		zstdState.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true),
+			zstd.WithSingleSegment(true), zstd.WithEncoderCRC(false))
 		zstdState.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
 			zstd.WithDecoderMaxMemory(walfmt.MaxValueLen), zstd.WithDecoderMaxWindow(walfmt.MaxValueLen))
 	})

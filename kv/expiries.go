@@ -40,8 +40,8 @@ type expiries struct {
 
 	mu struct {
 		sync.Mutex
-		queue        expiryQueue // every entry of byOff not yet settled, and stale ones
-		settled      int64       // Unix ns: entries expiring at or before it are counted
+		queue         expiryQueue // every entry of byOff not yet settled, and stale ones
+		settled       int64       // Unix ns: entries expiring at or before it are counted
 		expiredKeys   int
 		expiredBytes  int64
 		expiredGrowth int64

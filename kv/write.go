@@ -161,11 +161,11 @@ type pendingWrite struct {
 	key  []byte
 	// batch is the encoded record of a batch (kind walfmt.KindBatch),
 	// whose operations are published together.
-	batch  []byte
-	meta   recMeta // a put's expiry and growth (see expiries.go)
-	off    int64
-	size   int
-	seq    uint64 // the write's place in the order of synced writes
+	batch []byte
+	meta  recMeta // a put's expiry and growth (see expiries.go)
+	off   int64
+	size  int
+	seq   uint64 // the write's place in the order of synced writes
 }
 
 // publish applies written records to the index and the counters, in log
