@@ -60,7 +60,7 @@ func formatStats(s kv.Stats, writer string) string {
 	fmt.Fprintf(&b, "keys: %d\n", s.Keys)
 	fmt.Fprintf(&b, "log: %s\n", humanBytes(s.LogBytes))
 	fmt.Fprintf(&b, "live: %s\n", humanBytes(s.LiveBytes))
-	if s.LogicalLiveBytes != s.LiveBytes {
+	if encoded(s) {
 		fmt.Fprintf(&b, "compression: live data takes %s of its %s decoded, ratio %.2f\n",
 			humanBytes(s.LiveBytes), humanBytes(s.LogicalLiveBytes), ratio(s.LogicalLiveBytes, s.LiveBytes))
 	}
@@ -121,7 +121,7 @@ func ratio(a, b int64) float64 {
 
 // encoded reports whether any value of s is stored encoded.
 func encoded(s kv.Stats) bool {
-	return s.LogicalLiveBytes != s.LiveBytes || s.LogicalStaleBytes != s.StaleBytes
+	return s.LogicalLiveBytes > s.LiveBytes || s.LogicalStaleBytes > s.StaleBytes
 }
 
 // logicalIfEncoded returns n when some value of s is stored encoded, 0
