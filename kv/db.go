@@ -80,7 +80,7 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 	if had {
 		c.live -= int64(old.size)
 		c.stale += int64(old.size)
-		c.exp.forget(old.off)
+		c.exp.forget(old, src)
 	}
 	if kind == walfmt.KindPut {
 		if m.any() {

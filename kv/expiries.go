@@ -7,14 +7,17 @@ import (
 	"github.com/crabkv/crabkv/walfmt"
 )
 
-// expiries is the table of what the index's slots have no room for, for
-// the live records that need it: when a record that carries an expiry
-// (walfmt's "Expiry") stops being live, and how much larger a value stored
-// encoded (see Codec) is once decoded. It is kept apart from the index and
-// holds only those records, keyed by their offset in the log, so a store
-// without expiring or encoded values pays nothing for it, and one with
-// them about 50 bytes per such key (a map entry of 24 bytes and the map's
-// overhead), plus a 16-byte queue entry per expiring one.
+// expiries is the table of what the index's slots have no room for: when a
+// live record that carries an expiry (walfmt's "Expiry") stops being live.
+// It is kept apart from the index and holds only the records that expire,
+// keyed by their offset in the log, so a store without expiring keys pays
+// nothing for it, and one with them about 70 bytes per expiring key (a map
+// entry of 24 bytes, the map's overhead, and a 16-byte queue entry).
+//
+// It also sums how much the live and the stale values stored encoded (see
+// Codec) grow once decoded, for Stats' logical sizes, without an entry per
+// encoded value: a record's growth is read from the record itself, in the
+// log, when it is replaced (see forget).
 //
 // A record is expired at an instant t when its expiry is at or before t:
 // readers test that per lookup, with the store's clock, and never change
@@ -30,11 +33,12 @@ import (
 // a leaf.
 type expiries struct {
 	byOff map[uint64]expiry
-	// expiring counts the entries with an expiry; growth sums the grow of
-	// every entry, staleGrowth that of the records replaced since the
-	// log was written (see counters.logical). Changed with mu held
-	// exclusively.
+	// expiring counts the entries; encoded counts the live records
+	// stored encoded, growth sums how much they grow decoded, and
+	// staleGrowth the same for the records replaced since the log was
+	// written. Changed with mu held exclusively.
 	expiring    int
+	encoded     int
 	growth      int64
 	staleGrowth int64
 
@@ -50,7 +54,7 @@ type expiries struct {
 
 // expiry is one entry of the table.
 type expiry struct {
-	at   int64  // Unix nanoseconds; 0: the record does not expire
+	at   int64  // Unix nanoseconds
 	size uint32 // the record's size
 	grow int32  // decoded minus stored size of an encoded value
 }
@@ -91,7 +95,7 @@ func (e *expiries) lookup(off uint64) (int64, bool) {
 		return 0, false
 	}
 	x, ok := e.byOff[off]
-	return x.at, ok && x.at != 0
+	return x.at, ok
 }
 
 // entry returns the table's entry for the record at off, if any.
@@ -109,15 +113,19 @@ func (e *expiries) expired(off uint64, now int64) bool {
 	return ok && at <= now
 }
 
-// add records m for the live record of size bytes at off. The caller
-// holds the DB's mu exclusively.
+// add records m for the live record of size bytes at off: an entry if it
+// expires, its growth if it is encoded. The caller holds the DB's mu
+// exclusively.
 func (e *expiries) add(off uint64, m recMeta, size int) {
+	if m.grow != 0 {
+		e.encoded++
+		e.growth += int64(m.grow)
+	}
 	at := m.expiry
-	e.byOff[off] = expiry{at: at, size: uint32(size), grow: m.grow}
-	e.growth += int64(m.grow)
 	if at == 0 {
 		return
 	}
+	e.byOff[off] = expiry{at: at, size: uint32(size), grow: m.grow}
 	e.expiring++
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -135,21 +143,29 @@ func (e *expiries) add(off uint64, m recMeta, size int) {
 	}
 }
 
-// forget drops the record at off, replaced or deleted, from the table.
-// The caller holds the DB's mu exclusively.
-func (e *expiries) forget(off uint64) {
+// forget drops the record s points to, replaced or deleted, from the
+// table; src reads it, for the growth of an encoded value without an
+// entry. The caller holds the DB's mu exclusively.
+func (e *expiries) forget(s slot, src keySource) {
 	if e == nil {
 		return
 	}
-	x, ok := e.byOff[off]
+	x, ok := e.byOff[s.off]
 	if !ok {
+		if e.encoded > 0 {
+			if g := recordGrowth(src, s); g != 0 {
+				e.encoded--
+				e.growth -= int64(g)
+				e.staleGrowth += int64(g)
+			}
+		}
 		return
 	}
-	delete(e.byOff, off)
-	e.growth -= int64(x.grow)
-	e.staleGrowth += int64(x.grow)
-	if x.at == 0 {
-		return
+	delete(e.byOff, s.off)
+	if x.grow != 0 {
+		e.encoded--
+		e.growth -= int64(x.grow)
+		e.staleGrowth += int64(x.grow)
 	}
 	e.expiring--
 	e.mu.Lock()
@@ -166,7 +182,7 @@ func (e *expiries) forget(off uint64) {
 func (e *expiries) rebuildLocked() {
 	q := e.mu.queue[:0]
 	for off, x := range e.byOff {
-		if x.at != 0 && x.at > e.mu.settled {
+		if x.at > e.mu.settled {
 			q = append(q, queued{at: x.at, off: off})
 		}
 	}
@@ -238,4 +254,29 @@ func (q *expiryQueue) Pop() any {
 	x := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return x
+}
+
+// recordGrowth returns how much the value of the record s points to grows
+// when decoded: 0 for a raw one, or one src cannot read.
+func recordGrowth(src keySource, s slot) int32 {
+	v, ok := src.(*logView)
+	if !ok {
+		return 0
+	}
+	h, err := v.header(int64(s.off))
+	if err != nil || walfmt.ValueCodec(h[:]) == 0 {
+		return 0
+	}
+	vo, vl, err := walfmt.ValueBounds(h[:])
+	if err != nil || vo+vl != int(s.size) {
+		return 0
+	}
+	bp := recordBufs.Get().(*[]byte)
+	defer recordBufs.Put(bp)
+	b, err := v.recordBytes(s, bp)
+	if err != nil {
+		return 0
+	}
+	val := b[vo:]
+	return int32(logicalSize(walfmt.ValueCodec(h[:]), val) - len(val))
 }

@@ -10,13 +10,13 @@ import (
 	"github.com/crabkv/crabkv/walfmt"
 )
 
-// The hint's slots have no room for expiries or decoded sizes, and
-// rebuilding that table (expiries.go) from the records they point at would
-// read a record for every key, which is what a hint exists to avoid. So
-// every hint file has a sidecar, wal.hint.exp (a compaction's,
-// wal.hint.compact.exp), written with it and tied to the same log and
-// length: the table itself, which holds only the keys that expire or whose
-// values are encoded, read whole and checked against its checksum at Open.
+// The hint's slots have no room for expiries, and rebuilding the expiry
+// table (expiries.go) from the records they point at would read a record
+// for every key, which is what a hint exists to avoid. So every hint file
+// has a sidecar, wal.hint.exp (a compaction's, wal.hint.compact.exp),
+// written with it and tied to the same log and length: the table itself,
+// which holds only the keys that expire, and the totals of the encoded
+// values' growth, read whole and checked against its checksum at Open.
 //
 //	offset  size  field
 //	------  ----  ---------------------------------------------------------
@@ -30,14 +30,16 @@ import (
 //	    48     8  the store's clock when written (Unix ns): the latest
 //	              instant expiry was judged by, which the next Open
 //	              starts from so that no key comes back
-//	    56     8  how much the stale encoded values of the covered prefix
-//	              grow when decoded (Stats.LogicalStaleBytes)
-//	    64     8  reserved, zero
-//	    72     4  CRC-32C of the entries
-//	    76     4  CRC-32C of bytes 0..75
-//	    80     …  entries: {record offset uint64, expiry int64 (Unix ns;
-//	              0: none), record size uint32, decoded minus stored size
-//	              of an encoded value int32 (0: raw)}
+//	    56     8  how much the live values stored encoded grow when
+//	              decoded, in total (Stats.LogicalLiveBytes)
+//	    64     8  the same for the stale ones (Stats.LogicalStaleBytes)
+//	    72     8  the number of live values stored encoded
+//	    80     4  CRC-32C of the entries
+//	    84     4  CRC-32C of bytes 0..83
+//	    88     …  entries, one per live record that expires: {record
+//	              offset uint64, expiry int64 (Unix ns), record size
+//	              uint32, decoded minus stored size of its value int32
+//	              (0: raw)}
 //
 // The sidecar is written (to a temporary file, synced, renamed) and put in
 // place before its hint, and a hint is used only beside a sidecar that
@@ -51,7 +53,7 @@ const (
 	expHintTemp    = "wal.hint.exp.tmp"
 	expHintMagic   = "CRABKVEX"
 	expHintVersion = 1
-	expHintHeader  = 80
+	expHintHeader  = 88
 	expHintEntry   = 24
 )
 
@@ -61,9 +63,9 @@ var errExpHint = errors.New("kv: expiry sidecar does not match its hint")
 // c, which describes the first c.size bytes of the log with ID id.
 func (db *DB) saveExpiries(c counters, id [16]byte, name string) error {
 	n := 0
-	var staleGrowth int64
+	var growth, staleGrowth, encoded int64
 	if c.exp != nil {
-		n, staleGrowth = len(c.exp.byOff), c.exp.staleGrowth
+		n, growth, staleGrowth, encoded = len(c.exp.byOff), c.exp.growth, c.exp.staleGrowth, int64(c.exp.encoded)
 	}
 	b := make([]byte, expHintHeader, expHintHeader+n*expHintEntry)
 	if n > 0 {
@@ -82,9 +84,11 @@ func (db *DB) saveExpiries(c counters, id [16]byte, name string) error {
 	le.PutUint64(b[24:], uint64(c.size))
 	copy(b[32:48], id[:])
 	le.PutUint64(b[48:], uint64(db.now()))
-	le.PutUint64(b[56:], uint64(staleGrowth))
-	le.PutUint32(b[72:], walfmt.Checksum(b[expHintHeader:]))
-	le.PutUint32(b[76:], walfmt.Checksum(b[:76]))
+	le.PutUint64(b[56:], uint64(growth))
+	le.PutUint64(b[64:], uint64(staleGrowth))
+	le.PutUint64(b[72:], uint64(encoded))
+	le.PutUint32(b[80:], walfmt.Checksum(b[expHintHeader:]))
+	le.PutUint32(b[84:], walfmt.Checksum(b[:84]))
 
 	tmp := filepath.Join(db.dir, expHintTemp)
 	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -124,7 +128,7 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	}
 	le := binary.LittleEndian
 	n := le.Uint64(head[16:])
-	if string(head[:8]) != expHintMagic || le.Uint32(head[76:]) != walfmt.Checksum(head[:76]) ||
+	if string(head[:8]) != expHintMagic || le.Uint32(head[84:]) != walfmt.Checksum(head[:84]) ||
 		le.Uint16(head[8:]) != expHintVersion || le.Uint32(head[12:]) != expHintEntry ||
 		int64(le.Uint64(head[24:])) != covered || string(head[32:48]) != string(id[:]) || n > maxKeys {
 		return nil, errExpHint
@@ -137,19 +141,21 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	if _, err := f.ReadAt(b, expHintHeader); err != nil {
 		return nil, err
 	}
-	if walfmt.Checksum(b) != le.Uint32(head[72:]) {
+	if walfmt.Checksum(b) != le.Uint32(head[80:]) {
 		return nil, errExpHint
 	}
 	e := newExpiries()
-	e.staleGrowth = int64(le.Uint64(head[56:]))
 	for p := 0; p < len(b); p += expHintEntry {
 		off, size := le.Uint64(b[p:]), le.Uint32(b[p+16:])
 		m := recMeta{expiry: int64(le.Uint64(b[p+8:])), grow: int32(le.Uint32(b[p+20:]))}
-		if off < walfmt.HeaderSize || int64(off) >= covered || !m.any() {
+		if off < walfmt.HeaderSize || int64(off) >= covered || m.expiry == 0 {
 			return nil, errExpHint
 		}
 		e.add(off, m, int(size))
 	}
+	// The totals cover the encoded values without an entry too.
+	e.growth, e.staleGrowth = int64(le.Uint64(head[56:])), int64(le.Uint64(head[64:]))
+	e.encoded = int(le.Uint64(head[72:]))
 	// Judge expiry from no earlier than the last writer did.
 	for clock := int64(le.Uint64(head[48:])); ; {
 		seen := db.clockMax.Load()

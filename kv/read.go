@@ -76,12 +76,11 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	}
 	vs := int(binary.LittleEndian.Uint32(h[12:16]))
 	e := Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs, StoredValueSize: vs, Codec: "raw"}
-	x, _ := db.mu.c.exp.entry(s.off)
-	if x.at != 0 {
-		e.Expires = time.Unix(0, x.at)
+	if at, ok := db.mu.c.exp.lookup(s.off); ok {
+		e.Expires = time.Unix(0, at)
 	}
 	if id := walfmt.ValueCodec(h[:]); id != 0 {
-		e.ValueSize += int(x.grow)
+		e.ValueSize += int(recordGrowth(v, s))
 		e.Codec = fmt.Sprintf("codec %d", id)
 		if c, err := codecByID(id); err == nil {
 			e.Codec = c.Name()

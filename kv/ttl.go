@@ -224,7 +224,19 @@ func (db *DB) encodeExpiryLocked(key []byte, at int64) (walfmt.Kind, recMeta, bo
 		return 0, recMeta{}, false, locateCorruption(err, v.path, int64(s.off))
 	}
 	db.buf = walfmt.AppendPutCodec(db.buf[:0], key, val, walfmt.ValueCodec(b), at)
-	return walfmt.KindPut, recMeta{expiry: at, grow: x.grow}, true, nil
+	return walfmt.KindPut, recMeta{expiry: at, grow: db.growthMuLocked(s)}, true, nil
+}
+
+// growthMuLocked returns how much the value of the live record s points
+// to grows when decoded. The caller holds mu.
+func (db *DB) growthMuLocked(s slot) int32 {
+	if x, ok := db.mu.c.exp.entry(s.off); ok {
+		return x.grow
+	}
+	if e := db.mu.c.exp; e == nil || e.encoded == 0 {
+		return 0
+	}
+	return recordGrowth(db.viewMuLocked(), s)
 }
 
 // expiryCopy gathers a compaction's expiry table for the new log: live
@@ -247,11 +259,11 @@ func (db *DB) expiryCopier() (*expiryCopy, compact.Live) {
 		if err != nil || !ok || int64(s.off) != off {
 			return false, err
 		}
-		x, _ := db.mu.c.exp.entry(s.off)
-		if x.at != 0 && x.at <= db.now() {
+		x, has := db.mu.c.exp.entry(s.off)
+		if has && x.at <= db.now() {
 			return false, nil
 		}
-		e.last = recMeta{expiry: x.at, grow: x.grow}
+		e.last = recMeta{expiry: x.at, grow: db.growthMuLocked(s)}
 		return true, nil
 	}
 }
