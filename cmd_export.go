@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/crabkv/crabkv/internal/ndjson"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -17,7 +18,8 @@ Export writes every key that starts with prefix (all keys if it is omitted),
 in byte order, with its value, as one JSON object a line:
 {"key":...,"value":...}. A key or value whose bytes are not valid UTF-8 is
 given in "key_base64" or "value_base64" instead (standard base64), so that
-import restores any store byte for byte:
+import restores any store byte for byte. A key that expires has an
+"expires_at" field too: its expiry in Unix milliseconds.
 
   crabkv export > dump.ndjson
   crabkv --dir copy import dump.ndjson
@@ -56,8 +58,20 @@ func runExport(e *env, v *verb, args []string) int {
 			_ = w.Flush()
 			return e.closeDB(db, e.fail(explainOpenError(e.dataDir(), err)))
 		}
+		line := jsonObject(jsonField{"key", []byte(k)}, jsonField{"value", value})
+		at, err := db.ExpiresAt([]byte(k))
+		if errors.Is(err, kv.ErrNotFound) {
+			continue // expired or deleted since the value was read
+		}
+		if err != nil {
+			_ = w.Flush() // as above
+			return e.closeDB(db, e.fail(err))
+		}
+		if !at.IsZero() {
+			line = ndjson.AppendExpiresAt(line, at)
+		}
 		// bufio.Writer keeps the first write error: the Flush below reports it.
-		_, _ = w.Write(jsonObject(jsonField{"key", []byte(k)}, jsonField{"value", value}))
+		_, _ = w.Write(line)
 	}
 	if err := w.Flush(); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write export: %w", err)))

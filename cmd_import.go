@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/crabkv/crabkv/internal/ndjson"
 	"github.com/crabkv/crabkv/kv"
@@ -21,7 +22,9 @@ var importVerb = verb{
 Import reads one JSON object a line from file, or from standard input when
 file is "-" or omitted, and stores each: {"key":...,"value":...}, with
 "key_base64" or "value_base64" (standard base64) in place of a field whose
-bytes are not valid UTF-8 — the lines export writes. Blank lines are
+bytes are not valid UTF-8, and "expires_at" (Unix milliseconds) for a key
+that expires — the lines export writes. A key whose expiry has passed is
+stored expired: absent, as if it had expired in the store. Blank lines are
 skipped.
 
 The lines are committed in batches (--batch, default 1000 lines): each batch
@@ -37,6 +40,7 @@ const defaultImportBatch = 1000
 
 func runImport(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
+	codecName := codecFlag(fs)
 	batch := fs.Int("batch", defaultImportBatch, "lines committed together, atomically (1 to 100000)")
 	args, code, ok := e.parse(v, fs, args, 0, 1)
 	if !ok {
@@ -54,7 +58,11 @@ func runImport(e *env, v *verb, args []string) int {
 		defer func() { _ = f.Close() }() // read-only
 		in, name = f, args[0]
 	}
-	db, err := e.open(false)
+	c, err := codecNamed(*codecName)
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.openWith(&kv.Options{Codec: c})
 	if err != nil {
 		return e.fail(err)
 	}
@@ -95,7 +103,7 @@ func importLines(db *kv.DB, r io.Reader, size int) (int, error) {
 		if len(bytes.TrimSpace(text)) == 0 {
 			continue
 		}
-		key, value, perr := parseImportLine(text)
+		key, value, expires, perr := parseImportLine(text)
 		if perr != nil {
 			return stored, fmt.Errorf("line %d: %w", line, perr)
 		}
@@ -104,7 +112,11 @@ func importLines(db *kv.DB, r io.Reader, size int) (int, error) {
 				return stored, fmt.Errorf("before line %d: %w", line, err)
 			}
 		}
-		b.Put(key, value)
+		if expires.IsZero() {
+			b.Put(key, value)
+		} else {
+			b.PutExpiresAt(key, value, expires)
+		}
 		if err := b.Err(); err != nil {
 			return stored, fmt.Errorf("line %d: %w", line, err)
 		}
@@ -115,8 +127,11 @@ func importLines(db *kv.DB, r io.Reader, size int) (int, error) {
 	return stored, nil
 }
 
-// parseImportLine decodes one line of import's input (ndjson.ParsePair).
-func parseImportLine(text []byte) (key, value []byte, err error) { return ndjson.ParsePair(text) }
+// parseImportLine decodes one line of import's input: the key, the value
+// and the expiry, the zero time for none (ndjson.ParsePair).
+func parseImportLine(text []byte) (key, value []byte, expires time.Time, err error) {
+	return ndjson.ParsePair(text)
+}
 
 // parsePlainLine is parseImportLine's fast path (ndjson.ParsePlain).
 func parsePlainLine(text []byte) (key, value []byte, ok bool) { return ndjson.ParsePlain(text) }

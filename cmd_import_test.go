@@ -21,7 +21,7 @@ func TestImportLineRoundTrip(t *testing.T) {
 	for range 2000 {
 		key, value := append([]byte("k"), pick()...), pick()
 		line := jsonObject(jsonField{"key", key}, jsonField{"value", value})
-		k, v, err := parseImportLine(line)
+		k, v, _, err := parseImportLine(line)
 		if err != nil || !bytes.Equal(k, key) || !bytes.Equal(v, value) {
 			t.Fatalf("%s: parsed %q %q, %v; want %q %q", line, k, v, err, key, value)
 		}
@@ -41,7 +41,7 @@ func TestImportLineErrors(t *testing.T) {
 		{`{"key_base64":"%%","value":"v"}`, "key_base64: illegal base64"},
 	}
 	for _, tc := range tests {
-		_, _, err := parseImportLine([]byte(tc.line))
+		_, _, _, err := parseImportLine([]byte(tc.line))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error with %q", tc.line, err, tc.want)
 		}

@@ -22,13 +22,18 @@ byte for byte, so binary data and files can be stored:
 To store the literal value "-", pipe it in: printf - | crabkv put key -
 Keys that start with "-" must come after "--": crabkv put -- -key value
 With --quoted the key is a Go string literal, as crabkv shows a key that is
-not printable on a terminal: crabkv put --quoted '"bin\xff\x00"' value`,
+not printable on a terminal: crabkv put --quoted '"bin\xff\x00"' value
+With --ttl the key expires after that long: crabkv put --ttl 90s session v
+With --codec s2 or zstd the value is stored compressed when that saves an
+eighth of it; every read gives back the original bytes.`,
 	run: runPut,
 }
 
 func runPut(e *env, v *verb, args []string) int {
 	fs := e.flagSet(v)
 	quoted := quotedFlag(fs)
+	codecName := codecFlag(fs)
+	ttl := fs.Duration("ttl", 0, "expire the key after this long (90s, 10m, 1h30m); 0: never")
 	args, code, ok := e.parse(v, fs, args, 2, 2)
 	if !ok {
 		return code
@@ -44,11 +49,23 @@ func runPut(e *env, v *verb, args []string) int {
 			return e.fail(err)
 		}
 	}
-	db, err := e.open(false)
+	c, err := codecNamed(*codecName)
 	if err != nil {
 		return e.fail(err)
 	}
-	if err := db.Put(key, value); err != nil {
+	db, err := e.openWith(&kv.Options{Codec: c})
+	if err != nil {
+		return e.fail(err)
+	}
+	if *ttl < 0 {
+		return e.closeDB(db, e.fail(fmt.Errorf("--ttl %s: must be positive", *ttl)))
+	}
+	if *ttl > 0 {
+		err = db.PutTTL(key, value, *ttl)
+	} else {
+		err = db.Put(key, value)
+	}
+	if err != nil {
 		return e.closeDB(db, e.fail(err))
 	}
 	return e.closeDB(db, exitOK)

@@ -123,7 +123,10 @@ func TestServeRedisCLI(t *testing.T) {
 		{[]string{"MSET", "user:1", "ann", "user:2", "bob"}, "OK"},
 		{[]string{"DBSIZE"}, "3"},
 		{[]string{"--scan", "--pattern", "user:*"}, "user:1\nuser:2"},
-		{[]string{"SET", "k", "v", "EX", "10"}, "ERR TTLs are not supported yet: crabkv keys do not expire"},
+		{[]string{"SET", "k", "v", "EX", "100"}, "OK"},
+		{[]string{"TTL", "k"}, "100"},
+		{[]string{"PERSIST", "k"}, "1"},
+		{[]string{"TTL", "k"}, "-1"},
 	} {
 		if got := redisCLI(append([]string{"-a", "pw"}, tc.args...)...); got != tc.want {
 			t.Errorf("redis-cli %v = %q, want %q", tc.args, got, tc.want)

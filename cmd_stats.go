@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/crabkv/crabkv/kv"
@@ -16,7 +17,9 @@ var statsVerb = verb{
 Stats prints one "name: value" line each for the number of keys, the size of
 the log, the bytes held by live records, the bytes held by superseded records
 and tombstones (stale, with its share of the log), the number of
-compactions run since the store was opened, the memory the index takes, and,
+compactions run since the store was opened, the memory the index takes,
+when keys expire, how many have an expiry and how many have expired but
+still take room in the log (their bytes count as stale), and,
 when another process holds the store open for writing, which one ("writer:").
 Stale bytes are what "crabkv compact" would reclaim.
 
@@ -57,9 +60,17 @@ func formatStats(s kv.Stats, writer string) string {
 	fmt.Fprintf(&b, "keys: %d\n", s.Keys)
 	fmt.Fprintf(&b, "log: %s\n", humanBytes(s.LogBytes))
 	fmt.Fprintf(&b, "live: %s\n", humanBytes(s.LiveBytes))
+	if encoded(s) {
+		fmt.Fprintf(&b, "compression: live data takes %s of its %s decoded, ratio %.2f\n",
+			humanBytes(s.LiveBytes), humanBytes(s.LogicalLiveBytes), ratio(s.LogicalLiveBytes, s.LiveBytes))
+	}
 	fmt.Fprintf(&b, "stale: %s, %.1f%% of the log\n", humanBytes(s.StaleBytes), percent(s.StaleBytes, s.LogBytes))
 	fmt.Fprintf(&b, "compactions: %d\n", s.Compactions)
 	fmt.Fprintf(&b, "index memory: %s\n", humanBytes(s.IndexBytes))
+	if s.ExpiringKeys > 0 || s.ExpiredKeys > 0 {
+		fmt.Fprintf(&b, "expiring keys: %d\n", s.ExpiringKeys)
+		fmt.Fprintf(&b, "expired, not yet compacted: %d keys, %s\n", s.ExpiredKeys, humanBytes(s.ExpiredBytes))
+	}
 	if writer != "" {
 		fmt.Fprintf(&b, "writer: %s\n", writer)
 	}
@@ -75,13 +86,58 @@ type statsJSONOut struct {
 	StaleRatio  float64 `json:"stale_ratio"` // StaleBytes / LogBytes, 0 to 1
 	Compactions int64   `json:"compactions"`
 	IndexBytes  int64   `json:"index_bytes"`
-	Writer      string  `json:"writer,omitempty"` // the process that holds the store, if any
+	// Present when keys expire: live keys with an expiry, and expired
+	// records no compaction has dropped yet (counted in stale_bytes).
+	// Present when values are stored encoded: the live and stale bytes
+	// as they would be with every value raw, and the ratio of logical to
+	// stored live bytes.
+	LogicalLiveBytes  int64   `json:"logical_live_bytes,omitempty"`
+	LogicalStaleBytes int64   `json:"logical_stale_bytes,omitempty"`
+	CompressionRatio  float64 `json:"compression_ratio,omitempty"`
+	ExpiringKeys      int     `json:"expiring_keys,omitempty"`
+	ExpiredKeys       int     `json:"expired_keys,omitempty"`
+	ExpiredBytes      int64   `json:"expired_bytes,omitempty"`
+	Writer            string  `json:"writer,omitempty"` // the process that holds the store, if any
 }
 
 func statsJSON(s kv.Stats, writer string) string {
 	return string(marshalJSON(statsJSONOut{
 		Keys: s.Keys, LogBytes: s.LogBytes, LiveBytes: s.LiveBytes, StaleBytes: s.StaleBytes,
 		StaleRatio: percent(s.StaleBytes, s.LogBytes) / 100, Compactions: s.Compactions, IndexBytes: s.IndexBytes,
+		LogicalLiveBytes: logicalIfEncoded(s.LogicalLiveBytes, s), LogicalStaleBytes: logicalIfEncoded(s.LogicalStaleBytes, s),
+		CompressionRatio: compressionRatio(s),
+		ExpiringKeys:     s.ExpiringKeys, ExpiredKeys: s.ExpiredKeys, ExpiredBytes: s.ExpiredBytes,
 		Writer: writer,
 	})) + "\n"
+}
+
+// ratio returns a / b, or 1 when b is 0.
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 1
+	}
+	return float64(a) / float64(b)
+}
+
+// encoded reports whether any value of s is stored encoded.
+func encoded(s kv.Stats) bool {
+	return s.LogicalLiveBytes > s.LiveBytes || s.LogicalStaleBytes > s.StaleBytes
+}
+
+// logicalIfEncoded returns n when some value of s is stored encoded, 0
+// (left out of the JSON) otherwise.
+func logicalIfEncoded(n int64, s kv.Stats) int64 {
+	if !encoded(s) {
+		return 0
+	}
+	return n
+}
+
+// compressionRatio returns the live data's logical size over its stored
+// size, rounded to two places, or 0 (left out) when nothing is encoded.
+func compressionRatio(s kv.Stats) float64 {
+	if !encoded(s) {
+		return 0
+	}
+	return math.Round(ratio(s.LogicalLiveBytes, s.LiveBytes)*100) / 100
 }

@@ -60,6 +60,9 @@ func runVerify(e *env, v *verb, args []string) int {
 	}
 	// The diagnoses below are best effort: the exit code carries the verdict.
 	switch {
+	case len(rep.BadValues) > 0:
+		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s has %d values that do not decode\n", rep.Path, len(rep.BadValues))
+		return exitDamaged
 	case rep.Corrupt():
 		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s is corrupt; run 'crabkv repair' to salvage the valid records\n", rep.Path)
 		return exitDamaged
@@ -86,8 +89,14 @@ func formatVerify(r *kv.VerifyReport) string {
 	fmt.Fprintf(&b, "log: %s\n", humanBytes(r.LogBytes))
 	fmt.Fprintf(&b, "live: %s\n", humanBytes(r.LiveBytes))
 	fmt.Fprintf(&b, "stale: %s\n", humanBytes(r.StaleBytes))
+	if r.Encoded > 0 {
+		fmt.Fprintf(&b, "encoded values: %d, decoded and checked\n", r.Encoded)
+	}
 	for _, s := range r.Damage {
 		fmt.Fprintln(&b, formatSpan(spanKind(s), s))
+	}
+	for _, bv := range r.BadValues {
+		fmt.Fprintf(&b, "value of the record at offset %d does not decode: %s\n", bv.Offset, bv.Reason)
 	}
 	return b.String()
 }

@@ -23,6 +23,7 @@ import (
 type config struct {
 	n        int
 	syncN    int
+	jsonN    int
 	reopenNs []int
 	trials   int
 	engines  []string
@@ -57,6 +58,7 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("crabbench", flag.ContinueOnError)
 	fs.IntVar(&cfg.n, "n", 200000, "keys for fill-random, reads, overwrite and ycsb-a")
 	fs.IntVar(&cfg.syncN, "sync-n", 5000, "durable writes for fill-sync, fill-sync x8 and the fdatasync probe")
+	fs.IntVar(&cfg.jsonN, "json-n", 50000, "documents for fill-json and read-json (1 KiB each; 0 skips them)")
 	reopen := fs.String("reopen-n", "200000,1000000", "comma-separated store sizes for the reopen workload (empty: skip)")
 	fs.IntVar(&cfg.trials, "trials", 3, "trials per engine and workload; the outputs show medians")
 	engs := fs.String("engines", strings.Join(engines.Names(), ","), "comma-separated engines to run")

@@ -111,7 +111,7 @@ func copyLive(w io.Writer, rec walfmt.Record, live Live, moved Moved, res *Resul
 	}
 	raw := rec.Raw
 	if rec.Flags&walfmt.FlagBatchOp != 0 {
-		raw = walfmt.AppendPut(nil, rec.Key, rec.Value)
+		raw = walfmt.AppendPlain(nil, rec)
 	}
 	if _, err := w.Write(raw); err != nil {
 		return err

@@ -37,8 +37,9 @@ type Batch struct {
 	// the operations (walfmt.AppendBatchOp). Empty until the first
 	// operation.
 	rec []byte
-	n   int   // operations in rec
-	err error // the first invalid operation
+	enc []byte // the buffer values are encoded into
+	n   int    // operations in rec
+	err error  // the first invalid operation
 }
 
 // NewBatch returns an empty batch for db.
@@ -49,11 +50,11 @@ func (b *Batch) Put(key, value []byte) {
 	if b.err == nil && len(value) > b.db.opts.MaxValueSize {
 		b.err = fmt.Errorf("kv: batch operation %d: %w: %d bytes, the limit is %d", b.n+1, ErrValueTooLarge, len(value), b.db.opts.MaxValueSize)
 	}
-	b.add(walfmt.KindPut, key, value)
+	b.add(walfmt.KindPut, key, value, 0)
 }
 
 // Delete adds a delete of key. The batch copies it.
-func (b *Batch) Delete(key []byte) { b.add(walfmt.KindDelete, key, nil) }
+func (b *Batch) Delete(key []byte) { b.add(walfmt.KindDelete, key, nil, 0) }
 
 // Len returns the number of operations in the batch.
 func (b *Batch) Len() int { return b.n }
@@ -70,7 +71,7 @@ func (b *Batch) Err() error { return b.err }
 // keeps its buffer.
 func (b *Batch) Reset() { b.rec, b.n, b.err = b.rec[:0], 0, nil }
 
-func (b *Batch) add(kind walfmt.Kind, key, value []byte) {
+func (b *Batch) add(kind walfmt.Kind, key, value []byte, expiry int64) {
 	if b.err != nil {
 		return
 	}
@@ -78,7 +79,11 @@ func (b *Batch) add(kind walfmt.Kind, key, value []byte) {
 		b.err = fmt.Errorf("kv: batch operation %d: %w", b.n+1, err)
 		return
 	}
-	size := max(len(b.rec), walfmt.RecordHeaderSize) + walfmt.RecordSize(len(key), len(value))
+	var codec uint8
+	if kind == walfmt.KindPut && b.db.opts.Codec.ID() != 0 {
+		value, codec = encodeValue(b.db.opts.Codec, value, &b.enc)
+	}
+	size := max(len(b.rec), walfmt.RecordHeaderSize) + walfmt.RecordSizeExpiring(len(key), len(value), expiry)
 	switch {
 	case b.n == MaxBatchOps:
 		b.err = fmt.Errorf("%w: more than %d operations", ErrBatchTooLarge, MaxBatchOps)
@@ -90,7 +95,11 @@ func (b *Batch) add(kind walfmt.Kind, key, value []byte) {
 	if len(b.rec) == 0 {
 		b.rec = walfmt.AppendBatchHeader(b.rec)
 	}
-	b.rec = walfmt.AppendBatchOp(b.rec, kind, key, value)
+	if kind == walfmt.KindPut {
+		b.rec = walfmt.AppendBatchOpCodec(b.rec, key, value, codec, expiry)
+	} else {
+		b.rec = walfmt.AppendBatchOp(b.rec, kind, key, value)
+	}
 	b.n++
 }
 

@@ -142,18 +142,20 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	old := db.mu.view.f           // only a compaction or Close replaces it, and Close waits for us
 	hdr := walfmt.NewFileHeader() // the new log's: a new ID and hash key
 	idx := newIndex(keys, hdr)
+	exp, live := db.expiryCopier()
 	moved := func(key []byte, off int64, size int) {
 		idx.insertNew(idx.hash(key), off, size)
+		exp.moved(off, size)
 	}
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
 	src := walfmt.NewReader(old, end, db.path)
-	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, db.live, moved, progress)
+	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, live, moved, progress)
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
-	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize}
+	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and
@@ -164,12 +166,12 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 }
 
 // live reports whether the record at off in the log is key's current
-// value: a compaction copies only those.
+// value, and has not expired: a compaction copies only those.
 func (db *DB) live(key []byte, off int64) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	s, ok, err := db.mu.index.get(key, db.viewMuLocked())
-	return ok && int64(s.off) == off, err
+	return ok && int64(s.off) == off && !db.mu.c.exp.expired(s.off, db.now()), err
 }
 
 // minCompactionHint is the smallest new log a compaction writes a hint for.
@@ -380,7 +382,11 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 // installHint puts the hint written for the new log in place, once the
 // log is. The caller holds wmu.
 func (db *DB) installHint(hinted bool, covered int64) {
-	if hinted && db.fs.Rename(filepath.Join(db.dir, hintNextName), filepath.Join(db.dir, hintName)) == nil {
+	if !hinted {
+		return
+	}
+	db.installExpiries() // first: see expiryhint.go
+	if db.fs.Rename(filepath.Join(db.dir, hintNextName), filepath.Join(db.dir, hintName)) == nil {
 		db.hintCovered = covered
 	}
 }
@@ -448,6 +454,7 @@ type pendingRec struct {
 	key    int // offset of the key in the buffer
 	keyLen int
 	size   int
+	meta   recMeta
 }
 
 func newTailCopy(db *DB, dst File, idx *index, c *counters) *tailCopy {
@@ -528,14 +535,14 @@ func (t *tailCopy) add(rec walfmt.Record) error {
 	case rec.Flags&walfmt.FlagBatchOp == 0:
 		t.out = append(t.out, rec.Raw...)
 	case rec.Kind == walfmt.KindPut:
-		t.out = walfmt.AppendPut(t.out, rec.Key, rec.Value)
+		t.out = walfmt.AppendPlain(t.out, rec)
 	default:
 		t.out = walfmt.AppendDelete(t.out, rec.Key)
 	}
 	size := len(t.out) - start
 	t.recs = append(t.recs, pendingRec{
 		kind: rec.Kind, key: start + size - len(rec.Value) - len(rec.Key),
-		keyLen: len(rec.Key), size: size,
+		keyLen: len(rec.Key), size: size, meta: metaOf(rec),
 	})
 	return nil
 }
@@ -561,7 +568,7 @@ func (t *tailCopy) flush(ctx context.Context) error {
 	t.view.end = end
 	for _, p := range t.recs {
 		key := t.out[p.key : p.key+p.keyLen]
-		if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size); err != nil {
+		if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size, p.meta); err != nil {
 			return err
 		}
 		off += int64(p.size)

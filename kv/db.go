@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
@@ -28,6 +29,11 @@ type counters struct {
 	size  int64 // bytes in the log, header included
 	live  int64 // bytes of records the index points to
 	stale int64 // bytes of superseded records and tombstones
+	// exp is the expiry table of the live records that expire (see
+	// expiries.go); nil until the first. live and stale count an
+	// expired record as live until it is replaced: Stats and the
+	// compaction policy move its bytes to stale (see settledMuLocked).
+	exp *expiries
 }
 
 // applyRecord updates idx and c for a record of the log: a put or a
@@ -35,13 +41,13 @@ type counters struct {
 // each (see apply).
 func (c *counters) applyRecord(idx *index, src keySource, rec walfmt.Record) error {
 	if rec.Kind != walfmt.KindBatch {
-		return c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size)
+		return c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size, metaOf(rec))
 	}
-	if err := c.apply(idx, src, walfmt.KindBatch, nil, rec.Offset, walfmt.RecordHeaderSize); err != nil {
+	if err := c.apply(idx, src, walfmt.KindBatch, nil, rec.Offset, walfmt.RecordHeaderSize, recMeta{}); err != nil {
 		return err
 	}
 	return walfmt.ForEachOp(rec, func(op walfmt.Record) error {
-		return c.apply(idx, src, op.Kind, op.Key, op.Offset, op.Size)
+		return c.apply(idx, src, op.Kind, op.Key, op.Offset, op.Size, metaOf(op))
 	})
 }
 
@@ -55,7 +61,10 @@ func (c *counters) applyRecord(idx *index, src keySource, rec walfmt.Record) err
 // header (kind walfmt.KindBatch, size walfmt.RecordHeaderSize) is stale
 // from the start, like a tombstone: a compaction drops it. So a batch's
 // bytes are always split exactly between live and stale.
-func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte, off int64, size int) error {
+//
+// m is what the expiry table keeps of a put (its expiry, its encoded
+// value's growth): the table follows the index.
+func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte, off int64, size int, m recMeta) error {
 	var old slot
 	var had bool
 	var err error
@@ -71,8 +80,12 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 	if had {
 		c.live -= int64(old.size)
 		c.stale += int64(old.size)
+		c.exp.forget(old, src)
 	}
 	if kind == walfmt.KindPut {
+		if m.any() {
+			c.expiriesOf().add(uint64(off), m, size)
+		}
 		c.live += int64(size)
 	} else {
 		c.stale += int64(size)
@@ -83,8 +96,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 
 // DB is an open store. It is safe for concurrent use.
 //
-// Locks, and the order they are taken in: wmu, then sync.mu, then mu; cmu
-// and the event hub's lock are leaves, never held while another is taken.
+// Locks, and the order they are taken in: wmu, then sync.mu, then mu; cmu,
+// the expiry table's lock and the event hub's lock are leaves, never held
+// while another is taken.
 // No goroutine waits for a sync while it holds mu, and none takes wmu
 // while it holds sync.mu or mu.
 //
@@ -97,6 +111,8 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     A batch's operations are all published under one exclusive hold,
 //     so no reader sees some of them without the others.
 //   - cmu: the compaction's bookkeeping.
+//   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
+//     taken with mu held, shared or exclusive, to count what has expired.
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
 // exclusive where its comment says so); any other whose name ends in
@@ -188,6 +204,11 @@ type DB struct {
 	// Repair read it from the header too.)
 	replayWindow int64
 
+	// clockMax is the latest instant the store's clock has read (Unix
+	// ns): expiry is judged by it, so a clock that steps back never
+	// brings back a key that has expired (see DB.now).
+	clockMax atomic.Int64
+
 	// closeOnce runs close once; every other Close waits in it until close
 	// has returned, then returns closeErr, which close's caller writes
 	// inside closeOnce and which is read only after it.
@@ -264,7 +285,7 @@ func (db *DB) load() error {
 	if db.opts.ReadOnly {
 		flag = os.O_RDONLY
 	} else {
-		for _, name := range []string{tempName, hintTempName, hintNextName} {
+		for _, name := range []string{tempName, hintTempName, hintNextName, expHintTemp, hintNextName + expHintSuffix} {
 			if err := db.fs.Remove(filepath.Join(db.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("kv: remove leftover %s: %w", name, err)
 			}
@@ -467,6 +488,19 @@ type Stats struct {
 	// TruncatedBytes is the size of the torn tail cut away (or, read only,
 	// ignored) at Open; non-zero means a write was interrupted by a crash.
 	TruncatedBytes int64
+	// ExpiringKeys is the number of live keys that carry an expiry.
+	ExpiringKeys int
+	// ExpiredKeys is the number of records that have expired and that no
+	// compaction has dropped yet; Keys leaves them out, and their
+	// ExpiredBytes count in StaleBytes.
+	ExpiredKeys  int
+	ExpiredBytes int64
+	// LogicalLiveBytes and LogicalStaleBytes are LiveBytes and StaleBytes
+	// as they would be if every value were stored raw: larger where
+	// values are stored encoded (Options.Codec). LiveBytes over
+	// LogicalLiveBytes is the compression ratio of the live data.
+	LogicalLiveBytes  int64
+	LogicalStaleBytes int64
 }
 
 // Stats returns the current statistics.
@@ -481,6 +515,7 @@ func (db *DB) Stats() Stats {
 		IndexBytes:     db.mu.index.memory(),
 		TruncatedBytes: db.truncated,
 	}
+	db.expiryStatsMuLocked(&s)
 	db.mu.RUnlock()
 	db.cmu.Lock()
 	s.Compactions = db.cmu.done

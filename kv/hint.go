@@ -171,8 +171,13 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 		_ = x.close() // harmless: see mapping.unmap
 		return nil, counters{}, false
 	}
+	exp, err := db.loadExpiries(h.logID, h.covered, h.keys)
+	if err != nil {
+		_ = x.close() // harmless: see mapping.unmap
+		return nil, counters{}, false
+	}
 	x.setHashKey(hdr)
-	return x, counters{size: h.covered, live: h.live, stale: h.stale}, true
+	return x, counters{size: h.covered, live: h.live, stale: h.stale, exp: exp}, true
 }
 
 // checkSlots checks a table loaded from a hint with header h, before
@@ -249,6 +254,10 @@ func (db *DB) saveHint(x *index, c counters, log File, name string) error {
 		slots: uint64(len(x.slots)), keys: uint64(x.count), covered: c.size,
 		live: c.live, stale: c.stale, tie: tie, slotsCRC: checksumSlots(x.slots),
 		logID: x.hdr.ID,
+	}
+	// The expiry table goes beside it, first (see expiryhint.go).
+	if err := db.saveExpiries(c, x.hdr.ID, name); err != nil {
+		return err
 	}
 	tmp := filepath.Join(db.dir, hintTempName)
 	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)

@@ -52,6 +52,16 @@ type Options struct {
 	// compact in the background once stale bytes reach a third of a log of
 	// at least 1 MiB.
 	Compaction compact.Policy
+	// Codec encodes the values this store writes from now on: Raw (the
+	// default, also for nil), S2, Zstd, or one the program registered
+	// (RegisterCodec). A value is stored encoded only when that saves at
+	// least an eighth of it. Values already written keep their codec:
+	// a store reads every registered codec whatever this says. See Codec.
+	Codec Codec
+	// Clock tells the time that expiring keys are judged by (see
+	// DB.PutTTL). Nil means time.Now. Tests inject a clock they move by
+	// hand; the store never lets the time it sees go backwards.
+	Clock func() time.Time
 	// FS is the file system the store lives on. Nil means the operating
 	// system's. Tests use it to inject faults.
 	FS FS
@@ -86,6 +96,15 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if opts.FollowPoll == 0 {
 		opts.FollowPoll = DefaultFollowPoll
+	}
+	if opts.Codec == nil {
+		opts.Codec = Raw
+	}
+	if c, err := codecByID(opts.Codec.ID()); err != nil || c != opts.Codec {
+		return opts, fmt.Errorf("kv: Options.Codec %q (ID %d) is not registered: see RegisterCodec", opts.Codec.Name(), opts.Codec.ID())
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
 	}
 	if opts.FS == nil {
 		opts.FS = DefaultFS()

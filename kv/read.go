@@ -9,6 +9,9 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"time"
+
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // Get returns a copy of key's value, or ErrNotFound. The record's checksum
@@ -23,15 +26,11 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return nil, err
 	}
-	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
+	s, _, err := db.lookupMuLocked(key)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, ErrNotFound
-	}
-	return v.value(s)
+	return db.viewMuLocked().value(s)
 }
 
 // Entry describes where a key's live record sits in the log. For a key a
@@ -42,8 +41,17 @@ type Entry struct {
 	Offset int64
 	// RecordSize is the encoded size of the record.
 	RecordSize int
-	// ValueSize is the size of the value.
+	// ValueSize is the size of the value, as Get returns it.
 	ValueSize int
+	// StoredValueSize is the size of the value as stored: smaller than
+	// ValueSize when it is stored encoded.
+	StoredValueSize int
+	// Codec names the codec the value is stored with: "raw", "s2",
+	// "zstd", a registered codec's name, or "codec N" for one this
+	// program does not know.
+	Codec string
+	// Expires is when the key expires; the zero time if it never does.
+	Expires time.Time
 }
 
 // Entry returns where key's record is, or ErrNotFound.
@@ -54,12 +62,9 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 		return Entry{}, err
 	}
 	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
+	s, _, err := db.lookupMuLocked(key)
 	if err != nil {
 		return Entry{}, err
-	}
-	if !ok {
-		return Entry{}, ErrNotFound
 	}
 	// A header no checksum has covered yet could report a false size.
 	if err := v.checkRecord(int64(s.off), int(s.size)); err != nil {
@@ -70,7 +75,18 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 		return Entry{}, err
 	}
 	vs := int(binary.LittleEndian.Uint32(h[12:16]))
-	return Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs}, nil
+	e := Entry{Offset: int64(s.off), RecordSize: int(s.size), ValueSize: vs, StoredValueSize: vs, Codec: "raw"}
+	if at, ok := db.mu.c.exp.lookup(s.off); ok {
+		e.Expires = time.Unix(0, at)
+	}
+	if id := walfmt.ValueCodec(h[:]); id != 0 {
+		e.ValueSize += int(recordGrowth(v, s))
+		e.Codec = fmt.Sprintf("codec %d", id)
+		if c, err := codecByID(id); err == nil {
+			e.Codec = c.Name()
+		}
+	}
+	return e, nil
 }
 
 // Keys returns, in byte order, a copy of the keys that start with prefix
@@ -134,8 +150,11 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 	// Read the keys in log order: a sequential pass over the log is many
 	// times faster than one in hash order, which jumps across it.
 	recs := make([]slot, 0, max(0, db.mu.index.count))
+	exp, now := db.mu.c.exp, db.now()
 	db.mu.index.each(func(s slot) bool {
-		recs = append(recs, s)
+		if !exp.expired(s.off, now) {
+			recs = append(recs, s)
+		}
 		return true
 	})
 	slices.SortFunc(recs, func(a, b slot) int { return cmp.Compare(a.off, b.off) })
@@ -207,15 +226,11 @@ func (db *DB) ReadValueAt(key []byte, p []byte, off int64) (n int, size int, err
 	if err := db.readableMuLocked(); err != nil {
 		return 0, 0, err
 	}
-	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
+	s, _, err := db.lookupMuLocked(key)
 	if err != nil {
 		return 0, 0, err
 	}
-	if !ok {
-		return 0, 0, ErrNotFound
-	}
-	n, size, err = v.valueAt(s, p, off)
+	n, size, err = db.viewMuLocked().valueAt(s, p, off)
 	if err == nil && n < len(p) {
 		err = io.EOF
 	}

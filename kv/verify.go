@@ -54,6 +54,36 @@ type VerifyReport struct {
 	// Damage lists every span without a valid record, in log order; a torn
 	// tail, if any, is the last.
 	Damage []Span
+	// Encoded counts the values stored encoded (see Codec), each of which
+	// Verify decodes. BadValues lists those of valid records that do not
+	// decode, or whose codec this program does not know: Get of their
+	// keys fails.
+	Encoded   int
+	BadValues []BadValue
+}
+
+// BadValue is a valid record whose value does not decode.
+type BadValue struct {
+	// Offset is the record's offset in the log.
+	Offset int64
+	// Reason says why it does not decode, naming the codec.
+	Reason string
+}
+
+// checkValue decodes rec's value if it is stored encoded.
+func (r *VerifyReport) checkValue(rec walfmt.Record) {
+	if rec.Kind != walfmt.KindPut || rec.Codec == 0 {
+		return
+	}
+	r.Encoded++
+	if _, err := decodeValue(nil, rec.Codec, rec.Value); err != nil {
+		reason := err.Error()
+		var ce *walfmt.CorruptionError
+		if errors.As(err, &ce) {
+			reason = ce.Reason
+		}
+		r.BadValues = append(r.BadValues, BadValue{Offset: rec.Offset, Reason: reason})
+	}
 }
 
 // Clean reports whether every byte of the log belongs to a valid record.
@@ -204,6 +234,7 @@ func (rep *VerifyReport) count(rec walfmt.Record) {
 	switch rec.Kind {
 	case walfmt.KindPut:
 		rep.Puts++
+		rep.checkValue(rec)
 	case walfmt.KindDelete:
 		rep.Deletes++
 	case walfmt.KindBatch:

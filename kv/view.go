@@ -118,9 +118,39 @@ func (v *logView) value(s slot) ([]byte, error) {
 	if err != nil {
 		return nil, locateCorruption(err, v.path, int64(s.off))
 	}
+	if id := walfmt.ValueCodec(b); id != 0 {
+		out, err := decodeValue(nil, id, val)
+		return out, v.codecError(err, int64(s.off))
+	}
 	out := make([]byte, len(val))
 	copy(out, val)
 	return out, nil
+}
+
+// codecError places err, a failure to decode the value of the record at
+// off, in the log.
+func (v *logView) codecError(err error, off int64) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrUnknownCodec) {
+		return fmt.Errorf("kv: %s: record at offset %d: %w", v.path, off, err)
+	}
+	return locateCorruption(err, v.path, off)
+}
+
+// decodedAt copies the decoded value of the encoded record s points to,
+// from offset off, into p: a value stored encoded is decoded whole to be
+// read in part.
+func (v *logView) decodedAt(s slot, p []byte, off int64) (int, int, error) {
+	val, err := v.value(s)
+	if err != nil {
+		return 0, 0, err
+	}
+	if off >= int64(len(val)) {
+		return 0, len(val), nil
+	}
+	return copy(p, val[off:]), len(val), nil
 }
 
 // recordBytes returns the bytes of the record s points to: from the map,
@@ -181,6 +211,9 @@ func (v *logView) valueAt(s slot, p []byte, off int64) (int, int, error) {
 		if err != nil {
 			return 0, 0, err
 		}
+		if len(b) >= walfmt.RecordHeaderSize && walfmt.ValueCodec(b) != 0 {
+			return v.decodedAt(s, p, off)
+		}
 		val, err := walfmt.Value(b)
 		if err != nil {
 			return 0, 0, locateCorruption(err, v.path, int64(s.off))
@@ -202,6 +235,9 @@ func (v *logView) valueAt(s slot, p []byte, off int64) (int, int, error) {
 	}
 	if _, err := v.f.ReadAt(buf[:walfmt.RecordHeaderSize], rec); err != nil {
 		return 0, 0, fmt.Errorf("kv: read %s at offset %d: %w", v.path, rec, err)
+	}
+	if walfmt.ValueCodec(buf) != 0 {
+		return v.decodedAt(s, p, off)
 	}
 	stored := binary.LittleEndian.Uint32(buf)
 	crc := crc32.Update(0, castagnoli, buf[4:walfmt.RecordHeaderSize])

@@ -19,7 +19,7 @@ func (db *DB) Put(key, value []byte) error {
 	if len(value) > db.opts.MaxValueSize {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrValueTooLarge, len(value), db.opts.MaxValueSize)
 	}
-	return db.write(walfmt.KindPut, key, value)
+	return db.write(walfmt.KindPut, key, value, 0)
 }
 
 // Delete removes key. Deleting a key that is not there is not an error and
@@ -28,7 +28,7 @@ func (db *DB) Delete(key []byte) error {
 	if err := db.checkKey(key); err != nil {
 		return err
 	}
-	return db.write(walfmt.KindDelete, key, nil)
+	return db.write(walfmt.KindDelete, key, nil, 0)
 }
 
 func (db *DB) checkKey(key []byte) error {
@@ -45,8 +45,19 @@ func (db *DB) checkKey(key []byte) error {
 // publishes it to readers: a reader never sees a value that a crash could
 // still take back. Synced writers that arrive together share one fsync
 // (group commit): each appends under wmu, then waits outside it for a sync
-// that covers its record.
-func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
+// that covers its record. A put expires at expiry (Unix ns) unless it is 0.
+// Its value is encoded with Options.Codec first, outside the lock, so
+// writers compress in parallel.
+func (db *DB) write(kind walfmt.Kind, key, value []byte, expiry int64) error {
+	var codec uint8
+	m := recMeta{expiry: expiry}
+	if kind == walfmt.KindPut && db.opts.Codec.ID() != 0 {
+		bp := encodeBufs.Get().(*[]byte)
+		defer encodeBufs.Put(bp)
+		n := len(value)
+		value, codec = encodeValue(db.opts.Codec, value, bp)
+		m.grow = int32(n - len(value))
+	}
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
 		db.wmu.Unlock()
@@ -69,11 +80,11 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte) error {
 		}
 	}
 	if kind == walfmt.KindPut {
-		db.buf = walfmt.AppendPut(db.buf[:0], key, value)
+		db.buf = walfmt.AppendPutCodec(db.buf[:0], key, value, codec, expiry)
 	} else {
 		db.buf = walfmt.AppendDelete(db.buf[:0], key)
 	}
-	return db.commitLocked(pendingWrite{kind: kind, key: key}, db.buf)
+	return db.commitLocked(pendingWrite{kind: kind, key: key, meta: m}, db.buf)
 }
 
 // commitLocked appends rec, the encoding of w, makes it durable as the
@@ -151,6 +162,7 @@ type pendingWrite struct {
 	// batch is the encoded record of a batch (kind walfmt.KindBatch),
 	// whose operations are published together.
 	batch []byte
+	meta  recMeta // a put's expiry and growth (see expiries.go)
 	off   int64
 	size  int
 	seq   uint64 // the write's place in the order of synced writes
@@ -168,15 +180,18 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	v := db.viewMuLocked()
 	v.end = end // the batch is in the file: its keys may be read through the map
 	for _, w := range ws {
-		rec := walfmt.Record{Kind: w.kind, Key: w.key, Offset: w.off, Size: w.size}
+		var err error
 		if w.kind == walfmt.KindBatch {
-			rec.Value = w.batch[walfmt.RecordHeaderSize:]
+			rec := walfmt.Record{Kind: w.kind, Offset: w.off, Size: w.size, Value: w.batch[walfmt.RecordHeaderSize:]}
+			err = db.mu.c.applyRecord(db.mu.index, v, rec)
+		} else {
+			err = db.mu.c.apply(db.mu.index, v, w.kind, w.key, w.off, w.size, w.meta)
 		}
-		if err := db.mu.c.applyRecord(db.mu.index, v, rec); err != nil {
+		if err != nil {
 			return compact.State{}, err
 		}
 	}
-	return compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}, nil
+	return db.stateMuLocked(), nil
 }
 
 // remapMuLocked maps the log again, larger, once appends have outgrown the
@@ -304,7 +319,14 @@ func (db *DB) drainSyncs() error {
 func (db *DB) policyState() compact.State {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale}
+	return db.stateMuLocked()
+}
+
+// stateMuLocked returns what the compaction policy looks at: expired
+// records count as stale. The caller holds mu.
+func (db *DB) stateMuLocked() compact.State {
+	_, expired := db.mu.c.exp.settle(db.now())
+	return compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale + expired}
 }
 
 // writableLocked returns why the DB cannot take a write, if it cannot.

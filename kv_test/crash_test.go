@@ -59,7 +59,8 @@ type op struct {
 	kind  byte // 'P' put, 'D' delete, 'C' compact, 'B' batch
 	key   string
 	value string
-	batch []op // a batch's puts and deletes
+	ttl   time.Duration // a put's TTL, 0 for none (see ttl_crash_test.go)
+	batch []op          // a batch's puts and deletes
 }
 
 // genOps returns n random operations over a few keys, with values of
@@ -87,7 +88,7 @@ func (s state) apply(o op) state {
 	next := cloneState(s)
 	switch o.kind {
 	case 'P':
-		next[o.key] = o.value
+		next[o.key] = o.value + expirySuffix(o.ttl)
 	case 'D':
 		delete(next, o.key)
 	case 'B':
@@ -122,7 +123,7 @@ func readState(tb testing.TB, db *kv.DB) state {
 		if err != nil {
 			tb.Fatalf("Get(%q) of a listed key: %v", k, err)
 		}
-		got[k] = string(v)
+		got[k] = string(v) + storedExpiry(tb, db, k)
 	}
 	return got
 }
@@ -131,15 +132,21 @@ func readState(tb testing.TB, db *kv.DB) state {
 func (o op) run(db *kv.DB) error {
 	switch o.kind {
 	case 'P':
+		if o.ttl != 0 {
+			return db.PutTTL([]byte(o.key), []byte(o.value), o.ttl)
+		}
 		return db.Put([]byte(o.key), []byte(o.value))
 	case 'D':
 		return db.Delete([]byte(o.key))
 	case 'B':
 		b := db.NewBatch()
 		for _, x := range o.batch {
-			if x.kind == 'P' {
+			switch {
+			case x.kind == 'P' && x.ttl != 0:
+				b.PutTTL([]byte(x.key), []byte(x.value), x.ttl)
+			case x.kind == 'P':
 				b.Put([]byte(x.key), []byte(x.value))
-			} else {
+			default:
 				b.Delete([]byte(x.key))
 			}
 		}
@@ -174,7 +181,7 @@ func diffState(got, want state) string {
 // memOptions are the options of a store on a memFS, with automatic
 // compaction off so that a seed replays the same operations.
 func memOptions(fsys kv.FS, noSync bool) *kv.Options {
-	return &kv.Options{FS: fsys, NoSync: noSync, Compaction: compact.Policy{Disabled: true}}
+	return &kv.Options{FS: fsys, NoSync: noSync, Compaction: compact.Policy{Disabled: true}, Clock: workloadClock}
 }
 
 const memDir = "/data"
@@ -250,7 +257,7 @@ func crashWorkloadOf(t *testing.T, seed uint64, noSync bool, gen func(*rand.Rand
 		return
 	}
 	for i := len(states) - 1; i >= durable; i-- {
-		if diffState(got, states[i]) == "" {
+		if diffState(got, states[i].at(reopenClock())) == "" {
 			return
 		}
 	}
@@ -262,7 +269,9 @@ func crashWorkloadOf(t *testing.T, seed uint64, noSync bool, gen func(*rand.Rand
 // or nil after reporting why it cannot.
 func reopenState(t *testing.T, fsys *memFS, seed uint64) state {
 	t.Helper()
-	db, err := kv.Open(memDir, memOptions(fsys, false))
+	opts := memOptions(fsys, false)
+	opts.Clock = reopenClock // some of the workload's TTLs have run out
+	db, err := kv.Open(memDir, opts)
 	if err != nil {
 		t.Errorf("seed %d: Open after the crash: %v", seed, err)
 		return nil
@@ -395,6 +404,10 @@ func TestCrashChild(t *testing.T) {
 	// the process: it is in the kernel's page cache, written or mapped.
 	opts := &kv.Options{NoSync: strings.HasPrefix(mode, "nosync"), Compaction: compact.Policy{Disabled: true}}
 	compacting := strings.HasSuffix(mode, "compaction")
+	ttl := strings.Contains(mode, "ttl")
+	if ttl {
+		opts.Clock = workloadClock // the expiries it writes are known
+	}
 	if compacting {
 		// Compact whenever a fifth of a log of any size is stale, on top
 		// of the explicit loop below.
@@ -413,7 +426,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for w := range childWriters {
-		wg.Go(func() { childWrite(db, w, seed) })
+		wg.Go(func() { childWrite(db, w, seed, ttl) })
 	}
 	wg.Wait() // never returns: the writers run until killed
 }
@@ -421,7 +434,8 @@ func TestCrashChild(t *testing.T) {
 // childWrite writes forever. Before each write it prints "> w i op key n"
 // and after the write returns "< w i"; a value is "s<seed>-w<w>-<i>"
 // followed by n x's. Each line is one write(2), so lines never interleave.
-func childWrite(db *kv.DB, w int, seed uint64) {
+// With ttl, a third of the puts are PutTTL with childTTL (op T).
+func childWrite(db *kv.DB, w int, seed uint64, ttl bool) {
 	rng := rand.New(rand.NewPCG(seed, uint64(w)))
 	for i := 0; ; i++ {
 		key := fmt.Sprintf("w%d-k%02d", w, rng.IntN(40))
@@ -429,12 +443,17 @@ func childWrite(db *kv.DB, w int, seed uint64) {
 		kind := byte('P')
 		if rng.IntN(8) == 0 {
 			kind = 'D'
+		} else if ttl && rng.IntN(3) == 0 {
+			kind = 'T'
 		}
 		fmt.Fprintf(os.Stdout, "> %d %d %c %s %d\n", w, i, kind, key, n)
 		var err error
-		if kind == 'P' {
+		switch kind {
+		case 'P':
 			err = db.Put([]byte(key), childValue(seed, w, i, n))
-		} else {
+		case 'T':
+			err = db.PutTTL([]byte(key), childValue(seed, w, i, n), childTTL)
+		default:
 			err = db.Delete([]byte(key))
 		}
 		if err != nil {
@@ -444,6 +463,10 @@ func childWrite(db *kv.DB, w int, seed uint64) {
 		fmt.Fprintf(os.Stdout, "< %d %d\n", w, i)
 	}
 }
+
+// childTTL is the TTL of the child's expiring puts: with its clock
+// stopped at workloadTime, they expire long after any test reads them.
+const childTTL = 2 * time.Hour
 
 func childValue(seed uint64, w, i, n int) []byte {
 	return append(fmt.Appendf(nil, "s%d-w%d-%d", seed%1000, w, i), bytes.Repeat([]byte("x"), n)...)
@@ -460,7 +483,7 @@ func TestKill9(t *testing.T) {
 		t.Skip("in the child")
 	}
 	seed := baseSeed(t)
-	for _, mode := range []string{"writes", "compaction", "nosync-writes", "nosync-compaction"} {
+	for _, mode := range []string{"writes", "compaction", "nosync-writes", "nosync-compaction", "ttl-compaction", "nosync-ttl-compaction"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			// The same directory across rounds: each child starts from
@@ -580,8 +603,11 @@ func allowedValues(out []byte, prev map[string][]string, seed uint64) (map[strin
 				return nil, fmt.Errorf("bad line %q", sc.Text())
 			}
 			o := &op{kind: f[3][0], key: f[4], value: absent}
-			if o.kind == 'P' {
+			switch o.kind {
+			case 'P':
 				o.value = string(childValue(seed, w, i, n))
+			case 'T':
+				o.value = string(childValue(seed, w, i, n)) + expirySuffix(childTTL)
 			}
 			inflight[w] = o
 		case len(f) == 3 && f[0] == "<":

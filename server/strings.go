@@ -37,20 +37,25 @@ func (c *client) get(args [][]byte) {
 // setOptions are SET's flags.
 type setOptions struct {
 	nx, xx, get bool
+	ttl         setTTL // see ttl.go
 }
 
 func parseSetOptions(args [][]byte) (setOptions, string) {
 	var o setOptions
-	for _, a := range args {
-		switch strings.ToUpper(string(a)) {
+	for i := 0; i < len(args); i++ {
+		switch opt := strings.ToUpper(string(args[i])); opt {
 		case "NX":
 			o.nx = true
 		case "XX":
 			o.xx = true
 		case "GET":
 			o.get = true
-		case "EX", "PX", "EXAT", "PXAT", "KEEPTTL", "PERSIST":
-			return o, "ERR TTLs are not supported yet: crabkv keys do not expire"
+		case "EX", "PX", "EXAT", "PXAT", "KEEPTTL":
+			n, msg := o.ttl.parse(opt, args[i+1:])
+			if msg != "" {
+				return o, msg
+			}
+			i += n
 		default:
 			return o, "ERR syntax error"
 		}
@@ -71,7 +76,7 @@ func (c *client) set(args [][]byte) {
 	key, value := args[1], args[2]
 	var old []byte
 	found := false
-	if !o.nx && !o.xx && !o.get {
+	if !o.nx && !o.xx && !o.get && !o.ttl.keep {
 		defer c.s.keys.share(key)()
 	} else {
 		defer c.s.keys.lock(key)()
@@ -85,7 +90,7 @@ func (c *client) set(args [][]byte) {
 		c.setReply(o, old, found, false)
 		return
 	}
-	if err := c.s.db.Put(key, value); err != nil {
+	if err := c.putTTL(o.ttl, key, value); err != nil {
 		c.engineError(err)
 		return
 	}

@@ -119,7 +119,7 @@ func checkImports(tb testing.TB, lines []byte, pairs []string) {
 		if len(line) == 0 {
 			continue
 		}
-		k, v, err := ndjson.ParsePair(line)
+		k, v, _, err := ndjson.ParsePair(line)
 		if err != nil {
 			tb.Fatalf("import %q: %v", line, err)
 		}

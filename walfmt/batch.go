@@ -25,7 +25,20 @@ func AppendBatchHeader(dst []byte) []byte {
 // delete (KindDelete) of key, to dst. The caller checks the lengths
 // against MaxKeyLen and MaxValueLen, and keeps a batch within MaxValueLen.
 func AppendBatchOp(dst []byte, kind Kind, key, value []byte) []byte {
-	return appendRecordFlags(dst, kind, FlagBatchOp, key, value)
+	return appendRecordFlags(dst, kind, FlagBatchOp, 0, 0, key, value)
+}
+
+// AppendBatchOpExpiring appends a put of key to value, as an operation of
+// a batch, that expires at expiry (Unix nanoseconds; 0: never).
+func AppendBatchOpExpiring(dst, key, value []byte, expiry int64) []byte {
+	return appendRecordFlags(dst, KindPut, FlagBatchOp, 0, expiry, key, value)
+}
+
+// AppendBatchOpCodec appends a put of key to value, encoded by the value
+// codec codec, as an operation of a batch that expires at expiry (0:
+// never).
+func AppendBatchOpCodec(dst, key, value []byte, codec uint8, expiry int64) []byte {
+	return appendRecordFlags(dst, KindPut, FlagBatchOp, codec, expiry, key, value)
 }
 
 // SealBatch fills in the value length and the checksum of the batch record
@@ -68,11 +81,11 @@ func decodeOp(b []byte) (Record, string) {
 	if len(b) < RecordHeaderSize {
 		return op, "incomplete batch operation"
 	}
-	h, reason := parseFields(b, FlagBatchOp)
+	h, reason := parseFields(b, FlagBatchOp|FlagExpiry)
 	switch {
 	case reason != "":
 		return op, reason
-	case h.flags != FlagBatchOp:
+	case h.flags&FlagBatchOp == 0:
 		return op, "batch operation without its flag"
 	case h.kind == KindBatch:
 		return op, "batch inside a batch"

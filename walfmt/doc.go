@@ -40,14 +40,17 @@
 //	     4     1  kind: 1 = put, 2 = delete (tombstone), 3 = batch
 //	     5     1  flags: bit 0 = an expiry field is present; bit 1 = an
 //	              operation inside a batch (see "Batches"); other bits zero
-//	     6     1  value codec: 0 = raw (room for compression)
+//	     6     1  value codec: 0 = raw; any other value names the codec
+//	              that encoded a put's value (see "Value codecs"); 0 on
+//	              every other kind
 //	     7     1  reserved, zero
 //	     8     4  key length K, little-endian, 1 <= K <= MaxKeyLen;
 //	              always 0 for a batch
 //	    12     4  value length V, little-endian, V <= MaxValueLen;
 //	              always 0 for a delete
 //	    16     8  expiry, Unix nanoseconds, little-endian; present only
-//	              when flags bit 0 is set (room for TTLs)
+//	              when flags bit 0 is set, and only on a put: the key is
+//	              absent from that instant on (see "Expiry")
 //	 16(+8)    K  key
 //	 ...       V  value
 //
@@ -71,7 +74,8 @@
 //	 <------------- one checksum, the batch's, over all of it ----------->
 //
 // Each operation is laid out as a put or delete record of the log, with
-// flags exactly 2 (FlagBatchOp: no expiry) and its own checksum over its own
+// flags 2 (FlagBatchOp), or 3 for a put that expires (FlagBatchOp and
+// FlagExpiry, with the expiry field), and its own checksum over its own
 // bytes. The batch's checksum makes the batch valid or invalid as a whole,
 // so a batch cut short by a crash is a torn record like any other and
 // none of its operations is applied. The operations' own checksums let a
@@ -84,6 +88,29 @@
 // operations fill its value exactly and each is valid; a batch never
 // nests. Operations apply in order, a later one on a key overriding an
 // earlier one.
+//
+// # Expiry
+//
+// A put record with flags bit 0 (FlagExpiry) carries an absolute expiry
+// time in Unix nanoseconds, never 0: from that instant on, its key reads
+// as absent, and the record is stale, as an overwritten one is. Nothing
+// is written when a key expires; a compaction drops the expired record.
+// A tombstone never carries an expiry. Expiring puts may appear in any
+// version 2 log; logs written before expiries were used simply have none,
+// and read as before.
+//
+// # Value codecs
+//
+// The codec byte of a put says how its value is stored: 0 raw, the bytes
+// the writer gave; any other value names a codec (compression) that
+// encoded them, and a reader must decode the value with it. The format
+// assigns no codec but 0: the IDs are kept by the engine (CrabKv's kv
+// package reserves 1 for S2 and 2 for zstd, and 1..15 for its own), so
+// that a reader that meets an ID it does not know reports it by number
+// instead of returning encoded bytes. The value length V is the stored,
+// encoded length; the checksum covers the stored bytes. Each record names
+// its own codec, so one log can hold values of several. Logs written before
+// codecs were used have 0 everywhere, and read as before.
 //
 // # Reserved space
 //

@@ -208,6 +208,15 @@ func RecordSize(keyLen, valueLen int) int {
 	return RecordHeaderSize + keyLen + valueLen
 }
 
+// RecordSizeExpiring returns the encoded size of a record with the given
+// key and value lengths and an expiry field when expiry is not zero.
+func RecordSizeExpiring(keyLen, valueLen int, expiry int64) int {
+	if expiry != 0 {
+		return RecordSize(keyLen, valueLen) + ExpirySize
+	}
+	return RecordSize(keyLen, valueLen)
+}
+
 // Record is one decoded record. Key and Value alias the reader's buffer and
 // are valid only until the next call to Next.
 type Record struct {
@@ -237,20 +246,49 @@ func AppendDelete(dst, key []byte) []byte {
 	return appendRecord(dst, KindDelete, key, nil)
 }
 
-func appendRecord(dst []byte, kind Kind, key, value []byte) []byte {
-	return appendRecordFlags(dst, kind, 0, key, value)
+// AppendPutExpiring appends a put record for key and value that expires at
+// expiry, in Unix nanoseconds; an expiry of 0 means none, and gives
+// AppendPut's record. It does not allocate when dst has room.
+func AppendPutExpiring(dst, key, value []byte, expiry int64) []byte {
+	return appendRecordFlags(dst, KindPut, 0, 0, expiry, key, value)
 }
 
-// appendRecordFlags appends a record with the given flags, none of which
-// adds a field.
-func appendRecordFlags(dst []byte, kind Kind, flags uint8, key, value []byte) []byte {
+// AppendPutCodec appends a put record whose value was encoded by the value
+// codec codec (0: raw; see "Value codecs" in the package doc) and that
+// expires at expiry (Unix ns; 0: never).
+func AppendPutCodec(dst, key, value []byte, codec uint8, expiry int64) []byte {
+	return appendRecordFlags(dst, KindPut, 0, codec, expiry, key, value)
+}
+
+// AppendPlain appends rec, a record of the log or an operation of a batch,
+// as a record of the log of its own: the same kind, key, value, codec and
+// expiry, without FlagBatchOp. It is how a compaction copies a batch's
+// operation out of its batch.
+func AppendPlain(dst []byte, rec Record) []byte {
+	return appendRecordFlags(dst, rec.Kind, 0, rec.Codec, rec.Expiry, rec.Key, rec.Value)
+}
+
+func appendRecord(dst []byte, kind Kind, key, value []byte) []byte {
+	return appendRecordFlags(dst, kind, 0, 0, 0, key, value)
+}
+
+// appendRecordFlags appends a record with the given flags and, when expiry
+// is not zero, an expiry field (and FlagExpiry).
+func appendRecordFlags(dst []byte, kind Kind, flags, codec uint8, expiry int64, key, value []byte) []byte {
 	start := len(dst)
 	var h [RecordHeaderSize]byte
 	h[offKind] = byte(kind)
+	h[offCodec] = codec
+	if expiry != 0 {
+		flags |= FlagExpiry
+	}
 	h[offFlags] = flags
 	binary.LittleEndian.PutUint32(h[offKeyLen:], uint32(len(key)))
 	binary.LittleEndian.PutUint32(h[offValueLen:], uint32(len(value)))
 	dst = append(dst, h[:]...)
+	if expiry != 0 {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(expiry))
+	}
 	dst = append(dst, key...)
 	dst = append(dst, value...)
 	binary.LittleEndian.PutUint32(dst[start:], Checksum(dst[start+4:]))
@@ -310,8 +348,8 @@ func parseFields(b []byte, flags uint8) (header, string) {
 		return h, "unknown record kind"
 	case h.flags&^flags != 0:
 		return h, "unknown record flags"
-	case h.codec != 0:
-		return h, "unknown value codec"
+	case h.codec != 0 && h.kind != KindPut:
+		return h, "value codec on a record without a value"
 	case b[offReserved] != 0:
 		return h, "reserved byte not zero"
 	case h.keyLen > MaxKeyLen:
@@ -320,6 +358,8 @@ func parseFields(b []byte, flags uint8) (header, string) {
 		return h, "value length out of range"
 	case h.kind == KindDelete && h.valueLen != 0:
 		return h, "tombstone with a value"
+	case h.kind == KindDelete && h.flags&FlagExpiry != 0:
+		return h, "tombstone with an expiry"
 	}
 	return h, ""
 }
@@ -346,6 +386,10 @@ func decode(b []byte, h header, r *Record) string {
 	}
 	return ""
 }
+
+// ValueCodec returns the value codec byte of the record whose header
+// starts b (at least RecordHeaderSize bytes): 0 for a raw value.
+func ValueCodec(b []byte) uint8 { return b[offCodec] }
 
 // ValueBounds returns where the value of a put record lies, from the
 // record's fixed header: valueOff bytes from the record's start, valueLen

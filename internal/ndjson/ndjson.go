@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -85,35 +86,54 @@ type line struct {
 	KeyBase64   *string `json:"key_base64"`
 	Value       *string `json:"value"`
 	ValueBase64 *string `json:"value_base64"`
+	// ExpiresAt is when the key expires, in Unix milliseconds, for a key
+	// that has an expiry.
+	ExpiresAt *int64 `json:"expires_at"`
 }
 
-// ParsePair decodes one line into its key and value. The key is never
-// empty; an error says what is wrong with the line.
-func ParsePair(text []byte) (key, value []byte, err error) {
+// ParsePair decodes one line into its key, its value and its expiry (the
+// zero time for none). The key is never empty; an error says what is wrong
+// with the line.
+func ParsePair(text []byte) (key, value []byte, expires time.Time, err error) {
 	if !utf8.Valid(text) {
 		// encoding/json would turn the bad bytes into U+FFFD silently.
-		return nil, nil, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
+		return nil, nil, time.Time{}, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
 	}
 	if key, value, ok := ParsePlain(text); ok {
-		return key, value, nil
+		return key, value, time.Time{}, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.DisallowUnknownFields()
 	var l line
 	if err := dec.Decode(&l); err != nil {
-		return nil, nil, fmt.Errorf("not a JSON object of key and value: %w", err)
+		return nil, nil, time.Time{}, fmt.Errorf("not a JSON object of key and value: %w", err)
 	}
 	if dec.More() {
-		return nil, nil, errors.New("more than one JSON value on the line")
+		return nil, nil, time.Time{}, errors.New("more than one JSON value on the line")
 	}
 	if key, err = field("key", l.Key, l.KeyBase64); err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
 	if len(key) == 0 {
-		return nil, nil, errors.New("empty key")
+		return nil, nil, time.Time{}, errors.New("empty key")
 	}
-	value, err = field("value", l.Value, l.ValueBase64)
-	return key, value, err
+	if value, err = field("value", l.Value, l.ValueBase64); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	if l.ExpiresAt != nil {
+		if *l.ExpiresAt <= 0 {
+			return nil, nil, time.Time{}, fmt.Errorf("expires_at %d: not a time after 1970 in Unix milliseconds", *l.ExpiresAt)
+		}
+		expires = time.UnixMilli(*l.ExpiresAt)
+	}
+	return key, value, expires, nil
+}
+
+// AppendExpiresAt adds the field "expires_at", at in Unix milliseconds, to
+// line, one object that AppendObject or AppendPair wrote.
+func AppendExpiresAt(line []byte, at time.Time) []byte {
+	line = line[:len(line)-len("}\n")]
+	return fmt.Appendf(line, `,"expires_at":%d}`+"\n", at.UnixMilli())
 }
 
 // field returns the bytes of the field name, given as text or as base64

@@ -23,7 +23,7 @@ func TestPairRoundTrip(t *testing.T) {
 		if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
 			t.Fatalf("%q is not one line", line)
 		}
-		k, v, err := ParsePair(line)
+		k, v, _, err := ParsePair(line)
 		if err != nil || !bytes.Equal(k, p[0]) || !bytes.Equal(v, p[1]) {
 			t.Errorf("%s: parsed %q %q, %v", line, k, v, err)
 		}

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -77,5 +78,25 @@ func TestZipf(t *testing.T) {
 	}
 	if len(counts) < 1000 {
 		t.Fatalf("only %d distinct keys drawn", len(counts))
+	}
+}
+
+// JSON documents are valid JSON of about JSONSize bytes, the same for the
+// same number and version and different otherwise.
+func TestJSONDocs(t *testing.T) {
+	d := NewJSONDocs(1)
+	a := string(d.For(7, 0))
+	if !json.Valid([]byte(a)) || len(a) < JSONSize-100 || len(a) > JSONSize+100 {
+		t.Fatalf("document of %d bytes: %s", len(a), a)
+	}
+	if string(NewJSONDocs(1).For(7, 0)) != a || string(d.For(8, 0)) == a || string(d.For(7, 1)) == a {
+		t.Fatal("documents are not a function of their number and version")
+	}
+	p := NewJSONDocs(1)
+	p.Prepare(10)
+	for i := range uint64(12) {
+		if string(p.For(i, 0)) != string(NewJSONDocs(1).For(i, 0)) {
+			t.Fatalf("prepared document %d differs", i)
+		}
 	}
 }

@@ -38,13 +38,24 @@ type runner struct {
 	engine string
 	dir    string
 	seed   uint64
-	vals   *keys.Values
+	vals   values
+}
+
+// values is where a workload's values come from: keys.Values, or
+// keys.JSONDocs for a JSON workload (which runs on one goroutine).
+type values interface {
+	For(i, gen uint64) []byte
 }
 
 // Run executes spec against the named engine in dir, which must exist and
 // be empty, and returns the result. Errors are reported in Result.Error.
 func Run(spec Spec, engine, dir string, seed uint64) Result {
 	r := &runner{spec: spec, engine: engine, dir: dir, seed: seed, vals: keys.NewValues(seed)}
+	if spec.JSON {
+		docs := keys.NewJSONDocs(seed)
+		docs.Prepare(spec.N) // untimed: the workloads time the engine
+		r.vals = docs
+	}
 	res := Result{Engine: engine, Workload: spec.ID, N: spec.N, Threads: spec.Threads, Values: map[string]float64{}}
 	var err error
 	switch spec.Kind {
@@ -145,7 +156,7 @@ func (r *runner) setOps(res *Result, d time.Duration) {
 // measures the footprint: heap and RSS with the store open after the fill,
 // and the directory size after a clean Close.
 func (r *runner) fillOnly(res *Result) (err error) {
-	footprint := !r.spec.Sync && r.spec.Threads == 1
+	footprint := !r.spec.Sync && r.spec.Threads == 1 && !r.spec.JSON
 	base := heapInUse()
 	e, err := r.open(r.spec.Sync)
 	if err != nil {
@@ -165,12 +176,16 @@ func (r *runner) fillOnly(res *Result) (err error) {
 	if err := e.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
-	if footprint {
+	if footprint || r.spec.JSON {
 		size, err := dirSize(r.dir)
 		if err != nil {
 			return err
 		}
-		res.Values[RowDisk] = float64(size)
+		row := RowDisk
+		if r.spec.JSON {
+			row = RowDiskJSON
+		}
+		res.Values[row] = float64(size)
 	}
 	return nil
 }

@@ -39,6 +39,10 @@ type Spec struct {
 	Doc string
 	// DiskOnly marks the raw fdatasync probe, which runs without an engine.
 	DiskOnly bool
+	// JSON makes the values 1 KiB JSON documents (keys.JSONDocs), which
+	// compress, instead of 100 random bytes. Only JSON workloads run the
+	// engines' compressing variants (engines.Compressing).
+	JSON bool
 }
 
 // Metric is one reported number from a workload.
@@ -56,6 +60,9 @@ func (s Spec) Metrics() []Metric {
 	case "reopen":
 		return []Metric{{s.ID, Millis}}
 	case "fill":
+		if s.JSON {
+			return []Metric{{s.ID, OpsPerSec}, {RowDiskJSON, Bytes}}
+		}
 		if !s.Sync && s.Threads == 1 {
 			return []Metric{{s.ID, OpsPerSec}, {RowDisk, Bytes}, {RowHeap, Bytes}, {RowRSS, Bytes}}
 		}
@@ -68,6 +75,8 @@ const (
 	RowDisk = "disk size after fill"
 	RowHeap = "Go heap after fill"
 	RowRSS  = "RSS after fill"
+	// RowDiskJSON is the footprint after fill-json.
+	RowDiskJSON = "disk size after fill-json"
 )
 
 // Params sizes the standard workload list.
@@ -75,6 +84,7 @@ type Params struct {
 	N        int   // keys for the non-sync workloads
 	SyncN    int   // writes for the sync workloads and the fdatasync probe
 	ReopenNs []int // store sizes for the reopen workload
+	JSONN    int   // documents for the JSON workloads; 0 skips them
 }
 
 // Standard returns the full workload list for p, in the order they are run
@@ -99,6 +109,13 @@ func Standard(p Params) []Spec {
 			Doc: "after a fill of N keys, N Puts of new values to existing keys picked uniformly at random, sync off"},
 		{ID: "ycsb-a", Kind: "ycsb-a", N: p.N, Threads: 2,
 			Doc: "after a fill of N keys, N operations over 2 goroutines: 50% Get, 50% Put of an existing key, keys drawn from a Zipf distribution (s=1.1)"},
+	}
+	if p.JSONN > 0 {
+		specs = append(specs,
+			Spec{ID: "fill-json", Kind: "fill", N: p.JSONN, Threads: 1, JSON: true,
+				Doc: "Put N new keys in random key order with 1 KiB JSON documents as values (compressible), sync off; the disk size is taken after Close"},
+			Spec{ID: "read-json", Kind: "read", N: p.JSONN, Threads: 1, JSON: true,
+				Doc: "after a fill of N JSON documents, N Gets of existing keys picked uniformly at random, each checked against the document"})
 	}
 	for _, n := range p.ReopenNs {
 		specs = append(specs, Spec{ID: fmt.Sprintf("reopen %s", shortCount(n)), Kind: "reopen", N: n, Threads: 1,

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
+// SET's expiry options and the TTL commands behave as Redis's do, through
+// a Redis client.
+func TestTTLCommands(t *testing.T) {
+	_, addr := startServer(t, Options{})
+	c := dialClient(t, addr)
+	ctx := testCtx(t)
+	mustInt := func(want int64, args ...any) {
+		t.Helper()
+		got, err := c.Do(ctx, args...).Int64()
+		if err != nil || got != want {
+			t.Fatalf("%v = %d, %v; want %d", args, got, err, want)
+		}
+	}
+	// EX and PX give a TTL; TTL rounds to seconds, PTTL counts
+	// milliseconds; a key without expiry has -1, an absent one -2.
+	if err := c.Set(ctx, "ex", "v", 100*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.TTL(ctx, "ex").Result(); err != nil || d != 100*time.Second {
+		t.Fatalf("TTL ex = %v, %v", d, err)
+	}
+	if err := c.Do(ctx, "SET", "px", "v", "PX", "100000").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := c.Do(ctx, "PTTL", "px").Int64(); err != nil || ms <= 99_000 || ms > 100_000 {
+		t.Fatalf("PTTL px = %d, %v", ms, err)
+	}
+	mustPut := func(k string) {
+		t.Helper()
+		if err := c.Set(ctx, k, "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustPut("plain")
+	mustInt(-1, "TTL", "plain")
+	mustInt(-2, "TTL", "absent")
+	mustInt(-2, "PTTL", "absent")
+
+	// A plain SET drops the expiry; KEEPTTL keeps it.
+	if err := c.Do(ctx, "SET", "ex", "w", "KEEPTTL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	mustInt(100, "TTL", "ex")
+	if got, _ := c.Get(ctx, "ex").Result(); got != "w" {
+		t.Fatalf("GET after KEEPTTL = %q", got)
+	}
+	mustPut("ex")
+	mustInt(-1, "TTL", "ex")
+
+	// EXAT and PXAT take absolute times; one in the past leaves the key
+	// absent.
+	at := time.Now().Add(time.Hour).Unix()
+	if err := c.Do(ctx, "SET", "exat", "v", "EXAT", strconv.FormatInt(at, 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := c.TTL(ctx, "exat").Result(); ttl < 3590*time.Second || ttl > time.Hour {
+		t.Fatalf("TTL after EXAT = %v", ttl)
+	}
+	if err := c.Do(ctx, "SET", "gone", "v", "PXAT", "1000").Err(); err != nil {
+		t.Fatal(err)
+	}
+	mustInt(0, "EXISTS", "gone")
+
+	// EXPIRE sets an expiry (1), or finds no key (0); a time not in the
+	// future deletes the key. PERSIST removes an expiry (1), or finds none.
+	mustInt(1, "EXPIRE", "plain", "50")
+	mustInt(50, "TTL", "plain")
+	mustInt(0, "EXPIRE", "absent", "50")
+	mustInt(1, "PEXPIRE", "plain", "70000")
+	mustInt(70, "TTL", "plain")
+	mustInt(1, "EXPIREAT", "plain", strconv.FormatInt(at, 10))
+	mustInt(1, "PERSIST", "plain")
+	mustInt(-1, "TTL", "plain")
+	mustInt(0, "PERSIST", "plain")
+	mustInt(0, "PERSIST", "absent")
+	mustInt(1, "EXPIRE", "plain", "0")
+	mustInt(0, "EXISTS", "plain")
+	mustInt(1, "PEXPIREAT", "px", "1")
+	mustInt(-2, "TTL", "px")
+
+	// Bad arguments are errors and change nothing.
+	for _, args := range [][]any{
+		{"SET", "k", "v", "EX", "0"},
+		{"SET", "k", "v", "EX", "soon"},
+		{"SET", "k", "v", "EX", "10", "PX", "10"},
+		{"SET", "k", "v", "EX"},
+		{"EXPIRE", "exat", "soon"},
+	} {
+		if err := c.Do(ctx, args...).Err(); err == nil {
+			t.Fatalf("%v succeeded", args)
+		}
+	}
+	mustInt(0, "EXISTS", "k")
+}
