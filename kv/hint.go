@@ -166,7 +166,8 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 	if err != nil {
 		return nil, counters{}, false
 	}
-	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1), mapped: mapped}
+	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1)}
+	x.setMapped(mapped)
 	if err := checkSlots(slots, h); err != nil {
 		_ = x.close() // harmless: see mapping.unmap
 		return nil, counters{}, false
@@ -241,6 +242,7 @@ func (db *DB) saveHint(x *index, c counters, log File, name string) error {
 	if !hintsSupported || db.opts.ReadOnly || x.hdr.Version < 2 {
 		return nil // no hint is ever used beside a version 1 log
 	}
+	x.finishGrowth() // a hint is one table, with no slot marked moved
 	tie, err := logTie(log, c.size)
 	if err != nil {
 		return err
