@@ -168,7 +168,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 func (db *DB) live(key []byte, off int64) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	s, ok, err := db.mu.index.get(key, db.viewMuLocked())
+	s, ok, err := db.lookupMuLocked(key)
 	return ok && int64(s.off) == off, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -72,6 +73,12 @@ type index struct {
 	next    int
 	// releases counts the goroutines releasing old tables' memory.
 	releases sync.WaitGroup
+	// chk checks the table mapped from a hint file a chunk at a time, while
+	// that table is slots or old; nil otherwise. bad is set once a chunk has
+	// failed: every lookup then returns errHintDamaged. Readers set both
+	// under DB.mu shared, hence atomics.
+	chk *hintCheck
+	bad atomic.Bool
 	// hdr is the header of the log the index describes; k0 and k1 are its
 	// hash key, the key of the hash function.
 	hdr    walfmt.FileHeader
@@ -152,11 +159,29 @@ func (x *index) hash(key []byte) uint32 {
 	return uint32(siphash.Hash(x.k0, x.k1, key))
 }
 
+// checked reports whether slot i of table t may be used: t is not the
+// table from a hint, or the chunk holding i has passed its check. A chunk
+// that fails marks the index bad.
+func (x *index) checked(t []slot, i uint32) bool {
+	if x.chk == nil || !x.chk.covers(t) || x.chk.check(i) {
+		return true
+	}
+	x.bad.Store(true)
+	return false
+}
+
 // findIn returns the position of key's slot in table t, or -1. It passes
 // over slots marked movedOff.
-func findIn(t []slot, mask uint32, key []byte, h uint32, src keySource) (int, error) {
+func (x *index) findIn(t []slot, mask uint32, key []byte, h uint32, src keySource) (int, error) {
+	if x.bad.Load() {
+		return -1, errHintDamaged
+	}
+	lazy := x.chk.covers(t)
 	i := h & mask
 	for range t { // a table loaded from a damaged hint may have no empty slot
+		if lazy && !x.checked(t, i) {
+			return -1, errHintDamaged
+		}
 		s := &t[i]
 		if s.off == 0 {
 			return -1, nil
@@ -183,14 +208,14 @@ func findIn(t []slot, mask uint32, key []byte, h uint32, src keySource) (int, er
 // find returns the table holding key's slot and the slot's position in it,
 // or a nil slot.
 func (x *index) find(key []byte, h uint32, src keySource) (*slot, bool, error) {
-	i, err := findIn(x.slots, x.mask, key, h, src)
+	i, err := x.findIn(x.slots, x.mask, key, h, src)
 	if err != nil || i >= 0 {
 		return slotAt(x.slots, i), false, err
 	}
 	if x.old == nil {
 		return nil, false, nil
 	}
-	i, err = findIn(x.old, x.oldMask, key, h, src)
+	i, err = x.findIn(x.old, x.oldMask, key, h, src)
 	return slotAt(x.old, i), true, err
 }
 
@@ -254,7 +279,7 @@ func (x *index) insertNew(h uint32, off int64, size int) {
 // table, and reports false if there is none.
 func (x *index) place(s slot) bool {
 	i := s.hash & x.mask
-	for n := 0; x.slots[i].off != 0; n++ {
+	for n := 0; !x.checked(x.slots, i) || x.slots[i].off != 0; n++ {
 		if n == len(x.slots) {
 			return false
 		}
@@ -290,7 +315,7 @@ func (x *index) migrate() {
 	end := min(x.next+migrateStep, len(x.old))
 	for i := x.next; i < end; i++ {
 		s := &x.old[i]
-		if s.off != 0 && s.off != movedOff {
+		if x.checked(x.old, uint32(i)) && s.off != 0 && s.off != movedOff {
 			// The new table is never full during a growth: see index.
 			x.place(*s)
 			s.off = movedOff
@@ -316,6 +341,9 @@ func (x *index) finishGrowth() {
 // only way to it was through x, under that lock.
 func (x *index) endGrowth() {
 	_, mapped := x.mapped()
+	if x.chk.covers(x.old) {
+		x.chk = nil
+	}
 	x.old, x.oldMask, x.next = nil, 0, 0
 	if mapped == nil {
 		return
@@ -333,7 +361,7 @@ func (x *index) endGrowth() {
 // remove deletes key and returns its slot, if it was there.
 func (x *index) remove(key []byte, src keySource) (slot, bool, error) {
 	h := x.hash(key)
-	i, err := findIn(x.slots, x.mask, key, h, src)
+	i, err := x.findIn(x.slots, x.mask, key, h, src)
 	if err != nil {
 		return slot{}, false, err
 	}
@@ -346,7 +374,7 @@ func (x *index) remove(key []byte, src keySource) (slot, bool, error) {
 	if x.old == nil {
 		return slot{}, false, nil
 	}
-	i, err = findIn(x.old, x.oldMask, key, h, src)
+	i, err = x.findIn(x.old, x.oldMask, key, h, src)
 	if i < 0 || err != nil {
 		return slot{}, false, err
 	}
@@ -363,6 +391,9 @@ func (x *index) remove(key []byte, src keySource) (slot, bool, error) {
 func (x *index) removeAt(i uint32) {
 	j := (i + 1) & x.mask
 	for range x.slots { // bounded, for a table from a damaged hint
+		if !x.checked(x.slots, j) {
+			break // the index is bad now, and is about to be replaced
+		}
 		s := x.slots[j]
 		if s.off == 0 {
 			break
@@ -407,15 +438,23 @@ func (x *index) close() error {
 	return err
 }
 
-// each calls fn for every key's slot until fn returns false.
-func (x *index) each(fn func(s slot) bool) {
+// each calls fn for every key's slot until fn returns false. Its error is
+// errHintDamaged if it meets a damaged chunk of a hint.
+func (x *index) each(fn func(s slot) bool) error {
+	if x.bad.Load() {
+		return errHintDamaged
+	}
 	for _, t := range [][]slot{x.slots, x.old} {
-		for _, s := range t {
+		for i, s := range t {
+			if i%chunkSlots == 0 && !x.checked(t, uint32(i)) {
+				return errHintDamaged
+			}
 			if s.off != 0 && s.off != movedOff && !fn(s) {
-				return
+				return nil
 			}
 		}
 	}
+	return nil
 }
 
 // memory returns the size of the tables in bytes.

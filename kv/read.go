@@ -23,8 +23,8 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return nil, err
 	}
+	s, ok, err := db.lookupMuLocked(key)
 	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
 	if err != nil {
 		return nil, err
 	}
@@ -53,8 +53,8 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return Entry{}, err
 	}
+	s, ok, err := db.lookupMuLocked(key)
 	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -133,11 +133,10 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 	}
 	// Read the keys in log order: a sequential pass over the log is many
 	// times faster than one in hash order, which jumps across it.
-	recs := make([]slot, 0, max(0, db.mu.index.count))
-	db.mu.index.each(func(s slot) bool {
-		recs = append(recs, s)
-		return true
-	})
+	recs, err := db.slotsMuLocked()
+	if err != nil {
+		return nil, err
+	}
 	slices.SortFunc(recs, func(a, b slot) int { return cmp.Compare(a.off, b.off) })
 	v := db.viewMuLocked()
 	var keys []string
@@ -160,6 +159,24 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 		}
 	}
 	return keys, first
+}
+
+// slotsMuLocked returns the slot of every key, having the index rebuilt
+// first if it finds its hint damaged (see lookupMuLocked).
+func (db *DB) slotsMuLocked() ([]slot, error) {
+	recs := make([]slot, 0, max(0, db.mu.index.count))
+	collect := func(s slot) bool {
+		recs = append(recs, s)
+		return true
+	}
+	err := db.mu.index.each(collect)
+	if errors.Is(err, errHintDamaged) {
+		if err = db.rebuildDamagedRLocked(); err == nil {
+			recs = recs[:0]
+			err = db.mu.index.each(collect)
+		}
+	}
+	return recs, err
 }
 
 // readableMuLocked returns why the index cannot answer, if it cannot. The
@@ -207,8 +224,8 @@ func (db *DB) ReadValueAt(key []byte, p []byte, off int64) (n int, size int, err
 	if err := db.readableMuLocked(); err != nil {
 		return 0, 0, err
 	}
+	s, ok, err := db.lookupMuLocked(key)
 	v := db.viewMuLocked()
-	s, ok, err := db.mu.index.get(key, v)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -172,7 +173,13 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 		if w.kind == walfmt.KindBatch {
 			rec.Value = w.batch[walfmt.RecordHeaderSize:]
 		}
-		if err := db.mu.c.applyRecord(db.mu.index, v, rec); err != nil {
+		if err := db.mu.c.applyRecord(db.mu.index, v, rec); errors.Is(err, errHintDamaged) {
+			// The replay covers this and the rest of ws.
+			if err := db.rebuildIndexMuLocked(end); err != nil {
+				return compact.State{}, err
+			}
+			break
+		} else if err != nil {
 			return compact.State{}, err
 		}
 	}
@@ -328,7 +335,7 @@ func (db *DB) writableLocked() error {
 func (db *DB) has(key []byte) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	_, ok, err := db.mu.index.get(key, db.viewMuLocked())
+	_, ok, err := db.lookupMuLocked(key)
 	return ok, err
 }
 
