@@ -141,18 +141,26 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (swapResult, error) {
 	old := db.mu.view.f           // only a compaction or Close replaces it, and Close waits for us
 	hdr := walfmt.NewFileHeader() // the new log's: a new ID and hash key
-	idx := newIndex(keys, hdr)
+	// The new index is built once the copy is done, from the slots
+	// gathered here (see newIndexOf).
+	hasher := newIndex(0, hdr)
+	es := make([]slot, 0, keys)
 	moved := func(key []byte, off int64, size int) {
-		idx.insertNew(idx.hash(key), off, size)
+		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
 	}
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
+	snap, err := db.snapshotLive(end)
+	if err != nil {
+		return swapResult{}, err
+	}
 	src := walfmt.NewReader(old, end, db.path)
-	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, db.live, moved, progress)
+	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, snap.live, moved, progress)
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
+	idx := newIndexOf(es, hdr)
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize}
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.

@@ -206,3 +206,21 @@ func checkDB(t *testing.T, db *DB, model map[string]string) {
 		t.Fatalf("Keys returned %d, model has %d", len(keys), len(model))
 	}
 }
+
+// TestNewIndexOfFindsEveryKey builds an index from slots in bulk, as a
+// compaction does, and checks every key is found and an absent one is not.
+func TestNewIndexOfFindsEveryKey(t *testing.T) {
+	var src memKeys
+	hdr := walfmt.NewFileHeader()
+	h := newIndex(0, hdr)
+	var es []slot
+	model := map[string]int64{}
+	for i := range 100_000 {
+		k := fmt.Sprintf("bulk-%d", i)
+		off := src.add(k)
+		es = append(es, slot{off: uint64(off), hash: h.hash([]byte(k)), size: 1})
+		model[k] = off
+	}
+	x := newIndexOf(es, hdr)
+	checkIndex(t, x, &src, model, "bulk")
+}
