@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -223,4 +224,43 @@ func TestNewIndexOfFindsEveryKey(t *testing.T) {
 	}
 	x := newIndexOf(es, hdr)
 	checkIndex(t, x, &src, model, "bulk")
+}
+
+// TestCollectInPieces reads an index's offsets in pieces, in the middle
+// of a growth, and checks it sees each key once, those below end only;
+// and that moves counts the growth's steps.
+func TestCollectInPieces(t *testing.T) {
+	var src memKeys
+	x := newIndex(0, walfmt.NewFileHeader())
+	for i := 0; x.old == nil || x.next == 0; i++ {
+		k := fmt.Sprintf("c%d", i)
+		if _, _, err := x.put([]byte(k), src.add(k), 1, &src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := int64(len(src) / 2)
+	var want []int64
+	x.each(func(s slot) bool {
+		if int64(s.off) < end {
+			want = append(want, int64(s.off))
+		}
+		return true
+	})
+	var got []int64
+	var err error
+	for pos := 0; pos >= 0; {
+		if got, pos, err = x.collect(got, pos, 100, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("collect saw %d offsets, each %d", len(got), len(want))
+	}
+	before := x.moves
+	x.migrate()
+	if x.moves == before {
+		t.Fatal("a migration step moved keys without counting")
+	}
 }

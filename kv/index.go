@@ -79,6 +79,11 @@ type index struct {
 	// under DB.mu shared, hence atomics.
 	chk *hintCheck
 	bad atomic.Bool
+	// moves counts the changes that move a key to another slot or table
+	// (a growth, a migration step, a delete's backward shift): a scan of
+	// the table in pieces, between which the lock is let go, saw every key
+	// exactly where it was only if moves did not change (see collect).
+	moves uint64
 	// hdr is the header of the log the index describes; k0 and k1 are its
 	// hash key, the key of the hash function.
 	hdr    walfmt.FileHeader
@@ -250,6 +255,7 @@ func (x *index) put(key []byte, off int64, size int, src keySource) (slot, bool,
 	if inOld {
 		// Move the key now: the new table has room for every key of old.
 		s.off = movedOff
+		x.moves++
 		x.place(slot{off: uint64(off), hash: h, size: uint32(size)})
 	} else {
 		s.off, s.size = uint64(off), uint32(size)
@@ -298,6 +304,7 @@ func (x *index) grow() {
 	n := 2 * len(x.slots)
 	slots, m := allocSlots(n)
 	cur, _ := x.mapped()
+	x.moves++
 	x.old, x.oldMask, x.next = x.slots, x.mask, 0
 	x.slots, x.mask = slots, uint32(n-1)
 	x.setMapped(m)
@@ -319,6 +326,7 @@ func (x *index) migrate() {
 			// The new table is never full during a growth: see index.
 			x.place(*s)
 			s.off = movedOff
+			x.moves++
 		}
 	}
 	x.next = end
@@ -409,6 +417,7 @@ func (x *index) removeAt(i uint32) {
 	}
 	x.slots[i] = slot{}
 	x.count--
+	x.moves++
 }
 
 // release unmaps a table's memory once the index no longer uses it. The
@@ -455,6 +464,33 @@ func (x *index) each(fn func(s slot) bool) error {
 		}
 	}
 	return nil
+}
+
+// collect appends to offs the offsets below end of the keys in positions
+// [from, from+n) of the current table followed by the old one, and returns
+// them and the next position, or -1 past the end. Its error is
+// errHintDamaged if it meets a damaged chunk of a hint.
+func (x *index) collect(offs []int64, from, n int, end int64) ([]int64, int, error) {
+	if x.bad.Load() {
+		return offs, from, errHintDamaged
+	}
+	next, base := from+n, 0
+	for _, t := range [][]slot{x.slots, x.old} {
+		lo, hi := max(from-base, 0), min(next-base, len(t))
+		for i := lo; i < hi; i++ {
+			if (i == lo || i%chunkSlots == 0) && !x.checked(t, uint32(i)) {
+				return offs, from, errHintDamaged
+			}
+			if o := t[i].off; o != 0 && o != movedOff && int64(o) < end {
+				offs = append(offs, int64(o))
+			}
+		}
+		base += len(t)
+	}
+	if next >= base {
+		return offs, -1, nil
+	}
+	return offs, next, nil
 }
 
 // memory returns the size of the tables in bytes.
