@@ -34,12 +34,12 @@ func genGrowthOps(rng *rand.Rand, n int) []op {
 	keys := 0
 	old := func() string { return fmt.Sprintf("g%05d", rng.IntN(keys+1)) }
 	for i := range ops {
-		switch r := rng.IntN(10); {
-		case r == 0:
+		switch rng.IntN(10) {
+		case 0:
 			ops[i] = op{kind: 'C'}
-		case r == 1:
+		case 1:
 			ops[i] = op{kind: 'D', key: old()}
-		case r == 2:
+		case 2:
 			ops[i] = op{kind: 'P', key: old(), value: fmt.Sprintf("v%d", i)}
 		default:
 			b := op{kind: 'B'}
