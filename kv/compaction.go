@@ -141,20 +141,40 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (swapResult, error) {
 	old := db.mu.view.f           // only a compaction or Close replaces it, and Close waits for us
 	hdr := walfmt.NewFileHeader() // the new log's: a new ID and hash key
-	idx := newIndex(keys, hdr)
-	exp, live := db.expiryCopier()
+	// The new index is built once the copy is done, from the slots
+	// gathered here (see newIndexOf).
+	hasher := newIndex(0, hdr)
+	es := make([]slot, 0, keys)
+	exp, liveMeta := db.expiryCopier()
 	moved := func(key []byte, off int64, size int) {
-		idx.insertNew(idx.hash(key), off, size)
+		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
 		exp.moved(off, size)
 	}
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
+	snap, err := db.snapshotLive(end)
+	if err != nil {
+		return swapResult{}, err
+	}
 	src := walfmt.NewReader(old, end, db.path)
+	live := snap.live
+	if db.hasRecordMeta() {
+		// Records that expire or are stored encoded carry what the new
+		// log's expiry table needs: look each live one up (liveMeta also
+		// leaves out the expired).
+		live = func(key []byte, off int64) (bool, error) {
+			if ok, err := snap.live(key, off); err != nil || !ok {
+				return false, err
+			}
+			return liveMeta(key, off)
+		}
+	}
 	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, live, moved, progress)
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
+	idx := newIndexOf(es, hdr)
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
@@ -170,8 +190,19 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 func (db *DB) live(key []byte, off int64) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	s, ok, err := db.mu.index.get(key, db.viewMuLocked())
+	s, ok, err := db.lookupMuLocked(key)
 	return ok && int64(s.off) == off && !db.mu.c.exp.expired(s.off, db.now()), err
+}
+
+// hasRecordMeta reports whether any live record expires or is stored
+// encoded, so that a compaction must carry an entry of the expiry table
+// over for it. Records published after a compaction has taken its
+// snapshot are past its end, and its tail copy's concern.
+func (db *DB) hasRecordMeta() bool {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	e := db.mu.c.exp
+	return e != nil && (e.expiring > 0 || e.encoded > 0)
 }
 
 // minCompactionHint is the smallest new log a compaction writes a hint for.

@@ -52,10 +52,17 @@ type CompactionEvent struct {
 }
 
 // Subscribe returns a channel that receives compaction events, and a
-// function that ends the subscription and closes the channel. The engine
-// never waits for a subscriber: one that falls behind misses intermediate
-// Progress events, never Started, Finished or Failed. The channel is also
-// closed by Close.
+// function that ends the subscription. The engine never waits for a
+// subscriber: one that falls behind misses intermediate Progress events,
+// never Started, Finished or Failed.
+//
+// Cancel stops the events published after it; those published before it
+// are still delivered, then the channel is closed. So a caller that
+// cancels right after Compact returns still receives that compaction's
+// Finished (or Failed): Compact returns only once it is published. A
+// caller that cancels should read the channel until it is closed; events
+// it leaves unread are dropped at Close. Close closes the channel at once,
+// without delivering what is queued.
 func (db *DB) Subscribe() (<-chan CompactionEvent, func()) {
 	return db.events.subscribe()
 }
@@ -74,15 +81,18 @@ type subscriber struct {
 	queue []CompactionEvent
 	wake  chan struct{} // capacity 1: "the queue has something"
 	out   chan CompactionEvent
-	quit  chan struct{}
+	quit  chan struct{} // closed by the hub's close: stop at once
+	drain chan struct{} // closed by cancel: deliver the queue, then stop
 	once  sync.Once
+	dOnce sync.Once
 }
 
 func (h *hub) subscribe() (<-chan CompactionEvent, func()) {
 	s := &subscriber{
-		wake: make(chan struct{}, 1),
-		out:  make(chan CompactionEvent),
-		quit: make(chan struct{}),
+		wake:  make(chan struct{}, 1),
+		out:   make(chan CompactionEvent),
+		quit:  make(chan struct{}),
+		drain: make(chan struct{}),
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -100,7 +110,7 @@ func (h *hub) subscribe() (<-chan CompactionEvent, func()) {
 		h.mu.Lock()
 		delete(h.subs, s)
 		h.mu.Unlock()
-		s.stop()
+		s.dOnce.Do(func() { close(s.drain) })
 	}
 	return s.out, cancel
 }
@@ -141,29 +151,41 @@ func (s *subscriber) push(ev CompactionEvent) {
 
 func (s *subscriber) stop() { s.once.Do(func() { close(s.quit) }) }
 
-// forward delivers queued events to out until stopped, then closes out.
+// forward delivers queued events to out until stopped, or until drained
+// after a cancel, then closes out.
 func (s *subscriber) forward() {
 	defer close(s.out)
 	for {
 		select {
 		case <-s.quit:
 			return
+		case <-s.drain:
+			// Cancel has taken s out of the hub: nothing more is queued.
+			s.flush()
+			return
 		case <-s.wake:
 		}
-		for {
-			s.mu.Lock()
-			if len(s.queue) == 0 {
-				s.mu.Unlock()
-				break
-			}
-			ev := s.queue[0]
-			s.queue = s.queue[1:]
+		if !s.flush() {
+			return
+		}
+	}
+}
+
+// flush delivers the queue to out, and reports false if stopped first.
+func (s *subscriber) flush() bool {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
 			s.mu.Unlock()
-			select {
-			case s.out <- ev:
-			case <-s.quit:
-				return
-			}
+			return true
+		}
+		ev := s.queue[0]
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		select {
+		case s.out <- ev:
+		case <-s.quit:
+			return false
 		}
 	}
 }

@@ -193,8 +193,18 @@ func (db *DB) switchLogLocked() bool {
 
 // indexLog builds the index of the log f: from the hint file when it
 // names this log and its slots check out, else from the log's records,
-// up to where valid records stop.
+// up to where valid records stop. A hint whose slots turn out damaged
+// while the records after it are applied is dropped for a full replay.
 func (db *DB) indexLog(f File) (*index, counters, *logView, error) {
+	idx, c, v, err := db.indexLogHinted(f, true)
+	if errors.Is(err, errHintDamaged) {
+		return db.indexLogHinted(f, false)
+	}
+	return idx, c, v, err
+}
+
+// indexLogHinted is indexLog, with the hint only if useHint.
+func (db *DB) indexLogHinted(f File, useHint bool) (*index, counters, *logView, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, counters{}, nil, err
@@ -204,7 +214,12 @@ func (db *DB) indexLog(f File) (*index, counters, *logView, error) {
 	if err != nil {
 		return nil, counters{}, nil, err
 	}
-	idx, c, hinted := db.loadHint(f, size, hdr) // its slots checked
+	var idx *index
+	var c counters
+	hinted := false
+	if useHint {
+		idx, c, hinted = db.loadHint(f, size, hdr) // its chunks checked as they are touched
+	}
 	v := &logView{f: f, end: hdr.Size(), path: db.path}
 	if hinted {
 		v.end, v.unverified = c.size, c.size

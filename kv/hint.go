@@ -14,14 +14,15 @@ import (
 )
 
 // A hint file, wal.hint, lets Open skip replaying the log. It is the index
-// itself, written out: a header, then the slot table exactly as it sits in
-// memory, so that Open can map it and use it in place, and replay only the
-// records appended to the log after it was written.
+// itself, written out: a header, a table of checksums, then the slot table
+// exactly as it sits in memory, so that Open can map it and use it in
+// place, and replay only the records appended to the log after it was
+// written.
 //
 //	offset  size  field
 //	------  ----  ---------------------------------------------------------
 //	     0     8  magic "CRABKVHI"
-//	     8     2  version (2), little-endian like every field
+//	     8     2  version (3), little-endian like every field
 //	    10     2  reserved, zero
 //	    12     4  slot size in bytes (16)
 //	    16     8  number of slots, a power of two
@@ -31,13 +32,21 @@ import (
 //	    48     8  stale bytes in that prefix
 //	    56     4  CRC-32C of the last (up to 4096) log bytes before the end
 //	              of the covered prefix
-//	    60     4  CRC-32C of the first half of the slots
+//	    60     4  CRC-32C of the chunk table
 //	    64    16  the ID of the log described, from its file header
-//	    80     4  CRC-32C of the second half of the slots
+//	    80     4  slots per chunk (256: 4 KiB)
 //	    84     4  CRC-32C of bytes 0..83
-//	  4096     …  slots: {offset uint64, key hash uint32, record size
-//	              uint32} each; offset 0 marks an empty slot. The hashes
-//	              are keyed with the log's hash key (see walfmt).
+//	  4096     …  chunk table: for each chunk of 256 slots, in order, the
+//	              CRC-32C of its 4096 bytes (uint32) and the number of its
+//	              slots that are occupied (uint32); zeros after it up to a
+//	              multiple of 4096 bytes
+//	     S     …  slots, at S = 4096 + the chunk table's padded size:
+//	              {offset uint64, key hash uint32, record size uint32} each;
+//	              offset 0 marks an empty slot. The hashes are keyed with
+//	              the log's hash key (see walfmt).
+//
+// Version 2 had no chunk table and a checksum of each half of the slots in
+// its place; Open ignores it, as any other version, and replays the log.
 //
 // The log ID, the covered length and the checksum of the log's bytes before
 // that length tie the hint to the very log it describes: every log file a
@@ -50,11 +59,14 @@ import (
 // another version, another log, a log shorter than the covered prefix or
 // with other bytes at its end, a replay of the rest of the log that does
 // not end cleanly — makes Open fall back to a full replay; a hint never
-// stops a store from opening. Open maps the slots and checks them against
-// their checksums and their count before it applies a single record to
-// them (checkSlots, at the speed of memory: about 30 MiB of table for a
-// million keys); slots that fail are not used, so a damaged hint costs a
-// full replay, never a wrong answer. The records the hint covers have not
+// stops a store from opening. Open checks the chunk table against its
+// checksum and its counts against the header's number of keys, and maps
+// the slots; each chunk of slots is checked against its checksum and
+// count the first time anything touches it (see hintCheck), so Open costs
+// the same at any size. A chunk that fails is never used: the lookup that
+// met it has the index replayed from the log (DB.rebuildIndexMuLocked)
+// and answers from that, so a damaged hint costs a replay, never a wrong
+// answer. The records the hint covers have not
 // had their checksums read: a lookup verifies one before it trusts that
 // its key differs (see logView.unverified).
 const (
@@ -62,7 +74,7 @@ const (
 	hintTempName = "wal.hint.tmp"
 	hintNextName = "wal.hint.compact" // a compaction's hint, waiting for its log
 	hintMagic    = "CRABKVHI"
-	hintVersion  = 2
+	hintVersion  = 3
 	hintHeader   = 4096 // page-aligned, so the slots can be mapped
 	hintTieBytes = 4096
 	hintMetaSize = 88 // the fields of the header, checksum included
@@ -74,18 +86,33 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // layout is not the file's.
 var hintsSupported = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// hintMeta is the header of a hint file.
+// hintMeta is the header of a hint file, and its chunk table.
 type hintMeta struct {
 	slots, keys uint64
 	covered     int64
 	live, stale int64
 	tie         uint32
-	slotsCRC    [2]uint32 // of each half of the table, checked in parallel
+	chunksCRC   uint32 // of the encoded chunk table
 	logID       [16]byte
+	chunks      []chunkSum
 }
 
+// chunkTableSize returns the padded size of the chunk table of a hint of n
+// slots.
+func chunkTableSize(n uint64) int64 {
+	b := int64((n+chunkSlots-1)/chunkSlots) * chunkSumSize
+	return (b + hintHeader - 1) / hintHeader * hintHeader
+}
+
+// slotsAt returns where the slots of a hint of n slots start.
+func slotsAt(n uint64) int64 { return hintHeader + chunkTableSize(n) }
+
+// encode returns the header and the padded chunk table, the bytes before
+// the slots. It sets the chunk table's checksum.
 func (h hintMeta) encode() []byte {
-	b := make([]byte, hintHeader)
+	b := make([]byte, slotsAt(h.slots))
+	table := appendChunkSums(b[hintHeader:hintHeader], h.chunks)
+	h.chunksCRC = walfmt.Checksum(table)
 	copy(b, hintMagic)
 	le := binary.LittleEndian
 	le.PutUint16(b[8:], hintVersion)
@@ -96,9 +123,9 @@ func (h hintMeta) encode() []byte {
 	le.PutUint64(b[40:], uint64(h.live))
 	le.PutUint64(b[48:], uint64(h.stale))
 	le.PutUint32(b[56:], h.tie)
-	le.PutUint32(b[60:], h.slotsCRC[0])
+	le.PutUint32(b[60:], h.chunksCRC)
 	copy(b[64:80], h.logID[:])
-	le.PutUint32(b[80:], h.slotsCRC[1])
+	le.PutUint32(b[80:], chunkSlots)
 	le.PutUint32(b[84:], walfmt.Checksum(b[:84]))
 	return b
 }
@@ -108,13 +135,14 @@ var errHint = errors.New("kv: hint file does not match")
 func decodeHint(b []byte) (hintMeta, error) {
 	le := binary.LittleEndian
 	if len(b) < hintMetaSize || string(b[:8]) != hintMagic || le.Uint32(b[84:]) != walfmt.Checksum(b[:84]) ||
-		le.Uint16(b[8:]) != hintVersion || le.Uint32(b[12:]) != uint32(unsafe.Sizeof(slot{})) {
+		le.Uint16(b[8:]) != hintVersion || le.Uint32(b[12:]) != uint32(unsafe.Sizeof(slot{})) ||
+		le.Uint32(b[80:]) != chunkSlots {
 		return hintMeta{}, errHint
 	}
 	h := hintMeta{
 		slots: le.Uint64(b[16:]), keys: le.Uint64(b[24:]), covered: int64(le.Uint64(b[32:])),
 		live: int64(le.Uint64(b[40:])), stale: int64(le.Uint64(b[48:])), tie: le.Uint32(b[56:]),
-		slotsCRC: [2]uint32{le.Uint32(b[60:]), le.Uint32(b[80:])},
+		chunksCRC: le.Uint32(b[60:]),
 	}
 	copy(h.logID[:], b[64:80])
 	if h.slots < minSlots || h.slots&(h.slots-1) != 0 || h.slots > 1<<32 || h.keys >= h.slots ||
@@ -156,21 +184,22 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 		return nil, counters{}, false
 	}
 	fi, err := f.Stat()
-	if err != nil || fi.Size() != hintHeader+int64(h.slots)*int64(unsafe.Sizeof(slot{})) {
+	if err != nil || fi.Size() != slotsAt(h.slots)+int64(h.slots)*int64(unsafe.Sizeof(slot{})) {
 		return nil, counters{}, false
 	}
 	if tie, err := logTie(log, h.covered); err != nil || tie != h.tie {
 		return nil, counters{}, false
 	}
-	slots, mapped, err := loadSlots(f, int(h.slots))
+	if h.chunks, err = readChunkTable(f, h); err != nil {
+		return nil, counters{}, false
+	}
+	slots, mapped, err := loadSlots(f, slotsAt(h.slots), int(h.slots))
 	if err != nil {
 		return nil, counters{}, false
 	}
-	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1), mapped: mapped}
-	if err := checkSlots(slots, h); err != nil {
-		_ = x.close() // harmless: see mapping.unmap
-		return nil, counters{}, false
-	}
+	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1)}
+	x.setMapped(mapped)
+	x.chk = newHintCheck(slots, h.chunks)
 	exp, err := db.loadExpiries(h.logID, h.covered, h.keys)
 	if err != nil {
 		_ = x.close() // harmless: see mapping.unmap
@@ -180,62 +209,31 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 	return x, counters{size: h.covered, live: h.live, stale: h.stale, exp: exp}, true
 }
 
-// checkSlots checks a table loaded from a hint with header h, before
-// anything uses or changes it: its size, the checksums of its halves, and
-// that as many slots are occupied as the header says and at least one is
-// empty — both halves in parallel, at the speed of memory (about 30 MiB of
-// table for a million keys). A hint is used only once it has passed, so no
-// answer and no write decision ever comes from a damaged one. Offsets are
-// bounds-checked wherever the log is read through them.
-func checkSlots(slots []slot, h hintMeta) error {
-	if uint64(len(slots)) != h.slots {
-		return fmt.Errorf("%w: %d slots, header says %d", errHint, len(slots), h.slots)
+// readChunkTable reads and checks the chunk table of the hint f with
+// header h: its checksum, and that its counts add up to the header's
+// number of keys, which leaves at least one slot empty (decodeHint checked
+// that). The slots themselves are checked a chunk at a time, later.
+func readChunkTable(f File, h hintMeta) ([]chunkSum, error) {
+	n := (h.slots + chunkSlots - 1) / chunkSlots
+	b := make([]byte, n*chunkSumSize)
+	if _, err := f.ReadAt(b, hintHeader); err != nil {
+		return nil, err
 	}
-	crc, used := scanSlots(slots)
-	switch {
-	case crc != h.slotsCRC:
-		return fmt.Errorf("%w: slots checksum mismatch", errHint)
-	case used != h.keys || used >= h.slots:
-		return fmt.Errorf("%w: %d slots used, header says %d", errHint, used, h.keys)
+	if walfmt.Checksum(b) != h.chunksCRC {
+		return nil, fmt.Errorf("%w: chunk table checksum mismatch", errHint)
 	}
-	return nil
-}
-
-// checksumSlots returns the CRC-32C of each half of the table.
-func checksumSlots(slots []slot) [2]uint32 {
-	crc, _ := scanSlots(slots)
-	return crc
-}
-
-// scanSlots returns the CRC-32C of each half of the table and the number
-// of occupied slots, the second half on another goroutine. It works 64 KiB
-// at a time: the checksum's assembly loop cannot be preempted, and on a
-// table of many megabytes one call would hold up every goroutine of the
-// program whenever the garbage collector needs them all stopped.
-func scanSlots(slots []slot) (crc [2]uint32, used uint64) {
-	var n [2]uint64
-	half := len(slots) / 2
-	scan := func(part []slot, i int) {
-		const chunk = 4096 // slots, 64 KiB
-		for len(part) > 0 {
-			p := part[:min(chunk, len(part))]
-			crc[i] = crc32.Update(crc[i], castagnoli, slotBytes(p))
-			for _, s := range p {
-				if s.off != 0 {
-					n[i]++
-				}
-			}
-			part = part[len(p):]
+	sums := decodeChunkSums(b)
+	var used uint64
+	for _, c := range sums {
+		if c.used > chunkSlots {
+			return nil, fmt.Errorf("%w: a chunk of %d slots has %d used", errHint, chunkSlots, c.used)
 		}
+		used += uint64(c.used)
 	}
-	done := make(chan struct{})
-	go func() {
-		scan(slots[half:], 1)
-		close(done)
-	}()
-	scan(slots[:half], 0)
-	<-done
-	return crc, n[0] + n[1]
+	if used != h.keys {
+		return nil, fmt.Errorf("%w: %d slots used, header says %d", errHint, used, h.keys)
+	}
+	return sums, nil
 }
 
 // saveHint writes x, which describes the first c.size bytes of log, to a
@@ -246,13 +244,21 @@ func (db *DB) saveHint(x *index, c counters, log File, name string) error {
 	if !hintsSupported || db.opts.ReadOnly || x.hdr.Version < 2 {
 		return nil // no hint is ever used beside a version 1 log
 	}
+	x.finishGrowth() // a hint is one table, with no slot marked moved
+	if x.bad.Load() || (x.chk != nil && !x.chk.checkAll()) {
+		// Slots from a damaged hint must not get fresh checksums. The
+		// index is replaced before it answers again; until then the hint
+		// on disk, whose damage the next Open finds as this one did,
+		// stays.
+		return nil
+	}
 	tie, err := logTie(log, c.size)
 	if err != nil {
 		return err
 	}
 	meta := hintMeta{
 		slots: uint64(len(x.slots)), keys: uint64(x.count), covered: c.size,
-		live: c.live, stale: c.stale, tie: tie, slotsCRC: checksumSlots(x.slots),
+		live: c.live, stale: c.stale, tie: tie, chunks: sumChunks(x.slots),
 		logID: x.hdr.ID,
 	}
 	// The expiry table goes beside it, first (see expiryhint.go).
@@ -285,8 +291,9 @@ func writeHintFile(f File, meta hintMeta, slots []slot) error {
 		return err
 	}
 	b := slotBytes(slots)
+	at := slotsAt(meta.slots)
 	for off := 0; off < len(b); off += 4 << 20 {
-		if _, err := f.WriteAt(b[off:min(off+4<<20, len(b))], hintHeader+int64(off)); err != nil {
+		if _, err := f.WriteAt(b[off:min(off+4<<20, len(b))], at+int64(off)); err != nil {
 			return err
 		}
 	}
@@ -309,11 +316,12 @@ func slotBytes(slots []slot) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(slots))), len(slots)*int(unsafe.Sizeof(slot{})))
 }
 
-// readSlots reads the hint file's slots into memory.
-func readSlots(f File, n int) ([]slot, []byte, error) {
+// readSlots reads the n slots of the hint file, which start at off, into
+// memory.
+func readSlots(f File, off int64, n int) ([]slot, []byte, error) {
 	slots := make([]slot, n)
 	b := slotBytes(slots)
-	if _, err := f.ReadAt(b, hintHeader); err != nil {
+	if _, err := f.ReadAt(b, off); err != nil {
 		return nil, nil, err
 	}
 	return slots, nil, nil

@@ -37,7 +37,8 @@ func hintStore(t *testing.T, n int) (string, map[string]string) {
 	return dir, want
 }
 
-// readHintFile returns the hint's header and its slots.
+// readHintFile returns the hint's header, with its chunk table, and its
+// slots.
 func readHintFile(t *testing.T, dir string) (hintMeta, []slot) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, hintName))
@@ -48,12 +49,15 @@ func readHintFile(t *testing.T, dir string) (hintMeta, []slot) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := (h.slots + chunkSlots - 1) / chunkSlots
+	h.chunks = decodeChunkSums(b[hintHeader : hintHeader+n*chunkSumSize])
 	slots := make([]slot, h.slots)
-	copy(slotBytes(slots), b[hintHeader:])
+	copy(slotBytes(slots), b[slotsAt(h.slots):])
 	return h, slots
 }
 
-// putHintFile writes a hint with a valid header, whatever the slots hold.
+// putHintFile writes a hint with a valid header and a chunk table whose own
+// checksum is valid, whatever the slots and the chunk sums hold.
 func putHintFile(t *testing.T, dir string, h hintMeta, slots []slot) {
 	t.Helper()
 	b := append(h.encode(), slotBytes(slots)...)

@@ -11,15 +11,15 @@ import (
 // touch, and a write to the table copies the page instead of changing the
 // file. Opening a store with a hint is then a few system calls, whatever
 // its size. Where the file cannot be mapped, the slots are read.
-func loadSlots(f File, n int) ([]slot, []byte, error) {
+func loadSlots(f File, off int64, n int) ([]slot, []byte, error) {
 	of, ok := f.(osFile)
 	if !ok {
-		return readSlots(f, n)
+		return readSlots(f, off, n)
 	}
 	size := n * int(unsafe.Sizeof(slot{}))
-	data, err := syscall.Mmap(int(of.Fd()), hintHeader, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+	data, err := syscall.Mmap(int(of.Fd()), off, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
 	if err != nil {
-		return readSlots(f, n)
+		return readSlots(f, off, n)
 	}
 	return unsafe.Slice((*slot)(unsafe.Pointer(unsafe.SliceData(data))), n), data, nil
 }

@@ -2,6 +2,10 @@ package kv
 
 import (
 	"encoding/binary"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -20,6 +24,11 @@ type slot struct {
 	size uint32
 }
 
+// movedOff marks a slot of the old table of a growing index whose key has
+// moved to the new table (see index). No record starts there, past any
+// log a file system can hold, and the mark is never written to a hint.
+const movedOff = math.MaxUint64
+
 // keySource reads the key of the record at off, for the index to compare.
 type keySource interface {
 	keyAt(off int64) ([]byte, error)
@@ -33,18 +42,83 @@ type keySource interface {
 // index maps keys to their records with open addressing and linear
 // probing. It costs 16 bytes a slot, 21 to 43 bytes a key, and no Go
 // pointers, so the garbage collector never scans it. It is not safe for
-// concurrent use; DB.mu guards it.
+// concurrent use; DB.mu guards it (shared for get, exclusive for the
+// rest).
+//
+// The table grows incrementally, so that no single call pays for a copy of
+// the whole table. When it passes three quarters full, a table twice its
+// size is allocated beside it (an anonymous memory map where there are
+// maps: a few system calls, its pages zeroed by the kernel as they are
+// first touched) and becomes the current table; the full one becomes old.
+// Every put and remove then moves the keys of the next migrateStep slots of
+// old into the new table, and marks the slots they left movedOff rather
+// than emptying them, so that the probe runs through old stay whole. A key
+// is in exactly one of the two tables: get and remove look in both, put
+// moves a key it finds in old, and new keys go to the new table only. Once
+// every slot of old is passed, old is dropped, its memory released on a
+// goroutine. The new table has room for old's keys and a quarter of its
+// size more, and the migration ends long before that many keys arrive.
 type index struct {
 	slots []slot
-	count int
+	count int // keys in slots and old together
 	mask  uint32
-	// mapped is the memory map slots live in when they were loaded from a
-	// hint file; nil when they are on the Go heap.
-	mapped []byte
+	// mem holds the memory maps the tables live in, if they were loaded
+	// from a hint file or allocated by a growth; nil while both are on the
+	// Go heap.
+	mem *tableMem
+	// old is the table being migrated into slots, nil when none is; the
+	// slots of old below next have been migrated.
+	old     []slot
+	oldMask uint32
+	next    int
+	// releases counts the goroutines releasing old tables' memory.
+	releases sync.WaitGroup
+	// chk checks the table mapped from a hint file a chunk at a time, while
+	// that table is slots or old; nil otherwise. bad is set once a chunk has
+	// failed: every lookup then returns errHintDamaged. Readers set both
+	// under DB.mu shared, hence atomics.
+	chk *hintCheck
+	bad atomic.Bool
+	// moves counts the changes that move a key to another slot or table
+	// (a growth, a migration step, a delete's backward shift): a scan of
+	// the table in pieces, between which the lock is let go, saw every key
+	// exactly where it was only if moves did not change (see collect).
+	moves uint64
 	// hdr is the header of the log the index describes; k0 and k1 are its
 	// hash key, the key of the hash function.
 	hdr    walfmt.FileHeader
 	k0, k1 uint64
+}
+
+// tableMem is the memory maps of an index's tables: cur for slots, old for
+// old, each nil for a table on the Go heap. An index that is dropped
+// without close (a Verify's, a failed compaction's) releases them when the
+// garbage collector finds it unreachable.
+type tableMem struct{ cur, old []byte }
+
+// setMapped records that the current table lives in the memory map m.
+func (x *index) setMapped(m []byte) {
+	if m == nil && x.mem == nil {
+		return
+	}
+	if x.mem == nil {
+		x.mem = &tableMem{}
+		runtime.AddCleanup(x, func(t *tableMem) {
+			// Nothing can use the tables any more; an unmap fails only
+			// as mapping.unmap can, harmlessly.
+			_ = unmapSlots(t.cur)
+			_ = unmapSlots(t.old)
+		}, x.mem)
+	}
+	x.mem.cur = m
+}
+
+// mapped returns the memory maps of the current and old tables.
+func (x *index) mapped() (cur, old []byte) {
+	if x.mem == nil {
+		return nil, nil
+	}
+	return x.mem.cur, x.mem.old
 }
 
 const (
@@ -52,6 +126,12 @@ const (
 	// A table grows when it is three quarters full: linear probing stays
 	// short below that.
 	maxLoadNum, maxLoadDen = 3, 4
+	// migrateStep is how many slots of the old table each write moves
+	// while the index grows: 64 slots are a kilobyte to read and at most
+	// 64 inserts, a few microseconds. Growth starts with the new table a
+	// quarter of its size short of full, and old is passed in about
+	// len(old)/64 writes, long before that many keys can arrive.
+	migrateStep = 64
 )
 
 // newIndex returns an empty index for about keys keys of the log whose
@@ -84,16 +164,35 @@ func (x *index) hash(key []byte) uint32 {
 	return uint32(siphash.Hash(x.k0, x.k1, key))
 }
 
-// find returns the position of key's slot, or -1.
-func (x *index) find(key []byte, h uint32, src keySource) (int, error) {
-	i := h & x.mask
-	for range x.slots { // a table loaded from a damaged hint may have no empty slot
-		s := &x.slots[i]
+// checked reports whether slot i of table t may be used: t is not the
+// table from a hint, or the chunk holding i has passed its check. A chunk
+// that fails marks the index bad.
+func (x *index) checked(t []slot, i uint32) bool {
+	if x.chk == nil || !x.chk.covers(t) || x.chk.check(i) {
+		return true
+	}
+	x.bad.Store(true)
+	return false
+}
+
+// findIn returns the position of key's slot in table t, or -1. It passes
+// over slots marked movedOff.
+func (x *index) findIn(t []slot, mask uint32, key []byte, h uint32, src keySource) (int, error) {
+	if x.bad.Load() {
+		return -1, errHintDamaged
+	}
+	lazy := x.chk.covers(t)
+	i := h & mask
+	for range t { // a table loaded from a damaged hint may have no empty slot
+		if lazy && !x.checked(t, i) {
+			return -1, errHintDamaged
+		}
+		s := &t[i]
 		if s.off == 0 {
 			return -1, nil
 		}
-		if s.hash != h {
-			i = (i + 1) & x.mask
+		if s.hash != h || s.off == movedOff {
+			i = (i + 1) & mask
 			continue
 		}
 		k, err := src.keyAt(int64(s.off))
@@ -106,96 +205,203 @@ func (x *index) find(key []byte, h uint32, src keySource) (int, error) {
 		if err := src.checkRecord(int64(s.off), int(s.size)); err != nil {
 			return -1, err
 		}
-		i = (i + 1) & x.mask
+		i = (i + 1) & mask
 	}
 	return -1, nil
 }
 
+// find returns the table holding key's slot and the slot's position in it,
+// or a nil slot.
+func (x *index) find(key []byte, h uint32, src keySource) (*slot, bool, error) {
+	i, err := x.findIn(x.slots, x.mask, key, h, src)
+	if err != nil || i >= 0 {
+		return slotAt(x.slots, i), false, err
+	}
+	if x.old == nil {
+		return nil, false, nil
+	}
+	i, err = x.findIn(x.old, x.oldMask, key, h, src)
+	return slotAt(x.old, i), true, err
+}
+
+func slotAt(t []slot, i int) *slot {
+	if i < 0 {
+		return nil
+	}
+	return &t[i]
+}
+
 // get returns key's slot.
 func (x *index) get(key []byte, src keySource) (slot, bool, error) {
-	i, err := x.find(key, x.hash(key), src)
-	if i < 0 || err != nil {
+	s, _, err := x.find(key, x.hash(key), src)
+	if s == nil || err != nil {
 		return slot{}, false, err
 	}
-	return x.slots[i], true, nil
+	return *s, true, nil
 }
 
 // put points key at a record and returns the slot it replaced, if any.
 func (x *index) put(key []byte, off int64, size int, src keySource) (slot, bool, error) {
 	h := x.hash(key)
-	i, err := x.find(key, h, src)
+	s, inOld, err := x.find(key, h, src)
+	if err != nil {
+		return slot{}, false, err
+	}
+	if s == nil {
+		x.insertNew(h, off, size)
+		return slot{}, false, nil
+	}
+	old := *s
+	if inOld {
+		// Move the key now: the new table has room for every key of old.
+		s.off = movedOff
+		x.moves++
+		x.place(slot{off: uint64(off), hash: h, size: uint32(size)})
+	} else {
+		s.off, s.size = uint64(off), uint32(size)
+	}
+	x.migrate()
+	return old, true, nil
+}
+
+// insertNew adds a key known not to be in the index.
+func (x *index) insertNew(h uint32, off int64, size int) {
+	x.migrate()
+	if (x.count+1)*maxLoadDen > len(x.slots)*maxLoadNum {
+		x.grow()
+	}
+	if !x.place(slot{off: uint64(off), hash: h, size: uint32(size)}) {
+		// Full: only a table loaded from a damaged hint can be, and the
+		// check of the hint is about to replace it.
+		x.finishGrowth()
+		x.grow()
+		x.finishGrowth()
+		x.place(slot{off: uint64(off), hash: h, size: uint32(size)})
+	}
+	x.count++
+}
+
+// place puts s in the first free slot of its probe run in the current
+// table, and reports false if there is none.
+func (x *index) place(s slot) bool {
+	i := s.hash & x.mask
+	for n := 0; !x.checked(x.slots, i) || x.slots[i].off != 0; n++ {
+		if n == len(x.slots) {
+			return false
+		}
+		i = (i + 1) & x.mask
+	}
+	x.slots[i] = s
+	return true
+}
+
+// grow starts a growth: a table twice the size becomes the current one,
+// and the current one becomes old, to be migrated a step at a time. A
+// growth still under way is finished first (only a table from a damaged
+// hint outgrows the new table before it is).
+func (x *index) grow() {
+	x.finishGrowth()
+	n := 2 * len(x.slots)
+	slots, m := allocSlots(n)
+	cur, _ := x.mapped()
+	x.moves++
+	x.old, x.oldMask, x.next = x.slots, x.mask, 0
+	x.slots, x.mask = slots, uint32(n-1)
+	x.setMapped(m)
+	if x.mem != nil {
+		x.mem.old = cur
+	}
+}
+
+// migrate moves the keys of the next migrateStep slots of old into the
+// current table, and ends the growth once all of old is passed.
+func (x *index) migrate() {
+	if x.old == nil {
+		return
+	}
+	end := min(x.next+migrateStep, len(x.old))
+	for i := x.next; i < end; i++ {
+		s := &x.old[i]
+		if x.checked(x.old, uint32(i)) && s.off != 0 && s.off != movedOff {
+			// The new table is never full during a growth: see index.
+			x.place(*s)
+			s.off = movedOff
+			x.moves++
+		}
+	}
+	x.next = end
+	if end == len(x.old) {
+		x.endGrowth()
+	}
+}
+
+// finishGrowth migrates whatever is left of old at once: before the table
+// is written out as a hint, and before a new growth.
+func (x *index) finishGrowth() {
+	for x.old != nil {
+		x.migrate()
+	}
+}
+
+// endGrowth drops the old table. Its memory is released on a goroutine:
+// tearing down the pages of a large map takes milliseconds, and the caller
+// holds the lock every reader needs. Nothing can use old afterwards: the
+// only way to it was through x, under that lock.
+func (x *index) endGrowth() {
+	_, mapped := x.mapped()
+	if x.chk.covers(x.old) {
+		x.chk = nil
+	}
+	x.old, x.oldMask, x.next = nil, 0, 0
+	if mapped == nil {
+		return
+	}
+	x.mem.old = nil
+	x.releases.Add(1)
+	go func() {
+		defer x.releases.Done()
+		// Releasing memory the table no longer uses can only fail as
+		// mapping.unmap can, harmlessly.
+		_ = x.release(mapped)
+	}()
+}
+
+// remove deletes key and returns its slot, if it was there.
+func (x *index) remove(key []byte, src keySource) (slot, bool, error) {
+	h := x.hash(key)
+	i, err := x.findIn(x.slots, x.mask, key, h, src)
 	if err != nil {
 		return slot{}, false, err
 	}
 	if i >= 0 {
 		old := x.slots[i]
-		x.slots[i].off, x.slots[i].size = uint64(off), uint32(size)
+		x.removeAt(uint32(i))
+		x.migrate()
 		return old, true, nil
 	}
-	x.insertNew(h, off, size)
-	return slot{}, false, nil
-}
-
-// insertNew adds a key known not to be in the index.
-func (x *index) insertNew(h uint32, off int64, size int) {
-	if (x.count+1)*maxLoadDen > len(x.slots)*maxLoadNum {
-		x.grow()
+	if x.old == nil {
+		return slot{}, false, nil
 	}
-	i := h & x.mask
-	for n := 0; x.slots[i].off != 0; n++ {
-		if n == len(x.slots) {
-			// Full: only a table loaded from a damaged hint can be, and
-			// the check of the hint is about to replace it.
-			x.grow()
-			x.insertNew(h, off, size)
-			return
-		}
-		i = (i + 1) & x.mask
-	}
-	x.slots[i] = slot{off: uint64(off), hash: h, size: uint32(size)}
-	x.count++
-}
-
-// grow doubles the table. The stored hashes place every slot again without
-// reading a key. A table that was mapped from a hint file moves to the heap.
-func (x *index) grow() {
-	old := x.slots
-	mapped := x.mapped
-	// The table moves to the heap; releasing the map it leaves can only
-	// fail as mapping.unmap can, harmlessly.
-	defer func() { _ = x.release(mapped) }()
-	x.mapped = nil
-	x.slots = make([]slot, 2*len(old))
-	x.mask = uint32(len(x.slots) - 1)
-	for _, s := range old {
-		if s.off == 0 {
-			continue
-		}
-		i := s.hash & x.mask
-		for x.slots[i].off != 0 {
-			i = (i + 1) & x.mask
-		}
-		x.slots[i] = s
-	}
-}
-
-// remove deletes key and returns its slot, if it was there.
-func (x *index) remove(key []byte, src keySource) (slot, bool, error) {
-	i, err := x.find(key, x.hash(key), src)
+	i, err = x.findIn(x.old, x.oldMask, key, h, src)
 	if i < 0 || err != nil {
 		return slot{}, false, err
 	}
-	old := x.slots[i]
-	x.removeAt(uint32(i))
+	old := x.old[i]
+	x.old[i].off = movedOff // a mark, not a hole: the run through it stays whole
+	x.count--
+	x.migrate()
 	return old, true, nil
 }
 
-// removeAt empties slot i and shifts back the slots after it that would
-// otherwise become unreachable (backward-shift deletion: no tombstones, so
-// lookups never slow down after many deletes).
+// removeAt empties slot i of the current table and shifts back the slots
+// after it that would otherwise become unreachable (backward-shift
+// deletion: no tombstones, so lookups never slow down after many deletes).
 func (x *index) removeAt(i uint32) {
 	j := (i + 1) & x.mask
 	for range x.slots { // bounded, for a table from a damaged hint
+		if !x.checked(x.slots, j) {
+			break // the index is bad now, and is about to be replaced
+		}
 		s := x.slots[j]
 		if s.off == 0 {
 			break
@@ -211,33 +417,83 @@ func (x *index) removeAt(i uint32) {
 	}
 	x.slots[i] = slot{}
 	x.count--
+	x.moves++
 }
 
-// release unmaps a hint file's map once the table no longer uses it. The
-// caller holds whatever lock readers of the table take.
-// Its error is mapping.unmap's, and as harmless.
+// release unmaps a table's memory once the index no longer uses it. The
+// caller holds whatever lock readers of the table take, or knows that no
+// reader can reach the table any more. Its error is mapping.unmap's, and
+// as harmless.
 func (x *index) release(mapped []byte) error {
 	return unmapSlots(mapped)
 }
 
-// close releases the table's memory map, if any.
+// close releases the tables' memory maps, if any, once the releases of
+// earlier growths have ended.
 func (x *index) close() error {
 	if x == nil {
 		return nil
 	}
-	err := x.release(x.mapped)
-	x.slots, x.mapped = nil, nil
+	cur, old := x.mapped()
+	err := x.release(cur)
+	if oerr := x.release(old); err == nil {
+		err = oerr
+	}
+	x.releases.Wait()
+	x.slots, x.old = nil, nil
+	if x.mem != nil {
+		x.mem.cur, x.mem.old = nil, nil
+	}
 	return err
 }
 
-// each calls fn for every occupied slot until fn returns false.
-func (x *index) each(fn func(s slot) bool) {
-	for _, s := range x.slots {
-		if s.off != 0 && !fn(s) {
-			return
+// each calls fn for every key's slot until fn returns false. Its error is
+// errHintDamaged if it meets a damaged chunk of a hint.
+func (x *index) each(fn func(s slot) bool) error {
+	if x.bad.Load() {
+		return errHintDamaged
+	}
+	for _, t := range [][]slot{x.slots, x.old} {
+		for i, s := range t {
+			if i%chunkSlots == 0 && !x.checked(t, uint32(i)) {
+				return errHintDamaged
+			}
+			if s.off != 0 && s.off != movedOff && !fn(s) {
+				return nil
+			}
 		}
 	}
+	return nil
 }
 
-// memory returns the size of the table in bytes.
-func (x *index) memory() int64 { return int64(len(x.slots)) * int64(unsafe.Sizeof(slot{})) }
+// collect appends to offs the offsets below end of the keys in positions
+// [from, from+n) of the current table followed by the old one, and returns
+// them and the next position, or -1 past the end. Its error is
+// errHintDamaged if it meets a damaged chunk of a hint.
+func (x *index) collect(offs []int64, from, n int, end int64) ([]int64, int, error) {
+	if x.bad.Load() {
+		return offs, from, errHintDamaged
+	}
+	next, base := from+n, 0
+	for _, t := range [][]slot{x.slots, x.old} {
+		lo, hi := max(from-base, 0), min(next-base, len(t))
+		for i := lo; i < hi; i++ {
+			if (i == lo || i%chunkSlots == 0) && !x.checked(t, uint32(i)) {
+				return offs, from, errHintDamaged
+			}
+			if o := t[i].off; o != 0 && o != movedOff && int64(o) < end {
+				offs = append(offs, int64(o))
+			}
+		}
+		base += len(t)
+	}
+	if next >= base {
+		return offs, -1, nil
+	}
+	return offs, next, nil
+}
+
+// memory returns the size of the tables in bytes.
+func (x *index) memory() int64 {
+	return int64(len(x.slots)+len(x.old)) * int64(unsafe.Sizeof(slot{}))
+}

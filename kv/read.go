@@ -26,7 +26,7 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return nil, err
 	}
-	s, _, err := db.lookupMuLocked(key)
+	s, _, err := db.liveMuLocked(key)
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +61,11 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return Entry{}, err
 	}
-	v := db.viewMuLocked()
-	s, _, err := db.lookupMuLocked(key)
+	s, _, err := db.liveMuLocked(key)
 	if err != nil {
 		return Entry{}, err
 	}
+	v := db.viewMuLocked() // after the lookup, which may let mu go
 	// A header no checksum has covered yet could report a false size.
 	if err := v.checkRecord(int64(s.off), int(s.size)); err != nil {
 		return Entry{}, err
@@ -149,14 +149,10 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 	}
 	// Read the keys in log order: a sequential pass over the log is many
 	// times faster than one in hash order, which jumps across it.
-	recs := make([]slot, 0, max(0, db.mu.index.count))
-	exp, now := db.mu.c.exp, db.now()
-	db.mu.index.each(func(s slot) bool {
-		if !exp.expired(s.off, now) {
-			recs = append(recs, s)
-		}
-		return true
-	})
+	recs, err := db.slotsMuLocked()
+	if err != nil {
+		return nil, err
+	}
 	slices.SortFunc(recs, func(a, b slot) int { return cmp.Compare(a.off, b.off) })
 	v := db.viewMuLocked()
 	var keys []string
@@ -179,6 +175,29 @@ func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
 		}
 	}
 	return keys, first
+}
+
+// slotsMuLocked returns the slot of every key that has not expired, having
+// the index rebuilt first if it finds its hint damaged (see
+// lookupMuLocked).
+func (db *DB) slotsMuLocked() ([]slot, error) {
+	recs := make([]slot, 0, max(0, db.mu.index.count))
+	now := db.now()
+	collect := func(s slot) bool {
+		// db.mu.c is read each time: a rebuild replaces it.
+		if !db.mu.c.exp.expired(s.off, now) {
+			recs = append(recs, s)
+		}
+		return true
+	}
+	err := db.mu.index.each(collect)
+	if errors.Is(err, errHintDamaged) {
+		if err = db.rebuildDamagedRLocked(); err == nil {
+			recs = recs[:0]
+			err = db.mu.index.each(collect)
+		}
+	}
+	return recs, err
 }
 
 // readableMuLocked returns why the index cannot answer, if it cannot. The
@@ -226,7 +245,7 @@ func (db *DB) ReadValueAt(key []byte, p []byte, off int64) (n int, size int, err
 	if err := db.readableMuLocked(); err != nil {
 		return 0, 0, err
 	}
-	s, _, err := db.lookupMuLocked(key)
+	s, _, err := db.liveMuLocked(key)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -124,7 +124,7 @@ func (db *DB) ExpiresAt(key []byte) (time.Time, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return time.Time{}, err
 	}
-	s, ok, err := db.lookupMuLocked(key)
+	s, ok, err := db.liveMuLocked(key)
 	if err != nil || !ok {
 		return time.Time{}, err
 	}
@@ -135,10 +135,11 @@ func (db *DB) ExpiresAt(key []byte) (time.Time, error) {
 	return time.Unix(0, at), nil
 }
 
-// lookupMuLocked returns key's slot if key is present and has not
-// expired; ErrNotFound when it is absent. The caller holds mu.
-func (db *DB) lookupMuLocked(key []byte) (slot, bool, error) {
-	s, ok, err := db.mu.index.get(key, db.viewMuLocked())
+// liveMuLocked returns key's slot if key is present and has not expired;
+// ErrNotFound when it is absent. The caller holds mu shared, which
+// lookupMuLocked may let go and take again.
+func (db *DB) liveMuLocked(key []byte) (slot, bool, error) {
+	s, ok, err := db.lookupMuLocked(key)
 	if err != nil {
 		return slot{}, false, err
 	}
@@ -200,7 +201,7 @@ func (db *DB) rewriteExpiry(key []byte, at int64) error {
 func (db *DB) encodeExpiryLocked(key []byte, at int64) (walfmt.Kind, recMeta, bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	s, _, err := db.lookupMuLocked(key)
+	s, _, err := db.liveMuLocked(key)
 	if err != nil {
 		return 0, recMeta{}, false, err
 	}

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -187,7 +188,13 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 		} else {
 			err = db.mu.c.apply(db.mu.index, v, w.kind, w.key, w.off, w.size, w.meta)
 		}
-		if err != nil {
+		if errors.Is(err, errHintDamaged) {
+			// The replay covers this and the rest of ws.
+			if err := db.rebuildIndexMuLocked(end); err != nil {
+				return compact.State{}, err
+			}
+			break
+		} else if err != nil {
 			return compact.State{}, err
 		}
 	}
@@ -350,7 +357,7 @@ func (db *DB) writableLocked() error {
 func (db *DB) has(key []byte) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	_, ok, err := db.mu.index.get(key, db.viewMuLocked())
+	_, ok, err := db.lookupMuLocked(key)
 	return ok, err
 }
 

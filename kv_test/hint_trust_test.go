@@ -14,12 +14,18 @@ import (
 	"github.com/crabkv/crabkv/walfmt"
 )
 
-// The hint file's layout, as documented in kv/hint.go: its slots start at
-// 4096, 16 bytes each, {offset uint64, hash uint32, size uint32}.
-const (
-	hintSlotsAt = 4096
-	hintSlot    = 16
-)
+// The hint file's layout, as documented in kv/hint.go: a 4096-byte header
+// whose bytes 16..23 hold the number of slots, a table of 8 bytes for each
+// 256 slots padded to a multiple of 4096, then the slots, 16 bytes each,
+// {offset uint64, hash uint32, size uint32}.
+const hintSlot = 16
+
+// hintSlotsAt returns where the slots of hint start.
+func hintSlotsAt(hint []byte) int {
+	n := int(binary.LittleEndian.Uint64(hint[16:]))
+	table := (n + 255) / 256 * 8
+	return 4096 + (table+4095)/4096*4096
+}
 
 var hintOpts = &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}}
 
@@ -48,7 +54,7 @@ func hintedStore(t *testing.T, dir string, n int, val func(i int) string) map[st
 // with the log offsets they hold.
 func hintSlots(t *testing.T, hint []byte) (pos []int, offs []int64) {
 	t.Helper()
-	for p := hintSlotsAt; p+hintSlot <= len(hint); p += hintSlot {
+	for p := hintSlotsAt(hint); p+hintSlot <= len(hint); p += hintSlot {
 		if off := binary.LittleEndian.Uint64(hint[p:]); off != 0 {
 			pos, offs = append(pos, p), append(offs, int64(off))
 		}

@@ -61,6 +61,16 @@ func (e *boltEngine) Get(key []byte) ([]byte, error) {
 	return out, err
 }
 
+func (e *boltEngine) View(key []byte, fn func([]byte) error) error {
+	return e.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(boltBucket).Get(key)
+		if v == nil {
+			return ErrNotFound
+		}
+		return fn(v)
+	})
+}
+
 func (e *boltEngine) Close() error { return e.db.Close() }
 
 func (e *boltEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {

@@ -48,4 +48,12 @@ func (e *crabEngine) Get(key []byte) ([]byte, error) {
 	return v, err
 }
 
+func (e *crabEngine) View(key []byte, fn func([]byte) error) error {
+	err := e.db.View(key, fn)
+	if errors.Is(err, kv.ErrNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
 func (e *crabEngine) Close() error { return e.db.Close() }

@@ -29,6 +29,14 @@ type Engine interface {
 	Settings(sync bool) string
 }
 
+// Viewer is implemented by engines with a zero-copy read: fn gets the
+// stored value, valid only while it runs. The workloads of large values
+// read through it where an engine has it.
+type Viewer interface {
+	// View calls fn with key's value, or returns ErrNotFound.
+	View(key []byte, fn func(value []byte) error) error
+}
+
 // factories maps engine names to constructors. Each adapter file adds
 // itself in an init function.
 var factories = map[string]func() Engine{}

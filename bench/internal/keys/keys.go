@@ -58,10 +58,16 @@ func NewValues(seed uint64) *Values {
 
 // For returns value number i (version gen). The result aliases an internal
 // buffer and must not be modified.
-func (v *Values) For(i, gen uint64) []byte {
-	off := mix(i^gen<<48) % uint64(len(v.buf)-ValueSize)
-	return v.buf[off : off+ValueSize]
+func (v *Values) For(i, gen uint64) []byte { return v.ForSize(i, gen, ValueSize) }
+
+// ForSize is For for values of size bytes, at most MaxValueSize.
+func (v *Values) ForSize(i, gen uint64, size int) []byte {
+	off := mix(i^gen<<48) % uint64(len(v.buf)-size)
+	return v.buf[off : off+uint64(size)]
 }
+
+// MaxValueSize is the largest value ForSize cuts.
+const MaxValueSize = 256 << 10
 
 // Zipf draws key indexes in [0, n) with a Zipf distribution: index 0 is the
 // most popular, index 1 the next, and so on. Because keys are scattered by

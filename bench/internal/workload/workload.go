@@ -43,6 +43,8 @@ type Spec struct {
 	// compress, instead of 100 random bytes. Only JSON workloads run the
 	// engines' compressing variants (engines.Compressing).
 	JSON bool
+	// ValueSize is the size of every value; 0 means keys.ValueSize.
+	ValueSize int
 }
 
 // Metric is one reported number from a workload.
@@ -59,6 +61,8 @@ func (s Spec) Metrics() []Metric {
 	switch s.Kind {
 	case "reopen":
 		return []Metric{{s.ID, Millis}}
+	case "stall":
+		return []Metric{{s.ID, Millis}, {RowStallGet, Millis}}
 	case "fill":
 		if s.JSON {
 			return []Metric{{s.ID, OpsPerSec}, {RowDiskJSON, Bytes}}
@@ -69,6 +73,10 @@ func (s Spec) Metrics() []Metric {
 	}
 	return []Metric{{s.ID, OpsPerSec}}
 }
+
+// RowStallGet reports the longest Get of the fill-stall workload, whose
+// own row is the longest Put.
+const RowStallGet = "fill-stall: longest Get"
 
 // Rows reporting the footprint after fill-random.
 const (
@@ -109,6 +117,12 @@ func Standard(p Params) []Spec {
 			Doc: "after a fill of N keys, N Puts of new values to existing keys picked uniformly at random, sync off"},
 		{ID: "ycsb-a", Kind: "ycsb-a", N: p.N, Threads: 2,
 			Doc: "after a fill of N keys, N operations over 2 goroutines: 50% Get, 50% Put of an existing key, keys drawn from a Zipf distribution (s=1.1)"},
+		{ID: "fill-stall", Kind: "stall", N: p.N, Threads: 2,
+			Doc: "Put N new keys, sync off, one writer, while one reader Gets keys already written; the longest Put in ms (and the longest Get in its own row): pauses such as an index, table or tree growing"},
+		{ID: "read-random 4KiB", Kind: "read", N: max(1, p.N/4), Threads: 1, ValueSize: 4 << 10,
+			Doc: "fill N keys with 4 KiB values, then N random reads; through a zero-copy read (View) where the engine has one, else Get"},
+		{ID: "read-random 64KiB", Kind: "read", N: max(1, p.N/40), Threads: 1, ValueSize: 64 << 10,
+			Doc: "fill N keys with 64 KiB values, then N random reads; through a zero-copy read (View) where the engine has one, else Get"},
 	}
 	if p.JSONN > 0 {
 		specs = append(specs,

@@ -17,7 +17,7 @@ func TestStandardAndSelect(t *testing.T) {
 			t.Errorf("spec %q is incomplete: %+v", s.ID, s)
 		}
 	}
-	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "read-random", "read-random x2", "read-missing", "overwrite", "ycsb-a", "reopen 200k", "reopen 1M"} {
+	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "read-random", "read-random x2", "read-missing", "overwrite", "ycsb-a", "fill-stall", "read-random 4KiB", "read-random 64KiB", "reopen 200k", "reopen 1M"} {
 		if !ids[want] {
 			t.Errorf("missing workload %q", want)
 		}
@@ -28,7 +28,8 @@ func TestStandardAndSelect(t *testing.T) {
 	}{
 		{nil, len(specs)},
 		{[]string{"reopen"}, 2},
-		{[]string{"read"}, 2},
+		{[]string{"read"}, 4},
+		{[]string{"stall"}, 1},
 		{[]string{"read-missing", "overwrite"}, 2},
 		{[]string{"nothing"}, 0},
 	}
@@ -52,6 +53,8 @@ func TestMetrics(t *testing.T) {
 			wantLen = 4
 		case "reopen 10":
 			wantUnit = Millis
+		case "fill-stall":
+			wantLen, wantUnit = 2, Millis
 		}
 		if len(m) != wantLen || m[0].Unit != wantUnit {
 			t.Errorf("%s: metrics %+v", s.ID, m)

@@ -1,0 +1,266 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// TestIndexGrowthAgainstMap runs puts and removes against a Go map and,
+// whenever the index is in the middle of a growth, checks every key of the
+// model and an absent one: lookups must find each key in whichever table
+// holds it, and removes and overwrites of keys still in the old table must
+// not resurrect or duplicate them.
+func TestIndexGrowthAgainstMap(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var src memKeys
+	x := newIndex(0, walfmt.NewFileHeader())
+	model := map[string]int64{}
+	checks := 0
+	for i := range 120_000 {
+		k := fmt.Sprintf("k%d", rng.IntN(40_000))
+		if rng.IntN(4) == 0 {
+			_, had, _ := x.remove([]byte(k), &src)
+			if _, want := model[k]; had != want {
+				t.Fatalf("seed %d op %d: remove %s reported %v, model %v", seed, i, k, had, want)
+			}
+			delete(model, k)
+		} else {
+			off := src.add(k)
+			old, had, _ := x.put([]byte(k), off, 1, &src)
+			if prev, ok := model[k]; ok != had || (had && int64(old.off) != prev) {
+				t.Fatalf("seed %d op %d: put %s replaced %+v/%v, model %d/%v", seed, i, k, old, had, prev, ok)
+			}
+			model[k] = off
+		}
+		if x.old != nil && i%97 == 0 {
+			checks++
+			checkIndex(t, x, &src, model, fmt.Sprintf("seed %d op %d (migrated %d of %d)", seed, i, x.next, len(x.old)))
+		}
+	}
+	if checks < 5 {
+		t.Fatalf("only %d checks fell inside a growth", checks)
+	}
+	x.finishGrowth()
+	checkIndex(t, x, &src, model, fmt.Sprintf("seed %d at the end", seed))
+	if err := x.close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkIndex checks that x holds exactly model.
+func checkIndex(t *testing.T, x *index, src keySource, model map[string]int64, where string) {
+	t.Helper()
+	if x.count != len(model) {
+		t.Fatalf("%s: count %d, model %d", where, x.count, len(model))
+	}
+	for k, off := range model {
+		s, ok, _ := x.get([]byte(k), src)
+		if !ok || int64(s.off) != off {
+			t.Fatalf("%s: get %s = %+v %v, want %d", where, k, s, ok, off)
+		}
+	}
+	n := 0
+	x.each(func(slot) bool { n++; return true })
+	if n != len(model) {
+		t.Fatalf("%s: each saw %d slots, want %d", where, n, len(model))
+	}
+	if _, ok, _ := x.get([]byte("absent"), src); ok {
+		t.Fatalf("%s: found an absent key", where)
+	}
+}
+
+// TestGrowthConcurrentReaders fills a store through many growths of its
+// index with puts, deletes and batches while readers look keys up: keys
+// written before the readers start must always be found with their value,
+// and any value a reader finds must be one written for that key. At the
+// end the store must hold exactly the model, and again after a reopen from
+// the hint written at Close. Run with -race, it also checks that growth
+// touches the index only under the lock.
+func TestGrowthConcurrentReaders(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, manualPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := map[string]string{}
+	stable := 3000
+	for i := range stable {
+		k, v := fmt.Sprintf("stable-%d", i), fmt.Sprintf("stable-%d=v", i)
+		if err := db.Put([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		model[k] = v
+	}
+	stop := make(chan struct{})
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- readWhileGrowing(db, stop, stable, r)
+		}()
+	}
+	writeWhileGrowing(t, db, model)
+	close(stop)
+	wg.Wait()
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkDB(t, db, model)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, manualPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.hintCovered == 0 {
+		t.Fatal("the hint written from a grown index was not used")
+	}
+	checkDB(t, db, model)
+}
+
+// writeWhileGrowing writes 60,000 operations to db and model.
+func writeWhileGrowing(t *testing.T, db *DB, model map[string]string) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 60_000 {
+		k := fmt.Sprintf("k%d", rng.IntN(50_000))
+		switch rng.IntN(8) {
+		case 0:
+			if err := db.Delete([]byte(k)); err != nil {
+				t.Fatal(err)
+			}
+			delete(model, k)
+		case 1:
+			b := db.NewBatch()
+			for j := range 5 {
+				bk := fmt.Sprintf("b%d-%d", rng.IntN(10_000), j)
+				bv := fmt.Sprintf("%s=%d", bk, i)
+				b.Put([]byte(bk), []byte(bv))
+				model[bk] = bv
+			}
+			b.Delete([]byte(k))
+			delete(model, k)
+			if err := db.Write(b); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			v := fmt.Sprintf("%s=%d", k, i)
+			if err := db.Put([]byte(k), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			model[k] = v
+		}
+	}
+}
+
+// readWhileGrowing looks keys up until stop is closed.
+func readWhileGrowing(db *DB, stop chan struct{}, stable, seed int) error {
+	rng := rand.New(rand.NewPCG(uint64(seed), 9))
+	for {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		k := fmt.Sprintf("stable-%d", rng.IntN(stable))
+		v, err := db.Get([]byte(k))
+		if err != nil || string(v) != k+"=v" {
+			return fmt.Errorf("get %s = %q, %v during growth", k, v, err)
+		}
+		k = fmt.Sprintf("k%d", rng.IntN(50_000))
+		v, err = db.Get([]byte(k))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil || !bytes.HasPrefix(v, []byte(k+"=")) {
+			return fmt.Errorf("get %s = %q, %v during growth", k, v, err)
+		}
+	}
+}
+
+// checkDB checks that db holds exactly model.
+func checkDB(t *testing.T, db *DB, model map[string]string) {
+	t.Helper()
+	if n := db.Stats().Keys; n != len(model) {
+		t.Fatalf("%d keys, model has %d", n, len(model))
+	}
+	for k, v := range model {
+		got, err := db.Get([]byte(k))
+		if err != nil || string(got) != v {
+			t.Fatalf("get %s = %q, %v; want %q", k, got, err, v)
+		}
+	}
+	if keys := db.Keys(nil); len(keys) != len(model) {
+		t.Fatalf("Keys returned %d, model has %d", len(keys), len(model))
+	}
+}
+
+// TestNewIndexOfFindsEveryKey builds an index from slots in bulk, as a
+// compaction does, and checks every key is found and an absent one is not.
+func TestNewIndexOfFindsEveryKey(t *testing.T) {
+	var src memKeys
+	hdr := walfmt.NewFileHeader()
+	h := newIndex(0, hdr)
+	var es []slot
+	model := map[string]int64{}
+	for i := range 100_000 {
+		k := fmt.Sprintf("bulk-%d", i)
+		off := src.add(k)
+		es = append(es, slot{off: uint64(off), hash: h.hash([]byte(k)), size: 1})
+		model[k] = off
+	}
+	x := newIndexOf(es, hdr)
+	checkIndex(t, x, &src, model, "bulk")
+}
+
+// TestCollectInPieces reads an index's offsets in pieces, in the middle
+// of a growth, and checks it sees each key once, those below end only;
+// and that moves counts the growth's steps.
+func TestCollectInPieces(t *testing.T) {
+	var src memKeys
+	x := newIndex(0, walfmt.NewFileHeader())
+	for i := 0; x.old == nil || x.next == 0; i++ {
+		k := fmt.Sprintf("c%d", i)
+		if _, _, err := x.put([]byte(k), src.add(k), 1, &src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := int64(len(src) / 2)
+	var want []int64
+	x.each(func(s slot) bool {
+		if int64(s.off) < end {
+			want = append(want, int64(s.off))
+		}
+		return true
+	})
+	var got []int64
+	var err error
+	for pos := 0; pos >= 0; {
+		if got, pos, err = x.collect(got, pos, 100, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("collect saw %d offsets, each %d", len(got), len(want))
+	}
+	before := x.moves
+	x.migrate()
+	if x.moves == before {
+		t.Fatal("a migration step moved keys without counting")
+	}
+}

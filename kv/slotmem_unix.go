@@ -1,0 +1,23 @@
+//go:build unix
+
+package kv
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// allocSlots returns a zeroed table of n slots in an anonymous memory map,
+// and the map. Mapping is a system call whatever the size: the kernel
+// zeroes each page when it is first touched, so a growth, which touches
+// the new table a step at a time, never waits for a whole table to be
+// cleared, as a Go allocation reusing heap memory would make it. Where
+// the map fails, the table is allocated on the heap.
+func allocSlots(n int) ([]slot, []byte) {
+	size := n * int(unsafe.Sizeof(slot{}))
+	data, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return make([]slot, n), nil
+	}
+	return unsafe.Slice((*slot)(unsafe.Pointer(unsafe.SliceData(data))), n), data
+}

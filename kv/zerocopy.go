@@ -1,0 +1,52 @@
+package kv
+
+import (
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// View calls fn with key's value where it lies, without copying it, or
+// returns ErrNotFound; it returns fn's error. The record's checksum is
+// verified first, as Get does: damage is reported, never passed to fn.
+//
+// The value is valid only while fn runs and must not be modified: it is
+// the store's memory map of its log where there is one (else a buffer the
+// next read reuses). It stays valid for all of fn, whatever the writers
+// and a compaction do meanwhile: View holds the readers' lock, shared,
+// until fn returns, and the log's map is only replaced or released — by
+// a remap as the log grows, or by a compaction's swap to the new log —
+// under that lock held exclusively. A slice of it kept after fn returns
+// may read another record's bytes, or fault once the map is released;
+// copy what must outlive fn. For the same reason fn must be short and
+// must not call any method of the DB: writers wait for it to publish, and
+// a call that takes the lock again can deadlock against a waiting writer.
+//
+// For large values, View saves Get's allocation and copy; the checksum,
+// at several GB/s, is what remains of the cost. The map is left with the
+// kernel's default readahead: a random read of a large value wants the
+// pages after its first, and small records share pages anyway.
+func (db *DB) View(key []byte, fn func(value []byte) error) error {
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if err := db.readableMuLocked(); err != nil {
+		return err
+	}
+	s, _, err := db.liveMuLocked(key)
+	if err != nil {
+		return err
+	}
+	v := db.viewMuLocked()
+	bp := recordBufs.Get().(*[]byte)
+	defer recordBufs.Put(bp)
+	b, err := v.recordBytes(s, bp)
+	if err != nil {
+		return err
+	}
+	val, err := walfmt.Value(b)
+	if err != nil {
+		return locateCorruption(err, v.path, int64(s.off))
+	}
+	return fn(val[:len(val):len(val)])
+}
