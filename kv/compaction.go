@@ -125,6 +125,8 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 	}
 	res, err := db.rewriteInto(ctx, tmp, end, keys)
 	if err != nil && !res.installed {
+		// Key order: see order.go.
+		db.dropCompactionOrder()
 		_ = tmp.Close() // the file is removed just below; its contents do not matter
 		for _, name := range []string{tempName, hintNextName} {
 			if rerr := db.fs.Remove(filepath.Join(db.dir, name)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
@@ -142,8 +144,10 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	old := db.mu.view.f           // only a compaction or Close replaces it, and Close waits for us
 	hdr := walfmt.NewFileHeader() // the new log's: a new ID and hash key
 	idx := newIndex(keys, hdr)
+	var order []uint64 // the new log's records, for its key order (order.go)
 	moved := func(key []byte, off int64, size int) {
 		idx.insertNew(idx.hash(key), off, size)
+		order = append(order, uint64(off))
 	}
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
@@ -154,6 +158,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		return swapResult{Result: res}, err
 	}
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize}
+	db.orderForCompaction(tmp, idx, res.Bytes, order) // key order: outside every lock
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and
@@ -373,6 +378,7 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 		return renameErr
 	}
 	db.mu.index, db.mu.c = idx, c
+	db.installOrderLocked(idx) // key order: see order.go
 	db.setTailLocked(c.size)
 	return nil
 }
@@ -394,6 +400,7 @@ func (db *DB) publishLog(f File, idx *index, c counters) {
 	db.mu.view = logView{f: f, m: m, end: c.size, path: db.path}
 	db.mu.index, db.mu.c = idx, c
 	db.mu.Unlock()
+	db.installOrderLocked(idx) // key order: see order.go
 	db.setTailLocked(c.size)
 }
 

@@ -97,6 +97,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     A batch's operations are all published under one exclusive hold,
 //     so no reader sees some of them without the others.
 //   - cmu: the compaction's bookkeeping.
+//   - ord.build: serializes building the key order scans use (order.go).
+//     Taken before mu, which a build holds shared for moments only; never
+//     taken while wmu, sync.mu or mu is held.
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
 // exclusive where its comment says so); any other whose name ends in
@@ -174,6 +177,9 @@ type DB struct {
 		reclaimed   int64
 		lastFailure error
 	}
+
+	// ord is the key order scans walk (order.go).
+	ord orderState
 
 	truncated int64 // torn-tail bytes cut at Open
 	// freshHeader is the header cutTail wrote into a log that had none.

@@ -1,0 +1,68 @@
+package kv
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// TestSortByKey sorts records by key, on one goroutine and on two, with
+// keys that share their first 8 bytes, keys that are prefixes of others,
+// and keys with 0x00 and 0xFF bytes, through a map and through ReadAt.
+func TestSortByKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 10, parallelSortMin - 1, parallelSortMin*2 + 3} {
+		keys := make([][]byte, n)
+		for i := range keys {
+			switch i % 4 {
+			case 0:
+				keys[i] = fmt.Appendf(nil, "%x", rng.Uint64()>>uint(rng.IntN(60)))
+			case 1:
+				keys[i] = fmt.Appendf(nil, "user:000%d", rng.IntN(1e6))
+			case 2:
+				keys[i] = bytes.Repeat([]byte{0xFF}, 1+rng.IntN(10))
+			default:
+				keys[i] = append([]byte("a"), bytes.Repeat([]byte{0}, rng.IntN(10))...)
+			}
+		}
+		log := walfmt.AppendHeader(nil)
+		offs := make([]uint64, n)
+		for i, k := range keys {
+			offs[i] = uint64(len(log))
+			log = walfmt.AppendPut(log, k, []byte("v"))
+		}
+		path := filepath.Join(t.TempDir(), "wal.log")
+		if err := os.WriteFile(path, log, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mapped := range []bool{false, true} {
+			src := &logView{f: f, end: int64(len(log)), path: path}
+			if mapped {
+				src.m = mapLog(f, src.end, false)
+			}
+			got := slices.Clone(offs)
+			sortByKey(src, got)
+			for i := 1; i < len(got); i++ {
+				if bytes.Compare(src.keyOrNil(got[i-1]), src.keyOrNil(got[i])) > 0 {
+					t.Fatalf("%d keys, mapped %v: %q sorted before %q", n, mapped, src.keyOrNil(got[i-1]), src.keyOrNil(got[i]))
+				}
+			}
+			if slices.Sort(got); !slices.Equal(got, offs) {
+				t.Fatalf("%d keys: the sort lost or duplicated records", n)
+			}
+			_ = src.m.unmap()
+		}
+		_ = f.Close()
+	}
+}
+
