@@ -270,7 +270,7 @@ func (db *DB) load() error {
 	if db.opts.ReadOnly {
 		flag = os.O_RDONLY
 	} else {
-		for _, name := range []string{tempName, hintTempName, hintNextName} {
+		for _, name := range []string{tempName, hintTempName, hintNextName, orderTempName} {
 			if err := db.fs.Remove(filepath.Join(db.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("kv: remove leftover %s: %w", name, err)
 			}
@@ -528,6 +528,9 @@ func (db *DB) close() error {
 	defer db.mu.Unlock()
 	db.mu.closed = true
 	herr := db.saveHintOnClose(serr)
+	// The order file only spares the next Open's first scan a sort: a
+	// failure to write it loses nothing, and must not fail Close.
+	_ = db.saveOrderOnClose(serr)
 	if terr := db.trimLocked(); herr == nil {
 		herr = terr
 	}
