@@ -22,16 +22,18 @@ import (
 //     their keys, each key once, for the records below runEnd. It holds no
 //     keys — they are in the log, read through the same map as the index
 //     reads them — so it costs 8 bytes a key;
-//   - an overlay: the keys of the puts appended after runEnd, up to end,
-//     sorted, with their offsets, each key once (its latest put). It is
-//     read from the log's tail when a scan starts, so writers never pay
-//     for it; when it grows past a quarter of the run, it is merged into a
-//     new run.
+//   - an overlay: the keys of the puts and deletes appended after runEnd,
+//     up to end, sorted, with their offsets, each key once (its latest
+//     operation). It is read from the log's tail when a scan starts, so
+//     writers never pay for it; when it grows past a quarter of the run,
+//     it is merged into a new run.
 //
-// A snapshot never changes once published. Neither part says whether a key
-// is live: a scan merges the two in key order and asks the index for each
-// key, so a key overwritten or deleted since the snapshot is read as it is
-// now, and a key deleted is skipped. A snapshot describes one log — the one
+// The run holds exactly the keys live at runEnd, and the run merged with
+// the overlay (a key in both takes the overlay's operation; a delete
+// removes it) exactly those live at end: a snapshot is the state of the
+// store at the moment the log ended at end. A scan reads that state, from
+// records that stay in the log, without asking the index about each key.
+// A snapshot never changes once published. It describes one log — the one
 // its index describes — and is rebuilt for a new one (a compaction builds
 // it for its new log; a follower's switch to a new log rebuilds it on the
 // next scan).
@@ -48,11 +50,12 @@ type orderSnap struct {
 	end    int64 // log bytes the run and the overlay cover
 }
 
-// ovlEntry is a key put after a snapshot's run, and the offset of its
-// latest put before the snapshot's end.
+// ovlEntry is a key put or deleted after a snapshot's run, and the offset
+// of its latest operation before the snapshot's end.
 type ovlEntry struct {
 	key string
 	off uint64
+	del bool // the latest operation is a delete
 }
 
 // orderState is the store's key order.
@@ -273,7 +276,7 @@ func (v *logView) keyOrNil(off uint64) []byte {
 	return k
 }
 
-// extendSnap returns s with the puts of the log between s.end and end
+// extendSnap returns s with the operations of the log between s.end and end
 // added to its overlay, and the overlay merged into the run once it has
 // grown past a quarter of it; mapped says whether the store maps its log. It reads the tail with ReadAt: the records
 // were published, so they are whole and were verified.
@@ -282,8 +285,8 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 	r := walfmt.NewReader(src.f, end, src.path)
 	r.StartAt(s.end)
 	add := func(rec walfmt.Record) error {
-		if rec.Kind == walfmt.KindPut {
-			tail = append(tail, ovlEntry{key: string(rec.Key), off: uint64(rec.Offset)})
+		if rec.Kind == walfmt.KindPut || rec.Kind == walfmt.KindDelete {
+			tail = append(tail, ovlEntry{key: string(rec.Key), off: uint64(rec.Offset), del: rec.Kind == walfmt.KindDelete})
 		}
 		return nil
 	}
@@ -305,7 +308,7 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 		}
 	}
 	ns := &orderSnap{idx: s.idx, run: s.run, runEnd: s.runEnd, end: end}
-	ns.ovl = mergeOverlay(s.ovl, latestPuts(tail))
+	ns.ovl = mergeOverlay(s.ovl, latestOps(tail))
 	if len(ns.ovl) > overlayMergeMin && len(ns.ovl) > len(ns.run)/4 {
 		// The run's keys are read through a map of their own where the
 		// store maps its log (see privateViewMuLocked).
@@ -319,8 +322,9 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 	return ns, nil
 }
 
-// latestPuts sorts puts by key and keeps the latest of each key.
-func latestPuts(es []ovlEntry) []ovlEntry {
+// latestOps sorts operations, in log order, by key and keeps the latest
+// of each key.
+func latestOps(es []ovlEntry) []ovlEntry {
 	slices.SortStableFunc(es, func(a, b ovlEntry) int { return cmp.Compare(a.key, b.key) })
 	out := es[:0]
 	for i, e := range es {
@@ -353,13 +357,19 @@ func mergeOverlay(older, newer []ovlEntry) []ovlEntry {
 }
 
 // mergeRun merges an overlay into a run, reading the run's keys from src;
-// the overlay's offset wins a key both hold, being later.
+// the overlay's operation wins a key both hold, being later, and a delete
+// removes the key.
 func mergeRun(run []uint64, ovl []ovlEntry, src *logView) []uint64 {
 	out := make([]uint64, 0, len(run)+len(ovl))
+	put := func(e ovlEntry) {
+		if !e.del {
+			out = append(out, e.off)
+		}
+	}
 	i, j := 0, 0
 	for i < len(run) || j < len(ovl) {
 		if i == len(run) {
-			out = append(out, ovl[j].off)
+			put(ovl[j])
 			j++
 			continue
 		}
@@ -372,10 +382,10 @@ func mergeRun(run []uint64, ovl []ovlEntry, src *logView) []uint64 {
 			out = append(out, run[i])
 			i++
 		case c > 0:
-			out = append(out, ovl[j].off)
+			put(ovl[j])
 			j++
 		default:
-			out = append(out, ovl[j].off)
+			put(ovl[j])
 			i, j = i+1, j+1
 		}
 	}

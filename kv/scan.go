@@ -14,12 +14,13 @@ import (
 // nil end to the last. The key and value passed to fn are valid only
 // during the call; fn may call any method of the DB.
 //
-// Each key is read as it is at one moment of the scan: a key written or
-// deleted while the scan runs is seen before the change or after it,
-// never half of it, and a key created during the scan may or may not be
-// seen. The scan holds the readers' lock for one chunk of keys at a time,
-// copying them out, and calls fn outside it: writers and compactions wait
-// at most for one chunk. A damaged record stops the scan with an error
+// The scan reads the store as it was when it started: a key written or
+// deleted while it runs is seen as it was before the change, never half
+// of it (a batch's keys all before it). The scan holds the readers' lock
+// for one chunk of keys at a time, copying them out, and calls fn outside
+// it: writers and compactions wait at most for one chunk. If a compaction
+// replaces the log meanwhile, the scan carries on in the new log after
+// the last key it read, as of that moment. A damaged record stops the scan with an error
 // that wraps walfmt.ErrCorrupt and names the file and offset.
 func (db *DB) Scan(start, end []byte, fn func(key, value []byte) bool) error {
 	it := db.NewIterator(start, end)
@@ -57,6 +58,7 @@ type Iterator struct {
 	done   bool   // no key is left in the range
 	err    error
 
+	sink byte        // what touchAhead reads, kept so it is not optimized away
 	buf  []byte      // keys and values of the chunk
 	ents []scanEntry // the chunk's entries, in buf
 	pos  int         // the current entry, 1-based; 0 before the first
@@ -195,15 +197,15 @@ func (it *Iterator) fill() {
 // fillMuLocked reads a chunk from it.snap, positioning the iterator in it
 // first if needed. The caller holds mu.
 func (it *Iterator) fillMuLocked() {
-	db := it.db
-	v := db.viewMuLocked()
+	v := it.db.viewMuLocked()
 	if it.ri < 0 {
 		it.position(v)
 	}
 	bp := recordBufs.Get().(*[]byte)
 	defer recordBufs.Put(bp)
 	for len(it.ents) < scanChunk && len(it.buf) < scanChunkBytes {
-		key, off, fromRun, ok := it.nextCandidate(v)
+		it.touchAhead(v)
+		key, off, del, ok := it.nextCandidate(v)
 		if !ok {
 			it.done = true
 			return
@@ -219,17 +221,43 @@ func (it *Iterator) fillMuLocked() {
 			return
 		}
 		it.last = append(it.last[:0], key...)
-		if !it.emit(v, key, off, fromRun, bp) {
+		if !del && !it.emit(v, key, off, bp) {
 			return
 		}
 	}
 }
 
+// scanAhead is how many records of the run touchAhead reads ahead of the
+// one being read, in one burst.
+const scanAhead = 16
+
+// touchAhead reads, once every scanAhead records, the first byte of each
+// of the next scanAhead records of the run after those, through the map.
+// The run's records lie scattered across the log in write order, so each
+// is a cache miss; loads issued together, in a loop that does nothing
+// else, let the processor wait for all of them at once, where the work
+// between two records' reads would have it wait for each in turn.
+func (it *Iterator) touchAhead(v *logView) {
+	run := it.snap.run
+	if v.m == nil || it.ri%scanAhead != 0 || it.ri+scanAhead >= len(run) {
+		return
+	}
+	var sum byte
+	data := v.m.data[:v.end]
+	for _, off := range run[it.ri+scanAhead : min(it.ri+2*scanAhead, len(run))] {
+		if off < uint64(len(data)) {
+			sum += data[off]
+		}
+	}
+	it.sink += sum
+}
+
 // nextCandidate returns the next key of the snapshot's merge of run and
-// overlay, with the offset its source holds, and advances past it. A key
-// both hold is returned once, with the overlay's (later) offset. key is
-// nil, and ok true, for a run record whose key cannot be read.
-func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, fromRun, ok bool) {
+// overlay, with the offset of its record and whether that is a delete, and
+// advances past it. A key both hold is returned once, with the overlay's
+// (later) operation. key is nil, and ok true, for a run record whose key
+// cannot be read.
+func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, del, ok bool) {
 	s := it.snap
 	var rk []byte
 	haveRun := it.ri < len(s.run)
@@ -238,7 +266,7 @@ func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, fromRun, 
 		if err != nil {
 			off = s.run[it.ri]
 			it.ri++
-			return nil, off, true, true
+			return nil, off, false, true
 		}
 		rk = k
 	}
@@ -246,51 +274,43 @@ func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, fromRun, 
 	switch {
 	case !haveRun && !haveOvl:
 		return nil, 0, false, false
-	case haveRun && (!haveOvl || bytes.Compare(rk, []byte(s.ovl[it.oi].key)) < 0):
+	case haveRun && (!haveOvl || string(rk) < s.ovl[it.oi].key):
 		off = s.run[it.ri]
 		it.ri++
-		return rk, off, true, true
+		return rk, off, false, true
 	}
 	e := s.ovl[it.oi]
 	it.oi++
 	if haveRun && string(rk) == e.key {
 		it.ri++
 	}
-	return []byte(e.key), e.off, false, true
+	return []byte(e.key), e.off, e.del, true
 }
 
-// emit resolves key through the index and, if it is live, adds it and its
-// value to the chunk. It returns false when the iterator must stop.
-func (it *Iterator) emit(v *logView, key []byte, off uint64, fromRun bool, bp *[]byte) bool {
-	sl, ok, err := it.db.mu.index.get(key, v)
+// emit adds key and the value of its record at off to the chunk. It
+// returns false when the iterator must stop.
+func (it *Iterator) emit(v *logView, key []byte, off uint64, bp *[]byte) bool {
+	h, err := v.header(int64(off))
 	if err != nil {
 		return it.damage(err)
 	}
-	if !ok || sl.off != off {
-		// Deleted, or overwritten since the snapshot. A run record no
-		// checksum has covered may hold a damaged key that reads as
-		// another: its damage must be reported, not skipped.
-		if fromRun && int64(off) < v.unverified {
-			if err := v.checkRecordAt(int64(off)); err != nil {
-				return it.damage(err)
-			}
-		}
-		if !ok {
-			return true
-		}
+	n := recordSize(h[:])
+	if n <= 0 {
+		return it.damage(locateCorruption(&walfmt.CorruptionError{Reason: "not a record header"}, v.path, int64(off)))
 	}
+	sl := slot{off: off, size: uint32(n)}
 	var val []byte
 	if it.keysOnly {
-		if int64(sl.off) < v.unverified {
-			if err := v.checkRecord(int64(sl.off), int(sl.size)); err != nil {
-				return it.damage(err)
-			}
+		// A key from a record no checksum has covered yet could be
+		// damaged into a key that was never written.
+		if err := v.checkRecord(int64(off), n); err != nil {
+			return it.damage(err)
 		}
 	} else {
 		b, err := v.recordBytes(sl, bp)
 		if err == nil {
 			val, err = walfmt.Value(b)
-			err = locateCorruption(err, v.path, int64(sl.off))
+			err = locateCorruption(err, v.path, int64(off))
 		}
 		if err != nil {
 			return it.damage(err)
@@ -319,23 +339,6 @@ func (it *Iterator) damage(err error) bool {
 
 // errIteratorClosed marks a closed Iterator.
 var errIteratorClosed = errors.New("kv: iterator closed")
-
-// checkRecordAt verifies the checksum of the record at off, which a sorted
-// run names without its size, if it lies in the unverified prefix.
-func (v *logView) checkRecordAt(off int64) error {
-	if off >= v.unverified {
-		return nil
-	}
-	h, err := v.header(off)
-	if err != nil {
-		return err
-	}
-	n := recordSize(h[:])
-	if n <= 0 {
-		return locateCorruption(&walfmt.CorruptionError{Reason: "not a record header"}, v.path, off)
-	}
-	return v.checkRecord(off, n)
-}
 
 // checkOrKeyErr returns why the key of the record at off cannot be read.
 func (v *logView) checkOrKeyErr(off uint64) error {
