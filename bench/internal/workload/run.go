@@ -56,6 +56,8 @@ func Run(spec Spec, engine, dir string, seed uint64) Result {
 		err = r.afterFill(&res)
 	case "reopen":
 		err = r.reopen(&res)
+	case KindScanFull, KindScanSeek, KindScanRange, KindScanFirst:
+		err = r.scan(&res)
 	default:
 		err = fmt.Errorf("unknown workload kind %q", spec.Kind)
 	}
