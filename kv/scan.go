@@ -56,6 +56,7 @@ type Iterator struct {
 	last   []byte // the last key read into the buffer; nil before the first
 	seeked []byte // where the next fill starts when last is nil
 	done   bool   // no key is left in the range
+	chunk  int    // keys the last fill read at most; 0 after a seek
 	err    error
 
 	sink byte        // what touchAhead reads, kept so it is not optimized away
@@ -67,9 +68,13 @@ type Iterator struct {
 // scanEntry locates a key and its value in an Iterator's buffer.
 type scanEntry struct{ k, kn, v, vn int }
 
-// Chunks: a fill reads up to scanChunk keys or scanChunkBytes bytes of
-// keys and values, whichever comes first, under one hold of mu.
+// Chunks: a fill reads up to chunk keys or scanChunkBytes bytes of keys
+// and values, whichever comes first, under one hold of mu. The first fill
+// after a seek reads scanFirstChunk keys, and each fill after it twice as
+// many as the last, up to scanChunk: a short range, or a walk its caller
+// stops early, reads little more than it uses.
 const (
+	scanFirstChunk = 16
 	scanChunk      = 256
 	scanChunkBytes = 256 << 10
 )
@@ -93,7 +98,7 @@ func (it *Iterator) Seek(key []byte) bool {
 	if it.lo != nil && bytes.Compare(it.seeked, it.lo) < 0 {
 		it.seeked = it.lo
 	}
-	it.last, it.snap, it.done = nil, nil, false
+	it.last, it.snap, it.done, it.chunk = nil, nil, false, 0
 	it.ents, it.pos = it.ents[:0], 0
 	return true
 }
@@ -203,7 +208,8 @@ func (it *Iterator) fillMuLocked() {
 	}
 	bp := recordBufs.Get().(*[]byte)
 	defer recordBufs.Put(bp)
-	for len(it.ents) < scanChunk && len(it.buf) < scanChunkBytes {
+	it.chunk = min(max(2*it.chunk, scanFirstChunk), scanChunk)
+	for len(it.ents) < it.chunk && len(it.buf) < scanChunkBytes {
 		it.touchAhead(v)
 		key, off, del, ok := it.nextCandidate(v)
 		if !ok {
