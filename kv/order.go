@@ -210,22 +210,42 @@ const parallelSortMin = 1 << 16
 type keyPrefix struct {
 	pfx uint64
 	off uint64
+	i   int // the record's place in offs, for a sort that caches keys
 }
 
 // sortByKey sorts record offsets by their keys, read from src. A key that
 // cannot be read (a damaged record) sorts as the empty key, consistently,
 // so the order is total; a scan reports the damage when it reaches it.
 // Two halves sort on two goroutines, then merge.
+//
+// Through a map, a comparison that the prefixes do not decide reads both
+// keys from the map. Without one (a follower), each read would be a
+// system call, so the keys are read once, in log order, and kept for the
+// sort.
 func sortByKey(src *logView, offs []uint64) {
 	ps := make([]keyPrefix, len(offs))
+	var cached [][]byte
+	if src.m == nil {
+		cached = make([][]byte, len(offs))
+	}
 	for i, off := range offs {
-		ps[i] = keyPrefix{pfx: prefix8(src.keyOrNil(off)), off: off}
+		k := src.keyOrNil(off)
+		if cached != nil {
+			cached[i] = k // a copy: keyAt allocates without a map
+		}
+		ps[i] = keyPrefix{pfx: prefix8(k), off: off, i: i}
+	}
+	keyOf := func(p keyPrefix) []byte {
+		if cached != nil {
+			return cached[p.i]
+		}
+		return src.keyOrNil(p.off)
 	}
 	less := func(a, b keyPrefix) int {
 		if c := cmp.Compare(a.pfx, b.pfx); c != 0 {
 			return c
 		}
-		if c := bytes.Compare(src.keyOrNil(a.off), src.keyOrNil(b.off)); c != 0 {
+		if c := bytes.Compare(keyOf(a), keyOf(b)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.off, b.off)
