@@ -214,7 +214,7 @@ func TestScanModel(t *testing.T) {
 					}
 				}
 			}
-			for step := range rounds(15, 50) {
+			for step := range rounds(8, 25) {
 				ops := 3000
 				if !opts.NoSync {
 					ops = 150 // each write waits for its sync
@@ -329,7 +329,7 @@ func TestScanDuringWrites(t *testing.T) {
 					}
 				}
 			}()
-			for range rounds(20, 60) {
+			for range rounds(10, 30) {
 				var prev string
 				seen := 0
 				err := db.Scan(nil, nil, func(k, v []byte) bool {
