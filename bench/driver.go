@@ -74,7 +74,7 @@ func newRun(cfg *config) (*run, error) {
 		return nil, err
 	}
 	cfg.dir = dir
-	specs := workload.Select(workload.Standard(workload.Params{N: cfg.n, SyncN: cfg.syncN, ReopenNs: cfg.reopenNs, JSONN: cfg.jsonN}), cfg.works)
+	specs := workload.Select(workload.Standard(workload.Params{N: cfg.n, SyncN: cfg.syncN, ReopenNs: cfg.reopenNs, JSONN: cfg.jsonN, ScanNs: cfg.scanNs}), cfg.works)
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("no workload matches %q", cfg.works)
 	}

@@ -25,6 +25,7 @@ type config struct {
 	syncN    int
 	jsonN    int
 	reopenNs []int
+	scanNs   []int
 	trials   int
 	engines  []string
 	works    []string
@@ -60,6 +61,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.syncN, "sync-n", 5000, "durable writes for fill-sync, fill-sync x8 and the fdatasync probe")
 	fs.IntVar(&cfg.jsonN, "json-n", 50000, "documents for fill-json and read-json (1 KiB each; 0 skips them)")
 	reopen := fs.String("reopen-n", "200000,1000000", "comma-separated store sizes for the reopen workload (empty: skip)")
+	scan := fs.String("scan-n", "1000000", "comma-separated store sizes for the scan workloads (empty: skip)")
 	fs.IntVar(&cfg.trials, "trials", 3, "trials per engine and workload; the outputs show medians")
 	engs := fs.String("engines", strings.Join(engines.Names(), ","), "comma-separated engines to run")
 	works := fs.String("workloads", "", "comma-separated workload IDs or kinds to run (empty: all); e.g. fill-random,read,reopen")
@@ -79,6 +81,9 @@ func parseFlags(args []string) (*config, error) {
 	var err error
 	if cfg.reopenNs, err = parseInts(*reopen); err != nil {
 		return nil, fmt.Errorf("-reopen-n: %w", err)
+	}
+	if cfg.scanNs, err = parseInts(*scan); err != nil {
+		return nil, fmt.Errorf("-scan-n: %w", err)
 	}
 	cfg.engines = splitList(*engs)
 	cfg.works = splitList(*works)

@@ -125,6 +125,8 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 	}
 	res, err := db.rewriteInto(ctx, tmp, end, keys)
 	if err != nil && !res.installed {
+		// Key order: see order.go.
+		db.dropCompactionOrder()
 		_ = tmp.Close() // the file is removed just below; its contents do not matter
 		for _, name := range []string{tempName, hintNextName} {
 			if rerr := db.fs.Remove(filepath.Join(db.dir, name)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
@@ -145,9 +147,11 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// gathered here (see newIndexOf).
 	hasher := newIndex(0, hdr)
 	es := make([]slot, 0, keys)
+	var order []uint64 // the new log's records, for its key order (order.go)
 	exp, liveMeta := db.expiryCopier()
 	moved := func(key []byte, off int64, size int) {
 		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
+		order = append(order, uint64(off))
 		exp.moved(off, size)
 	}
 	progress := func(done int64) {
@@ -176,6 +180,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	idx := newIndexOf(es, hdr)
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
+	db.orderForCompaction(tmp, idx, res.Bytes, order) // key order: outside every lock
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and
@@ -406,6 +411,7 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 		return renameErr
 	}
 	db.mu.index, db.mu.c = idx, c
+	db.installOrderLocked(idx) // key order: see order.go
 	db.setTailLocked(c.size)
 	return nil
 }
@@ -431,6 +437,7 @@ func (db *DB) publishLog(f File, idx *index, c counters) {
 	db.mu.view = logView{f: f, m: m, end: c.size, path: db.path}
 	db.mu.index, db.mu.c = idx, c
 	db.mu.Unlock()
+	db.installOrderLocked(idx) // key order: see order.go
 	db.setTailLocked(c.size)
 }
 

@@ -113,6 +113,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //   - cmu: the compaction's bookkeeping.
 //   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
 //     taken with mu held, shared or exclusive, to count what has expired.
+//   - ord.build: serializes building the key order scans use (order.go).
+//     Taken before mu, which a build holds shared for moments only; never
+//     taken while wmu, sync.mu or mu is held.
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
 // exclusive where its comment says so); any other whose name ends in
@@ -190,6 +193,9 @@ type DB struct {
 		reclaimed   int64
 		lastFailure error
 	}
+
+	// ord is the key order scans walk (order.go).
+	ord orderState
 
 	truncated int64 // torn-tail bytes cut at Open
 	// freshHeader is the header cutTail wrote into a log that had none.
@@ -285,7 +291,7 @@ func (db *DB) load() error {
 	if db.opts.ReadOnly {
 		flag = os.O_RDONLY
 	} else {
-		for _, name := range []string{tempName, hintTempName, hintNextName, expHintTemp, hintNextName + expHintSuffix} {
+		for _, name := range []string{tempName, hintTempName, hintNextName, expHintTemp, hintNextName + expHintSuffix, orderTempName} {
 			if err := db.fs.Remove(filepath.Join(db.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("kv: remove leftover %s: %w", name, err)
 			}
@@ -557,6 +563,9 @@ func (db *DB) close() error {
 	defer db.mu.Unlock()
 	db.mu.closed = true
 	herr := db.saveHintOnClose(serr)
+	// The order file only spares the next Open's first scan a sort: a
+	// failure to write it loses nothing, and must not fail Close.
+	_ = db.saveOrderOnClose(serr)
 	if terr := db.trimLocked(); herr == nil {
 		herr = terr
 	}

@@ -116,22 +116,6 @@ func TestIndexMemoryPerKey(t *testing.T) {
 	}
 }
 
-func TestSortStrings(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 10, parallelSortMin - 1, parallelSortMin, parallelSortMin*2 + 3} {
-		keys := make([]string, n)
-		for i := range keys {
-			keys[i] = fmt.Sprintf("%x", rng.Uint64()>>uint(rng.IntN(60)))
-		}
-		want := slices.Clone(keys)
-		slices.Sort(want)
-		sortStrings(keys)
-		if !slices.Equal(keys, want) {
-			t.Fatalf("%d keys: not sorted", n)
-		}
-	}
-}
-
 // crcCollisions returns n distinct 16-byte keys that share one CRC-32C.
 // For messages of one length the CRC is affine over GF(2), so every sum of
 // vectors in the kernel of its linear part, added to a base message, has

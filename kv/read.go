@@ -2,13 +2,10 @@ package kv
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"slices"
 	"time"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -90,8 +87,10 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 }
 
 // Keys returns, in byte order, a copy of the keys that start with prefix
-// (all keys for an empty prefix), taken at one moment. A key whose record
-// is damaged is left out; CheckedKeys reports it.
+// (all keys for an empty prefix). It reads them as Scan does: a key
+// written or deleted meanwhile is listed as it was before or after the
+// change. A key whose record is damaged is left out; CheckedKeys reports
+// it.
 func (db *DB) Keys(prefix []byte) []string {
 	keys, _ := db.CheckedKeys(prefix)
 	return keys
@@ -101,103 +100,38 @@ func (db *DB) Keys(prefix []byte) []string {
 // with its file and offset (the error wraps walfmt.ErrCorrupt). The keys
 // it returns are those it could prove.
 func (db *DB) CheckedKeys(prefix []byte) ([]string, error) {
-	keys, err := db.keysUnsorted(prefix)
-	sortStrings(keys)
+	it := db.prefixIterator(prefix)
+	var keys []string
+	for it.Next() {
+		keys = append(keys, string(it.Key()))
+	}
+	err := it.Close()
+	if err == nil {
+		err = it.damaged
+	}
 	return keys, err
 }
 
-// parallelSortMin is the number of keys from which Keys sorts the two
-// halves of its snapshot on two goroutines and merges them: a million keys
-// sort in about half the time on two cores.
-const parallelSortMin = 1 << 16
-
-// sortStrings sorts keys in byte order.
-func sortStrings(keys []string) {
-	if len(keys) < parallelSortMin || runtime.GOMAXPROCS(0) < 2 {
-		slices.Sort(keys)
-		return
-	}
-	mid := len(keys) / 2
-	a, b := keys[:mid], keys[mid:]
-	done := make(chan struct{})
-	go func() {
-		slices.Sort(a)
-		close(done)
-	}()
-	slices.Sort(b)
-	<-done
-	merged := make([]string, 0, len(keys))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		if b[j] < a[i] {
-			merged = append(merged, b[j])
-			j++
-		} else {
-			merged = append(merged, a[i])
-			i++
-		}
-	}
-	merged = append(append(merged, a[i:]...), b[j:]...)
-	copy(keys, merged)
+// prefixIterator returns an iterator over the keys that start with prefix,
+// without values, that skips damaged records and remembers the first.
+func (db *DB) prefixIterator(prefix []byte) *Iterator {
+	it := db.NewIterator(prefix, prefixEnd(prefix))
+	it.keysOnly, it.skipDamage = true, true
+	return it
 }
 
-func (db *DB) keysUnsorted(prefix []byte) ([]string, error) {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	if err := db.readableMuLocked(); err != nil {
-		return nil, err
-	}
-	// Read the keys in log order: a sequential pass over the log is many
-	// times faster than one in hash order, which jumps across it.
-	recs, err := db.slotsMuLocked()
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(recs, func(a, b slot) int { return cmp.Compare(a.off, b.off) })
-	v := db.viewMuLocked()
-	var keys []string
-	if len(prefix) == 0 {
-		keys = make([]string, 0, len(recs))
-	}
-	var first error
-	for _, s := range recs {
-		k, err := v.keyAt(int64(s.off))
-		if err == nil && bytes.HasPrefix(k, prefix) {
-			// A key from a record no checksum has covered yet could be
-			// damaged into a key that was never written.
-			err = v.checkRecord(int64(s.off), int(s.size))
-			if err == nil {
-				keys = append(keys, string(k))
-			}
-		}
-		if err != nil && first == nil {
-			first = err
+// prefixEnd returns the first key after every key that starts with
+// prefix, or nil when there is none (an empty prefix, or one of 0xFF
+// bytes only).
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xFF {
+			end[i]++
+			return end[:i+1]
 		}
 	}
-	return keys, first
-}
-
-// slotsMuLocked returns the slot of every key that has not expired, having
-// the index rebuilt first if it finds its hint damaged (see
-// lookupMuLocked).
-func (db *DB) slotsMuLocked() ([]slot, error) {
-	recs := make([]slot, 0, max(0, db.mu.index.count))
-	now := db.now()
-	collect := func(s slot) bool {
-		// db.mu.c is read each time: a rebuild replaces it.
-		if !db.mu.c.exp.expired(s.off, now) {
-			recs = append(recs, s)
-		}
-		return true
-	}
-	err := db.mu.index.each(collect)
-	if errors.Is(err, errHintDamaged) {
-		if err = db.rebuildDamagedRLocked(); err == nil {
-			recs = recs[:0]
-			err = db.mu.index.each(collect)
-		}
-	}
-	return recs, err
+	return nil
 }
 
 // readableMuLocked returns why the index cannot answer, if it cannot. The
@@ -213,15 +147,18 @@ func (db *DB) readableMuLocked() error {
 }
 
 // Ascend calls fn with each key that starts with prefix, in byte order,
-// until fn returns false. It walks a snapshot taken when it starts, so fn
-// may call any method of the DB. The key passed to fn must not be modified
-// or kept.
+// until fn returns false. It reads the keys a chunk at a time, as Scan
+// does, and calls fn outside every lock, so fn may call any method of the
+// DB; a key written or deleted meanwhile is seen before or after the
+// change. The key passed to fn must not be modified or kept.
 func (db *DB) Ascend(prefix []byte, fn func(key []byte) bool) {
-	for _, k := range db.Keys(prefix) {
-		if !fn([]byte(k)) {
-			return
+	it := db.prefixIterator(prefix)
+	for it.Next() {
+		if !fn(it.Key()) {
+			break
 		}
 	}
+	_ = it.Close() // Ascend reports no errors; CheckedKeys does
 }
 
 // ReadValueAt copies the bytes of key's value from offset off into p, and

@@ -69,6 +69,8 @@ func Run(spec Spec, engine, dir string, seed uint64) Result {
 		err = r.reopen(&res)
 	case "stall":
 		err = r.stall(&res)
+	case KindScanFull, KindScanSeek, KindScanRange, KindScanFirst:
+		err = r.scan(&res)
 	default:
 		err = fmt.Errorf("unknown workload kind %q", spec.Kind)
 	}

@@ -12,7 +12,7 @@ func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens real stores")
 	}
-	specs := Standard(Params{N: 300, SyncN: 20, ReopenNs: []int{300}})
+	specs := Standard(Params{N: 300, SyncN: 20, ReopenNs: []int{300}, ScanNs: []int{300}})
 	names := engines.Names()
 	for _, engine := range names {
 		for _, s := range specs {

@@ -93,6 +93,7 @@ type Params struct {
 	SyncN    int   // writes for the sync workloads and the fdatasync probe
 	ReopenNs []int // store sizes for the reopen workload
 	JSONN    int   // documents for the JSON workloads; 0 skips them
+	ScanNs   []int // store sizes for the scan workloads
 }
 
 // Standard returns the full workload list for p, in the order they are run
@@ -134,6 +135,9 @@ func Standard(p Params) []Spec {
 	for _, n := range p.ReopenNs {
 		specs = append(specs, Spec{ID: fmt.Sprintf("reopen %s", shortCount(n)), Kind: "reopen", N: n, Threads: 1,
 			Doc: "fill N keys with sync off, Close, then time Open until the first Get has returned its value"})
+	}
+	for _, n := range p.ScanNs {
+		specs = append(specs, ScanSpecs(n)...)
 	}
 	return specs
 }

@@ -1,0 +1,206 @@
+package kv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// An order file, wal.order, lets the first scan after Open skip sorting
+// the keys: it is a sorted run (see order.go), written at Close beside the
+// hint, for the log up to the length it covers.
+//
+//	offset  size  field
+//	------  ----  ---------------------------------------------------------
+//	     0     8  magic "CRABKVOR"
+//	     8     2  version (1), little-endian like every field
+//	    10     2  reserved, zero
+//	    12     4  entry size in bytes (8)
+//	    16     8  number of entries
+//	    24     8  log bytes covered: the run orders wal.log up to here
+//	    32     4  CRC-32C of the last (up to 4096) log bytes before the end
+//	              of the covered prefix
+//	    36     4  CRC-32C of the entries
+//	    40    16  the ID of the log described, from its file header
+//	    56     4  CRC-32C of bytes 0..55
+//	    60     4  reserved, zero
+//	    64     …  entries: the offset (uint64) of a record of the log for
+//	              each key, in the byte order of the keys
+//
+// As with the hint, the log ID, the covered length and the checksum of the
+// log's last bytes before it tie the file to the very log it describes;
+// anything that does not match — a missing or short file, a bad checksum,
+// another log, an offset outside the covered prefix — makes the first scan
+// sort the keys again. The run only orders keys; whether each is live is
+// asked of the index during every scan, so a run that is older than the
+// log's end is still right for the prefix it covers. The file is written to
+// a temporary file, synced and renamed into place, so it is whole or absent.
+const (
+	orderName     = "wal.order"
+	orderTempName = "wal.order.tmp"
+	orderMagic    = "CRABKVOR"
+	orderVersion  = 1
+	orderHeader   = 64
+)
+
+// orderMeta is the header of an order file.
+type orderMeta struct {
+	entries    uint64
+	covered    int64
+	tie        uint32
+	entriesCRC uint32
+	logID      [16]byte
+}
+
+func (h orderMeta) encode() []byte {
+	b := make([]byte, orderHeader)
+	le := binary.LittleEndian
+	copy(b, orderMagic)
+	le.PutUint16(b[8:], orderVersion)
+	le.PutUint32(b[12:], 8)
+	le.PutUint64(b[16:], h.entries)
+	le.PutUint64(b[24:], uint64(h.covered))
+	le.PutUint32(b[32:], h.tie)
+	le.PutUint32(b[36:], h.entriesCRC)
+	copy(b[40:56], h.logID[:])
+	le.PutUint32(b[56:], walfmt.Checksum(b[:56]))
+	return b
+}
+
+var errOrderFile = errors.New("kv: order file does not match")
+
+func decodeOrder(b []byte) (orderMeta, error) {
+	le := binary.LittleEndian
+	if len(b) < orderHeader || string(b[:8]) != orderMagic || le.Uint32(b[56:]) != walfmt.Checksum(b[:56]) ||
+		le.Uint16(b[8:]) != orderVersion || le.Uint32(b[12:]) != 8 {
+		return orderMeta{}, errOrderFile
+	}
+	h := orderMeta{
+		entries: le.Uint64(b[16:]), covered: int64(le.Uint64(b[24:])),
+		tie: le.Uint32(b[32:]), entriesCRC: le.Uint32(b[36:]),
+	}
+	copy(h.logID[:], b[40:56])
+	if h.covered < walfmt.HeaderSize || h.entries > uint64(h.covered)/walfmt.RecordHeaderSize {
+		return orderMeta{}, errOrderFile
+	}
+	return h, nil
+}
+
+// loadOrderFile returns the key order wal.order records for the log idx
+// describes, read through src, or nil when there is none that matches it.
+func (db *DB) loadOrderFile(src *logView, idx *index) *orderSnap {
+	if src.f == nil || idx.hdr.Version < 2 {
+		return nil // a version 1 log has no ID to tie a file to
+	}
+	f, err := db.fs.OpenFile(filepath.Join(db.dir, orderName), os.O_RDONLY, 0)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = f.Close() }() // read-only
+	head := make([]byte, orderHeader)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return nil
+	}
+	h, err := decodeOrder(head)
+	if err != nil || h.logID != idx.hdr.ID || h.covered > src.end {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() != orderHeader+int64(h.entries)*8 {
+		return nil
+	}
+	if tie, err := logTie(src.f, h.covered); err != nil || tie != h.tie {
+		return nil
+	}
+	b := make([]byte, h.entries*8)
+	if _, err := f.ReadAt(b, orderHeader); err != nil || checksumChunked(b) != h.entriesCRC {
+		return nil
+	}
+	run := make([]uint64, h.entries)
+	for i := range run {
+		off := binary.LittleEndian.Uint64(b[8*i:])
+		if off < walfmt.HeaderSizeV1 || off >= uint64(h.covered) {
+			return nil
+		}
+		run[i] = off
+	}
+	return &orderSnap{idx: idx, run: run, runEnd: h.covered, end: h.covered}
+}
+
+// saveOrderOnClose writes the store's key order to wal.order, when it has
+// one for its log, so that the next Open's first scan need not sort. The
+// overlay is merged into the run first. The caller holds wmu and mu.
+func (db *DB) saveOrderOnClose(syncErr error) error {
+	s := db.ord.cur.Load()
+	if db.opts.ReadOnly || db.failed != nil || syncErr != nil || db.mu.view.f == nil ||
+		s == nil || s.idx != db.mu.index || db.mu.index.hdr.Version < 2 {
+		return nil
+	}
+	v := db.mu.view // mu is held: its map stays
+	src := &logView{f: v.f, m: v.m, end: db.mu.c.size, path: v.path}
+	if s.end < src.end {
+		var err error
+		if s, err = extendSnap(s, src, src.end, false); err != nil {
+			return fmt.Errorf("kv: write order file: %w", err)
+		}
+	}
+	run := s.run
+	if len(s.ovl) > 0 {
+		run = mergeRun(s.run, s.ovl, src)
+	}
+	return db.writeOrderFile(run, s.end, v.f, s.idx.hdr.ID)
+}
+
+// writeOrderFile writes run, the order of log's first covered bytes, to a
+// temporary file, syncs it and renames it to wal.order.
+func (db *DB) writeOrderFile(run []uint64, covered int64, log File, id [16]byte) error {
+	tie, err := logTie(log, covered)
+	if err != nil {
+		return fmt.Errorf("kv: write order file: %w", err)
+	}
+	b := make([]byte, orderHeader+8*len(run))
+	for i, off := range run {
+		binary.LittleEndian.PutUint64(b[orderHeader+8*i:], off)
+	}
+	meta := orderMeta{entries: uint64(len(run)), covered: covered, tie: tie, entriesCRC: checksumChunked(b[orderHeader:]), logID: id}
+	copy(b, meta.encode())
+	tmp := filepath.Join(db.dir, orderTempName)
+	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("kv: write order file: %w", err)
+	}
+	_, err = f.WriteAt(b, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = db.fs.Rename(tmp, filepath.Join(db.dir, orderName))
+	}
+	if err != nil {
+		// The next Open removes a leftover temporary file; err says what
+		// went wrong.
+		_ = db.fs.Remove(tmp)
+		return fmt.Errorf("kv: write order file: %w", err)
+	}
+	return nil
+}
+
+// checksumChunked returns the CRC-32C of b, 64 KiB at a time: the
+// checksum's assembly loop cannot be preempted (see scanSlots).
+func checksumChunked(b []byte) uint32 {
+	var crc uint32
+	for len(b) > 0 {
+		n := min(len(b), 64<<10)
+		crc = crc32.Update(crc, castagnoli, b[:n])
+		b = b[n:]
+	}
+	return crc
+}

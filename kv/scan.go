@@ -1,0 +1,390 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"iter"
+	"sort"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// Scan calls fn with each key in [start, end), in byte order, and its
+// value, until fn returns false. A nil start means from the first key, a
+// nil end to the last. The key and value passed to fn are valid only
+// during the call; fn may call any method of the DB.
+//
+// The scan reads the store as it was when it started: a key written or
+// deleted while it runs is seen as it was before the change, never half
+// of it (a batch's keys all before it). The scan holds the readers' lock
+// for one chunk of keys at a time, copying them out, and calls fn outside
+// it: writers and compactions wait at most for one chunk. If a compaction
+// replaces the log meanwhile, the scan carries on in the new log after
+// the last key it read, as of that moment. A damaged record stops the scan with an error
+// that wraps walfmt.ErrCorrupt and names the file and offset.
+func (db *DB) Scan(start, end []byte, fn func(key, value []byte) bool) error {
+	it := db.NewIterator(start, end)
+	for it.Next() {
+		if !fn(it.Key(), it.Value()) {
+			break
+		}
+	}
+	return it.Close()
+}
+
+// Iterator walks the keys of a range in byte order, with their values.
+// It reads the store a chunk at a time, as Scan does and with its
+// guarantees. An Iterator is not safe for concurrent use; it must be
+// closed.
+//
+//	it := db.NewIterator([]byte("user:"), []byte("user;"))
+//	for it.Next() {
+//		use(it.Key(), it.Value())
+//	}
+//	if err := it.Close(); err != nil { … }
+type Iterator struct {
+	db       *DB
+	lo, hi   []byte // the range: [lo, hi), nil for unbounded
+	keysOnly bool   // read no values (Keys, Ascend)
+	// skipDamage makes a damaged record be skipped and remembered in
+	// damaged instead of stopping the walk (CheckedKeys).
+	skipDamage bool
+	damaged    error
+
+	snap   *orderSnap
+	ri, oi int    // next run and overlay positions in snap
+	last   []byte // the last key read into the buffer; nil before the first
+	seeked []byte // where the next fill starts when last is nil
+	done   bool   // no key is left in the range
+	chunk  int    // keys the last fill read at most; 0 after a seek
+	err    error
+
+	sink byte        // what touchAhead reads, kept so it is not optimized away
+	buf  []byte      // keys and values of the chunk
+	ents []scanEntry // the chunk's entries, in buf
+	pos  int         // the current entry, 1-based; 0 before the first
+	now  int64       // the instant the chunk is read at, for expiries
+}
+
+// scanEntry locates a key and its value in an Iterator's buffer.
+type scanEntry struct{ k, kn, v, vn int }
+
+// Chunks: a fill reads up to chunk keys or scanChunkBytes bytes of keys
+// and values, whichever comes first, under one hold of mu. The first fill
+// after a seek reads scanFirstChunk keys, and each fill after it twice as
+// many as the last, up to scanChunk: a short range, or a walk its caller
+// stops early, reads little more than it uses.
+const (
+	scanFirstChunk = 16
+	scanChunk      = 256
+	scanChunkBytes = 256 << 10
+)
+
+// NewIterator returns an iterator over the keys in [start, end) (nil:
+// unbounded), positioned before the first.
+func (db *DB) NewIterator(start, end []byte) *Iterator {
+	it := &Iterator{db: db, lo: bytes.Clone(start), hi: bytes.Clone(end)}
+	it.seeked = it.lo
+	return it
+}
+
+// Seek moves the iterator before the first key at or after key (and at or
+// after the range's start); Next then reads it. It reports whether the
+// iterator can continue, which it cannot after an error or Close.
+func (it *Iterator) Seek(key []byte) bool {
+	if it.err != nil {
+		return false
+	}
+	it.seeked = bytes.Clone(key)
+	if it.lo != nil && bytes.Compare(it.seeked, it.lo) < 0 {
+		it.seeked = it.lo
+	}
+	it.last, it.snap, it.done, it.chunk = nil, nil, false, 0
+	it.ents, it.pos = it.ents[:0], 0
+	return true
+}
+
+// Next moves to the next key, and reports whether there is one.
+func (it *Iterator) Next() bool {
+	if it.pos < len(it.ents) {
+		it.pos++
+		return true
+	}
+	if it.err != nil || it.done {
+		return false
+	}
+	it.fill()
+	if len(it.ents) == 0 {
+		return false
+	}
+	it.pos = 1
+	return true
+}
+
+// Key returns the current key, valid until the next call of Next or Seek.
+func (it *Iterator) Key() []byte {
+	e := it.ents[it.pos-1]
+	return it.buf[e.k : e.k+e.kn]
+}
+
+// Value returns the current key's value, valid until the next call of
+// Next or Seek.
+func (it *Iterator) Value() []byte {
+	e := it.ents[it.pos-1]
+	return it.buf[e.v : e.v+e.vn]
+}
+
+// Err returns the error that stopped the iterator, if any.
+func (it *Iterator) Err() error {
+	if it.err == errIteratorClosed {
+		return nil
+	}
+	return it.err
+}
+
+// Close releases the iterator and returns Err. Later calls of Next
+// return false.
+func (it *Iterator) Close() error {
+	err := it.Err()
+	if it.err == nil {
+		it.err = errIteratorClosed
+	}
+	it.ents, it.buf, it.snap = nil, nil, nil
+	return err
+}
+
+// All returns the rest of the iterator's keys and values as a sequence,
+// for a range loop; the pairs are valid only during one round of it.
+// Check Err after the loop.
+func (it *Iterator) All() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		for it.Next() {
+			if !yield(it.Key(), it.Value()) {
+				return
+			}
+		}
+	}
+}
+
+// fill reads the next chunk of keys into the buffer.
+func (it *Iterator) fill() {
+	it.ents, it.buf = it.ents[:0], it.buf[:0]
+	db := it.db
+	for range 8 { // a round fails only when a compaction swaps the log
+		if it.snap == nil {
+			s, err := db.orderSnapshot()
+			if err != nil {
+				it.err = err
+				return
+			}
+			it.snap = s
+			it.ri, it.oi = -1, -1 // not positioned in this snapshot yet
+		}
+		db.mu.RLock()
+		if err := db.readableMuLocked(); err != nil {
+			db.mu.RUnlock()
+			it.err = err
+			return
+		}
+		if db.mu.index != it.snap.idx {
+			// A compaction replaced the log: take its order and carry
+			// on after the last key read.
+			db.mu.RUnlock()
+			it.snap = nil
+			continue
+		}
+		it.fillMuLocked()
+		db.mu.RUnlock()
+		return
+	}
+	it.err = errLogSwapped
+}
+
+// fillMuLocked reads a chunk from it.snap, positioning the iterator in it
+// first if needed. The caller holds mu.
+func (it *Iterator) fillMuLocked() {
+	v := it.db.viewMuLocked()
+	it.now = it.db.now()
+	if it.ri < 0 {
+		it.position(v)
+	}
+	bp := recordBufs.Get().(*[]byte)
+	defer recordBufs.Put(bp)
+	it.chunk = min(max(2*it.chunk, scanFirstChunk), scanChunk)
+	for len(it.ents) < it.chunk && len(it.buf) < scanChunkBytes {
+		it.touchAhead(v)
+		key, off, del, ok := it.nextCandidate(v)
+		if !ok {
+			it.done = true
+			return
+		}
+		if key == nil { // the run's record cannot be read
+			if !it.damage(v.checkOrKeyErr(off)) {
+				return
+			}
+			continue
+		}
+		if it.hi != nil && bytes.Compare(key, it.hi) >= 0 {
+			it.done = true
+			return
+		}
+		it.last = append(it.last[:0], key...)
+		if !del && !it.emit(v, key, off, bp) {
+			return
+		}
+	}
+}
+
+// scanAhead is how many records of the run touchAhead reads ahead of the
+// one being read, in one burst.
+const scanAhead = 16
+
+// touchAhead reads, once every scanAhead records, the first byte of each
+// of the next scanAhead records of the run after those, through the map.
+// The run's records lie scattered across the log in write order, so each
+// is a cache miss; loads issued together, in a loop that does nothing
+// else, let the processor wait for all of them at once, where the work
+// between two records' reads would have it wait for each in turn.
+func (it *Iterator) touchAhead(v *logView) {
+	run := it.snap.run
+	if v.m == nil || it.ri%scanAhead != 0 || it.ri+scanAhead >= len(run) {
+		return
+	}
+	var sum byte
+	data := v.m.data[:v.end]
+	for _, off := range run[it.ri+scanAhead : min(it.ri+2*scanAhead, len(run))] {
+		if off < uint64(len(data)) {
+			sum += data[off]
+		}
+	}
+	it.sink += sum
+}
+
+// nextCandidate returns the next key of the snapshot's merge of run and
+// overlay, with the offset of its record and whether that is a delete, and
+// advances past it. A key both hold is returned once, with the overlay's
+// (later) operation. key is nil, and ok true, for a run record whose key
+// cannot be read.
+func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, del, ok bool) {
+	s := it.snap
+	var rk []byte
+	haveRun := it.ri < len(s.run)
+	if haveRun {
+		k, err := v.keyAt(int64(s.run[it.ri]))
+		if err != nil {
+			off = s.run[it.ri]
+			it.ri++
+			return nil, off, false, true
+		}
+		rk = k
+	}
+	haveOvl := it.oi < len(s.ovl)
+	switch {
+	case !haveRun && !haveOvl:
+		return nil, 0, false, false
+	case haveRun && (!haveOvl || string(rk) < s.ovl[it.oi].key):
+		off = s.run[it.ri]
+		it.ri++
+		return rk, off, false, true
+	}
+	e := s.ovl[it.oi]
+	it.oi++
+	if haveRun && string(rk) == e.key {
+		it.ri++
+	}
+	return []byte(e.key), e.off, e.del, true
+}
+
+// emit adds key and the value of its record at off to the chunk. It
+// returns false when the iterator must stop.
+func (it *Iterator) emit(v *logView, key []byte, off uint64, bp *[]byte) bool {
+	h, err := v.header(int64(off))
+	if err != nil {
+		return it.damage(err)
+	}
+	n := recordSize(h[:])
+	if n <= 0 {
+		return it.damage(locateCorruption(&walfmt.CorruptionError{Reason: "not a record header"}, v.path, int64(off)))
+	}
+	if it.db.mu.c.exp.expired(off, it.now) {
+		return true // absent from the instant it expires
+	}
+	sl := slot{off: off, size: uint32(n)}
+	var val []byte
+	var codec uint8
+	if it.keysOnly {
+		// A key from a record no checksum has covered yet could be
+		// damaged into a key that was never written.
+		if err := v.checkRecord(int64(off), n); err != nil {
+			return it.damage(err)
+		}
+	} else {
+		b, err := v.recordBytes(sl, bp)
+		if err == nil {
+			val, err = walfmt.Value(b)
+			err = locateCorruption(err, v.path, int64(off))
+			codec = walfmt.ValueCodec(b)
+		}
+		if err != nil {
+			return it.damage(err)
+		}
+	}
+	e := scanEntry{k: len(it.buf), kn: len(key)}
+	it.buf = append(it.buf, key...)
+	e.v = len(it.buf)
+	if codec != 0 {
+		out, err := decodeValue(it.buf, codec, val)
+		if err != nil {
+			it.buf = it.buf[:e.k]
+			return it.damage(v.codecError(err, int64(off)))
+		}
+		it.buf = out
+	} else {
+		it.buf = append(it.buf, val...)
+	}
+	e.vn = len(it.buf) - e.v
+	it.ents = append(it.ents, e)
+	return true
+}
+
+// damage records a damaged record: the iterator stops, unless it skips
+// damage, when it remembers the first. It returns whether to go on.
+func (it *Iterator) damage(err error) bool {
+	if it.skipDamage {
+		if it.damaged == nil {
+			it.damaged = err
+		}
+		return true
+	}
+	it.err = err
+	return false
+}
+
+// errIteratorClosed marks a closed Iterator.
+var errIteratorClosed = errors.New("kv: iterator closed")
+
+// checkOrKeyErr returns why the key of the record at off cannot be read.
+func (v *logView) checkOrKeyErr(off uint64) error {
+	_, err := v.keyAt(int64(off))
+	return err
+}
+
+// position finds, in it.snap, the first run and overlay entries past the
+// last key read, or at or after the seek key. The caller holds mu.
+func (it *Iterator) position(v *logView) {
+	s := it.snap
+	target, after := it.seeked, false
+	if it.last != nil {
+		target, after = it.last, true
+	}
+	if target == nil {
+		it.ri, it.oi = 0, 0
+		return
+	}
+	past := func(k []byte) bool {
+		c := bytes.Compare(k, target)
+		return c > 0 || (c == 0 && !after)
+	}
+	it.ri = sort.Search(len(s.run), func(i int) bool { return past(v.keyOrNil(s.run[i])) })
+	it.oi = sort.Search(len(s.ovl), func(i int) bool { return past([]byte(s.ovl[i].key)) })
+}

@@ -1,0 +1,405 @@
+package kv_test
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/kv"
+)
+
+// pair is a key and its value, as a scan returns them.
+type pair struct{ k, v string }
+
+// scanAll returns what db.Scan visits in [start, end).
+func scanAll(tb testing.TB, db *kv.DB, start, end []byte) []pair {
+	tb.Helper()
+	var got []pair
+	if err := db.Scan(start, end, func(k, v []byte) bool {
+		got = append(got, pair{string(k), string(v)})
+		return true
+	}); err != nil {
+		tb.Fatalf("scan [%q, %q): %v", start, end, err)
+	}
+	return got
+}
+
+// refRange returns the reference's keys in [start, end), in byte order.
+func refRange(ref map[string]string, start, end []byte) []pair {
+	var out []pair
+	for k, v := range ref {
+		if (start == nil || k >= string(start)) && (end == nil || k < string(end)) {
+			out = append(out, pair{k, v})
+		}
+	}
+	slices.SortFunc(out, func(a, b pair) int { return strings.Compare(a.k, b.k) })
+	return out
+}
+
+// boundaryKeys are keys at the edges of byte order: 0x00 and 0xFF bytes,
+// keys that are prefixes of others, and keys that share 8 bytes.
+var boundaryKeys = []string{
+	"\x00", "\x00\x00", "a", "a\x00", "a\xff", "a\xff\xff", "ab", "abcdefgh", "abcdefgh\x00",
+	"abcdefghi", "abcdefgi", "b", "user:1", "user:10", "user:2", "\xff", "\xff\x00", "\xff\xff", "\xff\xff\xff",
+}
+
+// boundaryBounds are range bounds before, between, at and after those
+// keys, and nil.
+func boundaryBounds() [][]byte {
+	bs := [][]byte{nil, []byte("\x00"), []byte("0"), []byte("a"), []byte("a\x00\x00"), []byte("aa"),
+		[]byte("abcdefgh"), []byte("abcdefgh\x01"), []byte("c"), []byte("user:"), []byte("user;"),
+		[]byte("\xff"), []byte("\xff\xff"), []byte("\xff\xff\xff\xff"), []byte("zzz")}
+	for _, k := range boundaryKeys {
+		bs = append(bs, []byte(k))
+	}
+	return bs
+}
+
+// checkRanges compares every range of boundaryBounds, Keys of every
+// prefix, and seeks, against the reference.
+func checkRanges(t *testing.T, db *kv.DB, ref map[string]string) {
+	t.Helper()
+	bounds := boundaryBounds()
+	for _, lo := range bounds {
+		for _, hi := range bounds {
+			got, want := scanAll(t, db, lo, hi), refRange(ref, lo, hi)
+			if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Fatalf("scan [%q, %q): got %q, want %q", lo, hi, got, want)
+			}
+		}
+		var wantKeys []string
+		for _, p := range refRange(ref, nil, nil) {
+			if strings.HasPrefix(p.k, string(lo)) {
+				wantKeys = append(wantKeys, p.k)
+			}
+		}
+		if got := db.Keys(lo); !slices.Equal(got, wantKeys) {
+			t.Fatalf("Keys(%q): got %q, want %q", lo, got, wantKeys)
+		}
+	}
+	// An iterator that seeks at every bound reads what follows it.
+	it := db.NewIterator(nil, nil)
+	defer it.Close()
+	for _, b := range bounds {
+		it.Seek(b)
+		want := refRange(ref, b, nil)
+		for _, w := range want[:min(3, len(want))] {
+			if !it.Next() || string(it.Key()) != w.k || string(it.Value()) != w.v {
+				t.Fatalf("seek %q: want %q", b, w)
+			}
+		}
+		if len(want) < 3 && it.Next() {
+			t.Fatalf("seek %q: read %q past the last key", b, it.Key())
+		}
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p pair) String() string { return fmt.Sprintf("%q=%q", p.k, p.v) }
+
+// scanOpts are the configurations scans are tested under: synced and
+// NoSync (whose appends go through the memory map), automatic compaction
+// off so the tests decide when to compact.
+var scanOpts = map[string]*kv.Options{
+	"sync":   {Compaction: compact.Policy{Disabled: true}},
+	"nosync": {NoSync: true, Compaction: compact.Policy{Disabled: true}},
+}
+
+// TestScanBoundaries scans an empty store, then one of boundaryKeys, over
+// every pair of bounds, after writes, deletes, a compaction and a reopen.
+func TestScanBoundaries(t *testing.T) {
+	for name, opts := range scanOpts {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := openDB(t, dir, opts)
+			ref := map[string]string{}
+			checkRanges(t, db, ref) // empty
+			for i, k := range boundaryKeys {
+				mustPut(t, db, k, fmt.Sprint("v", i))
+				ref[k] = fmt.Sprint("v", i)
+			}
+			checkRanges(t, db, ref) // all in the overlay
+			if err := db.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			checkRanges(t, db, ref) // all in the run
+			for i, k := range boundaryKeys {
+				if i%3 == 0 {
+					if err := db.Delete([]byte(k)); err != nil {
+						t.Fatal(err)
+					}
+					delete(ref, k)
+				} else if i%3 == 1 {
+					mustPut(t, db, k, "new"+k)
+					ref[k] = "new" + k
+				}
+			}
+			checkRanges(t, db, ref) // run and overlay
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db = openDB(t, dir, opts)
+			checkRanges(t, db, ref) // from the order file
+		})
+	}
+}
+
+// TestScanStopsAndIterates checks that fn returning false stops a scan,
+// and that an iterator's sequence and Close behave.
+func TestScanStopsAndIterates(t *testing.T) {
+	db := openDB(t, t.TempDir(), scanOpts["nosync"])
+	for i := range 1000 {
+		mustPut(t, db, key(i), value(i))
+	}
+	n := 0
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { n++; return n < 10 }); err != nil || n != 10 {
+		t.Fatalf("scan stopped after %d keys (%v), want 10", n, err)
+	}
+	it := db.NewIterator([]byte(key(500)), []byte(key(700)))
+	i := 500
+	for k, v := range it.All() {
+		if string(k) != key(i) || string(v) != value(i) {
+			t.Fatalf("got %q=%q, want %q", k, v, key(i))
+		}
+		i++
+	}
+	if err := it.Close(); err != nil || i != 700 {
+		t.Fatalf("iterated to %d (%v), want 700", i, err)
+	}
+	if it.Next() {
+		t.Fatal("Next after Close")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err == nil {
+		t.Fatal("scan of a closed store succeeded")
+	}
+}
+
+// TestScanModel runs random puts, deletes, batches, compactions and
+// reopens against a map, and compares random ranges after each step. The
+// overlay is pushed past its merge threshold along the way.
+func TestScanModel(t *testing.T) {
+	for name, opts := range scanOpts {
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(baseSeed(t), 7))
+			dir := t.TempDir()
+			db := openDB(t, dir, opts)
+			ref := map[string]string{}
+			keyOf := func() string { return fmt.Sprintf("k%05d", rng.IntN(20000)) }
+			check := func(step int) {
+				for range 20 {
+					a, b := []byte(keyOf()), []byte(keyOf())
+					if bytes.Compare(a, b) > 0 {
+						a, b = b, a
+					}
+					if rng.IntN(5) == 0 {
+						a = nil
+					}
+					if rng.IntN(5) == 0 {
+						b = nil
+					}
+					if got, want := scanAll(t, db, a, b), refRange(ref, a, b); !slices.Equal(got, want) {
+						t.Fatalf("step %d: scan [%q, %q): %d keys, want %d", step, a, b, len(got), len(want))
+					}
+				}
+			}
+			for step := range rounds(8, 25) {
+				ops := 3000
+				if !opts.NoSync {
+					ops = 150 // each write waits for its sync
+				}
+				for range rng.IntN(ops) {
+					k := keyOf()
+					switch r := rng.IntN(10); {
+					case r < 6:
+						v := fmt.Sprint(step, rng.Uint32())
+						mustPut(t, db, k, v)
+						ref[k] = v
+					case r < 8:
+						if err := db.Delete([]byte(k)); err != nil {
+							t.Fatal(err)
+						}
+						delete(ref, k)
+					default:
+						b := db.NewBatch()
+						for range 5 {
+							k := keyOf()
+							if rng.IntN(3) == 0 {
+								b.Delete([]byte(k))
+								delete(ref, k)
+							} else {
+								b.Put([]byte(k), []byte("b"+k))
+								ref[k] = "b" + k
+							}
+						}
+						if err := db.Write(b); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				switch rng.IntN(6) {
+				case 0:
+					if err := db.Compact(); err != nil {
+						t.Fatal(err)
+					}
+				case 1:
+					if err := db.Close(); err != nil {
+						t.Fatal(err)
+					}
+					db = openDB(t, dir, opts)
+				}
+				check(step)
+			}
+			if got := db.Keys(nil); len(got) != len(ref) {
+				t.Fatalf("Keys: %d, want %d", len(got), len(ref))
+			}
+		})
+	}
+}
+
+// TestScanDuringWrites scans while writers put, delete and batch and
+// compactions run. Keys no writer touches must each be seen with their
+// value; every key seen must be in order and hold a value it had. Once the
+// writers stop, a scan must equal the model exactly.
+func TestScanDuringWrites(t *testing.T) {
+	for name, opts := range scanOpts {
+		t.Run(name, func(t *testing.T) {
+			db := openDB(t, t.TempDir(), opts)
+			const stable, volatile, writers = 3000, 2000, 3
+			ref := map[string]string{}
+			for i := range stable {
+				k, v := fmt.Sprintf("s%05d", i), fmt.Sprint("stable", i)
+				mustPut(t, db, k, v)
+				ref[k] = v
+			}
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			refs := make([]map[string]string, writers) // each writer's keys
+			for w := range writers {
+				refs[w] = map[string]string{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(w), 1))
+					keyOf := func() string { return fmt.Sprintf("v%05d", rng.IntN(volatile)*writers+w) }
+					for !stop.Load() {
+						k := keyOf()
+						var err error
+						switch rng.IntN(4) {
+						case 0:
+							err = db.Delete([]byte(k))
+							delete(refs[w], k)
+						case 1:
+							b := db.NewBatch()
+							for range 3 {
+								kj := keyOf()
+								b.Put([]byte(kj), []byte("val:"+kj))
+								refs[w][kj] = "val:" + kj
+							}
+							err = db.Write(b)
+						default:
+							err = db.Put([]byte(k), []byte("val:"+k))
+							refs[w][k] = "val:" + k
+						}
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					if err := db.Compact(); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			for range rounds(10, 30) {
+				var prev string
+				seen := 0
+				err := db.Scan(nil, nil, func(k, v []byte) bool {
+					ks := string(k)
+					if prev != "" && ks <= prev {
+						t.Errorf("scan: %q after %q", ks, prev)
+					}
+					prev = ks
+					if strings.HasPrefix(ks, "s") {
+						seen++
+						if string(v) != ref[ks] {
+							t.Errorf("scan: %q=%q, want %q", ks, v, ref[ks])
+						}
+					} else if string(v) != "val:"+ks {
+						t.Errorf("scan: %q=%q, a value it never had", ks, v)
+					}
+					return true
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if seen != stable {
+					t.Fatalf("scan saw %d of %d untouched keys", seen, stable)
+				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			for _, r := range refs {
+				maps.Copy(ref, r)
+			}
+			if got, want := scanAll(t, db, nil, nil), refRange(ref, nil, nil); !slices.Equal(got, want) {
+				t.Fatalf("after the writers: %d keys, want %d", len(got), len(want))
+			}
+		})
+	}
+}
+
+// TestScanFollower scans a read-only follower of a writer in the same
+// process, as the writer writes, deletes and compacts.
+func TestScanFollower(t *testing.T) {
+	dir := t.TempDir()
+	w := openDB(t, dir, scanOpts["sync"])
+	f := openDB(t, dir, &kv.Options{ReadOnly: true})
+	ref := map[string]string{}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 12 {
+		for range 300 {
+			k := fmt.Sprintf("f%04d", rng.IntN(2000))
+			if rng.IntN(4) == 0 {
+				if err := w.Delete([]byte(k)); err != nil {
+					t.Fatal(err)
+				}
+				delete(ref, k)
+			} else {
+				mustPut(t, w, k, fmt.Sprint(round))
+				ref[k] = fmt.Sprint(round)
+			}
+		}
+		if round%3 == 2 {
+			if err := w.Compact(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.Refresh()
+		if got, want := scanAll(t, f, nil, nil), refRange(ref, nil, nil); !slices.Equal(got, want) {
+			t.Fatalf("round %d: follower scanned %d keys, want %d", round, len(got), len(want))
+		}
+		lo, hi := []byte("f0500"), []byte("f0600")
+		if got, want := scanAll(t, f, lo, hi), refRange(ref, lo, hi); !slices.Equal(got, want) {
+			t.Fatalf("round %d: follower range: %q, want %q", round, got, want)
+		}
+	}
+}
