@@ -20,6 +20,9 @@ import (
 // must not call any method of the DB: writers wait for it to publish, and
 // a call that takes the lock again can deadlock against a waiting writer.
 //
+// A value stored encoded (see Codec) is decoded into a buffer first, so
+// View saves nothing on it.
+//
 // For large values, View saves Get's allocation and copy; the checksum,
 // at several GB/s, is what remains of the cost. The map is left with the
 // kernel's default readahead: a random read of a large value wants the
@@ -47,6 +50,15 @@ func (db *DB) View(key []byte, fn func(value []byte) error) error {
 	val, err := walfmt.Value(b)
 	if err != nil {
 		return locateCorruption(err, v.path, int64(s.off))
+	}
+	if id := walfmt.ValueCodec(b); id != 0 {
+		// An encoded value is decoded into a buffer of its own: only a
+		// raw one can be read where it lies.
+		out, err := decodeValue(nil, id, val)
+		if err != nil {
+			return v.codecError(err, int64(s.off))
+		}
+		val = out
 	}
 	return fn(val[:len(val):len(val)])
 }

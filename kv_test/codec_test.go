@@ -98,6 +98,14 @@ func TestCodecRoundTrip(t *testing.T) {
 					if !bytes.Equal(pieces, v) {
 						t.Fatalf("%s: ReadValueAt(%s) in pieces differs", when, k)
 					}
+					var viewed, scanned []byte
+					if err := db.View([]byte(k), func(b []byte) error { viewed = bytes.Clone(b); return nil }); err != nil || !bytes.Equal(viewed, v) {
+						t.Fatalf("%s: View(%s) = %d bytes, %v; want %d", when, k, len(viewed), err, len(v))
+					}
+					end := append([]byte(k), 0)
+					if err := db.Scan([]byte(k), end, func(_, b []byte) bool { scanned = bytes.Clone(b); return true }); err != nil || !bytes.Equal(scanned, v) {
+						t.Fatalf("%s: Scan(%s) = %d bytes, %v; want %d", when, k, len(scanned), err, len(v))
+					}
 					e, err := db.Entry([]byte(k))
 					if err != nil || e.ValueSize != len(v) {
 						t.Fatalf("%s: Entry(%s) = %+v, %v", when, k, e, err)

@@ -56,7 +56,18 @@ func present(t *testing.T, db *kv.DB, key string, want bool, keys int) {
 		ascended = ascended || string(k) == key
 		return true
 	})
-	for _, e := range []error{err, eerr, terr, rerr} {
+	scanned := false
+	if err := db.Scan(nil, nil, func(k, _ []byte) bool {
+		scanned = scanned || string(k) == key
+		return true
+	}); err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	if scanned != want {
+		t.Fatalf("%s: Scan visits it: %v; want %v", key, scanned, want)
+	}
+	verr := db.View([]byte(key), func([]byte) error { return nil })
+	for _, e := range []error{err, eerr, terr, rerr, verr} {
 		if want && e != nil {
 			t.Fatalf("%s: want present, got %v", key, e)
 		}
