@@ -149,8 +149,9 @@ type pendingWrite struct {
 	kind walfmt.Kind
 	key  []byte
 	// batch is the encoded record of a batch (kind walfmt.KindBatch),
-	// whose operations are published together.
+	// whose operations are published together; ops locates them in it.
 	batch []byte
+	ops   []batchOp
 	off   int64
 	size  int
 	seq   uint64 // the write's place in the order of synced writes
@@ -168,11 +169,13 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 	v := db.viewMuLocked()
 	v.end = end // the batch is in the file: its keys may be read through the map
 	for _, w := range ws {
-		rec := walfmt.Record{Kind: w.kind, Key: w.key, Offset: w.off, Size: w.size}
+		var err error
 		if w.kind == walfmt.KindBatch {
-			rec.Value = w.batch[walfmt.RecordHeaderSize:]
+			err = db.applyBatchMuLocked(v, w)
+		} else {
+			err = db.mu.c.applyRecord(db.mu.index, v, walfmt.Record{Kind: w.kind, Key: w.key, Offset: w.off, Size: w.size})
 		}
-		if err := db.mu.c.applyRecord(db.mu.index, v, rec); err != nil {
+		if err != nil {
 			return compact.State{}, err
 		}
 	}
