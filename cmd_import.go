@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -53,7 +54,8 @@ func runImport(e *env, v *verb, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	n, err := loadLines(db, in, *batch, parseImportLine)
+	var p importParser
+	n, err := loadLines(db, in, *batch, p.parse)
 	if err != nil {
 		// Best effort: the error itself is reported just below.
 		_, _ = fmt.Fprintf(e.stderr, "crabkv import: stored %d keys from %s before the error\n", n, name)
@@ -76,12 +78,32 @@ type importLine struct {
 
 // parseImportLine decodes one line of import's input.
 func parseImportLine(text []byte) (key, value []byte, err error) {
+	var p importParser
+	return p.parse(text)
+}
+
+// importParser decodes the lines of import's input. It keeps the buffers
+// its fast path decodes base64 into, so a line costs no allocation. Not
+// safe for concurrent use.
+type importParser struct {
+	keyBuf, valueBuf []byte
+}
+
+// parse decodes one line of import's input. key and value may alias text
+// or p's buffers: they are valid until the next call.
+func (p *importParser) parse(text []byte) (key, value []byte, err error) {
+	if key, value, ok := p.parseExact(text); ok {
+		return key, value, nil
+	}
+	return parseJSONLine(text)
+}
+
+// parseJSONLine is parse for any line: it decodes it with encoding/json,
+// and says what is wrong with a line that is not a valid import line.
+func parseJSONLine(text []byte) (key, value []byte, err error) {
 	if !utf8.Valid(text) {
 		// encoding/json would turn the bad bytes into U+FFFD silently.
 		return nil, nil, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
-	}
-	if key, value, ok := parsePlainLine(text); ok {
-		return key, value, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.DisallowUnknownFields()
@@ -120,33 +142,70 @@ func importField(name string, text, b64 *string) ([]byte, error) {
 	return nil, fmt.Errorf("no %q or %q", name, name+"_base64")
 }
 
-// parsePlainLine is parseImportLine's fast path, for the line export writes
-// for a key and value that need no escapes: {"key":"K","value":"V"}, with
-// neither string holding a quote, a backslash or a control character, and
-// the key not empty. It reports false for any other line. text is valid
-// UTF-8; key and value alias it.
-func parsePlainLine(text []byte) (key, value []byte, ok bool) {
-	const pre, mid, post = `{"key":"`, `","value":"`, `"}`
+// parseExact is parse's fast path, for the lines export writes whose
+// strings need no escapes: {"key":"K","value":"V"}, where either field may
+// instead be "key_base64" or "value_base64", in that order, with no space,
+// and the line ends there (or in "\r\n"). A text field holds no quote, no
+// backslash and no control character and is valid UTF-8; a base64 field
+// decodes; the key is not empty. It reports false for any other line,
+// which parseJSONLine then reads, so that every line means what
+// encoding/json makes of it.
+func (p *importParser) parseExact(text []byte) (key, value []byte, ok bool) {
 	t := bytes.TrimSuffix(bytes.TrimSuffix(text, []byte("\n")), []byte("\r"))
-	if !bytes.HasPrefix(t, []byte(pre)) || !bytes.HasSuffix(t, []byte(post)) || len(t) < len(pre)+len(post) {
+	if t, ok = bytes.CutPrefix(t, []byte(`{"key`)); !ok {
 		return nil, nil, false
 	}
-	body := t[len(pre) : len(t)-len(post)]
-	i := bytes.Index(body, []byte(mid))
-	if i <= 0 {
+	if key, t, ok = exactField(t, &p.keyBuf); !ok || len(key) == 0 {
 		return nil, nil, false
 	}
-	key, value = body[:i], body[i+len(mid):]
-	return key, value, plainJSON(key) && plainJSON(value)
+	if t, ok = bytes.CutPrefix(t, []byte(`,"value`)); !ok {
+		return nil, nil, false
+	}
+	if value, t, ok = exactField(t, &p.valueBuf); !ok || string(t) != "}" {
+		return nil, nil, false
+	}
+	return key, value, true
+}
+
+// exactField reads the rest of a field whose name parseExact has begun,
+// from the end of "key" or "value": either `":"` and a plain string, or
+// `_base64":"` and base64, which it decodes into buf. It returns the
+// field's bytes and what follows its closing quote.
+func exactField(t []byte, buf *[]byte) (b, rest []byte, ok bool) {
+	b64 := false
+	if rest, ok = bytes.CutPrefix(t, []byte(`":"`)); !ok {
+		if rest, ok = bytes.CutPrefix(t, []byte(`_base64":"`)); !ok {
+			return nil, nil, false
+		}
+		b64 = true
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || !plainJSON(rest[:end]) {
+		return nil, nil, false
+	}
+	s := rest[:end]
+	if !b64 {
+		return s, rest[end+1:], true
+	}
+	n := base64.StdEncoding.DecodedLen(len(s))
+	*buf = slices.Grow((*buf)[:0], n)[:n]
+	n, err := base64.StdEncoding.Decode(*buf, s)
+	if err != nil {
+		return nil, nil, false
+	}
+	return (*buf)[:n], rest[end+1:], true
 }
 
 // plainJSON reports whether s reads the same inside a JSON string as it
-// is: it holds no quote, no backslash and no control character.
+// is: it holds no quote, no backslash and no control character, and is
+// valid UTF-8.
 func plainJSON(s []byte) bool {
+	ascii := true
 	for _, c := range s {
 		if c < 0x20 || c == '"' || c == '\\' {
 			return false
 		}
+		ascii = ascii && c < utf8.RuneSelf
 	}
-	return true
+	return ascii || utf8.Valid(s)
 }
