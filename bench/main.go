@@ -55,7 +55,7 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	cfg := &config{args: args}
 	fs := flag.NewFlagSet("crabbench", flag.ContinueOnError)
-	fs.IntVar(&cfg.n, "n", 200000, "keys for fill-random, reads, overwrite and ycsb-a")
+	fs.IntVar(&cfg.n, "n", 200000, "keys for fill-random, fill-batch, reads, overwrite and ycsb-a")
 	fs.IntVar(&cfg.syncN, "sync-n", 5000, "durable writes for fill-sync, fill-sync x8 and the fdatasync probe")
 	reopen := fs.String("reopen-n", "200000,1000000", "comma-separated store sizes for the reopen workload (empty: skip)")
 	fs.IntVar(&cfg.trials, "trials", 3, "trials per engine and workload; the outputs show medians")

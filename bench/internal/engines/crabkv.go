@@ -11,7 +11,8 @@ func init() { register("crabkv", func() Engine { return &crabEngine{} }) }
 
 // crabEngine is CrabKv with default options apart from NoSync.
 type crabEngine struct {
-	db *kv.DB
+	db    *kv.DB
+	batch *kv.Batch // reused by WriteBatch
 }
 
 func (e *crabEngine) Settings(sync bool) string {
@@ -38,3 +39,20 @@ func (e *crabEngine) Get(key []byte) ([]byte, error) {
 }
 
 func (e *crabEngine) Close() error { return e.db.Close() }
+
+// WriteBatch writes a kv.Batch with db.Write: one record in the log, one
+// fdatasync with sync.
+func (e *crabEngine) WriteBatch(lo, hi int, kvf func(int, []byte) ([]byte, []byte)) error {
+	if e.batch == nil {
+		e.batch = e.db.NewBatch()
+	}
+	b := e.batch
+	b.Reset()
+	var buf []byte
+	for i := lo; i < hi; i++ {
+		var v []byte
+		buf, v = kvf(i, buf[:0])
+		b.Put(buf, v) // Put copies key and value
+	}
+	return e.db.Write(b)
+}
