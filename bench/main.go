@@ -57,7 +57,7 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	cfg := &config{args: args}
 	fs := flag.NewFlagSet("crabbench", flag.ContinueOnError)
-	fs.IntVar(&cfg.n, "n", 200000, "keys for fill-random, reads, overwrite and ycsb-a")
+	fs.IntVar(&cfg.n, "n", 200000, "keys for fill-random, fill-batch, reads, overwrite and ycsb-a")
 	fs.IntVar(&cfg.syncN, "sync-n", 5000, "durable writes for fill-sync, fill-sync x8 and the fdatasync probe")
 	fs.IntVar(&cfg.jsonN, "json-n", 50000, "documents for fill-json and read-json (1 KiB each; 0 skips them)")
 	reopen := fs.String("reopen-n", "200000,1000000", "comma-separated store sizes for the reopen workload (empty: skip)")

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -403,4 +404,64 @@ func BenchmarkBatchWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "keys/s")
+}
+
+// BenchmarkBatchPublish writes batches of kv.MaxBatchOps puts of new keys
+// (100-byte values) to a NoSync store, so that a Write is its append and
+// its publication, while a reader looks a key up in a loop. It reports the
+// longest lookup during each Write, the median and the worst of them: how
+// long publishing a batch of that size keeps readers waiting.
+func BenchmarkBatchPublish(b *testing.B) {
+	for _, preload := range []int{0, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", preload), func(b *testing.B) {
+			dir := b.TempDir()
+			loadStore(b, dir, preload, 1)
+			db := openDB(b, dir, &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+			mustPut(b, db, "probe", "v")
+			batch := db.NewBatch()
+			var k []byte
+			var waits []time.Duration
+			b.ResetTimer()
+			for n := range b.N {
+				b.StopTimer()
+				batch.Reset()
+				for i := range kv.MaxBatchOps {
+					k = benchKey(k, preload+n*kv.MaxBatchOps+i)
+					batch.Put(k, benchValue)
+				}
+				stop, done := make(chan struct{}), make(chan time.Duration)
+				go func() { done <- longestRead(b, db, stop) }()
+				b.StartTimer()
+				if err := db.Write(batch); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				close(stop)
+				waits = append(waits, <-done)
+				b.StartTimer()
+			}
+			slices.Sort(waits)
+			b.ReportMetric(float64(waits[len(waits)/2].Microseconds())/1000, "p50-read-wait-ms")
+			b.ReportMetric(float64(waits[len(waits)-1].Microseconds())/1000, "max-read-wait-ms")
+		})
+	}
+}
+
+// longestRead looks up "probe" until stop is closed and returns the
+// longest lookup.
+func longestRead(b *testing.B, db *kv.DB, stop <-chan struct{}) time.Duration {
+	var worst time.Duration
+	for {
+		select {
+		case <-stop:
+			return worst
+		default:
+		}
+		start := time.Now()
+		if _, err := db.Get([]byte("probe")); err != nil {
+			b.Error(err)
+			return worst
+		}
+		worst = max(worst, time.Since(start))
+	}
 }

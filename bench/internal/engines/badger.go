@@ -53,6 +53,21 @@ func (e *badgerEngine) Get(key []byte) ([]byte, error) {
 
 func (e *badgerEngine) Close() error { return e.db.Close() }
 
+// WriteBatch writes the records with a badger.WriteBatch and waits for it
+// with Flush; with SyncWrites its commit syncs the value log.
+func (e *badgerEngine) WriteBatch(lo, hi int, kv func(int, []byte) ([]byte, []byte)) error {
+	wb := e.db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := lo; i < hi; i++ {
+		// The batch keeps the slices until it is flushed.
+		k, v := kv(i, nil)
+		if err := wb.Set(k, append([]byte(nil), v...)); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
 func (e *badgerEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
 	wb := e.db.NewWriteBatch()
 	defer wb.Cancel()

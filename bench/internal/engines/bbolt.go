@@ -73,6 +73,21 @@ func (e *boltEngine) View(key []byte, fn func([]byte) error) error {
 
 func (e *boltEngine) Close() error { return e.db.Close() }
 
+// WriteBatch writes the records in one db.Update transaction: one commit,
+// synced with sync.
+func (e *boltEngine) WriteBatch(lo, hi int, kv func(int, []byte) ([]byte, []byte)) error {
+	return e.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(boltBucket)
+		for i := lo; i < hi; i++ {
+			k, v := kv(i, nil) // bbolt keeps the slices until commit
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (e *boltEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
 	for lo := 0; lo < n; lo += loadChunk {
 		err := e.db.Update(func(tx *bolt.Tx) error {

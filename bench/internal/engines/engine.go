@@ -1,7 +1,7 @@
 // Package engines wraps each key-value store behind one small interface so
 // the workloads run identical code against all of them. Every adapter does
-// one write per Put (no batching): the comparison is of single-operation
-// latency and throughput, which is what CrabKv offers.
+// one write per Put (no batching); the batched-fill workloads use each
+// engine's own atomic batch through BatchWriter.
 package engines
 
 import (
@@ -79,6 +79,16 @@ type BulkLoader interface {
 	// to dst and returns it with value i; both are valid only until the
 	// next call.
 	Load(n int, kv func(i int, dst []byte) (key, value []byte)) error
+}
+
+// BatchWriter is implemented by engines that write several records as one
+// atomic batch: the batched-fill workloads time it. Not safe for
+// concurrent use: an engine may reuse one batch.
+type BatchWriter interface {
+	// WriteBatch stores records [lo, hi) in one atomic batch, durable
+	// before it returns if the engine was opened with sync. kv is as for
+	// Load.
+	WriteBatch(lo, hi int, kv func(i int, dst []byte) (key, value []byte)) error
 }
 
 // loadChunk is how many records a bulk load puts in one batch.

@@ -43,6 +43,19 @@ func (e *levelEngine) Get(key []byte) ([]byte, error) {
 
 func (e *levelEngine) Close() error { return e.db.Close() }
 
+// WriteBatch writes a leveldb.Batch with the write options of every Put
+// (Sync with sync).
+func (e *levelEngine) WriteBatch(lo, hi int, kv func(int, []byte) ([]byte, []byte)) error {
+	b := new(leveldb.Batch)
+	var buf []byte
+	for i := lo; i < hi; i++ {
+		var v []byte
+		buf, v = kv(i, buf[:0])
+		b.Put(buf, v) // Put copies key and value into the batch
+	}
+	return e.db.Write(b, e.wo)
+}
+
 func (e *levelEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
 	var buf []byte
 	for lo := 0; lo < n; lo += loadChunk {

@@ -102,6 +102,25 @@ func (e *pebbleEngine) Get(key []byte) ([]byte, error) {
 
 func (e *pebbleEngine) Close() error { return e.db.Close() }
 
+// WriteBatch commits a pebble.Batch with the write options of every Put
+// (pebble.Sync with sync).
+func (e *pebbleEngine) WriteBatch(lo, hi int, kv func(int, []byte) ([]byte, []byte)) error {
+	b := e.db.NewBatch()
+	var buf []byte
+	for i := lo; i < hi; i++ {
+		var v []byte
+		buf, v = kv(i, buf[:0])
+		// Set copies key and value into the batch.
+		if err := b.Set(buf, v, nil); err != nil {
+			return fmt.Errorf("%w (close: %v)", err, b.Close())
+		}
+	}
+	if err := b.Commit(e.opts); err != nil {
+		return fmt.Errorf("%w (close: %v)", err, b.Close())
+	}
+	return b.Close()
+}
+
 func (e *pebbleEngine) Load(n int, kv func(int, []byte) ([]byte, []byte)) error {
 	var buf []byte
 	for lo := 0; lo < n; lo += loadChunk {

@@ -63,6 +63,8 @@ func Run(spec Spec, engine, dir string, seed uint64) Result {
 		err = r.fdatasync(&res)
 	case "fill":
 		err = r.fillOnly(&res)
+	case "fill-batch":
+		err = r.fillBatched(&res)
 	case "read", "missing", "overwrite", "ycsb-a":
 		err = r.afterFill(&res)
 	case "reopen":
@@ -192,6 +194,38 @@ func (r *runner) fillOnly(res *Result) (err error) {
 		res.Values[row] = float64(size)
 	}
 	return nil
+}
+
+// fillBatched times a fill of N keys through the engine's atomic batches of
+// Batch records, then checks that the last key landed.
+func (r *runner) fillBatched(res *Result) error {
+	e, err := r.open(r.spec.Sync)
+	if err != nil {
+		return err
+	}
+	bw, ok := e.(engines.BatchWriter)
+	if !ok {
+		return errors.Join(fmt.Errorf("%s has no batch write", r.engine), e.Close())
+	}
+	if r.spec.Batch < 1 {
+		return errors.Join(fmt.Errorf("batch size %d", r.spec.Batch), e.Close())
+	}
+	kv := func(i int, dst []byte) ([]byte, []byte) {
+		return keys.Append(dst, uint64(i)), r.vals.For(uint64(i), 0)
+	}
+	n := r.spec.N
+	start := time.Now()
+	for lo := 0; lo < n; lo += r.spec.Batch {
+		if err := bw.WriteBatch(lo, min(lo+r.spec.Batch, n), kv); err != nil {
+			return errors.Join(fmt.Errorf("batch at %d: %w", lo, err), e.Close())
+		}
+	}
+	r.setOps(res, time.Since(start))
+	last := uint64(n - 1)
+	if err := r.checkGet(e, keys.Append(nil, last), last, 0); err != nil {
+		return errors.Join(err, e.Close())
+	}
+	return e.Close()
 }
 
 // afterFill fills N keys untimed, then times the workload's operations on

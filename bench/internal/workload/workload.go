@@ -45,6 +45,8 @@ type Spec struct {
 	JSON bool
 	// ValueSize is the size of every value; 0 means keys.ValueSize.
 	ValueSize int
+	// Batch is the number of records a batched fill writes at a time.
+	Batch int
 }
 
 // Metric is one reported number from a workload.
@@ -108,6 +110,10 @@ func Standard(p Params) []Spec {
 			Doc: "Put new keys one at a time, each durable before the next, one writer"},
 		{ID: "fill-sync x8", Kind: "fill", N: p.SyncN, Threads: 8, Sync: true,
 			Doc: "the same N durable Puts spread over 8 concurrent writers (lets engines group commits)"},
+		{ID: "fill-batch 100", Kind: "fill-batch", N: p.N, Threads: 1, Sync: true, Batch: 100,
+			Doc: "Put N new keys in atomic batches of 100 (each engine's batch or transaction), each batch durable before the next, one writer"},
+		{ID: "fill-batch 1000", Kind: "fill-batch", N: p.N, Threads: 1, Sync: true, Batch: 1000,
+			Doc: "the same in batches of 1000"},
 		{ID: "read-random", Kind: "read", N: p.N, Threads: 1,
 			Doc: "after a fill of N keys in the same process, N Gets of existing keys picked uniformly at random"},
 		{ID: "read-random x2", Kind: "read", N: p.N, Threads: 2,

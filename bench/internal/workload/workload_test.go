@@ -17,7 +17,7 @@ func TestStandardAndSelect(t *testing.T) {
 			t.Errorf("spec %q is incomplete: %+v", s.ID, s)
 		}
 	}
-	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "read-random", "read-random x2", "read-missing", "overwrite", "ycsb-a", "fill-stall", "read-random 4KiB", "read-random 64KiB", "reopen 200k", "reopen 1M"} {
+	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "fill-batch 100", "fill-batch 1000", "read-random", "read-random x2", "read-missing", "overwrite", "ycsb-a", "fill-stall", "read-random 4KiB", "read-random 64KiB", "reopen 200k", "reopen 1M"} {
 		if !ids[want] {
 			t.Errorf("missing workload %q", want)
 		}

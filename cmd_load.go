@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// defaultLoadBatch is how many lines import and put - commit at a time.
+// Each batch is one append and one fsync, so a larger batch loads faster;
+// and it is one exclusive hold of the readers' lock while it is published,
+// so a smaller one keeps readers waiting less (BenchmarkBatchPublish in
+// kv_test measures that wait).
+const defaultLoadBatch = 10_000
+
+// batchFlag defines --batch, for the verbs that load many lines.
+func batchFlag(fs *flag.FlagSet) *int {
+	return fs.Int("batch", defaultLoadBatch, fmt.Sprintf("commit `N` lines at a time, atomically (1 to %d)", kv.MaxBatchOps))
+}
+
+// checkBatchFlag checks the value of --batch.
+func checkBatchFlag(n int) error {
+	if n < 1 || n > kv.MaxBatchOps {
+		return fmt.Errorf("--batch %d: out of range (1 to %d)", n, kv.MaxBatchOps)
+	}
+	return nil
+}
+
+// lineParser decodes one line of bulk input, its newline included, into a
+// key, a value and the time the key expires, the zero time for none. Key
+// and value may alias line, or buffers the parser reuses, until its next
+// call: the batch copies them.
+type lineParser func(line []byte) (key, value []byte, expires time.Time, err error)
+
+// loadBatch is a batch of lines ready to commit, or the reason the lines
+// stopped.
+type loadBatch struct {
+	b           *kv.Batch
+	first, last int   // line numbers it holds
+	err         error // set on the last value sent: why reading stopped early
+}
+
+// loadLines stores the pairs the lines of r hold, as parse decodes them,
+// in atomic batches of at most size lines, and returns how many keys the
+// committed batches stored. Blank lines are skipped. A key expires when its
+// line says (Batch.PutExpiresAt); with ttl positive, a key whose line gives
+// no expiry expires ttl after its line is read (Batch.PutTTL).
+//
+// Reading and decoding run in a goroutine of their own, one batch ahead
+// of the writer, so that the next batch is ready when the fsync of the one
+// before returns. A line that does not decode stops the load: the batches
+// before its own are written, nothing of its own; the error names it.
+func loadLines(db *kv.DB, r io.Reader, size int, ttl time.Duration, parse lineParser) (int, error) {
+	// Two batches: one being filled while the other is written.
+	free := make(chan *kv.Batch, 2)
+	free <- db.NewBatch()
+	free <- db.NewBatch()
+	full := make(chan loadBatch, 1)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(full)
+		readBatches(r, size, ttl, parse, free, full, stop)
+	}()
+	stored, err := writeBatches(db, full, free)
+	close(stop)
+	<-done
+	return stored, err
+}
+
+// writeBatches writes the batches readBatches sends, in order, and hands
+// each back once written.
+func writeBatches(db *kv.DB, full <-chan loadBatch, free chan<- *kv.Batch) (int, error) {
+	stored := 0
+	for lb := range full {
+		if lb.err != nil {
+			return stored, lb.err
+		}
+		if err := db.Write(lb.b); err != nil {
+			return stored, fmt.Errorf("lines %d to %d: %w", lb.first, lb.last, err)
+		}
+		stored += lb.b.Len()
+		lb.b.Reset()
+		free <- lb.b
+	}
+	return stored, nil
+}
+
+// readBatches reads and decodes the lines of r into the batches it takes
+// from free, and sends each on full once it holds size lines, or as many
+// as kv.MaxBatchBytes allows, and the last one at the end of r. Its last
+// send carries the error that stopped it early, if one did. It returns
+// when r ends or stop is closed. ttl is as for loadLines.
+func readBatches(r io.Reader, size int, ttl time.Duration, parse lineParser, free <-chan *kv.Batch, full chan<- loadBatch, stop <-chan struct{}) {
+	send := func(lb loadBatch) bool {
+		select {
+		case full <- lb:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	var cur loadBatch
+	take := func(line int) bool {
+		select {
+		case cur.b = <-free:
+			cur.first = line
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	if !take(1) {
+		return
+	}
+	line := 0
+	for {
+		line++
+		text, err := readLine(br)
+		if len(text) == 0 && err == io.EOF {
+			break
+		}
+		if err != nil && err != io.EOF {
+			send(loadBatch{err: fmt.Errorf("read line %d: %w", line, err)})
+			return
+		}
+		if len(bytes.TrimSpace(text)) == 0 {
+			continue
+		}
+		key, value, expires, err := parseChecked(parse, text)
+		if err != nil {
+			send(loadBatch{err: fmt.Errorf("line %d: %w", line, err)})
+			return
+		}
+		// An upper bound of what the operation adds: a codec only
+		// ever shrinks a value, and an expiry takes ExpirySize bytes.
+		grow := walfmt.RecordSize(len(key), len(value))
+		if !expires.IsZero() || ttl > 0 {
+			grow += walfmt.ExpirySize
+		}
+		if cur.b.Len() > 0 && cur.b.Size()+grow > kv.MaxBatchBytes {
+			if !send(cur) || !take(line) {
+				return
+			}
+		}
+		switch {
+		case !expires.IsZero():
+			cur.b.PutExpiresAt(key, value, expires)
+		case ttl > 0:
+			cur.b.PutTTL(key, value, ttl)
+		default:
+			cur.b.Put(key, value)
+		}
+		if err := cur.b.Err(); err != nil {
+			send(loadBatch{err: fmt.Errorf("line %d: %w", line, err)})
+			return
+		}
+		cur.last = line
+		// A full batch goes at once: a bad line after it is not its own.
+		if cur.b.Len() == size {
+			if !send(cur) || !take(line+1) {
+				return
+			}
+		}
+	}
+	if cur.b.Len() > 0 {
+		send(cur)
+	}
+}
+
+// readLine returns the next line of br, its newline included. Unlike
+// ReadBytes it returns a slice of br's buffer when the line fits in it,
+// valid until the next read, so that a line costs no allocation.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	long := append([]byte(nil), line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		line, err = br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
+}
+
+// parseChecked decodes text with parse and checks that the store can hold
+// the pair, with the messages the single-key verbs give.
+func parseChecked(parse lineParser, text []byte) (key, value []byte, expires time.Time, err error) {
+	key, value, expires, err = parse(text)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	if err := checkKey(key); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	if len(value) > kv.DefaultMaxValueSize {
+		return nil, nil, time.Time{}, sentence(kv.ErrValueTooLarge, "the value is %d bytes, over the limit of %d", len(value), kv.DefaultMaxValueSize)
+	}
+	return key, value, expires, nil
+}
