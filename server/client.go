@@ -46,6 +46,7 @@ type client struct {
 	scratch []byte
 
 	run    writeRun // plain writes read but not yet applied
+	stale  bool     // READONLY: reads may be served from a lagging copy
 	authed bool
 	quit   bool
 	sub    *subscription // non-nil in subscribed mode
