@@ -23,6 +23,17 @@ const defaultTimeout = 10 * time.Second
 // *ErrNotLeader or ErrNoLeader. ErrLeadershipLost and a done ctx mean
 // the outcome is unknown.
 func (n *Node) Write(ctx context.Context, ops ...Op) error {
+	for i, op := range ops {
+		if isReserved(op.Key) {
+			return fmt.Errorf("cluster: operation %d (%s): %w", i+1, op.Kind, ErrReservedKey)
+		}
+	}
+	return n.write(ctx, ops)
+}
+
+// write is Write without the refusal of reserved keys: the members' own
+// (see nodeKeyPrefix) go through here.
+func (n *Node) write(ctx context.Context, ops []Op) error {
 	if err := checkOps(ops, n.fsm.opts); err != nil {
 		return err
 	}

@@ -28,6 +28,12 @@ func (c *client) extension(args [][]byte) bool {
 	if !ok {
 		return false
 	}
+	c.reply(reply)
+	return true
+}
+
+// reply writes a store's reply (see Extension).
+func (c *client) reply(reply any) {
 	switch r := reply.(type) {
 	case error:
 		if e, ok := asError(r); ok {
@@ -46,8 +52,12 @@ func (c *client) extension(args [][]byte) bool {
 		for _, s := range r {
 			c.bulkString(s)
 		}
+	case []any:
+		c.array(len(r))
+		for _, x := range r {
+			c.reply(x)
+		}
 	default:
 		c.err(fmt.Sprintf("ERR the store's reply of type %T cannot be sent", reply))
 	}
-	return true
 }

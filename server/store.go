@@ -76,7 +76,7 @@ type Extension interface {
 	// Command runs args (args[0] is the name, in any case), and reports
 	// whether it knows the command. The reply is a string (a simple
 	// string), []byte (a bulk string), int64, []string (an array of bulk
-	// strings), or an error.
+	// strings), []any (an array of any of these), or an error.
 	Command(args [][]byte) (reply any, ok bool)
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -78,6 +79,8 @@ func (s *recordingStore) Command(args [][]byte) (any, bool) {
 		return int64(len(args)), true
 	case "list":
 		return []string{"a", "b"}, true
+	case "nested":
+		return []any{int64(1), []any{[]byte("a"), "b"}}, true
 	case "moved":
 		return redirect("MOVED 0 127.0.0.1:1"), true
 	}
@@ -90,7 +93,7 @@ func (s *recordingStore) InfoSection() (string, [][2]string) {
 
 type redirect string
 
-func (r redirect) Error() string      { return string(r) }
+func (r redirect) Error() string     { return string(r) }
 func (r redirect) RESPError() string { return string(r) }
 
 func startStoreServer(t *testing.T, opts Options) (*recordingStore, *redis.Client) {
@@ -214,6 +217,9 @@ func TestStoreExtensionAndInfo(t *testing.T) {
 	}
 	if got, err := c.Do(ctx, "test.echo", "list").StringSlice(); err != nil || strings.Join(got, ",") != "a,b" {
 		t.Fatalf("TEST.ECHO list: %v, %v", got, err)
+	}
+	if got, err := c.Do(ctx, "test.echo", "nested").Result(); err != nil || fmt.Sprint(got) != "[1 [a b]]" {
+		t.Fatalf("TEST.ECHO nested: %v, %v", got, err)
 	}
 	wantErr(t, c.Do(ctx, "test.echo", "moved").Err(), "MOVED 0 127.0.0.1:1")
 	wantErr(t, c.Do(ctx, "test.echo").Err(), "ERR wrong number")
