@@ -40,6 +40,7 @@ var verbs = []*verb{
 	&verifyVerb,
 	&repairVerb,
 	&serveVerb,
+	&clusterVerb,
 	&demoVerb,
 	&versionVerb,
 }
