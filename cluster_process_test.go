@@ -244,8 +244,7 @@ func TestClusterProcesses(t *testing.T) {
 		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 		err := w.set(wctx, t, k, v)
 		wcancel()
-		switch {
-		case err == nil:
+		if err == nil {
 			acked[k] = v
 			if !killedAt.IsZero() {
 				if afterKill == 0 {
@@ -253,7 +252,7 @@ func TestClusterProcesses(t *testing.T) {
 				}
 				afterKill++
 			}
-		default:
+		} else {
 			failed++
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/server"
+	"github.com/hashicorp/raft"
 )
 
 // Store serves a Node over RESP: it is the server.Store of crabkv serve
@@ -80,7 +81,7 @@ func (s *Store) advertise() {
 			return
 		case <-t.C:
 		}
-		if s.n.Status().Role != "Leader" {
+		if s.n.raft.State() != raft.Leader {
 			continue
 		}
 		if got, _ := s.n.ClientAddr(s.n.ID()); got == s.addr {
