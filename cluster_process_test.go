@@ -288,3 +288,29 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// serve refuses cluster flags that cannot work together, before it opens
+// anything.
+func TestServeClusterFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node-id", "n1"}, "need --cluster"},
+		{[]string{"--cluster", "--raft-addr", "127.0.0.1:0"}, "needs --node-id"},
+		{[]string{"--cluster", "--node-id", "n1"}, "needs --raft-addr"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--bootstrap", "--join", "127.0.0.1:1"}, "give one of them"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--no-sync"}, "--no-sync"},
+	} {
+		te := newTestEnv(t)
+		te.mustRun(t, exitError, append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...)...)
+		if msg := te.errOut.String(); !strings.Contains(msg, c.want) {
+			t.Errorf("serve %v: stderr %q, want %q", c.args, msg, c.want)
+		}
+	}
+	te := newTestEnv(t)
+	te.mustRun(t, exitError, "cluster", "dance")
+	if msg := te.errOut.String(); !strings.Contains(msg, "usage: crabkv cluster status") {
+		t.Errorf("cluster dance: stderr %q", msg)
+	}
+}
