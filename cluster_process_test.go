@@ -309,6 +309,11 @@ func TestServeClusterFlags(t *testing.T) {
 		}
 	}
 	te := newTestEnv(t)
+	te.mustRun(t, exitError, "serve", "--addr", "0.0.0.0:0", "--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--bootstrap")
+	if msg := te.errOut.String(); !strings.Contains(msg, "--addr must be an address clients can reach") {
+		t.Errorf("serve --cluster --addr 0.0.0.0:0: stderr %q", msg)
+	}
+	te = newTestEnv(t)
 	te.mustRun(t, exitError, "cluster", "dance")
 	if msg := te.errOut.String(); !strings.Contains(msg, "usage: crabkv cluster status") {
 		t.Errorf("cluster dance: stderr %q", msg)

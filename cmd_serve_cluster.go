@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/crabkv/crabkv/cluster"
 	"github.com/crabkv/crabkv/server"
@@ -55,6 +56,11 @@ func (cf *serveClusterFlags) check(noSync bool) error {
 // cluster if --join says so, and returns it as a server store with the
 // function that closes it.
 func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string, logger *slog.Logger) (server.Store, func(int) int, error) {
+	// The client address is advertised to the other nodes, which send
+	// clients there.
+	if host, _, err := net.SplitHostPort(clientAddr); err != nil || net.ParseIP(host).IsUnspecified() {
+		return nil, nil, fmt.Errorf("serve: --cluster: --addr must be an address clients can reach, not %s", clientAddr)
+	}
 	dir := e.dataDir()
 	if err := ensureDir(dir); err != nil {
 		return nil, nil, err

@@ -163,7 +163,8 @@ func (n *Node) read(ctx context.Context, opts ReadOptions, fn func(*kv.DB) error
 
 // readIndex waits until this node's store reflects every write
 // acknowledged before the call: the leader reads its commit index,
-// confirms with a majority that it is still leader (VerifyLeader), and
+// confirms with a majority that it is still leader (VerifyLeader, one
+// round shared by the reads waiting for it: see verifier), and
 // waits until it has applied that index. A leader new in its term first
 // applies a barrier, because until an entry of its own term commits its
 // commit index may lag what earlier leaders committed.
@@ -179,7 +180,7 @@ func (n *Node) readIndex(ctx context.Context) error {
 		n.readyTerm.Store(term)
 	}
 	ci := n.raft.CommitIndex()
-	if err := wait(ctx, n.raft.VerifyLeader()); err != nil {
+	if err := n.verifier.verify(ctx, n.raft); err != nil {
 		return n.raftError(err)
 	}
 	if n.raft.CurrentTerm() != term {
