@@ -100,14 +100,6 @@ func lookupCommand(name []byte) *command {
 // maxCommandName is at least the longest command name.
 const maxCommandName = 24
 
-// dispatch runs one request, and counts it in the metrics.
-func (c *client) dispatch(args [][]byte) {
-	if len(args) == 0 {
-		return
-	}
-	c.dispatchCmd(lookupCommand(args[0]), args)
-}
-
 // dispatchCmd runs one request whose command (nil if unknown) the caller
 // looked up, and counts it in the metrics.
 func (c *client) dispatchCmd(cmd *command, args [][]byte) {
