@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,7 +58,22 @@ The plain writes that follow one another in a pipeline (SET without
 options, DEL, UNLINK, MSET) share one batch and one sync, and are
 acknowledged once it is durable; with --no-sync they are acknowledged once
 written to the operating system, which keeps them through a crash of
-crabkv but not of the machine.`,
+crabkv but not of the machine.
+
+With --cluster the store is one node of a replicated cluster (raft): its
+data directory holds the store (kv/) and raft's log and snapshots (raft/).
+--node-id names the node, for good; --raft-addr is where it talks to its
+peers, an address they can reach. The first node is started with
+--bootstrap; every other with --join host:port, the client address of a
+running node, which asks the leader to add it. A restarted node needs
+neither. Writes are acknowledged once a majority has them; only the
+leader takes them, and the other nodes answer "-MOVED 0 host:port" with
+the leader's client address (redis-cli -c and cluster clients follow it),
+or "-CLUSTERDOWN" while there is no leader. Reads are linearizable, served
+by the leader, unless the connection sends READONLY: then any node answers
+from its own copy, which may lag. INFO cluster and 'crabkv cluster status'
+show the node's view; 'crabkv cluster join|leave' change the members.
+--no-sync is refused: a cluster's writes are synced.`,
 	run: runServe,
 }
 
@@ -70,6 +86,7 @@ func runServe(e *env, v *verb, args []string) int {
 	tlsCert := fs.String("tls-cert", "", "serve TLS with the certificate in this PEM `file` (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
 	noSync := fs.Bool("no-sync", false, "acknowledge writes before they reach stable storage (survives a crash of crabkv, not of the machine)")
+	cf := clusterFlags(fs)
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
 	}
@@ -86,20 +103,39 @@ func runServe(e *env, v *verb, args []string) int {
 			return e.fail(fmt.Errorf("serve: %w", err))
 		}
 	}
+	if err := cf.check(*noSync); err != nil {
+		return e.usageError("crabkv serve: "+err.Error(), func(w io.Writer) {
+			_, _ = fmt.Fprintf(w, "%s\nRun 'crabkv help serve' for details.\n", synopsis(v)) // best effort
+		})
+	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	db, err := e.openWith(&kv.Options{NoSync: *noSync})
+	// The client listener comes first: a cluster node advertises its
+	// address.
+	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return e.fail(err)
 	}
-	ln, err := net.Listen("tcp", *addr)
+	var (
+		store   server.Store
+		closeDB func(code int) int
+	)
+	if cf.enabled {
+		store, closeDB, err = e.openClusterNode(cf, ln.Addr().String(), *pass, logger)
+	} else {
+		var db *kv.DB
+		if db, err = e.openWith(&kv.Options{NoSync: *noSync}); err == nil {
+			store, closeDB = server.NewDBStore(db), func(code int) int { return e.closeDB(db, code) }
+		}
+	}
 	if err != nil {
-		return e.closeDB(db, e.fail(err))
+		_ = ln.Close() // serving never started; the open error is the one to report
+		return e.fail(err)
 	}
 	server.WarnIfExposed(logger, ln.Addr().String(), *pass != "", tlsConfig != nil)
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	s := server.New(db, server.Options{Password: *pass, AllowFlush: *allowFlush, NoSync: *noSync, Logger: logger})
+	s := server.NewWithStore(store, server.Options{Password: *pass, AllowFlush: *allowFlush, NoSync: *noSync, Logger: logger})
 	// The signals are caught before the address is announced, so that a
 	// signal sent on seeing it shuts down gracefully.
 	notify := e.notifyStop
@@ -114,7 +150,7 @@ func runServe(e *env, v *verb, args []string) int {
 		stopAdmin, err := e.serveAdmin(logger, s, *admin, *pass != "")
 		if err != nil {
 			_ = ln.Close() // serving never started; the admin error is the one to report
-			return e.closeDB(db, e.fail(err))
+			return closeDB(e.fail(err))
 		}
 		defer stopAdmin()
 	}
@@ -123,8 +159,8 @@ func runServe(e *env, v *verb, args []string) int {
 	if tlsConfig != nil {
 		scheme = " with TLS"
 	}
-	_, _ = fmt.Fprintf(e.stderr, "crabkv: serving %s on %s%s\n", db.Dir(), ln.Addr(), scheme)
-	return e.closeDB(db, e.serveUntilStopped(ctx, stop, s, ln))
+	_, _ = fmt.Fprintf(e.stderr, "crabkv: serving %s on %s%s\n", store.Dir(), ln.Addr(), scheme)
+	return closeDB(e.serveUntilStopped(ctx, stop, s, ln))
 }
 
 // serveAdmin serves s's admin endpoints (health and metrics) over HTTP on

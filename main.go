@@ -43,6 +43,7 @@ var verbs = []*verb{
 	&verifyVerb,
 	&repairVerb,
 	&serveVerb,
+	&clusterVerb,
 	&demoVerb,
 	&versionVerb,
 }

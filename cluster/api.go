@@ -23,6 +23,17 @@ const defaultTimeout = 10 * time.Second
 // *ErrNotLeader or ErrNoLeader. ErrLeadershipLost and a done ctx mean
 // the outcome is unknown.
 func (n *Node) Write(ctx context.Context, ops ...Op) error {
+	for i, op := range ops {
+		if isReserved(op.Key) {
+			return fmt.Errorf("cluster: operation %d (%s): %w", i+1, op.Kind, ErrReservedKey)
+		}
+	}
+	return n.write(ctx, ops)
+}
+
+// write is Write without the refusal of reserved keys: the members' own
+// (see nodeKeyPrefix) go through here.
+func (n *Node) write(ctx context.Context, ops []Op) error {
 	if err := checkOps(ops, n.fsm.opts); err != nil {
 		return err
 	}
@@ -152,7 +163,8 @@ func (n *Node) read(ctx context.Context, opts ReadOptions, fn func(*kv.DB) error
 
 // readIndex waits until this node's store reflects every write
 // acknowledged before the call: the leader reads its commit index,
-// confirms with a majority that it is still leader (VerifyLeader), and
+// confirms with a majority that it is still leader (VerifyLeader, one
+// round shared by the reads waiting for it: see verifier), and
 // waits until it has applied that index. A leader new in its term first
 // applies a barrier, because until an entry of its own term commits its
 // commit index may lag what earlier leaders committed.
@@ -168,7 +180,7 @@ func (n *Node) readIndex(ctx context.Context) error {
 		n.readyTerm.Store(term)
 	}
 	ci := n.raft.CommitIndex()
-	if err := wait(ctx, n.raft.VerifyLeader()); err != nil {
+	if err := n.verifier.verify(ctx, n.raft); err != nil {
 		return n.raftError(err)
 	}
 	if n.raft.CurrentTerm() != term {

@@ -43,6 +43,16 @@
 // has applied that index (a new leader first commits a barrier of its own
 // term). ReadOptions.Stale reads a node's store as it is, on any node.
 //
+// # Over RESP
+//
+// Store is a Node as the store of a server.Server (crabkv serve
+// --cluster): writes through the log, linearizable reads unless a
+// connection sent READONLY, followers redirecting clients to the leader
+// with -MOVED, -CLUSTERDOWN without a leader, CRABKV.CLUSTER
+// STATUS|JOIN|LEAVE, CLUSTER SLOTS and INFO's cluster section. Each
+// member's client address is kept in the log under reserved keys, so any
+// node can name the leader's.
+//
 // # Errors
 //
 // A call only the leader serves returns *ErrNotLeader, naming the leader,

@@ -27,6 +27,15 @@ const ReservedPrefix = "\x00cluster/"
 // increment) could not survive.
 var appliedKey = []byte(ReservedPrefix + "applied")
 
+// nodeKeyPrefix starts the reserved keys that describe members, written
+// through the log like any write (Node.Advertise) but refused from
+// clients: ReservedPrefix+"node/"+id+"/resp" is the address a member
+// serves clients on, so that any node can send a client to the leader.
+const nodeKeyPrefix = ReservedPrefix + "node/"
+
+// respKey is the key of id's client address.
+func respKey(id string) []byte { return []byte(nodeKeyPrefix + id + "/resp") }
+
 // ErrUnsupported is returned for a write the engine cannot apply yet: an
 // expiring put. Every node refuses it alike.
 var ErrUnsupported = errors.New("cluster: operation not supported by this engine")
@@ -202,7 +211,7 @@ func checkOps(ops []Op, opts kv.Options) error {
 			err = fmt.Errorf("%w: %d bytes, the limit is %d", kv.ErrKeyTooLarge, len(op.Key), opts.MaxKeySize)
 		case len(op.Value) > opts.MaxValueSize:
 			err = fmt.Errorf("%w: %d bytes, the limit is %d", kv.ErrValueTooLarge, len(op.Value), opts.MaxValueSize)
-		case isReserved(op.Key):
+		case isReserved(op.Key) && !isNodeKey(op.Key):
 			err = ErrReservedKey
 		}
 		if err != nil {
@@ -213,6 +222,10 @@ func checkOps(ops []Op, opts kv.Options) error {
 		return fmt.Errorf("%w: %d operations too large for one batch", kv.ErrBatchTooLarge, len(ops))
 	}
 	return nil
+}
+
+func isNodeKey(key []byte) bool {
+	return len(key) >= len(nodeKeyPrefix) && string(key[:len(nodeKeyPrefix)]) == nodeKeyPrefix
 }
 
 func isReserved(key []byte) bool {

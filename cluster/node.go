@@ -150,6 +150,8 @@ type Node struct {
 	// barrier: from then its commit index covers every entry earlier
 	// leaders committed (see reads.go).
 	readyTerm atomic.Uint64
+	// verifier batches the leadership checks of concurrent reads.
+	verifier verifier
 
 	closeOnce sync.Once
 	closeErr  error

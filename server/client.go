@@ -43,6 +43,7 @@ type client struct {
 	lastNow time.Time
 
 	run    writeRun // plain writes read but not yet applied
+	stale  bool     // READONLY: reads may be served from a lagging copy
 	authed bool
 	quit   bool
 	sub    *subscription // non-nil in subscribed mode

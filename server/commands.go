@@ -63,6 +63,8 @@ func init() {
 		{name: "unsubscribe", arity: -1, flags: []string{"pubsub", "noscript", "loading", "stale"}, run: (*client).unsubscribe},
 		{name: "crabkv.compact", arity: 1, flags: []string{"write"}, run: (*client).compact},
 		{name: "crabkv.stats", arity: 1, flags: []string{"readonly"}, run: (*client).stats},
+		{name: "readonly", arity: 1, flags: []string{"fast", "loading", "stale"}, run: (*client).readonly},
+		{name: "readwrite", arity: 1, flags: []string{"fast", "loading", "stale"}, run: (*client).readwrite},
 	}
 	commands = make(map[string]*command, len(list))
 	for i, cmd := range list {
@@ -122,6 +124,9 @@ func (c *client) dispatchCmd(cmd *command, args [][]byte) {
 // handler's panic would take the whole server down, so handlers check
 // their arguments, and the arity is checked here first.
 func (c *client) exec(cmd *command, args [][]byte) {
+	if cmd == nil && c.authed && c.sub == nil && c.extension(args) {
+		return
+	}
 	if cmd == nil {
 		c.err("ERR unknown command '" + truncate(string(args[0]), 128) + "', with args beginning with: " + argsPreview(args[1:]))
 		return
@@ -185,6 +190,10 @@ func truncate(s string, n int) string {
 
 // engineError replies with an engine error as Redis clients expect one.
 func (c *client) engineError(err error) {
+	if e, ok := asError(err); ok {
+		c.err(e.RESPError())
+		return
+	}
 	switch {
 	case errors.Is(err, kv.ErrEmptyKey):
 		c.err("ERR empty keys are not supported")

@@ -29,7 +29,7 @@ func (c *client) getrange(args [][]byte) {
 		return
 	}
 	defer c.s.keys.lock(key)()
-	_, size, err := c.s.db.ReadValueAt(key, nil, 0)
+	_, size, err := c.s.db.ReadValueAt(c.read(false), key, nil, 0)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 		c.bulk(nil)
@@ -51,7 +51,7 @@ func (c *client) getrange(args [][]byte) {
 		return
 	}
 	p := make([]byte, end-start+1)
-	got, _, err := c.s.db.ReadValueAt(key, p, start)
+	got, _, err := c.s.db.ReadValueAt(c.read(false), key, p, start)
 	switch {
 	case err != nil && !errors.Is(err, io.EOF):
 		// ErrNotFound too: the stripe keeps this server's writers out,

@@ -23,8 +23,13 @@ func (c *client) info(args [][]byte) {
 		}
 		want[s] = true
 	}
+	sections := infoSections
+	if is, ok := c.s.db.(InfoSectioner); ok {
+		name, _ := is.InfoSection()
+		sections = append(sections[:len(sections):len(sections)], name)
+	}
 	var b strings.Builder
-	for _, sec := range infoSections {
+	for _, sec := range sections {
 		if len(want) > 0 && !want[sec] {
 			continue
 		}
@@ -74,6 +79,11 @@ func (s *Server) infoSection(name string) [][2]string {
 		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", st.Keys)}}
 	case "crabkv":
 		return s.storeFields()
+	}
+	if is, ok := s.db.(InfoSectioner); ok {
+		if own, fields := is.InfoSection(); own == name {
+			return fields
+		}
 	}
 	return nil
 }

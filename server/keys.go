@@ -14,7 +14,7 @@ func (c *client) dbsize([][]byte) { c.integer(int64(c.s.db.Stats().Keys)) }
 // keys is KEYS pattern, with Redis's glob syntax (see match).
 func (c *client) keys(args [][]byte) {
 	pattern := args[1]
-	all, err := c.s.db.CheckedKeys(literalPrefix(pattern))
+	all, err := c.s.db.Keys(c.read(false), literalPrefix(pattern))
 	if err != nil {
 		c.engineError(err)
 		return
@@ -90,7 +90,11 @@ func (c *client) scan(args [][]byte) {
 		}
 		after = k
 	}
-	keys, next := c.scanPage(pattern, after, cur != 0, count)
+	keys, next, err := c.scanPage(pattern, after, cur != 0, count)
+	if err != nil {
+		c.engineError(err)
+		return
+	}
 	if !typeOK {
 		keys = nil
 	}
@@ -104,10 +108,15 @@ func (c *client) scan(args [][]byte) {
 
 // scanPage returns the keys matching pattern among the count keys after
 // after, and the cursor of the next page (0 at the end).
-func (c *client) scanPage(pattern []byte, after string, resume bool, count int) ([]string, uint64) {
+func (c *client) scanPage(pattern []byte, after string, resume bool, count int) ([]string, uint64, error) {
 	// The engine lists keys from a prefix, not from a key, so each page
 	// lists the keys under the pattern's literal prefix and skips ahead.
-	all := c.s.db.Keys(literalPrefix(pattern))
+	// A damaged record's key is left out, as kv.DB.Keys does; an error
+	// of the store's own (a redirect) is the reply.
+	all, err := c.s.db.Keys(c.read(false), literalPrefix(pattern))
+	if e, ok := asError(err); ok {
+		return nil, 0, e
+	}
 	i := 0
 	if resume {
 		i = sort.Search(len(all), func(j int) bool { return all[j] > after })
@@ -120,9 +129,9 @@ func (c *client) scanPage(pattern []byte, after string, resume bool, count int) 
 		}
 	}
 	if end == len(all) {
-		return out, 0
+		return out, 0, nil
 	}
-	return out, c.s.cursors.put(all[end-1])
+	return out, c.s.cursors.put(all[end-1]), nil
 }
 
 // literalPrefix returns the part of a glob pattern before its first special

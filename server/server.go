@@ -14,6 +14,13 @@
 // kv.Batch, so no reader sees some of its keys written without the others,
 // and a crash leaves all of them or none. The plain writes of a pipeline
 // share a batch and a sync (see writeRun).
+//
+// A Server serves a Store: New serves a *kv.DB, NewWithStore any other,
+// such as a replicated store (package cluster), which may add commands
+// (Extension), an INFO section (InfoSectioner) and replies of its own
+// (Error, e.g. a redirect). READONLY lets a connection's reads be served
+// from a copy that may lag; the reads that conditional writes make never
+// are (Read.Fresh).
 package server
 
 import (
@@ -128,7 +135,7 @@ var ErrServerClosed = errors.New("server: closed")
 
 // Server serves one store. It is safe for concurrent use.
 type Server struct {
-	db      *kv.DB
+	db      Store
 	opts    Options
 	started time.Time
 	keys    keyLocks
@@ -157,8 +164,12 @@ type Server struct {
 
 // New returns a Server for db. The caller keeps ownership of db and closes
 // it after Shutdown.
-func New(db *kv.DB, opts Options) *Server {
-	s := &Server{db: db, opts: opts.withDefaults(), started: time.Now()}
+func New(db *kv.DB, opts Options) *Server { return NewWithStore(NewDBStore(db), opts) }
+
+// NewWithStore returns a Server for store (see Store). The caller keeps
+// ownership of store and closes it after Shutdown.
+func NewWithStore(store Store, opts Options) *Server {
+	s := &Server{db: store, opts: opts.withDefaults(), started: time.Now()}
 	s.metrics = newMetrics(s)
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*client]struct{}{}

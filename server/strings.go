@@ -8,10 +8,14 @@ import (
 	"github.com/crabkv/crabkv/kv"
 )
 
-// lookup reads key; found is false for a key that is absent or that no
+// read returns how this connection reads: Stale after READONLY, and Fresh
+// for a read a write depends on.
+func (c *client) read(fresh bool) Read { return Read{Stale: c.stale, Fresh: fresh} }
+
+// lookup reads key (fresh: for a write that depends on it); found is false for a key that is absent or that no
 // store could hold (the empty key).
-func (c *client) lookup(key []byte) (value []byte, found bool, err error) {
-	v, err := c.s.db.Get(key)
+func (c *client) lookup(key []byte, fresh bool) (value []byte, found bool, err error) {
+	v, err := c.s.db.Get(c.read(fresh), key)
 	switch {
 	case errors.Is(err, kv.ErrNotFound), errors.Is(err, kv.ErrEmptyKey):
 		return nil, false, nil
@@ -23,7 +27,7 @@ func (c *client) lookup(key []byte) (value []byte, found bool, err error) {
 
 func (c *client) get(args [][]byte) {
 	key := args[1]
-	v, found, err := c.lookup(key)
+	v, found, err := c.lookup(key, false)
 	switch {
 	case err != nil:
 		c.engineError(err)
@@ -81,7 +85,7 @@ func (c *client) set(args [][]byte) {
 	} else {
 		defer c.s.keys.lock(key)()
 		var err error
-		if old, found, err = c.lookup(key); err != nil {
+		if old, found, err = c.lookup(key, true); err != nil {
 			c.engineError(err)
 			return
 		}
@@ -111,7 +115,7 @@ func (c *client) setReply(o setOptions, old []byte, found, written bool) {
 func (c *client) getdel(args [][]byte) {
 	key := args[1]
 	defer c.s.keys.lock(key)()
-	v, found, err := c.lookup(key)
+	v, found, err := c.lookup(key, true)
 	if err == nil && found {
 		err = c.s.db.Delete(key)
 	}
@@ -146,7 +150,7 @@ func (c *client) delete(key []byte) (bool, error) {
 		return false, nil
 	}
 	defer c.s.keys.lock(key)()
-	_, err := c.s.db.Entry(key)
+	_, err := c.s.db.ValueSize(c.read(true), key)
 	if errors.Is(err, kv.ErrNotFound) {
 		return false, nil
 	}
@@ -162,7 +166,7 @@ func (c *client) exists(args [][]byte) {
 		if len(key) == 0 {
 			continue
 		}
-		_, err := c.s.db.Entry(key)
+		_, err := c.s.db.ValueSize(c.read(false), key)
 		switch {
 		case err == nil:
 			n++
@@ -189,7 +193,7 @@ func (c *client) mget(args [][]byte) {
 	found := make([]bool, len(args)-1)
 	total := 0
 	for i, key := range args[1:] {
-		v, ok, err := c.lookup(key)
+		v, ok, err := c.lookup(key, false)
 		if err != nil {
 			c.engineError(err)
 			return
@@ -249,14 +253,14 @@ func (c *client) strlen(args [][]byte) {
 		c.integer(0)
 		return
 	}
-	e, err := c.s.db.Entry(args[1])
+	size, err := c.s.db.ValueSize(c.read(false), args[1])
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 		c.integer(0)
 	case err != nil:
 		c.engineError(err)
 	default:
-		c.integer(int64(e.ValueSize))
+		c.integer(int64(size))
 	}
 }
 
@@ -269,7 +273,12 @@ func (c *client) flushdb(args [][]byte) {
 		c.err("ERR FLUSHDB is disabled; start the server with --allow-flush to allow it")
 		return
 	}
-	for _, k := range c.s.db.Keys(nil) {
+	all, err := c.s.db.Keys(c.read(true), nil)
+	if e, ok := asError(err); ok {
+		c.engineError(e)
+		return
+	}
+	for _, k := range all {
 		if _, err := c.delete([]byte(k)); err != nil {
 			c.engineError(err)
 			return

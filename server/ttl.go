@@ -73,28 +73,28 @@ func (t *setTTL) parse(opt string, args [][]byte) (int, string) {
 	return 1, ""
 }
 
-// put writes key with the expiry t asks for. The caller holds key's lock
-// when t keeps the expiry, so that it cannot change in between.
+// putTTL writes key with the expiry t asks for. The caller holds key's
+// lock when t keeps the expiry, so that it cannot change in between.
 func (c *client) putTTL(t setTTL, key, value []byte) error {
-	db := c.s.db
+	st := c.s.db
 	switch {
 	case t.ttl > 0:
-		return db.PutTTL(key, value, t.ttl)
+		return st.Write([]Op{{Key: key, Value: value, TTL: t.ttl}})
 	case !t.at.IsZero():
-		return db.Update(func(b *kv.Batch) error { b.PutExpiresAt(key, value, t.at); return nil })
+		return st.Write([]Op{{Key: key, Value: value, ExpiresAt: t.at}})
 	case t.keep:
-		at, err := db.ExpiresAt(key)
+		at, err := st.ExpiresAt(Read{Fresh: true}, key)
 		if err == nil && !at.IsZero() {
-			return db.Update(func(b *kv.Batch) error { b.PutExpiresAt(key, value, at); return nil })
+			return st.Write([]Op{{Key: key, Value: value, ExpiresAt: at}})
 		}
 	}
-	return db.Put(key, value)
+	return st.Put(key, value)
 }
 
 // ttl is TTL and PTTL: the time left in seconds (rounded) or
 // milliseconds, -1 for a key without expiry, -2 for an absent key.
 func (c *client) ttl(args [][]byte) {
-	d, err := c.s.db.TTL(args[1])
+	d, err := c.s.db.TTL(c.read(false), args[1])
 	switch {
 	case errors.Is(err, kv.ErrNotFound), errors.Is(err, kv.ErrEmptyKey):
 		c.integer(-2)
@@ -148,7 +148,7 @@ func (c *client) expire(args [][]byte) {
 func (c *client) persist(args [][]byte) {
 	key := args[1]
 	defer c.s.keys.lock(key)()
-	d, err := c.s.db.TTL(key)
+	d, err := c.s.db.TTL(Read{Fresh: true}, key)
 	if err == nil && d >= 0 {
 		err = c.s.db.Persist(key)
 		if err == nil {

@@ -60,9 +60,9 @@ type runKey struct {
 type writeRun struct {
 	start time.Time // when the first command was queued
 	cmds  []runCmd
-	ops   int // operations (key writes) queued
-	bytes int // their size, roughly
-	batch *kv.Batch
+	ops   int  // operations (key writes) queued
+	bytes int  // their size, roughly
+	batch []Op // the run's operations, for Store.Write
 	seen  []runKey
 	// stripes marks the key stripes the run takes (see keyLocks.lockAll).
 	stripes stripeModes
@@ -164,14 +164,15 @@ func (c *client) applyBatch() {
 	}
 	c.s.keys.lockAll(&r.stripes)
 	err := c.fillBatch()
-	if err == nil {
+	if err == nil && len(r.batch) > 0 {
 		err = c.s.db.Write(r.batch)
 	}
 	c.s.keys.unlockAll(&r.stripes)
 	r.stripes = [len(r.stripes)]uint8{}
 	clear(r.seen)
 	r.seen = r.seen[:0]
-	r.batch.Reset()
+	clear(r.batch) // drop the references to the request's buffer
+	r.batch = r.batch[:0]
 	for i, cmd := range r.cmds {
 		switch {
 		case err != nil:
@@ -195,19 +196,16 @@ func (r *writeRun) mark(s *Server, key []byte, mode uint8) {
 // counts as it goes. The caller holds the run's stripes.
 func (c *client) fillBatch() error {
 	r := &c.run
-	if r.batch == nil {
-		r.batch = c.s.db.NewBatch()
-	}
 	r.counts = slices.Grow(r.counts[:0], len(r.cmds))[:len(r.cmds)]
 	clear(r.counts)
 	for i, cmd := range r.cmds {
 		switch cmd.kind {
 		case runSet:
-			r.batch.Put(cmd.args[1], cmd.args[2])
+			r.batch = append(r.batch, Op{Key: cmd.args[1], Value: cmd.args[2]})
 			r.seen = append(r.seen, runKey{cmd.args[1], true})
 		case runMSet:
 			for j := 1; j < len(cmd.args); j += 2 {
-				r.batch.Put(cmd.args[j], cmd.args[j+1])
+				r.batch = append(r.batch, Op{Key: cmd.args[j], Value: cmd.args[j+1]})
 				r.seen = append(r.seen, runKey{cmd.args[j], true})
 			}
 		case runDel:
@@ -217,14 +215,14 @@ func (c *client) fillBatch() error {
 					return err
 				}
 				if there {
-					r.batch.Delete(k)
+					r.batch = append(r.batch, Op{Key: k, Delete: true})
 					r.seen = append(r.seen, runKey{k, false})
 					r.counts[i]++
 				}
 			}
 		}
 	}
-	return r.batch.Err()
+	return nil
 }
 
 // presentInRun reports whether key is there once the run's operations
@@ -239,7 +237,7 @@ func (c *client) presentInRun(key []byte) (bool, error) {
 			return seen[i].present, nil
 		}
 	}
-	_, err := c.s.db.Entry(key)
+	_, err := c.s.db.ValueSize(c.read(true), key)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
 		return false, nil

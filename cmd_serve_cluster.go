@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/crabkv/crabkv/cluster"
+	"github.com/crabkv/crabkv/server"
+)
+
+// serveClusterFlags are serve's flags for a cluster node.
+type serveClusterFlags struct {
+	enabled   bool
+	nodeID    string
+	raftAddr  string
+	bootstrap bool
+	join      string
+}
+
+func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
+	cf := &serveClusterFlags{}
+	fs.BoolVar(&cf.enabled, "cluster", false, "serve as a node of a replicated cluster (with --node-id and --raft-addr)")
+	fs.StringVar(&cf.nodeID, "node-id", "", "the node's `id` in the cluster, unique and stable")
+	fs.StringVar(&cf.raftAddr, "raft-addr", "", "`host:port` the node talks raft on; peers must reach it")
+	fs.BoolVar(&cf.bootstrap, "bootstrap", false, "start a new cluster of this node (the first node only)")
+	fs.StringVar(&cf.join, "join", "", "ask the cluster of the node serving clients at `host:port` to add this node")
+	return cf
+}
+
+// check reports a combination of flags that cannot work.
+func (cf *serveClusterFlags) check(noSync bool) error {
+	if !cf.enabled {
+		if cf.nodeID != "" || cf.raftAddr != "" || cf.bootstrap || cf.join != "" {
+			return errors.New("--node-id, --raft-addr, --bootstrap and --join need --cluster")
+		}
+		return nil
+	}
+	switch {
+	case cf.nodeID == "":
+		return errors.New("--cluster needs --node-id")
+	case cf.raftAddr == "":
+		return errors.New("--cluster needs --raft-addr")
+	case cf.bootstrap && cf.join != "":
+		return errors.New("--bootstrap starts a new cluster; --join joins one: give one of them")
+	case noSync:
+		return errors.New("--no-sync: a cluster node acknowledges only synced writes")
+	}
+	return nil
+}
+
+// openClusterNode opens the node in the data directory, joins it to a
+// cluster if --join says so, and returns it as a server store with the
+// function that closes it.
+func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string, logger *slog.Logger) (server.Store, func(int) int, error) {
+	// The client address is advertised to the other nodes, which send
+	// clients there.
+	if host, _, err := net.SplitHostPort(clientAddr); err != nil || net.ParseIP(host).IsUnspecified() {
+		return nil, nil, fmt.Errorf("serve: --cluster: --addr must be an address clients can reach, not %s", clientAddr)
+	}
+	dir := e.dataDir()
+	if err := ensureDir(dir); err != nil {
+		return nil, nil, err
+	}
+	node, err := cluster.Open(cluster.Config{
+		ID: cf.nodeID, RaftAddr: cf.raftAddr, Dir: dir, Bootstrap: cf.bootstrap,
+		Log: e.stderr, LogLevel: "warn",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	store := cluster.NewStore(node, clientAddr)
+	closeNode := func(code int) int {
+		store.Close()
+		if err := node.Close(); err != nil {
+			return e.fail(fmt.Errorf("close: %w", err))
+		}
+		return code
+	}
+	if cf.join != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+		defer cancel()
+		if _, err := clusterCall(ctx, cf.join, password, "join", cf.nodeID, node.Addr(), clientAddr); err != nil {
+			closeNode(exitError)
+			return nil, nil, fmt.Errorf("serve: --join %s: %w", cf.join, err)
+		}
+		logger.Info("joined the cluster", "via", cf.join)
+	}
+	_, _ = fmt.Fprintf(e.stderr, "crabkv: node %s, raft on %s\n", cf.nodeID, node.Addr()) // best effort
+	return store, closeNode, nil
+}
