@@ -70,7 +70,7 @@ func checkRanges(t *testing.T, db *kv.DB, ref map[string]string) {
 	for _, lo := range bounds {
 		for _, hi := range bounds {
 			got, want := scanAll(t, db, lo, hi), refRange(ref, lo, hi)
-			if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			if !slices.Equal(got, want) && (len(got) != 0 || len(want) != 0) {
 				t.Fatalf("scan [%q, %q): got %q, want %q", lo, hi, got, want)
 			}
 		}
@@ -133,12 +133,13 @@ func TestScanBoundaries(t *testing.T) {
 			}
 			checkRanges(t, db, ref) // all in the run
 			for i, k := range boundaryKeys {
-				if i%3 == 0 {
+				switch i % 3 {
+				case 0:
 					if err := db.Delete([]byte(k)); err != nil {
 						t.Fatal(err)
 					}
 					delete(ref, k)
-				} else if i%3 == 1 {
+				case 1:
 					mustPut(t, db, k, "new"+k)
 					ref[k] = "new" + k
 				}
