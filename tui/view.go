@@ -155,7 +155,7 @@ func (m Model) footerView() string {
 	case m.state == stateExportPath:
 		km = promptHelp{m.common.KeyMap}
 	case m.state == stateForm:
-		km = formHelp{k: m.common.KeyMap, twoFields: m.form.IsNew()}
+		km = formHelp{k: m.common.KeyMap, twoFields: true}
 	case m.state == stateConfirmDelete, m.state == stateConfirmOverwrite, m.state == stateConfirmExport:
 		km = confirmHelp{m.common.KeyMap}
 	case m.state == stateHelp:

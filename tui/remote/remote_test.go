@@ -168,17 +168,17 @@ func TestWrites(t *testing.T) {
 	db, addr := serve(t, server.Options{})
 	s := dial(t, "redis://"+addr)
 	bin := binaryValue()
-	created, err := s.Put("k\x00", bin)
+	created, err := s.Put("k\x00", bin, tui.KeepTTL)
 	if err != nil || !created {
 		t.Fatalf("Put new = %v, %v", created, err)
 	}
-	if created, err := s.Put("k\x00", []byte("v2")); err != nil || created {
+	if created, err := s.Put("k\x00", []byte("v2"), tui.KeepTTL); err != nil || created {
 		t.Fatalf("Put existing = %v, %v", created, err)
 	}
-	if err := s.Create("k\x00", []byte("v3")); !errors.Is(err, tui.ErrExists) {
+	if err := s.Create("k\x00", []byte("v3"), 0); !errors.Is(err, tui.ErrExists) {
 		t.Fatalf("Create existing: %v, want tui.ErrExists", err)
 	}
-	if err := s.Create("new", bin); err != nil {
+	if err := s.Create("new", bin, 0); err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[string][]byte{"k\x00": []byte("v2"), "new": bin} {
@@ -207,10 +207,10 @@ func TestWrites(t *testing.T) {
 	if keys := db.Keys(nil); !slices.Equal(keys, []string{"new"}) {
 		t.Errorf("keys after DeleteKeys: %d, first %q", len(keys), keys[:min(3, len(keys))])
 	}
-	if _, err := s.Put("", []byte("v")); !errors.Is(err, kv.ErrEmptyKey) {
+	if _, err := s.Put("", []byte("v"), tui.KeepTTL); !errors.Is(err, kv.ErrEmptyKey) {
 		t.Errorf("Put of an empty key: %v, want kv.ErrEmptyKey", err)
 	}
-	if err := s.Create("", []byte("v")); !errors.Is(err, kv.ErrEmptyKey) {
+	if err := s.Create("", []byte("v"), 0); !errors.Is(err, kv.ErrEmptyKey) {
 		t.Errorf("Create of an empty key: %v, want kv.ErrEmptyKey", err)
 	}
 }
