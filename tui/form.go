@@ -204,7 +204,7 @@ func (f Form) Update(msg tea.Msg) (Form, tea.Cmd, FormResult) {
 		case key.Matches(k, km.NextField):
 			return f, f.focusField(f.nextField()), FormEditing
 		case f.focus != focusValue && k.Type == tea.KeyEnter:
-			return f, f.focusField(f.nextField()), FormEditing
+			return f, f.focusField(focusValue), FormEditing
 		}
 	}
 	var cmd tea.Cmd

@@ -513,7 +513,7 @@ func (l KeyList) rowView(k string, selected bool) string {
 
 // expiryMarker stands between a key and its size when the key expires:
 // one cell, in the column that otherwise holds a space.
-const expiryMarker = "◷"
+const expiryMarker = "◔"
 
 // truncateMiddle cuts s, which holds no escape sequences, to width cells
 // by taking out its middle: keys that share a long prefix differ at the

@@ -77,3 +77,19 @@ func TestInspectorOverTheNetwork(t *testing.T) {
 		t.Errorf("keys on the server after D: %q", keys)
 	}
 }
+
+// Over the network the viewer shows a key's expiry, which PTTL gives,
+// and the list marks the key.
+func TestInspectorShowsExpiryOverTheNetwork(t *testing.T) {
+	db, addr := serve(t, server.Options{})
+	if err := db.PutTTL([]byte("session"), []byte("v"), 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s := dial(t, "redis://"+addr)
+	m := tui.NewWithStore(s, tui.Config{Getenv: func(string) string { return "" }, Clipboard: io.Discard})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	waitScreen(t, tm, "expires in 1h59m", "◔")
+	tm.Send(key("q"))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+}

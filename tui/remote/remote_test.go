@@ -339,3 +339,59 @@ func BenchmarkKeys(b *testing.B) {
 		}
 	}
 }
+
+// Writes map the TTL argument onto SET PX, SET KEEPTTL and a plain SET,
+// and Entry and Expiries read expiries back with PTTL.
+func TestStoreTTL(t *testing.T) {
+	db, addr := serve(t, server.Options{})
+	s := dial(t, "redis://"+addr)
+	ttlOf := func(k string) time.Duration {
+		t.Helper()
+		d, err := db.TTL([]byte(k))
+		if err != nil {
+			t.Fatalf("TTL %q: %v", k, err)
+		}
+		return d
+	}
+	if err := s.Create("c", []byte("v"), 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if d := ttlOf("c"); d <= 10*time.Minute-testTimeout || d > 10*time.Minute {
+		t.Errorf("Create with 10m: TTL %v", d)
+	}
+	if _, err := s.Put("p", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	at, err := db.ExpiresAt([]byte("p"))
+	if err != nil || at.IsZero() {
+		t.Fatalf("Put with 1h: expires %v, %v", at, err)
+	}
+	if _, err := s.Put("p", []byte("v2"), tui.KeepTTL); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ExpiresAt([]byte("p")); err != nil || !got.Equal(at) {
+		t.Errorf("Put with KeepTTL: expires %v, %v; want %v", got, err, at)
+	}
+	if v, _ := db.Get([]byte("p")); string(v) != "v2" {
+		t.Errorf("Put with KeepTTL stored %q", v)
+	}
+
+	info, err := s.Entry("p")
+	if err != nil || info.Expires.IsZero() || info.Expires.Sub(at).Abs() > testTimeout {
+		t.Errorf("Entry: expires %v, %v; the store says %v", info.Expires, err, at)
+	}
+	if err := db.Put([]byte("plain"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := s.Expiries([]string{"plain", "p", "missing"})
+	if err != nil || len(exp) != 3 || !exp[0].IsZero() || exp[1].IsZero() || !exp[2].IsZero() {
+		t.Errorf("Expiries: %v, %v; want none, one, none", exp, err)
+	}
+
+	if _, err := s.Put("p", []byte("v3"), tui.NoTTL); err != nil {
+		t.Fatal(err)
+	}
+	if d := ttlOf("p"); d != kv.NoExpiry {
+		t.Errorf("Put with NoTTL: TTL %v, want none", d)
+	}
+}
