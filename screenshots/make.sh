@@ -161,3 +161,16 @@ shot connect
 quit
 kill -INT "$server"
 wait "$server"
+
+# 7. Expiring keys and a compressed value: the list marks the keys that
+# expire, the viewer counts down the selected one's time left and shows the
+# codec and ratio of its value.
+"$work/crabkv" --dir "$work/demo" put --ttl 4m12s --codec zstd "session:ttl-demo" \
+	"$(for i in $(seq 40); do printf '{"user":"crab","cart":[1,2,3],"step":%d}\n' "$i"; done)" >/dev/null
+"$work/crabkv" --dir "$work/demo" put --ttl 90s "session:ttl-short" "logged in" >/dev/null
+start "$work/demo"
+wait_for "auto at 33%"
+keys / ^ s e s s i o n : t t l Enter
+wait_for "expires in"
+shot ttl
+quit

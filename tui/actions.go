@@ -188,7 +188,7 @@ func (m Model) startEdit() (tea.Model, tea.Cmd) {
 	}
 	reason := inPlaceProblem(value)
 	if reason == "" {
-		return m.openForm(EditForm(m.common, m.viewer.Key(), string(value)))
+		return m.openForm(EditForm(m.common, m.viewer.Key(), string(value), m.viewer.Expires()))
 	}
 	cmd := m.startExternalEdit()
 	m.status = infoStatus(fmt.Sprintf("the value %s; editing it in %s so that no byte changes…",
@@ -228,10 +228,14 @@ func inPlaceProblem(value []byte) string {
 // to overwrite another, an edited value only if it changed.
 func (m Model) saveForm() (tea.Model, tea.Cmd) {
 	k, value := m.form.Key(), m.form.Value()
+	ttl, err := m.form.TTL()
 	switch {
+	case err != nil:
+		m.status = errorStatus("not saved", err)
+		return m, nil
 	case m.form.IsNew():
 		m.status = infoStatus("saving…")
-		return m, createCmd(m.store, k, []byte(value))
+		return m, createCmd(m.store, k, []byte(value), ttl)
 	case !m.form.Changed():
 		m.state = stateBrowse
 		m.layout()
@@ -239,7 +243,7 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.status = infoStatus("saving…")
-	return m, putCmd(m.store, k, []byte(value))
+	return m, putCmd(m.store, k, []byte(value), ttl)
 }
 
 // askOverwrite asks whether a new key may replace the value of an
@@ -255,7 +259,13 @@ func (m Model) updateConfirmOverwrite(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Yes):
 		m.state = stateForm
 		m.status = infoStatus("saving…")
-		return m, putCmd(m.store, m.form.Key(), []byte(m.form.Value()))
+		// The new key replaces the old one whole, expiry included: the
+		// TTL field was checked when the form was saved.
+		ttl, _ := m.form.TTL()
+		if ttl == KeepTTL {
+			ttl = NoTTL
+		}
+		return m, putCmd(m.store, m.form.Key(), []byte(m.form.Value()), ttl)
 	case key.Matches(msg, km.No):
 		m.state = stateForm
 		m.status = infoStatus("not saved: " + Escape(m.form.Key()) + " exists; change the key or esc")

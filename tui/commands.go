@@ -70,7 +70,8 @@ func loadValueCmd(s Store, seq int, key string) tea.Cmd {
 	return func() tea.Msg {
 		msg := valueLoadedMsg{seq: seq, key: key}
 		info, err := s.Entry(key)
-		msg.info = ValueInfo{Offset: info.Offset, RecordSize: info.RecordSize}
+		msg.info = info
+		msg.info.ValueSize = 0
 		switch {
 		case err != nil:
 		case info.ValueSize > streamLimit:
@@ -135,6 +136,7 @@ func readPart(s Store, key string, mode ViewMode, p int, total int) (partLoadedM
 // asked for again.
 type sizesLoadedMsg struct {
 	sizes   map[string]int
+	expires map[string]time.Time
 	unknown []string
 }
 
@@ -147,14 +149,21 @@ func loadSizesCmd(s Store, keys []string) tea.Cmd {
 		if err != nil {
 			return sizesLoadedMsg{unknown: keys}
 		}
+		// The expiries of the same keys come with their sizes, so that
+		// the list learns them once per key on screen, not per frame.
+		exp, err := s.Expiries(keys)
+		if err != nil {
+			return sizesLoadedMsg{unknown: keys}
+		}
 		sizes := make(map[string]int, len(keys))
+		expires := make(map[string]time.Time, len(keys))
 		for i, k := range keys {
-			sizes[k] = got[i]
+			sizes[k], expires[k] = got[i], exp[i]
 			if got[i] < 0 {
 				sizes[k] = -2
 			}
 		}
-		return sizesLoadedMsg{sizes: sizes}
+		return sizesLoadedMsg{sizes: sizes, expires: expires}
 	}
 }
 
@@ -189,6 +198,18 @@ func statsTick(live bool) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return statsTickMsg{} })
 }
 
+// expiryTickMsg asks the inspector to count down the expiry shown and
+// to drop the keys on screen that have expired.
+type expiryTickMsg struct{}
+
+// expiryInterval is how often the countdown moves: the header shows
+// whole seconds.
+const expiryInterval = time.Second
+
+func expiryTick() tea.Cmd {
+	return tea.Tick(expiryInterval, func(time.Time) tea.Msg { return expiryTickMsg{} })
+}
+
 // putDoneMsg reports a finished Put, or, from createCmd, that the key
 // exists and nothing was written.
 type putDoneMsg struct {
@@ -198,18 +219,18 @@ type putDoneMsg struct {
 	err     error
 }
 
-func putCmd(s Store, key string, value []byte) tea.Cmd {
+func putCmd(s Store, key string, value []byte, ttl time.Duration) tea.Cmd {
 	return func() tea.Msg {
-		created, err := s.Put(key, value)
+		created, err := s.Put(key, value, ttl)
 		return putDoneMsg{key: key, created: created && err == nil, err: err}
 	}
 }
 
 // createCmd stores a new key, unless the key exists: then it writes
 // nothing and reports exists, so the user can be asked first.
-func createCmd(s Store, key string, value []byte) tea.Cmd {
+func createCmd(s Store, key string, value []byte, ttl time.Duration) tea.Cmd {
 	return func() tea.Msg {
-		err := s.Create(key, value)
+		err := s.Create(key, value, ttl)
 		if errors.Is(err, ErrExists) {
 			return putDoneMsg{key: key, exists: true}
 		}

@@ -94,7 +94,7 @@ func saveEditedCmd(s Store, msg editorExitMsg) tea.Cmd {
 		case bytes.Equal(edited, msg.orig):
 			return editorUnchangedMsg{key: msg.key}
 		}
-		_, err = s.Put(msg.key, edited)
+		_, err = s.Put(msg.key, edited, KeepTTL) // an edit keeps the key's expiry
 		return putDoneMsg{key: msg.key, err: err}
 	}
 }

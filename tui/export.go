@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -158,6 +159,9 @@ func exportCmd(s Store, keys []string, path string, overwrite bool) tea.Cmd {
 	}
 }
 
+// exportChunk is how many keys' expiries the export asks for at once.
+const exportChunk = 1000
+
 // writeExport writes the lines of keys to a new temporary file in dir
 // and syncs it; it returns the file's name and how many keys it holds.
 func writeExport(s Store, keys []string, dir string) (string, int, error) {
@@ -167,8 +171,19 @@ func writeExport(s Store, keys []string, dir string) (string, int, error) {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	var line []byte
+	var expires []time.Time
 	n := 0
-	for _, k := range keys {
+	for i, k := range keys {
+		// Expiries are asked for a chunk of keys at a time: one round
+		// trip per chunk over the network, not one per key.
+		if i%exportChunk == 0 {
+			var err error
+			expires, err = s.Expiries(keys[i:min(i+exportChunk, len(keys))])
+			if err != nil {
+				return f.Name(), n, errors.Join(fmt.Errorf("read expiries: %w", err), f.Close())
+			}
+		}
+		at := expires[i%exportChunk]
 		value, err := s.Get(k)
 		if errors.Is(err, kv.ErrNotFound) {
 			continue // deleted since it was listed
@@ -177,6 +192,11 @@ func writeExport(s Store, keys []string, dir string) (string, int, error) {
 			return f.Name(), n, errors.Join(fmt.Errorf("read %s: %w", Escape(k), err), f.Close())
 		}
 		line = ndjson.AppendPair(line[:0], []byte(k), value)
+		if !at.IsZero() {
+			// An expiry that passed between the two reads is still
+			// written: crabkv import drops a key whose expiry is past.
+			line = ndjson.AppendExpiresAt(line, at)
+		}
 		// bufio.Writer keeps the first write error: the Flush below reports it.
 		_, _ = w.Write(line)
 		n++

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -52,6 +53,10 @@ type KeyList struct {
 	seq       int    // number of the latest filter keystroke
 
 	sizes map[string]int // value sizes of keys seen on screen
+	// expires holds when keys seen on screen expire, asked for with
+	// their sizes and forgotten with them; keys that never expire are
+	// not in it, so it stays as small as the expiring keys on screen.
+	expires map[string]time.Time
 
 	// marked are the keys marked with space or a (marks.go), on screen
 	// or not, whatever the filter; nil when none is.
@@ -67,7 +72,7 @@ func NewKeyList(c *Common) KeyList {
 	in.Placeholder = "substring, or ^prefix"
 	in.PromptStyle = c.Styles.FilterPrompt
 	in.CharLimit = 1024
-	return KeyList{common: c, input: in, sizes: map[string]int{}}
+	return KeyList{common: c, input: in, sizes: map[string]int{}, expires: map[string]time.Time{}}
 }
 
 // SetSize sets the pane's inner size.
@@ -87,6 +92,7 @@ func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
 	l.all, l.loaded = all, true
 	l.gen++
 	l.sizes = map[string]int{}
+	l.expires = map[string]time.Time{}
 	l.pruneMarks()
 	if l.query == "" {
 		l.items = all
@@ -117,6 +123,7 @@ func (l KeyList) Edits() int { return l.edits }
 // hides k.
 func (l *KeyList) AddKey(k string) {
 	delete(l.sizes, k) // the value changed
+	delete(l.expires, k)
 	if i, found := slices.BinarySearch(l.all, k); !found {
 		sel, _ := l.Selected()
 		l.all = slices.Insert(l.ownedKeys(), i, k)
@@ -136,6 +143,7 @@ func (l *KeyList) AddKey(k string) {
 // was selected.
 func (l *KeyList) RemoveKey(k string) {
 	delete(l.sizes, k)
+	delete(l.expires, k)
 	l.unmark(k)
 	i, found := slices.BinarySearch(l.all, k)
 	if !found {
@@ -232,6 +240,7 @@ func (l KeyList) Visible() []string {
 func (l *KeyList) MissingSizes() []string {
 	if len(l.sizes) > maxSizeCache {
 		l.sizes = map[string]int{}
+		l.expires = map[string]time.Time{}
 	}
 	var out []string
 	for _, k := range l.Visible() {
@@ -255,7 +264,34 @@ func (l *KeyList) SetSizes(sizes map[string]int) {
 func (l *KeyList) ForgetSizes(keys []string) {
 	for _, k := range keys {
 		delete(l.sizes, k)
+		delete(l.expires, k)
 	}
+}
+
+// SetExpiries records when keys expire; a zero time means never.
+func (l *KeyList) SetExpiries(expires map[string]time.Time) {
+	for k, t := range expires {
+		if t.IsZero() {
+			delete(l.expires, k)
+		} else {
+			l.expires[k] = t
+		}
+	}
+}
+
+// HasExpiries reports whether some key seen on screen expires.
+func (l KeyList) HasExpiries() bool { return len(l.expires) > 0 }
+
+// Expired returns the keys seen on screen that have expired by now.
+func (l KeyList) Expired(now time.Time) []string {
+	var out []string
+	for k, t := range l.expires {
+		if !t.After(now) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Update handles navigation, the filter input and filter results.
@@ -461,15 +497,23 @@ func (l KeyList) rowView(k string, selected bool) string {
 	name := truncateMiddle(Escape(k), keyWidth)
 	pad := strings.Repeat(" ", max(keyWidth-lipgloss.Width(name), 0))
 	sizeText := fmt.Sprintf("%*s", col, size)
+	sep := " "
+	if _, ok := l.expires[k]; ok {
+		sep = expiryMarker
+	}
 	mark := l.markView(k, selected)
 	switch {
 	case selected && mark == "":
-		return s.Selected.Render("▌" + name + pad + " " + sizeText)
+		return s.Selected.Render("▌" + name + pad + sep + sizeText)
 	case selected:
-		return s.Selected.Render("▌") + mark + s.Selected.Render(name+pad+" "+sizeText)
+		return s.Selected.Render("▌") + mark + s.Selected.Render(name+pad+sep+sizeText)
 	}
-	return " " + mark + s.Item.Render(name) + pad + " " + s.ItemSize.Render(sizeText)
+	return " " + mark + s.Item.Render(name) + pad + s.ItemSize.Render(sep+sizeText)
 }
+
+// expiryMarker stands between a key and its size when the key expires:
+// one cell, in the column that otherwise holds a space.
+const expiryMarker = "◔"
 
 // truncateMiddle cuts s, which holds no escape sequences, to width cells
 // by taking out its middle: keys that share a long prefix differ at the

@@ -52,6 +52,9 @@ type Config struct {
 	// ExportDir is the directory the export prompt offers (x); empty
 	// means the working directory.
 	ExportDir string
+	// Clock tells the time expiries are counted down by; nil means
+	// time.Now. Give the store's kv.Options.Clock when it has one.
+	Clock func() time.Time
 	// Clipboard receives the OSC 52 sequences that copy a key or value to
 	// the terminal's clipboard; nil means standard output.
 	Clipboard io.Writer
@@ -103,6 +106,9 @@ type Model struct {
 	// figures is under way.
 	liveLoading bool
 	statsFailed bool // the last figures could not be read
+	// expiryTicking is set while an expiryTickMsg is on its way: one
+	// runs at a time, and only while a key with an expiry is on screen.
+	expiryTicking bool
 }
 
 // New returns the inspector for db. Call Close when the program has ended
@@ -125,6 +131,9 @@ func NewWithStore(s Store, cfg Config) Model {
 	}
 	c := NewCommon()
 	c.KeyMap.SetReadOnly(cfg.ReadOnly)
+	if cfg.Clock != nil {
+		c.Now = cfg.Clock
+	}
 	m := Model{
 		store: s, cfg: cfg, common: c,
 		list: NewKeyList(c), viewer: NewViewer(c), gauge: NewGauge(c), help: help.New(),
@@ -160,6 +169,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		nm.statusSeq++
 		cmd = tea.Batch(cmd, expireStatus(nm.statusSeq, nm.status, nm.cfg.StatusTimeout))
 	}
+	if !nm.expiryTicking && nm.showsExpiry() {
+		nm.expiryTicking = true
+		cmd = tea.Batch(cmd, expiryTick())
+	}
 	return nm, cmd
 }
 
@@ -192,7 +205,11 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.viewer.SetPart(msg)
 	case sizesLoadedMsg:
 		m.list.SetSizes(msg.sizes)
+		m.list.SetExpiries(msg.expires)
 		m.list.ForgetSizes(msg.unknown)
+	case expiryTickMsg:
+		m.expiryTicking = false
+		return m, m.dropExpired()
 	case keysFailedMsg:
 		m.liveLoading = false
 		m.status = errorStatus("list keys", msg.err)
@@ -231,6 +248,26 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	}
 	return m, cmd
+}
+
+// showsExpiry reports whether a key with an expiry is on screen, in the
+// viewer or the list: the countdown then needs its tick.
+func (m *Model) showsExpiry() bool {
+	return !m.viewer.Expires().IsZero() || m.list.HasExpiries()
+}
+
+// dropExpired takes the keys on screen that have expired out of the
+// list, and reloads the viewer if its key is one: the store no longer
+// has them. The header's countdown is redrawn by the tick itself.
+func (m *Model) dropExpired() tea.Cmd {
+	now := m.common.Now()
+	for _, k := range m.list.Expired(now) {
+		m.list.RemoveKey(k)
+	}
+	if at := m.viewer.Expires(); !at.IsZero() && !at.After(now) {
+		return m.syncSelection(true)
+	}
+	return m.syncSelection(false)
 }
 
 // reloadKeys asks the store for all its keys.

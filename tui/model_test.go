@@ -367,7 +367,7 @@ func TestPutAndDeleteUpdateListInPlace(t *testing.T) {
 	db := openTestDB(t, "", "a", "1", "c", "3", "e", "5")
 	m := loadedModel(t, db)
 
-	m = update(t, m, putCmd(NewDBStore(db, nil), "d", []byte("4"))())
+	m = update(t, m, putCmd(NewDBStore(db, nil), "d", []byte("4"), KeepTTL)())
 	if want := []string{"a", "c", "d", "e"}; !slices.Equal(m.list.items, want) {
 		t.Fatalf("after creating d: %q, want %q", m.list.items, want)
 	}
@@ -378,7 +378,7 @@ func TestPutAndDeleteUpdateListInPlace(t *testing.T) {
 		t.Fatalf("status %q; screen:\n%s", m.status.text, m.View())
 	}
 
-	m = update(t, m, putCmd(NewDBStore(db, nil), "d", []byte("four"))())
+	m = update(t, m, putCmd(NewDBStore(db, nil), "d", []byte("four"), KeepTTL)())
 	if !slices.Equal(m.list.items, []string{"a", "c", "d", "e"}) || !strings.Contains(m.viewer.View(), "four") {
 		t.Fatalf("after editing d: %q, viewer:\n%s", m.list.items, m.viewer.View())
 	}
@@ -405,7 +405,7 @@ func TestStaleKeyReloadIsRetried(t *testing.T) {
 	db := openTestDB(t, "", "a", "1")
 	m := loadedModel(t, db)
 	stale := keysLoadedMsg{keys: db.Keys(nil), edits: m.list.Edits()} // r pressed
-	m = update(t, m, putCmd(NewDBStore(db, nil), "b", []byte("2"))())
+	m = update(t, m, putCmd(NewDBStore(db, nil), "b", []byte("2"), KeepTTL)())
 	tm, cmd := m.Update(stale)
 	if !slices.Equal(tm.(Model).list.all, []string{"a", "b"}) {
 		t.Fatalf("stale snapshot applied: %q", tm.(Model).list.all)

@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"os"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 )
@@ -34,11 +35,17 @@ type Store interface {
 	// returns how many it read and the size of the whole value; it returns
 	// io.EOF, as io.ReaderAt does, when the value ends before p is full.
 	ReadValueAt(key string, p []byte, off int64) (n, size int, err error)
-	// Put stores value under key, and reports whether key is new.
-	Put(key string, value []byte) (created bool, err error)
+	// Expiries returns when each key expires: the zero time for a key
+	// that never does, or that is gone.
+	Expiries(keys []string) ([]time.Time, error)
+	// Put stores value under key, and reports whether key is new. ttl
+	// says what becomes of key's expiry: KeepTTL keeps it, NoTTL removes
+	// it, and a positive ttl makes key expire that long after the write.
+	Put(key string, value []byte, ttl time.Duration) (created bool, err error)
 	// Create stores value under key unless key exists; then it writes
-	// nothing and returns ErrExists.
-	Create(key string, value []byte) error
+	// nothing and returns ErrExists. A positive ttl makes the new key
+	// expire that long after the write; otherwise it never does.
+	Create(key string, value []byte, ttl time.Duration) error
 	// Delete deletes key.
 	Delete(key string) error
 	// DeleteKeys deletes keys, in batches of at most deleteChunk, and
@@ -58,6 +65,15 @@ type Store interface {
 	// inspector shows it, so that it must poll for changes.
 	Live() bool
 }
+
+// What Store.Put does to a key's expiry, besides a positive TTL.
+const (
+	// KeepTTL keeps the expiry the key has, as Redis's SET KEEPTTL: an
+	// edit of a value does not make an expiring key permanent.
+	KeepTTL time.Duration = 0
+	// NoTTL removes the key's expiry.
+	NoTTL time.Duration = -1
+)
 
 // ErrExists is Store.Create's error for a key that exists.
 var ErrExists = errors.New("tui: key exists")
@@ -114,7 +130,20 @@ func (s dbStore) Keys() ([]string, error) { return s.db.Keys(nil), nil }
 
 func (s dbStore) Entry(key string) (ValueInfo, error) {
 	e, err := s.db.Entry([]byte(key))
-	return ValueInfo{Offset: e.Offset, RecordSize: e.RecordSize, ValueSize: e.ValueSize}, err
+	return ValueInfo{
+		Offset: e.Offset, RecordSize: e.RecordSize, ValueSize: e.ValueSize,
+		StoredSize: e.StoredValueSize, Codec: e.Codec, Expires: e.Expires,
+	}, err
+}
+
+func (s dbStore) Expiries(keys []string) ([]time.Time, error) {
+	out := make([]time.Time, len(keys))
+	for i, k := range keys {
+		if e, err := s.db.Entry([]byte(k)); err == nil {
+			out[i] = e.Expires
+		}
+	}
+	return out, nil
 }
 
 func (s dbStore) Sizes(keys []string) ([]int, error) {
@@ -135,10 +164,20 @@ func (s dbStore) ReadValueAt(key string, p []byte, off int64) (int, int, error) 
 	return s.db.ReadValueAt([]byte(key), p, off)
 }
 
-func (s dbStore) Put(key string, value []byte) (created bool, err error) {
+func (s dbStore) Put(key string, value []byte, ttl time.Duration) (created bool, err error) {
 	err = s.do(func(db *kv.DB) error {
-		_, err := db.Entry([]byte(key))
+		e, err := db.Entry([]byte(key))
 		created = errors.Is(err, kv.ErrNotFound)
+		switch {
+		case ttl > 0:
+			return db.PutTTL([]byte(key), value, ttl)
+		case ttl == KeepTTL && err == nil && !e.Expires.IsZero():
+			// The writer is the only one, so the expiry read above is
+			// still the key's; a batch writes it as an absolute instant.
+			b := db.NewBatch()
+			b.PutExpiresAt([]byte(key), value, e.Expires)
+			return db.Write(b)
+		}
 		return db.Put([]byte(key), value)
 	})
 	return created, err
@@ -146,7 +185,7 @@ func (s dbStore) Put(key string, value []byte) (created bool, err error) {
 
 // Create looks and writes with the one writer, so the key cannot appear
 // in between.
-func (s dbStore) Create(key string, value []byte) error {
+func (s dbStore) Create(key string, value []byte, ttl time.Duration) error {
 	return s.do(func(db *kv.DB) error {
 		_, err := db.Entry([]byte(key))
 		switch {
@@ -154,6 +193,9 @@ func (s dbStore) Create(key string, value []byte) error {
 			return ErrExists
 		case !errors.Is(err, kv.ErrNotFound):
 			return err
+		}
+		if ttl > 0 {
+			return db.PutTTL([]byte(key), value, ttl)
 		}
 		return db.Put([]byte(key), value)
 	})

@@ -123,6 +123,7 @@ func (m Model) helpLines() []string {
 		"Gauge: stale bytes (█) against live bytes (▒); ┃ marks the stale share at which the store compacts by itself.",
 		`Characters that are not printable in keys and values are shown escaped (\x1b, \u200b), never sent to the terminal.`,
 		"e edits in place when the value is plain text; a value the text editor would change (tabs, CR, control bytes, invalid UTF-8) opens in $EDITOR instead. y and Y copy the key or value to the clipboard (OSC 52).",
+		"Expiring keys: ◔ in the list marks a key with an expiry; the viewer counts down its time left, and the key leaves the list when it expires. In the form (n, e), tab reaches the TTL field: empty keeps the key's expiry (a new key gets none), 0 or none clears it, a duration (90s, 10m, 24h) sets it from the save.",
 		"Marks: space marks the key under the cursor, a every key the filter shows, u clears them. With keys marked, D deletes them (in atomic batches, after asking) and x exports them; with none, D and x take the keys shown. x writes the lines of crabkv export, which crabkv import reads back.",
 		"q, esc or ? closes this help.",
 	}
@@ -155,7 +156,7 @@ func (m Model) footerView() string {
 	case m.state == stateExportPath:
 		km = promptHelp{m.common.KeyMap}
 	case m.state == stateForm:
-		km = formHelp{k: m.common.KeyMap, twoFields: m.form.IsNew()}
+		km = formHelp{k: m.common.KeyMap, twoFields: true}
 	case m.state == stateConfirmDelete, m.state == stateConfirmOverwrite, m.state == stateConfirmExport:
 		km = confirmHelp{m.common.KeyMap}
 	case m.state == stateHelp:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -19,11 +20,18 @@ const viewerHeader = 3
 // cuts it.
 const maxKeyLines = 4
 
-// ValueInfo says where a value sits in the log.
+// ValueInfo says where a value sits in the log, how it is stored and
+// when it expires, as far as the store says.
 type ValueInfo struct {
 	Offset     int64
 	RecordSize int
 	ValueSize  int
+	// StoredSize is the value's size as stored, and Codec the codec it is
+	// stored with ("raw", "zstd", …); empty when the store does not say.
+	StoredSize int
+	Codec      string
+	// Expires is when the key expires; the zero time if it never does.
+	Expires time.Time
 }
 
 // Viewer is the right pane: the selected key's header and its value as
@@ -102,6 +110,72 @@ func (v Viewer) span() span {
 
 // size is the size of the value.
 func (v Viewer) size() int { return v.span().total }
+
+// Expires is when the key shown expires: the zero time if it never does
+// or no value is loaded.
+func (v Viewer) Expires() time.Time {
+	if !v.loaded {
+		return time.Time{}
+	}
+	return v.info.Expires
+}
+
+// storageLines is how many lines storageDetails takes in the header.
+func (v Viewer) storageLines() int {
+	if v.loaded && (v.encoded() || !v.info.Expires.IsZero()) {
+		return 1
+	}
+	return 0
+}
+
+// encoded reports whether the value is stored with a codec that is not
+// raw, as far as the store says.
+func (v Viewer) encoded() bool {
+	return v.info.Codec != "" && v.info.Codec != "raw" && v.info.StoredSize > 0
+}
+
+// storageDetails are the header's line on when the value expires and how
+// it is stored: "expires in 4m12s  zstd 1.0 KiB→123 B, 8.1×". A store
+// that does not say leaves them out; a key without either has no line.
+func (v Viewer) storageDetails() string {
+	if v.storageLines() == 0 {
+		return ""
+	}
+	s := v.common.Styles
+	var out []string
+	if !v.info.Expires.IsZero() {
+		left := v.info.Expires.Sub(v.common.Now())
+		if left <= 0 {
+			out = append(out, s.Error.Render("expired"))
+		} else {
+			out = append(out, s.HeaderKey.Render("expires in")+" "+FormatRemaining(left))
+		}
+	}
+	if c := v.info.Codec; v.encoded() {
+		out = append(out, fmt.Sprintf("%s %s→%s, %.1f×", s.HeaderKey.Render(c),
+			FormatBytes(int64(v.info.ValueSize)), FormatBytes(int64(v.info.StoredSize)),
+			float64(v.info.ValueSize)/float64(v.info.StoredSize)))
+	}
+	return strings.Join(out, "  ")
+}
+
+// FormatRemaining writes a time left to the second, rounded up, in at
+// most two units: "45s", "4m12s", "2h05m", "3d04h".
+func FormatRemaining(d time.Duration) string {
+	if d <= 0 {
+		return "0s"
+	}
+	secs := int64((d + time.Second - 1) / time.Second)
+	switch {
+	case secs >= 86400:
+		return fmt.Sprintf("%dd%02dh", secs/86400, secs%86400/3600)
+	case secs >= 3600:
+		return fmt.Sprintf("%dh%02dm", secs/3600, secs%3600/60)
+	case secs >= 60:
+		return fmt.Sprintf("%dm%02ds", secs/60, secs%60)
+	}
+	return fmt.Sprintf("%ds", secs)
+}
 
 // Mode is the view mode in use.
 func (v Viewer) Mode() ViewMode { return v.mode }
@@ -242,7 +316,7 @@ func (v Viewer) keyLines() []string {
 
 // fitViewport gives the value the lines the header leaves.
 func (v *Viewer) fitViewport() {
-	v.vp.Height = max(v.height-viewerHeader-len(v.keyLines())+1, 1)
+	v.vp.Height = max(v.height-viewerHeader-len(v.keyLines())+1-v.storageLines(), 1)
 }
 
 func (v *Viewer) render() {
@@ -342,5 +416,9 @@ func (v Viewer) headerView() string {
 		}
 	}
 	rule := s.Muted.Render(strings.Repeat("─", w))
-	return strings.Join(keyLines, "\n") + "\n" + ansi.Truncate(details, w, "…") + "\n" + rule
+	details = ansi.Truncate(details, w, "…")
+	if more := v.storageDetails(); more != "" {
+		details += "\n" + ansi.Truncate(more, w, "…")
+	}
+	return strings.Join(keyLines, "\n") + "\n" + details + "\n" + rule
 }

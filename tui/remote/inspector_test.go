@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 
+	"github.com/crabkv/crabkv/internal/ndjson"
 	"github.com/crabkv/crabkv/server"
 	"github.com/crabkv/crabkv/tui"
 )
@@ -75,5 +78,66 @@ func TestInspectorOverTheNetwork(t *testing.T) {
 	tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
 	if keys := db.Keys(nil); !slices.Equal(keys, []string{"b", "big"}) {
 		t.Errorf("keys on the server after D: %q", keys)
+	}
+}
+
+// Over the network the viewer shows a key's expiry, which PTTL gives,
+// and the list marks the key.
+func TestInspectorShowsExpiryOverTheNetwork(t *testing.T) {
+	db, addr := serve(t, server.Options{})
+	if err := db.PutTTL([]byte("session"), []byte("v"), 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s := dial(t, "redis://"+addr)
+	m := tui.NewWithStore(s, tui.Config{Getenv: func(string) string { return "" }, Clipboard: io.Discard})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	waitScreen(t, tm, "expires in 1h59m", "◔")
+	tm.Send(key("q"))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+}
+
+// The export over the network writes expires_at for a key with an
+// expiry, read with PTTL, and nothing more for a key without one.
+func TestInspectorExportsExpiryOverTheNetwork(t *testing.T) {
+	db, addr := serve(t, server.Options{})
+	if err := db.PutTTL([]byte("session"), []byte("v"), 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put([]byte("plain"), []byte("w")); err != nil {
+		t.Fatal(err)
+	}
+	at, err := db.ExpiresAt([]byte("session"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := dial(t, "redis://"+addr)
+	dir := t.TempDir()
+	m := tui.NewWithStore(s, tui.Config{Getenv: func(string) string { return "" }, Clipboard: io.Discard, ExportDir: dir})
+	t.Cleanup(m.Close)
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(200, 30))
+	waitScreen(t, tm, "2 keys")
+	tm.Send(key("x"))
+	waitScreen(t, tm, "export")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitScreen(t, tm, "exported 2 keys")
+	tm.Send(key("q"))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+
+	got, err := os.ReadFile(filepath.Join(dir, "crabkv-export.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(got), []byte("\n"))
+	if len(lines) != 2 {
+		t.Fatalf("exported %q, want 2 lines", got)
+	}
+	if _, _, exp, err := ndjson.ParsePair(lines[0]); err != nil || !exp.IsZero() {
+		t.Errorf("plain: expires %v, %v; want none", exp, err)
+	}
+	// PTTL counts in milliseconds and the inspector adds it to its own
+	// clock: the instant is the store's within the test's bound.
+	if _, _, exp, err := ndjson.ParsePair(lines[1]); err != nil || exp.IsZero() || exp.Sub(at).Abs() > 10*time.Second {
+		t.Errorf("session: expires %v, %v; the store says %v", exp, err, at)
 	}
 }

@@ -55,6 +55,9 @@ type Store struct {
 	// noGetRange is set once the server has said it has no GETRANGE;
 	// parts of values are then cut from whole values.
 	noGetRange atomic.Bool
+	// noTTL is set once the server has said it has no PTTL: its keys
+	// are then shown without expiries.
+	noTTL atomic.Bool
 }
 
 // Options are what Dial does not read from the address.
@@ -173,7 +176,8 @@ func (s *Store) Keys() ([]string, error) {
 	return nil, fmt.Errorf("SCAN did not finish after %d calls", maxScanCalls)
 }
 
-// Entry reports a value's size; a server does not say where it sits.
+// Entry reports a value's size and expiry; a server does not say where
+// a value sits nor how it is stored.
 func (s *Store) Entry(key string) (tui.ValueInfo, error) {
 	sizes, err := s.Sizes([]string{key})
 	switch {
@@ -182,7 +186,43 @@ func (s *Store) Entry(key string) (tui.ValueInfo, error) {
 	case sizes[0] < 0:
 		return tui.ValueInfo{Offset: -1}, kv.ErrNotFound
 	}
-	return tui.ValueInfo{Offset: -1, ValueSize: sizes[0]}, nil
+	info := tui.ValueInfo{Offset: -1, ValueSize: sizes[0]}
+	exp, err := s.Expiries([]string{key})
+	if err != nil {
+		return tui.ValueInfo{Offset: -1}, err
+	}
+	info.Expires = exp[0]
+	return info, nil
+}
+
+// Expiries asks PTTL of every key in one round trip, and turns the
+// remaining times into instants by the inspector's clock. A server
+// without PTTL (noTTL) has no expiring keys to show: every key then
+// reports none.
+func (s *Store) Expiries(keys []string) ([]time.Time, error) {
+	out := make([]time.Time, len(keys))
+	if s.noTTL.Load() || len(keys) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	ttls := make([]*redis.DurationCmd, len(keys))
+	for i, k := range keys {
+		ttls[i] = pipe.PTTL(ctx(), k)
+	}
+	now := time.Now()
+	if _, err := pipe.Exec(ctx()); err != nil {
+		if unknownCommand(err) {
+			s.noTTL.Store(true)
+			return out, nil
+		}
+		return nil, err
+	}
+	for i := range keys {
+		if d := ttls[i].Val(); d > 0 {
+			out[i] = now.Add(d)
+		}
+	}
+	return out, nil
 }
 
 // Sizes asks EXISTS and STRLEN of every key in one round trip: STRLEN

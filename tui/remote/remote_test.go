@@ -168,17 +168,17 @@ func TestWrites(t *testing.T) {
 	db, addr := serve(t, server.Options{})
 	s := dial(t, "redis://"+addr)
 	bin := binaryValue()
-	created, err := s.Put("k\x00", bin)
+	created, err := s.Put("k\x00", bin, tui.KeepTTL)
 	if err != nil || !created {
 		t.Fatalf("Put new = %v, %v", created, err)
 	}
-	if created, err := s.Put("k\x00", []byte("v2")); err != nil || created {
+	if created, err := s.Put("k\x00", []byte("v2"), tui.KeepTTL); err != nil || created {
 		t.Fatalf("Put existing = %v, %v", created, err)
 	}
-	if err := s.Create("k\x00", []byte("v3")); !errors.Is(err, tui.ErrExists) {
+	if err := s.Create("k\x00", []byte("v3"), 0); !errors.Is(err, tui.ErrExists) {
 		t.Fatalf("Create existing: %v, want tui.ErrExists", err)
 	}
-	if err := s.Create("new", bin); err != nil {
+	if err := s.Create("new", bin, 0); err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[string][]byte{"k\x00": []byte("v2"), "new": bin} {
@@ -207,10 +207,10 @@ func TestWrites(t *testing.T) {
 	if keys := db.Keys(nil); !slices.Equal(keys, []string{"new"}) {
 		t.Errorf("keys after DeleteKeys: %d, first %q", len(keys), keys[:min(3, len(keys))])
 	}
-	if _, err := s.Put("", []byte("v")); !errors.Is(err, kv.ErrEmptyKey) {
+	if _, err := s.Put("", []byte("v"), tui.KeepTTL); !errors.Is(err, kv.ErrEmptyKey) {
 		t.Errorf("Put of an empty key: %v, want kv.ErrEmptyKey", err)
 	}
-	if err := s.Create("", []byte("v")); !errors.Is(err, kv.ErrEmptyKey) {
+	if err := s.Create("", []byte("v"), 0); !errors.Is(err, kv.ErrEmptyKey) {
 		t.Errorf("Create of an empty key: %v, want kv.ErrEmptyKey", err)
 	}
 }
@@ -337,5 +337,61 @@ func BenchmarkKeys(b *testing.B) {
 		if err != nil || len(keys) != 100_000 {
 			b.Fatalf("%d keys, %v", len(keys), err)
 		}
+	}
+}
+
+// Writes map the TTL argument onto SET PX, SET KEEPTTL and a plain SET,
+// and Entry and Expiries read expiries back with PTTL.
+func TestStoreTTL(t *testing.T) {
+	db, addr := serve(t, server.Options{})
+	s := dial(t, "redis://"+addr)
+	ttlOf := func(k string) time.Duration {
+		t.Helper()
+		d, err := db.TTL([]byte(k))
+		if err != nil {
+			t.Fatalf("TTL %q: %v", k, err)
+		}
+		return d
+	}
+	if err := s.Create("c", []byte("v"), 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if d := ttlOf("c"); d <= 10*time.Minute-testTimeout || d > 10*time.Minute {
+		t.Errorf("Create with 10m: TTL %v", d)
+	}
+	if _, err := s.Put("p", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	at, err := db.ExpiresAt([]byte("p"))
+	if err != nil || at.IsZero() {
+		t.Fatalf("Put with 1h: expires %v, %v", at, err)
+	}
+	if _, err := s.Put("p", []byte("v2"), tui.KeepTTL); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ExpiresAt([]byte("p")); err != nil || !got.Equal(at) {
+		t.Errorf("Put with KeepTTL: expires %v, %v; want %v", got, err, at)
+	}
+	if v, _ := db.Get([]byte("p")); string(v) != "v2" {
+		t.Errorf("Put with KeepTTL stored %q", v)
+	}
+
+	info, err := s.Entry("p")
+	if err != nil || info.Expires.IsZero() || info.Expires.Sub(at).Abs() > testTimeout {
+		t.Errorf("Entry: expires %v, %v; the store says %v", info.Expires, err, at)
+	}
+	if err := db.Put([]byte("plain"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := s.Expiries([]string{"plain", "p", "missing"})
+	if err != nil || len(exp) != 3 || !exp[0].IsZero() || exp[1].IsZero() || !exp[2].IsZero() {
+		t.Errorf("Expiries: %v, %v; want none, one, none", exp, err)
+	}
+
+	if _, err := s.Put("p", []byte("v3"), tui.NoTTL); err != nil {
+		t.Fatal(err)
+	}
+	if d := ttlOf("p"); d != kv.NoExpiry {
+		t.Errorf("Put with NoTTL: TTL %v, want none", d)
 	}
 }

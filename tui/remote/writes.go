@@ -2,6 +2,7 @@ package remote
 
 import (
 	"errors"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -10,14 +11,23 @@ import (
 )
 
 // Put stores a value with SET, asking EXISTS first in the same round
-// trip to tell a new key from a changed one.
-func (s *Store) Put(key string, value []byte) (bool, error) {
+// trip to tell a new key from a changed one. tui.KeepTTL is SET KEEPTTL,
+// tui.NoTTL a plain SET, which removes an expiry, and a positive ttl SET
+// PX.
+func (s *Store) Put(key string, value []byte, ttl time.Duration) (bool, error) {
 	if key == "" {
 		return false, errEmptyKey
 	}
 	pipe := s.rdb.Pipeline()
 	exists := pipe.Exists(ctx(), key)
-	pipe.Set(ctx(), key, value, 0)
+	switch {
+	case ttl > 0:
+		pipe.SetArgs(ctx(), key, value, redis.SetArgs{TTL: ttl})
+	case ttl == tui.KeepTTL:
+		pipe.SetArgs(ctx(), key, value, redis.SetArgs{KeepTTL: true})
+	default:
+		pipe.Set(ctx(), key, value, 0)
+	}
 	if _, err := pipe.Exec(ctx()); err != nil {
 		return false, err
 	}
@@ -30,11 +40,11 @@ var errEmptyKey = kv.ErrEmptyKey
 
 // Create stores a value with SET NX, which the server checks and writes
 // under one lock, so that the key cannot appear in between.
-func (s *Store) Create(key string, value []byte) error {
+func (s *Store) Create(key string, value []byte, ttl time.Duration) error {
 	if key == "" {
 		return errEmptyKey
 	}
-	err := s.rdb.SetArgs(ctx(), key, value, redis.SetArgs{Mode: "NX"}).Err()
+	err := s.rdb.SetArgs(ctx(), key, value, redis.SetArgs{Mode: "NX", TTL: max(ttl, 0)}).Err()
 	if errors.Is(err, redis.Nil) {
 		return tui.ErrExists
 	}
