@@ -26,7 +26,8 @@ The lines are committed in batches (--batch, default 10000 lines): each batch
 is atomic and synced once, so a crash leaves every batch whole or absent. A
 malformed line stops the import with an error that names it; the batches
 before it are stored, and nothing of the batch it belongs to. Import prints
-how many keys it stored.`,
+how many keys it stored. On a terminal it shows its progress (keys stored,
+the line reached, keys a second) on one line as it goes.`,
 	run: runImport,
 }
 
@@ -61,7 +62,9 @@ func runImport(e *env, v *verb, args []string) int {
 	// One parser for every line: it reuses its buffers, and the loader
 	// calls it from one goroutine.
 	var p ndjson.Parser
-	n, err := loadLines(db, in, *batch, 0, p.Parse)
+	meter := newLoadMeter(e.stdout, e.stdoutTTY)
+	n, err := loadLines(db, in, *batch, 0, p.Parse, meter.progress())
+	meter.clear()
 	if err != nil {
 		// Best effort: the error itself is reported just below.
 		_, _ = fmt.Fprintf(e.stderr, "crabkv import: stored %d keys from %s before the error\n", n, name)

@@ -32,7 +32,7 @@ func TestImportLinesExpiry(t *testing.T) {
 	in = append(in, `{"key":"spaced", "value":"json path", "expires_at": `+
 		`1800000060000}`+"\n"...)
 	var p ndjson.Parser
-	n, err := loadLines(db, bytes.NewReader(in), 2, 0, p.Parse)
+	n, err := loadLines(db, bytes.NewReader(in), 2, 0, p.Parse, nil)
 	if err != nil || n != 5 {
 		t.Fatalf("loadLines = %d, %v; want 5, nil", n, err)
 	}
@@ -73,7 +73,7 @@ func TestImportLinesBadExpiry(t *testing.T) {
 		`{"key":"c","value":"3"}` + "\n" +
 		`{"key":"d","value":"4","expires_at":0}` + "\n"
 	var p ndjson.Parser
-	n, err := loadLines(db, strings.NewReader(in), 2, 0, p.Parse)
+	n, err := loadLines(db, strings.NewReader(in), 2, 0, p.Parse, nil)
 	if n != 2 || err == nil || !strings.Contains(err.Error(), "line 4: expires_at 0: not a time after 1970") {
 		t.Fatalf("loadLines = %d, %v; want 2 and an error naming line 4's expires_at", n, err)
 	}

@@ -57,7 +57,10 @@ type loadBatch struct {
 // of the writer, so that the next batch is ready when the fsync of the one
 // before returns. A line that does not decode stops the load: the batches
 // before its own are written, nothing of its own; the error names it.
-func loadLines(db *kv.DB, r io.Reader, size int, ttl time.Duration, parse lineParser) (int, error) {
+//
+// progress, if not nil, is called after each committed batch with the keys
+// stored so far and the number of the last line read.
+func loadLines(db *kv.DB, r io.Reader, size int, ttl time.Duration, parse lineParser, progress func(stored, line int)) (int, error) {
 	// Two batches: one being filled while the other is written.
 	free := make(chan *kv.Batch, 2)
 	free <- db.NewBatch()
@@ -70,7 +73,7 @@ func loadLines(db *kv.DB, r io.Reader, size int, ttl time.Duration, parse linePa
 		defer close(full)
 		readBatches(r, size, ttl, parse, free, full, stop)
 	}()
-	stored, err := writeBatches(db, full, free)
+	stored, err := writeBatches(db, full, free, progress)
 	close(stop)
 	<-done
 	return stored, err
@@ -78,7 +81,7 @@ func loadLines(db *kv.DB, r io.Reader, size int, ttl time.Duration, parse linePa
 
 // writeBatches writes the batches readBatches sends, in order, and hands
 // each back once written.
-func writeBatches(db *kv.DB, full <-chan loadBatch, free chan<- *kv.Batch) (int, error) {
+func writeBatches(db *kv.DB, full <-chan loadBatch, free chan<- *kv.Batch, progress func(stored, line int)) (int, error) {
 	stored := 0
 	for lb := range full {
 		if lb.err != nil {
@@ -88,6 +91,9 @@ func writeBatches(db *kv.DB, full <-chan loadBatch, free chan<- *kv.Batch) (int,
 			return stored, fmt.Errorf("lines %d to %d: %w", lb.first, lb.last, err)
 		}
 		stored += lb.b.Len()
+		if progress != nil {
+			progress(stored, lb.last)
+		}
 		lb.b.Reset()
 		free <- lb.b
 	}
@@ -207,4 +213,55 @@ func parseChecked(parse lineParser, text []byte) (key, value []byte, expires tim
 		return nil, nil, time.Time{}, sentence(kv.ErrValueTooLarge, "the value is %d bytes, over the limit of %d", len(value), kv.DefaultMaxValueSize)
 	}
 	return key, value, expires, nil
+}
+
+// loadMeter shows a bulk load's progress on a terminal: one line, redrawn
+// in place at most ten times a second, with the keys stored, the last line
+// read and the rate. Elsewhere it shows nothing: the summary line that
+// follows is what a log or a script wants.
+type loadMeter struct {
+	w       io.Writer
+	start   time.Time
+	last    time.Time
+	drawn   bool
+	now     func() time.Time
+	minStep time.Duration
+}
+
+func newLoadMeter(w io.Writer, tty bool) *loadMeter {
+	if !tty {
+		return nil
+	}
+	now := time.Now()
+	return &loadMeter{w: w, start: now, now: time.Now, minStep: 100 * time.Millisecond}
+}
+
+// show is a progress function for loadLines.
+func (m *loadMeter) show(stored, line int) {
+	t := m.now()
+	if m.drawn && t.Sub(m.last) < m.minStep {
+		return
+	}
+	m.last, m.drawn = t, true
+	rate := ""
+	if d := t.Sub(m.start).Seconds(); d > 0 {
+		rate = fmt.Sprintf(", %.0f keys/s", float64(stored)/d)
+	}
+	// Progress is a courtesy: the load goes on if it cannot be shown.
+	_, _ = fmt.Fprintf(m.w, "\rstored %d keys, line %d%s\x1b[K", stored, line, rate)
+}
+
+// progress returns m.show, or nil for no meter.
+func (m *loadMeter) progress() func(stored, line int) {
+	if m == nil {
+		return nil
+	}
+	return m.show
+}
+
+// clear removes the meter's line so the summary starts on a clean one.
+func (m *loadMeter) clear() {
+	if m != nil && m.drawn {
+		_, _ = io.WriteString(m.w, "\r\x1b[K") // best effort, like show
+	}
 }

@@ -25,7 +25,7 @@ func TestLoadLinesLong(t *testing.T) {
 	for i := range 5 {
 		fmt.Fprintf(&in, "k%d\t%s%d\n", i, long, i)
 	}
-	n, err := loadLines(db, &in, 2, 0, parsePutLine)
+	n, err := loadLines(db, &in, 2, 0, parsePutLine, nil)
 	if err != nil || n != 5 {
 		t.Fatalf("loadLines = %d, %v; want 5, nil", n, err)
 	}
@@ -57,7 +57,7 @@ func TestLoadLinesWriteError(t *testing.T) {
 	}
 	defer ro.Close()
 	in := strings.Repeat("k\tv\n", 100)
-	n, err := loadLines(ro, strings.NewReader(in), 3, 0, parsePutLine)
+	n, err := loadLines(ro, strings.NewReader(in), 3, 0, parsePutLine, nil)
 	if n != 0 || !errors.Is(err, kv.ErrReadOnly) || !strings.Contains(err.Error(), "lines 1 to 3") {
 		t.Fatalf("loadLines = %d, %v; want 0 and the read-only error for lines 1 to 3", n, err)
 	}
@@ -81,7 +81,7 @@ func TestLoadLinesTTL(t *testing.T) {
 		return k, v, time.Time{}, err
 	}
 	in := "a\t1\nb\t2\nown\t3\nc\t4\n"
-	n, err := loadLines(db, strings.NewReader(in), 3, time.Hour, parse)
+	n, err := loadLines(db, strings.NewReader(in), 3, time.Hour, parse, nil)
 	if err != nil || n != 4 {
 		t.Fatalf("loadLines = %d, %v; want 4, nil", n, err)
 	}
@@ -115,8 +115,56 @@ func TestLoadLinesBatchBytesWithExpiry(t *testing.T) {
 		}
 		fmt.Fprintf(&in, "k%d\t%s\n", i, bytes.Repeat([]byte{'x'}, size))
 	}
-	n, err := loadLines(db, &in, lines, time.Hour, parsePutLine)
+	n, err := loadLines(db, &in, lines, time.Hour, parsePutLine, nil)
 	if err != nil || n != lines {
 		t.Fatalf("loadLines = %d, %v; want %d, nil", n, err, lines)
+	}
+}
+
+// On a terminal, import and put - draw their progress on one line, redrawn
+// in place and cleared before the summary; elsewhere only the summary is
+// printed.
+func TestLoadProgressOnTerminal(t *testing.T) {
+	var in strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&in, "k%02d\tv\n", i)
+	}
+	te := newTestEnv(t)
+	te.stdin = strings.NewReader(in.String())
+	te.mustRun(t, exitOK, "put", "--batch", "10", "-")
+	if got := te.out.String(); got != "stored 50 keys\n" {
+		t.Fatalf("put - on a pipe printed %q", got)
+	}
+	te.stdoutTTY = true
+	te.stdin = strings.NewReader(in.String())
+	te.mustRun(t, exitOK, "put", "--batch", "10", "-")
+	out := te.out.String()
+	if !strings.HasPrefix(out, "\rstored 10 keys, line 10") {
+		t.Fatalf("put - on a terminal starts %q, want the first batch's progress", out)
+	}
+	if !strings.HasSuffix(out, "\r\x1b[K"+"stored 50 keys\n") {
+		t.Fatalf("put - on a terminal ends %q, want the meter cleared, then the summary", out)
+	}
+}
+
+// The meter redraws at most once per step, always showing the first batch.
+func TestLoadMeterThrottles(t *testing.T) {
+	var b bytes.Buffer
+	m := newLoadMeter(&b, true)
+	now := m.start
+	m.now = func() time.Time { return now }
+	for i := 1; i <= 5; i++ {
+		m.show(i*10, i*10)
+	}
+	now = now.Add(time.Second)
+	m.show(60, 60)
+	if got := strings.Count(b.String(), "\r"); got != 2 {
+		t.Fatalf("%d redraws in %q, want 2 (the first and the one a second later)", got, b.String())
+	}
+	if !strings.Contains(b.String(), "stored 60 keys, line 60, 60 keys/s") {
+		t.Fatalf("meter shows %q", b.String())
+	}
+	if newLoadMeter(&b, false).progress() != nil {
+		t.Fatal("a meter off a terminal draws")
 	}
 }

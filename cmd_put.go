@@ -43,7 +43,8 @@ literals, separated by a tab, so that any bytes can be given:
   printf '"bin\\xff"\t"two\\nlines"\n' | crabkv put --quoted -
 
 The pairs are committed in atomic batches (--batch, default 10000 lines),
-each synced once, and put prints how many keys it stored. A malformed line
+each synced once, and put prints how many keys it stored (on a terminal,
+with its progress shown on one line as it goes). A malformed line
 stops it with an error that names the line; the batches before it are
 stored, and nothing of the batch it belongs to. With --ttl every key read
 expires that long after its line is read; --codec applies to every value.
@@ -115,7 +116,9 @@ func putLines(e *env, opts *kv.Options, quoted bool, batch int, ttl time.Duratio
 	if err != nil {
 		return e.fail(err)
 	}
-	n, err := loadLines(db, e.stdin, batch, ttl, parse)
+	meter := newLoadMeter(e.stdout, e.stdoutTTY)
+	n, err := loadLines(db, e.stdin, batch, ttl, parse, meter.progress())
+	meter.clear()
 	if err != nil {
 		// Best effort: the error itself is reported just below.
 		_, _ = fmt.Fprintf(e.stderr, "crabkv put: stored %d keys from standard input before the error\n", n)
