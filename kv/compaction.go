@@ -196,7 +196,7 @@ func (db *DB) live(key []byte, off int64) (bool, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	s, ok, err := db.lookupMuLocked(key)
-	return ok && int64(s.off) == off && !db.mu.c.exp.expired(s.off, db.now()), err
+	return ok && int64(s.off) == off && !db.expiredMuLocked(s.off), err
 }
 
 // hasRecordMeta reports whether any live record expires or is stored

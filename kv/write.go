@@ -332,7 +332,10 @@ func (db *DB) policyState() compact.State {
 // stateMuLocked returns what the compaction policy looks at: expired
 // records count as stale. The caller holds mu.
 func (db *DB) stateMuLocked() compact.State {
-	_, expired := db.mu.c.exp.settle(db.now())
+	var expired int64
+	if db.mu.c.exp.len() > 0 { // else no clock read on the write path
+		_, expired = db.mu.c.exp.settle(db.now())
+	}
 	return compact.State{LogBytes: db.mu.c.size, StaleBytes: db.mu.c.stale + expired}
 }
 
