@@ -456,7 +456,7 @@ func (db *DB) releaseRetired() {
 
 // setTailLocked moves the append position to a new log's end. The caller
 // holds wmu, and has drained the syncs.
-func (db *DB) setTailLocked(size int64) { db.tail, db.alloc = size, size }
+func (db *DB) setTailLocked(size int64) { db.tail, db.alloc, db.zeroed = size, size, size }
 
 // copyChunk is how many bytes of records a tail copy gathers before it
 // writes them to the new log in one call, and how many bytes of the old log

@@ -104,7 +104,7 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //
 //   - wmu: the writers' lock. It serializes appends, the final swap of a
 //     compaction, Sync and Close, and guards the append state (buf, tail,
-//     alloc, seq, failed, renames, hintCovered, the retired map and index).
+//     alloc, zeroed, seq, failed, renames, hintCovered, the retired map and index).
 //   - sync.mu: the group commit's queue of appended, unsynced records.
 //   - mu: what readers use — the index, the log file and its map, the
 //     counters. Shared for a lookup and its read, exclusive to publish.
@@ -136,6 +136,7 @@ type DB struct {
 	buf    []byte // encode buffer, reused by each write
 	tail   int64  // end of the last record written, published or not
 	alloc  int64  // size of the log file: the log plus reserved zeros
+	zeroed int64  // the log file is written (records or zeros) up to here: see zeroAhead
 	seq    uint64 // number of synced writes appended so far
 	failed error  // the log's state on disk is unknown: no more writes
 	// retiredMap and retiredIdx are the old log's map and index after a
@@ -159,6 +160,10 @@ type DB struct {
 		done    uint64 // seq of the last write synced and published
 		running bool
 		err     error
+		// lastBatch is how many writes the last sync carried: more than
+		// one says that writers are arriving together, so that the next
+		// leader waits a moment for them (see syncThrough).
+		lastBatch int
 		// unsynced is the size of the records appended after the last
 		// synced batch: those pending and those the running sync covers.
 		// Writers keep it within walfmt.SyncWindow (see makeRoomLocked).
@@ -259,6 +264,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db.tail = db.mu.c.size
+	db.zeroed = db.tail
 	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
