@@ -43,8 +43,15 @@ func (p *clusterProc) stderr() string {
 // if any).
 func startNode(t *testing.T, bin, base, id string, extra ...string) *clusterProc {
 	t.Helper()
-	args := append([]string{"serve", "--dir", filepath.Join(base, id), "--addr", "127.0.0.1:0",
-		"--cluster", "--node-id", id, "--raft-addr", "127.0.0.1:0"}, extra...)
+	return startNodeAt(t, bin, base, id, "127.0.0.1:0", "127.0.0.1:0", extra...)
+}
+
+// startNodeAt is startNode with the client and raft addresses given, as a
+// restart needs them.
+func startNodeAt(t *testing.T, bin, base, id, addr, raftAddr string, extra ...string) *clusterProc {
+	t.Helper()
+	args := append([]string{"serve", "--dir", filepath.Join(base, id), "--addr", addr,
+		"--cluster", "--node-id", id, "--raft-addr", raftAddr}, extra...)
 	p := &clusterProc{id: id, cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	p.cmd.Env = append(p.cmd.Environ(), "GORACE=atexit_sleep_ms=0")
 	stderr, err := p.cmd.StderrPipe()
@@ -301,6 +308,10 @@ func TestServeClusterFlags(t *testing.T) {
 		{[]string{"--cluster", "--node-id", "n1"}, "needs --raft-addr"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--bootstrap", "--join", "127.0.0.1:1"}, "give one of them"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--no-sync"}, "--no-sync"},
+		{[]string{"--raft-dial", "n2=127.0.0.1:7002"}, "need --cluster"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2"}, "--raft-dial: \"n2\": want id=host:port"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2=127.0.0.1"}, "--raft-dial: \"n2=127.0.0.1\": want id=host:port"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2=127.0.0.1:1,n2=127.0.0.1:2"}, "--raft-dial: n2 given twice"},
 	} {
 		te := newTestEnv(t)
 		te.mustRun(t, exitError, append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...)...)
