@@ -21,6 +21,7 @@ type serveClusterFlags struct {
 	bootstrap bool
 	join      string
 	dial      string
+	trailing  uint64
 }
 
 func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
@@ -30,6 +31,7 @@ func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
 	fs.StringVar(&cf.raftAddr, "raft-addr", "", "`host:port` the node talks raft on; peers must reach it")
 	fs.BoolVar(&cf.bootstrap, "bootstrap", false, "start a new cluster of this node (the first node only)")
 	fs.StringVar(&cf.join, "join", "", "ask the cluster of the node serving clients at `host:port` to add this node")
+	fs.Uint64Var(&cf.trailing, "raft-trailing-logs", 0, "how many `entries` raft keeps in its log after a snapshot, for followers slightly behind (0: 10240)")
 	fs.StringVar(&cf.dial, "raft-dial", "", "reach these members through other addresses than their raft addresses (a proxy, a tunnel): `id=host:port[,id=host:port...]`")
 	return cf
 }
@@ -37,8 +39,8 @@ func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
 // check reports a combination of flags that cannot work.
 func (cf *serveClusterFlags) check(noSync bool) error {
 	if !cf.enabled {
-		if cf.nodeID != "" || cf.raftAddr != "" || cf.bootstrap || cf.join != "" || cf.dial != "" {
-			return errors.New("--node-id, --raft-addr, --raft-dial, --bootstrap and --join need --cluster")
+		if cf.nodeID != "" || cf.raftAddr != "" || cf.bootstrap || cf.join != "" || cf.dial != "" || cf.trailing != 0 {
+			return errors.New("--node-id, --raft-addr, --raft-dial, --raft-trailing-logs, --bootstrap and --join need --cluster")
 		}
 		return nil
 	}
@@ -94,7 +96,8 @@ func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string
 	}
 	node, err := cluster.Open(cluster.Config{
 		ID: cf.nodeID, RaftAddr: cf.raftAddr, Dir: dir, Bootstrap: cf.bootstrap, Dial: dial,
-		Log: e.stderr, LogLevel: "warn",
+		TrailingLogs: cf.trailing,
+		Log:          e.stderr, LogLevel: "warn",
 	})
 	if err != nil {
 		return nil, nil, err
