@@ -50,7 +50,7 @@ type nemesisCluster struct {
 // freeAddr returns a loopback address with a port that was free a moment
 // ago: a node keeps its addresses across restarts, so they are chosen up
 // front.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

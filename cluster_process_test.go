@@ -44,14 +44,14 @@ func (p *clusterProc) stderr() string {
 // startNode runs crabkv serve --cluster for node id in base/id on free
 // loopback ports, and waits until it serves clients (after its --join,
 // if any).
-func startNode(t *testing.T, bin, base, id string, extra ...string) *clusterProc {
+func startNode(t testing.TB, bin, base, id string, extra ...string) *clusterProc {
 	t.Helper()
 	return startNodeAt(t, bin, base, id, "127.0.0.1:0", "127.0.0.1:0", extra...)
 }
 
 // startNodeAt is startNode with the client and raft addresses given, as a
 // restart needs them.
-func startNodeAt(t *testing.T, bin, base, id, addr, raftAddr string, extra ...string) *clusterProc {
+func startNodeAt(t testing.TB, bin, base, id, addr, raftAddr string, extra ...string) *clusterProc {
 	t.Helper()
 	args := append([]string{"serve", "--dir", filepath.Join(base, id), "--addr", addr,
 		"--cluster", "--node-id", id, "--raft-addr", raftAddr}, extra...)
@@ -96,7 +96,7 @@ func startNodeAt(t *testing.T, bin, base, id, addr, raftAddr string, extra ...st
 	return p
 }
 
-func nodeClient(t *testing.T, addr string) *redis.Client {
+func nodeClient(t testing.TB, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1,
 		DialTimeout: 5 * time.Second, ReadTimeout: 20 * time.Second, WriteTimeout: 20 * time.Second})
 	t.Cleanup(func() { c.Close() })
@@ -126,7 +126,7 @@ type writer struct {
 	at      int
 }
 
-func (w *writer) set(ctx context.Context, t *testing.T, key, value string) error {
+func (w *writer) set(ctx context.Context, t testing.TB, key, value string) error {
 	addr := w.nodes[w.at%len(w.nodes)]
 	for hop := 0; hop < 3; hop++ {
 		c := w.clients[addr]
@@ -288,7 +288,7 @@ func TestClusterProcesses(t *testing.T) {
 	t.Logf("%d acknowledged writes checked; %d writes refused around the failover", len(acked), failed)
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(clusterWait)
 	for !cond() {
