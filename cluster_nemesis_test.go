@@ -45,6 +45,9 @@ type nemesisCluster struct {
 	paused    map[string]bool // stopped with SIGSTOP
 	faults    map[string]int  // faults done, by kind
 	failovers []time.Duration // leader killed → next write acknowledged
+	// fromSnapshot counts the restarts (kill-snapshot) that caught up
+	// from a snapshot.
+	fromSnapshot int
 }
 
 // freeAddr returns a loopback address with a port that was free a moment
@@ -99,7 +102,9 @@ func (nc *nemesisCluster) start(id string, extra ...string) {
 			dial = append(dial, to+"="+nc.links[[2]string{id, to}].addr())
 		}
 	}
-	extra = append(extra, "--raft-dial", strings.Join(dial, ","))
+	// A short log after a snapshot makes a node that was down catch up
+	// from a snapshot (see kill-snapshot).
+	extra = append(extra, "--raft-dial", strings.Join(dial, ","), "--raft-trailing-logs", "16")
 	nc.procs[id] = startNodeAt(nc.t, nc.bin, nc.base, id, nc.addr[id], nc.raftAddr[id], extra...)
 	nc.down[id] = false
 }
@@ -208,6 +213,7 @@ func (nc *nemesisCluster) split(withLeader bool) (minority, majority []string) {
 var nemesisFaults = []string{
 	"kill-leader", "kill", "pause-leader", "pause",
 	"cut-one-way", "cut-both-ways", "partition", "partition-leader",
+	"kill-snapshot",
 }
 
 // inject does one fault of kind, holds it for hold and heals it. For
@@ -235,6 +241,29 @@ func (nc *nemesisCluster) inject(kind string, hold time.Duration, h *history) st
 					what += fmt.Sprintf(", next write acknowledged after %v", time.Duration(at-killedAt).Round(time.Millisecond))
 					break
 				}
+			}
+		}
+	case "kill-snapshot":
+		// A node killed while the others snapshot and trim their logs
+		// catches up from a snapshot when it restarts.
+		id := nc.pick(false)
+		nc.kill(id)
+		time.Sleep(hold)
+		var snapped []string
+		for _, n := range nc.ids {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if !nc.down[n] && nc.admin[n].Do(ctx, "crabkv.cluster", "snapshot").Err() == nil {
+				snapped = append(snapped, n)
+			}
+			cancel()
+		}
+		nc.healAll()
+		what = fmt.Sprintf("SIGKILL %s, snapshots on %v, restart", id, snapped)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if nc.info(id, "cluster_snapshots_restored") == "1" {
+				what += ", caught up from a snapshot"
+				nc.fromSnapshot++
+				break
 			}
 		}
 	case "pause-leader", "pause":
@@ -269,9 +298,10 @@ func (nc *nemesisCluster) inject(kind string, hold time.Duration, h *history) st
 // nodes run as processes on loopback, each reaching its peers through a
 // proxy per link (--raft-dial); concurrent clients SET, GET and DEL a few
 // keys through the leader while a nemesis kills nodes with SIGKILL and
-// restarts them, pauses them with SIGSTOP and SIGCONT, and cuts links
-// one way, both ways, and between a minority and a majority, healing
-// after each fault. The recorded history must be linearizable
+// restarts them (some after the others trimmed their logs, so that they
+// catch up from a snapshot), pauses them with SIGSTOP and SIGCONT, and
+// cuts links one way, both ways, and between a minority and a majority,
+// healing after each fault. The recorded history must be linearizable
 // (porcupine), and after the last heal every node must hold the same
 // values. The short form runs 3 nodes for about 30 s;
 // -nemesis.duration and -nemesis.nodes make it longer and larger.
@@ -433,9 +463,9 @@ func (nc *nemesisCluster) report(h *history, acked map[string]int, unknown int, 
 		total += n
 	}
 	sort.Strings(kinds)
-	nc.t.Logf("%d nodes, %v: %d operations recorded (set %d, get %d, del %d acknowledged; %d writes of unknown outcome); refused everywhere %v; unknown %v",
-		len(nc.ids), elapsed.Round(time.Second), len(h.ops), acked["set"], acked["get"], acked["del"], unknown, h.refused, h.unknown)
-	nc.t.Logf("%d faults: %s; porcupine: %s", total, strings.Join(kinds, ", "), res)
+	nc.t.Logf("%d nodes, %v: %d operations recorded (set %d, get %d, del %d acknowledged; %d writes of unknown outcome); refused everywhere %v; unknown %v, for %v",
+		len(nc.ids), elapsed.Round(time.Second), len(h.ops), acked["set"], acked["get"], acked["del"], unknown, h.refused, h.unknown, h.why)
+	nc.t.Logf("%d faults: %s (%d restarts caught up from a snapshot); porcupine: %s", total, strings.Join(kinds, ", "), nc.fromSnapshot, res)
 	if len(nc.failovers) > 0 {
 		f := slices.Clone(nc.failovers)
 		slices.Sort(f)

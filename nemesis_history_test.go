@@ -139,14 +139,17 @@ func newNemesisClient(t *testing.T, addrs []string) *nemesisClient {
 
 // call runs in until it is applied, refused by every node it tries, or its
 // outcome cannot be known.
-func (c *nemesisClient) call(ctx context.Context, in nemesisInput) (nemesisOutput, callOutcome) {
+// The error is the last one a node answered.
+func (c *nemesisClient) call(ctx context.Context, in nemesisInput) (nemesisOutput, callOutcome, error) {
+	var err error
 	for range 2*len(c.addrs) + 2 {
 		if ctx.Err() != nil {
 			break
 		}
-		out, err := c.send(ctx, c.clients[c.addrs[c.at]], in)
+		var out nemesisOutput
+		out, err = c.send(ctx, c.clients[c.addrs[c.at]], in)
 		if err == nil {
-			return out, callApplied
+			return out, callApplied, nil
 		}
 		var rerr redis.Error
 		var operr *net.OpError
@@ -159,10 +162,10 @@ func (c *nemesisClient) call(ctx context.Context, in nemesisInput) (nemesisOutpu
 		case errors.As(err, &operr) && operr.Op == "dial":
 			c.at = (c.at + 1) % len(c.addrs)
 		default:
-			return nemesisOutput{unknown: true}, callUnknown
+			return nemesisOutput{unknown: true}, callUnknown, err
 		}
 	}
-	return nemesisOutput{}, callRefused
+	return nemesisOutput{}, callRefused, err
 }
 
 func (c *nemesisClient) moveTo(addr string) {
@@ -206,10 +209,11 @@ type history struct {
 	ops     []porcupine.Operation
 	refused map[string]int // calls refused by every node tried, by op
 	unknown map[string]int // calls of unknown outcome, by op
+	why     map[string]int // calls of unknown outcome, by error
 }
 
 func newHistory() *history {
-	return &history{start: time.Now(), refused: map[string]int{}, unknown: map[string]int{}}
+	return &history{start: time.Now(), refused: map[string]int{}, unknown: map[string]int{}, why: map[string]int{}}
 }
 
 func (h *history) now() int64 { return int64(time.Since(h.start)) }
@@ -240,7 +244,7 @@ func (h *history) call(ctx context.Context, id int, c *nemesisClient, in nemesis
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	op := porcupine.Operation{ClientId: id, Input: in, Call: h.now()}
-	out, oc := c.call(cctx, in)
+	out, oc, err := c.call(cctx, in)
 	op.Output, op.Return = out, h.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -250,6 +254,7 @@ func (h *history) call(ctx context.Context, id int, c *nemesisClient, in nemesis
 		return oc
 	case callUnknown:
 		h.unknown[in.op]++
+		h.why[errorKind(err)]++
 		if in.op == "get" {
 			return oc
 		}
@@ -257,6 +262,19 @@ func (h *history) call(ctx context.Context, id int, c *nemesisClient, in nemesis
 	}
 	h.ops = append(h.ops, op)
 	return oc
+}
+
+// errorKind is err without the addresses and numbers that vary.
+func errorKind(err error) string {
+	msg := err.Error()
+	var operr *net.OpError
+	if errors.As(err, &operr) {
+		msg = operr.Op + ": " + operr.Err.Error()
+	}
+	if len(msg) > 60 {
+		msg = msg[:60]
+	}
+	return msg
 }
 
 // firstWriteAfter returns when the first write called at or after t was
