@@ -227,14 +227,17 @@ func (nc *nemesisCluster) inject(kind string, hold time.Duration, h *history) st
 	case "kill-leader", "kill":
 		id := nc.pick(kind == "kill-leader")
 		var roles []string
+		wasLeader := false
 		for _, n := range nc.ids {
-			roles = append(roles, n+":"+nc.info(n, "cluster_role")+"/"+nc.info(n, "cluster_term"))
+			role := nc.info(n, "cluster_role")
+			wasLeader = wasLeader || n == id && role == "leader"
+			roles = append(roles, n+":"+role+"/"+nc.info(n, "cluster_term"))
 		}
 		killedAt := h.now()
 		nc.kill(id)
 		what = "SIGKILL " + id + " " + fmt.Sprint(roles)
 		time.Sleep(hold)
-		if kind == "kill-leader" {
+		if kind == "kill-leader" && wasLeader {
 			for deadline := time.Now().Add(clusterWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 				if at, ok := h.firstWriteAfter(killedAt); ok {
 					nc.failovers = append(nc.failovers, time.Duration(at-killedAt))
