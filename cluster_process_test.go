@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,10 +44,17 @@ func (p *clusterProc) stderr() string {
 // startNode runs crabkv serve --cluster for node id in base/id on free
 // loopback ports, and waits until it serves clients (after its --join,
 // if any).
-func startNode(t *testing.T, bin, base, id string, extra ...string) *clusterProc {
+func startNode(t testing.TB, bin, base, id string, extra ...string) *clusterProc {
 	t.Helper()
-	args := append([]string{"serve", "--dir", filepath.Join(base, id), "--addr", "127.0.0.1:0",
-		"--cluster", "--node-id", id, "--raft-addr", "127.0.0.1:0"}, extra...)
+	return startNodeAt(t, bin, base, id, "127.0.0.1:0", "127.0.0.1:0", extra...)
+}
+
+// startNodeAt is startNode with the client and raft addresses given, as a
+// restart needs them.
+func startNodeAt(t testing.TB, bin, base, id, addr, raftAddr string, extra ...string) *clusterProc {
+	t.Helper()
+	args := append([]string{"serve", "--dir", filepath.Join(base, id), "--addr", addr,
+		"--cluster", "--node-id", id, "--raft-addr", raftAddr}, extra...)
 	p := &clusterProc{id: id, cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	p.cmd.Env = append(p.cmd.Environ(), "GORACE=atexit_sleep_ms=0")
 	stderr, err := p.cmd.StderrPipe()
@@ -86,7 +96,7 @@ func startNode(t *testing.T, bin, base, id string, extra ...string) *clusterProc
 	return p
 }
 
-func nodeClient(t *testing.T, addr string) *redis.Client {
+func nodeClient(t testing.TB, addr string) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, MaxRetries: -1,
 		DialTimeout: 5 * time.Second, ReadTimeout: 20 * time.Second, WriteTimeout: 20 * time.Second})
 	t.Cleanup(func() { c.Close() })
@@ -116,7 +126,7 @@ type writer struct {
 	at      int
 }
 
-func (w *writer) set(ctx context.Context, t *testing.T, key, value string) error {
+func (w *writer) set(ctx context.Context, t testing.TB, key, value string) error {
 	addr := w.nodes[w.at%len(w.nodes)]
 	for hop := 0; hop < 3; hop++ {
 		c := w.clients[addr]
@@ -278,7 +288,7 @@ func TestClusterProcesses(t *testing.T) {
 	t.Logf("%d acknowledged writes checked; %d writes refused around the failover", len(acked), failed)
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(clusterWait)
 	for !cond() {
@@ -301,6 +311,10 @@ func TestServeClusterFlags(t *testing.T) {
 		{[]string{"--cluster", "--node-id", "n1"}, "needs --raft-addr"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--bootstrap", "--join", "127.0.0.1:1"}, "give one of them"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--no-sync"}, "--no-sync"},
+		{[]string{"--raft-dial", "n2=127.0.0.1:7002"}, "need --cluster"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2"}, "--raft-dial: \"n2\": want id=host:port"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2=127.0.0.1"}, "--raft-dial: \"n2=127.0.0.1\": want id=host:port"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2=127.0.0.1:1,n2=127.0.0.1:2"}, "--raft-dial: n2 given twice"},
 	} {
 		te := newTestEnv(t)
 		te.mustRun(t, exitError, append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...)...)
@@ -317,5 +331,94 @@ func TestServeClusterFlags(t *testing.T) {
 	te.mustRun(t, exitError, "cluster", "dance")
 	if msg := te.errOut.String(); !strings.Contains(msg, "usage: crabkv cluster status") {
 		t.Errorf("cluster dance: stderr %q", msg)
+	}
+}
+
+// A node removed, wiped and joined again catches up from a snapshot, as
+// real processes: the leader's log has been trimmed (--raft-trailing-logs,
+// crabkv cluster snapshot) past the writes the node missed, and the
+// rejoined node ends up with every acknowledged write.
+func TestClusterWipedNodeRejoins(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs SIGKILL")
+	}
+	bin, err := exec.LookPath("crabkv")
+	if err != nil {
+		t.Fatalf("the test binary is not on PATH as crabkv: %v", err)
+	}
+	base := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*clusterWait)
+	defer cancel()
+	trail := []string{"--raft-trailing-logs", "8"}
+	n1 := startNode(t, bin, base, "n1", append(trail, "--bootstrap")...)
+	procs := []*clusterProc{n1,
+		startNode(t, bin, base, "n2", append(trail, "--join", n1.addr)...),
+		startNode(t, bin, base, "n3", append(trail, "--join", n1.addr)...)}
+	var leader, wiped *clusterProc
+	waitUntil(t, "a leader", func() bool {
+		for _, p := range procs {
+			if infoField(ctx, nodeClient(t, p.addr), "cluster_role") == "leader" {
+				leader = p
+				return true
+			}
+		}
+		return false
+	})
+	for _, p := range procs {
+		if p != leader {
+			wiped = p
+		}
+	}
+	lc := nodeClient(t, leader.addr)
+	acked := map[string]string{}
+	set := func(from, to int, prefix string) {
+		for i := from; i < to; i++ {
+			k, v := fmt.Sprintf("k%03d", i), fmt.Sprintf("%s%d", prefix, i)
+			if err := lc.Set(ctx, k, v, 0).Err(); err != nil {
+				t.Fatalf("SET %s on the leader: %v", k, err)
+			}
+			acked[k] = v
+		}
+	}
+	set(0, 60, "before")
+	if err := lc.Do(ctx, "crabkv.cluster", "leave", wiped.id).Err(); err != nil {
+		t.Fatalf("CRABKV.CLUSTER LEAVE %s: %v", wiped.id, err)
+	}
+	if err := wiped.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-wiped.exited
+	if err := os.RemoveAll(filepath.Join(base, wiped.id)); err != nil {
+		t.Fatal(err)
+	}
+	set(30, 90, "after")
+	if out, err := exec.CommandContext(ctx, bin, "cluster", "snapshot", "--addr", leader.addr).CombinedOutput(); err != nil {
+		t.Fatalf("crabkv cluster snapshot on the leader: %v\n%s", err, out)
+	}
+	if first := infoField(ctx, lc, "cluster_first_index"); first == "" || first == "0" || first == "1" {
+		t.Fatalf("the leader's log starts at %q after a snapshot: not trimmed", first)
+	}
+
+	back := startNode(t, bin, base, wiped.id, append(trail, "--join", leader.addr)...)
+	conn := nodeClient(t, back.addr).Conn()
+	defer conn.Close()
+	if err := conn.ReadOnly(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Sorted(maps.Keys(acked))
+	waitUntil(t, "the rejoined node to hold every acknowledged write", func() bool {
+		vals, err := conn.MGet(ctx, keys...).Result()
+		if err != nil {
+			return false
+		}
+		for i, k := range keys {
+			if vals[i] != acked[k] {
+				return false
+			}
+		}
+		return true
+	})
+	if n := infoField(ctx, nodeClient(t, back.addr), "cluster_snapshots_restored"); n != "1" {
+		t.Errorf("the rejoined node restored %q snapshots, want 1", n)
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 var clusterVerb = verb{
 	name:    "cluster",
-	args:    "status | join <id> <raft-host:port> [<client-host:port>] | leave <id>",
+	args:    "status | join <id> <raft-host:port> [<client-host:port>] | leave <id> | snapshot",
 	summary: "show or change the members of a cluster of crabkv serve --cluster",
 	help: `
 Cluster talks to a running node of a cluster (crabkv serve --cluster) at
@@ -26,6 +26,9 @@ Cluster talks to a running node of a cluster (crabkv serve --cluster) at
            a voting member; its client address lets the others redirect
            clients to it when it leads.
   leave    removes a member. A leader that removes itself steps down.
+  snapshot has the node take a snapshot now and trim raft's log to the
+           entries --raft-trailing-logs keeps; a node that joins later
+           receives the snapshot instead of the entries trimmed.
 
 Join and leave are served by the leader; a node that is not the leader
 answers with the leader's address, which cluster follows once. The
@@ -69,11 +72,11 @@ func runCluster(e *env, v *verb, args []string) int {
 			}
 		}
 		return exitOK
-	case sub == "join" && (len(rest) == 3 || len(rest) == 4), sub == "leave" && len(rest) == 2:
+	case sub == "join" && (len(rest) == 3 || len(rest) == 4), sub == "leave" && len(rest) == 2, sub == "snapshot" && len(rest) == 1:
 		if _, err := clusterCall(ctx, *addr, *pass, rest...); err != nil {
 			return e.fail(err)
 		}
-		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s %s: done\n", sub, rest[1]) // best effort
+		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s: done\n", strings.Join(rest, " ")) // best effort
 		return exitOK
 	}
 	return usage()

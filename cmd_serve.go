@@ -73,7 +73,12 @@ or "-CLUSTERDOWN" while there is no leader. Reads are linearizable, served
 by the leader, unless the connection sends READONLY: then any node answers
 from its own copy, which may lag. INFO cluster and 'crabkv cluster status'
 show the node's view; 'crabkv cluster join|leave' change the members.
---no-sync is refused: a cluster's writes are synced.`,
+--no-sync is refused: a cluster's writes are synced. --raft-dial
+id=host:port,... makes this node reach those members through another
+address than their raft address, such as a proxy in between; the others
+still dial what they are told. --raft-trailing-logs is how many entries
+raft keeps after a snapshot (default 10240): a node further behind, or a
+new one, is sent the snapshot instead.`,
 	run: runServe,
 }
 

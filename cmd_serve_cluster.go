@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/crabkv/crabkv/cluster"
 	"github.com/crabkv/crabkv/server"
@@ -19,6 +20,8 @@ type serveClusterFlags struct {
 	raftAddr  string
 	bootstrap bool
 	join      string
+	dial      string
+	trailing  uint64
 }
 
 func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
@@ -28,14 +31,16 @@ func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
 	fs.StringVar(&cf.raftAddr, "raft-addr", "", "`host:port` the node talks raft on; peers must reach it")
 	fs.BoolVar(&cf.bootstrap, "bootstrap", false, "start a new cluster of this node (the first node only)")
 	fs.StringVar(&cf.join, "join", "", "ask the cluster of the node serving clients at `host:port` to add this node")
+	fs.Uint64Var(&cf.trailing, "raft-trailing-logs", 0, "how many `entries` raft keeps in its log after a snapshot, for followers slightly behind (0: 10240)")
+	fs.StringVar(&cf.dial, "raft-dial", "", "reach these members through other addresses than their raft addresses (a proxy, a tunnel): `id=host:port[,id=host:port...]`")
 	return cf
 }
 
 // check reports a combination of flags that cannot work.
 func (cf *serveClusterFlags) check(noSync bool) error {
 	if !cf.enabled {
-		if cf.nodeID != "" || cf.raftAddr != "" || cf.bootstrap || cf.join != "" {
-			return errors.New("--node-id, --raft-addr, --bootstrap and --join need --cluster")
+		if cf.nodeID != "" || cf.raftAddr != "" || cf.bootstrap || cf.join != "" || cf.dial != "" || cf.trailing != 0 {
+			return errors.New("--node-id, --raft-addr, --raft-dial, --raft-trailing-logs, --bootstrap and --join need --cluster")
 		}
 		return nil
 	}
@@ -49,7 +54,27 @@ func (cf *serveClusterFlags) check(noSync bool) error {
 	case noSync:
 		return errors.New("--no-sync: a cluster node acknowledges only synced writes")
 	}
-	return nil
+	_, err := parseRaftDial(cf.dial)
+	return err
+}
+
+// parseRaftDial parses --raft-dial: a comma-separated list of id=host:port.
+func parseRaftDial(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	dial := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		id, addr, ok := strings.Cut(item, "=")
+		if _, _, err := net.SplitHostPort(addr); !ok || id == "" || err != nil {
+			return nil, fmt.Errorf("--raft-dial: %q: want id=host:port", item)
+		}
+		if _, dup := dial[id]; dup {
+			return nil, fmt.Errorf("--raft-dial: %s given twice", id)
+		}
+		dial[id] = addr
+	}
+	return dial, nil
 }
 
 // openClusterNode opens the node in the data directory, joins it to a
@@ -65,9 +90,14 @@ func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string
 	if err := ensureDir(dir); err != nil {
 		return nil, nil, err
 	}
+	dial, err := parseRaftDial(cf.dial)
+	if err != nil {
+		return nil, nil, err
+	}
 	node, err := cluster.Open(cluster.Config{
-		ID: cf.nodeID, RaftAddr: cf.raftAddr, Dir: dir, Bootstrap: cf.bootstrap,
-		Log: e.stderr, LogLevel: "warn",
+		ID: cf.nodeID, RaftAddr: cf.raftAddr, Dir: dir, Bootstrap: cf.bootstrap, Dial: dial,
+		TrailingLogs: cf.trailing,
+		Log:          e.stderr, LogLevel: "warn",
 	})
 	if err != nil {
 		return nil, nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -46,6 +47,13 @@ type Config struct {
 	Bootstrap bool
 	// Peers are the founding members other than this node, for Bootstrap.
 	Peers []Peer
+	// Dial maps members' IDs to the addresses this node dials to reach
+	// them, in place of the raft addresses the cluster's configuration
+	// records: a proxy, a tunnel or a translated address between this node
+	// and that one. Members it leaves out are dialed at their raft
+	// address. Only this node's outgoing connections are affected; what
+	// the others dial is up to their own Dial.
+	Dial map[string]string
 	// KV configures the store. Its size limits must be the same on every
 	// node: they decide which writes are refused. NoSync and ReadOnly are
 	// ignored: the store is the state machine of an acknowledged log, so
@@ -87,6 +95,7 @@ func (c *Config) withDefaults() (Config, error) {
 	case o.Dir == "":
 		return o, errors.New("cluster: Config.Dir is required")
 	}
+	o.Dial = maps.Clone(c.Dial) // the caller may change its map later
 	def := raft.DefaultConfig()
 	o.SnapshotThreshold = or(o.SnapshotThreshold, 8192)
 	o.SnapshotInterval = or(o.SnapshotInterval, def.SnapshotInterval)
@@ -140,12 +149,15 @@ func (c *Config) logger(name string) hclog.Logger {
 // machine is the store in its data directory. It is safe for concurrent
 // use.
 type Node struct {
-	cfg   Config
-	raft  *raft.Raft
-	fsm   *fsm
-	logs  *raftboltdb.BoltStore
-	snaps *raft.FileSnapshotStore
-	trans *raft.NetworkTransport
+	cfg  Config
+	raft *raft.Raft
+	// started is raft once NewRaft has returned it, for the dialer, which
+	// raft's goroutines may call before then.
+	started atomic.Pointer[raft.Raft]
+	fsm     *fsm
+	logs    *raftboltdb.BoltStore
+	snaps   *raft.FileSnapshotStore
+	trans   *raft.NetworkTransport
 	// readyTerm is the term in which this node, as leader, has applied a
 	// barrier: from then its commit index covers every entry earlier
 	// leaders committed (see reads.go).
@@ -195,7 +207,12 @@ func Open(c Config) (n *Node, err error) {
 	if err := n.catchUpFromSnapshot(); err != nil {
 		return nil, err
 	}
-	if n.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, cfg.logger("transport")); err != nil {
+	if n.trans, err = raft.NewTCPTransportWithConfig(cfg.RaftAddr, nil, &raft.NetworkTransportConfig{
+		ServerAddressProvider: n.dialer(),
+		MaxPool:               3,
+		Timeout:               10 * time.Second,
+		Logger:                cfg.logger("transport"),
+	}); err != nil {
 		return nil, fmt.Errorf("cluster: raft transport: %w", err)
 	}
 	closers = append(closers, n.trans)
@@ -207,6 +224,7 @@ func Open(c Config) (n *Node, err error) {
 	if n.raft, err = raft.NewRaft(cfg.raftConfig(), n.fsm, n.logs, n.logs, n.snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
+	n.started.Store(n.raft)
 	return n, nil
 }
 
@@ -250,6 +268,38 @@ func (n *Node) bootstrap() error {
 	}
 	return raft.BootstrapCluster(n.cfg.raftConfig(), n.logs, n.logs, n.snaps, n.trans,
 		raft.Configuration{Servers: servers})
+}
+
+// dialer returns the transport's map of members to the addresses it dials
+// (Config.Dial), or nil, which dials every member at its raft address.
+func (n *Node) dialer() raft.ServerAddressProvider {
+	if len(n.cfg.Dial) == 0 {
+		return nil
+	}
+	return dialMap{n}
+}
+
+// dialMap is Config.Dial as raft's transport asks for it: by member ID.
+type dialMap struct{ n *Node }
+
+// ServerAddr returns the address to dial to reach member id: its entry in
+// Config.Dial, or else its raft address in the latest configuration. An
+// error makes the transport dial the address it was given (and log that
+// it did).
+func (d dialMap) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	if addr, ok := d.n.cfg.Dial[string(id)]; ok {
+		return raft.ServerAddress(addr), nil
+	}
+	if r := d.n.started.Load(); r != nil {
+		if f := r.GetConfiguration(); f.Error() == nil {
+			for _, s := range f.Configuration().Servers {
+				if s.ID == id {
+					return s.Address, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("cluster: no address known for member %s", id)
 }
 
 // Addr returns the raft address the node listens on.

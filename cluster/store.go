@@ -332,7 +332,9 @@ func (s *Store) statusFields() [][2]string {
 		{"cluster_commit_index", fmt.Sprint(st.CommitIndex)},
 		{"cluster_applied_index", fmt.Sprint(st.AppliedIndex)},
 		{"cluster_last_index", fmt.Sprint(st.LastIndex)},
+		{"cluster_first_index", fmt.Sprint(st.FirstIndex)},
 		{"cluster_last_snapshot_index", fmt.Sprint(st.LastSnapshotIndex)},
+		{"cluster_snapshots_restored", fmt.Sprint(st.SnapshotsRestored)},
 		{"cluster_leader_id", st.LeaderID},
 		{"cluster_leader_raft_addr", st.Leader},
 		{"cluster_leader_addr", leaderAddr},
@@ -349,6 +351,8 @@ func (s *Store) statusFields() [][2]string {
 //	                                add a voter (on the leader), and
 //	                                record its client address
 //	CRABKV.CLUSTER LEAVE id         remove a member (on the leader)
+//	CRABKV.CLUSTER SNAPSHOT         take a snapshot of this node now, and
+//	                                trim raft's log to its trailing entries
 //	CLUSTER SLOTS                   slot range 0-16383 served by the leader,
 //	                                with the followers as replicas, so
 //	                                cluster clients find the leader
@@ -392,8 +396,13 @@ func (s *Store) Command(args [][]byte) (any, bool) {
 			return err, true
 		}
 		return "OK", true
+	case sub == "snapshot" && len(args) == 2:
+		if err := s.n.Snapshot(); err != nil {
+			return err, true
+		}
+		return "OK", true
 	}
-	return errors.New("syntax: CRABKV.CLUSTER STATUS | JOIN id raft-host:port [client-host:port] | LEAVE id"), true
+	return errors.New("syntax: CRABKV.CLUSTER STATUS | JOIN id raft-host:port [client-host:port] | LEAVE id | SNAPSHOT"), true
 }
 
 func truncateArg(b []byte) string {
