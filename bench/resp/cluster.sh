@@ -1,18 +1,24 @@
 #!/bin/sh
 # Runs redis-benchmark against the leader of a three-node crabkv cluster
 # (crabkv serve --cluster, three processes on loopback) and against a
-# single crabkv serve, both durable, and prints the medians and ranges.
+# single crabkv serve, both durable, and prints Markdown tables of the
+# medians and ranges: requests per second, the p50 and p99 latency
+# redis-benchmark reports, and the CPU time the servers spent (all three
+# nodes for the cluster) per 10,000 requests.
 #
 #   bench/resp/cluster.sh [trials]   (default 3)
 #
-# Each trial starts fresh processes and data directories and runs
-#   redis-benchmark -t set,get -n $N -c 20 -q     (N=20000 by default)
+# Each trial starts fresh processes and data directories and runs, for
+# each P in PIPES (default "1 16"),
+#   redis-benchmark -t set,get -n $N -c $C -P $P --csv   (N=50000, C=50)
 # the single server and the cluster alternating, so that drift in the
 # machine hits both alike. Needs: go, redis-cli, redis-benchmark.
 set -eu
 
 trials=${1:-3}
-n=${N:-20000}
+n=${N:-50000}
+c=${C:-50}
+pipes=${PIPES:-1 16}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 pids=
@@ -25,6 +31,7 @@ for tool in redis-benchmark redis-cli go; do
 	command -v "$tool" >/dev/null || { echo "cluster.sh: $tool is not installed" >&2; exit 2; }
 done
 (cd "$root" && go build -o "$work/crabkv" .)
+tick=$(getconf CLK_TCK)
 
 waitfor() { # port
 	i=0
@@ -37,16 +44,27 @@ stopall() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	pids=
 }
-bench() { # port -> "set get" requests per second
-	redis-benchmark -p "$1" -t set,get -n "$n" -c 20 -q 2>/dev/null | tr '\r' '\n' |
-		awk '/^SET:/{s=$2} /^GET:/{g=$2} END{print s, g}'
+cpu() { # CPU seconds (user+system) of the running servers
+	for p in $pids; do cat "/proc/$p/stat"; done |
+		awk -v t="$tick" '{sub(/^.*\) /, ""); s += $12 + $13} END{printf "%.3f", s / t}'
+}
+bench() { # kind port: one row per test of "kind P test rps p50 p99 cpu-per-10k"
+	for p in $pipes; do
+		for test in set get; do
+			before=$(cpu)
+			line=$(redis-benchmark -p "$2" -t "$test" -n "$n" -c "$c" -P "$p" --csv 2>/dev/null | tail -1)
+			after=$(cpu)
+			echo "$line" | tr -d '"' | awk -F, -v k="$1" -v p="$p" -v t="$test" -v b="$before" -v a="$after" -v n="$n" \
+				'{printf "%s %s %s %.0f %s %s %.3f\n", k, p, t, $2, $5, $7, (a - b) * 10000 / n}' >>"$work/results"
+		done
+	done
 }
 
 for t in $(seq "$trials"); do
 	d=$(mktemp -d "$work/single.XXXXXX")
 	"$work/crabkv" serve --dir "$d" --addr 127.0.0.1:6481 2>"$d.log" & pids="$!"
 	waitfor 6481
-	echo "single $(bench 6481)" >>"$work/results"
+	bench single 6481
 	stopall
 
 	d=$(mktemp -d "$work/cluster.XXXXXX")
@@ -60,16 +78,26 @@ for t in $(seq "$trials"); do
 	done
 	redis-cli -p 6491 INFO cluster | grep -q '^cluster_role:leader' ||
 		{ echo "cluster.sh: n1 is not the leader" >&2; exit 1; }
-	echo "cluster $(bench 6491)" >>"$work/results"
+	bench cluster 6491
 	stopall
 done
+[ -z "${KEEP:-}" ] || cp "$work/results" "$KEEP"
 
-# median and range of column $2 for rows starting $1
+# median (min–max) of column $4 for rows starting "$1 $2 $3 "
 stat() {
-	grep "^$1 " "$work/results" | awk -v c="$2" '{print $c}' | sort -n |
-		awk '{v[NR]=$1} END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.0f (%.0f–%.0f)", m, v[1], v[NR]}'
+	grep "^$1 $2 $3 " "$work/results" | awk -v c="$4" '{print $c}' | sort -g |
+		awk '{v[NR]=$1} END{m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%g (%g–%g)", m, v[1], v[NR]}'
 }
-echo "| redis-benchmark -n $n -c 20, $trials trials | SET req/s median (min–max) | GET req/s median (min–max) |"
-echo "|---|---|---|"
-echo "| crabkv serve | $(stat single 2) | $(stat single 3) |"
-echo "| 3-node cluster, leader | $(stat cluster 2) | $(stat cluster 3) |"
+for p in $pipes; do
+	echo
+	echo "redis-benchmark -t set,get -n $n -c $c -P $p, $trials trials; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	echo "| server | test | req/s | p50 ms | p99 ms | server CPU s per 10k req |"
+	echo "|---|---|---|---|---|---|"
+	for k in single cluster; do
+		for test in set get; do
+			name="crabkv serve"; [ "$k" = single ] || name="3-node cluster, leader"
+			echo "| $name | $(echo $test | tr a-z A-Z) | $(stat $k $p $test 4) | $(stat $k $p $test 5) | $(stat $k $p $test 6) | $(stat $k $p $test 7) |"
+		done
+	done
+done
