@@ -206,7 +206,7 @@ func TestStoreExpiringKeys(t *testing.T) {
 	exat := time.Now().Add(time.Hour).Truncate(time.Second)
 	must("SET EX", lc.Set(c, "ex", "1", time.Hour).Err())
 	must("SET PXAT", lc.Do(c, "SET", "pxat", "2", "PXAT", exat.UnixMilli()).Err())
-	must("SETEX", lc.SetEx(c, "setex", "3", time.Hour).Err())
+	must("SETEX", lc.Do(c, "SETEX", "setex", 3600, "3").Err())
 	must("SET", lc.Set(c, "plain", "4", 0).Err())
 	must("SET persist", lc.Set(c, "persist", "5", time.Hour).Err())
 	must("SET keep", lc.Set(c, "keep", "6", 0).Err())
