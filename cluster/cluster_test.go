@@ -6,6 +6,8 @@ import (
 	"maps"
 	"os"
 	"testing"
+
+	"github.com/crabkv/crabkv/kv"
 )
 
 // Writes through the leader reach every node's store in log order; a
@@ -82,13 +84,13 @@ func TestBatchIsOneEntry(t *testing.T) {
 	}
 	// Bypass the leader's check, as an older or damaged proposer might:
 	// every node's state machine refuses the whole entry alike.
-	bad := appendCommand(nil, []Op{Put([]byte("half"), []byte("1")), {Kind: OpPutExpiry, Key: []byte("e"), Value: []byte("v"), Expiry: 1}})
+	bad := appendCommand(nil, []Op{Put([]byte("half"), []byte("1")), {Kind: OpPutExpiry, Key: []byte("e"), Value: []byte("v"), Expiry: -1}})
 	f := l.raft.Apply(bad, waitLimit)
 	if err := f.Error(); err != nil {
 		t.Fatal(err)
 	}
-	if err, _ := f.Response().(error); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("refused entry's response = %v, want ErrUnsupported", f.Response())
+	if err, _ := f.Response().(error); !errors.Is(err, kv.ErrInvalidTTL) {
+		t.Errorf("refused entry's response = %v, want kv.ErrInvalidTTL", f.Response())
 	}
 	tc.waitConverged()
 	for id, n := range tc.nodes {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/walfmt"
@@ -13,10 +14,10 @@ import (
 // A command is the payload of one raft log entry: the writes one client
 // request makes, applied as one atomic batch on every node. Its encoding is
 // part of the replicated log, which outlives any one binary, so it is never
-// changed in place: a new layout gets a new version byte, and a node that
-// meets a version it does not know fails that entry on every node alike.
+// changed in place: a new layout or meaning gets a new version byte, and a
+// node that meets a version it does not know fails that entry.
 //
-//	command = version (1 byte, commandVersion)
+//	command = version (1 byte: 1 or 2, see below)
 //	          count   (uvarint: number of operations, 1..kv.MaxBatchOps)
 //	          op * count
 //	          crc     (4 bytes, little endian: CRC-32C of every byte before it)
@@ -30,7 +31,19 @@ import (
 // Keys and values are length-prefixed bytes, so any byte string is safe.
 // The checksum covers the whole command: raft's log store and transport
 // do not checksum what they carry.
-const commandVersion = 1
+//
+// Versions 1 and 2 share the layout and differ in what OpPutExpiry means.
+// Version 1 was written when no node applied expiries: its OpPutExpiry is
+// refused with ErrUnsupported, as every node refused it then, so a log
+// replayed today builds the state it built then. Version 2 applies it. A
+// command is written as version 1 unless it holds an OpPutExpiry, so the
+// entries of plain writes stay readable by nodes that know only version 1
+// (during an upgrade of the members one by one, expiring writes wait until
+// every member runs a binary that knows version 2).
+const (
+	commandVersionPlain  = 1
+	commandVersionExpiry = 2
+)
 
 // OpKind is the kind of one operation of a command.
 type OpKind uint8
@@ -41,10 +54,10 @@ const (
 	OpPut OpKind = 1
 	// OpDelete removes a key.
 	OpDelete OpKind = 2
-	// OpPutExpiry sets a key to a value that expires at an absolute time.
-	// The encoding is reserved for the engine's expiring keys; until the
-	// engine has them, applying it fails with ErrUnsupported on every
-	// node, so no replica's state depends on it.
+	// OpPutExpiry sets a key to a value that expires at an absolute time
+	// (in a version 2 command; version 1 refuses it). The time is
+	// decided once, by the node that proposes the write, so that every
+	// node applies the same record whenever it applies it.
 	OpPutExpiry OpKind = 3
 )
 
@@ -76,6 +89,13 @@ func Put(key, value []byte) Op { return Op{Kind: OpPut, Key: key, Value: value} 
 // Delete returns an operation that removes key.
 func Delete(key []byte) Op { return Op{Kind: OpDelete, Key: key} }
 
+// PutExpiresAt returns an operation that sets key to value until at: from
+// that instant on the key is absent on every node, each judging by its
+// own clock. at must be after 1970.
+func PutExpiresAt(key, value []byte, at time.Time) Op {
+	return Op{Kind: OpPutExpiry, Key: key, Value: value, Expiry: at.UnixNano()}
+}
+
 // ErrBadCommand is wrapped by the error for an entry of the raft log that
 // is not a well-formed command: a wrong checksum, an unknown version or
 // kind, or a length that runs past the entry.
@@ -87,7 +107,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // extended slice.
 func appendCommand(dst []byte, ops []Op) []byte {
 	start := len(dst)
-	dst = append(dst, commandVersion)
+	version := byte(commandVersionPlain)
+	for _, op := range ops {
+		if op.Kind == OpPutExpiry {
+			version = commandVersionExpiry
+		}
+	}
+	dst = append(dst, version)
 	dst = binary.AppendUvarint(dst, uint64(len(ops)))
 	for _, op := range ops {
 		dst = append(dst, byte(op.Kind))
@@ -121,8 +147,9 @@ func decodeCommand(b []byte) ([]Op, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadCommand)
 	}
-	if body[0] != commandVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrBadCommand, body[0])
+	version := body[0]
+	if version != commandVersionPlain && version != commandVersionExpiry {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrBadCommand, version)
 	}
 	d := decoder{b: body[1:]}
 	n := d.uvarint()
@@ -138,6 +165,13 @@ func decodeCommand(b []byte) ([]Op, error) {
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadCommand, d.err)
+	}
+	if version == commandVersionPlain {
+		for i, op := range ops {
+			if op.Kind == OpPutExpiry {
+				return nil, fmt.Errorf("cluster: operation %d (%s) of a version 1 command: %w", i+1, op.Kind, ErrUnsupported)
+			}
+		}
 	}
 	return ops, nil
 }

@@ -70,14 +70,14 @@ func TestCommandDamage(t *testing.T) {
 // is sliced.
 func TestCommandLyingLengths(t *testing.T) {
 	tests := map[string][]byte{
-		"no ops":         {commandVersion, 0},
-		"too many ops":   {commandVersion, 0xff, 0xff, 0xff, 0x7f, byte(OpDelete), 1, 'k'},
-		"key past end":   {commandVersion, 1, byte(OpDelete), 9, 'k'},
-		"value past end": {commandVersion, 1, byte(OpPut), 1, 'k', 9, 'v'},
-		"unknown kind":   {commandVersion, 1, 9, 1, 'k'},
-		"version":        {commandVersion + 1, 1, byte(OpDelete), 1, 'k'},
-		"trailing bytes": {commandVersion, 1, byte(OpDelete), 1, 'k', 0},
-		"expiry cut":     {commandVersion, 1, byte(OpPutExpiry), 1, 'k', 1, 'v', 0, 0},
+		"no ops":         {commandVersionPlain, 0},
+		"too many ops":   {commandVersionPlain, 0xff, 0xff, 0xff, 0x7f, byte(OpDelete), 1, 'k'},
+		"key past end":   {commandVersionPlain, 1, byte(OpDelete), 9, 'k'},
+		"value past end": {commandVersionPlain, 1, byte(OpPut), 1, 'k', 9, 'v'},
+		"unknown kind":   {commandVersionPlain, 1, 9, 1, 'k'},
+		"version":        {commandVersionExpiry + 1, 1, byte(OpDelete), 1, 'k'},
+		"trailing bytes": {commandVersionPlain, 1, byte(OpDelete), 1, 'k', 0},
+		"expiry cut":     {commandVersionPlain, 1, byte(OpPutExpiry), 1, 'k', 1, 'v', 0, 0},
 	}
 	for name, body := range tests {
 		b := appendCRC(body)

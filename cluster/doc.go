@@ -14,6 +14,14 @@
 // refused depends only on the entry and the store's size limits, which
 // every node must share.
 //
+// # Expiring keys
+//
+// An expiring put carries the absolute instant its key expires, decided
+// once by the leader as it proposes the write (store_ttl.go), so that
+// every node applies the same record however late it applies it. Each
+// node then judges expiry by its own clock: the members' clocks are
+// assumed to agree roughly. Snapshots carry each key's expiry.
+//
 // # The applied index
 //
 // Each batch the state machine writes carries, in the same atomic record,

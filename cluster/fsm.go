@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/walfmt"
@@ -36,8 +37,10 @@ const nodeKeyPrefix = ReservedPrefix + "node/"
 // respKey is the key of id's client address.
 func respKey(id string) []byte { return []byte(nodeKeyPrefix + id + "/resp") }
 
-// ErrUnsupported is returned for a write the engine cannot apply yet: an
-// expiring put. Every node refuses it alike.
+// ErrUnsupported is the error for an entry whose meaning this binary
+// keeps refusing so that a replay agrees with what every node did when it
+// was first applied: an expiring put in a version 1 command (see
+// command.go).
 var ErrUnsupported = errors.New("cluster: operation not supported by this engine")
 
 // ErrReservedKey is returned for a client's write of a key that starts
@@ -203,8 +206,8 @@ func checkOps(ops []Op, opts kv.Options) error {
 	for i, op := range ops {
 		var err error
 		switch {
-		case op.Kind == OpPutExpiry:
-			err = ErrUnsupported
+		case op.Kind == OpPutExpiry && op.Expiry <= 0:
+			err = fmt.Errorf("%w: expiry %d is not after 1970", kv.ErrInvalidTTL, op.Expiry)
 		case len(op.Key) == 0:
 			err = kv.ErrEmptyKey
 		case len(op.Key) > opts.MaxKeySize:
@@ -243,7 +246,7 @@ var markerSize = walfmt.RecordSize(len(appliedKey), 8)
 
 func (s *batchSize) add(op Op) {
 	s.n++
-	s.bytes += walfmt.RecordSize(len(op.Key), len(op.Value))
+	s.bytes += walfmt.RecordSizeExpiring(len(op.Key), len(op.Value), op.Expiry)
 }
 
 // fits reports whether ops fit in the batch with the marker.
@@ -257,9 +260,15 @@ func (s *batchSize) fits(ops []Op) bool {
 
 func (f *fsm) add(ops []Op, acc *batchSize) {
 	for _, op := range ops {
-		if op.Kind == OpDelete {
+		switch op.Kind {
+		case OpDelete:
 			f.batch.Delete(op.Key)
-		} else {
+		case OpPutExpiry:
+			// An expiry already past writes a record that is absent
+			// from the start: a replay long after the write agrees
+			// with the nodes that applied it in time.
+			f.batch.PutExpiresAt(op.Key, op.Value, time.Unix(0, op.Expiry))
+		default:
 			f.batch.Put(op.Key, op.Value)
 		}
 		f.keys = append(f.keys, op.Key)

@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/hashicorp/raft"
@@ -105,12 +107,19 @@ func TestFSMRefusedEntryWritesNothing(t *testing.T) {
 	}{
 		{"reserved key", []Op{Put([]byte("x1"), []byte("v")), Put(appliedKey, []byte("12345678"))}, ErrReservedKey},
 		{"key too large", []Op{Put([]byte("x2"), []byte("v")), Delete(bytes.Repeat([]byte("k"), 17))}, kv.ErrKeyTooLarge},
-		{"expiry", []Op{Put([]byte("x3"), []byte("v")), {Kind: OpPutExpiry, Key: []byte("e"), Value: []byte("v"), Expiry: 1}}, ErrUnsupported},
+		{"expiry before 1970", []Op{Put([]byte("x3"), []byte("v")), {Kind: OpPutExpiry, Key: []byte("e"), Value: []byte("v"), Expiry: -5}}, kv.ErrInvalidTTL},
 		{"empty key", []Op{Put([]byte("x4"), []byte("v")), Put(nil, []byte("v"))}, kv.ErrEmptyKey},
+		// Version 1 commands never applied an expiry: a replay refuses
+		// them as every node did when they were new.
+		{"expiry in a version 1 command", []Op{Put([]byte("x6"), []byte("v")), PutExpiresAt([]byte("e"), []byte("v"), time.Now().Add(time.Hour))}, ErrUnsupported},
 	}
 	logs := []*raft.Log{entry(1, Put([]byte("before"), []byte("1")))}
 	for i, tt := range tests {
-		logs = append(logs, entry(uint64(i+2), tt.ops...))
+		l := entry(uint64(i+2), tt.ops...)
+		if strings.Contains(tt.name, "version 1") {
+			l.Data = asVersion1(l.Data)
+		}
+		logs = append(logs, l)
 	}
 	logs = append(logs, entry(uint64(len(logs)+1), Put([]byte("after"), []byte("1"))),
 		&raft.Log{Index: uint64(len(logs) + 2), Type: raft.LogCommand, Data: []byte("garbage")})
@@ -172,14 +181,17 @@ func readSnapshot(t testing.TB, b []byte) map[string]string {
 	}
 	m := map[string]string{}
 	for {
-		k, v, err := sr.next()
+		r, err := sr.next()
 		if err == io.EOF {
 			return m
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		m[string(k)] = string(v)
+		m[string(r.key)] = string(r.value)
+		if r.expiry != 0 {
+			m[string(r.key)] += fmt.Sprintf(" until %d", r.expiry)
+		}
 	}
 }
 

@@ -238,6 +238,9 @@ func kvOptions(o *kv.Options) kv.Options {
 	opts.NoSync, opts.ReadOnly = false, false
 	opts.MaxKeySize = or(opts.MaxKeySize, kv.DefaultMaxKeySize)
 	opts.MaxValueSize = or(opts.MaxValueSize, kv.DefaultMaxValueSize)
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
 	return opts
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 )
@@ -99,14 +100,18 @@ func (f *fsm) rebuild(r io.Reader) (uint64, error) {
 func load(db *kv.DB, sr *snapshotReader) error {
 	b := db.NewBatch()
 	for {
-		key, value, err := sr.next()
+		r, err := sr.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		b.Put(key, value)
+		if r.expiry != 0 {
+			b.PutExpiresAt(r.key, r.value, time.Unix(0, r.expiry))
+		} else {
+			b.Put(r.key, r.value)
+		}
 		if b.Size() >= restoreBatchBytes || b.Len() >= kv.MaxBatchOps/2 {
 			if err := db.Write(b); err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/walfmt"
@@ -20,8 +21,8 @@ import (
 //	header = magic "CRKVSNAP" | version (1 byte, snapshotVersion)
 //	         | applied index (8 bytes, little endian)
 //	record = tag (1 byte, tagRecord) | klen (uvarint) key | vlen (uvarint) value
-//	         (tag 2 is reserved for a record with an expiry: the same
-//	         fields, then 8 bytes of Unix nanoseconds)
+//	       | tag (1 byte, tagExpiring) | klen (uvarint) key | vlen (uvarint) value
+//	         | expiry (8 bytes, little endian, int64 Unix nanoseconds, > 0)
 //	end    = tag (1 byte, tagEnd) | records (8 bytes, little endian)
 //	         | crc (4 bytes, little endian: CRC-32C of every byte before it)
 //
@@ -29,11 +30,18 @@ import (
 // the rebuilt store in only after the end's count and checksum match: a
 // truncated or damaged snapshot never replaces a store. The cluster's own
 // applied-index key is not a record: the header carries the index.
+//
+// Tag 2 was reserved for expiring keys from the first version on, so a
+// reader that does not know it refuses the snapshot rather than restoring
+// keys without their expiries. A key is in the snapshot if it had not
+// expired by the clock of the node that took it; one that expires before
+// the snapshot is restored is written with its expiry, and is absent.
 const (
 	snapshotMagic   = "CRKVSNAP"
 	snapshotVersion = 1
 	tagEnd          = 0
 	tagRecord       = 1
+	tagExpiring     = 2
 )
 
 // ErrBadSnapshot is wrapped by the error for a snapshot stream that is
@@ -51,9 +59,16 @@ type cowSnapshot struct {
 	db    *kv.DB // the store the snapshot was taken of
 	index uint64
 	keys  []string
-	// saved holds old values, nil for a key that was absent (guarded by
-	// f.snapMu).
-	saved map[string][]byte
+	// saved holds old values and expiries, a nil value for a key that
+	// was absent (guarded by f.snapMu).
+	saved map[string]savedValue
+}
+
+// savedValue is a key's value and expiry (Unix ns, 0 for none) as of a
+// snapshot.
+type savedValue struct {
+	value  []byte
+	expiry int64
 }
 
 // startSnapshot begins a snapshot at index. The caller holds dbMu.
@@ -62,7 +77,7 @@ func (f *fsm) startSnapshot(index uint64) (*cowSnapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: snapshot: %w", err)
 	}
-	s := &cowSnapshot{f: f, db: f.db, index: index, keys: keys, saved: map[string][]byte{}}
+	s := &cowSnapshot{f: f, db: f.db, index: index, keys: keys, saved: map[string]savedValue{}}
 	f.snapMu.Lock()
 	defer f.snapMu.Unlock()
 	if f.snap != nil {
@@ -83,10 +98,7 @@ func (f *fsm) preserveLocked(keys [][]byte) error {
 		if _, ok := f.snap.saved[k]; ok {
 			continue
 		}
-		v, err := f.db.Get(key)
-		if errors.Is(err, kv.ErrNotFound) {
-			v, err = nil, nil
-		}
+		v, err := getExpiring(f.db, key)
 		if err != nil {
 			return fmt.Errorf("cluster: save %q for the running snapshot: %w", key, err)
 		}
@@ -95,18 +107,41 @@ func (f *fsm) preserveLocked(keys [][]byte) error {
 	return nil
 }
 
-// value returns key's value as of the snapshot, and whether it existed.
-func (s *cowSnapshot) value(key string) ([]byte, bool, error) {
+// getExpiring returns key's value and expiry; a nil value for a key that
+// is absent. The two reads agree as long as nothing writes key in
+// between: the caller holds snapMu, and the only writer, an apply, saves
+// the key under snapMu before it writes it.
+func getExpiring(db *kv.DB, key []byte) (savedValue, error) {
+	v, err := db.Get(key)
+	var at time.Time
+	if err == nil {
+		at, err = db.ExpiresAt(key)
+	}
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		return savedValue{}, nil // absent, or expired between the reads
+	case err != nil:
+		return savedValue{}, err
+	case v == nil:
+		v = []byte{}
+	}
+	sv := savedValue{value: v}
+	if !at.IsZero() {
+		sv.expiry = at.UnixNano()
+	}
+	return sv, nil
+}
+
+// value returns key's value and expiry as of the snapshot, and whether it
+// existed.
+func (s *cowSnapshot) value(key string) (savedValue, bool, error) {
 	s.f.snapMu.Lock()
 	defer s.f.snapMu.Unlock()
 	if v, ok := s.saved[key]; ok {
-		return v, v != nil, nil
+		return v, v.value != nil, nil
 	}
-	v, err := s.db.Get([]byte(key))
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, false, nil
-	}
-	return v, err == nil, err
+	v, err := getExpiring(s.db, []byte(key))
+	return v, err == nil && v.value != nil, err
 }
 
 // Persist writes the snapshot to sink, and cancels the sink if it fails.
@@ -128,7 +163,7 @@ func (s *cowSnapshot) write(w io.Writer) error {
 			return fmt.Errorf("cluster: snapshot: read %q: %w", k, err)
 		}
 		if ok {
-			sw.record([]byte(k), v)
+			sw.record([]byte(k), v.value, v.expiry)
 		}
 	}
 	return sw.close()
@@ -162,13 +197,22 @@ func newSnapshotWriter(w io.Writer, index uint64) *snapshotWriter {
 	return sw
 }
 
-func (sw *snapshotWriter) record(key, value []byte) {
-	b := append(sw.buf[:0], tagRecord)
+// record writes a key with its value and expiry (Unix ns, 0 for none).
+func (sw *snapshotWriter) record(key, value []byte, expiry int64) {
+	tag := byte(tagRecord)
+	if expiry != 0 {
+		tag = tagExpiring
+	}
+	b := append(sw.buf[:0], tag)
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
 	b = binary.AppendUvarint(b, uint64(len(value)))
 	sw.put(b)
 	sw.put(value)
+	if expiry != 0 {
+		b = binary.LittleEndian.AppendUint64(b[:0], uint64(expiry))
+		sw.put(b)
+	}
 	sw.buf = b
 	sw.n++
 }
@@ -244,31 +288,55 @@ func newSnapshotReader(r io.Reader) (*snapshotReader, error) {
 	return sr, nil
 }
 
+// snapshotRecord is one key of a snapshot: its value and expiry (Unix
+// ns, 0 for none).
+type snapshotRecord struct {
+	key, value []byte
+	expiry     int64
+}
+
 // next returns the next record, or io.EOF after an end whose count and
 // checksum match and nothing after it. key and value are fresh slices.
-func (sr *snapshotReader) next() (key, value []byte, err error) {
+func (sr *snapshotReader) next() (snapshotRecord, error) {
+	var r snapshotRecord
 	tag, err := sr.r.ReadByte()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, sr.n+1, noEOF(err))
+		return r, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, sr.n+1, noEOF(err))
 	}
 	switch tag {
 	case tagEnd:
 		if err := sr.end(); err != nil {
-			return nil, nil, err
+			return r, err
 		}
-		return nil, nil, io.EOF
-	case tagRecord:
+		return r, io.EOF
+	case tagRecord, tagExpiring:
 	default:
-		return nil, nil, fmt.Errorf("%w: record %d: unknown tag %d", ErrBadSnapshot, sr.n+1, tag)
+		return r, fmt.Errorf("%w: record %d: unknown tag %d", ErrBadSnapshot, sr.n+1, tag)
 	}
-	if key, err = sr.bytes(walfmt.MaxKeyLen); err == nil {
-		value, err = sr.bytes(walfmt.MaxValueLen)
+	if r.key, err = sr.bytes(walfmt.MaxKeyLen); err == nil {
+		r.value, err = sr.bytes(walfmt.MaxValueLen)
+	}
+	if err == nil && tag == tagExpiring {
+		r.expiry, err = sr.expiry()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, sr.n+1, err)
+		return r, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, sr.n+1, err)
 	}
 	sr.n++
-	return key, value, nil
+	return r, nil
+}
+
+// expiry reads the expiry of a tagExpiring record.
+func (sr *snapshotReader) expiry() (int64, error) {
+	var b [8]byte
+	if _, err := io.ReadFull(sr.r, b[:]); err != nil {
+		return 0, noEOF(err)
+	}
+	at := int64(binary.LittleEndian.Uint64(b[:]))
+	if at <= 0 {
+		return 0, fmt.Errorf("expiry %d is not after 1970", at)
+	}
+	return at, nil
 }
 
 func (sr *snapshotReader) end() error {

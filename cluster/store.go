@@ -212,59 +212,6 @@ func (s *Store) Delete(key []byte) error {
 	return s.clientError(s.n.Delete(ctx, key))
 }
 
-// errNoExpiry is the answer to a write that would make a key expire: the
-// replicated command format reserves an absolute expiry, but no node
-// applies one yet, so none is accepted rather than one dropped.
-var errNoExpiry = &replyError{
-	reply: "ERR expiring keys are not replicated yet: write without EX/PX/EXAT/PXAT, or use a single server",
-	err:   ErrUnsupported,
-}
-
-// TTL implements server.Store: no key of a cluster expires.
-func (s *Store) TTL(r server.Read, key []byte) (time.Duration, error) {
-	if _, err := s.ValueSize(r, key); err != nil {
-		return 0, err
-	}
-	return kv.NoExpiry, nil
-}
-
-// ExpiresAt implements server.Store: no key of a cluster expires.
-func (s *Store) ExpiresAt(r server.Read, key []byte) (time.Time, error) {
-	_, err := s.ValueSize(r, key)
-	return time.Time{}, err
-}
-
-// Expire implements server.Store: refused (errNoExpiry).
-func (s *Store) Expire([]byte, time.Duration) error { return errNoExpiry }
-
-// ExpireAt implements server.Store: refused (errNoExpiry).
-func (s *Store) ExpireAt([]byte, time.Time) error { return errNoExpiry }
-
-// Persist implements server.Store: a key of a cluster has no expiry to
-// remove, so PERSIST answers 0, as for any key without one.
-func (s *Store) Persist(key []byte) error {
-	_, err := s.ValueSize(server.Read{Fresh: true}, key)
-	return err
-}
-
-// Write implements server.Store: ops are one raft entry.
-func (s *Store) Write(ops []server.Op) error {
-	w := make([]Op, len(ops))
-	for i, op := range ops {
-		if op.TTL > 0 || !op.ExpiresAt.IsZero() {
-			return errNoExpiry
-		}
-		if op.Delete {
-			w[i] = Delete(op.Key)
-		} else {
-			w[i] = Put(op.Key, op.Value)
-		}
-	}
-	ctx, cancel := callCtx()
-	defer cancel()
-	return s.clientError(s.n.Write(ctx, w...))
-}
-
 // Stats implements server.Store: this node's store, less the cluster's
 // own keys from the key count.
 func (s *Store) Stats() kv.Stats {

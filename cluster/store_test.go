@@ -6,7 +6,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -112,12 +111,6 @@ func TestStoreServesTheCluster(t *testing.T) {
 		t.Fatalf("redirected writes were applied: EXISTS = %d, %v", n, err)
 	}
 
-	// Expiring keys are refused, not written without their expiry.
-	wantReply(t, "SET EX on the leader", lc.Set(c, "ttl", "v", time.Minute).Err(), "ERR expiring keys are not replicated")
-	wantReply(t, "EXPIRE on the leader", lc.Expire(c, "a", time.Minute).Err(), "ERR expiring keys are not replicated")
-	if n, err := lc.Exists(c, "ttl").Result(); err != nil || n != 0 {
-		t.Fatalf("SET EX wrote the key: EXISTS = %d, %v", n, err)
-	}
 	if d, err := lc.TTL(c, "a").Result(); err != nil || d != -1 {
 		t.Fatalf("TTL a = %v, %v; want -1 (no expiry)", d, err)
 	}

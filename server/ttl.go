@@ -11,7 +11,7 @@ import (
 )
 
 // Expiring keys, mapped onto the store's own (see kv.DB.PutTTL): SET's EX,
-// PX, EXAT, PXAT and KEEPTTL, and TTL, PTTL, EXPIRE, PEXPIRE, EXPIREAT,
+// PX, EXAT, PXAT and KEEPTTL, SETEX, PSETEX, and TTL, PTTL, EXPIRE, PEXPIRE, EXPIREAT,
 // PEXPIREAT and PERSIST. A key is absent from the instant it expires, as
 // in Redis; the store, not the server, keeps the time.
 
@@ -23,6 +23,8 @@ func init() {
 		{name: "pexpire", arity: 3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
 		{name: "expireat", arity: 3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
 		{name: "pexpireat", arity: 3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
+		{name: "setex", arity: 4, flags: []string{"write", "denyoom"}, first: 1, last: 1, step: 1, run: (*client).setex},
+		{name: "psetex", arity: 4, flags: []string{"write", "denyoom"}, first: 1, last: 1, step: 1, run: (*client).setex},
 		{name: "persist", arity: 2, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).persist},
 	} {
 		commands[cmd.name] = cmd
@@ -57,7 +59,11 @@ func (t *setTTL) parse(opt string, args [][]byte) (int, string) {
 	if err != nil {
 		return 0, "ERR value is not an integer or out of range"
 	}
-	if n <= 0 || n > math.MaxInt64/int64(time.Second) {
+	unit := time.Second
+	if opt == "PX" || opt == "PXAT" {
+		unit = time.Millisecond
+	}
+	if n <= 0 || n > math.MaxInt64/int64(unit) {
 		return 0, "ERR invalid expire time in 'set' command"
 	}
 	switch opt {
@@ -89,6 +95,27 @@ func (c *client) putTTL(t setTTL, key, value []byte) error {
 		}
 	}
 	return st.Put(key, value)
+}
+
+// setex is SETEX and PSETEX: SET key value EX|PX ttl.
+func (c *client) setex(args [][]byte) {
+	name := strings.ToLower(string(args[0]))
+	opt := "EX"
+	if name == "psetex" {
+		opt = "PX"
+	}
+	var t setTTL
+	if _, msg := t.parse(opt, args[2:3]); msg != "" {
+		c.err(strings.Replace(msg, "'set'", "'"+name+"'", 1))
+		return
+	}
+	key := args[1]
+	defer c.s.keys.share(key)()
+	if err := c.putTTL(t, key, args[3]); err != nil {
+		c.engineError(err)
+		return
+	}
+	c.ok()
 }
 
 // ttl is TTL and PTTL: the time left in seconds (rounded) or

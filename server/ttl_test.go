@@ -39,6 +39,23 @@ func TestTTLCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// SETEX and PSETEX are SET with EX and PX.
+	if err := c.Do(ctx, "SETEX", "setex", "100", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	mustInt(100, "TTL", "setex")
+	if err := c.Do(ctx, "PSETEX", "psetex", "100000", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := c.Do(ctx, "PTTL", "psetex").Int64(); err != nil || ms <= 99_000 || ms > 100_000 {
+		t.Fatalf("PTTL psetex = %d, %v", ms, err)
+	}
+	if err := c.Do(ctx, "SETEX", "setex", "0", "w").Err(); err == nil || err.Error() != "ERR invalid expire time in 'setex' command" {
+		t.Fatalf("SETEX 0: %v", err)
+	}
+	if got, _ := c.Get(ctx, "setex").Result(); got != "v" {
+		t.Fatalf("a refused SETEX wrote: %q", got)
+	}
 	mustPut("plain")
 	mustInt(-1, "TTL", "plain")
 	mustInt(-2, "TTL", "absent")
@@ -63,6 +80,14 @@ func TestTTLCommands(t *testing.T) {
 	}
 	if ttl, _ := c.TTL(ctx, "exat").Result(); ttl < 3590*time.Second || ttl > time.Hour {
 		t.Fatalf("TTL after EXAT = %v", ttl)
+	}
+	// PXAT counts milliseconds: today's are past what fits as seconds
+	// in a time.Duration, and still valid.
+	if err := c.Do(ctx, "SET", "pxat", "v", "PXAT", strconv.FormatInt(at*1000, 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := c.TTL(ctx, "pxat").Result(); ttl < 3590*time.Second || ttl > time.Hour {
+		t.Fatalf("TTL after PXAT = %v", ttl)
 	}
 	if err := c.Do(ctx, "SET", "gone", "v", "PXAT", "1000").Err(); err != nil {
 		t.Fatal(err)

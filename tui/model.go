@@ -106,6 +106,9 @@ type Model struct {
 	// figures is under way.
 	liveLoading bool
 	statsFailed bool // the last figures could not be read
+	// cluster is the cluster the store is a node of, from the last
+	// figures; nil when it is none.
+	cluster *ClusterInfo
 	// expiryTicking is set while an expiryTickMsg is on its way: one
 	// runs at a time, and only while a key with an expiry is on screen.
 	expiryTicking bool
@@ -323,6 +326,7 @@ func (m *Model) applyStats(msg statsMsg) tea.Cmd {
 		return nil
 	}
 	m.statsFailed = false
+	m.setCluster(msg.stats.Cluster)
 	s := msg.stats
 	m.writerPID = 0
 	if msg.writing {

@@ -87,6 +87,9 @@ type Stats struct {
 	// Threshold is the stale share at which the store compacts by
 	// itself; 0 when it never does, -1 when the store does not say.
 	Threshold float64
+	// Cluster describes the cluster when the store is one of its nodes;
+	// nil otherwise.
+	Cluster *ClusterInfo
 }
 
 // dbStore is the Store of an open *kv.DB. Writes go to the store browsed,

@@ -26,7 +26,7 @@ func (m *Model) setSize(w, h int) {
 
 // layout gives each pane its inner size from the window size.
 func (m *Model) layout() {
-	inner := max(m.height-chromeRows-2, 1)
+	inner := max(m.height-m.chromeRows()-2, 1)
 	lw := m.listWidth()
 	m.list.SetSize(max(lw-2, 1), inner)
 	m.viewer.SetSize(max(m.width-lw-2, 1), inner)
@@ -49,6 +49,9 @@ func (m Model) View() string {
 		return ansi.Hardwrap(ansi.Wordwrap(msg, max(m.width, 1), ""), max(m.width, 1), true)
 	}
 	parts := []string{m.titleView(), m.gauge.View(), m.mainView(), m.statusView(), m.footerView()}
+	if m.cluster != nil {
+		parts = slices.Insert(parts, 1, m.clusterView())
+	}
 	return strings.Join(parts, "\n")
 }
 
@@ -72,7 +75,7 @@ func (m Model) titleView() string {
 }
 
 func (m Model) mainView() string {
-	h := max(m.height-chromeRows, 3)
+	h := max(m.height-m.chromeRows(), 3)
 	if m.state == stateHelp {
 		lines := m.helpLines()
 		return m.box(strings.Join(lines[min(m.helpOffset, len(lines)):], "\n"), m.width, h, true)
@@ -141,7 +144,7 @@ func (m Model) helpLines() []string {
 }
 
 // helpRows is how many lines of help the pane shows at once.
-func (m Model) helpRows() int { return max(m.height-chromeRows-2, 1) }
+func (m Model) helpRows() int { return max(m.height-m.chromeRows()-2, 1) }
 
 func (m Model) statusView() string {
 	if m.state == stateExportPath {

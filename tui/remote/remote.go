@@ -58,6 +58,10 @@ type Store struct {
 	// noTTL is set once the server has said it has no PTTL: its keys
 	// are then shown without expiries.
 	noTTL atomic.Bool
+	// noCluster is set once the server has shown it is not a cluster
+	// node: INFO cluster is then not asked at every poll.
+	noCluster atomic.Bool
+	leaders   leaders // where writes are redirected to (cluster.go)
 }
 
 // Options are what Dial does not read from the address.
@@ -112,6 +116,7 @@ func parseURL(rawURL string) (*redis.Options, error) {
 	opts.Protocol = 2
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = dialTimeout, ioTimeout, ioTimeout
 	opts.MaxRetries = 1
+	opts.OnConnect = readOnlyOnConnect // browse a cluster node's own copy (cluster.go)
 	return opts, nil
 }
 
@@ -142,7 +147,7 @@ func explainDial(addr string, err error) error {
 }
 
 // Close closes the connections.
-func (s *Store) Close() error { return s.rdb.Close() }
+func (s *Store) Close() error { return errors.Join(s.rdb.Close(), s.leaders.close()) }
 
 // Name is the server's address, without the password.
 func (s *Store) Name() string { return s.name }

@@ -33,7 +33,7 @@ func (s *Store) Stats() (tui.Stats, error) {
 	return tui.Stats{
 		Keys: int(num("keys")), LiveBytes: num("live_bytes"), StaleBytes: num("stale_bytes"),
 		LogBytes: num("log_bytes"), Compactions: num("compactions"), Compacting: fields["compacting"] == "1",
-		Threshold: -1,
+		Threshold: -1, Cluster: s.clusterInfo(),
 	}, nil
 }
 

@@ -18,20 +18,23 @@ func (s *Store) Put(key string, value []byte, ttl time.Duration) (bool, error) {
 	if key == "" {
 		return false, errEmptyKey
 	}
-	pipe := s.rdb.Pipeline()
-	exists := pipe.Exists(ctx(), key)
-	switch {
-	case ttl > 0:
-		pipe.SetArgs(ctx(), key, value, redis.SetArgs{TTL: ttl})
-	case ttl == tui.KeepTTL:
-		pipe.SetArgs(ctx(), key, value, redis.SetArgs{KeepTTL: true})
-	default:
-		pipe.Set(ctx(), key, value, 0)
-	}
-	if _, err := pipe.Exec(ctx()); err != nil {
-		return false, err
-	}
-	return exists.Val() == 0, nil
+	var created bool
+	err := s.onLeader(func(c *redis.Client) error {
+		pipe := c.Pipeline()
+		exists := pipe.Exists(ctx(), key)
+		switch {
+		case ttl > 0:
+			pipe.SetArgs(ctx(), key, value, redis.SetArgs{TTL: ttl})
+		case ttl == tui.KeepTTL:
+			pipe.SetArgs(ctx(), key, value, redis.SetArgs{KeepTTL: true})
+		default:
+			pipe.Set(ctx(), key, value, 0)
+		}
+		_, err := pipe.Exec(ctx())
+		created = exists.Val() == 0
+		return err
+	})
+	return created && err == nil, err
 }
 
 // errEmptyKey refuses an empty key before it reaches a server, as the
@@ -44,7 +47,9 @@ func (s *Store) Create(key string, value []byte, ttl time.Duration) error {
 	if key == "" {
 		return errEmptyKey
 	}
-	err := s.rdb.SetArgs(ctx(), key, value, redis.SetArgs{Mode: "NX", TTL: max(ttl, 0)}).Err()
+	err := s.onLeader(func(c *redis.Client) error {
+		return c.SetArgs(ctx(), key, value, redis.SetArgs{Mode: "NX", TTL: max(ttl, 0)}).Err()
+	})
 	if errors.Is(err, redis.Nil) {
 		return tui.ErrExists
 	}
@@ -52,7 +57,9 @@ func (s *Store) Create(key string, value []byte, ttl time.Duration) error {
 }
 
 // Delete deletes a key with DEL; a key that is gone already is no error.
-func (s *Store) Delete(key string) error { return s.rdb.Del(ctx(), key).Err() }
+func (s *Store) Delete(key string) error {
+	return s.onLeader(func(c *redis.Client) error { return c.Del(ctx(), key).Err() })
+}
 
 // DeleteKeys deletes keys with one DEL per deleteChunk keys. The server
 // deletes the keys of one DEL one after another: a failure part way
@@ -61,7 +68,7 @@ func (s *Store) DeleteKeys(keys []string) (int, error) {
 	deleted := 0
 	for deleted < len(keys) {
 		chunk := keys[deleted:min(deleted+deleteChunk, len(keys))]
-		if err := s.rdb.Del(ctx(), chunk...).Err(); err != nil {
+		if err := s.onLeader(func(c *redis.Client) error { return c.Del(ctx(), chunk...).Err() }); err != nil {
 			return deleted, err
 		}
 		deleted += len(chunk)
