@@ -40,11 +40,17 @@ func startServer(tb testing.TB, opts Options) (*Server, string) {
 // closes db after that.
 func serveDB(tb testing.TB, db *kv.DB, opts Options) (*Server, string) {
 	tb.Helper()
+	return serveStore(tb, NewDBStore(db), opts)
+}
+
+// serveStore serves st on a loopback port until the test ends.
+func serveStore(tb testing.TB, st Store, opts Options) (*Server, string) {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := New(db, opts)
+	s := NewWithStore(st, opts)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	tb.Cleanup(func() {
