@@ -198,6 +198,18 @@ func (s *Store) Keys(r server.Read, prefix []byte) ([]string, error) {
 	return keys, s.clientError(err)
 }
 
+// Scan implements server.Store; the cluster's own keys are left out.
+func (s *Store) Scan(r server.Read, start, end []byte, fn func(key []byte) bool) error {
+	ctx, cancel := callCtx()
+	defer cancel()
+	err := s.n.read(ctx, s.opts(r), func(db *kv.DB) error {
+		return db.AscendRange(start, end, func(k []byte) bool {
+			return isReserved(k) || fn(k)
+		})
+	})
+	return s.clientError(err)
+}
+
 // Put implements server.Store.
 func (s *Store) Put(key, value []byte) error {
 	ctx, cancel := callCtx()

@@ -89,6 +89,7 @@ func TestStoreServesTheCluster(t *testing.T) {
 	wantReply(t, "GET on a follower", fc.Get(c, "a").Err(), "MOVED 0 "+leader.addr)
 	wantReply(t, "SET NX on a follower", fc.SetNX(c, "b", "2", 0).Err(), "MOVED 0 "+leader.addr)
 	wantReply(t, "DEL on a follower", fc.Del(c, "a").Err(), "MOVED 0 "+leader.addr)
+	wantReply(t, "SCAN on a follower", fc.Scan(c, 0, "*", 10).Err(), "MOVED 0 "+leader.addr)
 	cmds, _ := fc.Pipelined(c, func(p redis.Pipeliner) error {
 		p.Set(c, "p1", "x", 0)
 		p.Set(c, "p2", "y", 0)
@@ -149,6 +150,20 @@ func TestStoreServesTheCluster(t *testing.T) {
 	keys, err := lc.Keys(c, "*").Result()
 	if err != nil || strings.Join(keys, ",") != "r2,r3,r4" {
 		t.Fatalf("KEYS *: %q, %v", keys, err)
+	}
+	var scanned []string
+	for cursor, pages := uint64(0), 0; ; pages++ {
+		page, next, err := lc.Scan(c, cursor, "*", 2).Result()
+		if err != nil || pages > 10 {
+			t.Fatalf("SCAN %d: %v after %d pages", cursor, err, pages)
+		}
+		scanned = append(scanned, page...)
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if strings.Join(scanned, ",") != "r2,r3,r4" {
+		t.Fatalf("SCAN COUNT 2: %q", scanned)
 	}
 	if n, err := lc.DBSize(c).Result(); err != nil || n != 3 {
 		t.Fatalf("DBSIZE: %d, %v", n, err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // scrape fetches path from the admin handler and returns status and body.
@@ -65,6 +66,9 @@ func TestAdminMetrics(t *testing.T) {
 	c.Get(ctx, "missing")
 	c.Do(ctx, "NOSUCH")
 	c.Do(ctx, "GET") // wrong arity
+	c.Expire(ctx, "k1", time.Hour)
+	c.TTL(ctx, "k1")
+	c.MSetNX(ctx, "k1", "x")
 	pipe := c.Pipeline()
 	for i := range 5 {
 		pipe.Set(ctx, "p"+strconv.Itoa(i), "v", 0)
@@ -84,6 +88,10 @@ func TestAdminMetrics(t *testing.T) {
 		`crabkv_commands_total{command="get",result="error"}`:     1,
 		`crabkv_commands_total{command="unknown",result="error"}`: 1,
 		`crabkv_commands_total{command="del",result="ok"}`:        1,
+		`crabkv_commands_total{command="expire",result="ok"}`:     1,
+		`crabkv_commands_total{command="ttl",result="ok"}`:        1,
+		`crabkv_commands_total{command="msetnx",result="ok"}`:     1,
+		`crabkv_commands_total{command="ping",result="ok"}`:       0,
 		`crabkv_command_duration_seconds_count{command="set"}`:    8,
 		`crabkv_keys`:              7,
 		`crabkv_connections`:       float64(s.Clients()),

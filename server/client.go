@@ -16,7 +16,7 @@ import (
 type client struct {
 	s  *Server
 	nc net.Conn
-	rd *redcon.Reader
+	rd *reqReader
 	id int64
 
 	// wmu guards out and the connection's writes.
@@ -51,7 +51,7 @@ type client struct {
 
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{s: s, nc: nc, id: s.nextID.Add(1)}
-	c.rd = redcon.NewReader(&guardConn{Conn: nc, opts: &s.opts})
+	c.rd = newReqReader(&guardConn{Conn: nc, opts: &s.opts})
 	c.authed = s.opts.Password == ""
 	return c
 }
@@ -64,7 +64,7 @@ func (c *client) serve() {
 		if !c.setBusy(false) {
 			return
 		}
-		cmds, err := c.rd.ReadCommands()
+		cmds, err := c.rd.read()
 		c.setBusy(true)
 		if err != nil {
 			c.readFailed(err)

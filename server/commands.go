@@ -48,6 +48,7 @@ func init() {
 		{name: "exists", arity: -2, flags: []string{"readonly", "fast"}, first: 1, last: -1, step: 1, run: (*client).exists},
 		{name: "mget", arity: -2, flags: []string{"readonly", "fast"}, first: 1, last: -1, step: 1, run: (*client).mget},
 		{name: "mset", arity: -3, flags: []string{"write"}, first: 1, last: -1, step: 2, run: (*client).mset},
+		{name: "msetnx", arity: -3, flags: []string{"write"}, first: 1, last: -1, step: 2, run: (*client).msetnx},
 		{name: "getrange", arity: 4, flags: []string{"readonly"}, first: 1, last: 1, step: 1, run: (*client).getrange},
 		{name: "strlen", arity: 2, flags: []string{"readonly", "fast"}, first: 1, last: 1, step: 1, run: (*client).strlen},
 		{name: "keys", arity: 2, flags: []string{"readonly"}, run: (*client).keys},
@@ -66,19 +67,28 @@ func init() {
 		{name: "readonly", arity: 1, flags: []string{"fast", "loading", "stale"}, run: (*client).readonly},
 		{name: "readwrite", arity: 1, flags: []string{"fast", "loading", "stale"}, run: (*client).readwrite},
 	}
-	commands = make(map[string]*command, len(list))
-	for i, cmd := range list {
-		cmd.idx = i
-		cmd.noauth = hasFlag(cmd, "noauth") || cmd.name == "quit"
-		commands[cmd.name] = cmd
+	register(list...)
+	setCommand, delCommand, unlinkCommand, msetCommand = commands["set"], commands["del"], commands["unlink"], commands["mset"]
+}
+
+// register adds cmds to commands and commandList. The files that declare
+// commands call it from their init functions.
+func register(cmds ...*command) {
+	if commands == nil {
+		commands = map[string]*command{}
 	}
-	commandList = list
-	for _, cmd := range list {
+	for _, cmd := range cmds {
 		if len(cmd.name) > maxCommandName {
 			panic("server: command name longer than maxCommandName: " + cmd.name)
 		}
+		if commands[cmd.name] != nil {
+			panic("server: command registered twice: " + cmd.name)
+		}
+		cmd.idx = len(commandList)
+		cmd.noauth = hasFlag(cmd, "noauth") || cmd.name == "quit"
+		commands[cmd.name] = cmd
+		commandList = append(commandList, cmd)
 	}
-	setCommand, delCommand, unlinkCommand, msetCommand = commands["set"], commands["del"], commands["unlink"], commands["mset"]
 }
 
 // lookupCommand finds a command by its name in any case, without

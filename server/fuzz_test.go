@@ -40,6 +40,8 @@ func FuzzDispatch(f *testing.F) {
 		"SCAN\x000\x00MATCH\x00[a-\x00COUNT\x00-1", "KEYS\x00\\", "HELLO\x002\x00AUTH\x00default",
 		"CLIENT\x00SETNAME\x00a b", "SUBSCRIBE\x00crabkv:compaction", "UNSUBSCRIBE", "COMMAND\x00INFO\x00get\x00nope",
 		"INFO\x00crabkv", "DEL\x00\x00", "FLUSHDB\x00ASYNC", "PING\x00x", "GETRANGE\x00k\x00-3\x00-1",
+		"MSETNX\x00a\x001\x00b", "MSETNX\x00a\x001\x00a\x002", "EXPIRE\x00k\x0010\x00NX\x00GT",
+		"PEXPIREAT\x00k\x00-1\x00XX\x00LT", "DEL\x00a\x00b\x00a",
 		"SET\x00a\x001\x01GET\x00a\x01DEL\x00a\x00a\x01MSET\x00a\x002\x00b\x003\x01DEL\x00b\x01SET\x00\x00v",
 	} {
 		f.Add([]byte(seed))

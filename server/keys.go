@@ -1,9 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,19 +11,21 @@ import (
 
 func (c *client) dbsize([][]byte) { c.integer(int64(c.s.db.Stats().Keys)) }
 
-// keys is KEYS pattern, with Redis's glob syntax (see match).
+// keys is KEYS pattern, with Redis's glob syntax (see match). Only the
+// range of keys that start with the pattern's literal prefix is read.
 func (c *client) keys(args [][]byte) {
 	pattern := args[1]
-	all, err := c.s.db.Keys(c.read(false), literalPrefix(pattern))
+	prefix := literalPrefix(pattern)
+	var out []string
+	err := c.s.db.Scan(c.read(false), prefix, prefixEnd(prefix), func(k []byte) bool {
+		if match(pattern, k) {
+			out = append(out, string(k))
+		}
+		return true
+	})
 	if err != nil {
 		c.engineError(err)
 		return
-	}
-	out := all[:0]
-	for _, k := range all {
-		if match(pattern, []byte(k)) {
-			out = append(out, k)
-		}
 	}
 	c.array(len(out))
 	for _, k := range out {
@@ -107,31 +109,54 @@ func (c *client) scan(args [][]byte) {
 }
 
 // scanPage returns the keys matching pattern among the count keys after
-// after, and the cursor of the next page (0 at the end).
+// after (from the first when resume is false), and the cursor of the next
+// page (0 at the end). It reads those keys and one more, from a seek past
+// after within the range of the pattern's literal prefix, so a page costs
+// what it returns, however large the store. A damaged record's key is
+// left out, as kv.DB.Keys does; an error of the store's own (a redirect)
+// is the reply.
 func (c *client) scanPage(pattern []byte, after string, resume bool, count int) ([]string, uint64, error) {
-	// The engine lists keys from a prefix, not from a key, so each page
-	// lists the keys under the pattern's literal prefix and skips ahead.
-	// A damaged record's key is left out, as kv.DB.Keys does; an error
-	// of the store's own (a redirect) is the reply.
-	all, err := c.s.db.Keys(c.read(false), literalPrefix(pattern))
+	prefix := literalPrefix(pattern)
+	start := prefix
+	if resume && after >= string(prefix) {
+		start = append([]byte(after), 0) // the first key after after
+	}
+	var out []string
+	var last []byte
+	seen, more := 0, false
+	err := c.s.db.Scan(c.read(false), start, prefixEnd(prefix), func(k []byte) bool {
+		if seen == count {
+			more = true
+			return false
+		}
+		seen++
+		last = append(last[:0], k...)
+		if pattern == nil || match(pattern, k) {
+			out = append(out, string(k))
+		}
+		return true
+	})
 	if e, ok := asError(err); ok {
 		return nil, 0, e
 	}
-	i := 0
-	if resume {
-		i = sort.Search(len(all), func(j int) bool { return all[j] > after })
-	}
-	end := min(i+count, len(all))
-	var out []string
-	for _, k := range all[i:end] {
-		if pattern == nil || match(pattern, []byte(k)) {
-			out = append(out, k)
-		}
-	}
-	if end == len(all) {
+	if !more {
 		return out, 0, nil
 	}
-	return out, c.s.cursors.put(all[end-1]), nil
+	return out, c.s.cursors.put(string(last)), nil
+}
+
+// prefixEnd returns the first key after every key that starts with
+// prefix, or nil when there is none (an empty prefix, or one of 0xFF bytes
+// only): the end of the range a prefix stands for.
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
 }
 
 // literalPrefix returns the part of a glob pattern before its first special

@@ -9,11 +9,12 @@
 //
 // Keys and values are binary-safe. The engine has no empty keys, so a write
 // to the empty key is refused and a read of it finds nothing. Commands that
-// read and then write a key (SET NX/XX/GET, GETDEL, DEL) are atomic with
-// respect to the other commands of the same Server. MSET is atomic: one
-// kv.Batch, so no reader sees some of its keys written without the others,
-// and a crash leaves all of them or none. The plain writes of a pipeline
-// share a batch and a sync (see writeRun).
+// read and then write a key (SET NX/XX/GET, GETDEL, DEL, MSETNX, EXPIRE
+// NX/XX/GT/LT) are atomic with respect to the other commands of the same
+// Server. MSET, MSETNX and DEL of several keys are atomic: one kv.Batch, so
+// no reader sees some of their keys written without the others, and a crash
+// leaves all of them or none. The plain writes of a pipeline share a batch
+// and a sync (see writeRun).
 //
 // A Server serves a Store: New serves a *kv.DB, NewWithStore any other,
 // such as a replicated store (package cluster), which may add commands
@@ -332,9 +333,10 @@ func (s *Server) checkPassword(got []byte) bool {
 // NX/XX/GET, GETDEL, DEL) atomic among this server's clients: they hold
 // their key's stripe exclusively. A plain write holds it shared, so that
 // plain writes of one key still wait for the disk together (the engine's
-// group commit) rather than one after another. MSET holds its keys'
-// stripes exclusively and MGET shared, so that an MGET sees the whole of
-// an MSET or none of it. GETRANGE holds its key's stripe exclusively
+// group commit) rather than one after another. MSET, MSETNX and DEL of
+// several keys hold their keys' stripes exclusively and MGET shared, so
+// that an MGET sees the whole of one of them or none of it; MSETNX holds
+// them from its reads to its write. GETRANGE holds its key's stripe exclusively
 // between its two reads.
 type keyLocks [256]sync.RWMutex
 

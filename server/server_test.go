@@ -28,11 +28,29 @@ func startServer(tb testing.TB, opts Options) (*Server, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return serveDB(tb, db, opts)
+}
+
+// serveDB serves db on a loopback port until the test ends; the caller
+// closes db after that.
+func serveDB(tb testing.TB, db *kv.DB, opts Options) (*Server, string) {
+	tb.Helper()
+	return serveStore(tb, NewDBStore(db), opts)
+}
+
+// serveStore serves st on a loopback port until the test ends.
+func serveStore(tb testing.TB, st Store, opts Options) (*Server, string) {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := New(db, opts)
+	s := NewWithStore(st, opts)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	tb.Cleanup(func() {
@@ -43,9 +61,6 @@ func startServer(tb testing.TB, opts Options) (*Server, string) {
 		}
 		if err := <-served; !errors.Is(err, ErrServerClosed) {
 			tb.Errorf("serve: %v", err)
-		}
-		if err := db.Close(); err != nil {
-			tb.Errorf("close: %v", err)
 		}
 	})
 	return s, ln.Addr().String()

@@ -33,6 +33,15 @@ type Store interface {
 	// Keys returns the keys that start with prefix, in byte order. With
 	// an error it may still return the keys it could read.
 	Keys(r Read, prefix []byte) ([]string, error)
+	// Scan calls fn with each key in [start, end) (nil: unbounded), in
+	// byte order, until fn returns false, as kv.DB.AscendRange does: its
+	// cost is a seek and the keys fn sees, not the size of the store, so
+	// SCAN can resume a page after the last key of the one before. A key
+	// present for the whole call is passed to fn; one written or deleted
+	// meanwhile may or may not be. The key is valid only during the call.
+	// A damaged record's key is left out, and the error then wraps
+	// walfmt.ErrCorrupt.
+	Scan(r Read, start, end []byte, fn func(key []byte) bool) error
 
 	// Put, Delete and Write write; Write applies ops all or nothing.
 	Put(key, value []byte) error
@@ -132,8 +141,11 @@ func (s *dbStore) ValueSize(_ Read, key []byte) (int, error) {
 }
 
 func (s *dbStore) Keys(_ Read, prefix []byte) ([]string, error) { return s.db.CheckedKeys(prefix) }
-func (s *dbStore) Put(key, value []byte) error                  { return s.db.Put(key, value) }
-func (s *dbStore) Delete(key []byte) error                      { return s.db.Delete(key) }
+func (s *dbStore) Scan(_ Read, start, end []byte, fn func([]byte) bool) error {
+	return s.db.AscendRange(start, end, fn)
+}
+func (s *dbStore) Put(key, value []byte) error { return s.db.Put(key, value) }
+func (s *dbStore) Delete(key []byte) error     { return s.db.Delete(key) }
 
 func (s *dbStore) Write(ops []Op) error {
 	b, _ := s.batches.Get().(*kv.Batch)

@@ -129,20 +129,34 @@ func (c *client) getdel(args [][]byte) {
 	}
 }
 
-// del is DEL and UNLINK: it counts the keys that were there.
+// del is DEL and UNLINK: it counts the keys that were there. Several keys
+// are deleted as one batch, all or nothing, under their stripes held
+// exclusively (as a write run deletes them), so no other command of the
+// server sees some of them gone and not the others.
 func (c *client) del(args [][]byte) {
-	var n int64
-	for _, key := range args[1:] {
-		deleted, err := c.delete(key)
-		if err != nil {
+	if len(args) == 2 {
+		// One key alone writes a plain record, not a batch.
+		deleted, err := c.delete(args[1])
+		switch {
+		case err != nil:
 			c.engineError(err)
-			return
+		case deleted:
+			c.integer(1)
+		default:
+			c.integer(0)
 		}
-		if deleted {
-			n++
-		}
+		return
 	}
-	c.integer(n)
+	c.runAlone(runDel, args)
+}
+
+// runAlone applies the write request args, of the given kind, as a run of
+// its own: one batch, whatever its size.
+func (c *client) runAlone(kind runKind, args [][]byte) {
+	c.run.cmds = append(c.run.cmds[:0], runCmd{kind: kind, cmd: lookupCommand(args[0]), args: args})
+	c.applyBatch()
+	clear(c.run.cmds)
+	c.run.cmds = c.run.cmds[:0]
 }
 
 func (c *client) delete(key []byte) (bool, error) {
@@ -228,10 +242,47 @@ func (c *client) mset(args [][]byte) {
 			return
 		}
 	}
-	c.run.cmds = append(c.run.cmds[:0], runCmd{kind: runMSet, cmd: msetCommand, args: args})
-	c.applyBatch()
-	clear(c.run.cmds)
-	c.run.cmds = c.run.cmds[:0]
+	c.runAlone(runMSet, args)
+}
+
+// msetnx is MSETNX: if none of its keys exists, it writes every pair as
+// one batch and replies 1; otherwise it writes nothing and replies 0. It
+// holds its keys' stripes exclusively from the first read to the write, so
+// no write of this server's clients to one of the keys comes in between:
+// of clients racing to MSETNX the same key, one wins.
+func (c *client) msetnx(args [][]byte) {
+	if len(args)%2 != 1 {
+		c.wrongArgs("msetnx")
+		return
+	}
+	var m stripeModes
+	for i := 1; i < len(args); i += 2 {
+		if msg := checkPair(args[i], args[i+1]); msg != "" {
+			c.err(msg)
+			return
+		}
+		m[c.s.keys.index(args[i])] = 2
+	}
+	c.s.keys.lockAll(&m)
+	defer c.s.keys.unlockAll(&m)
+	ops := make([]Op, 0, len(args)/2)
+	for i := 1; i < len(args); i += 2 {
+		_, err := c.s.db.ValueSize(c.read(true), args[i])
+		switch {
+		case err == nil:
+			c.integer(0)
+			return
+		case !errors.Is(err, kv.ErrNotFound):
+			c.engineError(err)
+			return
+		}
+		ops = append(ops, Op{Key: args[i], Value: args[i+1]})
+	}
+	if err := c.s.db.Write(ops); err != nil {
+		c.engineError(err)
+		return
+	}
+	c.integer(1)
 }
 
 // checkPair returns the error a Put of key and value would give, as a

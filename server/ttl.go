@@ -16,19 +16,17 @@ import (
 // in Redis; the store, not the server, keeps the time.
 
 func init() {
-	for _, cmd := range []*command{
-		{name: "ttl", arity: 2, flags: []string{"readonly", "fast"}, first: 1, last: 1, step: 1, run: (*client).ttl},
-		{name: "pttl", arity: 2, flags: []string{"readonly", "fast"}, first: 1, last: 1, step: 1, run: (*client).ttl},
-		{name: "expire", arity: 3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
-		{name: "pexpire", arity: 3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
-		{name: "expireat", arity: 3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
-		{name: "pexpireat", arity: 3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
-		{name: "setex", arity: 4, flags: []string{"write", "denyoom"}, first: 1, last: 1, step: 1, run: (*client).setex},
-		{name: "psetex", arity: 4, flags: []string{"write", "denyoom"}, first: 1, last: 1, step: 1, run: (*client).setex},
-		{name: "persist", arity: 2, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).persist},
-	} {
-		commands[cmd.name] = cmd
-	}
+	register(
+		&command{name: "ttl", arity: 2, flags: []string{"readonly", "fast"}, first: 1, last: 1, step: 1, run: (*client).ttl},
+		&command{name: "pttl", arity: 2, flags: []string{"readonly", "fast"}, first: 1, last: 1, step: 1, run: (*client).ttl},
+		&command{name: "expire", arity: -3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
+		&command{name: "pexpire", arity: -3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
+		&command{name: "expireat", arity: -3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
+		&command{name: "pexpireat", arity: -3, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).expire},
+		&command{name: "setex", arity: 4, flags: []string{"write", "denyoom"}, first: 1, last: 1, step: 1, run: (*client).setex},
+		&command{name: "psetex", arity: 4, flags: []string{"write", "denyoom"}, first: 1, last: 1, step: 1, run: (*client).setex},
+		&command{name: "persist", arity: 2, flags: []string{"write", "fast"}, first: 1, last: 1, step: 1, run: (*client).persist},
+	)
 }
 
 // setTTL is SET's expiry option: none (the key loses any expiry, as in
@@ -136,15 +134,74 @@ func (c *client) ttl(args [][]byte) {
 	}
 }
 
-// expire is EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT: 1 when the expiry was
-// set, 0 for an absent key. A time not in the future deletes the key.
+// expireCond is the condition of EXPIRE's options NX, XX, GT and LT, as
+// bits.
+type expireCond uint8
+
+const (
+	expireNX expireCond = 1 << iota // the key has no expiry
+	expireXX                        // the key has an expiry
+	expireGT                        // the new expiry is later than the key's
+	expireLT                        // the new expiry is earlier than the key's
+)
+
+// parseExpireCond parses EXPIRE's options, as Redis 7 does (before the
+// time, whose error comes second), or returns an error message.
+func parseExpireCond(args [][]byte) (expireCond, string) {
+	var cond expireCond
+	for _, a := range args {
+		switch strings.ToUpper(string(a)) {
+		case "NX":
+			cond |= expireNX
+		case "XX":
+			cond |= expireXX
+		case "GT":
+			cond |= expireGT
+		case "LT":
+			cond |= expireLT
+		default:
+			return 0, "ERR Unsupported option " + truncate(string(a), 64)
+		}
+	}
+	switch {
+	case cond&expireNX != 0 && cond&(expireXX|expireGT|expireLT) != 0:
+		return 0, "ERR NX and XX, GT or LT options at the same time are not compatible"
+	case cond&expireGT != 0 && cond&expireLT != 0:
+		return 0, "ERR GT and LT options at the same time are not compatible"
+	}
+	return cond, ""
+}
+
+// holds reports whether a key whose expiry is old (the zero time: none)
+// may be given the expiry at. A key without expiry counts as one that
+// never expires: GT never holds for it, LT always does.
+func (cond expireCond) holds(old, at time.Time) bool {
+	switch {
+	case cond&expireNX != 0 && !old.IsZero(),
+		cond&expireXX != 0 && old.IsZero(),
+		cond&expireGT != 0 && (old.IsZero() || !at.After(old)),
+		cond&expireLT != 0 && !old.IsZero() && !at.Before(old):
+		return false
+	}
+	return true
+}
+
+// expire is EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT, with NX, XX, GT and
+// LT: 1 when the expiry was set, 0 for an absent key or one the condition
+// excludes. A time not in the future deletes the key. The key's lock is
+// held from the read of its expiry to the write.
 func (c *client) expire(args [][]byte) {
+	name := strings.ToLower(string(args[0]))
+	cond, msg := parseExpireCond(args[3:])
+	if msg != "" {
+		c.err(msg)
+		return
+	}
 	n, err := strconv.ParseInt(string(args[2]), 10, 64)
 	if err != nil {
 		c.err("ERR value is not an integer or out of range")
 		return
 	}
-	name := strings.ToLower(string(args[0]))
 	unit := time.Second
 	if strings.HasPrefix(name, "p") {
 		unit = time.Millisecond
@@ -153,13 +210,34 @@ func (c *client) expire(args [][]byte) {
 		c.err("ERR invalid expire time in '" + name + "' command")
 		return
 	}
+	absolute := strings.HasSuffix(name, "at")
 	key := args[1]
 	defer c.s.keys.lock(key)()
-	if strings.HasSuffix(name, "at") {
+	if cond != 0 {
+		old, err := c.s.db.ExpiresAt(Read{Fresh: true}, key)
+		if err != nil {
+			c.expireReply(err)
+			return
+		}
+		at := time.Unix(0, n*int64(unit))
+		if !absolute {
+			at = time.Now().Add(time.Duration(n) * unit)
+		}
+		if !cond.holds(old, at) {
+			c.integer(0)
+			return
+		}
+	}
+	if absolute {
 		err = c.s.db.ExpireAt(key, time.Unix(0, n*int64(unit)))
 	} else {
 		err = c.s.db.Expire(key, time.Duration(n)*unit)
 	}
+	c.expireReply(err)
+}
+
+// expireReply answers EXPIRE after a write, or a read, that gave err.
+func (c *client) expireReply(err error) {
 	switch {
 	case errors.Is(err, kv.ErrNotFound), errors.Is(err, kv.ErrEmptyKey):
 		c.integer(0)

@@ -125,3 +125,99 @@ func TestTTLCommands(t *testing.T) {
 	}
 	mustInt(0, "EXISTS", "k")
 }
+
+// EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT take NX, XX, GT and LT as Redis
+// 7 does: a key without expiry counts as one that never expires, the
+// condition is checked before a time in the past deletes the key, and
+// options that contradict each other are errors.
+func TestExpireOptions(t *testing.T) {
+	_, addr := startServer(t, Options{})
+	c := dialClient(t, addr)
+	ctx := testCtx(t)
+	mustInt := func(want int64, args ...any) {
+		t.Helper()
+		got, err := c.Do(ctx, args...).Int64()
+		if err != nil || got != want {
+			t.Fatalf("%v = %d, %v; want %d", args, got, err, want)
+		}
+	}
+	for _, k := range []string{"p", "q", "v", "w"} {
+		if err := c.Set(ctx, k, "value", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// NX: only a key without expiry; XX: only a key with one.
+	mustInt(0, "EXPIRE", "v", "100", "XX")
+	mustInt(-1, "TTL", "v")
+	mustInt(1, "EXPIRE", "v", "100", "NX")
+	mustInt(100, "TTL", "v")
+	mustInt(0, "EXPIRE", "v", "50", "nx")
+	mustInt(100, "TTL", "v")
+	mustInt(1, "EXPIRE", "v", "200", "xx")
+	mustInt(200, "TTL", "v")
+	mustInt(0, "EXPIRE", "absent", "10", "NX")
+	mustInt(-2, "TTL", "absent")
+
+	// GT: only a later expiry, never on a key without one; LT: only an
+	// earlier one, always on a key without one.
+	mustInt(0, "EXPIRE", "v", "100", "GT")
+	mustInt(1, "EXPIRE", "v", "300", "GT")
+	mustInt(300, "TTL", "v")
+	mustInt(0, "EXPIRE", "v", "400", "LT")
+	mustInt(1, "EXPIRE", "v", "100", "LT")
+	mustInt(100, "TTL", "v")
+	mustInt(0, "EXPIRE", "p", "100", "GT")
+	mustInt(-1, "TTL", "p")
+	mustInt(1, "EXPIRE", "p", "100", "LT")
+	mustInt(100, "TTL", "p")
+	mustInt(0, "EXPIRE", "q", "100", "XX", "LT") // XX fails on q
+	mustInt(-1, "TTL", "q")
+	mustInt(1, "EXPIRE", "p", "200", "XX", "GT")
+	mustInt(200, "TTL", "p")
+
+	// The other three commands take the same options, in their units.
+	mustInt(0, "PEXPIRE", "p", "100000", "GT")
+	mustInt(1, "PEXPIRE", "p", "100000", "LT")
+	mustInt(100, "TTL", "p")
+	later := time.Now().Add(time.Hour)
+	mustInt(0, "EXPIREAT", "p", strconv.FormatInt(later.Unix(), 10), "LT")
+	mustInt(1, "EXPIREAT", "p", strconv.FormatInt(later.Unix(), 10), "GT")
+	mustInt(0, "PEXPIREAT", "p", strconv.FormatInt(later.UnixMilli(), 10), "NX")
+	// The same time is neither greater nor less.
+	mustInt(1, "PEXPIREAT", "p", strconv.FormatInt(later.UnixMilli(), 10))
+	mustInt(0, "PEXPIREAT", "p", strconv.FormatInt(later.UnixMilli(), 10), "GT")
+	mustInt(0, "PEXPIREAT", "p", strconv.FormatInt(later.UnixMilli(), 10), "LT")
+	mustInt(1, "PEXPIREAT", "q", strconv.FormatInt(later.UnixMilli(), 10), "NX")
+	if d, _ := c.TTL(ctx, "q").Result(); d < 3590*time.Second || d > time.Hour {
+		t.Fatalf("TTL q after PEXPIREAT NX = %v", d)
+	}
+
+	// A time in the past deletes the key only if the condition holds.
+	mustInt(0, "EXPIRE", "w", "-1", "GT")
+	mustInt(-1, "TTL", "w")
+	mustInt(1, "EXPIRE", "w", "-1", "LT")
+	mustInt(-2, "TTL", "w")
+	mustInt(0, "PEXPIREAT", "q", "1", "XX", "GT")
+	mustInt(1, "PEXPIREAT", "q", "1", "XX", "LT")
+	mustInt(0, "EXISTS", "q")
+
+	// Errors change nothing.
+	for _, tc := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"EXPIRE", "v", "10", "NX", "XX"}, "ERR NX and XX, GT or LT options at the same time are not compatible"},
+		{[]any{"EXPIRE", "v", "10", "GT", "NX"}, "ERR NX and XX, GT or LT options at the same time are not compatible"},
+		{[]any{"PEXPIRE", "v", "10", "GT", "LT"}, "ERR GT and LT options at the same time are not compatible"},
+		{[]any{"EXPIREAT", "v", "10", "SOON"}, "ERR Unsupported option SOON"},
+		{[]any{"PEXPIREAT", "v", "soon", "NX"}, "ERR value is not an integer or out of range"},
+		{[]any{"EXPIRE", "v"}, "ERR wrong number of arguments for 'expire' command"},
+		{[]any{"PEXPIREAT", "v"}, "ERR wrong number of arguments for 'pexpireat' command"},
+	} {
+		wantErr(t, c.Do(ctx, tc.args...).Err(), tc.want)
+	}
+	mustInt(100, "TTL", "v")
+	// Options repeat harmlessly, as in Redis.
+	mustInt(1, "EXPIRE", "v", "50", "LT", "LT", "XX")
+	mustInt(50, "TTL", "v")
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+
+	"github.com/tidwall/redcon"
+)
+
+// reqReader reads a connection's requests a pipeline at a time, without
+// allocating per request: the arguments of a request are slices of the
+// read buffer, valid until the next call of read, and the pipeline's
+// slices are reused. (redcon's Reader copies every request and allocates
+// its argument slice: a third of a pipelined GET's allocations.) It reads
+// from a guardConn, which has checked the framing's limits before the bytes
+// arrive here, and which returns from Read with a full buffer or a
+// complete request; inline (telnet-style) requests are parsed by redcon,
+// as they are rare and may need unquoting.
+type reqReader struct {
+	rd         io.Reader
+	buf        []byte
+	start, end int // buf[start:end] is read and not yet parsed
+	cmds       []redcon.Command
+	args       [][]byte // the pipeline's arguments, which cmds slice
+}
+
+// Buffer sizes: a connection starts with inBufSize bytes, grows the buffer
+// as a request needs, and goes back to inBufSize once it has consumed a
+// request that grew it past maxKeptIn.
+const (
+	inBufSize = 16 << 10
+	maxKeptIn = 64 << 10
+)
+
+// protocolError is a request that breaks the protocol, worded as redcon
+// words it: limitMessage turns it into the reply.
+type protocolError string
+
+func (e protocolError) Error() string { return "Protocol error: " + string(e) }
+
+const (
+	errMultiBulkLength = protocolError("invalid multibulk length")
+	errBulkLength      = protocolError("invalid bulk length")
+)
+
+func newReqReader(rd io.Reader) *reqReader {
+	return &reqReader{rd: rd, buf: make([]byte, inBufSize)}
+}
+
+// read returns the next pipeline: every complete request read so far, at
+// least one. It reuses the slices it returned last time.
+func (r *reqReader) read() ([]redcon.Command, error) {
+	clear(r.cmds)
+	r.cmds = r.cmds[:0]
+	clear(r.args)
+	r.args = r.args[:0]
+	if r.start == r.end && len(r.buf) > maxKeptIn {
+		r.buf = make([]byte, inBufSize)
+		r.start, r.end = 0, 0
+	}
+	for {
+		if err := r.parse(); err != nil {
+			return nil, err
+		}
+		if len(r.cmds) > 0 {
+			return r.cmds, nil
+		}
+		// No complete request is buffered, so no argument refers to the
+		// buffer: its incomplete request may move to the front.
+		if r.start > 0 {
+			r.end = copy(r.buf, r.buf[r.start:r.end])
+			r.start = 0
+		}
+		if r.end == len(r.buf) {
+			r.buf = append(r.buf, make([]byte, len(r.buf))...)
+		}
+		n, err := r.rd.Read(r.buf[r.end:])
+		r.end += n
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parse appends the complete requests buffered to r.cmds.
+func (r *reqReader) parse() error {
+	for r.start < r.end {
+		b := r.buf[r.start:r.end]
+		var n int
+		var err error
+		if b[0] == '*' {
+			n, err = r.multiBulk(b)
+		} else {
+			n, err = r.inline(b)
+		}
+		if err != nil || n == 0 {
+			return err
+		}
+		r.start += n
+	}
+	return nil
+}
+
+// multiBulk parses the request "*N\r\n" ("$L\r\n" bytes "\r\n"){N} at the
+// start of b, and returns its length, or 0 if it is not all there.
+func (r *reqReader) multiBulk(b []byte) (int, error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return 0, nil
+	}
+	count, ok := parseLen(b[1:i])
+	if !ok || count <= 0 {
+		return 0, errMultiBulkLength
+	}
+	first := len(r.args)
+	pos := i + 1
+	for range count {
+		if pos >= len(b) {
+			return r.incomplete(first)
+		}
+		if b[pos] != '$' {
+			return 0, protocolError("expected '$', got '" + string(b[pos]) + "'")
+		}
+		j := bytes.IndexByte(b[pos:], '\n')
+		if j < 0 {
+			return r.incomplete(first)
+		}
+		size, ok := parseLen(b[pos+1 : pos+j])
+		if !ok {
+			return 0, errBulkLength
+		}
+		data := pos + j + 1
+		if data+size+2 > len(b) {
+			return r.incomplete(first)
+		}
+		if b[data+size] != '\r' || b[data+size+1] != '\n' {
+			return 0, errBulkLength
+		}
+		r.args = append(r.args, b[data:data+size:data+size])
+		pos = data + size + 2
+	}
+	r.cmds = append(r.cmds, redcon.Command{Args: r.args[first:len(r.args):len(r.args)]})
+	return pos, nil
+}
+
+// incomplete drops the arguments of a request not all read yet.
+func (r *reqReader) incomplete(first int) (int, error) {
+	clear(r.args[first:])
+	r.args = r.args[:first]
+	return 0, nil
+}
+
+// parseLen parses the number of a "*N\r" or "$N\r" header (the '\r'
+// included), which must not be negative.
+func parseLen(b []byte) (int, bool) {
+	if len(b) < 2 || b[len(b)-1] != '\r' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(b[:len(b)-1]))
+	return n, err == nil && n >= 0
+}
+
+// inline parses the inline request, one line, at the start of b, and
+// returns its length, or 0 if the line is not all there. A blank line is
+// skipped.
+func (r *reqReader) inline(b []byte) (int, error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return 0, nil
+	}
+	line := bytes.TrimSuffix(b[:i], []byte("\r"))
+	if len(bytes.Trim(line, " ")) == 0 {
+		return i + 1, nil
+	}
+	cmd, err := redcon.Parse(b[:i+1])
+	if err != nil {
+		return 0, err
+	}
+	r.cmds = append(r.cmds, redcon.Command{Args: cmd.Args})
+	return i + 1, nil
+}
