@@ -30,6 +30,7 @@ func (m *Model) layout() {
 	lw := m.listWidth()
 	m.list.SetSize(max(lw-2, 1), inner)
 	m.viewer.SetSize(max(m.width-lw-2, 1), inner)
+	m.layoutFind()
 	if m.formOpen() { // the zero Form has no textarea to size
 		m.form.SetSize(max(m.width-lw-2, 1), inner)
 	}
@@ -76,6 +77,9 @@ func (m Model) mainView() string {
 	if m.state == stateHelp {
 		lines := m.helpLines()
 		return m.box(strings.Join(lines[min(m.helpOffset, len(lines)):], "\n"), m.width, h, true)
+	}
+	if m.findOpen() {
+		return m.findMainView(h)
 	}
 	lw := m.listWidth()
 	right := m.viewer.View()
@@ -163,6 +167,8 @@ func (m Model) footerView() string {
 		km = helpScreenHelp{m.common.KeyMap}
 	case m.list.Filtering():
 		km = filterHelp{m.common.KeyMap}
+	case m.findOpen():
+		km = m.findHelp()
 	}
 	keep := 0
 	if _, ok := km.(browseHelp); ok {
