@@ -170,8 +170,10 @@ func (m Model) findOpen() bool {
 // findMainView draws the tree or the history beside its viewer.
 func (m Model) findMainView(h int) string {
 	lw := m.findListWidth()
-	left, right := m.tree.View(), m.viewer.View()
-	if m.state != stateTree {
+	var left, right string
+	if m.state == stateTree {
+		left, right = m.tree.View(), m.viewer.View()
+	} else {
 		left, right = m.hist.ListView(), m.hist.ValueView()
 	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, m.box(left, lw, h, true), m.box(right, m.width-lw, h, false))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/crabkv/crabkv/kv"
 )
@@ -108,6 +110,7 @@ func (h *HistoryPanel) view(s Store) tea.Cmd {
 	}
 	h.seq++
 	h.shown = h.cursor
+	h.viewer.Clear() // each version picks its own view mode
 	h.viewer.SetLoading(h.key)
 	if v.Tombstone {
 		h.viewer.SetError(h.key, "deleted here: a delete has no value")
@@ -219,13 +222,17 @@ func (h HistoryPanel) ListView() string {
 	s := h.common.Styles
 	var b strings.Builder
 	count := countVersions(len(h.versions))
-	if h.loading {
+	switch {
+	case h.loading:
 		count = "reading the log…"
+	case h.err != nil:
+		count = ""
 	}
-	b.WriteString(joinEnds(s.PaneTitle.Render("History"), s.Muted.Render(count), h.width))
+	title := s.PaneTitle.Render("History") + s.Muted.Render(" of ") + Escape(h.key)
+	b.WriteString(joinEnds(ansi.Truncate(title, max(h.width-lipgloss.Width(count)-1, 8), "…"), s.Muted.Render(count), h.width))
 	switch {
 	case h.err != nil:
-		b.WriteString("\n" + s.Error.Render(explain(h.err)))
+		b.WriteString("\n" + s.Error.Render(ansi.Wordwrap(explain(h.err), max(h.width, 10), "")))
 	case !h.loading && len(h.versions) == 0:
 		b.WriteString("\n" + s.Muted.Render("no record of this key in the log"))
 	}

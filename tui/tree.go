@@ -38,7 +38,7 @@ type Tree struct {
 
 // NewTree returns a closed tree over s.
 func NewTree(c *Common, s Store) Tree {
-	return Tree{common: c, store: s}
+	return Tree{common: c, store: s, root: newTreeNode("")}
 }
 
 // Open starts a scan, grouping by delim (0: detect it from the first
