@@ -214,3 +214,29 @@ func TestHistoryUnavailableWithoutLog(t *testing.T) {
 	}
 	wantScreen(t, m, "does not show its log", "opened from its directory")
 }
+
+// TestInspectorHistory runs the history in a test terminal: list, view the
+// first version, restore it.
+func TestInspectorHistory(t *testing.T) {
+	db := historyDB(t)
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "3 keys")
+	press(tm, "j", "j")
+	waitFor(t, tm, "key k")
+	press(tm, "h")
+	waitFor(t, tm, "History of k", "4 versions")
+	press(tm, "g", "enter")
+	waitFor(t, tm, "view hex")
+	press(tm, "R")
+	waitFor(t, tm, "Restore the version at offset")
+	press(tm, "y")
+	waitFor(t, tm, "5 versions")
+	press(tm, "esc")
+	m := quit(t, tm)
+	if got, err := db.Get([]byte("k")); err != nil || !bytes.Equal(got, binaryValue()) {
+		t.Fatalf("k = %q, %v after restoring its first version", got, err)
+	}
+	if m.state != stateBrowse {
+		t.Fatalf("state %v", m.state)
+	}
+}
