@@ -129,6 +129,8 @@ func (m Model) helpLines() []string {
 		"e edits in place when the value is plain text; a value the text editor would change (tabs, CR, control bytes, invalid UTF-8) opens in $EDITOR instead. y and Y copy the key or value to the clipboard (OSC 52).",
 		"Expiring keys: ◔ in the list marks a key with an expiry; the viewer counts down its time left, and the key leaves the list when it expires. In the form (n, e), tab reaches the TTL field: empty keeps the key's expiry (a new key gets none), 0 or none clears it, a duration (90s, 10m, 24h) sets it from the save.",
 		"Marks: space marks the key under the cursor, a every key the filter shows, u clears them. With keys marked, D deletes them (in atomic batches, after asking) and x exports them; with none, D and x take the keys shown. x writes the lines of crabkv export, which crabkv import reads back.",
+		"Tree: t groups the keys by / or : (the one more keys contain; s switches), each group with its number of keys and the total size of their values, filled in by a scan in the background. enter or → opens a group or shows a key's value, ← closes a group, esc goes back to the list.",
+		"History: h lists the selected key's records still in the log, oldest first, until a compaction drops them: offset, size, how many writes came after, deletes and the current one marked. enter shows one, read-only; R writes it back as the key's value after asking, without an expiry unless that version's is still ahead.",
 		"q, esc or ? closes this help.",
 	}
 	iw := max(m.width-2, 10)
