@@ -68,24 +68,6 @@ func (n *treeNode) child(prefix string) *treeNode {
 	return c
 }
 
-// find returns the group for prefix below n, or nil.
-func (n *treeNode) find(prefix string) *treeNode {
-	for g := n; g != nil; {
-		if g.prefix == prefix {
-			return g
-		}
-		var next *treeNode
-		for _, c := range g.groups {
-			if strings.HasPrefix(prefix, c.prefix) {
-				next = c
-				break
-			}
-		}
-		g = next
-	}
-	return nil
-}
-
 // detectDelimiter picks the delimiter that most of sample's keys contain,
 // '/' when none has either.
 func detectDelimiter(sample []string) byte {
