@@ -57,8 +57,8 @@ func (v Version) Expired(now time.Time) bool {
 // Version to VersionValue for its value.
 //
 // History walks the log as it stands when it begins, up to its end then,
-// verifying every record's checksum; records of other keys are read but
-// not decoded further. It holds the readers' lock only for each read of
+// verifying every record's checksum; records of other keys are checked
+// and passed over, their values never decoded. It holds the readers' lock only for each read of
 // the log, and calls fn outside it: fn may call any method of the DB. A
 // damaged record stops the walk with an error that wraps walfmt.ErrCorrupt
 // and names the file and offset. If a compaction replaces the log before
