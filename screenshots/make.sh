@@ -174,3 +174,36 @@ keys / ^ s e s s i o n : t t l Enter
 wait_for "expires in"
 shot ttl
 quit
+
+# 8. The key tree: the keys grouped by '/' (s switches from the ':' the
+# demo's keys mostly hold), one group open, a key's value beside it.
+cols=110 start "$work/demo"
+wait_for "auto at 33%"
+keys t
+wait_for 'Tree by ":"'
+keys s
+wait_for 'Tree by "/"'
+keys j Enter j j Enter
+wait_for "▾ config/"
+shot tree
+keys Escape
+quit
+
+# 9. A key's history: four records of config/feature-flags still in the
+# log, the first shown, read-only.
+for v in '{"dark_mode":false}' '{"dark_mode":true,"beta":false}' '{"dark_mode":true,"beta":true}'; do
+	"$work/crabkv" --dir "$work/demo" put config/feature-flags "$v" >/dev/null
+done
+"$work/crabkv" --dir "$work/demo" delete config/feature-flags >/dev/null
+"$work/crabkv" --dir "$work/demo" put config/feature-flags '{"dark_mode":true,"beta":false,"rollout":0.25}' >/dev/null
+cols=110 start "$work/demo"
+wait_for "auto at 33%"
+keys / ^ c o n f i g / f e a t u r e Enter
+wait_for "key config/feature-flags"
+keys h
+wait_for "current"
+keys g j Enter
+wait_for '"beta": false'
+shot history
+keys Escape
+quit

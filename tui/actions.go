@@ -34,6 +34,12 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.updateExportPath(msg)
 	case stateConfirmExport:
 		return m.updateConfirmExport(msg)
+	case stateTree:
+		return m.updateTree(msg)
+	case stateHistory:
+		return m.updateHistory(msg)
+	case stateConfirmRestore:
+		return m.updateConfirmRestore(msg)
 	}
 	if m.list.Filtering() {
 		return m.updateList(msg)
@@ -89,6 +95,10 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.status = infoStatus("marks cleared")
 	case key.Matches(msg, km.Export):
 		return m, m.startExport()
+	case key.Matches(msg, km.Tree):
+		return m.openTree()
+	case key.Matches(msg, km.History):
+		return m.openHistory()
 	case key.Matches(msg, km.ReadOnlyWrite):
 		m.status = errorStatus(msg.String(), kv.ErrReadOnly)
 	case m.focus == paneViewer && !key.Matches(msg, km.Filter, km.ClearFilter):

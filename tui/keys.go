@@ -20,6 +20,10 @@ type KeyMap struct {
 	Yes, No                                 key.Binding
 	Save, Cancel, NextField, Submit         key.Binding
 
+	// The key tree and a key's history (tree.go, history.go).
+	Tree, History, Expand, Collapse key.Binding
+	TreeDelimiter, Restore, Back    key.Binding
+
 	// ReadOnlyWrite matches the keys of the disabled write actions in a
 	// read-only store.
 	ReadOnlyWrite key.Binding
@@ -62,6 +66,14 @@ func DefaultKeyMap() KeyMap {
 		Cancel:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		NextField:    key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field")),
 		Submit:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "export")),
+
+		Tree:          key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "key tree")),
+		History:       key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "history")),
+		Expand:        key.NewBinding(key.WithKeys("enter", "right", "l"), key.WithHelp("enter/→", "open")),
+		Collapse:      key.NewBinding(key.WithKeys("left"), key.WithHelp("←", "close group")),
+		TreeDelimiter: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "switch / and :")),
+		Restore:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restore version")),
+		Back:          key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "back")),
 	}
 }
 
@@ -79,7 +91,7 @@ func (k *KeyMap) SetReadOnly(ro bool) {
 }
 
 func (k *KeyMap) writeBindings() []*key.Binding {
-	return []*key.Binding{&k.New, &k.Edit, &k.EditExternal, &k.Delete, &k.DeleteShown, &k.Compact}
+	return []*key.Binding{&k.New, &k.Edit, &k.EditExternal, &k.Delete, &k.DeleteShown, &k.Compact, &k.Restore}
 }
 
 // browseHelp is the help.KeyMap shown while browsing; marked is how many
@@ -111,6 +123,7 @@ func (h browseHelp) FullHelp() [][]key.Binding {
 		{k.Filter, k.ClearFilter, k.Focus, k.CycleView, k.Reload},
 		{k.New, k.Edit, k.EditExternal, k.Delete, k.DeleteShown, k.Compact, k.CopyKey, k.CopyValue},
 		{k.Mark, k.MarkShown, k.ClearMarks, k.Export},
+		{k.Tree, k.History, k.Expand, k.Collapse, k.TreeDelimiter, k.Restore, k.Back},
 		{k.Help, k.Quit, k.ForceQuit},
 	}
 }
@@ -173,3 +186,21 @@ type confirmHelp struct{ k KeyMap }
 
 func (h confirmHelp) ShortHelp() []key.Binding  { return []key.Binding{h.k.Yes, h.k.No} }
 func (h confirmHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+// treeHelp is the help.KeyMap shown while the key tree is open.
+type treeHelp struct{ k KeyMap }
+
+func (h treeHelp) ShortHelp() []key.Binding {
+	return []key.Binding{h.k.Expand, h.k.Collapse, h.k.TreeDelimiter, h.k.Down, h.k.Back}
+}
+func (h treeHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+// historyHelp is the help.KeyMap shown while a key's history is open.
+type historyHelp struct{ k KeyMap }
+
+func (h historyHelp) ShortHelp() []key.Binding {
+	view := h.k.Expand
+	view.SetHelp("enter", "view")
+	return []key.Binding{view, h.k.Restore, h.k.CycleView, h.k.Reload, h.k.Back}
+}
+func (h historyHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }

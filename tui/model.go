@@ -23,6 +23,10 @@ const (
 	stateConfirmOverwrite              // a new key exists: waiting for y/n, the form behind
 	stateExportPath                    // the export prompt asks for a file
 	stateConfirmExport                 // the export's file exists: waiting for y/n
+
+	stateTree           // the key tree fills the left pane (tree.go)
+	stateHistory        // a key's history fills the main area (history.go)
+	stateConfirmRestore // a version to restore: waiting for y/n
 )
 
 // pane is which of the two panes movement keys drive.
@@ -75,6 +79,8 @@ type Model struct {
 	form   Form
 	gauge  Gauge
 	help   help.Model
+	tree   Tree         // the key tree (t)
+	hist   HistoryPanel // a key's versions in the log (h)
 	status status
 	// statusSeq numbers the status messages; a timer clears the status
 	// only if it is still the one the timer was started for.
@@ -140,6 +146,7 @@ func NewWithStore(s Store, cfg Config) Model {
 	m := Model{
 		store: s, cfg: cfg, common: c,
 		list: NewKeyList(c), viewer: NewViewer(c), gauge: NewGauge(c), help: help.New(),
+		tree: NewTree(c, s), hist: NewHistoryPanel(c),
 	}
 	m.viewer.store = s
 	m.help.Styles.ShortKey = c.Styles.PaneTitle
@@ -151,8 +158,9 @@ func NewWithStore(s Store, cfg Config) Model {
 	return m
 }
 
-// Close stops the compaction feed.
+// Close stops the compaction feed and a scan of the key tree.
 func (m Model) Close() {
+	m.tree.Close()
 	if m.cancelEvents != nil {
 		m.cancelEvents()
 	}
@@ -242,6 +250,8 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case copiedMsg:
 		m.status = m.copied(msg)
+	case findMsg: // the key tree and the history (find.go)
+		return m.routeFind(msg)
 	default:
 		switch m.state { // cursor blinks
 		case stateForm:

@@ -256,3 +256,14 @@ func (s dbStore) Writer() (kv.Holder, bool) {
 
 // Live: a follower follows a writer it does not own.
 func (s dbStore) Live() bool { return s.open != nil }
+
+// HistoryStore is a Store that can list the older versions of a key still
+// in its log, and read them: an open store can, a server over the network
+// cannot, and the inspector then says history is unavailable.
+type HistoryStore interface {
+	// History returns key's records still in the log, oldest first (see
+	// kv.DB.History).
+	History(key string) ([]kv.Version, error)
+	// VersionValue returns the value of a version History returned.
+	VersionValue(v kv.Version) ([]byte, error)
+}

@@ -30,6 +30,7 @@ func (m *Model) layout() {
 	lw := m.listWidth()
 	m.list.SetSize(max(lw-2, 1), inner)
 	m.viewer.SetSize(max(m.width-lw-2, 1), inner)
+	m.layoutFind()
 	if m.formOpen() { // the zero Form has no textarea to size
 		m.form.SetSize(max(m.width-lw-2, 1), inner)
 	}
@@ -80,6 +81,9 @@ func (m Model) mainView() string {
 		lines := m.helpLines()
 		return m.box(strings.Join(lines[min(m.helpOffset, len(lines)):], "\n"), m.width, h, true)
 	}
+	if m.findOpen() {
+		return m.findMainView(h)
+	}
 	lw := m.listWidth()
 	right := m.viewer.View()
 	if m.formOpen() {
@@ -128,6 +132,8 @@ func (m Model) helpLines() []string {
 		"e edits in place when the value is plain text; a value the text editor would change (tabs, CR, control bytes, invalid UTF-8) opens in $EDITOR instead. y and Y copy the key or value to the clipboard (OSC 52).",
 		"Expiring keys: ◔ in the list marks a key with an expiry; the viewer counts down its time left, and the key leaves the list when it expires. In the form (n, e), tab reaches the TTL field: empty keeps the key's expiry (a new key gets none), 0 or none clears it, a duration (90s, 10m, 24h) sets it from the save.",
 		"Marks: space marks the key under the cursor, a every key the filter shows, u clears them. With keys marked, D deletes them (in atomic batches, after asking) and x exports them; with none, D and x take the keys shown. x writes the lines of crabkv export, which crabkv import reads back.",
+		"Tree: t groups the keys by / or : (the one more keys contain; s switches), each group with its number of keys and the total size of their values, filled in by a scan in the background. enter or → opens a group or shows a key's value, ← closes a group, esc goes back to the list.",
+		"History: h lists the selected key's records still in the log, oldest first, until a compaction drops them: offset, size, how many writes came after, deletes and the current one marked. enter shows one, read-only; R writes it back as the key's value after asking, without an expiry unless that version's is still ahead.",
 		"q, esc or ? closes this help.",
 	}
 	iw := max(m.width-2, 10)
@@ -166,6 +172,8 @@ func (m Model) footerView() string {
 		km = helpScreenHelp{m.common.KeyMap}
 	case m.list.Filtering():
 		km = filterHelp{m.common.KeyMap}
+	case m.findOpen():
+		km = m.findHelp()
 	}
 	keep := 0
 	if _, ok := km.(browseHelp); ok {
