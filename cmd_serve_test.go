@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,11 +125,17 @@ func TestServeRedisCLI(t *testing.T) {
 		{[]string{"DBSIZE"}, "3"},
 		{[]string{"--scan", "--pattern", "user:*"}, "user:1\nuser:2"},
 		{[]string{"SET", "k", "v", "EX", "100"}, "OK"},
-		{[]string{"TTL", "k"}, "100"},
+		{[]string{"TTL", "k"}, "100"}, // or a little less: seconds pass on a busy machine
 		{[]string{"PERSIST", "k"}, "1"},
 		{[]string{"TTL", "k"}, "-1"},
 	} {
-		if got := redisCLI(append([]string{"-a", "pw"}, tc.args...)...); got != tc.want {
+		got := redisCLI(append([]string{"-a", "pw"}, tc.args...)...)
+		if tc.want == "100" {
+			if n, err := strconv.Atoi(got); err == nil && n > 90 && n <= 100 {
+				continue
+			}
+		}
+		if got != tc.want {
 			t.Errorf("redis-cli %v = %q, want %q", tc.args, got, tc.want)
 		}
 	}
