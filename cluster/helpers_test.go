@@ -21,9 +21,9 @@ func testConfig(t testing.TB, id, dir string) Config {
 		ID:                 id,
 		RaftAddr:           "127.0.0.1:0",
 		Dir:                dir,
-		HeartbeatTimeout:   500 * time.Millisecond,
-		ElectionTimeout:    500 * time.Millisecond,
-		LeaderLeaseTimeout: 250 * time.Millisecond,
+		HeartbeatTimeout:   time.Second, // not shorter: a loaded machine loses leaders
+		ElectionTimeout:    time.Second,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
 		SnapshotInterval:   time.Hour, // snapshots are taken on demand
 		LogLevel:           "error",
 	}
