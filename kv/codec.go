@@ -72,7 +72,7 @@ var ErrUnknownCodec = errors.New("kv: unknown value codec")
 var codecs = struct {
 	sync.RWMutex
 	byID [256]Codec
-}{byID: [256]Codec{0: Raw, 1: S2, 2: Zstd}}
+}{byID: [256]Codec{0: Raw, 1: S2, 2: Zstd, 3: ZstdDict}}
 
 // RegisterCodec makes c known to every store of the program, under its ID,
 // for reading and for use as Options.Codec. Its ID must be at least
