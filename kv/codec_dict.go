@@ -48,9 +48,14 @@ var ZstdDict Codec = zstdDictCodec{}
 //	offset  size  field
 //	------  ----  ---------------------------------------------------------
 //	     0     8  magic "CRABKVZD"
-//	     8     4  dictionary length D, little-endian, 0 < D <= zdictMaxLen
-//	    12     4  CRC-32C of bytes 0..11 and of the dictionary
-//	    16     D  the dictionary, in zstd's dictionary format (its ID in it)
+//	     8     2  version (1), little-endian like every field
+//	    10     2  reserved, zero
+//	    12     4  dictionary length D, 0 < D <= zdictMaxLen
+//	    16     4  CRC-32C of bytes 0..15 and of the dictionary
+//	    20     D  the dictionary, in zstd's dictionary format (its ID in it)
+//
+// An entry of another version, with a sound checksum, is an error: a later
+// build wrote it, and this one cannot tell what its values need.
 //
 // An entry is appended and synced (and, for a new file, the directory
 // synced) before the writer encodes any value with its dictionary, so every
@@ -59,10 +64,11 @@ var ZstdDict Codec = zstdDictCodec{}
 // appending leaves one such entry at the end, which no value names, and the
 // next entry is written over it.
 const (
-	zdictName   = "wal.zdict"
-	zdictMagic  = "CRABKVZD"
-	zdictHeader = 16
-	zdictMaxLen = 1 << 20
+	zdictName    = "wal.zdict"
+	zdictMagic   = "CRABKVZD"
+	zdictHeader  = 20
+	zdictVersion = 1
+	zdictMaxLen  = 1 << 20
 )
 
 // The training: zstdDictSamples values of at least MinCodecValue bytes,
@@ -211,7 +217,7 @@ func (f *dictFile) loadLocked() error {
 		if _, err := h.ReadAt(head[:], off); err != nil {
 			return fmt.Errorf("kv: read %s: %w", f.key.path, err)
 		}
-		n := int64(binary.LittleEndian.Uint32(head[8:]))
+		n := int64(binary.LittleEndian.Uint32(head[12:]))
 		if string(head[:8]) != zdictMagic || n == 0 || n > zdictMaxLen || fi.Size()-off-zdictHeader < n {
 			return nil // the end, or a torn entry: see zdictName
 		}
@@ -219,8 +225,12 @@ func (f *dictFile) loadLocked() error {
 		if _, err := h.ReadAt(b, off+zdictHeader); err != nil {
 			return fmt.Errorf("kv: read %s: %w", f.key.path, err)
 		}
-		if zdictChecksum(head[:12], b) != binary.LittleEndian.Uint32(head[12:]) {
+		if zdictChecksum(head[:16], b) != binary.LittleEndian.Uint32(head[16:]) {
 			return nil
+		}
+		if v := binary.LittleEndian.Uint16(head[8:]); v != zdictVersion || head[10] != 0 || head[11] != 0 {
+			return fmt.Errorf("kv: %s at offset %d: entry of version %d, reserved %x: this build reads version %d",
+				f.key.path, off, v, head[10:12], zdictVersion)
 		}
 		if err := f.addLocked(b); err != nil {
 			return fmt.Errorf("kv: %s at offset %d: %w", f.key.path, off, err)
@@ -274,8 +284,9 @@ func (f *dictFile) appendDict(b []byte) error {
 	}
 	entry := make([]byte, zdictHeader, zdictHeader+len(b))
 	copy(entry, zdictMagic)
-	binary.LittleEndian.PutUint32(entry[8:], uint32(len(b)))
-	binary.LittleEndian.PutUint32(entry[12:], zdictChecksum(entry[:12], b))
+	binary.LittleEndian.PutUint16(entry[8:], zdictVersion)
+	binary.LittleEndian.PutUint32(entry[12:], uint32(len(b)))
+	binary.LittleEndian.PutUint32(entry[16:], zdictChecksum(entry[:16], b))
 	entry = append(entry, b...)
 	_, err = h.WriteAt(entry, end)
 	if err == nil {

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -169,7 +170,7 @@ func TestZstdDictMissingFile(t *testing.T) {
 // and the next dictionary is written over it.
 func TestZstdDictTornEntry(t *testing.T) {
 	dir := t.TempDir()
-	torn := append([]byte(zdictMagic), 0, 1, 0, 0, 1, 2, 3, 4, 'x', 'y')
+	torn := append([]byte(zdictMagic), 1, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4, 'x', 'y')
 	if err := os.WriteFile(filepath.Join(dir, zdictName), torn, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -220,4 +221,31 @@ func TestZstdDictFollower(t *testing.T) {
 	}
 	f.Refresh()
 	wantDocs(t, f, 0, zstdDictSamples+20)
+}
+
+// An entry of a later version is an error that says so, not a store
+// without dictionaries.
+func TestZstdDictLaterVersion(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, db, 0, zstdDictSamples+1)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, zdictName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[8] = 2
+	binary.LittleEndian.PutUint32(b[16:], zdictChecksum(b[:16], b[zdictHeader:]))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, dictOptions()); err == nil || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("Open with a dictionary of version 2: %v", err)
+	}
 }
