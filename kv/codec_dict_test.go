@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/klauspost/compress/dict"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -248,4 +249,21 @@ func TestZstdDictLaterVersion(t *testing.T) {
 	if _, err := Open(dir, dictOptions()); err == nil || !strings.Contains(err.Error(), "version 2") {
 		t.Fatalf("Open with a dictionary of version 2: %v", err)
 	}
+}
+
+// unknownDictFrame is a zstd frame that names a dictionary no store has.
+func unknownDictFrame() []byte {
+	samples := make([][]byte, 300)
+	for i := range samples {
+		samples[i] = dictDoc(i)
+	}
+	b, err := dict.BuildZstdDict(samples, dict.Options{MaxDictSize: 4 << 10, HashBytes: 6, ZstdDictID: 99999})
+	if err != nil {
+		panic(err)
+	}
+	enc, err := newDictEncoder(b)
+	if err != nil {
+		panic(err)
+	}
+	return enc.EncodeAll(dictDoc(1), nil)
 }
