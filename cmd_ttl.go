@@ -160,15 +160,15 @@ func (e *env) notFound(key []byte) int {
 
 // codecFlag defines --codec, for the verbs that write values.
 func codecFlag(fs *flag.FlagSet) *string {
-	return fs.String("codec", "raw", "store values compressed with this codec: raw, s2 or zstd (only where that saves an eighth)")
+	return fs.String("codec", "raw", "store values compressed with this codec: raw, s2, zstd or zstd-dict (only where that saves an eighth)")
 }
 
 // codecNamed returns the built-in codec called name.
 func codecNamed(name string) (kv.Codec, error) {
-	for _, c := range []kv.Codec{kv.Raw, kv.S2, kv.Zstd} {
+	for _, c := range []kv.Codec{kv.Raw, kv.S2, kv.Zstd, kv.ZstdDict} {
 		if c.Name() == name {
 			return c, nil
 		}
 	}
-	return nil, fmt.Errorf("--codec %q: want raw, s2 or zstd", name)
+	return nil, fmt.Errorf("--codec %q: want raw, s2, zstd or zstd-dict", name)
 }

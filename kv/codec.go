@@ -57,7 +57,9 @@ const (
 
 // The codecs built in. Raw stores values as they are (the default); S2 is
 // Snappy-compatible, very fast compression; Zstd compresses more, at more
-// CPU cost (level "default", about zstd's level 3).
+// CPU cost (level "default", about zstd's level 3); ZstdDict (see
+// codec_dict.go) is zstd with a dictionary the store trains on its own
+// values, for small values that resemble each other.
 var (
 	Raw  Codec = rawCodec{}
 	S2   Codec = s2Codec{}
@@ -72,7 +74,7 @@ var ErrUnknownCodec = errors.New("kv: unknown value codec")
 var codecs = struct {
 	sync.RWMutex
 	byID [256]Codec
-}{byID: [256]Codec{0: Raw, 1: S2, 2: Zstd}}
+}{byID: [256]Codec{0: Raw, 1: S2, 2: Zstd, 3: ZstdDict}}
 
 // RegisterCodec makes c known to every store of the program, under its ID,
 // for reading and for use as Options.Codec. Its ID must be at least

@@ -23,6 +23,8 @@ func FuzzDecodeValue(f *testing.F) {
 	f.Add(uint8(2), Zstd.Encode(nil, jsonDoc))
 	f.Add(uint8(1), []byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0})
 	f.Add(uint8(2), []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0xff})
+	f.Add(uint8(3), ZstdDict.Encode(nil, jsonDoc))
+	f.Add(uint8(3), unknownDictFrame())
 	f.Add(uint8(77), []byte("x"))
 	f.Fuzz(func(t *testing.T, id uint8, stored []byte) {
 		if len(stored) > 1<<16 {

@@ -97,8 +97,8 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 // DB is an open store. It is safe for concurrent use.
 //
 // Locks, and the order they are taken in: wmu, then sync.mu, then mu; cmu,
-// the expiry table's lock and the event hub's lock are leaves, never held
-// while another is taken.
+// the expiry table's lock, the event hub's lock and the dictionary files'
+// lock are leaves, never held while another is taken.
 // No goroutine waits for a sync while it holds mu, and none takes wmu
 // while it holds sync.mu or mu.
 //
@@ -113,6 +113,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //   - cmu: the compaction's bookkeeping.
 //   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
 //     taken with mu held, shared or exclusive, to count what has expired.
+//   - zdicts.mu (codec_dict.go): the program's table of the zstd
+//     dictionaries of open stores; a leaf, taken by a decode, under mu or
+//     not, and by Open and Close.
 //   - ord.build: serializes building the key order scans use (order.go).
 //     Taken before mu, which a build holds shared for moments only; never
 //     taken while wmu, sync.mu or mu is held.
@@ -126,6 +129,7 @@ type DB struct {
 	opts   Options
 	fs     FS
 	lock   io.Closer
+	zdict  *dictFile       // the store's zstd dictionaries (codec_dict.go)
 	ctx    context.Context // cancelled by Close to stop a compaction
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // background goroutines
@@ -259,7 +263,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db.lock = lock
+	if err := db.openDicts(); err != nil {
+		_ = lock.Close() // the dictionaries' error is the one to report
+		return nil, err
+	}
 	if err := db.load(); err != nil {
+		zdicts.release(db.zdict)
 		_ = lock.Close() // the load error is the one to report
 		return nil, err
 	}
@@ -585,6 +594,7 @@ func (db *DB) close() error {
 			err = cerr
 		}
 	}
+	zdicts.release(db.zdict)
 	if lerr := db.lock.Close(); err == nil {
 		err = lerr
 	}

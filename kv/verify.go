@@ -127,6 +127,12 @@ func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
 		return VerifyReport{Path: path, FirstBad: -1}, fmt.Errorf("kv: verify: %w", err)
 	}
 	defer func() { _ = f.Close() }() // read-only
+	// The values stored with ZstdDict decode with the store's dictionaries.
+	zd, err := zdicts.register(fsys, dir)
+	if err != nil {
+		return VerifyReport{Path: path, FirstBad: -1}, fmt.Errorf("kv: verify: %w", err)
+	}
+	defer zdicts.release(zd)
 	rep, err := scanLog(f, path, nil)
 	if err != nil {
 		return rep, fmt.Errorf("kv: verify: %w", err)

@@ -105,7 +105,8 @@
 // the writer gave; any other value names a codec (compression) that
 // encoded them, and a reader must decode the value with it. The format
 // assigns no codec but 0: the IDs are kept by the engine (CrabKv's kv
-// package reserves 1 for S2 and 2 for zstd, and 1..15 for its own), so
+// package reserves 1 for S2, 2 for zstd and 3 for zstd with a dictionary
+// kept in a file beside the log, and 1..15 for its own), so
 // that a reader that meets an ID it does not know reports it by number
 // instead of returning encoded bytes. The value length V is the stored,
 // encoded length; the checksum covers the stored bytes. Each record names

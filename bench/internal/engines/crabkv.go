@@ -11,12 +11,15 @@ func init() {
 	register("crabkv", func() Engine { return &crabEngine{codec: kv.Raw} })
 	register("crabkv-s2", func() Engine { return &crabEngine{codec: kv.S2} })
 	register("crabkv-zstd", func() Engine { return &crabEngine{codec: kv.Zstd} })
+	register("crabkv-zstd-dict", func() Engine { return &crabEngine{codec: kv.ZstdDict} })
 }
 
 // Compressing reports whether the engine name is a variant of CrabKv that
 // exists to compare value codecs: the driver runs those on the JSON
 // workloads only, whose values compress.
-func Compressing(name string) bool { return name == "crabkv-s2" || name == "crabkv-zstd" }
+func Compressing(name string) bool {
+	return name == "crabkv-s2" || name == "crabkv-zstd" || name == "crabkv-zstd-dict"
+}
 
 // crabEngine is CrabKv with default options apart from NoSync and the
 // value codec.

@@ -44,7 +44,7 @@ var factories = map[string]func() Engine{}
 func register(name string, f func() Engine) { factories[name] = f }
 
 // Order is the display order of the engines; CrabKv comes first.
-var Order = []string{"crabkv", "crabkv-s2", "crabkv-zstd", "bbolt", "badger", "pebble", "leveldb"}
+var Order = []string{"crabkv", "crabkv-s2", "crabkv-zstd", "crabkv-zstd-dict", "bbolt", "badger", "pebble", "leveldb"}
 
 // Names returns the registered engines in display order.
 func Names() []string {

@@ -1,0 +1,269 @@
+package kv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/klauspost/compress/dict"
+	"github.com/klauspost/compress/zstd"
+)
+
+// dictDoc is a JSON document of about 1 KiB, number i: documents of one
+// shape with varying contents, as a dictionary is for.
+func dictDoc(i int) []byte {
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	cities := []string{"Lisbon", "Osaka", "Nairobi", "Lima", "Perth", "Tbilisi"}
+	actions := []string{"login", "logout", "view", "edit", "export"}
+	b := fmt.Appendf(nil, `{"id":%d,"name":"user %d","email":"u%d@example.org","city":"%s","balance":%d,"events":[`,
+		i, r.IntN(1e6), i, cities[r.IntN(len(cities))], r.IntN(1e5))
+	for n := 0; len(b) < 900; n++ {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"at":"2025-%02d-%02dT%02d:%02d","action":"%s","city":"%s","ms":%d}`,
+			1+r.IntN(12), 1+r.IntN(28), r.IntN(24), r.IntN(60), actions[r.IntN(len(actions))], cities[r.IntN(len(cities))], r.IntN(2000))
+	}
+	return append(b, "]}"...)
+}
+
+func dictKey(i int) []byte { return fmt.Appendf(nil, "doc-%05d", i) }
+
+func dictOptions() *Options {
+	return &Options{NoSync: true, Codec: ZstdDict, Compaction: compact.Policy{Disabled: true}}
+}
+
+// fillDocs puts documents [lo, hi).
+func fillDocs(t *testing.T, db *DB, lo, hi int) {
+	t.Helper()
+	for i := lo; i < hi; i++ {
+		if err := db.Put(dictKey(i), dictDoc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantDocs checks that documents [lo, hi) read back whole.
+func wantDocs(t *testing.T, db *DB, lo, hi int) {
+	t.Helper()
+	for i := lo; i < hi; i++ {
+		got, err := db.Get(dictKey(i))
+		if err != nil || !bytes.Equal(got, dictDoc(i)) {
+			t.Fatalf("Get doc %d = %.40q, %v", i, got, err)
+		}
+	}
+}
+
+// dictEntries returns the dictionaries in dir's wal.zdict.
+func dictEntries(t *testing.T, dir string) int {
+	t.Helper()
+	f := &dictFile{key: dictFileKey{DefaultFS(), filepath.Join(dir, zdictName)}, byID: map[uint32]*zstd.Decoder{}}
+	if err := f.loadLocked(); err != nil {
+		t.Fatal(err)
+	}
+	return len(f.byID)
+}
+
+// A store that writes with ZstdDict trains a dictionary on its first
+// values, stores it, and from then on stores values smaller than Zstd
+// does; a reopened store reads them all, keeps its dictionary rather than
+// training another, and so does a compaction; Verify decodes them; a
+// closed store leaves nothing in the program's table.
+func TestZstdDictTrainsStoresAndReopens(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = zstdDictSamples + 300
+	fillDocs(t, db, 0, n)
+	if err := db.opts.Codec.(*zstdDictWriter).trainErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got := dictEntries(t, dir); got != 1 {
+		t.Fatalf("%d dictionaries in %s after training, want 1", got, zdictName)
+	}
+	var withDict, plain int
+	for i := zstdDictSamples; i < n; i++ {
+		e, err := db.Entry(dictKey(i))
+		if err != nil || e.Codec != "zstd-dict" {
+			t.Fatalf("Entry(doc %d) = %+v, %v", i, e, err)
+		}
+		withDict += e.StoredValueSize
+		plain += len(Zstd.Encode(nil, dictDoc(i)))
+	}
+	if withDict > plain*7/8 {
+		t.Fatalf("values with the dictionary take %d bytes, without %d: want an eighth less at least", withDict, plain)
+	}
+	wantDocs(t, db, 0, n)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(zdicts.open) != 0 {
+		t.Fatalf("%d dictionary files still registered after Close", len(zdicts.open))
+	}
+
+	rep, err := Verify(dir)
+	if err != nil || len(rep.BadValues) != 0 || rep.Encoded != n {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+
+	db, err = Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDocs(t, db, 0, n)
+	fillDocs(t, db, n, n+zstdDictSamples+10) // enough to train again, if it did
+	if got := dictEntries(t, dir); got != 1 {
+		t.Fatalf("%d dictionaries after a reopen, want the same 1", got)
+	}
+	if e, err := db.Entry(dictKey(n)); err != nil || e.Codec != "zstd-dict" || e.StoredValueSize*10 > len(dictDoc(n))*4 {
+		t.Fatalf("Entry after reopen = %+v, %v", e, err)
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	wantDocs(t, db, 0, n+zstdDictSamples+10)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without its dictionary file, a value encoded with a dictionary reads as
+// an error that names the dictionary, and Verify lists it; the values
+// encoded before the training still read.
+func TestZstdDictMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, db, 0, zstdDictSamples+5)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, zdictName)); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wantDocs(t, db, 0, zstdDictSamples-1)
+	_, err = db.Get(dictKey(zstdDictSamples + 1))
+	if err == nil || !strings.Contains(err.Error(), "dictionary") || !strings.Contains(err.Error(), zdictName) {
+		t.Fatalf("Get of a value whose dictionary is gone: %v", err)
+	}
+	rep, err := Verify(dir)
+	if err != nil || len(rep.BadValues) < 5 {
+		t.Fatalf("Verify without the dictionary: %d bad values, %v", len(rep.BadValues), err)
+	}
+}
+
+// An entry torn by a crash at the end of the dictionary file is not read,
+// and the next dictionary is written over it.
+func TestZstdDictTornEntry(t *testing.T) {
+	dir := t.TempDir()
+	torn := append([]byte(zdictMagic), 1, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4, 'x', 'y')
+	if err := os.WriteFile(filepath.Join(dir, zdictName), torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, db, 0, zstdDictSamples+50)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := dictEntries(t, dir); got != 1 {
+		t.Fatalf("%d dictionaries, want 1", got)
+	}
+	db, err = Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wantDocs(t, db, 0, zstdDictSamples+50)
+}
+
+// otherFS is the operating system's file system under another name, so
+// that the program's table keeps a store opened through it apart from one
+// opened directly, as it would be in another process.
+type otherFS struct{ FS }
+
+// A follower that opened the store before its writer trained a dictionary
+// reads the values encoded with it: it reads the dictionary file again
+// when it meets a dictionary it has not loaded. (The writer is closed
+// before the follower reads, and the follower opens through otherFS, as
+// if they ran in two processes.)
+func TestZstdDictFollower(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, w, 0, 10)
+	f, err := Open(dir, &Options{ReadOnly: true, FS: otherFS{DefaultFS()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fillDocs(t, w, 10, zstdDictSamples+20)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Refresh()
+	wantDocs(t, f, 0, zstdDictSamples+20)
+}
+
+// An entry of a later version is an error that says so, not a store
+// without dictionaries.
+func TestZstdDictLaterVersion(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, db, 0, zstdDictSamples+1)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, zdictName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[8] = 2
+	binary.LittleEndian.PutUint32(b[16:], zdictChecksum(b[:16], b[zdictHeader:]))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, dictOptions()); err == nil || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("Open with a dictionary of version 2: %v", err)
+	}
+}
+
+// unknownDictFrame is a zstd frame that names a dictionary no store has.
+func unknownDictFrame() []byte {
+	samples := make([][]byte, 300)
+	for i := range samples {
+		samples[i] = dictDoc(i)
+	}
+	b, err := dict.BuildZstdDict(samples, dict.Options{MaxDictSize: 4 << 10, HashBytes: 6, ZstdDictID: 99999})
+	if err != nil {
+		panic(err)
+	}
+	enc, err := newDictEncoder(b)
+	if err != nil {
+		panic(err)
+	}
+	return enc.EncodeAll(dictDoc(1), nil)
+}
