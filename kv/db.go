@@ -391,10 +391,25 @@ func readLogHeader(f File, size int64) (walfmt.FileHeader, error) {
 // start, header included) to idx and c. A torn tail, including damage
 // within the sync window of the end, is cut only when cut is set;
 // otherwise it is an error like any other damage.
+//
+// A replay from the start into an empty index collects the records and
+// applies them at the end, sorted by where their keys sit in the table
+// (see replay_bulk.go); the records, the errors and the cut are the same.
 func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
 	r := walfmt.NewReader(f, size, db.path)
+	var bulk *bulkReplay
 	if from > 0 {
 		r.StartAt(from)
+	} else {
+		bulk = newBulkReplay(idx, c, size)
+	}
+	flush := func() error {
+		if bulk == nil {
+			return nil
+		}
+		b := bulk
+		bulk = nil
+		return b.flush(idx, c, src)
 	}
 	for {
 		rec, err := r.Next()
@@ -403,8 +418,11 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 		}
 		switch {
 		case err == io.EOF:
-			return nil
+			return flush()
 		case errors.Is(err, walfmt.ErrTornTail) && cut:
+			if err := flush(); err != nil {
+				return err
+			}
 			return db.cutTail(f, r.Offset(), size)
 		case errors.Is(err, walfmt.ErrTornTail):
 			return err
@@ -412,6 +430,15 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 			return fmt.Errorf("kv: open %s: %w", db.dir, err)
 		case err != nil:
 			return fmt.Errorf("kv: open %s: %w", db.dir, err)
+		}
+		if bulk != nil && collectable(rec) {
+			if err := bulk.add(idx, rec); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		if err := c.applyRecord(idx, src, rec); err != nil {
 			return err
