@@ -394,14 +394,21 @@ func readLogHeader(f File, size int64) (walfmt.FileHeader, error) {
 //
 // A replay from the start into an empty index collects the records and
 // applies them at the end, sorted by where their keys sit in the table
-// (see replay_bulk.go); the records, the errors and the cut are the same.
+// (see replay_bulk.go), and reads a large log on several goroutines (see
+// replay_parallel.go); the records, the errors and the cut are the same.
 func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
 	r := walfmt.NewReader(f, size, db.path)
 	var bulk *bulkReplay
 	if from > 0 {
 		r.StartAt(from)
-	} else {
-		bulk = newBulkReplay(idx, c, size)
+	} else if bulk = newBulkReplay(idx, c, size); bulk != nil {
+		if hdr, err := readLogHeader(f, size); err == nil {
+			// The records read here on several goroutines are the
+			// ones the loop below would read first (replay_parallel.go).
+			if pos := db.collectParallel(f, idx, bulk, hdr.Size(), size); pos > hdr.Size() {
+				r.StartAt(pos)
+			}
+		}
 	}
 	flush := func() error {
 		if bulk == nil {

@@ -80,7 +80,7 @@ func (b *bulkReplay) add(idx *index, rec walfmt.Record) error {
 // reserve moves the collection into a buffer of room for n records,
 // outside the Go heap where the system has maps.
 func (b *bulkReplay) reserve(n int) {
-	es, m := allocSlots(n)
+	es, m := allocScratch(n)
 	es = es[:copy(es, b.es)]
 	b.release()
 	b.es, b.esMem = es, m
@@ -136,12 +136,12 @@ func (b *bulkReplay) flush(idx *index, c *counters, src keySource) error {
 		return nil
 	}
 	n := tableFor(b.puts)
-	tmp, tmpMem := allocSlots(len(es))
+	tmp, tmpMem := allocScratch(len(es))
 	// Nothing else holds tmp: see release.
 	defer func() { _ = unmapSlots(tmpMem) }()
 	sorted := sortByHome(es, tmp, uint32(n-1))
 	if n != len(idx.slots) {
-		slots, m := allocSlots(n)
+		slots, m := allocScratch(n)
 		idx.slots, idx.mask = slots, uint32(n-1)
 		idx.setMapped(m)
 	}

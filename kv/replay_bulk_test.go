@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +81,12 @@ func TestBulkReplayAgainstMap(t *testing.T) {
 // record from the first expiring record on, must give the counters and
 // values the store had while it was open.
 func TestReplayWithoutHintMatchesLiveStore(t *testing.T) {
-	for _, name := range []string{"plain", "expiring", "deletes"} {
+	for _, name := range []string{"plain", "expiring", "deletes", "plain/parallel", "expiring/parallel"} {
 		t.Run(name, func(t *testing.T) {
+			if strings.HasSuffix(name, "/parallel") {
+				name = strings.TrimSuffix(name, "/parallel")
+				readInSmallPieces(t)
+			}
 			dir := t.TempDir()
 			opts := *manualPolicy
 			if name == "expiring" {
@@ -185,4 +191,102 @@ func TestSortByHomeIsStable(t *testing.T) {
 			t.Fatalf("mask %#x: %d distinct slots out of %d", mask, len(seen), len(es))
 		}
 	}
+}
+
+// readInSmallPieces makes a replay read logs of a few hundred kilobytes
+// in pieces of 16 KiB on several goroutines, until the test ends.
+func readInSmallPieces(t *testing.T) {
+	t.Helper()
+	oldMin, oldPiece := parallelMin, pieceMin
+	parallelMin, pieceMin = 64<<10, 16<<10
+	procs := runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
+	t.Cleanup(func() {
+		parallelMin, pieceMin = oldMin, oldPiece
+		runtime.GOMAXPROCS(procs)
+	})
+}
+
+// TestParallelReplayFindsDamageAsSequential damages a log of many pieces
+// in its middle and at its end, and checks that a replay reading it on
+// several goroutines ends as one reading it record by record: the same
+// error, or the same cut and keys.
+func TestParallelReplayFindsDamageAsSequential(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, manualPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30000 {
+		k := fmt.Sprintf("key-%d", i%20000)
+		if i%50 == 0 {
+			bt := db.NewBatch()
+			bt.Put([]byte(k), []byte("in a batch"))
+			bt.Delete([]byte(fmt.Sprintf("key-%d", i/2)))
+			err = db.Write(bt)
+		} else {
+			err = db.Put([]byte(k), []byte(strings.Repeat("v", i%40)))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, logName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(log)
+	for len(log) > 0 && log[len(log)-1] == 0 {
+		log = log[:len(log)-1] // reserved space after the records
+	}
+	for _, tc := range []struct {
+		name string
+		hurt func([]byte) []byte
+		want string // in the outcome
+	}{
+		{"intact", func(b []byte) []byte { return b }, " cut 0 "},
+		{"flipped in a later piece", func(b []byte) []byte { b[len(b)/5] ^= 0x40; return b }, "corrupt record at offset"},
+		{"flipped in the first piece", func(b []byte) []byte { b[20<<10] ^= 0x40; return b }, "corrupt record at offset"},
+		{"flipped within the sync window of the end", func(b []byte) []byte { b[len(b)-300<<10] ^= 0x40; return b }, " cut "},
+		{"torn", func(b []byte) []byte { return b[:len(b)-7] }, " cut 56 "},
+		{"torn and zeros", func(b []byte) []byte { return append(b[:len(b)-7], make([]byte, size-len(b)+7)...) }, " cut "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var results [2]string
+			for i, parallel := range []bool{false, true} {
+				d := t.TempDir()
+				if err := os.WriteFile(filepath.Join(d, logName), tc.hurt(slices.Clone(log)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if parallel {
+					readInSmallPieces(t)
+				}
+				results[i] = replayOutcome(d)
+			}
+			if results[0] != results[1] || !strings.Contains(results[0], tc.want) {
+				t.Fatalf("record by record:\n%s\non several goroutines:\n%s\nwant both to hold %q", results[0], results[1], tc.want)
+			}
+		})
+	}
+}
+
+// replayOutcome opens the store in dir and describes how it went: the
+// error, or the counters and a digest of every key's value.
+func replayOutcome(dir string) string {
+	db, err := Open(dir, manualPolicy)
+	if err != nil {
+		return strings.ReplaceAll(err.Error(), dir, "DIR")
+	}
+	defer db.Close()
+	st := db.Stats()
+	sum := 0
+	for i := range 20000 {
+		v, err := db.Get([]byte(fmt.Sprintf("key-%d", i)))
+		if err == nil {
+			sum += i * (len(v) + 1)
+		}
+	}
+	return fmt.Sprintf("keys %d log %d live %d stale %d cut %d digest %d", st.Keys, st.LogBytes, st.LiveBytes, st.StaleBytes, st.TruncatedBytes, sum)
 }
