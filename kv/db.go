@@ -406,10 +406,32 @@ func readLogHeader(f File, size int64) (walfmt.FileHeader, error) {
 // start, header included) to idx and c. A torn tail, including damage
 // within the sync window of the end, is cut only when cut is set;
 // otherwise it is an error like any other damage.
+//
+// A replay from the start into an empty index collects the records and
+// applies them at the end, sorted by where their keys sit in the table
+// (see replay_bulk.go), and reads a large log on several goroutines (see
+// replay_parallel.go); the records, the errors and the cut are the same.
 func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
 	r := walfmt.NewReader(f, size, db.path)
+	var bulk *bulkReplay
 	if from > 0 {
 		r.StartAt(from)
+	} else if bulk = newBulkReplay(idx, c, size); bulk != nil {
+		if hdr, err := readLogHeader(f, size); err == nil {
+			// The records read here on several goroutines are the
+			// ones the loop below would read first (replay_parallel.go).
+			if pos := db.collectParallel(f, idx, bulk, hdr.Size(), size); pos > hdr.Size() {
+				r.StartAt(pos)
+			}
+		}
+	}
+	flush := func() error {
+		if bulk == nil {
+			return nil
+		}
+		b := bulk
+		bulk = nil
+		return b.flush(idx, c, src)
 	}
 	for {
 		rec, err := r.Next()
@@ -418,8 +440,11 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 		}
 		switch {
 		case err == io.EOF:
-			return nil
+			return flush()
 		case errors.Is(err, walfmt.ErrTornTail) && cut:
+			if err := flush(); err != nil {
+				return err
+			}
 			return db.cutTail(f, r.Offset(), size)
 		case errors.Is(err, walfmt.ErrTornTail):
 			return err
@@ -427,6 +452,15 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 			return fmt.Errorf("kv: open %s: %w", db.dir, err)
 		case err != nil:
 			return fmt.Errorf("kv: open %s: %w", db.dir, err)
+		}
+		if bulk != nil && collectable(rec) {
+			if err := bulk.add(idx, rec); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		if err := c.applyRecord(idx, src, rec); err != nil {
 			return err

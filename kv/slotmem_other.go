@@ -4,3 +4,6 @@ package kv
 
 // allocSlots returns a zeroed table of n slots on the heap.
 func allocSlots(n int) ([]slot, []byte) { return make([]slot, n), nil }
+
+// allocScratch is allocSlots for a buffer written from end to end at once.
+func allocScratch(n int) ([]slot, []byte) { return allocSlots(n) }

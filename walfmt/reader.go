@@ -274,6 +274,32 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// FindRecord returns the first offset in [from, limit) where a valid
+// record starts: its header sound and its checksum right. It lets a
+// reader that splits a log into pieces find where records start in each;
+// bytes inside a value can look like a record, so a caller must confirm
+// the offset by reaching it from the record before. The reader's position
+// is unchanged.
+func (r *Reader) FindRecord(from, limit int64) (int64, bool, error) {
+	for p := from; p < limit && r.size-p >= RecordHeaderSize; p++ {
+		h, reason, err := r.peekHeader(p)
+		if err != nil {
+			return 0, false, err
+		}
+		if reason != "" {
+			continue
+		}
+		ok, err := r.checksumStreaming(p, h)
+		if err != nil {
+			return 0, false, err
+		}
+		if ok {
+			return p, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
 // findValid returns the first offset at or after from where a valid record
 // starts.
 func (r *Reader) findValid(from int64) (int64, bool, error) {

@@ -459,3 +459,37 @@ func TestValue(t *testing.T) {
 		t.Fatalf("short: %v", err)
 	}
 }
+
+// TestFindRecord looks for record starts from every offset of a log: the
+// answer is the first record starting at or after the offset, none past
+// the limit, and the reader's walk is undisturbed.
+func TestFindRecord(t *testing.T) {
+	log := buildLog(sample...)
+	_, offs, _ := readAll(log)
+	r := NewReader(bytes.NewReader(log), int64(len(log)), "")
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	for from := offs[0]; from < int64(len(log)); from++ {
+		want, wantOK := int64(0), false
+		for _, o := range offs {
+			if o >= from {
+				want, wantOK = o, true
+				break
+			}
+		}
+		got, ok, err := r.FindRecord(from, int64(len(log)))
+		if err != nil || ok != wantOK || got != want {
+			t.Fatalf("FindRecord(%d) = %d %v %v, want %d %v", from, got, ok, err, want, wantOK)
+		}
+		if wantOK {
+			if _, ok, _ := r.FindRecord(from, want); ok {
+				t.Fatalf("FindRecord(%d, %d) found a record before its limit", from, want)
+			}
+		}
+	}
+	rec, err := r.Next()
+	if err != nil || rec.Offset != offs[1] {
+		t.Fatalf("after FindRecord, Next = %+v %v, want the record at %d", rec, err, offs[1])
+	}
+}

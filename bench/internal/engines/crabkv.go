@@ -3,6 +3,8 @@ package engines
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/crabkv/crabkv/kv"
 )
@@ -61,6 +63,17 @@ func (e *crabEngine) View(key []byte, fn func([]byte) error) error {
 }
 
 func (e *crabEngine) Close() error { return e.db.Close() }
+
+// DropHint deletes wal.hint and the expiry table's hint beside it, so that
+// the next Open replays the whole log, as after a crash.
+func (e *crabEngine) DropHint(dir string) error {
+	for _, name := range []string{"wal.hint", "wal.hint.exp"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
 
 // WriteBatch writes a kv.Batch with db.Write: one record in the log, one
 // fdatasync with sync.

@@ -71,6 +71,14 @@ func New(name string) (Engine, error) {
 	return f(), nil
 }
 
+// HintDropper is implemented by engines that keep a file only to make the
+// next Open faster, which a crash would leave stale or missing: the
+// reopen-nohint workload deletes it to time the Open that follows a crash.
+type HintDropper interface {
+	// DropHint deletes that file from the closed store in dir.
+	DropHint(dir string) error
+}
+
 // BulkLoader is implemented by engines with a batch write API. The
 // workloads use it only for untimed setup (filling the store before timing
 // reads, overwrites or a reopen), never for a timed write.

@@ -67,7 +67,7 @@ func Run(spec Spec, engine, dir string, seed uint64) Result {
 		err = r.fillBatched(&res)
 	case "read", "missing", "overwrite", "ycsb-a":
 		err = r.afterFill(&res)
-	case "reopen":
+	case "reopen", KindReopenNoHint:
 		err = r.reopen(&res)
 	case "stall":
 		err = r.stall(&res)
@@ -331,6 +331,7 @@ func (r *runner) val(i, gen uint64) []byte {
 
 // reopen fills N keys, closes, and times Open up to the first successful
 // Get. The files are still in the page cache, as after a process restart.
+// For KindReopenNoHint it deletes the engine's hint between the two.
 func (r *runner) reopen(res *Result) error {
 	e, err := r.open(false)
 	if err != nil {
@@ -341,6 +342,11 @@ func (r *runner) reopen(res *Result) error {
 	}
 	if err := e.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)
+	}
+	if d, ok := e.(engines.HintDropper); ok && r.spec.Kind == KindReopenNoHint {
+		if err := d.DropHint(r.dir); err != nil {
+			return fmt.Errorf("drop hint: %w", err)
+		}
 	}
 	runtime.GC()
 	start := time.Now()

@@ -56,12 +56,18 @@ type Metric struct {
 	Unit Unit
 }
 
+// KindReopenNoHint is reopen after a Close whose shortcut for the next
+// Open is deleted, as a crash leaves the store: for CrabKv, its hint file,
+// so that Open replays the whole log. Engines without such a file (see
+// engines.HintDropper) reopen as in reopen.
+const KindReopenNoHint = "reopen-nohint"
+
 // Metrics lists what a spec reports, in table order. Every kind reports
 // its headline metric under its own ID; fill-random also reports the
 // footprint after the fill.
 func (s Spec) Metrics() []Metric {
 	switch s.Kind {
-	case "reopen":
+	case "reopen", KindReopenNoHint:
 		return []Metric{{s.ID, Millis}}
 	case "stall":
 		return []Metric{{s.ID, Millis}, {RowStallGet, Millis}}
@@ -141,6 +147,10 @@ func Standard(p Params) []Spec {
 	for _, n := range p.ReopenNs {
 		specs = append(specs, Spec{ID: fmt.Sprintf("reopen %s", shortCount(n)), Kind: "reopen", N: n, Threads: 1,
 			Doc: "fill N keys with sync off, Close, then time Open until the first Get has returned its value"})
+	}
+	for _, n := range p.ReopenNs {
+		specs = append(specs, Spec{ID: fmt.Sprintf("reopen no hint %s", shortCount(n)), Kind: KindReopenNoHint, N: n, Threads: 1,
+			Doc: "as reopen, with the files an engine keeps only to skip a replay deleted after Close (CrabKv's wal.hint): what Open costs after a crash"})
 	}
 	for _, n := range p.ScanNs {
 		specs = append(specs, ScanSpecs(n)...)

@@ -17,7 +17,7 @@ func TestStandardAndSelect(t *testing.T) {
 			t.Errorf("spec %q is incomplete: %+v", s.ID, s)
 		}
 	}
-	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "fill-batch 100", "fill-batch 1000", "read-random", "read-random x2", "read-missing", "overwrite", "ycsb-a", "fill-stall", "read-random 4KiB", "read-random 64KiB", "reopen 200k", "reopen 1M"} {
+	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "fill-batch 100", "fill-batch 1000", "read-random", "read-random x2", "read-missing", "overwrite", "ycsb-a", "fill-stall", "read-random 4KiB", "read-random 64KiB", "reopen 200k", "reopen 1M", "reopen no hint 200k", "reopen no hint 1M"} {
 		if !ids[want] {
 			t.Errorf("missing workload %q", want)
 		}
@@ -28,6 +28,7 @@ func TestStandardAndSelect(t *testing.T) {
 	}{
 		{nil, len(specs)},
 		{[]string{"reopen"}, 2},
+		{[]string{"reopen-nohint"}, 2},
 		{[]string{"read"}, 4},
 		{[]string{"stall"}, 1},
 		{[]string{"read-missing", "overwrite"}, 2},
@@ -51,7 +52,7 @@ func TestMetrics(t *testing.T) {
 		switch s.ID {
 		case "fill-random":
 			wantLen = 4
-		case "reopen 10":
+		case "reopen 10", "reopen no hint 10":
 			wantUnit = Millis
 		case "fill-stall":
 			wantLen, wantUnit = 2, Millis

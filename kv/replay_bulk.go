@@ -1,0 +1,288 @@
+package kv
+
+import (
+	mathbits "math/bits"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// A replay of a whole log into an empty index does not insert the records
+// one by one, in the order of the log: each insert would be a cache miss
+// (and, in a table larger than the TLB covers, a page walk) at a random
+// place of the table, and the table would grow and migrate its keys a
+// dozen times on the way to its final size. It collects the records
+// instead — offset, key hash, size, and whether it is a tombstone: 16
+// bytes each — and applies them at the end, in one pass over a table
+// allocated at once, sorted by the slot each key's probe starts at. The
+// sort is stable, so the records of one key, which share its hash and
+// hence its home slot, are still applied in the order of the log: the
+// later record wins, and a tombstone deletes what precedes it, exactly as
+// record by record. Records of different keys commute. The counters come
+// out the same too: the live bytes are those of the slots left in the
+// table, and every other byte of the records is stale.
+//
+// Only records without an expiry or a value codec are collected: the
+// expiry table follows each replacement in order (see expiries.forget).
+// At the first record that has either, the collected records are applied
+// (flush) and the rest of the log is replayed record by record, which
+// gives the same state, since a replay is a fold over the records.
+
+// tombBit marks a collected record as a tombstone, in the top bit of its
+// size (a record is at most a few hundred megabytes).
+const tombBit = 1 << 31
+
+// bulkReplay collects the records of a replay into an empty index.
+type bulkReplay struct {
+	es   []slot // in log order; size carries tombBit for a tombstone
+	puts int    // collected puts: at most this many keys are live
+	base int64  // c.size before the first record: the header's size
+	end  int64  // end of the last collected record
+	size int64  // end of the log being replayed
+	// esMem is the map es lives in once reserve has moved it there.
+	esMem []byte
+}
+
+// newBulkReplay returns a collector for a replay into idx, or nil when idx
+// is not the empty index of a replay from the start.
+func newBulkReplay(idx *index, c *counters, size int64) *bulkReplay {
+	if idx.count != 0 || idx.old != nil || idx.mem != nil || idx.chk != nil || c.live != 0 || c.stale != 0 || c.exp != nil {
+		return nil
+	}
+	return &bulkReplay{base: c.size, end: c.size, size: size}
+}
+
+// add collects rec, a record without an expiry or codec (see
+// collectable), or the batch rec all of whose operations are.
+func (b *bulkReplay) add(idx *index, rec walfmt.Record) error {
+	if rec.Kind == walfmt.KindBatch {
+		if err := walfmt.ForEachOp(rec, func(op walfmt.Record) error {
+			b.addOne(idx, op)
+			return nil
+		}); err != nil {
+			return err
+		}
+	} else {
+		b.addOne(idx, rec)
+	}
+	b.end = rec.Offset + int64(rec.Size)
+	if len(b.es) == sampleRecords && b.size > b.end {
+		// Reserve room for the whole log at the average size of the
+		// records so far, so that the collection is not copied as it
+		// grows. It lives outside the Go heap, like the index's tables:
+		// hundreds of megabytes that hold no pointers, which would
+		// otherwise make the garbage collector run at every doubling.
+		per := float64(b.end-b.base) / float64(len(b.es))
+		b.reserve(int(float64(b.size-b.base)/per*1.05) + sampleRecords)
+	}
+	return nil
+}
+
+// reserve moves the collection into a buffer of room for n records,
+// outside the Go heap where the system has maps.
+func (b *bulkReplay) reserve(n int) {
+	es, m := allocScratch(n)
+	es = es[:copy(es, b.es)]
+	b.release()
+	b.es, b.esMem = es, m
+}
+
+// release frees the collection's buffer, if it is a map.
+func (b *bulkReplay) release() {
+	// Nothing else holds the buffer; an unmap fails only as
+	// mapping.unmap can, harmlessly.
+	_ = unmapSlots(b.esMem)
+	b.es, b.esMem = nil, nil
+}
+
+// sampleRecords is how many records a collection sees before it reserves
+// room for the rest of the log.
+const sampleRecords = 4096
+
+func (b *bulkReplay) addOne(idx *index, rec walfmt.Record) {
+	s := slot{off: uint64(rec.Offset), hash: idx.hash(rec.Key), size: uint32(rec.Size)}
+	if rec.Kind == walfmt.KindDelete {
+		s.size |= tombBit
+	} else {
+		b.puts++
+	}
+	if len(b.es) == cap(b.es) && b.esMem != nil {
+		b.reserve(2 * cap(b.es)) // the estimate was short
+	}
+	b.es = append(b.es, s)
+}
+
+// collectable reports whether rec, a record or batch, can be collected:
+// whether no operation of it has an expiry or a value codec.
+func collectable(rec walfmt.Record) bool {
+	if rec.Kind != walfmt.KindBatch {
+		return !metaOf(rec).any()
+	}
+	ok := true
+	// The reader has checked the batch: ForEachOp cannot fail on it.
+	_ = walfmt.ForEachOp(rec, func(op walfmt.Record) error {
+		ok = ok && op.Flags&walfmt.FlagExpiry == 0 && op.Codec == 0
+		return nil
+	})
+	return ok
+}
+
+// flush applies the collected records to idx and c, which must be as
+// newBulkReplay found them, and releases them.
+func (b *bulkReplay) flush(idx *index, c *counters, src keySource) error {
+	defer b.release()
+	es := b.es
+	if len(es) == 0 {
+		c.size = b.end
+		return nil
+	}
+	n := tableFor(b.puts)
+	tmp, tmpMem := allocScratch(len(es))
+	// Nothing else holds tmp: see release.
+	defer func() { _ = unmapSlots(tmpMem) }()
+	sorted := sortByHome(es, tmp, uint32(n-1))
+	if n != len(idx.slots) {
+		slots, m := allocScratch(n)
+		idx.slots, idx.mask = slots, uint32(n-1)
+		idx.setMapped(m)
+	}
+	live, err := idx.applySorted(sorted, src)
+	if err != nil {
+		return err
+	}
+	if k := tableFor(idx.count); k < n {
+		// Most puts were overwritten or deleted: a growth would not
+		// have made the table this large.
+		idx.shrink(k, es[:0], tmp[:0])
+	}
+	c.size = b.end
+	c.live = live
+	c.stale = b.end - b.base - live
+	return nil
+}
+
+// tableFor returns the number of slots a growing index reaches for keys
+// keys: the least power of two, minSlots at least, keys fill at most three
+// quarters of.
+func tableFor(keys int) int {
+	n := minSlots
+	for keys*maxLoadDen > n*maxLoadNum {
+		n *= 2
+	}
+	return n
+}
+
+// sortByHome sorts es by home slot under mask, stably, using tmp, as long
+// as es, as scratch, and returns the sorted slice: es or tmp. It is a
+// radix sort in passes of at most 12 bits: 4096 buckets, whose write
+// positions stay in the caches, where 16-bit passes would scatter to 65536.
+func sortByHome(es, tmp []slot, mask uint32) []slot {
+	bits := uint(32 - mathbits.LeadingZeros32(mask))
+	passes := (bits + 11) / 12
+	if passes == 0 {
+		return es
+	}
+	width := (bits + passes - 1) / passes
+	digit := uint32(1)<<width - 1
+	src, dst := es, tmp[:len(es)]
+	for shift := uint(0); shift < bits; shift += width {
+		var count [1<<12 + 1]int
+		for _, s := range src {
+			count[(s.hash&mask)>>shift&digit+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, s := range src {
+			d := (s.hash & mask) >> shift & digit
+			dst[count[d]] = s
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	return src
+}
+
+// applySorted applies the collected records es, sorted by home slot, to
+// the empty current table of x, which has room for every put of es at
+// three quarters full, and returns the bytes of the records left live.
+// The records of a key are applied in the order es holds them.
+func (x *index) applySorted(es []slot, src keySource) (int64, error) {
+	t, mask := x.slots, x.mask
+	var live int64
+	for _, e := range es {
+		size := e.size &^ tombBit
+		i := e.hash & mask
+		var key []byte // e's key, read only if another key shares its hash
+		for t[i].off != 0 {
+			s := &t[i]
+			if s.hash == e.hash {
+				same, err := sameKey(src, &key, int64(e.off), s)
+				if err != nil {
+					return 0, err
+				}
+				if same {
+					break
+				}
+			}
+			i = (i + 1) & mask
+		}
+		s := &t[i]
+		switch {
+		case s.off != 0 && e.size&tombBit != 0:
+			live -= int64(s.size)
+			x.removeAt(i)
+		case s.off != 0:
+			live += int64(size) - int64(s.size)
+			s.off, s.size = e.off, size
+		case e.size&tombBit == 0:
+			live += int64(size)
+			*s = slot{off: e.off, hash: e.hash, size: size}
+			x.count++
+		}
+	}
+	return live, nil
+}
+
+// sameKey reports whether the record at off, whose key is read into *key
+// the first time it is needed, has the key of the record s points to. A
+// record passed over for a different key has its checksum checked, as in
+// findIn.
+func sameKey(src keySource, key *[]byte, off int64, s *slot) (bool, error) {
+	if *key == nil {
+		k, err := src.keyAt(off)
+		if err != nil {
+			return false, err
+		}
+		*key = k
+	}
+	k, err := src.keyAt(int64(s.off))
+	if err != nil {
+		return false, err
+	}
+	if string(k) == string(*key) {
+		return true, nil
+	}
+	return false, src.checkRecord(int64(s.off), int(s.size))
+}
+
+// shrink moves the keys of x, a table without an old one, into a table of
+// n slots, using es and tmp, two buffers each with room for every key, as
+// scratch.
+func (x *index) shrink(n int, es, tmp []slot) {
+	for _, s := range x.slots {
+		if s.off != 0 {
+			es = append(es, s)
+		}
+	}
+	es = sortByHome(es, tmp[:len(es)], uint32(n-1))
+	cur, _ := x.mapped()
+	slots, m := allocSlots(n)
+	x.slots, x.mask = slots, uint32(n-1)
+	x.setMapped(m)
+	x.moves++
+	for _, s := range es {
+		x.place(s)
+	}
+	// The old table was never shared: nothing else can reach it.
+	_ = x.release(cur)
+}
