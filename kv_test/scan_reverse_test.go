@@ -181,8 +181,8 @@ func TestIteratorPrevModel(t *testing.T) {
 			db := openDB(t, dir, opts)
 			ref := map[string]string{}
 			keyOf := func() string { return fmt.Sprintf("k%05d", rng.IntN(20000)) }
-			for step := range rounds(8, 25) {
-				ops := 3000
+			for step := range rounds(4, 12) {
+				ops := 1500
 				if !opts.NoSync {
 					ops = 150
 				}
@@ -210,7 +210,7 @@ func TestIteratorPrevModel(t *testing.T) {
 					}
 					db = openDB(t, dir, opts)
 				}
-				for walk := range 6 {
+				for walk := range 4 {
 					lo, hi := []byte(keyOf()), []byte(keyOf())
 					if strings.Compare(string(lo), string(hi)) > 0 {
 						lo, hi = hi, lo
