@@ -549,7 +549,7 @@ func (l KeyList) headerView() string {
 	case l.scanning:
 		// Matches so far, and how much of the store the scan has read.
 		count = fmt.Sprintf("%s · %d%%", groupDigits(len(l.items)), l.progress())
-	case l.windowed() && !(l.head && l.tail):
+	case l.windowed() && (!l.head || !l.tail):
 		// The window holds some of the matches: how many there are is
 		// not counted.
 		count = fmt.Sprintf("%s+ of %s", groupDigits(len(l.items)), groupDigits(l.Total()))
