@@ -438,7 +438,7 @@ func (l KeyList) updateFilterInput(msg tea.KeyMsg) (KeyList, tea.Cmd) {
 	switch msg.Type {
 	case tea.KeyEsc:
 		l.clearFilter()
-		return l, nil
+		return l, l.FetchCmd()
 	case tea.KeyEnter:
 		l.filtering = false
 		l.input.Blur()
@@ -464,11 +464,14 @@ func (l *KeyList) clearFilter() {
 	l.input.Blur()
 	l.input.SetValue("")
 	if l.src != nil {
-		l.scanning = false
+		// A read under way may be for the filter: drop it.
+		l.scanning, l.inflight, l.want = false, false, fetchNone
+		l.fetchSeq++
 		if l.query != "" || l.ranges == nil {
-			l.wantQuery, l.wantRanges = "", everyKey
+			l.query, l.ranges = "", everyKey // the keys around sel replace the matches
 			l.request(fetchAround, sel, true)
 		}
+		l.extend()
 		return
 	}
 	l.query = ""

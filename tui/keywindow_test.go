@@ -287,3 +287,25 @@ func TestKeyListStreamedFilter(t *testing.T) {
 		t.Fatalf("esc left the filter %q (windowed %v)", m.list.Query(), m.list.windowed())
 	}
 }
+
+// TestKeyListEscDropsFilterRead checks that esc, pressed while a
+// ^prefix filter's read is under way, is not undone by the read.
+func TestKeyListEscDropsFilterRead(t *testing.T) {
+	db, keys := windowStore(t, 100, numbered)
+	l := loadedModel(t, db).list
+	for _, k := range []string{"/", "^", "k", "0", "0", "5"} {
+		l, _ = l.Update(keyMsg(k))
+	}
+	l, read := l.Update(filterTickMsg{seq: l.seq})
+	l, back := l.Update(keyMsg("esc"))
+	l, _ = l.Update(read())
+	if l.Query() != "" {
+		t.Fatalf("after esc: filter %q", l.Query())
+	}
+	if back != nil { // the matches were never shown: nothing to read back
+		l, _ = l.Update(back())
+	}
+	if l.Query() != "" || !slices.Equal(l.items, keys) {
+		t.Fatalf("after esc: filter %q, %d keys shown", l.Query(), len(l.items))
+	}
+}
