@@ -192,3 +192,13 @@ func (db *DB) ReadValueAt(key []byte, p []byte, off int64) (n int, size int, err
 	}
 	return n, size, err
 }
+
+// NewKeyIterator returns an iterator over the keys in [start, end) (nil:
+// unbounded) that reads no values: Value returns nothing. A browser that
+// shows keys a screen at a time reads them with it without touching the
+// values. Like Keys, it leaves out a key whose record is damaged.
+func (db *DB) NewKeyIterator(start, end []byte) *Iterator {
+	it := db.NewIterator(start, end)
+	it.keysOnly, it.skipDamage = true, true
+	return it
+}

@@ -32,10 +32,18 @@ func (db *DB) Scan(start, end []byte, fn func(key, value []byte) bool) error {
 	return it.Close()
 }
 
-// Iterator walks the keys of a range in byte order, with their values.
-// It reads the store a chunk at a time, as Scan does and with its
-// guarantees. An Iterator is not safe for concurrent use; it must be
-// closed.
+// Iterator walks the keys of a range in byte order, with their values,
+// forwards with Next or backwards with Prev. It reads the store a chunk at
+// a time, as Scan does and with its guarantees. An Iterator is not safe
+// for concurrent use; it must be closed.
+//
+// An iterator is either on a key, the one Next or Prev last read, or in a
+// gap between keys: before the first key when new, before the key Seek
+// names after a Seek, after the last key after SeekEnd, and past the end
+// it walked off after Next or Prev returned false. Next reads the key
+// after its place and Prev the key before it, so Prev after a Next that
+// read k reads the key before k, and Prev after Seek(k) the last key
+// before k.
 //
 //	it := db.NewIterator([]byte("user:"), []byte("user;"))
 //	for it.Next() {
@@ -53,9 +61,12 @@ type Iterator struct {
 
 	snap   *orderSnap
 	ri, oi int    // next run and overlay positions in snap
+	placed bool   // ri and oi are positioned in snap
+	rev    bool   // the buffer is read backwards, by Prev
 	last   []byte // the last key read into the buffer; nil before the first
 	seeked []byte // where the next fill starts when last is nil
-	done   bool   // no key is left in the range
+	atEnd  bool   // with last nil: the gap is after the last key, not at seeked
+	done   bool   // no key is left in the range, in the buffer's direction
 	chunk  int    // keys the last fill read at most; 0 after a seek
 	err    error
 
@@ -99,17 +110,69 @@ func (it *Iterator) Seek(key []byte) bool {
 	if it.lo != nil && bytes.Compare(it.seeked, it.lo) < 0 {
 		it.seeked = it.lo
 	}
+	it.atEnd = false
+	it.reset()
+	return true
+}
+
+// SeekEnd moves the iterator after the last key of the range; Prev then
+// reads it. It reports whether the iterator can continue, as Seek does.
+func (it *Iterator) SeekEnd() bool {
+	if it.err != nil {
+		return false
+	}
+	it.seeked, it.atEnd = nil, true
+	it.reset()
+	return true
+}
+
+// reset forgets the buffer and the last key read, so that the next fill
+// starts at the gap seeked and atEnd describe, in a new snapshot.
+func (it *Iterator) reset() {
 	it.last, it.snap, it.done, it.chunk = nil, nil, false, 0
 	it.ents, it.pos = it.ents[:0], 0
-	return true
 }
 
 // Next moves to the next key, and reports whether there is one.
 func (it *Iterator) Next() bool {
+	if it.rev {
+		it.turn(false)
+	}
+	return it.advance()
+}
+
+// Prev moves to the key before the current one, or before the gap the
+// iterator is in, and reports whether there is one.
+func (it *Iterator) Prev() bool {
+	if !it.rev {
+		it.turn(true)
+	}
+	return it.advance()
+}
+
+// turn makes the buffer be read in the other direction, rev, from the
+// iterator's place: strictly beyond the current key, or from the gap it
+// is in. The snapshot is kept, so a walk that turns reads the same state.
+func (it *Iterator) turn(rev bool) {
+	switch {
+	case it.pos > 0: // on a key
+		it.last = append([]byte(nil), it.Key()...)
+	case it.last != nil: // walked off the end it was reading towards
+		it.last = nil
+		it.seeked, it.atEnd = it.lo, rev
+	}
+	it.rev, it.placed, it.done, it.chunk = rev, false, false, 0
+	it.ents, it.pos = it.ents[:0], 0
+}
+
+// advance reads the next key of the buffer in its direction, filling it
+// when it is used up.
+func (it *Iterator) advance() bool {
 	if it.pos < len(it.ents) {
 		it.pos++
 		return true
 	}
+	it.ents, it.pos = it.ents[:0], 0 // off the key: in the gap past it
 	if it.err != nil || it.done {
 		return false
 	}
@@ -121,14 +184,15 @@ func (it *Iterator) Next() bool {
 	return true
 }
 
-// Key returns the current key, valid until the next call of Next or Seek.
+// Key returns the current key, valid until the next call of Next, Prev
+// or a seek.
 func (it *Iterator) Key() []byte {
 	e := it.ents[it.pos-1]
 	return it.buf[e.k : e.k+e.kn]
 }
 
 // Value returns the current key's value, valid until the next call of
-// Next or Seek.
+// Next, Prev or a seek.
 func (it *Iterator) Value() []byte {
 	e := it.ents[it.pos-1]
 	return it.buf[e.v : e.v+e.vn]
@@ -178,7 +242,7 @@ func (it *Iterator) fill() {
 				return
 			}
 			it.snap = s
-			it.ri, it.oi = -1, -1 // not positioned in this snapshot yet
+			it.placed = false
 		}
 		db.mu.RLock()
 		if err := db.readableMuLocked(); err != nil {
@@ -205,15 +269,19 @@ func (it *Iterator) fill() {
 func (it *Iterator) fillMuLocked() {
 	v := it.db.viewMuLocked()
 	it.now = it.db.now()
-	if it.ri < 0 {
-		it.position(v)
+	if !it.placed {
+		if it.rev {
+			it.positionRev(v)
+		} else {
+			it.position(v)
+		}
+		it.placed = true
 	}
 	bp := recordBufs.Get().(*[]byte)
 	defer recordBufs.Put(bp)
 	it.chunk = min(max(2*it.chunk, scanFirstChunk), scanChunk)
 	for len(it.ents) < it.chunk && len(it.buf) < scanChunkBytes {
-		it.touchAhead(v)
-		key, off, del, ok := it.nextCandidate(v)
+		key, off, del, ok := it.candidate(v)
 		if !ok {
 			it.done = true
 			return
@@ -224,7 +292,7 @@ func (it *Iterator) fillMuLocked() {
 			}
 			continue
 		}
-		if it.hi != nil && bytes.Compare(key, it.hi) >= 0 {
+		if it.outside(key) {
 			it.done = true
 			return
 		}
@@ -233,6 +301,25 @@ func (it *Iterator) fillMuLocked() {
 			return
 		}
 	}
+}
+
+// candidate returns the next key of the snapshot in the buffer's
+// direction, as nextCandidate and prevCandidate do.
+func (it *Iterator) candidate(v *logView) (key []byte, off uint64, del, ok bool) {
+	if it.rev {
+		return it.prevCandidate(v)
+	}
+	it.touchAhead(v)
+	return it.nextCandidate(v)
+}
+
+// outside reports whether key is past the range's end in the buffer's
+// direction: at or after hi forwards, before lo backwards.
+func (it *Iterator) outside(key []byte) bool {
+	if it.rev {
+		return it.lo != nil && bytes.Compare(key, it.lo) < 0
+	}
+	return it.hi != nil && bytes.Compare(key, it.hi) >= 0
 }
 
 // scanAhead is how many records of the run touchAhead reads ahead of the
@@ -291,6 +378,39 @@ func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, del, ok b
 	it.oi++
 	if haveRun && string(rk) == e.key {
 		it.ri++
+	}
+	return []byte(e.key), e.off, e.del, true
+}
+
+// prevCandidate is nextCandidate backwards: it returns the greatest key
+// of the snapshot's merge of run and overlay at or below the positions,
+// and moves below it.
+func (it *Iterator) prevCandidate(v *logView) (key []byte, off uint64, del, ok bool) {
+	s := it.snap
+	var rk []byte
+	haveRun := it.ri >= 0
+	if haveRun {
+		k, err := v.keyAt(int64(s.run[it.ri]))
+		if err != nil {
+			off = s.run[it.ri]
+			it.ri--
+			return nil, off, false, true
+		}
+		rk = k
+	}
+	haveOvl := it.oi >= 0
+	switch {
+	case !haveRun && !haveOvl:
+		return nil, 0, false, false
+	case haveRun && (!haveOvl || string(rk) > s.ovl[it.oi].key):
+		off = s.run[it.ri]
+		it.ri--
+		return rk, off, false, true
+	}
+	e := s.ovl[it.oi]
+	it.oi--
+	if haveRun && string(rk) == e.key {
+		it.ri--
 	}
 	return []byte(e.key), e.off, e.del, true
 }
@@ -377,7 +497,11 @@ func (it *Iterator) position(v *logView) {
 	if it.last != nil {
 		target, after = it.last, true
 	}
-	if target == nil {
+	switch {
+	case it.last == nil && it.atEnd:
+		it.ri, it.oi = len(s.run), len(s.ovl)
+		return
+	case target == nil:
 		it.ri, it.oi = 0, 0
 		return
 	}
@@ -387,4 +511,31 @@ func (it *Iterator) position(v *logView) {
 	}
 	it.ri = sort.Search(len(s.run), func(i int) bool { return past(v.keyOrNil(s.run[i])) })
 	it.oi = sort.Search(len(s.ovl), func(i int) bool { return past([]byte(s.ovl[i].key)) })
+}
+
+// positionRev finds, in it.snap, the last run and overlay entries before
+// the last key read, or before the gap seeked or atEnd describes, and
+// before the range's end. The caller holds mu.
+func (it *Iterator) positionRev(v *logView) {
+	s := it.snap
+	var target []byte // nil: the end
+	switch {
+	case it.last != nil:
+		target = it.last
+	case !it.atEnd && it.seeked == nil: // the gap before the first key
+		it.ri, it.oi = -1, -1
+		return
+	case !it.atEnd:
+		target = it.seeked
+	}
+	if it.hi != nil && (target == nil || bytes.Compare(target, it.hi) > 0) {
+		target = it.hi
+	}
+	if target == nil {
+		it.ri, it.oi = len(s.run)-1, len(s.ovl)-1
+		return
+	}
+	before := func(k []byte) bool { return bytes.Compare(k, target) >= 0 }
+	it.ri = sort.Search(len(s.run), func(i int) bool { return before(v.keyOrNil(s.run[i])) }) - 1
+	it.oi = sort.Search(len(s.ovl), func(i int) bool { return before([]byte(s.ovl[i].key)) }) - 1
 }

@@ -28,9 +28,12 @@ const sizePending = -1
 // maxSizeCache bounds the cache of value sizes; past it the cache restarts.
 const maxSizeCache = 20000
 
-// KeyList is the left pane: a window onto a sorted snapshot of keys. Only
-// the rows on screen are ever rendered, so a million keys scroll as fast as
-// ten. It filters its snapshot with a debounced command.
+// KeyList is the left pane: a window onto the store's keys, in order.
+// Only the rows on screen are ever rendered, so a million keys scroll as
+// fast as ten. A store that reads its keys in order (OrderedStore) is
+// browsed a window of keys at a time (keywindow.go); any other through a
+// sorted snapshot of all its keys, which it filters with a debounced
+// command.
 //
 // AddKey and RemoveKey change the snapshot in place, a memmove of at most
 // 16 MB at a million keys, unless a filter command may be reading it on
@@ -62,6 +65,26 @@ type KeyList struct {
 	// or not, whatever the filter; nil when none is.
 	marked map[string]struct{}
 
+	// The window onto an OrderedStore (keywindow.go); src is nil for a
+	// snapshot.
+	src        OrderedStore
+	ranges     []keyRange // the ranges the window reads; nil while a scan's matches are shown
+	head, tail bool       // items starts at the ranges' first key, ends at their last
+	total      int        // keys in the store, as of the last read
+	want       fetchKind  // the read asked for, not yet started
+	wantKey    string
+	wantQuery  string     // with wantRanges: a new filter the read is for
+	wantRanges []keyRange //
+	fetchSeq   int        // number of the latest read
+	inflight   bool       // a read is under way
+	initial    tea.Cmd    // the first read, made ready by SetSource
+
+	// A streamed substring filter (filter_stream.go).
+	scanning bool   // it has not read every key yet
+	scanned  int    // keys it has read
+	scanFrom string // where its next chunk starts
+	follow   string // a key to select when a scan that runs again finds it
+
 	width, height int
 }
 
@@ -89,6 +112,13 @@ func (l KeyList) rows() int { return max(l.height-1, 1) }
 // keep, or the key that would follow it if it is gone. With a filter active it returns the command that re-applies the
 // filter to the new snapshot.
 func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
+	if l.src != nil {
+		// A window given every key, from the first to the last.
+		l.items, l.head, l.tail, l.total, l.loaded = all, true, true, len(all), true
+		l.query, l.ranges, l.scanning = "", everyKey, false
+		l.selectKeyInView(keep)
+		return nil
+	}
 	l.all, l.loaded = all, true
 	l.gen++
 	l.sizes = map[string]int{}
@@ -103,8 +133,12 @@ func (l *KeyList) SetKeys(all []string, keep string) tea.Cmd {
 	return l.scan(l.input.Value())
 }
 
-// scan starts a filter command for query on the snapshot.
+// scan starts a filter command for query on the snapshot, or the window
+// or streamed scan of an OrderedStore.
 func (l *KeyList) scan(query string) tea.Cmd {
+	if l.src != nil {
+		return l.startScan(query)
+	}
 	l.scans++
 	return filterCmd(l.seq, l.gen, l.all, query)
 }
@@ -124,6 +158,11 @@ func (l KeyList) Edits() int { return l.edits }
 func (l *KeyList) AddKey(k string) {
 	delete(l.sizes, k) // the value changed
 	delete(l.expires, k)
+	if l.src != nil {
+		l.edits++
+		l.selectKeyInView(l.addToSource(k))
+		return
+	}
 	if i, found := slices.BinarySearch(l.all, k); !found {
 		sel, _ := l.Selected()
 		l.all = slices.Insert(l.ownedKeys(), i, k)
@@ -145,6 +184,11 @@ func (l *KeyList) RemoveKey(k string) {
 	delete(l.sizes, k)
 	delete(l.expires, k)
 	l.unmark(k)
+	if l.src != nil {
+		l.edits++
+		l.removeFromSource(k)
+		return
+	}
 	i, found := slices.BinarySearch(l.all, k)
 	if !found {
 		return
@@ -223,8 +267,21 @@ func (l KeyList) Filtering() bool { return l.filtering }
 func (l KeyList) Query() string { return l.query }
 
 // Shown returns a copy of the keys the filter lets through, on screen or
-// not.
-func (l KeyList) Shown() []string { return slices.Clone(l.items) }
+// not. A window that does not hold them all reads them from the store.
+func (l KeyList) Shown() []string {
+	if l.windowed() {
+		return l.shownFromStore()
+	}
+	return slices.Clone(l.items)
+}
+
+// Total is the number of keys in the store, as last read.
+func (l KeyList) Total() int {
+	if l.src != nil {
+		return l.total
+	}
+	return len(l.all)
+}
 
 // Visible returns the keys on screen.
 func (l KeyList) Visible() []string {
@@ -311,6 +368,10 @@ func (l KeyList) Update(msg tea.Msg) (KeyList, tea.Cmd) {
 	case filterResultMsg:
 		l.scans = max(l.scans-1, 0)
 		return l, l.applyFilter(msg)
+	case windowMsg:
+		return l, l.applyWindow(msg)
+	case filterChunkMsg:
+		return l, l.applyChunk(msg)
 	}
 	return l, nil
 }
@@ -326,7 +387,7 @@ func (l KeyList) updateNav(msg tea.KeyMsg) (KeyList, tea.Cmd) {
 	default:
 		l.move(msg)
 	}
-	return l, nil
+	return l, l.FetchCmd()
 }
 
 // move handles the movement keys; it reports whether msg was one.
@@ -344,13 +405,18 @@ func (l *KeyList) move(msg tea.KeyMsg) bool {
 		l.cursor += l.rows()
 		l.offset += l.rows()
 	case key.Matches(msg, km.Top):
-		l.cursor = 0
+		if !l.jump(true) {
+			l.cursor = 0
+		}
 	case key.Matches(msg, km.Bottom):
-		l.cursor = len(l.items) - 1
+		if !l.jump(false) {
+			l.cursor = len(l.items) - 1
+		}
 	default:
 		return false
 	}
 	l.clamp()
+	l.extend()
 	return true
 }
 
@@ -365,20 +431,21 @@ func (l *KeyList) updateMouse(msg tea.MouseMsg) {
 		l.cursor += 3
 	}
 	l.clamp()
+	l.extend()
 }
 
 func (l KeyList) updateFilterInput(msg tea.KeyMsg) (KeyList, tea.Cmd) {
 	switch msg.Type {
 	case tea.KeyEsc:
 		l.clearFilter()
-		return l, nil
+		return l, l.FetchCmd()
 	case tea.KeyEnter:
 		l.filtering = false
 		l.input.Blur()
 		return l, nil
 	case tea.KeyUp, tea.KeyDown, tea.KeyPgUp, tea.KeyPgDown:
 		l.move(msg)
-		return l, nil
+		return l, l.FetchCmd()
 	}
 	before := l.input.Value()
 	var cmd tea.Cmd
@@ -396,6 +463,17 @@ func (l *KeyList) clearFilter() {
 	l.filtering = false
 	l.input.Blur()
 	l.input.SetValue("")
+	if l.src != nil {
+		// A read under way may be for the filter: drop it.
+		l.scanning, l.inflight, l.want = false, false, fetchNone
+		l.fetchSeq++
+		if l.query != "" || l.ranges == nil {
+			l.query, l.ranges = "", everyKey // the keys around sel replace the matches
+			l.request(fetchAround, sel, true)
+		}
+		l.extend()
+		return
+	}
 	l.query = ""
 	l.items = l.all
 	l.selectKey(sel)
@@ -452,6 +530,9 @@ func (l KeyList) View() string {
 }
 
 func (l KeyList) emptyText() string {
+	if l.scanning {
+		return fmt.Sprintf("searching… %d%%", l.progress())
+	}
 	if l.query != "" || l.input.Value() != "" {
 		return "no keys match"
 	}
@@ -463,12 +544,20 @@ func (l KeyList) emptyText() string {
 
 func (l KeyList) headerView() string {
 	s := l.common.Styles
-	count := countKeys(len(l.all))
-	if !l.loaded {
+	count := countKeys(l.Total())
+	switch {
+	case !l.loaded:
 		count = "…"
-	}
-	if l.query != "" {
-		count = fmt.Sprintf("%s of %s", groupDigits(len(l.items)), groupDigits(len(l.all)))
+	case l.query == "":
+	case l.scanning:
+		// Matches so far, and how much of the store the scan has read.
+		count = fmt.Sprintf("%s · %d%%", groupDigits(len(l.items)), l.progress())
+	case l.windowed() && (!l.head || !l.tail):
+		// The window holds some of the matches: how many there are is
+		// not counted.
+		count = fmt.Sprintf("%s+ of %s", groupDigits(len(l.items)), groupDigits(l.Total()))
+	default:
+		count = fmt.Sprintf("%s of %s", groupDigits(len(l.items)), groupDigits(l.Total()))
 	}
 	left := s.PaneTitle.Render("Keys")
 	switch {

@@ -32,10 +32,14 @@ func (l *KeyList) ToggleMark() {
 
 // MarkShown marks every key the filter lets through, on screen or not.
 func (l *KeyList) MarkShown() {
-	if l.marked == nil {
-		l.marked = make(map[string]struct{}, len(l.items))
+	keys := l.items
+	if l.windowed() {
+		keys = l.shownFromStore()
 	}
-	for _, k := range l.items {
+	if l.marked == nil {
+		l.marked = make(map[string]struct{}, len(keys))
+	}
+	for _, k := range keys {
 		l.marked[k] = struct{}{}
 	}
 }
@@ -69,8 +73,13 @@ func (l *KeyList) unmark(k string) {
 	}
 }
 
-// pruneMarks drops the marks of keys the snapshot no longer holds.
+// pruneMarks drops the marks of keys the snapshot no longer holds. A
+// list that browses a window keeps them: D and x of a key that is gone
+// meanwhile delete or export nothing of it.
 func (l *KeyList) pruneMarks() {
+	if l.src != nil {
+		return // a window holds too few keys to tell
+	}
 	for k := range l.marked {
 		if i := sort.SearchStrings(l.all, k); i == len(l.all) || l.all[i] != k {
 			l.unmark(k)

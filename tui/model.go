@@ -149,6 +149,7 @@ func NewWithStore(s Store, cfg Config) Model {
 		tree: NewTree(c, s), hist: NewHistoryPanel(c),
 	}
 	m.viewer.store = s
+	m.list.SetSource(s)
 	m.help.Styles.ShortKey = c.Styles.PaneTitle
 	m.events, m.cancelEvents = s.Subscribe()
 	if cfg.ReadOnly {
@@ -168,7 +169,7 @@ func (m Model) Close() {
 
 // Init loads the keys and figures and starts listening for compactions.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(loadKeysCmd(m.store, 0), statsCmd(m.store), statsTick(m.live()), waitEventCmd(m.events))
+	return tea.Batch(m.list.LoadCmd(m.store), statsCmd(m.store), statsTick(m.live()), waitEventCmd(m.events))
 }
 
 // Update routes msg and starts the timer that clears a new status message.
@@ -207,6 +208,10 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		sel, _ := m.list.Selected() // the cursor may have moved meanwhile
 		cmd = m.list.SetKeys(msg.keys, sel)
 		return m, tea.Batch(cmd, m.syncSelection(true))
+	case windowMsg, filterChunkMsg:
+		m.liveLoading = false // a reload's read, or one after it
+		m.list, cmd = m.list.Update(msg)
+		return m, tea.Batch(cmd, m.syncSelection(false))
 	case filterTickMsg, filterResultMsg:
 		m.list, cmd = m.list.Update(msg)
 		return m, tea.Batch(cmd, m.syncSelection(false))
@@ -283,15 +288,16 @@ func (m *Model) dropExpired() tea.Cmd {
 	return m.syncSelection(false)
 }
 
-// reloadKeys asks the store for all its keys.
+// reloadKeys asks the store for its keys: all of them, or the window the
+// list shows.
 func (m *Model) reloadKeys() tea.Cmd {
-	return loadKeysCmd(m.store, m.list.Edits())
+	return m.list.LoadCmd(m.store)
 }
 
 // syncSelection loads the selected key's value if the viewer does not show
 // it (or always, with force) and the sizes of keys that came on screen.
 func (m *Model) syncSelection(force bool) tea.Cmd {
-	sizes := loadSizesCmd(m.store, m.list.MissingSizes())
+	sizes := tea.Batch(m.list.FetchCmd(), loadSizesCmd(m.store, m.list.MissingSizes()))
 	sel, ok := m.list.Selected()
 	if !ok {
 		m.viewer.Clear()

@@ -342,7 +342,9 @@ func loadedModel(tb testing.TB, db *kv.DB) Model {
 	m := New(db, Config{Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
 	tb.Cleanup(m.Close)
 	tm, _ := m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
-	tm, _ = tm.Update(keysLoadedMsg{keys: db.Keys(nil)})
+	for _, msg := range runCmd(m.list.initial) { // the first window of keys
+		tm, _ = tm.Update(msg)
+	}
 	return tm.(Model)
 }
 
@@ -394,16 +396,23 @@ func TestPutAndDeleteUpdateListInPlace(t *testing.T) {
 	if k, _ := m.list.Selected(); k != "e" || m.viewer.Key() != "e" {
 		t.Fatalf("selected %q, viewer on %q after deleting d, want e", k, m.viewer.Key())
 	}
-	if got, want := m.list.all, db.Keys(nil); !slices.Equal(got, want) {
+	if got, want := m.list.Shown(), db.Keys(nil); !slices.Equal(got, want) {
 		t.Fatalf("list %q, store %q", got, want)
 	}
 }
+
+// snapshotStore hides that a store reads its keys in order, as the
+// remote store does not: the list then keeps a snapshot of them all.
+type snapshotStore struct{ Store }
 
 // TestStaleKeyReloadIsRetried checks that a full key snapshot asked for
 // before a write is not allowed to hide that write.
 func TestStaleKeyReloadIsRetried(t *testing.T) {
 	db := openTestDB(t, "", "a", "1")
-	m := loadedModel(t, db)
+	m := NewWithStore(snapshotStore{NewDBStore(db, nil)}, Config{Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
+	t.Cleanup(m.Close)
+	m = update(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	m = update(t, m, loadKeysCmd(m.store, 0)())
 	stale := keysLoadedMsg{keys: db.Keys(nil), edits: m.list.Edits()} // r pressed
 	m = update(t, m, putCmd(NewDBStore(db, nil), "b", []byte("2"), KeepTTL)())
 	tm, cmd := m.Update(stale)
@@ -417,6 +426,35 @@ func TestStaleKeyReloadIsRetried(t *testing.T) {
 	tm, _ = tm.Update(msgs[0])
 	if got := tm.(Model).list.all; !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("after the reload: %q", got)
+	}
+}
+
+// TestStaleWindowIsReadAgain checks the same of a window of keys: one
+// read before a write is read again rather than shown.
+func TestStaleWindowIsReadAgain(t *testing.T) {
+	db := openTestDB(t, "", "a", "1")
+	m := loadedModel(t, db)
+	stale := runCmd(m.reloadKeys()) // r pressed
+	if len(stale) != 1 {
+		t.Fatalf("reload sent %v, want one read", stale)
+	}
+	m = update(t, m, putCmd(NewDBStore(db, nil), "b", []byte("2"), KeepTTL)())
+	tm, cmd := m.Update(stale[0])
+	if got := tm.(Model).list.items; !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("stale window applied: %q", got)
+	}
+	var again []tea.Msg
+	for _, msg := range runCmd(cmd) {
+		if _, ok := msg.(windowMsg); ok {
+			again = append(again, msg)
+		}
+	}
+	if len(again) != 1 {
+		t.Fatalf("stale window answered with %v, want one read", again)
+	}
+	tm, _ = tm.Update(again[0])
+	if got := tm.(Model).list.items; !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("after the read: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/crabkv/crabkv/kv"
@@ -104,7 +105,7 @@ type dbStore struct {
 }
 
 // NewDBStore returns the Store of db. openWriter is as Config.OpenWriter.
-func NewDBStore(db *kv.DB, openWriter func() (*kv.DB, error)) Store {
+func NewDBStore(db *kv.DB, openWriter func() (*kv.DB, error)) OrderedStore {
 	return dbStore{db: db, open: openWriter}
 }
 
@@ -267,3 +268,41 @@ type HistoryStore interface {
 	// VersionValue returns the value of a version History returned.
 	VersionValue(v kv.Version) ([]byte, error)
 }
+
+// bound is a key bound of OrderedStore as the engine takes it: nil for
+// none.
+func bound(k string) []byte {
+	if k == "" {
+		return nil
+	}
+	return []byte(k)
+}
+
+func (s dbStore) KeysFrom(from, hi string, n int) ([]string, error) {
+	it := s.db.NewKeyIterator(bound(from), bound(hi))
+	out := make([]string, 0, min(n, 1024))
+	for len(out) < n && it.Next() {
+		out = append(out, string(it.Key()))
+	}
+	return out, it.Close()
+}
+
+func (s dbStore) KeysBefore(lo, before string, n int) ([]string, error) {
+	it := s.db.NewKeyIterator(bound(lo), bound(before))
+	it.SeekEnd()
+	out := make([]string, 0, min(n, 1024))
+	for len(out) < n && it.Prev() {
+		out = append(out, string(it.Key()))
+	}
+	slices.Reverse(out)
+	return out, it.Close()
+}
+
+func (s dbStore) AscendFrom(from string, fn func(key []byte) bool) error {
+	it := s.db.NewKeyIterator(bound(from), nil)
+	for it.Next() && fn(it.Key()) {
+	}
+	return it.Close()
+}
+
+func (s dbStore) Len() (int, error) { return s.db.Stats().Keys, nil }

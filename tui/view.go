@@ -65,7 +65,7 @@ func (m Model) titleView() string {
 	if m.writerPID != 0 {
 		left += " " + s.Badge.Render("LIVE") + " " + s.Muted.Render("written by "+m.writerLabel())
 	}
-	count := s.Muted.Render(countKeys(len(m.list.all)))
+	count := s.Muted.Render(countKeys(m.list.Total()))
 	if !m.list.Loaded() {
 		count = s.Muted.Render("loading keys…")
 	}
