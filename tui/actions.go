@@ -35,6 +35,9 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case stateConfirmExport:
 		return m.updateConfirmExport(msg)
 	}
+	if tm, cmd, ok := m.findKey(msg); ok {
+		return tm, cmd
+	}
 	if m.list.Filtering() {
 		return m.updateList(msg)
 	}
@@ -298,7 +301,7 @@ func (m *Model) editorReady(msg editorReadyMsg) tea.Cmd {
 }
 
 func (m *Model) askDelete() {
-	sel, ok := m.list.Selected()
+	sel, ok := m.selected()
 	if !ok {
 		return
 	}

@@ -20,6 +20,9 @@ type KeyMap struct {
 	Yes, No                                 key.Binding
 	Save, Cancel, NextField, Submit         key.Binding
 
+	// FindValues, SizeView and Summary open the finder (findmodel.go).
+	FindValues, SizeView, Summary key.Binding
+
 	// ReadOnlyWrite matches the keys of the disabled write actions in a
 	// read-only store.
 	ReadOnlyWrite key.Binding
@@ -62,6 +65,10 @@ func DefaultKeyMap() KeyMap {
 		Cancel:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		NextField:    key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field")),
 		Submit:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "export")),
+
+		FindValues: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "search values")),
+		SizeView:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "largest values")),
+		Summary:    key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "size summary")),
 	}
 }
 
@@ -111,6 +118,7 @@ func (h browseHelp) FullHelp() [][]key.Binding {
 		{k.Filter, k.ClearFilter, k.Focus, k.CycleView, k.Reload},
 		{k.New, k.Edit, k.EditExternal, k.Delete, k.DeleteShown, k.Compact, k.CopyKey, k.CopyValue},
 		{k.Mark, k.MarkShown, k.ClearMarks, k.Export},
+		{k.FindValues, k.SizeView, k.Summary},
 		{k.Help, k.Quit, k.ForceQuit},
 	}
 }

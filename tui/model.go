@@ -74,6 +74,7 @@ type Model struct {
 	viewer Viewer
 	form   Form
 	gauge  Gauge
+	find   Finder // the value search and size view (findmodel.go)
 	help   help.Model
 	status status
 	// statusSeq numbers the status messages; a timer clears the status
@@ -137,6 +138,7 @@ func NewWithStore(s Store, cfg Config) Model {
 	m := Model{
 		store: s, cfg: cfg, common: c,
 		list: NewKeyList(c), viewer: NewViewer(c), gauge: NewGauge(c), help: help.New(),
+		find: NewFinder(c),
 	}
 	m.viewer.store = s
 	m.help.Styles.ShortKey = c.Styles.PaneTitle
@@ -148,8 +150,9 @@ func NewWithStore(s Store, cfg Config) Model {
 	return m
 }
 
-// Close stops the compaction feed.
+// Close stops the compaction feed and a walk of the finder.
 func (m Model) Close() {
+	m.find.stop()
 	if m.cancelEvents != nil {
 		m.cancelEvents()
 	}
@@ -165,6 +168,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	before := m.status
 	tm, cmd := m.route(msg)
 	nm := tm.(Model)
+	if nm.followList() {
+		cmd = tea.Batch(cmd, nm.syncSelection(true))
+	}
 	if nm.status != before {
 		nm.statusSeq++
 		cmd = tea.Batch(cmd, expireStatus(nm.statusSeq, nm.status, nm.cfg.StatusTimeout))
@@ -199,6 +205,8 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case filterTickMsg, filterResultMsg:
 		m.list, cmd = m.list.Update(msg)
 		return m, tea.Batch(cmd, m.syncSelection(false))
+	case findMsg:
+		return m, m.applyFind(msg)
 	case valueLoadedMsg:
 		cmd = m.applyValue(msg)
 	case partLoadedMsg:
@@ -279,7 +287,7 @@ func (m *Model) reloadKeys() tea.Cmd {
 // it (or always, with force) and the sizes of keys that came on screen.
 func (m *Model) syncSelection(force bool) tea.Cmd {
 	sizes := loadSizesCmd(m.store, m.list.MissingSizes())
-	sel, ok := m.list.Selected()
+	sel, ok := m.selected()
 	if !ok {
 		m.viewer.Clear()
 		return sizes
