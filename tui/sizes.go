@@ -14,7 +14,7 @@ import (
 const sizeViewTop = 10_000
 
 // summaryBiggest is how many of the largest keys the summary names.
-const summaryBiggest = 10
+const summaryBiggest = 5
 
 // topSizes keeps the n largest values a walk has met: a min-heap whose
 // root is the row that would be listed last, so that a larger value

@@ -36,12 +36,12 @@ func (f Finder) summaryView(w int) string {
 	if sum.storedKnown > 0 {
 		out = append(out, line("stored", FormatBytes(sum.stored)+" as stored"))
 	}
+	out = append(out, "", s.PaneTitle.Render("Sizes")+s.Muted.Render(" (keys per power of two)"))
+	out = append(out, histogramLines(sum, w, s)...)
 	out = append(out, "", s.PaneTitle.Render(fmt.Sprintf("Largest %d", len(sum.biggest))))
 	for _, r := range sum.biggest {
 		out = append(out, fmt.Sprintf("%9s  %s", FormatBytes(int64(r.size)), truncateMiddle(Escape(r.key), max(w-11, 4))))
 	}
-	out = append(out, "", s.PaneTitle.Render("Sizes")+s.Muted.Render(" (keys per power of two)"))
-	out = append(out, histogramLines(sum, w, s)...)
 	return strings.Join(out, "\n")
 }
 
@@ -79,28 +79,18 @@ func (f Finder) codecLine() string {
 	return out
 }
 
-// histogramLines draws one bar per power of two from the smallest bucket
-// that holds a key to the largest: "< 1.0K  1,234 ████".
+// histogramLines draws one bar per power of two that holds a key, from
+// the smallest: "< 1.0K  1,234 ████".
 func histogramLines(sum *sizeSummary, w int, s Styles) []string {
-	first, last := -1, -1
-	most := 0
-	for i, n := range sum.hist {
-		if n > 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
-			most = max(most, n)
-		}
-	}
-	if first < 0 {
-		return nil
-	}
+	most := slices.Max(sum.hist[:])
 	const labelW, countW = 7, 11
 	barW := max(w-labelW-countW-2, 1)
 	var out []string
-	for i := first; i <= last; i++ {
+	for i := range sum.hist {
 		n := sum.hist[i]
+		if n == 0 {
+			continue
+		}
 		bar := strings.Repeat("█", (n*barW+most-1)/most)
 		out = append(out, fmt.Sprintf("%*s %*s ", labelW, bucketLabel(i), countW, groupDigits(n))+
 			lipgloss.NewStyle().Inherit(s.GaugeProgress).Render(bar))
