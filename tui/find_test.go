@@ -276,3 +276,34 @@ func TestInspectorSearchesBinaryValues(t *testing.T) {
 		t.Errorf("the query reached the terminal raw")
 	}
 }
+
+// A match opens its value at the match's line, marked; in a value too
+// large to hold, at the part that holds it.
+func TestSearchResultOpensAtTheMatch(t *testing.T) {
+	var long strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&long, "line %d of hay\n", i)
+	}
+	lines := long.String()
+	big := strings.Repeat("hay hay hay\n", 3*streamLimit/12) // over streamLimit: streamed
+	db := openTestDB(t, "",
+		"a-long", lines[:len(lines)/2]+"the needle is here\n"+lines[len(lines)/2:],
+		"b-big", big+"a needle deep down\n"+big)
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "2 keys")
+	press(tm, "f")
+	typeText(tm, "needle")
+	press(tm, "enter")
+	waitFor(t, tm, "2 matches for needle", "the needle is here", "line 199 of hay")
+	press(tm, "j")
+	waitFor(t, tm, "a needle deep down", "part 4/7")
+	m := quit(t, tm)
+	if !strings.Contains(m.viewer.View(), m.common.Styles.Selected.Render("needle")) {
+		t.Errorf("the match is not marked:\n%s", m.viewer.View())
+	}
+	press := func(m Model, k string) Model { return pressModel(t, m, k) }
+	m = press(m, "k") // back to a-long, which is loaded again and opened at its match
+	if m.viewer.vp.YOffset == 0 || !strings.Contains(m.viewer.View(), "needle") {
+		t.Errorf("a-long not opened at its match (offset %d):\n%s", m.viewer.vp.YOffset, m.viewer.View())
+	}
+}

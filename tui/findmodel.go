@@ -182,6 +182,16 @@ func (m *Model) selected() (string, bool) {
 	return m.list.Selected()
 }
 
+// findMatch is where the value search found its query in sel's value,
+// for the viewer to open it there; an empty key when sel is not a match.
+func (m *Model) findMatch(sel string) (string, int, int, []byte) {
+	r, ok := m.find.Selected()
+	if !m.find.Shown() || m.find.mode != findValues || !ok || r.key != sel {
+		return "", 0, 0, nil
+	}
+	return r.key, r.off, len(m.find.query), m.find.query
+}
+
 // followList takes out of the finder the keys that have left the key list
 // (deleted, expired, or gone at a reload), and reports whether it took
 // any.

@@ -296,6 +296,7 @@ func (m *Model) syncSelection(force bool) tea.Cmd {
 		return sizes
 	}
 	m.valueSeq++
+	m.viewer.SetMatch(m.findMatch(sel))
 	m.viewer.SetLoading(sel)
 	return tea.Batch(sizes, loadValueCmd(m.store, m.valueSeq, sel))
 }
