@@ -174,3 +174,12 @@ keys / ^ s e s s i o n : t t l Enter
 wait_for "expires in"
 shot ttl
 quit
+
+# 8. The keys of the largest values (s) and the size summary (S).
+start "$work/demo"
+wait_for "auto at 33%"
+keys S
+wait_for "ranked"
+keys j
+shot sizes
+quit

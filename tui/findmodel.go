@@ -230,7 +230,7 @@ func (m Model) leftView() string {
 // viewer.
 func (m Model) rightView() string {
 	if m.find.Shown() && m.find.showSummary {
-		return m.find.summaryView(max(m.width-m.listWidth()-2, 1))
+		return m.find.summaryView(max(m.width-m.listWidth()-2, 1), m.find.height)
 	}
 	return m.viewer.View()
 }
@@ -255,7 +255,7 @@ func (h findHelp) ShortHelp() []key.Binding {
 	if h.running {
 		esc.SetHelp("esc", "stop")
 	}
-	return []key.Binding{esc, k.Down, k.FindValues, k.SizeView, k.Summary, k.Focus, k.Delete, k.Help, k.Quit}
+	return []key.Binding{esc, k.FindValues, k.SizeView, k.Summary, k.Focus, k.Delete, k.Help, k.Quit}
 }
 
 func (h findHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }

@@ -10,9 +10,10 @@ import (
 )
 
 // summaryView renders the size view's figures (S) for the right pane, w
-// cells wide: counts, bytes, the largest keys and a histogram of sizes in
-// powers of two, as far as the walk has got.
-func (f Finder) summaryView(w int) string {
+// by h cells: counts, bytes, a histogram of sizes in powers of two and,
+// when there is room, the largest keys (the left pane lists them too), as
+// far as the walk has got.
+func (f Finder) summaryView(w, h int) string {
 	s := f.common.Styles
 	sum := f.summary
 	title := s.PaneTitle.Render("Summary")
@@ -33,11 +34,14 @@ func (f Finder) summaryView(w int) string {
 		line("expiring", share(sum.expiring, sum.keys)),
 		line("encoded", f.codecLine()),
 	}
-	if sum.storedKnown > 0 {
-		out = append(out, line("stored", FormatBytes(sum.stored)+" as stored"))
+	if sum.encoded() > 0 {
+		out = append(out, line("stored", FormatBytes(sum.stored)+" on disk, encoded or not"))
 	}
 	out = append(out, "", s.PaneTitle.Render("Sizes")+s.Muted.Render(" (keys per power of two)"))
 	out = append(out, histogramLines(sum, w, s)...)
+	if len(out)+2+len(sum.biggest) > h {
+		return strings.Join(out, "\n")
+	}
 	out = append(out, "", s.PaneTitle.Render(fmt.Sprintf("Largest %d", len(sum.biggest))))
 	for _, r := range sum.biggest {
 		out = append(out, fmt.Sprintf("%9s  %s", FormatBytes(int64(r.size)), truncateMiddle(Escape(r.key), max(w-11, 4))))

@@ -169,7 +169,8 @@ func (m Model) footerView() string {
 		km = filterHelp{m.common.KeyMap}
 	}
 	keep := 0
-	if _, ok := km.(browseHelp); ok {
+	switch km.(type) {
+	case browseHelp, findHelp:
 		keep = 2 // help and quit
 	}
 	return m.fitHelp(km.ShortHelp(), keep)
