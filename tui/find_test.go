@@ -162,16 +162,6 @@ func TestValueSearchStreamsInOrderAndStops(t *testing.T) {
 	}
 }
 
-// searchFor presses f, types query and enter.
-func searchFor(tb testing.TB, m Model, query string) Model {
-	tb.Helper()
-	m = pressModel(tb, m, "f")
-	for _, r := range query {
-		m = pressModel(tb, m, string(r))
-	}
-	return pressModel(tb, m, "enter")
-}
-
 func TestInspectorSearchesValues(t *testing.T) {
 	pairs := numberedPairs(40, func(i int) bool { return i%7 == 3 })
 	db := openTestDB(t, "", pairs...)
