@@ -34,6 +34,12 @@ type Finder struct {
 	query  []byte // the query of the search shown
 	text   string // the query as typed
 
+	// root is the context every walk derives from; end cancels it, which
+	// stops whatever walk runs in whichever copy of the model, so that
+	// Close, called on the model the program began with, stops them too.
+	root context.Context
+	end  context.CancelFunc
+
 	seq       int                // number of the latest walk; batches of others are dropped
 	cancel    context.CancelFunc // ends the latest walk; nil when none runs
 	running   bool
@@ -58,7 +64,8 @@ func NewFinder(c *Common) Finder {
 	in.Placeholder = `text, or \xNN bytes`
 	in.PromptStyle = c.Styles.FilterPrompt
 	in.CharLimit = 1024
-	return Finder{common: c, input: in}
+	root, end := context.WithCancel(context.Background())
+	return Finder{common: c, input: in, root: root, end: end}
 }
 
 // Shown reports whether the finder takes the key list's place.
@@ -71,7 +78,7 @@ func (f *Finder) SetSize(w, h int) {
 	f.clamp()
 }
 
-// rows is how many keys fit under the header's two lines.
+// rowCount is how many keys fit under the header's two lines.
 func (f Finder) rowCount() int { return max(f.height-2, 1) }
 
 // Selected returns the row under the cursor.
@@ -86,7 +93,7 @@ func (f Finder) Selected() (findRow, bool) {
 // command that reads its first batch.
 func (f *Finder) start(s Store, mode findMode, walk func(*findSender)) tea.Cmd {
 	f.stop()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(f.root)
 	f.seq++
 	f.mode, f.cancel, f.running, f.cancelled, f.err = mode, cancel, true, false, nil
 	f.progress = findProgress{total: -1}

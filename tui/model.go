@@ -152,7 +152,7 @@ func NewWithStore(s Store, cfg Config) Model {
 
 // Close stops the compaction feed and a walk of the finder.
 func (m Model) Close() {
-	m.find.stop()
+	m.find.end()
 	if m.cancelEvents != nil {
 		m.cancelEvents()
 	}
