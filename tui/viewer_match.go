@@ -17,10 +17,15 @@ type viewerMatch struct {
 }
 
 // SetMatch makes the viewer open key's value at the match of n bytes from
-// off, of query; an empty key forgets the match.
+// off, of query; an empty key forgets the match. The match the viewer
+// has already opened is not scrolled to again when its value is reloaded
+// (a live store's refresh), so that the reader's scrolling stays.
 func (v *Viewer) SetMatch(key string, off, n int, query []byte) {
 	if key == "" {
 		v.match = viewerMatch{}
+		return
+	}
+	if m := v.match; m.key == key && m.off == off && m.n == n {
 		return
 	}
 	text, _, _ := strings.Cut(EscapeText(string(query)), "\n")
