@@ -207,3 +207,12 @@ wait_for '"beta": false'
 shot history
 keys Escape
 quit
+
+# 10. The keys of the largest values (s) and the size summary (S).
+start "$work/demo"
+wait_for "auto at 33%"
+keys S
+wait_for "ranked"
+keys j
+shot sizes
+quit

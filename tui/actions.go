@@ -41,6 +41,9 @@ func (m Model) updateKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case stateConfirmRestore:
 		return m.updateConfirmRestore(msg)
 	}
+	if tm, cmd, ok := m.findKey(msg); ok {
+		return tm, cmd
+	}
 	if m.list.Filtering() {
 		return m.updateList(msg)
 	}
@@ -308,7 +311,7 @@ func (m *Model) editorReady(msg editorReadyMsg) tea.Cmd {
 }
 
 func (m *Model) askDelete() {
-	sel, ok := m.list.Selected()
+	sel, ok := m.selected()
 	if !ok {
 		return
 	}

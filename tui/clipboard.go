@@ -31,7 +31,7 @@ func copyCmd(w io.Writer, what string, data []byte) tea.Cmd {
 
 // startCopy copies the selected key, or with value its value.
 func (m *Model) startCopy(value bool) tea.Cmd {
-	sel, ok := m.list.Selected()
+	sel, ok := m.selected()
 	if !ok {
 		m.status = infoStatus("no key selected")
 		return nil

@@ -132,7 +132,7 @@ func (m Model) updateConfirmRestore(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 }
 
 // routeFind handles the messages of the tree and the history panel.
-func (m Model) routeFind(msg findMsg) (tea.Model, tea.Cmd) {
+func (m Model) routeFind(msg treeMsg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case treeBatchMsg:
 		cmd := m.tree.add(msg)

@@ -1,18 +1,44 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/crabkv/crabkv/kv"
 )
 
-// TestTreeAndHistoryInTmux runs the real binary on the demo store: the key
-// tree detects the delimiter, switches it and opens a group; the history of
-// a key written three times and deleted once lists its versions, shows the
-// first, and restores it, which the store on disk then holds.
-func TestTreeAndHistoryInTmux(t *testing.T) {
+// countHolding counts, with the engine's own scan, the values in dir that
+// hold q, and returns the first such key.
+func countHolding(tb testing.TB, dir string, q []byte) (int, string) {
+	tb.Helper()
+	db, err := kv.Open(dir, &kv.Options{ReadOnly: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	n, first := 0, ""
+	err = db.Scan(nil, nil, func(k, v []byte) bool {
+		if bytes.Contains(v, q) {
+			if n++; n == 1 {
+				first = string(k)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n, first
+}
+
+// TestValueSearchInTmux searches the values of the demo store from the
+// real binary in a terminal: a text query, then a query of bytes, then
+// the size view, and checks the counts against the store's own scan.
+func TestValueSearchInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed; skipping the end-to-end terminal test")
 	}
@@ -21,47 +47,32 @@ func TestTreeAndHistoryInTmux(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	crabkv := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(bin, append([]string{"--dir", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("crabkv %v: %v\n%s", args, err, out)
-		}
-	}
-	crabkv("demo", "--fill-only")
-	crabkv("put", "notes/today", "first version")
-	crabkv("put", "notes/today", "second version")
-	crabkv("delete", "notes/today")
-	crabkv("put", "notes/today", "third version")
-
 	s := tmuxSession{tb: t, socket: fmt.Sprintf("crabkv-find-%d", os.Getpid())}
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
-	s.run("new-session", "-d", "-s", "s", "-x", "110", "-y", "30",
-		fmt.Sprintf("env TERM=xterm-256color %q --dir %q", bin, dir))
-	s.waitFor("2,704 keys")
-
-	// The demo's keys are mostly user:… and session:…: ':' wins.
-	s.keys("t")
-	s.waitFor(`Tree by ":"`, "2,704 keys · ", "▸ user:", "1,500 keys")
-	s.keys("s")
-	s.waitFor(`Tree by "/"`, "▸ blob/", "300 keys", "▸ notes/", "1 key")
-	s.keys("Enter")
-	s.waitFor("▾ blob/", "00000.bin")
-	s.keys("Escape")
-
-	s.keys("/", "n", "o", "t", "e", "s", "Enter")
-	s.waitFor("key notes/today", "third version")
-	s.keys("h")
-	s.waitFor("History of notes/today", "4 versions", "deleted", "current")
-	s.keys("g", "Enter")
-	s.waitFor("first version", "· read-only")
-	s.keys("R")
-	s.waitFor("Restore the version at offset", "without an expiry")
-	s.keys("y")
-	s.waitFor("restored the version", "5 versions")
-	s.keys("Escape", "Escape", "q")
-	waitExit(t, s)
-
-	if got := getStored(t, dir, "notes/today"); got != "first version" {
-		t.Fatalf("notes/today = %q after restoring its first version", got)
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	if out, err := exec.Command(bin, "--dir", dir, "demo", "--fill-only").CombinedOutput(); err != nil {
+		t.Fatalf("demo --fill-only: %v\n%s", err, out)
 	}
+	text, firstText := countHolding(t, dir, []byte("7@example.org"))
+	binary, firstBinary := countHolding(t, dir, []byte("\x89PNG\r\n"))
+	if text == 0 || binary == 0 {
+		t.Fatalf("setup: the demo data holds %d and %d matches", text, binary)
+	}
+	s.run("new-session", "-d", "-s", "s", "-x", "100", "-y", "30",
+		fmt.Sprintf("env TERM=xterm-256color %q --dir %q", bin, dir))
+	s.waitFor("2,703 keys", "auto at 33%")
+
+	s.keys("f")
+	s.waitFor("enter search")
+	s.keys("7", "@", "e", "x", "a", "m", "p", "l", "e", ".", "o", "r", "g", "Enter")
+	s.waitFor(fmt.Sprintf("%s for 7@example.org", countMatches(text)), "scanned 2,703 keys", "key "+firstText)
+
+	s.keys("f", "C-u", `\`, "x", "8", "9", "P", "N", "G", `\`, "r", `\`, "n", "Enter")
+	s.waitFor(fmt.Sprintf(`%s for \x89PNG\r\n`, countMatches(binary)), "key "+firstBinary, "view hex")
+
+	s.keys("Escape")
+	s.waitFor("back to the key list", "2,703 keys")
+	s.keys("s")
+	s.waitFor("ranked 2,703 keys by value size", "Largest values")
+	s.keys("q")
+	waitExit(t, s)
 }

@@ -61,9 +61,9 @@ type restoreDoneMsg struct {
 	err    error
 }
 
-func (historyLoadedMsg) findMsg() {}
-func (versionLoadedMsg) findMsg() {}
-func (restoreDoneMsg) findMsg()   {}
+func (historyLoadedMsg) treeMsg() {}
+func (versionLoadedMsg) treeMsg() {}
+func (restoreDoneMsg) treeMsg()   {}
 
 // errNoHistory is the history's error for a store that keeps no log the
 // inspector can read: a server over the network.

@@ -23,6 +23,8 @@ type KeyMap struct {
 	// The key tree and a key's history (tree.go, history.go).
 	Tree, History, Expand, Collapse key.Binding
 	TreeDelimiter, Restore, Back    key.Binding
+	// FindValues, SizeView and Summary open the finder (findmodel.go).
+	FindValues, SizeView, Summary key.Binding
 
 	// ReadOnlyWrite matches the keys of the disabled write actions in a
 	// read-only store.
@@ -74,6 +76,9 @@ func DefaultKeyMap() KeyMap {
 		TreeDelimiter: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "switch / and :")),
 		Restore:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "restore version")),
 		Back:          key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "back")),
+		FindValues:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "search values")),
+		SizeView:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "largest values")),
+		Summary:       key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "size summary")),
 	}
 }
 
@@ -124,6 +129,7 @@ func (h browseHelp) FullHelp() [][]key.Binding {
 		{k.New, k.Edit, k.EditExternal, k.Delete, k.DeleteShown, k.Compact, k.CopyKey, k.CopyValue},
 		{k.Mark, k.MarkShown, k.ClearMarks, k.Export},
 		{k.Tree, k.History, k.Expand, k.Collapse, k.TreeDelimiter, k.Restore, k.Back},
+		{k.FindValues, k.SizeView, k.Summary},
 		{k.Help, k.Quit, k.ForceQuit},
 	}
 }

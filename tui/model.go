@@ -78,6 +78,7 @@ type Model struct {
 	viewer Viewer
 	form   Form
 	gauge  Gauge
+	find   Finder // the value search and size view (findmodel.go)
 	help   help.Model
 	tree   Tree         // the key tree (t)
 	hist   HistoryPanel // a key's versions in the log (h)
@@ -146,7 +147,7 @@ func NewWithStore(s Store, cfg Config) Model {
 	m := Model{
 		store: s, cfg: cfg, common: c,
 		list: NewKeyList(c), viewer: NewViewer(c), gauge: NewGauge(c), help: help.New(),
-		tree: NewTree(c, s), hist: NewHistoryPanel(c),
+		tree: NewTree(c, s), hist: NewHistoryPanel(c), find: NewFinder(c),
 	}
 	m.viewer.store = s
 	m.list.SetSource(s)
@@ -159,9 +160,11 @@ func NewWithStore(s Store, cfg Config) Model {
 	return m
 }
 
-// Close stops the compaction feed and a scan of the key tree.
+// Close stops the compaction feed, a scan of the key tree and a walk of
+// the finder.
 func (m Model) Close() {
 	m.tree.Close()
+	m.find.end()
 	if m.cancelEvents != nil {
 		m.cancelEvents()
 	}
@@ -177,6 +180,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	before := m.status
 	tm, cmd := m.route(msg)
 	nm := tm.(Model)
+	if nm.followList() {
+		cmd = tea.Batch(cmd, nm.syncSelection(true))
+	}
 	if nm.status != before {
 		nm.statusSeq++
 		cmd = tea.Batch(cmd, expireStatus(nm.statusSeq, nm.status, nm.cfg.StatusTimeout))
@@ -215,6 +221,8 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case filterTickMsg, filterResultMsg:
 		m.list, cmd = m.list.Update(msg)
 		return m, tea.Batch(cmd, m.syncSelection(false))
+	case findMsg:
+		return m, m.applyFind(msg)
 	case valueLoadedMsg:
 		cmd = m.applyValue(msg)
 	case partLoadedMsg:
@@ -255,7 +263,7 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case copiedMsg:
 		m.status = m.copied(msg)
-	case findMsg: // the key tree and the history (find.go)
+	case treeMsg: // the key tree and the history (find.go)
 		return m.routeFind(msg)
 	default:
 		switch m.state { // cursor blinks
@@ -298,7 +306,7 @@ func (m *Model) reloadKeys() tea.Cmd {
 // it (or always, with force) and the sizes of keys that came on screen.
 func (m *Model) syncSelection(force bool) tea.Cmd {
 	sizes := tea.Batch(m.list.FetchCmd(), loadSizesCmd(m.store, m.list.MissingSizes()))
-	sel, ok := m.list.Selected()
+	sel, ok := m.selected()
 	if !ok {
 		m.viewer.Clear()
 		return sizes
@@ -307,6 +315,7 @@ func (m *Model) syncSelection(force bool) tea.Cmd {
 		return sizes
 	}
 	m.valueSeq++
+	m.viewer.SetMatch(m.findMatch(sel))
 	m.viewer.SetLoading(sel)
 	return tea.Batch(sizes, loadValueCmd(m.store, m.valueSeq, sel))
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/charmbracelet/lipgloss"
 )
 
-// findMsg marks the messages of the key tree and the history panel, which
+// treeMsg marks the messages of the key tree and the history panel, which
 // the root model hands to routeFind.
-type findMsg interface{ findMsg() }
+type treeMsg interface{ treeMsg() }
 
 // Tree is the key tree: the keys grouped by a delimiter (/ or :) into
 // collapsible groups, each with the number of keys below it and the total

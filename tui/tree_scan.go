@@ -28,7 +28,7 @@ type treeBatchMsg struct {
 	err   error
 }
 
-func (treeBatchMsg) findMsg() {}
+func (treeBatchMsg) treeMsg() {}
 
 // treeScan is a scan of the store's keys for the tree, running in its own
 // goroutine, which stop ends. Its batches are read one per command.

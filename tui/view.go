@@ -29,6 +29,7 @@ func (m *Model) layout() {
 	inner := max(m.height-m.chromeRows()-2, 1)
 	lw := m.listWidth()
 	m.list.SetSize(max(lw-2, 1), inner)
+	m.find.SetSize(max(lw-2, 1), inner)
 	m.viewer.SetSize(max(m.width-lw-2, 1), inner)
 	m.layoutFind()
 	if m.formOpen() { // the zero Form has no textarea to size
@@ -85,11 +86,11 @@ func (m Model) mainView() string {
 		return m.findMainView(h)
 	}
 	lw := m.listWidth()
-	right := m.viewer.View()
+	right := m.rightView()
 	if m.formOpen() {
 		right = m.form.View()
 	}
-	left := m.box(m.list.View(), lw, h, m.focus == paneList && !m.formOpen())
+	left := m.box(m.leftView(), lw, h, m.focus == paneList && !m.formOpen())
 	return lipgloss.JoinHorizontal(lipgloss.Top, left, m.box(right, m.width-lw, h, m.focus == paneViewer || m.formOpen()))
 }
 
@@ -131,6 +132,7 @@ func (m Model) helpLines() []string {
 		`Characters that are not printable in keys and values are shown escaped (\x1b, \u200b), never sent to the terminal.`,
 		"e edits in place when the value is plain text; a value the text editor would change (tabs, CR, control bytes, invalid UTF-8) opens in $EDITOR instead. y and Y copy the key or value to the clipboard (OSC 52).",
 		"Expiring keys: ◔ in the list marks a key with an expiry; the viewer counts down its time left, and the key leaves the list when it expires. In the form (n, e), tab reaches the TTL field: empty keeps the key's expiry (a new key gets none), 0 or none clears it, a duration (90s, 10m, 24h) sets it from the save.",
+		`Search values: f asks for text or \xNN bytes (\n, \t, \\ too) and lists, in key order, the keys whose values hold it, as the store is scanned; esc stops the scan, and again goes back to the keys. Sizes: s lists the largest values first (the top 10,000), S shows a summary: keys, bytes, the largest keys, expiring and encoded keys, and sizes by power of two.`,
 		"Marks: space marks the key under the cursor, a every key the filter shows, u clears them. With keys marked, D deletes them (in atomic batches, after asking) and x exports them; with none, D and x take the keys shown. x writes the lines of crabkv export, which crabkv import reads back.",
 		"Tree: t groups the keys by / or : (the one more keys contain; s switches), each group with its number of keys and the total size of their values, filled in by a scan in the background. enter or → opens a group or shows a key's value, ← closes a group, esc goes back to the list.",
 		"History: h lists the selected key's records still in the log, oldest first, until a compaction drops them: offset, size, how many writes came after, deletes and the current one marked. enter shows one, read-only; R writes it back as the key's value after asking, without an expiry unless that version's is still ahead.",
@@ -170,13 +172,16 @@ func (m Model) footerView() string {
 		km = confirmHelp{m.common.KeyMap}
 	case m.state == stateHelp:
 		km = helpScreenHelp{m.common.KeyMap}
+	case m.find.Shown():
+		km = findHelp{k: m.common.KeyMap, typing: m.find.typing, running: m.find.running}
 	case m.list.Filtering():
 		km = filterHelp{m.common.KeyMap}
 	case m.findOpen():
 		km = m.findHelp()
 	}
 	keep := 0
-	if _, ok := km.(browseHelp); ok {
+	switch km.(type) {
+	case browseHelp, findHelp:
 		keep = 2 // help and quit
 	}
 	return m.fitHelp(km.ShortHelp(), keep)

@@ -59,6 +59,7 @@ type Viewer struct {
 	partSeq     int
 	partPending bool // the part in part and mode is on its way
 	store       Store
+	match       viewerMatch // where the value search found its query (viewer_match.go)
 
 	width, height int
 }
@@ -207,6 +208,9 @@ func (v *Viewer) SetValue(k string, value []byte, info ValueInfo) {
 		v.part = 0
 		v.vp.GotoTop()
 	}
+	if p, ok := v.matchPart(); ok {
+		v.part = p
+	}
 	v.part = min(v.part, partCount(len(value), v.mode)-1)
 	v.render()
 }
@@ -225,6 +229,9 @@ func (v *Viewer) SetStreamed(k string, first []byte, info ValueInfo) tea.Cmd {
 		v.mode = v.detected
 		v.part = 0
 		v.vp.GotoTop()
+	}
+	if p, ok := v.matchPart(); ok {
+		v.part = p
 	}
 	v.part = min(v.part, partCount(v.total, v.mode)-1)
 	if v.part == 0 {
@@ -271,10 +278,13 @@ func (v *Viewer) SetPart(msg partLoadedMsg) {
 	}
 	v.mode, v.part, v.partPending = msg.mode, msg.part, false
 	v.value, v.base, v.total, v.info.ValueSize = msg.window.b, msg.window.base, msg.window.total, msg.window.total
+	pending := v.match.pending
 	v.render()
-	if msg.atEnd {
+	switch {
+	case msg.atEnd:
 		v.vp.GotoBottom()
-	} else {
+	case pending && !v.match.pending: // render scrolled to the match
+	default:
 		v.vp.GotoTop()
 	}
 }
@@ -329,7 +339,9 @@ func (v *Viewer) render() {
 	case !v.loaded || v.partPending:
 		v.vp.SetContent(v.common.Styles.Muted.Render("loading…"))
 	default:
-		v.vp.SetContent(formatPart(v.span(), v.mode, v.part, v.width))
+		content, line, found := v.markMatch(formatPart(v.span(), v.mode, v.part, v.width))
+		v.vp.SetContent(content)
+		v.scrollToMatch(line, found)
 	}
 }
 
