@@ -392,7 +392,7 @@ func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
 		return nil
 	}
 	m.status = okStatus("deleted " + Escape(msg.key))
-	m.list.RemoveKey(msg.key)
+	m.removeKey(msg.key)
 	return tea.Batch(m.syncSelection(true), statsCmd(m.store))
 }
 
@@ -400,7 +400,7 @@ func (m *Model) deleteDone(msg deleteDoneMsg) tea.Cmd {
 // batches that were written, even when a later one failed.
 func (m *Model) deleteKeysDone(msg deleteDoneMsg) tea.Cmd {
 	for _, k := range msg.keys[:msg.deleted] {
-		m.list.RemoveKey(k)
+		m.removeKey(k)
 	}
 	if msg.err != nil {
 		m.status = errorStatus(fmt.Sprintf("delete (%d of %d deleted)", msg.deleted, len(msg.keys)), msg.err)

@@ -195,8 +195,12 @@ func (m *Model) findMatch(sel string) (string, int, int, []byte) {
 // followList takes out of the finder the keys that have left the key list
 // (deleted, expired, or gone at a reload), and reports whether it took
 // any.
+//
+// Only a list that holds every key can say a key has left: a window onto
+// a large store holds the keys near its cursor, and the keys the inspector
+// deletes or sees expire leave the finder through removeKey instead.
 func (m *Model) followList() bool {
-	if !m.find.Shown() || m.find.listGen == m.list.gen || !m.list.Loaded() {
+	if !m.find.Shown() || m.find.listGen == m.list.gen || !m.list.Loaded() || m.list.src != nil {
 		return false
 	}
 	m.find.listGen = m.list.gen
@@ -259,3 +263,12 @@ func (h findHelp) ShortHelp() []key.Binding {
 }
 
 func (h findHelp) FullHelp() [][]key.Binding { return [][]key.Binding{h.ShortHelp()} }
+
+// removeKey takes k, which the inspector deleted or saw expire, out of the
+// key list and out of the finder's rows.
+func (m *Model) removeKey(k string) {
+	m.list.RemoveKey(k)
+	if m.find.Shown() {
+		m.find.remove(k)
+	}
+}

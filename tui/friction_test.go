@@ -87,7 +87,7 @@ func TestHelpScrollsOnASmallScreen(t *testing.T) {
 	if strings.Contains(m.View(), last) {
 		t.Fatalf("test needs a help screen taller than 12 rows:\n%s", m.View())
 	}
-	for range 100 { // more than the help's lines at 40 columns
+	for range 400 { // more than the help's lines at 40 columns
 		m = pressModel(t, m, "down")
 	}
 	if view := m.View(); !strings.Contains(view, last) || m.state != stateHelp {

@@ -288,7 +288,7 @@ func (m *Model) showsExpiry() bool {
 func (m *Model) dropExpired() tea.Cmd {
 	now := m.common.Now()
 	for _, k := range m.list.Expired(now) {
-		m.list.RemoveKey(k)
+		m.removeKey(k)
 	}
 	if at := m.viewer.Expires(); !at.IsZero() && !at.After(now) {
 		return m.syncSelection(true)
