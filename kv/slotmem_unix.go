@@ -5,8 +5,6 @@ package kv
 import (
 	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // allocSlots returns a zeroed table of n slots in an anonymous memory map,
@@ -32,7 +30,7 @@ func allocSlots(n int) ([]slot, []byte) {
 func allocScratch(n int) ([]slot, []byte) {
 	s, m := allocSlots(n)
 	if len(m) >= 4<<20 {
-		_ = unix.Madvise(m, unix.MADV_HUGEPAGE)
+		adviseHugePages(m)
 	}
 	return s, m
 }
