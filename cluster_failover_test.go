@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -23,9 +22,6 @@ import (
 // failover (raft's default one-second heartbeat and election timeouts).
 // Run it with a fixed count, e.g. -bench ClusterFailover -benchtime 7x.
 func BenchmarkClusterFailover(b *testing.B) {
-	if runtime.GOOS == "windows" {
-		b.Skip("needs SIGKILL")
-	}
 	bin, err := exec.LookPath("crabkv")
 	if err != nil {
 		b.Fatalf("the test binary is not on PATH as crabkv: %v", err)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -311,9 +310,6 @@ func (nc *nemesisCluster) inject(kind string, hold time.Duration, h *history) st
 // values. The short form runs 3 nodes for about 30 s;
 // -nemesis.duration and -nemesis.nodes make it longer and larger.
 func TestClusterNemesis(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("needs SIGKILL and SIGSTOP")
-	}
 	bin, err := exec.LookPath("crabkv")
 	if err != nil {
 		t.Fatalf("the test binary is not on PATH as crabkv: %v", err)
