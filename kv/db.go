@@ -425,6 +425,11 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 			}
 		}
 	}
+	defer func() {
+		if bulk != nil { // damage or an error ended the replay unflushed
+			bulk.release()
+		}
+	}()
 	flush := func() error {
 		if bulk == nil {
 			return nil

@@ -118,11 +118,15 @@ func (db *DB) pinLog(key []byte) (logPin, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return logPin{}, err
 	}
+	id := db.mu.index.hdr.ID
 	s, ok, err := db.lookupMuLocked(key) // may let mu go: read the rest after it
 	if err != nil {
 		return logPin{}, err
 	}
-	p := logPin{key: key, id: db.mu.index.hdr.ID, path: db.path, cur: -1}
+	if db.mu.index.hdr.ID != id { // a compaction swapped the log meanwhile
+		return logPin{}, ErrLogReplaced
+	}
+	p := logPin{key: key, id: id, path: db.path, cur: -1}
 	if ok {
 		p.cur = int64(s.off)
 	}

@@ -88,8 +88,11 @@ func (c *client) putTTL(t setTTL, key, value []byte) error {
 		return st.Write([]Op{{Key: key, Value: value, ExpiresAt: t.at}})
 	case t.keep:
 		at, err := st.ExpiresAt(Read{Fresh: true}, key)
-		if err == nil && !at.IsZero() {
+		switch {
+		case err == nil && !at.IsZero():
 			return st.Write([]Op{{Key: key, Value: value, ExpiresAt: at}})
+		case err != nil && !errors.Is(err, kv.ErrNotFound):
+			return err // a failed read must not drop the key's expiry
 		}
 	}
 	return st.Put(key, value)

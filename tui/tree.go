@@ -192,7 +192,7 @@ func (t Tree) pageRows() int { return max(t.height-1, 1) }
 func (t *Tree) clamp() {
 	t.cursor = min(max(t.cursor, 0), max(len(t.rows)-1, 0))
 	rows := t.pageRows()
-	t.offset = min(t.offset, t.cursor)
+	t.offset = min(t.offset, t.cursor, max(len(t.rows)-rows, 0)) // no blank rows below the last
 	t.offset = max(t.offset, t.cursor-rows+1, 0)
 }
 
