@@ -133,6 +133,10 @@ type DB struct {
 	ctx    context.Context // cancelled by Close to stop a compaction
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // background goroutines
+	// unmaps counts the goroutines tearing down maps a remap replaced
+	// (see remapMuLocked); Close waits for them holding wmu, when no
+	// publish can start another.
+	unmaps sync.WaitGroup
 
 	// wmu serializes writers and the final swap of a compaction. Held
 	// around every append, so the fields below it change only under it.
@@ -610,6 +614,7 @@ func (db *DB) close() error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	serr := db.drainSyncs()
+	db.unmaps.Wait()
 	if serr == nil {
 		serr = db.syncNoSyncLocked()
 	}

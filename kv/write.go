@@ -202,11 +202,18 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 }
 
 // remapMuLocked maps the log again, larger, once appends have outgrown the
-// map. The caller holds mu exclusively, so no reader uses the old map.
+// map. The caller holds mu exclusively, so no reader uses the old map,
+// and none can once mu is released: every reader takes mu and finds the
+// new one. The old map is torn down on a goroutine: dropping the pages of
+// a log of a gigabyte or more takes tens of milliseconds, which neither
+// the readers waiting for mu nor the writer holding wmu should wait for.
+// Close waits for it.
 func (db *DB) remapMuLocked(end int64) {
 	m := mapLog(db.mu.view.f, end, !db.opts.ReadOnly)
-	_ = db.mu.view.m.unmap() // harmless: see mapping.unmap
-	db.mu.view.m = m         // nil if mapping failed: reads fall back to ReadAt
+	if old := db.mu.view.m; old != nil {
+		db.unmaps.Go(func() { _ = old.unmap() }) // harmless: see mapping.unmap
+	}
+	db.mu.view.m = m // nil if mapping failed: reads fall back to ReadAt
 }
 
 // syncThrough returns once the synced write numbered seq, and every one

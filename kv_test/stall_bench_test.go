@@ -1,0 +1,182 @@
+package kv_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// BenchmarkFillStall fills a store, NoSync, from one writer while one
+// reader Gets keys already written, both as fast as they can, and reports
+// the longest Put and the longest Get, and how many took over 1 ms and over
+// 2 ms: pauses that a fill's throughput hides (an index growing, the log's
+// map being replaced, a page fault). The keys=10M case runs only when
+// CRABKV_STALL_10M is set: it writes 1.3 GB.
+//
+// Two goroutines that never block keep both of a two-core machine's CPUs
+// busy, so anything else that runs (the Go runtime's GC workers, another
+// process, the kernel's writeback) takes its time from one of them, and
+// an operation then lasts as long as the operating system's time slice.
+// With CRABKV_STALL_ATTRIB=1 (Linux), each operation over 1 ms is told
+// apart: "preempted" ones spanned an involuntary context switch of their
+// thread or moved to another thread, which is the scheduler's doing; the
+// rest ("engine") spent the time running or blocked in the engine. The
+// attribution costs two system calls an operation, so it slows the fill.
+func BenchmarkFillStall(b *testing.B) {
+	cases := []struct {
+		name  string
+		n     int
+		value int
+	}{
+		{"keys=200k", 200_000, 100},
+		{"keys=1M", 1_000_000, 100},
+		// 20,000 values of 64 KiB: a log of 1.3 GB, which outgrows the
+		// log's first map (1 GiB) and makes the store map it again.
+		{"log=1.3GB", 20_000, 64 << 10},
+	}
+	if os.Getenv("CRABKV_STALL_10M") != "" {
+		cases = append(cases, struct {
+			name  string
+			n     int
+			value int
+		}{"keys=10M", 10_000_000, 100})
+	}
+	attrib := os.Getenv("CRABKV_STALL_ATTRIB") != ""
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				dir := b.TempDir()
+				db, err := kv.Open(dir, &kv.Options{NoSync: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				r := fillStall(b, db, c.n, c.value, attrib)
+				b.StopTimer()
+				if err := db.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(r.maxPut.Microseconds()), "max-put-µs")
+				b.ReportMetric(float64(r.maxGet.Microseconds()), "max-get-µs")
+				b.ReportMetric(float64(r.over1ms), "ops>1ms")
+				b.ReportMetric(float64(r.over2ms), "ops>2ms")
+				if attrib {
+					b.ReportMetric(float64(r.preempted), "preempted>1ms")
+					b.ReportMetric(float64(r.engine), "engine>1ms")
+					b.ReportMetric(float64(r.maxEngine.Microseconds()), "max-engine-µs")
+				}
+				if err := os.RemoveAll(dir); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// stallResult is what one fillStall saw.
+type stallResult struct {
+	maxPut, maxGet    time.Duration
+	over1ms, over2ms  int
+	preempted, engine int
+	maxEngine         time.Duration
+}
+
+// stallOp times op and, when it took over a millisecond, counts it.
+type stallCounter struct {
+	attrib bool
+	mu     sync.Mutex
+	r      *stallResult
+}
+
+func (c *stallCounter) time(op func() error, longest *time.Duration) error {
+	var before threadSched
+	if c.attrib {
+		before = readThreadSched()
+	}
+	t0 := time.Now()
+	err := op()
+	d := time.Since(t0)
+	*longest = max(*longest, d)
+	if d <= time.Millisecond {
+		return err
+	}
+	preempted := false
+	if c.attrib {
+		after := readThreadSched()
+		preempted = after.tid != before.tid || after.involuntary != before.involuntary
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.r.over1ms++
+	if d > 2*time.Millisecond {
+		c.r.over2ms++
+	}
+	if c.attrib {
+		if preempted {
+			c.r.preempted++
+		} else {
+			c.r.engine++
+			c.r.maxEngine = max(c.r.maxEngine, d)
+		}
+	}
+	return err
+}
+
+func fillStall(b *testing.B, db *kv.DB, n, valueSize int, attrib bool) *stallResult {
+	r := new(stallResult)
+	c := &stallCounter{attrib: attrib, r: r}
+	value := make([]byte, valueSize)
+	var written atomic.Int64
+	var stop atomic.Bool
+	var readErr error
+	var maxGet time.Duration
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		var k []byte
+		for !stop.Load() {
+			w := written.Load()
+			if w == 0 {
+				continue
+			}
+			k = benchKey(k, rng.IntN(int(w)))
+			if err := c.time(func() error { _, err := db.Get(k); return err }, &maxGet); err != nil {
+				readErr = fmt.Errorf("get %q: %w", k, err)
+				return
+			}
+		}
+	})
+	var k []byte
+	var maxPut time.Duration
+	for i := range n {
+		k = benchKey(k, i)
+		binaryPut(value, i)
+		if err := c.time(func() error { return db.Put(k, value) }, &maxPut); err != nil {
+			stop.Store(true)
+			wg.Wait()
+			b.Fatal(err)
+		}
+		written.Store(int64(i + 1))
+	}
+	stop.Store(true)
+	wg.Wait()
+	if readErr != nil {
+		b.Fatal(readErr)
+	}
+	r.maxPut, r.maxGet = maxPut, maxGet
+	return r
+}
+
+// binaryPut writes i into the start of a value, so values differ.
+func binaryPut(v []byte, i int) {
+	copy(v, strconv.Itoa(i))
+}
