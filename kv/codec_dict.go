@@ -132,6 +132,7 @@ type dictFile struct {
 	key  dictFileKey
 	refs int                      // stores open on the file
 	byID map[uint32]*zstd.Decoder // decoders, by dictionary ID
+	sums map[uint32]uint32        // the dictionaries' CRC-32Cs, by ID
 	last []byte                   // the last dictionary in the file
 	end  int64                    // where the valid entries end
 }
@@ -147,7 +148,7 @@ func (d *dictFiles) register(fsys FS, dir string) (*dictFile, error) {
 		f.refs++
 		return f, nil
 	}
-	f := &dictFile{key: key, refs: 1, byID: map[uint32]*zstd.Decoder{}}
+	f := &dictFile{key: key, refs: 1, byID: map[uint32]*zstd.Decoder{}, sums: map[uint32]uint32{}}
 	if err := f.loadLocked(); err != nil {
 		return nil, err
 	}
@@ -170,10 +171,10 @@ func (d *dictFiles) release(f *dictFile) {
 // before the answer is no.
 func (d *dictFiles) decoder(id uint32) (*zstd.Decoder, error) {
 	d.mu.RLock()
-	dec := d.findLocked(id)
+	dec, err := d.findLocked(id)
 	d.mu.RUnlock()
-	if dec != nil {
-		return dec, nil
+	if dec != nil || err != nil {
+		return dec, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -183,19 +184,42 @@ func (d *dictFiles) decoder(id uint32) (*zstd.Decoder, error) {
 			errs = append(errs, err)
 		}
 	}
-	if dec := d.findLocked(id); dec != nil {
-		return dec, nil
+	if dec, err := d.findLocked(id); dec != nil || err != nil {
+		return dec, err
 	}
 	return nil, errors.Join(append([]error{fmt.Errorf("zstd dictionary %d is not in the store's %s", id, zdictName)}, errs...)...)
 }
 
-func (d *dictFiles) findLocked(id uint32) *zstd.Decoder {
+// findLocked returns the decoder of dictionary id. Dictionary IDs are
+// drawn at random from 2^31 when a store trains one, so two stores open
+// in one program may, very rarely, hold different dictionaries under one
+// ID; a frame names only the ID, and decoding it with the other store's
+// dictionary would return wrong bytes (the frames carry no checksum of
+// their contents). Such an ID is an error, never a guess.
+func (d *dictFiles) findLocked(id uint32) (*zstd.Decoder, error) {
+	var dec *zstd.Decoder
+	var sum uint32
 	for _, f := range d.open {
-		if dec := f.byID[id]; dec != nil {
-			return dec
+		fd := f.byID[id]
+		if fd == nil {
+			continue
+		}
+		if dec != nil && f.sums[id] != sum {
+			return nil, fmt.Errorf("zstd dictionary %d: two stores open in this program hold different dictionaries with this ID; read the store in a program of its own", id)
+		}
+		dec, sum = fd, f.sums[id]
+	}
+	return dec, nil
+}
+
+// hasIDLocked reports whether an open store's file holds dictionary id.
+func (d *dictFiles) hasIDLocked(id uint32) bool {
+	for _, f := range d.open {
+		if f.byID[id] != nil {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 // loadLocked reads the file's entries from where the last read ended.
@@ -253,6 +277,7 @@ func (f *dictFile) addLocked(b []byte) error {
 		return fmt.Errorf("dictionary %d: %w", id, err)
 	}
 	f.byID[id] = dec
+	f.sums[id] = crc32.Checksum(b, castagnoli)
 	f.last = b
 	return nil
 }
@@ -381,7 +406,7 @@ func (w *zstdDictWriter) sample(src []byte) {
 func (w *zstdDictWriter) train(samples [][]byte) error {
 	b, err := dict.BuildZstdDict(samples, dict.Options{
 		MaxDictSize: zstdDictMaxSize, HashBytes: 6, ZstdLevel: zstdDictLevel,
-		ZstdDictID: 32768 + rand.Uint32N(1<<31-32768), // zstd reserves IDs below 32768
+		ZstdDictID: zdicts.newID(),
 	})
 	if err != nil {
 		return fmt.Errorf("kv: train a zstd dictionary: %w", err)
@@ -395,6 +420,20 @@ func (w *zstdDictWriter) train(samples [][]byte) error {
 	}
 	w.enc.Store(enc)
 	return nil
+}
+
+// newID draws a dictionary ID that no store open in the program uses
+// (see findLocked). zstd reserves IDs below 32768.
+func (d *dictFiles) newID() uint32 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var id uint32
+	for range 64 { // a handful of IDs among 2^31: the first draw is all but certain
+		if id = 32768 + rand.Uint32N(1<<31-32768); !d.hasIDLocked(id) {
+			break
+		}
+	}
+	return id
 }
 
 // trainErr reports why the store encodes without a dictionary, if it

@@ -63,7 +63,7 @@ func wantDocs(t *testing.T, db *DB, lo, hi int) {
 // dictEntries returns the dictionaries in dir's wal.zdict.
 func dictEntries(t *testing.T, dir string) int {
 	t.Helper()
-	f := &dictFile{key: dictFileKey{DefaultFS(), filepath.Join(dir, zdictName)}, byID: map[uint32]*zstd.Decoder{}}
+	f := &dictFile{key: dictFileKey{DefaultFS(), filepath.Join(dir, zdictName)}, byID: map[uint32]*zstd.Decoder{}, sums: map[uint32]uint32{}}
 	if err := f.loadLocked(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,4 +266,99 @@ func unknownDictFrame() []byte {
 		panic(err)
 	}
 	return enc.EncodeAll(dictDoc(1), nil)
+}
+
+// Two stores open in one program that hold different dictionaries under
+// one ID: a frame names only the ID, so a value of either store must read
+// as itself or fail with an error that says why, never as the bytes the
+// other store's dictionary makes of it. Each store alone reads whole.
+func TestZstdDictSameIDInTwoStores(t *testing.T) {
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a, err := Open(dirA, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = zstdDictSamples + 40
+	fillDocs(t, a, 0, n)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fa := &dictFile{key: dictFileKey{DefaultFS(), filepath.Join(dirA, zdictName)}, byID: map[uint32]*zstd.Decoder{}, sums: map[uint32]uint32{}}
+	if err := fa.loadLocked(); err != nil || len(fa.byID) != 1 {
+		t.Fatalf("store A has %d dictionaries (%v), want 1", len(fa.byID), err)
+	}
+	var id uint32
+	for id = range fa.byID {
+	}
+
+	// Store B: a dictionary trained on other documents, under A's ID,
+	// and values encoded with it.
+	otherDoc := func(i int) []byte { return bytes.ToUpper(bytes.ReplaceAll(dictDoc(i+50_000), []byte(`"`), []byte(`'`))) }
+	var samples [][]byte
+	for i := range zstdDictSamples {
+		samples = append(samples, otherDoc(i))
+	}
+	db, err := dict.BuildZstdDict(samples, dict.Options{MaxDictSize: zstdDictMaxSize, HashBytes: 6, ZstdLevel: zstdDictLevel, ZstdDictID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := zdicts.register(DefaultFS(), dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fb.appendDict(db); err != nil {
+		t.Fatal(err)
+	}
+	zdicts.release(fb)
+	b, err := Open(dirB, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := b.Put(dictKey(i), otherDoc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantB := func(db *DB) (ok, failed int) {
+		for i := range n {
+			got, err := db.Get(dictKey(i))
+			switch {
+			case err != nil && strings.Contains(err.Error(), "different dictionaries"):
+				failed++
+			case err != nil || !bytes.Equal(got, otherDoc(i)):
+				t.Fatalf("store B, doc %d = %.40q, %v", i, got, err)
+			default:
+				ok++
+			}
+		}
+		return ok, failed
+	}
+	if ok, _ := wantB(b); ok != n {
+		t.Fatalf("store B alone read %d of %d documents", ok, n)
+	}
+
+	// Both open: values under the shared ID fail, and say why; none
+	// reads as the other store's dictionary would make it.
+	a, err = Open(dirA, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, failed := wantB(b); failed == 0 {
+		t.Fatal("store B's values under the shared dictionary ID read while store A is open")
+	}
+	for i := range n {
+		got, err := a.Get(dictKey(i))
+		if err == nil && !bytes.Equal(got, dictDoc(i)) {
+			t.Fatalf("store A, doc %d = %.40q", i, got)
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := wantB(b); ok != n {
+		t.Fatalf("store B read %d of %d documents after A closed", ok, n)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
