@@ -293,7 +293,9 @@ func TestZstdDictSameIDInTwoStores(t *testing.T) {
 
 	// Store B: a dictionary trained on other documents, under A's ID,
 	// and values encoded with it.
-	otherDoc := func(i int) []byte { return bytes.ToUpper(bytes.ReplaceAll(dictDoc(i+50_000), []byte(`"`), []byte(`'`))) }
+	otherDoc := func(i int) []byte {
+		return bytes.ToUpper(bytes.ReplaceAll(dictDoc(i+50_000), []byte(`"`), []byte(`'`)))
+	}
 	var samples [][]byte
 	for i := range zstdDictSamples {
 		samples = append(samples, otherDoc(i))
