@@ -321,6 +321,9 @@ func (db *DB) load() error {
 	if err != nil {
 		return fmt.Errorf("kv: open log: %w", err)
 	}
+	if db.opts.ReadOnly {
+		f = followLog(f) // see follow_map.go
+	}
 	if err := db.replay(f); err != nil {
 		_ = f.Close() // the replay error is the one to report
 		return err
