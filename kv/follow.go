@@ -35,9 +35,17 @@ import (
 //   - it watches wal.log.compact to report the writer's compactions in
 //     Stats and as events (see observeCompaction).
 //
-// A follower reads with ReadAt, not through a memory map: the writer may
-// cut the file (a torn tail at its Open), and a map of a cut file faults
-// where a read returns an error.
+// A follower reads its log through a read-only shared memory map of the
+// bytes it has applied, mapped afresh as the log grows past it, and the
+// records past those with ReadAt (see followFile). The map belongs to the
+// log's file: a switch to a new log swaps it in with the file, under mu,
+// and releases the old one with the old file. The writer may cut the file
+// under the map (a torn tail at its Open, a repair), and touching a page of
+// a map past the end of its file faults: every copy out of the map runs
+// with the runtime's fault guard (debug.SetPanicOnFault), so such a read
+// fails with an error that wraps ErrLogReplaced, and the next step reads
+// the cut log afresh. No slice of the map leaves followFile: a follower's
+// zero-copy View hands its callback a copy.
 
 // Follower defaults.
 const (
