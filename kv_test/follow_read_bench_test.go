@@ -99,7 +99,7 @@ func BenchmarkFollowerGet(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64((processCPU(b) - c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64((processCPU(b)-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			b.StopTimer()
 			if err := db.Close(); err != nil {
 				b.Fatal(err)
