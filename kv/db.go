@@ -97,8 +97,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 // DB is an open store. It is safe for concurrent use.
 //
 // Locks, and the order they are taken in: wmu, then sync.mu, then mu; cmu,
-// the expiry table's lock, the event hub's lock and the dictionary files'
-// lock are leaves, never held while another is taken.
+// the expiry table's lock, the event hub's lock, the dictionary files'
+// lock and a follower's map lock are leaves, never held while another is
+// taken.
 // No goroutine waits for a sync while it holds mu, and none takes wmu
 // while it holds sync.mu or mu.
 //
@@ -116,6 +117,10 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //   - zdicts.mu (codec_dict.go): the program's table of the zstd
 //     dictionaries of open stores; a leaf, taken by a decode, under mu or
 //     not, and by Open and Close.
+//   - a follower's followFile.mu (follow_map.go): guards the map of its
+//     log; a leaf, taken shared by each read of the log (under mu, or
+//     under none by an order build) and exclusive by the follow
+//     goroutine to map the log afresh, and by the file's Close.
 //   - ord.build: serializes building the key order scans use (order.go).
 //     Taken before mu, which a build holds shared for moments only; never
 //     taken while wmu, sync.mu or mu is held.
@@ -324,6 +329,9 @@ func (db *DB) load() error {
 	}
 	if err != nil {
 		return fmt.Errorf("kv: open log: %w", err)
+	}
+	if db.opts.ReadOnly {
+		f = followLog(f) // see follow_map.go
 	}
 	if err := db.replay(f); err != nil {
 		_ = f.Close() // the replay error is the one to report

@@ -35,9 +35,17 @@ import (
 //   - it watches wal.log.compact to report the writer's compactions in
 //     Stats and as events (see observeCompaction).
 //
-// A follower reads with ReadAt, not through a memory map: the writer may
-// cut the file (a torn tail at its Open), and a map of a cut file faults
-// where a read returns an error.
+// A follower reads its log through a read-only shared memory map of the
+// bytes it has applied, mapped afresh as the log grows past it, and the
+// records past those with ReadAt (see followFile). The map belongs to the
+// log's file: a switch to a new log swaps it in with the file, under mu,
+// and releases the old one with the old file. The writer may cut the file
+// under the map (a torn tail at its Open, a repair), and touching a page of
+// a map past the end of its file faults: every copy out of the map runs
+// with the runtime's fault guard (debug.SetPanicOnFault), so such a read
+// fails with an error that wraps ErrLogReplaced, and the next step reads
+// the cut log afresh. No slice of the map leaves followFile: a follower's
+// zero-copy View hands its callback a copy.
 
 // Follower defaults.
 const (
@@ -84,7 +92,7 @@ func (db *DB) startFollowing() {
 		defer db.wg.Done()
 		// The watcher only wakes the follower; nothing is lost if it fails to close.
 		defer func() { _ = w.Close() }()
-		db.dropMap()
+		db.followMapped()
 		tick := time.NewTicker(db.opts.FollowPoll)
 		defer tick.Stop()
 		for {
@@ -101,15 +109,16 @@ func (db *DB) startFollowing() {
 	}()
 }
 
-// dropMap makes readers use ReadAt: see the package comment above.
-func (db *DB) dropMap() {
-	db.mu.Lock()
-	m := db.mu.view.m
-	db.mu.view.m = nil
-	db.mu.Unlock()
-	// Readers already use ReadAt; a map that fails to unmap costs only
-	// address space.
-	_ = m.unmap()
+// followMapped lets the follower's map serve reads up to what it has
+// applied (see followFile). Open mapped the log as it was when the replay
+// began.
+func (db *DB) followMapped() {
+	db.mu.RLock()
+	ff, end := db.followFileMuLocked(), db.mu.c.size
+	db.mu.RUnlock()
+	if ff != nil {
+		ff.advance(end)
+	}
 }
 
 // followStep brings the index up to date with the log once.
@@ -166,7 +175,7 @@ func (db *DB) logReplacedLocked() bool {
 // it in. It reports false, leaving the old log in use, when the new one
 // cannot be read yet (its header is not written). The caller holds wmu.
 func (db *DB) switchLogLocked() bool {
-	f, err := db.fs.OpenFile(db.path, os.O_RDONLY, 0)
+	f, err := db.openFollowed()
 	if err != nil {
 		return false
 	}
@@ -175,6 +184,7 @@ func (db *DB) switchLogLocked() bool {
 		_ = f.Close() // opened read-only; the follower keeps the old log
 		return false
 	}
+	f.advance(c.size) // the new log is private still: no reader waits
 	db.mu.Lock()
 	old, oldIdx := db.mu.view, db.mu.index
 	db.mu.view, db.mu.index, db.mu.c = *v, idx, c
@@ -255,6 +265,12 @@ func (db *DB) catchUpLocked() {
 		v.end = end
 		return applyAll(db.mu.index, &db.mu.c, v, recs)
 	})
+	// Outside mu: a remap is a system call, and readers of the records
+	// just published read them with ReadAt until it is done. Only this
+	// goroutine changes the counters.
+	if ff, ok := f.(*followFile); ok {
+		ff.advance(db.mu.c.size)
+	}
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		// The index could not take a record: a damaged record in the
 		// part a hint covered. Reads report it, as they would in the

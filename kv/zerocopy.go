@@ -21,7 +21,11 @@ import (
 // a call that takes the lock again can deadlock against a waiting writer.
 //
 // A value stored encoded (see Codec) is decoded into a buffer first, so
-// View saves nothing on it.
+// View saves nothing on it. On a follower (a ReadOnly DB) fn gets a copy
+// too, made from the follower's map under its fault guard: another
+// process may cut the log under that map, and a read of the cut part,
+// which faults, must become an error rather than end the program, which
+// no guard could promise while fn runs (see followFile).
 //
 // For large values, View saves Get's allocation and copy; the checksum,
 // at several GB/s, is what remains of the cost. The map is left with the
