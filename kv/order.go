@@ -64,8 +64,13 @@ type orderState struct {
 	// works from) and never while wmu, sync.mu or mu is held.
 	build sync.Mutex
 	// next is the snapshot a compaction built for its new log, installed
-	// with that log. Guarded by wmu.
-	next *orderSnap
+	// with that log, and nextLog that log's handle. Guarded by wmu.
+	next    *orderSnap
+	nextLog File
+	// saver writes wal.order in the background (order_save.go).
+	saver orderSaver
+	// sorts counts the runs sorted from an index since Open (Stats).
+	sorts atomic.Int64
 }
 
 // overlayMergeMin is the overlay size below which it is never merged into
@@ -110,18 +115,25 @@ func (db *DB) orderRound(s *orderSnap) (*orderSnap, error) {
 	if s != nil && s.idx == idx && s.end == end {
 		return s, nil // the common case: nothing written since
 	}
+	fresh := false // s has a run sorted or merged in this round
 	if s == nil || s.idx != idx {
 		if s = db.loadOrderFile(src, idx); s == nil {
 			if s, err = db.buildRun(idx); err != nil {
 				return nil, err
 			}
+			fresh = true
 		}
 	}
 	if s.end < end {
+		runEnd := s.runEnd
 		s, err = extendSnap(s, src, end, db.isMapped())
+		fresh = fresh || (err == nil && s.runEnd != runEnd)
 	}
 	if err != nil && !db.sameLog(idx) {
 		err = errLogSwapped // the log went away under the build
+	}
+	if err == nil && fresh {
+		db.saveOrderInBackground(s, src.f)
 	}
 	return s, err
 }
@@ -208,6 +220,7 @@ func (db *DB) buildRun(idx *index) (*orderSnap, error) {
 		offs = offs[:0] // no log yet: nothing to read keys from
 	}
 	sortByKey(src, offs)
+	db.ord.sorts.Add(1)
 	return &orderSnap{idx: idx, run: offs, runEnd: end, end: end}, nil
 }
 
@@ -349,19 +362,22 @@ func (db *DB) orderForCompaction(f File, idx *index, end int64, offs []uint64) {
 	src := &logView{f: f, m: mapLog(f, end, false), end: end, path: db.path}
 	defer func() { _ = src.m.unmap() }() // harmless: see mapping.unmap
 	sortByKey(src, offs)
+	db.ord.sorts.Add(1)
 	s := &orderSnap{idx: idx, run: offs, runEnd: end, end: end}
 	db.wmu.Lock()
-	db.ord.next = s
+	db.ord.next, db.ord.nextLog = s, f
 	db.wmu.Unlock()
 }
 
 // installOrderLocked makes the order a compaction built for idx, its new
-// index, the store's, as the log is swapped. The caller holds wmu.
+// index, the store's, as the log is swapped, and has it saved to
+// wal.order in the background. The caller holds wmu.
 func (db *DB) installOrderLocked(idx *index) {
-	if s := db.ord.next; s != nil {
-		db.ord.next = nil
+	if s, log := db.ord.next, db.ord.nextLog; s != nil {
+		db.ord.next, db.ord.nextLog = nil, nil
 		if s.idx == idx {
 			db.ord.cur.Store(s)
+			db.saveOrderInBackground(s, log)
 		}
 	}
 }
@@ -370,6 +386,6 @@ func (db *DB) installOrderLocked(idx *index) {
 // failed.
 func (db *DB) dropCompactionOrder() {
 	db.wmu.Lock()
-	db.ord.next = nil
+	db.ord.next, db.ord.nextLog = nil, nil
 	db.wmu.Unlock()
 }

@@ -134,8 +134,10 @@ func (db *DB) loadOrderFile(src *logView, idx *index) *orderSnap {
 
 // saveOrderOnClose writes the store's key order to wal.order, when it has
 // one for its log, so that the next Open's first scan need not sort. The
-// overlay is merged into the run first. The caller holds wmu and mu.
+// overlay is merged into the run first. The background writer is stopped
+// first: this is the last write. The caller holds wmu and mu.
 func (db *DB) saveOrderOnClose(syncErr error) error {
+	db.stopOrderSaves()
 	s := db.ord.cur.Load()
 	if db.opts.ReadOnly || db.failed != nil || syncErr != nil || db.mu.view.f == nil ||
 		s == nil || s.idx != db.mu.index || db.mu.index.hdr.Version < 2 {
