@@ -124,6 +124,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //   - ord.build: serializes building the key order scans use (order.go).
 //     Taken before mu, which a build holds shared for moments only; never
 //     taken while wmu, sync.mu or mu is held.
+//   - ord.saver.mu (order_save.go): what the background writer of
+//     wal.order has to write; a leaf, taken with wmu, ord.build, or wmu
+//     and mu held. The writer itself holds none of wmu, sync.mu and mu.
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
 // exclusive where its comment says so); any other whose name ends in
@@ -573,6 +576,10 @@ type Stats struct {
 	// LogicalLiveBytes is the compression ratio of the live data.
 	LogicalLiveBytes  int64
 	LogicalStaleBytes int64
+	// KeySorts counts the times the store sorted all its keys since Open,
+	// to build the key order of a scan or a compaction's new log; a scan
+	// that loads wal.order, or extends the order it has, sorts none.
+	KeySorts int64
 }
 
 // Stats returns the current statistics.
@@ -596,6 +603,7 @@ func (db *DB) Stats() Stats {
 	s.ReclaimedBytes = db.cmu.reclaimed
 	s.CompactionError = db.cmu.lastFailure
 	db.cmu.Unlock()
+	s.KeySorts = db.ord.sorts.Load()
 	return s
 }
 

@@ -3,10 +3,8 @@ package kv
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"io"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,8 +64,13 @@ type orderState struct {
 	// works from) and never while wmu, sync.mu or mu is held.
 	build sync.Mutex
 	// next is the snapshot a compaction built for its new log, installed
-	// with that log. Guarded by wmu.
-	next *orderSnap
+	// with that log, and nextLog that log's handle. Guarded by wmu.
+	next    *orderSnap
+	nextLog File
+	// saver writes wal.order in the background (order_save.go).
+	saver orderSaver
+	// sorts counts the runs sorted from an index since Open (Stats).
+	sorts atomic.Int64
 }
 
 // overlayMergeMin is the overlay size below which it is never merged into
@@ -112,18 +115,25 @@ func (db *DB) orderRound(s *orderSnap) (*orderSnap, error) {
 	if s != nil && s.idx == idx && s.end == end {
 		return s, nil // the common case: nothing written since
 	}
+	fresh := false // s has a run sorted or merged in this round
 	if s == nil || s.idx != idx {
 		if s = db.loadOrderFile(src, idx); s == nil {
 			if s, err = db.buildRun(idx); err != nil {
 				return nil, err
 			}
+			fresh = true
 		}
 	}
 	if s.end < end {
+		runEnd := s.runEnd
 		s, err = extendSnap(s, src, end, db.isMapped())
+		fresh = fresh || (err == nil && s.runEnd != runEnd)
 	}
 	if err != nil && !db.sameLog(idx) {
 		err = errLogSwapped // the log went away under the build
+	}
+	if err == nil && fresh {
+		db.saveOrderInBackground(s, src.f)
 	}
 	return s, err
 }
@@ -210,92 +220,8 @@ func (db *DB) buildRun(idx *index) (*orderSnap, error) {
 		offs = offs[:0] // no log yet: nothing to read keys from
 	}
 	sortByKey(src, offs)
+	db.ord.sorts.Add(1)
 	return &orderSnap{idx: idx, run: offs, runEnd: end, end: end}, nil
-}
-
-// parallelSortMin is the number of keys from which a sort runs on two
-// goroutines: a million keys sort in about half the time on two cores.
-const parallelSortMin = 1 << 16
-
-// keyPrefix is a record offset with the first 8 bytes of its key, which
-// decide most comparisons of a sort without reading the log.
-type keyPrefix struct {
-	pfx uint64
-	off uint64
-	i   int // the record's place in offs, for a sort that caches keys
-}
-
-// sortByKey sorts record offsets by their keys, read from src. A key that
-// cannot be read (a damaged record) sorts as the empty key, consistently,
-// so the order is total; a scan reports the damage when it reaches it.
-// Two halves sort on two goroutines, then merge.
-//
-// Through a map, a comparison that the prefixes do not decide reads both
-// keys from the map. Without one (a follower), each read would be a
-// system call, so the keys are read once, in log order, and kept for the
-// sort.
-func sortByKey(src *logView, offs []uint64) {
-	ps := make([]keyPrefix, len(offs))
-	var cached [][]byte
-	if src.m == nil {
-		cached = make([][]byte, len(offs))
-	}
-	for i, off := range offs {
-		k := src.keyOrNil(off)
-		if cached != nil {
-			cached[i] = k // a copy: keyAt allocates without a map
-		}
-		ps[i] = keyPrefix{pfx: prefix8(k), off: off, i: i}
-	}
-	keyOf := func(p keyPrefix) []byte {
-		if cached != nil {
-			return cached[p.i]
-		}
-		return src.keyOrNil(p.off)
-	}
-	less := func(a, b keyPrefix) int {
-		if c := cmp.Compare(a.pfx, b.pfx); c != 0 {
-			return c
-		}
-		if c := bytes.Compare(keyOf(a), keyOf(b)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.off, b.off)
-	}
-	if len(ps) < parallelSortMin || runtime.GOMAXPROCS(0) < 2 {
-		slices.SortFunc(ps, less)
-		for i, p := range ps {
-			offs[i] = p.off
-		}
-		return
-	}
-	mid := len(ps) / 2
-	done := make(chan struct{})
-	go func() {
-		slices.SortFunc(ps[mid:], less)
-		close(done)
-	}()
-	slices.SortFunc(ps[:mid], less)
-	<-done
-	a, b := ps[:mid], ps[mid:]
-	i, j := 0, 0
-	for n := range offs {
-		if j == len(b) || (i < len(a) && less(a[i], b[j]) <= 0) {
-			offs[n] = a[i].off
-			i++
-		} else {
-			offs[n] = b[j].off
-			j++
-		}
-	}
-}
-
-// prefix8 returns the first 8 bytes of key as a big-endian number, zeros
-// after a shorter key: numbers compare as the keys' prefixes do.
-func prefix8(key []byte) uint64 {
-	var b [8]byte
-	copy(b[:], key)
-	return binary.BigEndian.Uint64(b[:])
 }
 
 // keyOrNil returns the key of the record at off, or nil if it cannot be
@@ -436,19 +362,22 @@ func (db *DB) orderForCompaction(f File, idx *index, end int64, offs []uint64) {
 	src := &logView{f: f, m: mapLog(f, end, false), end: end, path: db.path}
 	defer func() { _ = src.m.unmap() }() // harmless: see mapping.unmap
 	sortByKey(src, offs)
+	db.ord.sorts.Add(1)
 	s := &orderSnap{idx: idx, run: offs, runEnd: end, end: end}
 	db.wmu.Lock()
-	db.ord.next = s
+	db.ord.next, db.ord.nextLog = s, f
 	db.wmu.Unlock()
 }
 
 // installOrderLocked makes the order a compaction built for idx, its new
-// index, the store's, as the log is swapped. The caller holds wmu.
+// index, the store's, as the log is swapped, and has it saved to
+// wal.order in the background. The caller holds wmu.
 func (db *DB) installOrderLocked(idx *index) {
-	if s := db.ord.next; s != nil {
-		db.ord.next = nil
+	if s, log := db.ord.next, db.ord.nextLog; s != nil {
+		db.ord.next, db.ord.nextLog = nil, nil
 		if s.idx == idx {
 			db.ord.cur.Store(s)
+			db.saveOrderInBackground(s, log)
 		}
 	}
 }
@@ -457,6 +386,6 @@ func (db *DB) installOrderLocked(idx *index) {
 // failed.
 func (db *DB) dropCompactionOrder() {
 	db.wmu.Lock()
-	db.ord.next = nil
+	db.ord.next, db.ord.nextLog = nil, nil
 	db.wmu.Unlock()
 }

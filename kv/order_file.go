@@ -117,25 +117,45 @@ func (db *DB) loadOrderFile(src *logView, idx *index) *orderSnap {
 	if tie, err := logTie(src.f, h.covered); err != nil || tie != h.tie {
 		return nil
 	}
-	b := make([]byte, h.entries*8)
-	if _, err := f.ReadAt(b, orderHeader); err != nil || checksumChunked(b) != h.entriesCRC {
-		return nil
-	}
+	// The entries are read a block at a time, checksummed and decoded
+	// as they come, so that loading ten million keys' order holds one
+	// copy of it (80 MB), not two.
 	run := make([]uint64, h.entries)
-	for i := range run {
-		off := binary.LittleEndian.Uint64(b[8*i:])
-		if off < walfmt.HeaderSizeV1 || off >= uint64(h.covered) {
+	b := make([]byte, min(len(run)*8, orderReadBlock))
+	var crc uint32
+	for i := 0; i < len(run); {
+		n := min(len(run)-i, len(b)/8)
+		chunk := b[:8*n]
+		if _, err := f.ReadAt(chunk, orderHeader+8*int64(i)); err != nil {
 			return nil
 		}
-		run[i] = off
+		crc = crc32.Update(crc, castagnoli, chunk)
+		for j := range n {
+			off := binary.LittleEndian.Uint64(chunk[8*j:])
+			if off < walfmt.HeaderSizeV1 || off >= uint64(h.covered) {
+				return nil
+			}
+			run[i+j] = off
+		}
+		i += n
+	}
+	if crc != h.entriesCRC {
+		return nil
 	}
 	return &orderSnap{idx: idx, run: run, runEnd: h.covered, end: h.covered}
 }
 
+// orderReadBlock is how many bytes of entries loadOrderFile reads at once:
+// small enough that the checksum's loop, which cannot be preempted, is
+// short (see checksumChunked).
+const orderReadBlock = 64 << 10
+
 // saveOrderOnClose writes the store's key order to wal.order, when it has
 // one for its log, so that the next Open's first scan need not sort. The
-// overlay is merged into the run first. The caller holds wmu and mu.
+// overlay is merged into the run first. The background writer is stopped
+// first: this is the last write. The caller holds wmu and mu.
 func (db *DB) saveOrderOnClose(syncErr error) error {
+	db.stopOrderSaves()
 	s := db.ord.cur.Load()
 	if db.opts.ReadOnly || db.failed != nil || syncErr != nil || db.mu.view.f == nil ||
 		s == nil || s.idx != db.mu.index || db.mu.index.hdr.Version < 2 {

@@ -12,57 +12,85 @@ import (
 	"github.com/crabkv/crabkv/walfmt"
 )
 
-// TestSortByKey sorts records by key, on one goroutine and on two, with
-// keys that share their first 8 bytes, keys that are prefixes of others,
-// and keys with 0x00 and 0xFF bytes, through a map and through ReadAt.
+// TestSortByKey sorts records by key, on one goroutine and on all, through
+// a map and through ReadAt, with keys of several shapes: keys that share
+// their first 8 bytes, keys that are prefixes of others, keys with 0x00
+// and 0xFF bytes, keys that all share a long prefix, keys that all share
+// one but a few, keys that agree on the 8 bytes after it, duplicate keys,
+// and keys of expiring records.
 func TestSortByKey(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 10, parallelSortMin - 1, parallelSortMin + 3} {
-		keys := make([][]byte, n)
-		for i := range keys {
+	shapes := map[string]func(i int) []byte{
+		"mixed": func(i int) []byte {
 			switch i % 4 {
 			case 0:
-				keys[i] = fmt.Appendf(nil, "%x", rng.Uint64()>>uint(rng.IntN(60)))
+				return fmt.Appendf(nil, "%x", rng.Uint64()>>uint(rng.IntN(60)))
 			case 1:
-				keys[i] = fmt.Appendf(nil, "user:000%d", rng.IntN(1e6))
+				return fmt.Appendf(nil, "user:000%d", rng.IntN(1e6))
 			case 2:
-				keys[i] = bytes.Repeat([]byte{0xFF}, 1+rng.IntN(10))
+				return bytes.Repeat([]byte{0xFF}, 1+rng.IntN(10))
 			default:
-				keys[i] = append([]byte("a"), bytes.Repeat([]byte{0}, rng.IntN(10))...)
+				return append([]byte("a"), bytes.Repeat([]byte{0}, rng.IntN(10))...)
 			}
-		}
-		log := walfmt.AppendHeader(nil)
-		offs := make([]uint64, n)
-		for i, k := range keys {
-			offs[i] = uint64(len(log))
-			log = walfmt.AppendPut(log, k, []byte("v"))
-		}
-		path := filepath.Join(t.TempDir(), "wal.log")
-		if err := os.WriteFile(path, log, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mapped := range []bool{false, true} {
-			src := &logView{f: f, end: int64(len(log)), path: path}
-			if mapped {
-				src.m = mapLog(f, src.end, false)
+		},
+		"shared": func(int) []byte {
+			return fmt.Appendf(nil, "tenant/0042/user/%d", rng.IntN(1e6))
+		},
+		"shared-but-few": func(int) []byte {
+			if rng.IntN(5000) == 0 {
+				return fmt.Appendf(nil, "tenant/%d", rng.IntN(100))
 			}
-			got := slices.Clone(offs)
-			sortByKey(src, got)
-			for i := 1; i < len(got); i++ {
-				if bytes.Compare(src.keyOrNil(got[i-1]), src.keyOrNil(got[i])) > 0 {
-					t.Fatalf("%d keys, mapped %v: %q sorted before %q", n, mapped, src.keyOrNil(got[i-1]), src.keyOrNil(got[i]))
+			return fmt.Appendf(nil, "tenant/0042/user/%d", rng.IntN(1e6))
+		},
+		"ties-past-8": func(int) []byte {
+			return fmt.Appendf(nil, "k:12345678%c%d", 'a'+rng.IntN(3), rng.IntN(1e4))
+		},
+	}
+	for _, n := range []int{0, 1, 2, 10, parallelSortMin - 1, parallelSortMin + 3} {
+		for name, shape := range shapes {
+			keys := make([][]byte, n)
+			for i := range keys {
+				keys[i] = shape(i)
+			}
+			log := walfmt.AppendHeader(nil)
+			offs := make([]uint64, n)
+			for i, k := range keys {
+				offs[i] = uint64(len(log))
+				if i%5 == 0 {
+					log = walfmt.AppendPutExpiring(log, k, []byte("v"), 1<<40)
+				} else {
+					log = walfmt.AppendPut(log, k, []byte("v"))
 				}
 			}
-			if slices.Sort(got); !slices.Equal(got, offs) {
-				t.Fatalf("%d keys: the sort lost or duplicated records", n)
+			path := filepath.Join(t.TempDir(), "wal.log")
+			if err := os.WriteFile(path, log, 0o644); err != nil {
+				t.Fatal(err)
 			}
-			_ = src.m.unmap()
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, mapped := range []bool{false, true} {
+				src := &logView{f: f, end: int64(len(log)), path: path}
+				if mapped {
+					src.m = mapLog(f, src.end, false)
+				}
+				got := slices.Clone(offs)
+				sortByKey(src, got)
+				for i := 1; i < len(got); i++ {
+					a, b := src.keyOrNil(got[i-1]), src.keyOrNil(got[i])
+					if c := bytes.Compare(a, b); c > 0 || (c == 0 && got[i-1] > got[i]) {
+						t.Fatalf("%s, %d keys, mapped %v: %q (at %d) sorted before %q (at %d)",
+							name, n, mapped, a, got[i-1], b, got[i])
+					}
+				}
+				if slices.Sort(got); !slices.Equal(got, offs) {
+					t.Fatalf("%s, %d keys: the sort lost or duplicated records", name, n)
+				}
+				_ = src.m.unmap()
+			}
+			_ = f.Close()
 		}
-		_ = f.Close()
 	}
 }
 

@@ -281,7 +281,9 @@ func BenchmarkInspector10MMemory(b *testing.B) {
 				}
 				reportMemory(b)
 				runtime.KeepAlive(m)
-				m.Close()
+				if mode != "engine" { // the engine alone has no inspector to close
+					m.Close()
+				}
 				if err := db.Close(); err != nil {
 					b.Fatal(err)
 				}

@@ -22,6 +22,17 @@ const (
 	winMax  = 4 * winLoad
 )
 
+// winJump is the fewest keys a jump reads — the first keys, the last, or
+// those around a key: three screens or so, enough to draw the screen the
+// jump lands on at once; the window grows by winLoad keys at a time, as
+// extend asks, once the cursor nears its edge. Each key a store without a
+// map reads costs system calls, so a jump that read winLoad keys before
+// its frame would make it wait for 500 keys to show 40.
+const winJump = 128
+
+// jumpLoad is how many keys a jump reads.
+func (l KeyList) jumpLoad() int { return min(winLoad, max(winJump, 3*l.rows())) }
+
 // fetchKind is what the window reads next.
 type fetchKind int
 
@@ -45,6 +56,7 @@ type windowMsg struct {
 	ranges     []keyRange
 	before     []string // fetchAround: the keys before key
 	keys       []string
+	n          int // the keys asked for: a read of fewer reached an end
 	total      int
 	err        error
 }
@@ -107,7 +119,10 @@ func (l *KeyList) FetchCmd() tea.Cmd {
 	l.fetchSeq++
 	l.inflight = true
 	msg := windowMsg{seq: l.fetchSeq, edits: l.edits, kind: l.want, key: l.wantKey,
-		query: l.wantQuery, ranges: l.wantRanges}
+		query: l.wantQuery, ranges: l.wantRanges, n: winLoad}
+	if msg.kind == fetchFirst || msg.kind == fetchLast || msg.kind == fetchAround {
+		msg.n = l.jumpLoad()
+	}
 	if msg.ranges == nil {
 		msg.ranges, msg.query = l.ranges, l.query
 	}
@@ -122,18 +137,18 @@ func windowCmd(s OrderedStore, msg windowMsg) tea.Cmd {
 		rs := msg.ranges
 		switch msg.kind {
 		case fetchFirst:
-			msg.keys, err = keysFrom(s, rs, "", winLoad)
+			msg.keys, err = keysFrom(s, rs, "", msg.n)
 		case fetchLast:
-			msg.keys, err = keysBefore(s, rs, "", winLoad)
+			msg.keys, err = keysBefore(s, rs, "", msg.n)
 		case fetchAround:
-			msg.before, err = keysBefore(s, rs, msg.key, winLoad/2)
+			msg.before, err = keysBefore(s, rs, msg.key, msg.n/2)
 			if err == nil {
-				msg.keys, err = keysFrom(s, rs, msg.key, winLoad/2)
+				msg.keys, err = keysFrom(s, rs, msg.key, msg.n/2)
 			}
 		case fetchAfter:
-			msg.keys, err = keysFrom(s, rs, successor(msg.key), winLoad)
+			msg.keys, err = keysFrom(s, rs, successor(msg.key), msg.n)
 		case fetchBefore:
-			msg.keys, err = keysBefore(s, rs, msg.key, winLoad)
+			msg.keys, err = keysBefore(s, rs, msg.key, msg.n)
 		}
 		if err == nil {
 			msg.total, err = s.Len()
@@ -167,7 +182,7 @@ func (l *KeyList) applyWindow(msg windowMsg) tea.Cmd {
 			break // the window has moved on
 		}
 		l.items = append(l.items, msg.keys...)
-		l.tail = len(msg.keys) < winLoad
+		l.tail = len(msg.keys) < msg.n
 		l.trimFront()
 	case fetchBefore:
 		if len(l.items) == 0 || l.items[0] != msg.key || msg.query != l.query {
@@ -176,7 +191,7 @@ func (l *KeyList) applyWindow(msg windowMsg) tea.Cmd {
 		l.items = append(slices.Clip(msg.keys), l.items...)
 		l.cursor += len(msg.keys)
 		l.offset += len(msg.keys)
-		l.head = len(msg.keys) < winLoad
+		l.head = len(msg.keys) < msg.n
 		l.trimBack()
 	}
 	l.clamp()
@@ -189,16 +204,16 @@ func (l *KeyList) applyWindow(msg windowMsg) tea.Cmd {
 func (l *KeyList) setWindow(msg windowMsg) {
 	switch msg.kind {
 	case fetchFirst:
-		l.items, l.head, l.tail = msg.keys, true, len(msg.keys) < winLoad
+		l.items, l.head, l.tail = msg.keys, true, len(msg.keys) < msg.n
 		l.cursor, l.offset = 0, 0
 	case fetchLast:
-		l.items, l.head, l.tail = msg.keys, len(msg.keys) < winLoad, true
+		l.items, l.head, l.tail = msg.keys, len(msg.keys) < msg.n, true
 		l.cursor = len(l.items) - 1
 		l.offset = l.cursor - l.rows() + 1
 	case fetchAround:
 		row := l.cursor - l.offset
 		l.items = append(slices.Clip(msg.before), msg.keys...)
-		l.head, l.tail = len(msg.before) < winLoad/2, len(msg.keys) < winLoad/2
+		l.head, l.tail = len(msg.before) < msg.n/2, len(msg.keys) < msg.n/2
 		l.cursor = len(msg.before) // the key, or the one after it if it is gone
 		l.offset = l.cursor - row
 		if row < 0 || row >= l.rows() {

@@ -92,8 +92,8 @@ func selected(m Model) string {
 func TestKeyListWindowWalksTheStore(t *testing.T) {
 	db, keys := windowStore(t, 3*winMax+17, numbered)
 	m := loadedModel(t, db)
-	if !m.list.windowed() || len(m.list.items) != winLoad {
-		t.Fatalf("first read holds %d keys (windowed %v), want %d", len(m.list.items), m.list.windowed(), winLoad)
+	if !m.list.windowed() || len(m.list.items) != m.list.jumpLoad() {
+		t.Fatalf("first read holds %d keys (windowed %v), want %d", len(m.list.items), m.list.windowed(), m.list.jumpLoad())
 	}
 	if !strings.Contains(m.View(), groupDigits(len(keys))+" keys") {
 		t.Fatalf("title does not count %d keys:\n%s", len(keys), m.View())
