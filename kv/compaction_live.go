@@ -26,6 +26,8 @@ type liveSnapshot struct {
 	offs     []int64
 	i        int
 	complete bool
+	// start is the offset of the log's first record, past its header.
+	start int64
 }
 
 // snapshotPiece is how many slots the snapshot reads per hold of mu:
@@ -46,6 +48,7 @@ func (db *DB) snapshotLive(end int64) (*liveSnapshot, error) {
 		x := db.mu.index
 		if first == nil {
 			first, moves = x, x.moves
+			snap.start = x.hdr.Size()
 		}
 		var err error
 		snap.offs, pos, err = x.collect(snap.offs, pos, snapshotPiece, end)
