@@ -147,7 +147,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// gathered here (see newIndexOf).
 	hasher := newIndex(0, hdr)
 	es := make([]slot, 0, keys)
-	var order []uint64 // the new log's records, for its key order (order.go)
+	order := make([]uint64, 0, keys) // the new log's records, for its key order (order.go)
 	exp, liveMeta := db.expiryCopier()
 	moved := func(key []byte, off int64, size int) {
 		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
@@ -157,7 +157,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
-	snap, err := db.snapshotLive(end)
+	snap, err := db.snapshotLive(end, keys)
 	if err != nil {
 		return swapResult{}, err
 	}
