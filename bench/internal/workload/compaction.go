@@ -65,8 +65,8 @@ func (r *runner) compaction(res *Result) error {
 		return err
 	}
 	beside, maxPut, err := r.compactBesideWriters(db)
-	res.Values[r.spec.ID] = float64(beside.Milliseconds())
-	res.Extra["alone_ms"] = float64(alone.Milliseconds())
+	res.Values[r.spec.ID] = float64(beside.Microseconds()) / 1000
+	res.Extra["alone_ms"] = float64(alone.Microseconds()) / 1000
 	res.Extra["beside_over_alone"] = beside.Seconds() / alone.Seconds()
 	res.Extra["max_put_ms"] = float64(maxPut.Microseconds()) / 1000
 	return errors.Join(err, db.Close())
@@ -114,7 +114,7 @@ func (r *runner) timeCompact(db *kv.DB, res *Result) (time.Duration, error) {
 	}
 	mib := float64(live) / (1 << 20)
 	res.Seconds = took.Seconds()
-	res.Values[r.spec.ID] = float64(took.Milliseconds())
+	res.Values[r.spec.ID] = float64(took.Microseconds()) / 1000
 	res.Extra = map[string]float64{
 		"log_mib": float64(before.LogBytes) / (1 << 20), "live_mib": mib,
 		"live_mib_s": mib / took.Seconds(), "cpu_s": cpu.Seconds(),
