@@ -21,11 +21,11 @@ func testLog(rng *rand.Rand, n int) ([]byte, map[string]int64) {
 	for i := range n {
 		key := fmt.Sprintf("key-%03d", rng.IntN(2000))
 		value := bytes.Repeat([]byte{byte(i)}, rng.IntN(3000))
-		switch r := rng.IntN(10); {
-		case r == 0:
+		switch rng.IntN(10) {
+		case 0:
 			delete(latest, key)
 			log = walfmt.AppendDelete(log, []byte(key))
-		case r == 1:
+		case 1:
 			start := len(log)
 			log = walfmt.AppendBatchHeader(log)
 			for j := range 3 {
