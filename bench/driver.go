@@ -74,7 +74,7 @@ func newRun(cfg *config) (*run, error) {
 		return nil, err
 	}
 	cfg.dir = dir
-	specs := workload.Select(workload.Standard(workload.Params{N: cfg.n, SyncN: cfg.syncN, ReopenNs: cfg.reopenNs, JSONN: cfg.jsonN, ScanNs: cfg.scanNs}), cfg.works)
+	specs := workload.Select(workload.Standard(workload.Params{N: cfg.n, SyncN: cfg.syncN, ReopenNs: cfg.reopenNs, JSONN: cfg.jsonN, ScanNs: cfg.scanNs, CompactN: cfg.compactN}), cfg.works)
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("no workload matches %q", cfg.works)
 	}
@@ -136,6 +136,9 @@ func execute(cfg *config, r *run) error {
 func enginesFor(s workload.Spec, names []string) []string {
 	if s.DiskOnly {
 		return []string{report.DiskEngine}
+	}
+	if s.CrabOnly {
+		return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n != "crabkv" })
 	}
 	if !s.JSON {
 		return slices.DeleteFunc(slices.Clone(names), engines.Compressing)

@@ -24,6 +24,7 @@ type config struct {
 	n        int
 	syncN    int
 	jsonN    int
+	compactN int
 	reopenNs []int
 	scanNs   []int
 	trials   int
@@ -60,6 +61,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.n, "n", 200000, "keys for fill-random, fill-batch, reads, overwrite and ycsb-a")
 	fs.IntVar(&cfg.syncN, "sync-n", 5000, "durable writes for fill-sync, fill-sync x8 and the fdatasync probe")
 	fs.IntVar(&cfg.jsonN, "json-n", 50000, "documents for fill-json and read-json (1 KiB each; 0 skips them)")
+	fs.IntVar(&cfg.compactN, "compact-n", 1000000, "keys of 100-byte values for the compaction workloads, CrabKv only (1 KiB values: an eighth as many; 0 skips them)")
 	reopen := fs.String("reopen-n", "200000,1000000", "comma-separated store sizes for the reopen and reopen no hint workloads (empty: skip)")
 	scan := fs.String("scan-n", "1000000", "comma-separated store sizes for the scan workloads (empty: skip)")
 	fs.IntVar(&cfg.trials, "trials", 3, "trials per engine and workload; the outputs show medians")

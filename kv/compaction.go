@@ -147,7 +147,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// gathered here (see newIndexOf).
 	hasher := newIndex(0, hdr)
 	es := make([]slot, 0, keys)
-	var order []uint64 // the new log's records, for its key order (order.go)
+	order := make([]uint64, 0, keys) // the new log's records, for its key order (order.go)
 	exp, liveMeta := db.expiryCopier()
 	moved := func(key []byte, off int64, size int) {
 		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
@@ -157,24 +157,39 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	progress := func(done int64) {
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
-	snap, err := db.snapshotLive(end)
+	snap, err := db.snapshotLive(end, keys)
 	if err != nil {
 		return swapResult{}, err
 	}
-	src := walfmt.NewReader(old, end, db.path)
-	live := snap.live
+	// Records that expire or are stored encoded carry what the new log's
+	// expiry table needs: look each live one up (liveMeta also leaves out
+	// the expired).
+	var keep compact.Live
 	if db.hasRecordMeta() {
-		// Records that expire or are stored encoded carry what the new
-		// log's expiry table needs: look each live one up (liveMeta also
-		// leaves out the expired).
-		live = func(key []byte, off int64) (bool, error) {
-			if ok, err := snap.live(key, off); err != nil || !ok {
-				return false, err
-			}
-			return liveMeta(key, off)
-		}
+		keep = liveMeta
 	}
-	res, err := compact.Rewrite(ctx, io.NewOffsetWriter(tmp, 0), src, hdr, live, moved, progress)
+	dst := io.NewOffsetWriter(tmp, 0)
+	var res compact.Result
+	if snap.complete {
+		// The snapshot names every live record: copy them in large reads
+		// and writes, stepping over the dead ones unread.
+		// (Reading the old log through a memory map instead costs more
+		// CPU than the copies it saves: a page fault for every few pages,
+		// and a munmap.)
+		src := compact.Source{R: old, Name: db.path, Start: snap.start, End: end, Live: snap.offs}
+		res, err = compact.Copy(ctx, dst, src, hdr, keep, moved, progress)
+	} else {
+		live := snap.live
+		if keep != nil {
+			live = func(key []byte, off int64) (bool, error) {
+				if ok, err := snap.live(key, off); err != nil || !ok {
+					return false, err
+				}
+				return keep(key, off)
+			}
+		}
+		res, err = compact.Rewrite(ctx, dst, walfmt.NewReader(old, end, db.path), hdr, live, moved, progress)
+	}
 	if err != nil {
 		return swapResult{Result: res}, err
 	}

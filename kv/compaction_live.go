@@ -26,15 +26,18 @@ type liveSnapshot struct {
 	offs     []int64
 	i        int
 	complete bool
+	// start is the offset of the log's first record, past its header.
+	start int64
 }
 
 // snapshotPiece is how many slots the snapshot reads per hold of mu:
 // 1 MiB of table, well under a millisecond.
 const snapshotPiece = 1 << 16
 
-// snapshotLive takes the snapshot of the records below end.
-func (db *DB) snapshotLive(end int64) (*liveSnapshot, error) {
-	snap := &liveSnapshot{db: db, complete: true}
+// snapshotLive takes the snapshot of the records below end, with room for
+// keys offsets.
+func (db *DB) snapshotLive(end int64, keys int) (*liveSnapshot, error) {
+	snap := &liveSnapshot{db: db, complete: true, offs: make([]int64, 0, keys)}
 	var first *index
 	var moves uint64
 	for pos := 0; pos >= 0; {
@@ -46,6 +49,7 @@ func (db *DB) snapshotLive(end int64) (*liveSnapshot, error) {
 		x := db.mu.index
 		if first == nil {
 			first, moves = x, x.moves
+			snap.start = x.hdr.Size()
 		}
 		var err error
 		snap.offs, pos, err = x.collect(snap.offs, pos, snapshotPiece, end)
@@ -61,8 +65,43 @@ func (db *DB) snapshotLive(end int64) (*liveSnapshot, error) {
 			return nil, err
 		}
 	}
-	slices.Sort(snap.offs)
+	sortOffsets(snap.offs)
 	return snap, nil
+}
+
+// sortOffsets sorts offs, offsets in a log, in increasing order. A radix
+// sort, a pass per 11 bits of the largest offset, takes a fraction of the
+// time a comparison sort takes over the million offsets of a million keys.
+func sortOffsets(offs []int64) {
+	if len(offs) < 1<<12 {
+		slices.Sort(offs)
+		return
+	}
+	var top int64
+	for _, o := range offs {
+		top = max(top, o)
+	}
+	const bits = 11
+	src, dst := offs, make([]int64, len(offs))
+	for shift := uint(0); top>>shift > 0; shift += bits {
+		var count [1 << bits]int
+		for _, o := range src {
+			count[(o>>shift)&(1<<bits-1)]++
+		}
+		pos := 0
+		for i, c := range count {
+			count[i], pos = pos, pos+c
+		}
+		for _, o := range src {
+			d := (o >> shift) & (1<<bits - 1)
+			dst[count[d]] = o
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &offs[0] {
+		copy(offs, src)
+	}
 }
 
 // live reports whether the record at off is key's current value, as far

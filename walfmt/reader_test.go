@@ -493,3 +493,32 @@ func TestFindRecord(t *testing.T) {
 		t.Fatalf("after FindRecord, Next = %+v %v, want the record at %d", rec, err, offs[1])
 	}
 }
+
+func TestExtent(t *testing.T) {
+	put := AppendPutExpiring(nil, []byte("key"), []byte("value"), 42)
+	del := AppendDelete(nil, []byte("gone"))
+	op := AppendBatchOp(nil, KindPut, []byte("k"), []byte("v"))
+	batch := AppendBatchHeader(nil)
+	batch = append(batch, op...)
+	SealBatch(batch)
+	for _, tc := range []struct {
+		name string
+		rec  []byte
+		kind Kind
+	}{{"put with expiry", put, KindPut}, {"delete", del, KindDelete}, {"batch op", op, KindPut}, {"batch", batch, KindBatch}} {
+		kind, size, reason := Extent(tc.rec)
+		if reason != "" || kind != tc.kind || size != len(tc.rec) {
+			t.Errorf("%s: Extent = %v, %d, %q; want %v, %d", tc.name, kind, size, reason, tc.kind, len(tc.rec))
+		}
+	}
+	bad := append([]byte(nil), put...)
+	bad[offValueLen+3] = 0xff // a value longer than the format allows
+	if _, _, reason := Extent(bad); reason == "" {
+		t.Error("Extent accepted a value length out of range")
+	}
+	bad = append([]byte(nil), put...)
+	bad[offKind] = 9
+	if _, _, reason := Extent(bad); reason == "" {
+		t.Error("Extent accepted an unknown kind")
+	}
+}

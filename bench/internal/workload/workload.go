@@ -47,6 +47,9 @@ type Spec struct {
 	ValueSize int
 	// Batch is the number of records a batched fill writes at a time.
 	Batch int
+	// CrabOnly marks a workload of CrabKv's own, such as its compaction,
+	// that runs for no other engine.
+	CrabOnly bool
 }
 
 // Metric is one reported number from a workload.
@@ -67,7 +70,7 @@ const KindReopenNoHint = "reopen-nohint"
 // footprint after the fill.
 func (s Spec) Metrics() []Metric {
 	switch s.Kind {
-	case "reopen", KindReopenNoHint:
+	case "reopen", KindReopenNoHint, KindCompaction:
 		return []Metric{{s.ID, Millis}}
 	case "stall":
 		return []Metric{{s.ID, Millis}, {RowStallGet, Millis}}
@@ -102,6 +105,9 @@ type Params struct {
 	ReopenNs []int // store sizes for the reopen workload
 	JSONN    int   // documents for the JSON workloads; 0 skips them
 	ScanNs   []int // store sizes for the scan workloads
+	// CompactN is the number of keys of the compaction workloads; 0
+	// skips them.
+	CompactN int
 }
 
 // Standard returns the full workload list for p, in the order they are run
@@ -154,6 +160,9 @@ func Standard(p Params) []Spec {
 	}
 	for _, n := range p.ScanNs {
 		specs = append(specs, ScanSpecs(n)...)
+	}
+	if p.CompactN > 0 {
+		specs = append(specs, CompactionSpecs(p.CompactN)...)
 	}
 	return specs
 }

@@ -1,0 +1,240 @@
+package compact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// copyChunk is the size of the reads of the old log and of the writes of
+// the new one: large enough that a copy costs a few system calls a
+// mebibyte, as a sequential file copy does.
+const copyChunk = 1 << 20
+
+// Source is an old log whose live records are known by offset, as an
+// index knows them.
+type Source struct {
+	// R reads the old log; Name is its path, for errors.
+	R    io.ReaderAt
+	Name string
+	// Start is the offset of the first record (the size of the file
+	// header), End the end of the last.
+	Start, End int64
+	// Live holds the offsets of the records to copy, increasing, each in
+	// [Start, End): puts, or puts of a batch.
+	Live []int64
+}
+
+// Copy writes a new log to dst as Rewrite does — the file header hdr, then
+// the live records in their old order, a batch's puts as plain records —
+// but is told which records are live rather than asking record by record.
+// That lets it step over the dead ones by their length fields alone,
+// without verifying their checksums or decoding them: it reads the old log
+// and writes the new one in chunks of a mebibyte, verifies the checksum of
+// each record it copies, and copies the record's bytes, checksum and all,
+// unchanged. Every step must land on the next live offset or before it: a
+// walk that passes over a live record, or a dead record whose lengths run
+// past the end, is corruption, and Copy stops with an error that names the
+// file and offset.
+//
+// keep, when not nil, is asked about each live record before it is
+// copied, and may still drop it (an expired record). Kept and Dropped
+// count records and batch operations, as Rewrite's do.
+func Copy(ctx context.Context, dst io.Writer, src Source, hdr walfmt.FileHeader, keep Live, moved Moved, progress func(done int64)) (Result, error) {
+	c := &copier{src: src, dst: dst, keep: keep, moved: moved, res: Result{Bytes: walfmt.HeaderSize}}
+	c.out = walfmt.AppendFileHeader(make([]byte, 0, copyChunk+64<<10), hdr)
+	var reported, yielded int64
+	for pos := src.Start; pos < src.End; {
+		next, err := c.step(pos)
+		if err != nil {
+			return c.res, err
+		}
+		pos = next
+		if pos-yielded >= yieldEvery {
+			runtime.Gosched() // see yieldEvery
+			yielded = pos
+		}
+		if pos-reported >= progressEvery {
+			if err := ctx.Err(); err != nil {
+				return c.res, err
+			}
+			if progress != nil {
+				progress(pos)
+			}
+			reported = pos
+		}
+		if len(c.out) >= copyChunk {
+			if err := c.flush(); err != nil {
+				return c.res, err
+			}
+		}
+	}
+	if c.next < len(src.Live) {
+		return c.res, c.corrupt(src.Live[c.next], "live record past the end of the log")
+	}
+	if progress != nil {
+		progress(src.End)
+	}
+	return c.res, c.flush()
+}
+
+// copier is the state of one Copy.
+type copier struct {
+	src   Source
+	dst   io.Writer
+	keep  Live
+	moved Moved
+	res   Result
+	next  int // index in src.Live of the next live record
+
+	buf    []byte // a window of the old log
+	bufOff int64  // offset of buf[0] in the old log
+	bufLen int    // valid bytes in buf
+
+	out []byte // new log bytes not yet written
+}
+
+// step handles the record or batch operation at pos and returns where the
+// next one starts. A batch's header is stepped into, not over: its
+// operations are records of their own to count, and a live one to copy.
+func (c *copier) step(pos int64) (int64, error) {
+	live := c.next < len(c.src.Live)
+	if live && c.src.Live[c.next] < pos {
+		return 0, c.corrupt(c.src.Live[c.next], "live record not on a record boundary")
+	}
+	if c.src.End-pos < walfmt.RecordHeaderSize {
+		return 0, c.corrupt(pos, "incomplete record header")
+	}
+	h, err := c.window(pos, walfmt.RecordHeaderSize)
+	if err != nil {
+		return 0, err
+	}
+	kind, size, reason := walfmt.Extent(h)
+	switch {
+	case reason != "":
+		return 0, c.corrupt(pos, reason)
+	case int64(size) > c.src.End-pos:
+		return 0, c.corrupt(pos, "record extends past end of log")
+	case kind == walfmt.KindBatch:
+		return pos + walfmt.RecordHeaderSize, nil
+	case live && c.src.Live[c.next] == pos:
+		c.next++
+		return pos + int64(size), c.copyLive(pos, size)
+	}
+	c.res.Dropped++
+	return pos + int64(size), nil
+}
+
+// copyLive verifies the live record of size bytes at pos and appends it to
+// the new log: as it is, or, for a batch's put, as a plain put record.
+func (c *copier) copyLive(pos int64, size int) error {
+	b, err := c.window(pos, size)
+	if err != nil {
+		return err
+	}
+	rec, err := c.decode(pos, b)
+	if err != nil {
+		return err
+	}
+	if c.keep != nil {
+		ok, err := c.keep(rec.Key, pos)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			c.res.Dropped++
+			return nil
+		}
+	}
+	start := len(c.out)
+	if rec.Flags&walfmt.FlagBatchOp == 0 {
+		c.out = append(c.out, b...)
+	} else {
+		c.out = walfmt.AppendPlain(c.out, rec)
+	}
+	n := len(c.out) - start
+	c.moved(rec.Key, c.res.Bytes, n)
+	c.res.Bytes += int64(n)
+	c.res.Kept++
+	return nil
+}
+
+// decode checks the live record b at pos, its checksum included: a put of
+// the log, or a put of a batch.
+func (c *copier) decode(pos int64, b []byte) (walfmt.Record, error) {
+	if b[5]&walfmt.FlagBatchOp == 0 { // the flags byte (see walfmt's doc)
+		rec, err := walfmt.Decode(b)
+		if err != nil {
+			return rec, c.corrupt(pos, "live record: "+reason(err))
+		}
+		if rec.Kind != walfmt.KindPut {
+			return rec, c.corrupt(pos, "live record is not a put")
+		}
+		return rec, nil
+	}
+	// An operation is checked by the batch walk, which needs a batch
+	// around it: this one holds the operation alone.
+	var rec walfmt.Record
+	n := 0
+	err := walfmt.ForEachOp(walfmt.Record{Value: b, Offset: pos - walfmt.RecordHeaderSize}, func(op walfmt.Record) error {
+		rec, n = op, n+1
+		return nil
+	})
+	switch {
+	case err != nil:
+		return rec, c.corrupt(pos, "live batch operation: "+reason(err))
+	case n != 1 || rec.Size != len(b) || rec.Kind != walfmt.KindPut:
+		return rec, c.corrupt(pos, "live batch operation is not one put")
+	}
+	return rec, nil
+}
+
+// reason is the reason of a corruption error, or its text.
+func reason(err error) string {
+	if ce := (*walfmt.CorruptionError)(nil); errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return err.Error()
+}
+
+func (c *copier) corrupt(off int64, why string) error {
+	return &walfmt.CorruptionError{File: c.src.Name, Offset: off, Reason: why}
+}
+
+// window returns n bytes of the old log at off, reading a chunk from there
+// when they are not already buffered. n is at most a record's size, which
+// the caller has checked against the format's limits and the log's end.
+func (c *copier) window(off int64, n int) ([]byte, error) {
+	if off >= c.bufOff && off+int64(n) <= c.bufOff+int64(c.bufLen) {
+		i := int(off - c.bufOff)
+		return c.buf[i : i+n], nil
+	}
+	if len(c.buf) < max(n, copyChunk) {
+		c.buf = make([]byte, max(n, copyChunk))
+	}
+	want := int(min(int64(len(c.buf)), c.src.End-off))
+	got, err := c.src.R.ReadAt(c.buf[:want], off)
+	if got < n {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		c.bufLen = 0
+		return nil, fmt.Errorf("compact: read %s at offset %d: %w", c.src.Name, off, err)
+	}
+	c.bufOff, c.bufLen = off, got
+	return c.buf[:n], nil
+}
+
+// flush writes the gathered bytes of the new log.
+func (c *copier) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	_, err := c.dst.Write(c.out)
+	c.out = c.out[:0]
+	return err
+}

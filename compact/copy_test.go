@@ -1,0 +1,153 @@
+package compact
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// testLog is a log of puts, deletes and batches over a few keys, large
+// enough for Copy to read and write it in several chunks, and the offset
+// of each key's live put.
+func testLog(rng *rand.Rand, n int) ([]byte, map[string]int64) {
+	log := walfmt.AppendHeader(nil)
+	latest := map[string]int64{}
+	for i := range n {
+		key := fmt.Sprintf("key-%03d", rng.IntN(2000))
+		value := bytes.Repeat([]byte{byte(i)}, rng.IntN(3000))
+		switch rng.IntN(10) {
+		case 0:
+			delete(latest, key)
+			log = walfmt.AppendDelete(log, []byte(key))
+		case 1:
+			start := len(log)
+			log = walfmt.AppendBatchHeader(log)
+			for j := range 3 {
+				k := fmt.Sprintf("key-%03d", rng.IntN(2000))
+				if j == 1 {
+					delete(latest, k)
+					log = walfmt.AppendBatchOp(log, walfmt.KindDelete, []byte(k), nil)
+					continue
+				}
+				latest[k] = int64(len(log))
+				log = walfmt.AppendBatchOp(log, walfmt.KindPut, []byte(k), value)
+			}
+			walfmt.SealBatch(log[start:])
+		default:
+			latest[key] = int64(len(log))
+			log = walfmt.AppendPutExpiring(log, []byte(key), value, int64(rng.IntN(2)))
+		}
+	}
+	return log, latest
+}
+
+func liveOffsets(latest map[string]int64) []int64 {
+	var offs []int64
+	for _, o := range latest {
+		offs = append(offs, o)
+	}
+	slices.Sort(offs)
+	return offs
+}
+
+// TestCopyMatchesRewrite checks that Copy, told the live offsets, writes
+// the very log Rewrite writes when it asks about each record, and moves
+// and counts the same records.
+func TestCopyMatchesRewrite(t *testing.T) {
+	for seed := range uint64(5) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		log, latest := testLog(rng, 6000)
+		hdr := walfmt.NewFileHeader()
+		var movedA, movedB []string
+		mover := func(to *[]string) Moved {
+			return func(key []byte, off int64, size int) { *to = append(*to, fmt.Sprintf("%s@%d+%d", key, off, size)) }
+		}
+		var a bytes.Buffer
+		live := func(key []byte, off int64) (bool, error) { o, ok := latest[string(key)]; return ok && o == off, nil }
+		resA, err := Rewrite(context.Background(), &a, walfmt.NewReader(bytes.NewReader(log), int64(len(log)), ""), hdr, live, mover(&movedA), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		var writes int
+		src := Source{R: bytes.NewReader(log), Start: walfmt.HeaderSize, End: int64(len(log)), Live: liveOffsets(latest)}
+		resB, err := Copy(context.Background(), countWrites{&b, &writes}, src, hdr, nil, mover(&movedB), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resA != resB || !bytes.Equal(a.Bytes(), b.Bytes()) || fmt.Sprint(movedA) != fmt.Sprint(movedB) {
+			t.Fatalf("seed %d: Rewrite %+v (%d bytes), Copy %+v (%d bytes); same moves %v", seed, resA, a.Len(), resB, b.Len(), fmt.Sprint(movedA) == fmt.Sprint(movedB))
+		}
+		if want := (b.Len() + copyChunk - 1) / copyChunk; writes > want+1 || b.Len() > 2*copyChunk && writes < 2 {
+			t.Errorf("seed %d: %d writes for %d bytes", seed, writes, b.Len())
+		}
+	}
+}
+
+type countWrites struct {
+	w *bytes.Buffer
+	n *int
+}
+
+func (c countWrites) Write(p []byte) (int, error) { *c.n++; return c.w.Write(p) }
+
+// TestCopyKeepDrops checks that a record keep refuses is dropped, and
+// counted so.
+func TestCopyKeepDrops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 1))
+	log, latest := testLog(rng, 200)
+	src := Source{R: bytes.NewReader(log), Start: walfmt.HeaderSize, End: int64(len(log)), Live: liveOffsets(latest)}
+	var out bytes.Buffer
+	res, err := Copy(context.Background(), &out, src, walfmt.NewFileHeader(),
+		func([]byte, int64) (bool, error) { return false, nil }, func([]byte, int64, int) {}, nil)
+	if err != nil || res.Kept != 0 || res.Bytes != walfmt.HeaderSize || out.Len() != walfmt.HeaderSize {
+		t.Fatalf("Copy keeping nothing: %+v, %v, %d bytes", res, err, out.Len())
+	}
+}
+
+// TestCopyDamage checks that Copy stops with a corruption error naming the
+// offset when a live record is damaged, when a dead record's lengths
+// would step over a live one, and when a live offset is not a record's;
+// a dead record whose bytes are damaged (but not its lengths) is dropped.
+func TestCopyDamage(t *testing.T) {
+	a := walfmt.AppendHeader(nil)
+	offA := int64(len(a))
+	a = walfmt.AppendPut(a, []byte("a"), []byte("old"))
+	offB := int64(len(a))
+	a = walfmt.AppendPut(a, []byte("b"), []byte("live"))
+	offC := int64(len(a))
+	a = walfmt.AppendPut(a, []byte("a"), []byte("new"))
+	live := []int64{offB, offC}
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte)
+		live   []int64
+		at     int64 // -1: no error
+	}{
+		{"intact", func([]byte) {}, live, -1},
+		{"dead value flipped", func(b []byte) { b[offB-1] ^= 1 }, live, -1},
+		{"live value flipped", func(b []byte) { b[offC-1] ^= 1 }, live, offB},
+		{"dead length too long", func(b []byte) { b[offA+12]++ }, live, offB},
+		{"dead length out of range", func(b []byte) { b[offA+15] = 0xff }, live, offA},
+		{"live offset inside a record", func([]byte) {}, []int64{offB + 1, offC}, offB + 1},
+		{"live offset past the end", func([]byte) {}, []int64{offB, offC, int64(len(a)) + 5}, int64(len(a)) + 5},
+	} {
+		b := bytes.Clone(a)
+		tc.damage(b)
+		src := Source{R: bytes.NewReader(b), Name: "wal.log", Start: walfmt.HeaderSize, End: int64(len(b)), Live: tc.live}
+		res, err := Copy(context.Background(), &bytes.Buffer{}, src, walfmt.NewFileHeader(), nil, func([]byte, int64, int) {}, nil)
+		var ce *walfmt.CorruptionError
+		switch {
+		case tc.at < 0 && (err != nil || res.Kept != 2 || res.Dropped != 1):
+			t.Errorf("%s: %+v, %v; want 2 kept, 1 dropped", tc.name, res, err)
+		case tc.at >= 0 && (!errors.As(err, &ce) || ce.Offset != tc.at || ce.File != "wal.log"):
+			t.Errorf("%s: error %v; want a corruption at %d", tc.name, err, tc.at)
+		}
+	}
+}
