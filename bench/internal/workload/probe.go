@@ -42,6 +42,15 @@ func heapInUse() uint64 {
 	return ms.HeapInuse
 }
 
+// cpuSeconds returns the user and system CPU time the process has used.
+func cpuSeconds() float64 {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
 // procStatus returns the kB fields of /proc/self/status in bytes, or an
 // empty map where the file does not exist.
 func procStatus() map[string]float64 {
