@@ -114,9 +114,6 @@ const maxCommandName = 24
 // looked up, and counts it in the metrics.
 func (c *client) dispatchCmd(cmd *command, args [][]byte) {
 	start := c.lastNow
-	if start.IsZero() {
-		start = time.Now()
-	}
 	mark := len(c.out)
 	c.exec(cmd, args)
 	idx := len(commandList)
@@ -126,8 +123,8 @@ func (c *client) dispatchCmd(cmd *command, args [][]byte) {
 	// An error reply starts with '-'; a flush in between (a subscription)
 	// leaves the buffer shorter than mark, and then the reply was not one.
 	failed := len(c.out) > mark && c.out[mark] == '-'
-	c.lastNow = time.Now()
-	c.s.metrics.observe(idx, failed, c.lastNow.Sub(start))
+	c.lastNow = time.Since(c.clock)
+	c.counts.observe(idx, failed, c.lastNow-start)
 }
 
 // exec runs one request. It never panics on any argument array: a

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"strconv"
@@ -82,7 +83,7 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 				st.phase, st.inline = phaseInline, 0
 			}
 		case phaseInline:
-			i := indexByte(b, '\n')
+			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
 				st.inline += len(b)
 				b = nil
@@ -148,7 +149,7 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 // consumed for a count; a bulk header must start with '$').
 func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error) {
 	st := &g.st
-	i := indexByte(b, '\n')
+	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		st.line = append(st.line, b...)
 		st.total += len(b)
@@ -183,15 +184,6 @@ func (g *guardConn) badHeader() error {
 		return &errLimit{"ERR Protocol error: invalid multibulk length"}
 	}
 	return &errLimit{"ERR Protocol error: invalid bulk length"}
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // limitMessage returns the reply for a read error that a client caused, or
