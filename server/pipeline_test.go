@@ -43,9 +43,7 @@ func pipelineClient(t *testing.T, conn *recordConn) (*Server, func(cmds []redcon
 func requests(reqs ...string) []redcon.Command {
 	cmds := make([]redcon.Command, len(reqs))
 	for i, r := range reqs {
-		for _, a := range bytes.Split([]byte(r), []byte(" ")) {
-			cmds[i].Args = append(cmds[i].Args, a)
-		}
+		cmds[i].Args = bytes.Split([]byte(r), []byte(" "))
 	}
 	return cmds
 }
