@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"strconv"
 )
 
 // errLimit is the cause of a request refused by guardConn; its message is
@@ -172,8 +171,8 @@ func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error
 		}
 		line = line[1:]
 	}
-	v, perr := strconv.ParseInt(string(line), 10, 64)
-	if perr != nil || (st.phase == phaseBulkHd && v < 0) {
+	v, ok := parseDecimal(line)
+	if !ok || (st.phase == phaseBulkHd && v < 0) {
 		return nil, 0, false, g.badHeader()
 	}
 	return b[i+1:], v, true, nil
