@@ -19,9 +19,10 @@ type client struct {
 	rd *reqReader
 	id int64
 
-	// wmu guards out and the connection's writes.
-	wmu sync.Mutex
-	out []byte // replies not yet written to nc
+	// wmu guards out, counts and the connection's writes.
+	wmu    sync.Mutex
+	out    []byte      // replies not yet written to nc
+	counts connMetrics // commands not yet counted in the server's metrics
 
 	// state guards busy and name, which Shutdown and CLIENT read.
 	state struct {
@@ -37,10 +38,16 @@ type client struct {
 	// request. readBy is guarded by state, writeBy by wmu.
 	readBy, writeBy time.Time
 
-	// lastNow is when the previous command of the pipeline being run
-	// ended, which is when the next starts: one clock reading per command.
-	// Zero between pipelines.
-	lastNow time.Time
+	// clock is when the pipeline being run started, and lastNow when its
+	// previous command ended (which is when the next starts), as the time
+	// since clock: one reading of the monotonic clock per command, which
+	// time.Since makes without reading the wall clock too.
+	clock   time.Time
+	lastNow time.Duration
+
+	// appendBulk is c.bulkView, made once so that passing it to the
+	// store's View does not allocate a closure per GET.
+	appendBulk func(value []byte) error
 
 	run    writeRun // plain writes read but not yet applied
 	stale  bool     // READONLY: reads may be served from a lagging copy
@@ -50,9 +57,10 @@ type client struct {
 }
 
 func newClient(s *Server, nc net.Conn) *client {
-	c := &client{s: s, nc: nc, id: s.nextID.Add(1)}
+	c := &client{s: s, nc: nc, id: s.nextID.Add(1), counts: newConnMetrics()}
 	c.rd = newReqReader(&guardConn{Conn: nc, opts: &s.opts})
 	c.authed = s.opts.Password == ""
+	c.appendBulk = c.bulkView
 	return c
 }
 
@@ -83,11 +91,8 @@ func (c *client) serve() {
 // reports a failure to write them. The caller holds wmu.
 func (c *client) runPipeline(cmds []redcon.Command) error {
 	ran := int64(0)
-	c.lastNow = time.Now()
-	defer func() {
-		c.s.commands.Add(ran)
-		c.lastNow = time.Time{}
-	}()
+	c.clock, c.lastNow = time.Now(), 0
+	defer func() { c.s.commands.Add(ran) }()
 	for _, req := range cmds {
 		if c.quit {
 			break
@@ -112,9 +117,11 @@ func (c *client) runPipeline(cmds []redcon.Command) error {
 	return c.flush()
 }
 
-// flush writes the buffered replies. A client that does not read them
-// within the idle timeout is given up on. The caller holds wmu.
+// flush counts the commands run so far in the server's metrics and writes
+// the buffered replies. A client that does not read them within the idle
+// timeout is given up on. The caller holds wmu.
 func (c *client) flush() error {
+	c.counts.flushTo(c.s.metrics)
 	if len(c.out) == 0 {
 		return nil
 	}
@@ -211,16 +218,17 @@ func (c *client) close() {
 
 // Replies. They are written under wmu, which dispatch's caller holds.
 
-func (c *client) ok()                 { c.out = redcon.AppendOK(c.out) }
-func (c *client) err(msg string)      { c.out = redcon.AppendError(c.out, msg) }
-func (c *client) bulk(b []byte)       { c.out = redcon.AppendBulk(c.out, b) }
-func (c *client) bulkString(s string) { c.out = redcon.AppendBulkString(c.out, s) }
-func (c *client) integer(n int64)     { c.out = redcon.AppendInt(c.out, n) }
-func (c *client) null()               { c.out = redcon.AppendNull(c.out) }
-func (c *client) array(n int)         { c.out = redcon.AppendArray(c.out, n) }
-func (c *client) simple(s string)     { c.out = redcon.AppendString(c.out, s) }
-func (c *client) syntaxError()        { c.err("ERR syntax error") }
-func (c *client) notInteger()         { c.err("ERR value is not an integer or out of range") }
+func (c *client) ok()                     { c.out = redcon.AppendOK(c.out) }
+func (c *client) err(msg string)          { c.out = redcon.AppendError(c.out, msg) }
+func (c *client) bulk(b []byte)           { c.out = redcon.AppendBulk(c.out, b) }
+func (c *client) bulkView(b []byte) error { c.bulk(b); return nil }
+func (c *client) bulkString(s string)     { c.out = redcon.AppendBulkString(c.out, s) }
+func (c *client) integer(n int64)         { c.out = redcon.AppendInt(c.out, n) }
+func (c *client) null()                   { c.out = redcon.AppendNull(c.out) }
+func (c *client) array(n int)             { c.out = redcon.AppendArray(c.out, n) }
+func (c *client) simple(s string)         { c.out = redcon.AppendString(c.out, s) }
+func (c *client) syntaxError()            { c.err("ERR syntax error") }
+func (c *client) notInteger()             { c.err("ERR value is not an integer or out of range") }
 func (c *client) wrongArgs(name string) {
 	c.err("ERR wrong number of arguments for '" + strings.ToLower(name) + "' command")
 }

@@ -1,9 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net"
-	"strconv"
 )
 
 // errLimit is the cause of a request refused by guardConn; its message is
@@ -82,7 +82,7 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 				st.phase, st.inline = phaseInline, 0
 			}
 		case phaseInline:
-			i := indexByte(b, '\n')
+			i := bytes.IndexByte(b, '\n')
 			if i < 0 {
 				st.inline += len(b)
 				b = nil
@@ -148,7 +148,7 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 // consumed for a count; a bulk header must start with '$').
 func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error) {
 	st := &g.st
-	i := indexByte(b, '\n')
+	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		st.line = append(st.line, b...)
 		st.total += len(b)
@@ -171,8 +171,8 @@ func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error
 		}
 		line = line[1:]
 	}
-	v, perr := strconv.ParseInt(string(line), 10, 64)
-	if perr != nil || (st.phase == phaseBulkHd && v < 0) {
+	v, ok := parseDecimal(line)
+	if !ok || (st.phase == phaseBulkHd && v < 0) {
 		return nil, 0, false, g.badHeader()
 	}
 	return b[i+1:], v, true, nil
@@ -183,15 +183,6 @@ func (g *guardConn) badHeader() error {
 		return &errLimit{"ERR Protocol error: invalid multibulk length"}
 	}
 	return &errLimit{"ERR Protocol error: invalid bulk length"}
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // limitMessage returns the reply for a read error that a client caused, or

@@ -3,7 +3,7 @@ package server
 import (
 	"bytes"
 	"io"
-	"strconv"
+	"math"
 
 	"github.com/tidwall/redcon"
 )
@@ -157,8 +157,40 @@ func parseLen(b []byte) (int, bool) {
 	if len(b) < 2 || b[len(b)-1] != '\r' {
 		return 0, false
 	}
-	n, err := strconv.Atoi(string(b[:len(b)-1]))
-	return n, err == nil && n >= 0
+	n, ok := parseDecimal(b[:len(b)-1])
+	return int(n), ok && n >= 0
+}
+
+// parseDecimal parses b as strconv.ParseInt(string(b), 10, 64) does (an
+// optional sign, then digits, within int64), without converting b to a
+// string: the protocol's headers are parsed twice a request (see
+// guardConn), so their parse is a measurable part of a GET's time.
+func parseDecimal(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	// limit is the magnitude allowed: one more for a negative number.
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
+	}
+	var n uint64
+	for _, c := range b {
+		d := uint64(c - '0')
+		if d > 9 || n > (limit-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if neg {
+		return -int64(n), true // -(MaxInt64+1) wraps to MinInt64, as it should
+	}
+	return int64(n), true
 }
 
 // inline parses the inline request, one line, at the start of b, and

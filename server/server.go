@@ -137,6 +137,7 @@ var ErrServerClosed = errors.New("server: closed")
 // Server serves one store. It is safe for concurrent use.
 type Server struct {
 	db      Store
+	viewer  viewer // db, if it is one; else nil
 	opts    Options
 	started time.Time
 	keys    keyLocks
@@ -171,6 +172,7 @@ func New(db *kv.DB, opts Options) *Server { return NewWithStore(NewDBStore(db), 
 // ownership of store and closes it after Shutdown.
 func NewWithStore(store Store, opts Options) *Server {
 	s := &Server{db: store, opts: opts.withDefaults(), started: time.Now()}
+	s.viewer, _ = store.(viewer)
 	s.metrics = newMetrics(s)
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*client]struct{}{}

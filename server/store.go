@@ -110,6 +110,14 @@ type InfoSectioner interface {
 	InfoSection() (name string, fields [][2]string)
 }
 
+// viewer is implemented by a store that can lend a value where it lies
+// (kv.DB.View), so that GET copies it once, into the reply, instead of
+// into a buffer of its own first. fn must be short and must not call the
+// store; the value is valid only while it runs. Errors are Get's.
+type viewer interface {
+	View(r Read, key []byte, fn func(value []byte) error) error
+}
+
 // asError returns err as an Error, if it is one.
 func asError(err error) (Error, bool) {
 	var e Error
@@ -130,6 +138,10 @@ type dbStore struct {
 func NewDBStore(db *kv.DB) Store { return &dbStore{db: db} }
 
 func (s *dbStore) Get(_ Read, key []byte) ([]byte, error) { return s.db.Get(key) }
+
+func (s *dbStore) View(_ Read, key []byte, fn func([]byte) error) error {
+	return s.db.View(key, fn)
+}
 
 func (s *dbStore) ReadValueAt(_ Read, key, p []byte, off int64) (int, int, error) {
 	return s.db.ReadValueAt(key, p, off)

@@ -27,6 +27,10 @@ func (c *client) lookup(key []byte, fresh bool) (value []byte, found bool, err e
 
 func (c *client) get(args [][]byte) {
 	key := args[1]
+	if c.s.viewer != nil {
+		c.viewGet(key)
+		return
+	}
 	v, found, err := c.lookup(key, false)
 	switch {
 	case err != nil:
@@ -35,6 +39,19 @@ func (c *client) get(args [][]byte) {
 		c.null()
 	default:
 		c.bulk(v)
+	}
+}
+
+// viewGet is GET through the store's View: the value is appended to the
+// reply where it lies, with no copy of its own.
+func (c *client) viewGet(key []byte) {
+	err := c.s.viewer.View(c.read(false), key, c.appendBulk)
+	switch {
+	case err == nil:
+	case errors.Is(err, kv.ErrNotFound), errors.Is(err, kv.ErrEmptyKey):
+		c.null()
+	default:
+		c.engineError(err)
 	}
 }
 

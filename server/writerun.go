@@ -58,7 +58,7 @@ type runKey struct {
 }
 
 type writeRun struct {
-	start time.Time // when the first command was queued
+	start time.Duration // when the first command was queued (see client.lastNow)
 	cmds  []runCmd
 	ops   int  // operations (key writes) queued
 	bytes int  // their size, roughly
@@ -111,7 +111,7 @@ func (c *client) queueWrite(cmd *command, args [][]byte) bool {
 		c.applyRun()
 	}
 	if len(r.cmds) == 0 {
-		r.start = time.Now()
+		r.start = c.lastNow
 	}
 	r.cmds = append(r.cmds, runCmd{kind: kind, cmd: cmd, args: args})
 	r.ops += ops
@@ -133,10 +133,10 @@ func (c *client) applyRun() {
 		c.applyBatch()
 		// Every command of the run failed, or none did.
 		failed := len(c.out) > mark && c.out[mark] == '-'
-		c.lastNow = time.Now()
-		d := c.lastNow.Sub(r.start)
+		c.lastNow = time.Since(c.clock)
+		d := c.lastNow - r.start
 		for _, rc := range r.cmds {
-			c.s.metrics.observe(rc.cmd.idx, failed, d)
+			c.counts.observe(rc.cmd.idx, failed, d)
 		}
 	}
 	clear(r.cmds) // drop the references to the request's buffer
