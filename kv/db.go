@@ -105,8 +105,8 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //
 //   - wmu: the writers' lock. It serializes appends, the final swap of a
 //     compaction, Sync and Close, and guards the append state (buf, tail,
-//     alloc, zeroed, seq, failed, behind, renames, hintCovered, the retired map
-//     and index).
+//     alloc, zeroed, seq, failed, renames, hintCovered, the retired map and
+//     index).
 //   - sync.mu: the group commit's queue of appended, unsynced records.
 //   - mu: what readers use — the index, the log file and its map, the
 //     counters. Shared for a lookup and its read, exclusive to publish.
@@ -156,9 +156,6 @@ type DB struct {
 	zeroed int64  // the log file is written (records or zeros) up to here: see zeroAhead
 	seq    uint64 // number of synced writes appended so far
 	failed error  // the log's state on disk is unknown: no more writes
-	// behind is how far a NoSync writer has released the pages it wrote
-	// into the log's map (dropbehind.go).
-	behind dropBehind
 	// retiredMap and retiredIdx are the old log's map and index after a
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping

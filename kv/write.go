@@ -397,15 +397,24 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 	if end > db.alloc {
 		db.reserveLocked(end)
 	}
-	// A small NoSync append into reserved space is a copy into the shared
-	// map: the kernel owns those pages, so the record survives a crash of
-	// the process as a written one would, without a system call. Only
-	// NoSync writers may: they publish, and so remap, under wmu, which we
-	// hold. A large record is written (see mapCopyBelow).
-	if m := db.mu.view.m; db.opts.NoSync && len(rec) < mapCopyBelow && m != nil && m.writable && end <= db.alloc && end <= int64(len(m.data)) {
+	// A NoSync append into reserved space is a copy into the shared map:
+	// the kernel owns those pages, so the record survives a crash of the
+	// process as a written one would, without a system call. Only NoSync
+	// writers may: they publish, and so remap, under wmu, which we hold.
+	//
+	// The pages written stay mapped, and count in the process's resident
+	// memory (as shared file pages, which the kernel may reclaim), so a
+	// fill of large values shows a resident size near what it wrote. Reads
+	// of what was written then cost no page fault. Writing large records
+	// with pwrite and dropping the pages behind the writer kept a fill's
+	// resident memory flat and made it faster, but each first read of a
+	// page through the map then took a fault, a few µs on a virtual
+	// machine, which made random reads of 4 KiB values several times
+	// slower: it waits for a read path that takes such records with one
+	// pread, key check included.
+	if m := db.mu.view.m; db.opts.NoSync && m != nil && m.writable && end <= db.alloc && end <= int64(len(m.data)) {
 		copy(m.data[off:end], rec)
 		db.tail = end
-		db.releaseBehindLocked(m, off, end)
 		return nil
 	}
 	if _, err := log.WriteAt(rec, off); err != nil {
@@ -423,19 +432,6 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 	}
 	return nil
 }
-
-// mapCopyBelow is the size from which a NoSync record is written with
-// pwrite rather than copied into the log's map. The first write to each
-// page of a shared file map takes a page fault, in which the file system
-// readies the page for writing; on ext4 over fallocated space that costs
-// some 30 µs of CPU a page on a virtual machine, while pwrite copies into
-// the page cache for a few µs a record whatever its size. Small records
-// share a page between dozens of them and still gain from the copy; from
-// about half a KiB on, pwrite costs less (BenchmarkPutLarge: CPU per Put of
-// a 100 B value 2.5 µs copied, 5.7 µs written; 1 KiB 9.9 and 6.4; 4 KiB 31
-// and 11; 64 KiB 400 and 40). A written record leaves nothing mapped into
-// the process either: its pages stay in the page cache alone.
-const mapCopyBelow = 1 << 10
 
 // A synced store keeps the reserved space from its tail to zeroAhead past
 // it written with zeros, zeroStep or more at a time.
