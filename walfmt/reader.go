@@ -303,23 +303,7 @@ func (r *Reader) FindRecord(from, limit int64) (int64, bool, error) {
 // findValid returns the first offset at or after from where a valid record
 // starts.
 func (r *Reader) findValid(from int64) (int64, bool, error) {
-	for p := from; r.size-p >= RecordHeaderSize; p++ {
-		h, reason, err := r.peekHeader(p)
-		if err != nil {
-			return 0, false, err
-		}
-		if reason != "" {
-			continue
-		}
-		ok, err := r.checksumStreaming(p, h)
-		if err != nil {
-			return 0, false, err
-		}
-		if ok {
-			return p, true, nil
-		}
-	}
-	return 0, false, nil
+	return r.FindRecord(from, r.size)
 }
 
 // window returns n bytes of the log at off, n <= len(r.buf), reading from

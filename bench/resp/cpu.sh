@@ -19,11 +19,8 @@ trials=${1:-3}
 [ $# -gt 0 ] && shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
+name=cpu.sh
+. "$root/bench/resp/servers.sh"
 trap cleanup EXIT INT TERM
 
 for tool in redis-server redis-benchmark redis-cli; do
@@ -37,32 +34,6 @@ n=${N:-200000}
 port=6393
 tick=$(getconf CLK_TCK)
 
-start() { # binary|redis mode
-	dir=$(mktemp -d "$work/data.XXXXXX")
-	if [ "$1" = redis ]; then
-		fsync=always
-		[ "$2" = durable ] || fsync=no
-		redis-server --bind 127.0.0.1 --port $port --dir "$dir" --save '' \
-			--appendonly yes --appendfsync "$fsync" --logfile "$dir.log" &
-	elif [ "$2" = durable ]; then
-		"$1" serve --dir "$dir" --addr 127.0.0.1:$port 2>"$dir.log" &
-	else
-		"$1" serve --dir "$dir" --addr 127.0.0.1:$port --no-sync 2>"$dir.log" &
-	fi
-	pid=$!
-	i=0
-	until redis-cli -p $port PING >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "cpu.sh: $1 did not start" >&2; cat "$dir.log" >&2; exit 1; }
-		sleep 0.1
-	done
-}
-
-stop() {
-	kill "$pid"
-	wait "$pid" 2>/dev/null || true
-	pid=
-}
 
 # cputicks: the server's user + system clock ticks so far.
 cputicks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
@@ -100,9 +71,7 @@ for kind in "$@" redis; do
 		for p in ${PIPES:-16 1}; do
 			row="| $label | $mode | $p"
 			for test in set get; do
-				row="$row | $(grep "^$label $mode $p $test " "$results" | awk '{print $5}' | sort -n | awk '
-					{ v[NR] = $1 }
-					END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f (%.2f–%.2f)", m, v[1], v[NR] }')"
+				row="$row | $(grep "^$label $mode $p $test " "$results" | awk '{print $5}' | median '%.2f (%.2f–%.2f)')"
 			done
 			echo "$row |"
 		done

@@ -20,11 +20,8 @@ set -eu
 trials=${1:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
-pid=
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
+name=run.sh
+. "$root/bench/resp/servers.sh"
 trap cleanup EXIT INT TERM
 
 for tool in redis-server redis-benchmark redis-cli go; do
@@ -33,37 +30,6 @@ done
 (cd "$root" && go build -o "$work/crabkv" .)
 
 port=6391
-# start KIND MODE: starts one server on $port with a fresh directory.
-start() {
-	dir=$(mktemp -d "$work/data.XXXXXX")
-	case $1 in
-	crabkv)
-		if [ "$2" = durable ]; then
-			"$work/crabkv" serve --dir "$dir" --addr 127.0.0.1:$port 2>"$dir.log" &
-		else
-			"$work/crabkv" serve --dir "$dir" --addr 127.0.0.1:$port --no-sync 2>"$dir.log" &
-		fi ;;
-	redis)
-		fsync=always
-		[ "$2" = durable ] || fsync=no
-		redis-server --bind 127.0.0.1 --port $port --dir "$dir" --save '' \
-			--appendonly yes --appendfsync "$fsync" --logfile "$dir.log" &
-		;;
-	esac
-	pid=$!
-	i=0
-	until redis-cli -p $port PING >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "run.sh: $1 did not start" >&2; cat "$dir.log" >&2; exit 1; }
-		sleep 0.1
-	done
-}
-
-stop() {
-	kill "$pid"
-	wait "$pid" 2>/dev/null || true
-	pid=
-}
 
 results="$work/results"
 : >"$results"
@@ -74,7 +40,9 @@ for mode in $modes; do
 		t=1
 		while [ $t -le "$trials" ]; do
 			for kind in crabkv redis; do
-				start $kind $mode
+				server=$kind
+				[ "$kind" = redis ] || server="$work/crabkv"
+				start "$server" $mode
 				redis-benchmark -p $port -t set,get -n 200000 -c 50 -P $p -q 2>/dev/null |
 					tr '\r' '\n' | awk -v k=$kind -v m=$mode -v p=$p '
 						/^SET: [0-9.]+ requests per second/ { print k, m, p, "SET", $2 }
@@ -88,13 +56,7 @@ done
 
 # median and spread of every (kind, mode, pipeline, test)
 summary() { # kind mode p test
-	grep "^$1 $2 $3 $4 " "$results" | awk '{print $5}' | sort -n | awk '
-		{ v[NR] = $1 }
-		END {
-			if (NR == 0) { print "-"; exit }
-			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			printf "%d %d %d\n", m, v[1], v[NR]
-		}'
+	grep "^$1 $2 $3 $4 " "$results" | awk '{print $5}' | median '%d %d %d\n'
 }
 
 echo "redis-benchmark -t set,get -n 200000 -c 50 -P {16,1} -q; $trials trials; requests/s, median (min–max)"
