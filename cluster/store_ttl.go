@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"math"
 	"time"
 
@@ -153,14 +152,3 @@ func (s *Store) rewriteExpiry(key []byte, at int64) error {
 
 // now is the time expiries are worked out from on this node.
 func (n *Node) now() time.Time { return n.fsm.opts.Clock() }
-
-// ExpiresAt returns when key expires, the zero time if it never does, or
-// an error wrapping kv.ErrNotFound. Reads as Get does.
-func (n *Node) ExpiresAt(ctx context.Context, key []byte, opts ReadOptions) (time.Time, error) {
-	var at time.Time
-	err := n.read(ctx, opts, func(db *kv.DB) (err error) {
-		at, err = db.ExpiresAt(key)
-		return err
-	})
-	return at, err
-}

@@ -639,9 +639,5 @@ type publishedLog struct{ db *DB }
 func (p publishedLog) ReadAt(b []byte, off int64) (int, error) {
 	p.db.mu.RLock()
 	defer p.db.mu.RUnlock()
-	v := p.db.viewMuLocked()
-	if m := v.m; m != nil && off >= 0 && off+int64(len(b)) <= min(v.end, int64(len(m.data))) {
-		return copy(b, m.data[off:]), nil
-	}
-	return v.f.ReadAt(b, off)
+	return p.db.viewMuLocked().readAt(b, off)
 }

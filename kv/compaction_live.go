@@ -69,39 +69,15 @@ func (db *DB) snapshotLive(end int64, keys int) (*liveSnapshot, error) {
 	return snap, nil
 }
 
-// sortOffsets sorts offs, offsets in a log, in increasing order. A radix
-// sort, a pass per 11 bits of the largest offset, takes a fraction of the
-// time a comparison sort takes over the million offsets of a million keys.
+// sortOffsets sorts offs, offsets in a log, in increasing order: by radix,
+// which takes a fraction of the time a comparison sort takes over the
+// million offsets of a million keys.
 func sortOffsets(offs []int64) {
 	if len(offs) < 1<<12 {
 		slices.Sort(offs)
 		return
 	}
-	var top int64
-	for _, o := range offs {
-		top = max(top, o)
-	}
-	const bits = 11
-	src, dst := offs, make([]int64, len(offs))
-	for shift := uint(0); top>>shift > 0; shift += bits {
-		var count [1 << bits]int
-		for _, o := range src {
-			count[(o>>shift)&(1<<bits-1)]++
-		}
-		pos := 0
-		for i, c := range count {
-			count[i], pos = pos, pos+c
-		}
-		for _, o := range src {
-			d := (o >> shift) & (1<<bits - 1)
-			dst[count[d]] = o
-			count[d]++
-		}
-		src, dst = dst, src
-	}
-	if &src[0] != &offs[0] {
-		copy(offs, src)
-	}
+	radixSort(offs)
 }
 
 // live reports whether the record at off is key's current value, as far

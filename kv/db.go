@@ -361,7 +361,12 @@ func (db *DB) replay(f File) error {
 	// then reports why, or cuts the log and writes a new header.
 	hdr, _ := readLogHeader(f, size)
 	db.replayWindow = int64(hdr.SyncWindow)
-	m := mapLog(f, size, !db.opts.ReadOnly)
+	var m *mapping
+	if _, follows := f.(*followFile); !follows {
+		// A follower reads through its followFile's guarded map only:
+		// another process may cut the log under a map (see followFile).
+		m = mapLog(f, size, !db.opts.ReadOnly)
+	}
 	idx, c, hinted := db.loadHint(f, size, hdr)
 	from := int64(0)
 	if hinted {

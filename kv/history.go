@@ -222,9 +222,5 @@ func (p pinnedLog) ReadAt(b []byte, off int64) (int, error) {
 	if p.db.mu.index.hdr.ID != p.id || p.db.mu.view.f == nil {
 		return 0, ErrLogReplaced
 	}
-	v := p.db.viewMuLocked()
-	if m := v.m; m != nil && off >= 0 && off+int64(len(b)) <= min(v.end, int64(len(m.data))) {
-		return copy(b, m.data[off:]), nil
-	}
-	return v.f.ReadAt(b, off)
+	return p.db.viewMuLocked().readAt(b, off)
 }

@@ -61,7 +61,7 @@ func sortByKey(src *logView, offs []uint64) {
 	if src.m != nil {
 		keyOf = func(ref uint64) []byte { return src.keyOrNil(ref) }
 	} else {
-		radixSortUint64(offs)
+		radixSort(offs)
 		keys, ends := readKeysInLogOrder(src, offs)
 		keyOf = func(ref uint64) []byte { return keys[ends[ref]:ends[ref+1]] }
 		offOf = func(ref uint64) uint64 { return offs[ref] }
@@ -193,14 +193,15 @@ func msdSort(ps, tmp []keyPrefix, shift int, less func(a, b keyPrefix) int, work
 	}
 }
 
-// radixSortUint64 sorts a in ascending order, a byte at a time from the
-// lowest, over the bytes its largest number uses.
-func radixSortUint64(a []uint64) {
-	var top uint64
+// radixSort sorts a, of numbers that are never negative (record offsets),
+// in ascending order, a byte at a time from the lowest, over the bytes its
+// largest number uses.
+func radixSort[T int64 | uint64](a []T) {
+	var top T
 	for _, x := range a {
 		top |= x
 	}
-	buf := make([]uint64, len(a))
+	buf := make([]T, len(a))
 	from, to := a, buf
 	for shift := uint(0); shift < 64 && top>>shift != 0; shift += 8 {
 		var count [256]int

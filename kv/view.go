@@ -79,6 +79,15 @@ func (v *logView) keyAt(off int64) ([]byte, error) {
 	return k, nil
 }
 
+// readAt reads len(b) bytes of the log at off: from the map where they lie
+// below the published end, else from the file.
+func (v *logView) readAt(b []byte, off int64) (int, error) {
+	if m := v.m; m != nil && off >= 0 && off+int64(len(b)) <= min(v.end, int64(len(m.data))) {
+		return copy(b, m.data[off:]), nil
+	}
+	return v.f.ReadAt(b, off)
+}
+
 // header returns the fixed header of the record at off.
 func (v *logView) header(off int64) ([walfmt.RecordHeaderSize]byte, error) {
 	var h [walfmt.RecordHeaderSize]byte

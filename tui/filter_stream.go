@@ -44,7 +44,9 @@ func filterChunkCmd(s OrderedStore, seq int, query, from string, scanned int) te
 				return false
 			}
 			n++
-			last = k
+			// A copy: the store lends k only until its next key, and
+			// may reuse the bytes once it reads more.
+			last = append(last[:0], k...)
 			if matchKeyBytes(k, query) {
 				msg.matches = append(msg.matches, string(k))
 			}

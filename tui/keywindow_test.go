@@ -309,3 +309,34 @@ func TestKeyListEscDropsFilterRead(t *testing.T) {
 		t.Fatalf("after esc: filter %q, %d keys shown", l.Query(), len(l.items))
 	}
 }
+
+// TestStreamedFilterChunksResumeExactly reads a streamed filter to its end
+// with chunks of many sizes, some of which end where the store's iterator
+// refills its buffer of keys: each chunk must start right after the key
+// the one before it ended on, whatever the store has done with the bytes
+// of that key since.
+func TestStreamedFilterChunksResumeExactly(t *testing.T) {
+	defer func(n int) { scanChunkKeys = n }(scanChunkKeys)
+	db, keys := windowStore(t, 1000, numbered)
+	src := loadedModel(t, db).list.src
+	want := FilterKeys(keys, "0")
+	for _, size := range []int{1, 97, 128, 240, 256, 500, 512, 999, 1000} {
+		scanChunkKeys = size
+		var got []string
+		from, scanned := "", 0
+		for range 2000 { // 1,000 keys take at most 1,001 chunks
+			msg := filterChunkCmd(src, 1, "0", from, scanned)().(filterChunkMsg)
+			if msg.err != nil {
+				t.Fatal(msg.err)
+			}
+			got = append(got, msg.matches...)
+			from, scanned = msg.next, msg.scanned
+			if msg.done {
+				break
+			}
+		}
+		if !slices.Equal(got, want) || scanned != len(keys) {
+			t.Fatalf("chunks of %d: %d matches of %d keys read, want %d of %d", size, len(got), scanned, len(want), len(keys))
+		}
+	}
+}

@@ -52,7 +52,9 @@ func (s dbStore) ScanValues(ctx context.Context, fn func(key, value []byte) erro
 func (s dbStore) ScanEntries(ctx context.Context, fn func(key []byte, info ValueInfo) error) error {
 	var err error
 	n := 0
-	s.db.Ascend(nil, func(key []byte) bool {
+	// AscendFrom, not DB.Ascend, which drops the walk's error: a damaged
+	// log would end the walk early as if the keys had run out.
+	werr := s.AscendFrom("", func(key []byte) bool {
 		if n++; n%ctxCheckEvery == 0 {
 			if err = ctx.Err(); err != nil {
 				return false
@@ -72,6 +74,9 @@ func (s dbStore) ScanEntries(ctx context.Context, fn func(key []byte, info Value
 		})
 		return err == nil
 	})
+	if err == nil {
+		err = werr
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

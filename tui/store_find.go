@@ -34,7 +34,7 @@ func (s dbStore) VersionValue(v kv.Version) ([]byte, error) { return s.db.Versio
 // index: no value is read.
 func (s dbStore) ScanSizes(fn func(key string, size int) bool) error {
 	var err error
-	s.db.Ascend(nil, func(k []byte) bool {
+	werr := s.AscendFrom("", func(k []byte) bool { // not DB.Ascend: it drops the walk's error
 		e, gerr := s.db.Entry(k)
 		switch {
 		case errors.Is(gerr, kv.ErrNotFound):
@@ -45,5 +45,8 @@ func (s dbStore) ScanSizes(fn func(key string, size int) bool) error {
 		}
 		return fn(string(k), e.ValueSize)
 	})
+	if err == nil {
+		err = werr
+	}
 	return err
 }
