@@ -84,15 +84,14 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, km.Delete):
 		m.askDelete()
 	case key.Matches(msg, km.DeleteShown):
-		m.askDeleteShown()
+		return m, m.askDeleteShown()
 	case key.Matches(msg, km.Compact):
 		return m, m.startCompact()
 	case key.Matches(msg, km.Mark):
 		m.list.ToggleMark()
 		return m, m.syncSelection(false)
 	case key.Matches(msg, km.MarkShown):
-		m.list.MarkShown()
-		m.status = infoStatus(groupDigits(m.list.MarkedCount()) + " marked")
+		return m, m.withShown(shownMark)
 	case key.Matches(msg, km.ClearMarks):
 		m.list.ClearMarks()
 		m.status = infoStatus("marks cleared")
@@ -322,12 +321,19 @@ func (m *Model) askDelete() {
 
 // askDeleteShown asks whether to delete the marked keys, or with none
 // marked, every key the filter shows.
-func (m *Model) askDeleteShown() {
-	keys, question := m.list.Marked(), "delete the %d marked keys? y/n"
-	if len(keys) == 0 {
-		keys, question = m.list.Shown(), "delete the %d keys shown? y/n"
+func (m *Model) askDeleteShown() tea.Cmd {
+	if keys := m.list.Marked(); len(keys) > 0 {
+		m.askDeleteKeys(keys, "delete the %d marked keys? y/n")
+		return nil
 	}
+	return m.withShown(shownDelete)
+}
+
+// askDeleteKeys asks question, which takes the number of keys, about
+// deleting keys.
+func (m *Model) askDeleteKeys(keys []string, question string) {
 	if len(keys) == 0 {
+		m.status = infoStatus("no keys to delete")
 		return
 	}
 	m.pendingDelete, m.pendingDeleteShown = "", keys

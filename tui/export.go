@@ -26,20 +26,18 @@ import (
 // Config.ExportDir.
 const defaultExportName = "crabkv-export.ndjson"
 
-// startExport opens the prompt for the file to export to.
+// startExport opens the prompt for the file to export the marked keys
+// to, or with none marked, every key the filter shows.
 func (m *Model) startExport() tea.Cmd {
-	keys, what := m.list.Marked(), ""
-	switch {
-	case len(keys) > 0:
-		what = countKeys(len(keys))
-		what = strings.Replace(what, " key", " marked key", 1)
-	default:
-		keys = m.list.Shown()
-		what = "the " + countKeys(len(keys)) + " shown"
-		if m.list.Query() == "" {
-			what = "all " + countKeys(len(keys))
-		}
+	if keys := m.list.Marked(); len(keys) > 0 {
+		return m.openExport(keys, markedWhat(len(keys)))
 	}
+	return m.withShown(shownExport)
+}
+
+// openExport opens the prompt for the file to export keys to; what names
+// them in the prompt.
+func (m *Model) openExport(keys []string, what string) tea.Cmd {
 	if len(keys) == 0 {
 		m.status = infoStatus("no keys to export")
 		return nil

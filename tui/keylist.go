@@ -263,16 +263,29 @@ func (l KeyList) Len() int { return len(l.items) }
 // Filtering reports whether the filter input has focus.
 func (l KeyList) Filtering() bool { return l.filtering }
 
+// Searching reports whether a streamed filter is still reading the store,
+// so that the keys it lets through are not all known yet.
+func (l KeyList) Searching() bool { return l.scanning }
+
 // Query is the filter in effect.
 func (l KeyList) Query() string { return l.query }
 
 // Shown returns a copy of the keys the filter lets through, on screen or
 // not. A window that does not hold them all reads them from the store.
-func (l KeyList) Shown() []string {
-	if l.windowed() {
-		return l.shownFromStore()
+func (l KeyList) Shown() ([]string, error) {
+	if keys, ok := l.shownHeld(); ok {
+		return keys, nil
 	}
-	return slices.Clone(l.items)
+	return keysFrom(l.src, l.ranges, "", int(^uint(0)>>1))
+}
+
+// shownHeld returns a copy of the keys the filter lets through if the list
+// holds them all.
+func (l KeyList) shownHeld() ([]string, bool) {
+	if l.windowed() && !(l.head && l.tail) {
+		return nil, false
+	}
+	return slices.Clone(l.items), true
 }
 
 // Total is the number of keys in the store, as last read.

@@ -323,19 +323,6 @@ func (l *KeyList) removeFromWindow(k string) {
 	l.clamp()
 }
 
-// shownFromStore reads every key of the window's ranges from the store:
-// what a, D and x act on when the window holds only some of them.
-func (l KeyList) shownFromStore() []string {
-	if l.head && l.tail {
-		return slices.Clone(l.items)
-	}
-	keys, err := keysFrom(l.src, l.ranges, "", int(^uint(0)>>1))
-	if err != nil {
-		return slices.Clone(l.items)
-	}
-	return keys
-}
-
 // addToSource is AddKey for a list browsing an OrderedStore: it returns
 // the key to select.
 func (l *KeyList) addToSource(k string) string {

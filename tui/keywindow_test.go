@@ -340,3 +340,74 @@ func TestStreamedFilterChunksResumeExactly(t *testing.T) {
 		}
 	}
 }
+
+// TestShownActionsWaitForStreamedFilter presses D, a and x while a
+// substring filter is still reading the store: each acts on every key the
+// filter lets through, so none may act on the matches found so far. They
+// say the filter is still searching, and work once it is done.
+func TestShownActionsWaitForStreamedFilter(t *testing.T) {
+	defer func(n int) { scanChunkKeys = n }(scanChunkKeys)
+	scanChunkKeys = 500
+	db, keys := windowStore(t, 3000, numbered)
+	m := loadedModel(t, db)
+	m = driveMsgs(t, m, keyMsg("/"), keyMsg("7"))
+	tm, cmd := m.Update(filterTickMsg{seq: m.list.seq})
+	m = tm.(Model)
+	chunk := runCmdWithin(cmd, 5*time.Second)
+	tm, _ = m.Update(chunk[0]) // the first chunk only
+	m = tm.(Model)
+	m = update(t, m, keyMsg("enter"))
+	if !m.list.scanning || m.list.Filtering() {
+		t.Fatalf("want the filter applied and still scanning (scanning %v, filtering %v)", m.list.scanning, m.list.Filtering())
+	}
+	for _, k := range []string{"D", "a", "x"} {
+		m = update(t, m, keyMsg(k))
+		if m.pendingDeleteShown != nil || m.list.MarkedCount() != 0 || m.exportKeys != nil || m.state != stateBrowse {
+			t.Fatalf("%s acted on the %d matches found so far (state %v, marked %d, to export %d)",
+				k, len(m.list.items), m.state, m.list.MarkedCount(), len(m.exportKeys))
+		}
+		if !strings.Contains(m.status.text, "still searching") {
+			t.Fatalf("%s: status %q does not say the filter is still searching", k, m.status.text)
+		}
+	}
+	m = driveMsgs(t, m, filterTickMsg{seq: m.list.seq})
+	for m.list.scanning {
+		next := filterChunkCmd(m.list.src, m.list.seq, m.list.Query(), m.list.scanFrom, m.list.scanned)()
+		m = update(t, m, next)
+	}
+	m = update(t, m, keyMsg("a"))
+	if got, want := m.list.MarkedCount(), len(FilterKeys(keys, "7")); got != want {
+		t.Fatalf("a marked %d keys once the filter was done, want %d", got, want)
+	}
+}
+
+// TestShownKeysReadOffTheUIGoroutine presses a on a window of a store
+// larger than it holds: the keys are read by a command, not by the key
+// press, and all of them get marked; keys read for a filter that has
+// changed since are dropped.
+func TestShownKeysReadOffTheUIGoroutine(t *testing.T) {
+	db, keys := windowStore(t, 3*winMax, numbered)
+	m := loadedModel(t, db)
+	if _, held := m.list.shownHeld(); held {
+		t.Fatal("the window holds every key")
+	}
+	tm, cmd := m.Update(keyMsg("a"))
+	m = tm.(Model)
+	if m.list.MarkedCount() != 0 || cmd == nil {
+		t.Fatalf("a read the keys on the key press (marked %d, command %v)", m.list.MarkedCount(), cmd != nil)
+	}
+	msgs := runCmdWithin(cmd, 5*time.Second)
+	m = update(t, m, msgs[0])
+	if got := m.list.Marked(); !slices.Equal(got, keys) {
+		t.Fatalf("a marked %d keys, want all %d", len(got), len(keys))
+	}
+
+	m = update(t, m, keyMsg("u"))
+	tm, cmd = m.Update(keyMsg("a"))
+	m = driveMsgs(t, tm.(Model), keyMsg("/"), keyMsg("^"), keyMsg("z"))
+	m = update(t, m, filterTickMsg{seq: m.list.seq})
+	m = update(t, m, runCmdWithin(cmd, 5*time.Second)[0])
+	if m.list.MarkedCount() != 0 || !strings.Contains(m.status.text, "filter changed") {
+		t.Fatalf("keys read for the old filter were marked (%d, status %q)", m.list.MarkedCount(), m.status.text)
+	}
+}

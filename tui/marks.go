@@ -30,12 +30,20 @@ func (l *KeyList) ToggleMark() {
 	l.clamp()
 }
 
-// MarkShown marks every key the filter lets through, on screen or not.
-func (l *KeyList) MarkShown() {
-	keys := l.items
-	if l.windowed() {
-		keys = l.shownFromStore()
+// MarkShown marks every key the filter lets through, on screen or not. A
+// window reads them from the store (the inspector does that off its UI
+// goroutine, with MarkKeys).
+func (l *KeyList) MarkShown() error {
+	keys, err := l.Shown()
+	if err != nil {
+		return err
 	}
+	l.MarkKeys(keys)
+	return nil
+}
+
+// MarkKeys marks keys.
+func (l *KeyList) MarkKeys(keys []string) {
 	if l.marked == nil {
 		l.marked = make(map[string]struct{}, len(keys))
 	}

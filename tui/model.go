@@ -206,6 +206,9 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.updateKey(msg)
 	case tea.MouseMsg:
 		return m.updateMouse(msg)
+	case shownKeysMsg:
+		cmd = m.shownKeysRead(msg)
+		return m, cmd
 	case keysLoadedMsg:
 		m.liveLoading = false
 		if msg.edits != m.list.Edits() { // may predate a write: ask again

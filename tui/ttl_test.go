@@ -72,7 +72,7 @@ func TestInspectorCountsDownAndDropsExpiringKey(t *testing.T) {
 	clock.Advance(2 * time.Minute)
 	waitFor(t, tm, "key plain") // the viewer moved on: session is gone
 	m := quit(t, tm)
-	if got := m.list.Shown(); len(got) != 1 || got[0] != "plain" {
+	if got := mustShown(t, m.list); len(got) != 1 || got[0] != "plain" {
 		t.Errorf("list after expiry: %q, want [plain]", got)
 	}
 	if k := m.viewer.Key(); k != "plain" {
