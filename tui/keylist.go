@@ -282,7 +282,7 @@ func (l KeyList) Shown() ([]string, error) {
 // shownHeld returns a copy of the keys the filter lets through if the list
 // holds them all.
 func (l KeyList) shownHeld() ([]string, bool) {
-	if l.windowed() && !(l.head && l.tail) {
+	if l.windowed() && (!l.head || !l.tail) {
 		return nil, false
 	}
 	return slices.Clone(l.items), true
