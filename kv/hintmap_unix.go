@@ -17,7 +17,11 @@ func loadSlots(f File, off int64, n int) ([]slot, []byte, error) {
 		return readSlots(f, off, n)
 	}
 	size := n * int(unsafe.Sizeof(slot{}))
-	data, err := syscall.Mmap(int(of.Fd()), off, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+	var data []byte
+	err := withFd(of.File, func(fd int) (err error) {
+		data, err = syscall.Mmap(fd, off, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+		return err
+	})
 	if err != nil {
 		return readSlots(f, off, n)
 	}

@@ -35,7 +35,11 @@ func mapLog(f File, size int64, writable bool) *mapping {
 		prot |= syscall.PROT_WRITE
 	}
 	n := mapSize(size)
-	data, err := syscall.Mmap(int(of.Fd()), 0, n, prot, syscall.MAP_SHARED)
+	var data []byte
+	err := withFd(of.File, func(fd int) (err error) {
+		data, err = syscall.Mmap(fd, 0, n, prot, syscall.MAP_SHARED)
+		return err
+	})
 	if err != nil {
 		return nil
 	}

@@ -11,10 +11,12 @@ func preallocate(f File, off, n int64) bool {
 	if !ok {
 		return false
 	}
-	for {
-		err := unix.Fallocate(int(of.Fd()), 0, off, n)
-		if err != unix.EINTR {
-			return err == nil
+	err := withFd(of.File, func(fd int) error {
+		for {
+			if err := unix.Fallocate(fd, 0, off, n); err != unix.EINTR {
+				return err
+			}
 		}
-	}
+	})
+	return err == nil
 }
