@@ -78,7 +78,10 @@ id=host:port,... makes this node reach those members through another
 address than their raft address, such as a proxy in between; the others
 still dial what they are told. --raft-trailing-logs is how many entries
 raft keeps after a snapshot (default 10240): a node further behind, or a
-new one, is sent the snapshot instead.`,
+new one, is sent the snapshot instead.
+
+--cpuprofile file writes a CPU profile of the whole serve, for 'go tool
+pprof'; it is complete once serve has stopped.`,
 	run: runServe,
 }
 
@@ -91,6 +94,7 @@ func runServe(e *env, v *verb, args []string) int {
 	tlsCert := fs.String("tls-cert", "", "serve TLS with the certificate in this PEM `file` (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
 	noSync := fs.Bool("no-sync", false, "acknowledge writes before they reach stable storage (survives a crash of crabkv, not of the machine)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole serve to `file` (go tool pprof), complete once serve stops")
 	cf := clusterFlags(fs)
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
@@ -112,6 +116,17 @@ func runServe(e *env, v *verb, args []string) int {
 		return e.usageError("crabkv serve: "+err.Error(), func(w io.Writer) {
 			_, _ = fmt.Fprintf(w, "%s\nRun 'crabkv help serve' for details.\n", synopsis(v)) // best effort
 		})
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return e.fail(fmt.Errorf("serve: --cpuprofile: %w", err))
+		}
+		defer func() {
+			if err := stopProfile(); err != nil {
+				_, _ = fmt.Fprintf(e.stderr, "crabkv: --cpuprofile: %v\n", err) // the serve itself went well
+			}
+		}()
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	// The client listener comes first: a cluster node advertises its

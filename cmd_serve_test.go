@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"io"
 	"net"
@@ -201,5 +202,49 @@ func TestServeRefusesBusyAddress(t *testing.T) {
 	})
 	if code != exitError || !strings.Contains(stderr.String(), "address already in use") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestServeCPUProfile checks that --cpuprofile leaves a CPU profile of
+// the whole serve (a gzip-compressed pprof file) once serve stops, and
+// that a profile that cannot be created is an error before serving.
+func TestServeCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	addr, stop := startServe(t, t.TempDir(), func(string) string { return "" }, "--cpuprofile", prof)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
+	defer c.Close()
+	for i := range 100 {
+		if err := c.Set(ctx, "k"+strconv.Itoa(i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(prof); err != nil {
+		t.Fatalf("no profile file while serving: %v", err)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+	f, err := os.Open(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the profile is not gzip: %v", err)
+	}
+	if n, err := io.Copy(io.Discard, zr); err != nil || n == 0 {
+		t.Fatalf("the profile holds %d bytes: %v", n, err)
+	}
+
+	var stderr strings.Builder
+	dir := t.TempDir()
+	code := run([]string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--cpuprofile", filepath.Join(dir, "no", "such", "dir", "cpu.pprof")}, &env{
+		stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" },
+	})
+	if code == exitOK || !strings.Contains(stderr.String(), "cpuprofile") {
+		t.Fatalf("serve with an uncreatable profile exited %d: %s", code, stderr.String())
 	}
 }
