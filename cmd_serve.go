@@ -29,7 +29,7 @@ const passwordEnv = "CRABKV_PASSWORD"
 // server takes writes for as long as it runs, and one key rewritten in a
 // loop (a counter, a session, redis-benchmark's SET) would have its log
 // rewritten every MiB, a compaction per few tens of thousands of small
-// writes, which cost a quarter of the CPU of each unsynced SET. Redis
+// writes, about a sixth of the CPU of each unsynced pipelined SET. Redis
 // waits as long to rewrite its append-only file (auto-aof-rewrite-min-size
 // 64mb). The price is disk: up to this much log beyond what a third of
 // stale bytes allows.
