@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crabkv/crabkv/compact"
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/server"
 )
@@ -21,6 +22,23 @@ import (
 // passwordEnv names the environment variable that sets the password when
 // --requirepass is not given; it keeps the password out of the process list.
 const passwordEnv = "CRABKV_PASSWORD"
+
+// serveCompactMinMiB is the default of --compact-min-mib: the smallest log,
+// in MiB, that serve compacts automatically. The engine's own default (1
+// MiB, compact.DefaultMinLogBytes) suits a store opened for a while; a
+// server takes writes for as long as it runs, and one key rewritten in a
+// loop (a counter, a session, redis-benchmark's SET) would have its log
+// rewritten every MiB, a compaction per few tens of thousands of small
+// writes, about a sixth of the CPU of each unsynced pipelined SET. Redis
+// waits as long to rewrite its append-only file (auto-aof-rewrite-min-size
+// 64mb). The price is disk: up to this much log beyond what a third of
+// stale bytes allows.
+const serveCompactMinMiB = 64
+
+// maxCompactMinMiB bounds --compact-min-mib (1 TiB): past it, a log would
+// in effect never be compacted automatically, which
+// kv.Options.Compaction.Disabled says more plainly.
+const maxCompactMinMiB = 1 << 20
 
 // shutdownGrace bounds how long serve waits, after a signal, for the
 // commands in flight to finish before it closes the connections anyway.
@@ -38,8 +56,8 @@ accepting connections, lets the commands in flight finish, closes the store
 and exits 0. redis-cli, redis-benchmark and Redis client libraries work
 with it; the commands are those of Redis for strings and keys (GET, SET,
 DEL, MGET, MSET, SCAN, ...), plus CRABKV.STATS, CRABKV.COMPACT and
-SUBSCRIBE crabkv:compaction. Keys do not expire: SET's EX and PX are
-refused.
+SUBSCRIBE crabkv:compaction. Keys expire as in Redis (SET's EX, PX, EXAT
+and PXAT, EXPIRE, TTL, PERSIST).
 
 It listens on 127.0.0.1:6380, this machine only, unless --addr says
 otherwise; serving beyond this machine logs a warning. With --tls-cert and
@@ -78,7 +96,16 @@ id=host:port,... makes this node reach those members through another
 address than their raft address, such as a proxy in between; the others
 still dial what they are told. --raft-trailing-logs is how many entries
 raft keeps after a snapshot (default 10240): a node further behind, or a
-new one, is sent the snapshot instead.`,
+new one, is sent the snapshot instead.
+
+The log is compacted automatically once a third of it is stale, and only
+once it is at least --compact-min-mib MiB (default 64, as Redis waits for
+64 MB before it rewrites its append-only file): a smaller minimum keeps
+less stale data on disk at the cost of more rewrites of a log whose keys
+are overwritten often.
+
+--cpuprofile file writes a CPU profile of the whole serve, for 'go tool
+pprof'; it is complete once serve has stopped.`,
 	run: runServe,
 }
 
@@ -91,6 +118,8 @@ func runServe(e *env, v *verb, args []string) int {
 	tlsCert := fs.String("tls-cert", "", "serve TLS with the certificate in this PEM `file` (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert, a PEM `file`")
 	noSync := fs.Bool("no-sync", false, "acknowledge writes before they reach stable storage (survives a crash of crabkv, not of the machine)")
+	compactMin := fs.Int("compact-min-mib", serveCompactMinMiB, "compact the log automatically only once it is at least this many `MiB` (and a third stale)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole serve to `file` (go tool pprof), complete once serve stops")
 	cf := clusterFlags(fs)
 	if _, code, ok := e.parse(v, fs, args, 0, 0); !ok {
 		return code
@@ -108,10 +137,27 @@ func runServe(e *env, v *verb, args []string) int {
 			return e.fail(fmt.Errorf("serve: %w", err))
 		}
 	}
+	if *compactMin < 1 || *compactMin > maxCompactMinMiB {
+		return e.usageError(fmt.Sprintf("crabkv serve: --compact-min-mib must be between 1 and %d", maxCompactMinMiB), func(w io.Writer) {
+			_, _ = fmt.Fprintf(w, "%s\nRun 'crabkv help serve' for details.\n", synopsis(v)) // best effort
+		})
+	}
+	policy := compact.Policy{MinLogBytes: int64(*compactMin) << 20}
 	if err := cf.check(*noSync); err != nil {
 		return e.usageError("crabkv serve: "+err.Error(), func(w io.Writer) {
 			_, _ = fmt.Fprintf(w, "%s\nRun 'crabkv help serve' for details.\n", synopsis(v)) // best effort
 		})
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return e.fail(fmt.Errorf("serve: --cpuprofile: %w", err))
+		}
+		defer func() {
+			if err := stopProfile(); err != nil {
+				_, _ = fmt.Fprintf(e.stderr, "crabkv: --cpuprofile: %v\n", err) // the serve itself went well
+			}
+		}()
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	// The client listener comes first: a cluster node advertises its
@@ -125,10 +171,10 @@ func runServe(e *env, v *verb, args []string) int {
 		closeDB func(code int) int
 	)
 	if cf.enabled {
-		store, closeDB, err = e.openClusterNode(cf, ln.Addr().String(), *pass, logger)
+		store, closeDB, err = e.openClusterNode(cf, ln.Addr().String(), *pass, policy, logger)
 	} else {
 		var db *kv.DB
-		if db, err = e.openWith(&kv.Options{NoSync: *noSync}); err == nil {
+		if db, err = e.openWith(&kv.Options{NoSync: *noSync, Compaction: policy}); err == nil {
 			store, closeDB = server.NewDBStore(db), func(code int) int { return e.closeDB(db, code) }
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/crabkv/crabkv/cluster"
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/server"
 )
 
@@ -80,7 +82,7 @@ func parseRaftDial(s string) (map[string]string, error) {
 // openClusterNode opens the node in the data directory, joins it to a
 // cluster if --join says so, and returns it as a server store with the
 // function that closes it.
-func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string, logger *slog.Logger) (server.Store, func(int) int, error) {
+func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string, policy compact.Policy, logger *slog.Logger) (server.Store, func(int) int, error) {
 	// The client address is advertised to the other nodes, which send
 	// clients there.
 	if host, _, err := net.SplitHostPort(clientAddr); err != nil || net.ParseIP(host).IsUnspecified() {
@@ -96,8 +98,8 @@ func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string
 	}
 	node, err := cluster.Open(cluster.Config{
 		ID: cf.nodeID, RaftAddr: cf.raftAddr, Dir: dir, Bootstrap: cf.bootstrap, Dial: dial,
-		TrailingLogs: cf.trailing,
-		Log:          e.stderr, LogLevel: "warn",
+		TrailingLogs: cf.trailing, KV: &kv.Options{Compaction: policy},
+		Log: e.stderr, LogLevel: "warn",
 	})
 	if err != nil {
 		return nil, nil, err

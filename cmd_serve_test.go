@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"io"
 	"net"
@@ -201,5 +202,112 @@ func TestServeRefusesBusyAddress(t *testing.T) {
 	})
 	if code != exitError || !strings.Contains(stderr.String(), "address already in use") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestServeCPUProfile checks that --cpuprofile leaves a CPU profile of
+// the whole serve (a gzip-compressed pprof file) once serve stops, and
+// that a profile that cannot be created is an error before serving.
+func TestServeCPUProfile(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	addr, stop := startServe(t, t.TempDir(), func(string) string { return "" }, "--cpuprofile", prof)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
+	defer c.Close()
+	for i := range 100 {
+		if err := c.Set(ctx, "k"+strconv.Itoa(i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(prof); err != nil {
+		t.Fatalf("no profile file while serving: %v", err)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+	f, err := os.Open(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the profile is not gzip: %v", err)
+	}
+	if n, err := io.Copy(io.Discard, zr); err != nil || n == 0 {
+		t.Fatalf("the profile holds %d bytes: %v", n, err)
+	}
+
+	var stderr strings.Builder
+	dir := t.TempDir()
+	code := run([]string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--cpuprofile", filepath.Join(dir, "no", "such", "dir", "cpu.pprof")}, &env{
+		stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" },
+	})
+	if code == exitOK || !strings.Contains(stderr.String(), "cpuprofile") {
+		t.Fatalf("serve with an uncreatable profile exited %d: %s", code, stderr.String())
+	}
+}
+
+// TestServeCompactMinMiB checks that serve leaves a log alone below
+// --compact-min-mib (64 MiB unless given), however stale, and compacts it
+// automatically above: a key overwritten for 2.5 MiB stays uncompacted by
+// default and is compacted with --compact-min-mib 1. A value below 1 is a
+// usage error.
+func TestServeCompactMinMiB(t *testing.T) {
+	value := strings.Repeat("v", 64<<10)
+	info := func(ctx context.Context, c *redis.Client) map[string]string {
+		t.Helper()
+		s, err := c.Info(ctx, "crabkv").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, line := range strings.Split(s, "\r\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	overwrite := func(extra ...string) (*redis.Client, context.Context, func() int) {
+		addr, stop := startServe(t, t.TempDir(), func(string) string { return "" }, extra...)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		t.Cleanup(cancel)
+		c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
+		t.Cleanup(func() { c.Close() })
+		for range 40 {
+			if err := c.Set(ctx, "hot", value, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c, ctx, stop
+	}
+
+	c, ctx, stop := overwrite()
+	if m := info(ctx, c); m["compactions"] != "0" || m["compacting"] != "0" {
+		t.Fatalf("a 2.5 MiB log was compacted under the default minimum: %v", m)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	c, ctx, stop = overwrite("--compact-min-mib", "1")
+	for m := info(ctx, c); m["compactions"] == "0"; m = info(ctx, c) {
+		if ctx.Err() != nil {
+			t.Fatalf("no compaction of a 2.5 MiB stale log with --compact-min-mib 1: %v", m)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	var stderr strings.Builder
+	code := run([]string{"serve", "--dir", t.TempDir(), "--addr", "127.0.0.1:0", "--compact-min-mib", "0"}, &env{
+		stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" },
+	})
+	if code == exitOK || !strings.Contains(stderr.String(), "--compact-min-mib") {
+		t.Fatalf("serve --compact-min-mib 0 exited %d: %s", code, stderr.String())
 	}
 }

@@ -217,14 +217,10 @@ func (c *client) expire(args [][]byte) {
 	key := args[1]
 	defer c.s.keys.lock(key)()
 	if cond != 0 {
-		old, err := c.s.db.ExpiresAt(Read{Fresh: true}, key)
+		old, at, err := c.expiries(key, n*int64(unit), absolute)
 		if err != nil {
 			c.expireReply(err)
 			return
-		}
-		at := time.Unix(0, n*int64(unit))
-		if !absolute {
-			at = time.Now().Add(time.Duration(n) * unit)
 		}
 		if !cond.holds(old, at) {
 			c.integer(0)
@@ -237,6 +233,24 @@ func (c *client) expire(args [][]byte) {
 		err = c.s.db.Expire(key, time.Duration(n)*unit)
 	}
 	c.expireReply(err)
+}
+
+// expiries returns key's expiry (the zero time for none) and the one
+// EXPIRE would give it, ns from now or, if absolute, at ns Unix time, on
+// one time line so that holds can compare them. A relative time is
+// compared with the time the key has left by the store's clock (its TTL),
+// never the machine's: the write that follows adds ns to the store's
+// clock, which may be a test's or a cluster leader's.
+func (c *client) expiries(key []byte, ns int64, absolute bool) (old, at time.Time, err error) {
+	if absolute {
+		old, err = c.s.db.ExpiresAt(Read{Fresh: true}, key)
+		return old, time.Unix(0, ns), err
+	}
+	left, err := c.s.db.TTL(Read{Fresh: true}, key)
+	if err != nil || left < 0 {
+		return time.Time{}, time.Unix(0, ns), err
+	}
+	return time.Unix(0, int64(left)), time.Unix(0, ns), nil
 }
 
 // expireReply answers EXPIRE after a write, or a read, that gave err.

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/crabkv/crabkv/kv"
 )
 
 // SET's expiry options and the TTL commands behave as Redis's do, through
@@ -220,4 +222,49 @@ func TestExpireOptions(t *testing.T) {
 	// Options repeat harmlessly, as in Redis.
 	mustInt(1, "EXPIRE", "v", "50", "LT", "LT", "XX")
 	mustInt(50, "TTL", "v")
+}
+
+// EXPIRE's GT and LT with a relative time compare the new expiry with the
+// key's by the store's clock, the one the write goes by, not the
+// machine's: on a store whose clock runs a year behind or ahead, a
+// shorter TTL is still earlier and a longer one later.
+func TestExpireConditionUsesStoreClock(t *testing.T) {
+	for _, skew := range []time.Duration{-365 * 24 * time.Hour, 365 * 24 * time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			now := time.Now().Add(skew)
+			db, err := kv.Open(t.TempDir(), &kv.Options{NoSync: true, Clock: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := db.Close(); err != nil {
+					t.Errorf("close: %v", err)
+				}
+			})
+			_, addr := serveDB(t, db, Options{})
+			c := dialClient(t, addr)
+			ctx := testCtx(t)
+			mustInt := func(want int64, args ...any) {
+				t.Helper()
+				got, err := c.Do(ctx, args...).Int64()
+				if err != nil || got != want {
+					t.Fatalf("%v = %d, %v; want %d", args, got, err, want)
+				}
+			}
+			if err := c.Set(ctx, "k", "v", 100*time.Second).Err(); err != nil {
+				t.Fatal(err)
+			}
+			mustInt(0, "EXPIRE", "k", "50", "GT")
+			mustInt(0, "PEXPIRE", "k", "200000", "LT")
+			mustInt(100, "TTL", "k")
+			mustInt(1, "EXPIRE", "k", "200", "GT")
+			mustInt(200, "TTL", "k")
+			mustInt(1, "PEXPIRE", "k", "50000", "LT")
+			mustInt(50, "TTL", "k")
+			// A time not in the future by the store's clock deletes the key
+			// when LT holds.
+			mustInt(1, "EXPIRE", "k", "0", "LT")
+			mustInt(-2, "TTL", "k")
+		})
+	}
 }
