@@ -11,29 +11,35 @@ import (
 
 // Large records stay out of the log's map.
 //
-// A NoSync writer copies a small record into its shared map of the log,
-// which costs no system call; but every page written that way stays mapped
-// into the process and counts in its resident memory, and the first write
-// to each page is a page fault (some 30 µs of CPU on ext4 over fallocated
-// space, on a virtual machine). So a record of largeRecord bytes or more is
+// A NoSync writer copies a record into its shared map of the log, which
+// costs no system call; but every page written that way stays mapped into
+// the process and counts in its resident memory, and the first write to
+// each page is a page fault. So a record of largeRecord bytes or more is
 // written with pwrite instead, which copies into the page cache without
 // mapping anything (see DB.appendLocked): a fill of large values then keeps
-// its resident memory flat.
+// its resident memory flat, and runs several times faster.
 //
 // What is not mapped must not be read through the map either: the first
-// read of each such page would be a fault of several µs, which costs a
-// random read of a 4 KiB value several times what the read itself does.
-// So readers take a record of largeRecord bytes or more with pread: the
-// index knows each record's size (slot.size), and a lookup reads the whole
-// record in one pread when it compares the key (recordReader), so that the
-// key check and the value cost one system call and no fault. Records
-// below largeRecord, which share pages by the dozen, are still written and
-// read through the map.
+// read of each such page would be a fault. So readers take a record of
+// largeRecord bytes or more with pread: the index knows each record's size
+// (slot.size), and a lookup reads the whole record in one pread when it
+// compares the key (recordReader), so that the key check and the value
+// cost one system call and no fault.
+//
+// The price is the read. On a virtual machine where a system call costs
+// microseconds, a pread takes more CPU than a copy out of pages the writer
+// left mapped, at every size: a View right after a fill cost 5–9 µs of
+// CPU against 1.5 at 4 KiB, 23–25 against 8–12 at 64 KiB, 47–54 against
+// 32–37 at 256 KiB (three interleaved pairs, load average 11 to 15). So
+// small and mid-size records, whose reads that would slow several times,
+// stay in the map; only from largeRecord on, where the copy is a larger
+// part of a read's cost and a fill's pages are most of its memory, are
+// records kept out of it.
 //
 // Both paths see the same bytes whichever wrote them, as the page cache is
 // one: writer and reader need not agree on the size, only choose the
 // cheaper path most of the time.
-const largeRecord = 1 << 10
+const largeRecord = 32 << 10
 
 // recordPoolMax is the largest buffer a read leaves in a pool for the
 // next: a larger record is read into a buffer of its own, so that one

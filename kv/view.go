@@ -11,8 +11,9 @@ import (
 )
 
 // logView is the log as a reader sees it: the open file and, where the
-// system has them, a memory map of it. Reads come from the map without a
-// system call; without one they use ReadAt.
+// system has them, a memory map of it. Small records are read from the
+// map without a system call, large ones with one pread (see largeRecord);
+// without a map every read uses ReadAt.
 type logView struct {
 	f File
 	m *mapping

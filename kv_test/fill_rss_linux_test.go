@@ -146,14 +146,14 @@ func readRSSValues(t *testing.T, db *kv.DB, size int) {
 	}
 }
 
-// TestFillLargeValuesRSS fills with values of 64 KiB and of 4 KiB, which
+// TestFillLargeValuesRSS fills with values of 64 KiB and of 32 KiB, which
 // the engine writes with pwrite and reads with pread, neither through its
 // map of the log.
 func TestFillLargeValuesRSS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills 64 MiB twice")
 	}
-	for _, size := range []int{64 << 10, 4 << 10} {
+	for _, size := range []int{64 << 10, 32 << 10} {
 		t.Run(fmt.Sprintf("value=%d", size), func(t *testing.T) { fillRSS(t, size) })
 	}
 }

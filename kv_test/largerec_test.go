@@ -17,8 +17,8 @@ import (
 	"github.com/crabkv/crabkv/walfmt"
 )
 
-// A store writes records below a KiB through its map of the log and larger
-// ones with pwrite, and reads them back the same two ways. These tests mix
+// A store writes records below 32 KiB through its map of the log and
+// larger ones with pwrite, and reads them back the same two ways. These tests mix
 // both sizes, and sizes on either side of the boundary, and check every
 // way of reading a value against a model: Get, View, ReadValueAt, Entry
 // and Scan, after writes, a compaction, a reopen and on a follower.
@@ -26,17 +26,17 @@ import (
 // largeModel is what the store should hold: each key's value.
 type largeModel map[string][]byte
 
-// largeValueSize draws a value size: small, near a KiB (the record size
-// from which the store keeps records out of its map), 4 KiB, 64 KiB and
-// now and then one larger than the buffers readers keep for reuse.
+// largeValueSize draws a value size: small, 4 KiB, near 32 KiB (the
+// record size from which the store keeps records out of its map), 64 KiB
+// and now and then one larger than the buffers readers keep for reuse.
 func largeValueSize(rng *rand.Rand) int {
 	switch r := rng.IntN(20); {
 	case r < 6:
 		return rng.IntN(200)
-	case r < 12:
-		return 940 + rng.IntN(120)
-	case r < 15:
+	case r < 9:
 		return 4 << 10
+	case r < 14:
+		return 32<<10 - 300 + rng.IntN(600)
 	case r < 19:
 		return 64<<10 + rng.IntN(100)
 	default:
