@@ -32,6 +32,9 @@ const movedOff = math.MaxUint64
 // keySource reads the key of the record at off, for the index to compare.
 type keySource interface {
 	keyAt(off int64) ([]byte, error)
+	// keyOf is keyAt for a record the index holds: knowing its size, it
+	// may read it without touching the log's map (see largeRecord).
+	keyOf(s slot) ([]byte, error)
 	// checkRecord verifies the checksum of the record of size bytes at off
 	// unless it is known to be sound. A probe calls it before it passes
 	// over a record whose hash matches but whose key differs: damage in
@@ -195,7 +198,7 @@ func (x *index) findIn(t []slot, mask uint32, key []byte, h uint32, src keySourc
 			i = (i + 1) & mask
 			continue
 		}
-		k, err := src.keyAt(int64(s.off))
+		k, err := src.keyOf(*s)
 		if err != nil {
 			return -1, err
 		}

@@ -15,6 +15,7 @@ type memKeys [][]byte
 
 func (m *memKeys) keyAt(off int64) ([]byte, error) { return (*m)[off-1], nil }
 
+func (m *memKeys) keyOf(s slot) ([]byte, error) { return m.keyAt(int64(s.off)) }
 func (m *memKeys) checkRecord(int64, int) error { return nil }
 
 func (m *memKeys) add(k string) int64 {

@@ -23,11 +23,19 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	if err := db.readableMuLocked(); err != nil {
 		return nil, err
 	}
-	s, _, err := db.liveMuLocked(key)
+	// A large record is read whole, into a buffer of its own, when its
+	// key is compared: its value is returned from there, not copied.
+	r := getReader(db.viewMuLocked(), maxRecord, true)
+	defer putReader(r)
+	s, _, err := db.liveViaMuLocked(key, r)
 	if err != nil {
 		return nil, err
 	}
-	return db.viewMuLocked().value(s)
+	v := db.viewMuLocked() // after the lookup, which may let mu go
+	if rec := r.held(s); rec != nil {
+		return v.heldValue(rec, int64(s.off))
+	}
+	return v.value(s)
 }
 
 // Entry describes where a key's live record sits in the log. For a key a
@@ -67,7 +75,7 @@ func (db *DB) Entry(key []byte) (Entry, error) {
 	if err := v.checkRecord(int64(s.off), int(s.size)); err != nil {
 		return Entry{}, err
 	}
-	h, err := v.header(int64(s.off))
+	h, err := v.headerOf(s)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -182,11 +190,18 @@ func (db *DB) ReadValueAt(key []byte, p []byte, off int64) (n int, size int, err
 	if err := db.readableMuLocked(); err != nil {
 		return 0, 0, err
 	}
-	s, _, err := db.liveMuLocked(key)
+	r := getReader(db.viewMuLocked(), recordPoolMax, false)
+	defer putReader(r)
+	s, _, err := db.liveViaMuLocked(key, r)
 	if err != nil {
 		return 0, 0, err
 	}
-	n, size, err = db.viewMuLocked().valueAt(s, p, off)
+	v := db.viewMuLocked()
+	if rec := r.held(s); rec != nil {
+		n, size, err = v.heldValueAt(rec, int64(s.off), p, off)
+	} else {
+		n, size, err = v.valueAt(s, p, off)
+	}
 	if err == nil && n < len(p) {
 		err = io.EOF
 	}

@@ -179,7 +179,7 @@ func TestReadValueAtAllocs(t *testing.T) {
 			measure("large") // fill the buffer pool
 			a, _ := measure("small")
 			b, bytes := measure("large")
-			if b > a {
+			if b > a && !raceEnabled {
 				t.Errorf("mapped %v: %v allocations for an 8 MiB value, %v for 4 KiB", mapped, b, a)
 			}
 			// A copy of the value would be 8 MiB a read.

@@ -47,12 +47,18 @@ func (db *DB) rebuildDamagedRLocked() error {
 // finds its hint damaged. The caller holds mu shared; it is let go and
 // taken again during a rebuild.
 func (db *DB) lookupMuLocked(key []byte) (slot, bool, error) {
-	s, ok, err := db.mu.index.get(key, db.viewMuLocked())
+	return db.lookupViaMuLocked(key, db.viewMuLocked())
+}
+
+// lookupViaMuLocked is lookupMuLocked reading keys through src, a reader
+// of the store's log view.
+func (db *DB) lookupViaMuLocked(key []byte, src keySource) (slot, bool, error) {
+	s, ok, err := db.mu.index.get(key, src)
 	if errors.Is(err, errHintDamaged) {
 		if err := db.rebuildDamagedRLocked(); err != nil {
 			return slot{}, false, err
 		}
-		s, ok, err = db.mu.index.get(key, db.viewMuLocked())
+		s, ok, err = db.mu.index.get(key, src)
 	}
 	return s, ok, err
 }

@@ -139,7 +139,13 @@ func (db *DB) ExpiresAt(key []byte) (time.Time, error) {
 // ErrNotFound when it is absent. The caller holds mu shared, which
 // lookupMuLocked may let go and take again.
 func (db *DB) liveMuLocked(key []byte) (slot, bool, error) {
-	s, ok, err := db.lookupMuLocked(key)
+	return db.liveViaMuLocked(key, db.viewMuLocked())
+}
+
+// liveViaMuLocked is liveMuLocked reading keys through src, a reader of
+// the store's log view (see recordReader).
+func (db *DB) liveViaMuLocked(key []byte, src keySource) (slot, bool, error) {
+	s, ok, err := db.lookupViaMuLocked(key, src)
 	if err != nil {
 		return slot{}, false, err
 	}

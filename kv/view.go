@@ -11,8 +11,9 @@ import (
 )
 
 // logView is the log as a reader sees it: the open file and, where the
-// system has them, a memory map of it. Reads come from the map without a
-// system call; without one they use ReadAt.
+// system has them, a memory map of it. Small records are read from the
+// map without a system call, large ones with one pread (see largeRecord);
+// without a map every read uses ReadAt.
 type logView struct {
 	f File
 	m *mapping
@@ -163,26 +164,22 @@ func (v *logView) decodedAt(s slot, p []byte, off int64) (int, int, error) {
 }
 
 // recordBytes returns the bytes of the record s points to: from the map,
-// or read into *bp. They are valid until the read lock or *bp is let go.
+// or read into *bp (into a buffer of their own past recordPoolMax). A
+// large record is read, not taken from the map, when there is a bp (see
+// largeRecord). They are valid until the read lock or *bp is let go.
 func (v *logView) recordBytes(s slot, bp *[]byte) ([]byte, error) {
 	off, size := int64(s.off), int(s.size)
 	if size > maxRecord || off < walfmt.HeaderSizeV1 {
 		return nil, fmt.Errorf("kv: %s: index holds an impossible record at offset %d: %w", v.path, off, walfmt.ErrCorrupt)
 	}
-	if v.m != nil {
+	if v.m != nil && (bp == nil || !large(s)) {
 		if off > v.end-int64(size) {
 			return nil, fmt.Errorf("kv: %s: index points past the log at offset %d: %w", v.path, off, walfmt.ErrCorrupt)
 		}
 		return v.m.data[off : off+int64(size)], nil
 	}
-	if cap(*bp) < size {
-		*bp = make([]byte, size)
-	}
-	b := (*bp)[:size]
-	if _, err := v.f.ReadAt(b, off); err != nil {
-		return nil, fmt.Errorf("kv: read %s at offset %d: %w", v.path, off, err)
-	}
-	return b, nil
+	r := recordReader{v: v, max: maxRecord, bp: bp}
+	return r.read(s)
 }
 
 // locateCorruption fills in where a record that failed to decode sits.
@@ -210,12 +207,12 @@ var streamBufs = sync.Pool{New: func() any {
 
 // valueAt copies the value of the record s points to, from offset off,
 // into p, after verifying the record's checksum, and returns how many
-// bytes it copied and the value's size. With a map it checksums the
-// record in place; without one it reads the record through a buffer of
-// streamChunk bytes. Either way it allocates nothing in proportion to
+// bytes it copied and the value's size. With a map it checksums a small
+// record in place; it reads a large one, or any without a map, through a
+// buffer of streamChunk bytes. Either way it allocates nothing in proportion to
 // the value.
 func (v *logView) valueAt(s slot, p []byte, off int64) (int, int, error) {
-	if v.m != nil {
+	if v.m != nil && !large(s) {
 		b, err := v.recordBytes(s, nil)
 		if err != nil {
 			return 0, 0, err

@@ -397,22 +397,14 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 	if end > db.alloc {
 		db.reserveLocked(end)
 	}
-	// A NoSync append into reserved space is a copy into the shared map:
-	// the kernel owns those pages, so the record survives a crash of the
-	// process as a written one would, without a system call. Only NoSync
-	// writers may: they publish, and so remap, under wmu, which we hold.
-	//
-	// The pages written stay mapped, and count in the process's resident
-	// memory (as shared file pages, which the kernel may reclaim), so a
-	// fill of large values shows a resident size near what it wrote. Reads
-	// of what was written then cost no page fault. Writing large records
-	// with pwrite and dropping the pages behind the writer kept a fill's
-	// resident memory flat and made it faster, but each first read of a
-	// page through the map then took a fault, a few µs on a virtual
-	// machine, which made random reads of 4 KiB values several times
-	// slower: it waits for a read path that takes such records with one
-	// pread, key check included.
-	if m := db.mu.view.m; db.opts.NoSync && m != nil && m.writable && end <= db.alloc && end <= int64(len(m.data)) {
+	// A small NoSync append into reserved space is a copy into the shared
+	// map: the kernel owns those pages, so the record survives a crash of
+	// the process as a written one would, without a system call. Only
+	// NoSync writers may: they publish, and so remap, under wmu, which we
+	// hold. A large record is written with pwrite, which leaves nothing
+	// mapped into the process, and readers take it with pread (see
+	// largeRecord).
+	if m := db.mu.view.m; db.opts.NoSync && len(rec) < largeRecord && m != nil && m.writable && end <= db.alloc && end <= int64(len(m.data)) {
 		copy(m.data[off:end], rec)
 		db.tail = end
 		return nil

@@ -1,16 +1,13 @@
 package kv
 
-import (
-	"github.com/crabkv/crabkv/walfmt"
-)
-
 // View calls fn with key's value where it lies, without copying it, or
 // returns ErrNotFound; it returns fn's error. The record's checksum is
 // verified first, as Get does: damage is reported, never passed to fn.
 //
 // The value is valid only while fn runs and must not be modified: it is
-// the store's memory map of its log where there is one (else a buffer the
-// next read reuses). It stays valid for all of fn, whatever the writers
+// the store's memory map of its log for a small record, or a buffer the
+// next read reuses for a large one (see largeRecord) and where there is no
+// map. It stays valid for all of fn, whatever the writers
 // and a compaction do meanwhile: View holds the readers' lock, shared,
 // until fn returns, and the log's map is only replaced or released — by
 // a remap as the log grows, or by a compaction's swap to the new log —
@@ -27,10 +24,10 @@ import (
 // which faults, must become an error rather than end the program, which
 // no guard could promise while fn runs (see followFile).
 //
-// For large values, View saves Get's allocation and copy; the checksum,
-// at several GB/s, is what remains of the cost. The map is left with the
-// kernel's default readahead: a random read of a large value wants the
-// pages after its first, and small records share pages anyway.
+// For large values, View saves Get's allocation: the record is read with
+// one pread into a pooled buffer, key check included, and checksummed
+// there. Small records are read where they lie in the map, which is left
+// with the kernel's default readahead, as they share pages anyway.
 func (db *DB) View(key []byte, fn func(value []byte) error) error {
 	if len(key) == 0 {
 		return ErrEmptyKey
@@ -40,29 +37,24 @@ func (db *DB) View(key []byte, fn func(value []byte) error) error {
 	if err := db.readableMuLocked(); err != nil {
 		return err
 	}
-	s, _, err := db.liveMuLocked(key)
+	r := getReader(db.viewMuLocked(), maxRecord, false)
+	defer putReader(r)
+	s, _, err := db.liveViaMuLocked(key, r)
 	if err != nil {
 		return err
 	}
 	v := db.viewMuLocked()
-	bp := recordBufs.Get().(*[]byte)
-	defer recordBufs.Put(bp)
-	b, err := v.recordBytes(s, bp)
+	b := r.held(s)
+	if b == nil {
+		if b, err = v.recordBytes(s, r.bp); err != nil {
+			return err
+		}
+	}
+	// An encoded value is decoded into a buffer of its own: only a raw
+	// one can be read where it lies.
+	val, err := v.heldValue(b, int64(s.off))
 	if err != nil {
 		return err
 	}
-	val, err := walfmt.Value(b)
-	if err != nil {
-		return locateCorruption(err, v.path, int64(s.off))
-	}
-	if id := walfmt.ValueCodec(b); id != 0 {
-		// An encoded value is decoded into a buffer of its own: only a
-		// raw one can be read where it lies.
-		out, err := decodeValue(nil, id, val)
-		if err != nil {
-			return v.codecError(err, int64(s.off))
-		}
-		val = out
-	}
-	return fn(val[:len(val):len(val)])
+	return fn(val)
 }
