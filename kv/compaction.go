@@ -99,7 +99,7 @@ func (db *DB) compact(ctx context.Context) error {
 	db.cmu.Unlock()
 	db.events.publish(CompactionEvent{
 		Kind: CompactionFinished, OldSize: res.oldSize, NewSize: res.newSize,
-		Duration: took, Kept: res.Kept, Dropped: res.Dropped,
+		Duration: took, Held: res.held, Kept: res.Kept, Dropped: res.Dropped,
 		Done: before.size, Total: before.size,
 	})
 	return nil
@@ -112,6 +112,8 @@ type swapResult struct {
 	// installed is true once the new log is the store's log, even if a
 	// later step failed: its file must then stay open and in place.
 	installed bool
+	// held is how long the swap held wmu, the writers' lock.
+	held time.Duration
 }
 
 // rewrite copies the live records of the first end bytes of the log into a
@@ -280,7 +282,9 @@ func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, e
 		return fail(err)
 	}
 	db.wmu.Lock()
+	locked := time.Now()
 	out, replaced, renamed, err := db.swapLocked(ctx, tc, tmp, old, idx, end, res, hinted, tmpAlloc)
+	out.held = time.Since(locked)
 	db.wmu.Unlock()
 	db.releaseRetired()
 	if replaced && err == nil && db.opts.NoSync {
