@@ -41,9 +41,10 @@ func CompactionSpecs(n int) []Spec {
 
 // compaction runs a compaction workload. Reported (Extra): the live MiB/s
 // the compaction wrote, its CPU seconds, the probe's MiB/s and the ratio
-// of the two; with writers, the time beside them over the time alone, the
-// longest Put during the compaction and the longest in a span as long
-// before it, without it.
+// of the two, and how long its swap held writers out; with writers, the
+// time beside them over the time alone, the longest Put during the
+// compaction, the longest in a span as long before it, without it, and
+// how long the swap beside them held them out.
 func (r *runner) compaction(res *Result) error {
 	if r.engine != "crabkv" {
 		return fmt.Errorf("compaction: CrabKv only")
@@ -66,12 +67,13 @@ func (r *runner) compaction(res *Result) error {
 	if db, err = kv.Open(r.dir, opts); err != nil {
 		return err
 	}
-	beside, maxPut, maxIdle, err := r.compactBesideWriters(db, alone)
+	beside, held, maxPut, maxIdle, err := r.compactBesideWriters(db, alone)
 	res.Values[r.spec.ID] = float64(beside.Microseconds()) / 1000
 	res.Extra["alone_ms"] = float64(alone.Microseconds()) / 1000
 	res.Extra["beside_over_alone"] = beside.Seconds() / alone.Seconds()
 	res.Extra["max_put_ms"] = float64(maxPut.Microseconds()) / 1000
 	res.Extra["max_put_idle_ms"] = float64(maxIdle.Microseconds()) / 1000
+	res.Extra["held_ms"] = float64(held.Microseconds()) / 1000
 	return errors.Join(err, db.Close())
 }
 
@@ -105,7 +107,8 @@ func (r *runner) timeCompact(db *kv.DB, res *Result) (time.Duration, error) {
 	before := db.Stats()
 	cpu0 := cpuTime()
 	start := time.Now()
-	if err := db.Compact(); err != nil {
+	held, err := compactHeld(db)
+	if err != nil {
 		return 0, err
 	}
 	took := time.Since(start)
@@ -122,6 +125,7 @@ func (r *runner) timeCompact(db *kv.DB, res *Result) (time.Duration, error) {
 		"log_mib": float64(before.LogBytes) / (1 << 20), "live_mib": mib,
 		"live_mib_s": mib / took.Seconds(), "cpu_s": cpu.Seconds(),
 		"disk_mib_s": mib / probe.Seconds(), "ratio": probe.Seconds() / took.Seconds(),
+		"held_ms": float64(held.Microseconds()) / 1000,
 	}
 	return took, nil
 }
@@ -132,7 +136,7 @@ func (r *runner) timeCompact(db *kv.DB, res *Result) (time.Duration, error) {
 // time, the longest Put that overlapped it, and the longest Put of the
 // span without it: the disk's own fdatasync times, which the first is to
 // be read against.
-func (r *runner) compactBesideWriters(db *kv.DB, alone time.Duration) (took, maxPut, maxIdle time.Duration, err error) {
+func (r *runner) compactBesideWriters(db *kv.DB, alone time.Duration) (took, held, maxPut, maxIdle time.Duration, err error) {
 	var (
 		stop  atomic.Bool
 		mu    sync.Mutex
@@ -166,7 +170,7 @@ func (r *runner) compactBesideWriters(db *kv.DB, alone time.Duration) (took, max
 	idle := time.Now()
 	time.Sleep(alone)
 	start := time.Now()
-	err = db.Compact()
+	held, err = compactHeld(db)
 	took = time.Since(start)
 	end := time.Now()
 	stop.Store(true)
@@ -179,7 +183,22 @@ func (r *runner) compactBesideWriters(db *kv.DB, alone time.Duration) (took, max
 			maxPut = max(maxPut, p.took)
 		}
 	}
-	return took, maxPut, maxIdle, errors.Join(err, first)
+	return took, held, maxPut, maxIdle, errors.Join(err, first)
+}
+
+// compactHeld runs db.Compact and returns how long it held writers out,
+// from its Finished event.
+func compactHeld(db *kv.DB) (time.Duration, error) {
+	events, cancel := db.Subscribe()
+	err := db.Compact()
+	cancel()
+	var held time.Duration
+	for ev := range events { // Compact returned: its Finished is queued
+		if ev.Kind == kv.CompactionFinished {
+			held = ev.Held
+		}
+	}
+	return held, err
 }
 
 // timedPut is when a Put began and how long it took.
