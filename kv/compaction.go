@@ -99,7 +99,7 @@ func (db *DB) compact(ctx context.Context) error {
 	db.cmu.Unlock()
 	db.events.publish(CompactionEvent{
 		Kind: CompactionFinished, OldSize: res.oldSize, NewSize: res.newSize,
-		Duration: took, Kept: res.Kept, Dropped: res.Dropped,
+		Duration: took, Held: res.held, Kept: res.Kept, Dropped: res.Dropped,
 		Done: before.size, Total: before.size,
 	})
 	return nil
@@ -112,6 +112,8 @@ type swapResult struct {
 	// installed is true once the new log is the store's log, even if a
 	// later step failed: its file must then stay open and in place.
 	installed bool
+	// held is how long the swap held wmu, the writers' lock.
+	held time.Duration
 }
 
 // rewrite copies the live records of the first end bytes of the log into a
@@ -168,7 +170,9 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	if db.hasRecordMeta() {
 		keep = liveMeta
 	}
-	dst := io.NewOffsetWriter(tmp, 0)
+	// The new log goes to the disk as it is written (see writeback).
+	wb := newWriteback(tmp, 0)
+	dst := &pacedWriter{w: tmp, wb: wb}
 	var res compact.Result
 	if snap.complete {
 		// The snapshot names every live record: copy them in large reads
@@ -202,7 +206,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// syncing a hint costs: the frequent compactions of a small, busy
 	// store skip it, and Close writes one.
 	hinted := res.Bytes >= minCompactionHint && db.saveHint(idx, c, tmp, hintNextName) == nil
-	return db.swap(ctx, tmp, old, idx, c, end, res, hinted)
+	return db.swap(ctx, tmp, old, idx, c, end, res, hinted, wb)
 }
 
 // live reports whether the record at off in the log is key's current
@@ -239,9 +243,9 @@ const maxCatchUpRounds = 8
 // swap copies what writers appended since the rewrite began, in rounds
 // while they keep writing, then holds them out for the last few records,
 // makes the new log durable and puts it in place of the old one.
-func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool) (swapResult, error) {
+func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool, wb *writeback) (swapResult, error) {
 	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
-	tc := newTailCopy(db, tmp, idx, &c)
+	tc := newTailCopy(db, tmp, idx, &c, wb)
 	defer tc.close()
 	var tmpAlloc int64 // end of the space reserved in the new log
 	end, err := db.catchUp(ctx, tc, end)
@@ -278,7 +282,9 @@ func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, e
 		return fail(err)
 	}
 	db.wmu.Lock()
+	locked := time.Now()
 	out, replaced, renamed, err := db.swapLocked(ctx, tc, tmp, old, idx, end, res, hinted, tmpAlloc)
+	out.held = time.Since(locked)
 	db.wmu.Unlock()
 	db.releaseRetired()
 	if replaced && err == nil && db.opts.NoSync {
@@ -499,6 +505,7 @@ type tailCopy struct {
 	view logView
 	out  []byte       // records gathered for the next write
 	recs []pendingRec // the records in out, to apply once written
+	wb   *writeback   // the new log's write-out, paced as the copy goes
 }
 
 // pendingRec is a record gathered in a tailCopy's buffer.
@@ -510,9 +517,9 @@ type pendingRec struct {
 	meta   recMeta
 }
 
-func newTailCopy(db *DB, dst File, idx *index, c *counters) *tailCopy {
+func newTailCopy(db *DB, dst File, idx *index, c *counters, wb *writeback) *tailCopy {
 	return &tailCopy{
-		db: db, dst: dst, idx: idx, c: c,
+		db: db, dst: dst, idx: idx, c: c, wb: wb,
 		view: logView{f: dst, m: mapLog(dst, c.size, false), end: c.size, path: filepath.Join(db.dir, tempName)},
 	}
 }
@@ -614,6 +621,9 @@ func (t *tailCopy) flush(ctx context.Context) error {
 		return err
 	}
 	end := off + int64(len(t.out))
+	if err := t.wb.written(end); err != nil {
+		return err
+	}
 	if t.view.m != nil && end > int64(len(t.view.m.data)) {
 		_ = t.view.m.unmap() // harmless: see mapping.unmap
 		t.view.m = mapLog(t.dst, end, false)

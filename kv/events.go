@@ -45,6 +45,9 @@ type CompactionEvent struct {
 	OldSize, NewSize int64
 	// Duration is how long the compaction took (Finished).
 	Duration time.Duration
+	// Held is how long the compaction held writers out, for its final
+	// swap (Finished): the longest a write waits for it.
+	Held time.Duration
 	// Kept and Dropped count the records copied and discarded (Finished).
 	Kept, Dropped int
 	// Err is why the compaction failed (Failed). The old log stays in use.

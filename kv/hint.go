@@ -292,8 +292,11 @@ func writeHintFile(f File, meta hintMeta, slots []slot) error {
 	}
 	b := slotBytes(slots)
 	at := slotsAt(meta.slots)
-	for off := 0; off < len(b); off += 4 << 20 {
-		if _, err := f.WriteAt(b[off:min(off+4<<20, len(b))], at+int64(off)); err != nil {
+	// Paced, so that the Sync does not hand the disk the whole table at
+	// once for synced writers to queue behind (see writeback).
+	w := &pacedWriter{w: f, off: at, wb: newWriteback(f, at)}
+	for off := 0; off < len(b); off += writebackStep {
+		if _, err := w.Write(b[off:min(off+writebackStep, len(b))]); err != nil {
 			return err
 		}
 	}

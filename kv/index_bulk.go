@@ -8,11 +8,27 @@ import "github.com/crabkv/crabkv/walfmt"
 // instead of at random: a compaction's new index of millions of keys is
 // then built at the speed of memory rather than at one cache miss a key.
 // es is reordered.
+//
+// The table and the sort's scratch are maps advised to use huge pages
+// (allocScratch), as a replay's are: both are written from end to end at
+// once, and a heap allocation of tens of mebibytes costs a page fault
+// every 4 KiB of it, and the garbage collector a cycle.
 func newIndexOf(es []slot, hdr walfmt.FileHeader) *index {
-	x := newIndex(len(es), hdr)
-	for _, s := range sortByHome(es, make([]slot, len(es)), x.mask) {
+	x := newIndex(0, hdr)
+	n := minSlots
+	for n < 2*len(es) {
+		n *= 2
+	}
+	slots, m := allocScratch(n)
+	x.slots, x.mask = slots, uint32(n-1)
+	x.setMapped(m)
+	tmp, tmpMem := allocScratch(len(es))
+	for _, s := range sortByHome(es, tmp, x.mask) {
 		x.place(s)
 	}
+	// Nothing else holds tmp; an unmap fails only as mapping.unmap can,
+	// harmlessly.
+	_ = unmapSlots(tmpMem)
 	x.count = len(es)
 	return x
 }

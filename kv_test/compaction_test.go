@@ -274,6 +274,9 @@ func checkEventSequence(tb testing.TB, events <-chan kv.CompactionEvent) {
 			if ev.NewSize <= 0 || ev.NewSize >= ev.OldSize || ev.Kept == 0 || ev.Dropped == 0 {
 				tb.Fatalf("finished event %+v", ev)
 			}
+			if ev.Held <= 0 || ev.Held > ev.Duration {
+				tb.Fatalf("finished event: writers held out for %v of a %v compaction", ev.Held, ev.Duration)
+			}
 			if len(seq) < 3 {
 				tb.Fatalf("events %v: no progress reported", seq)
 			}

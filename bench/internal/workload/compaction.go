@@ -34,14 +34,17 @@ func CompactionSpecs(n int) []Spec {
 		{ID: "compaction 100B", Kind: KindCompaction, N: n, Threads: 1, CrabOnly: true, Doc: doc},
 		{ID: "compaction 1KiB", Kind: KindCompaction, N: max(1, n/8), Threads: 1, ValueSize: 1 << 10, CrabOnly: true, Doc: doc},
 		{ID: "compaction 100B synced writers", Kind: KindCompaction, N: n, Threads: 1 + compactionWriters, Sync: true, CrabOnly: true,
-			Doc: "the same with sync on, timed once alone and once beside 4 writers that overwrite random keys, each Put fdatasynced"},
+			Doc: "the same with sync on, timed once alone and once beside 4 writers that overwrite random keys, each Put fdatasynced; " +
+				"the writers run as long again before the compaction, for the longest Put without it"},
 	}
 }
 
 // compaction runs a compaction workload. Reported (Extra): the live MiB/s
 // the compaction wrote, its CPU seconds, the probe's MiB/s and the ratio
-// of the two; with writers, the time beside them over the time alone and
-// the longest Put.
+// of the two, and how long its swap held writers out; with writers, the
+// time beside them over the time alone, the longest Put during the
+// compaction, the longest in a span as long before it, without it, and
+// how long the swap beside them held them out.
 func (r *runner) compaction(res *Result) error {
 	if r.engine != "crabkv" {
 		return fmt.Errorf("compaction: CrabKv only")
@@ -64,11 +67,13 @@ func (r *runner) compaction(res *Result) error {
 	if db, err = kv.Open(r.dir, opts); err != nil {
 		return err
 	}
-	beside, maxPut, err := r.compactBesideWriters(db)
+	beside, held, maxPut, maxIdle, err := r.compactBesideWriters(db, alone)
 	res.Values[r.spec.ID] = float64(beside.Microseconds()) / 1000
 	res.Extra["alone_ms"] = float64(alone.Microseconds()) / 1000
 	res.Extra["beside_over_alone"] = beside.Seconds() / alone.Seconds()
 	res.Extra["max_put_ms"] = float64(maxPut.Microseconds()) / 1000
+	res.Extra["max_put_idle_ms"] = float64(maxIdle.Microseconds()) / 1000
+	res.Extra["held_ms"] = float64(held.Microseconds()) / 1000
 	return errors.Join(err, db.Close())
 }
 
@@ -102,7 +107,8 @@ func (r *runner) timeCompact(db *kv.DB, res *Result) (time.Duration, error) {
 	before := db.Stats()
 	cpu0 := cpuTime()
 	start := time.Now()
-	if err := db.Compact(); err != nil {
+	held, err := compactHeld(db)
+	if err != nil {
 		return 0, err
 	}
 	took := time.Since(start)
@@ -119,24 +125,30 @@ func (r *runner) timeCompact(db *kv.DB, res *Result) (time.Duration, error) {
 		"log_mib": float64(before.LogBytes) / (1 << 20), "live_mib": mib,
 		"live_mib_s": mib / took.Seconds(), "cpu_s": cpu.Seconds(),
 		"disk_mib_s": mib / probe.Seconds(), "ratio": probe.Seconds() / took.Seconds(),
+		"held_ms": float64(held.Microseconds()) / 1000,
 	}
 	return took, nil
 }
 
-// compactBesideWriters times db.Compact while compactionWriters writers
-// overwrite random keys, and returns the longest Put.
-func (r *runner) compactBesideWriters(db *kv.DB) (took, maxPut time.Duration, err error) {
+// compactBesideWriters runs compactionWriters writers that overwrite random
+// keys, lets them run alone for a span as long as the compaction alone
+// took, then times db.Compact beside them. It returns the compaction's
+// time, the longest Put that overlapped it, and the longest Put of the
+// span without it: the disk's own fdatasync times, which the first is to
+// be read against.
+func (r *runner) compactBesideWriters(db *kv.DB, alone time.Duration) (took, held, maxPut, maxIdle time.Duration, err error) {
 	var (
 		stop  atomic.Bool
 		mu    sync.Mutex
 		first error
 		wg    sync.WaitGroup
+		puts  []timedPut
 	)
 	for w := range compactionWriters {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(r.seed, uint64(w)+100))
 			var k []byte
-			var worst time.Duration
+			var mine []timedPut
 			for !stop.Load() {
 				i := rng.Uint64N(uint64(r.spec.N))
 				k = keys.Append(k[:0], i)
@@ -147,20 +159,52 @@ func (r *runner) compactBesideWriters(db *kv.DB) (took, maxPut time.Duration, er
 					mu.Unlock()
 					return
 				}
-				worst = max(worst, time.Since(t0))
+				mine = append(mine, timedPut{t0, time.Since(t0)})
 			}
 			mu.Lock()
-			maxPut = max(maxPut, worst)
+			puts = append(puts, mine...)
 			mu.Unlock()
 		})
 	}
 	time.Sleep(200 * time.Millisecond) // the writers at their pace first
+	idle := time.Now()
+	time.Sleep(alone)
 	start := time.Now()
-	err = db.Compact()
+	held, err = compactHeld(db)
 	took = time.Since(start)
+	end := time.Now()
 	stop.Store(true)
 	wg.Wait()
-	return took, maxPut, errors.Join(err, first)
+	for _, p := range puts {
+		switch done := p.start.Add(p.took); {
+		case !p.start.Before(idle) && !done.After(start):
+			maxIdle = max(maxIdle, p.took)
+		case done.After(start) && p.start.Before(end):
+			maxPut = max(maxPut, p.took)
+		}
+	}
+	return took, held, maxPut, maxIdle, errors.Join(err, first)
+}
+
+// compactHeld runs db.Compact and returns how long it held writers out,
+// from its Finished event.
+func compactHeld(db *kv.DB) (time.Duration, error) {
+	events, cancel := db.Subscribe()
+	err := db.Compact()
+	cancel()
+	var held time.Duration
+	for ev := range events { // Compact returned: its Finished is queued
+		if ev.Kind == kv.CompactionFinished {
+			held = ev.Held
+		}
+	}
+	return held, err
+}
+
+// timedPut is when a Put began and how long it took.
+type timedPut struct {
+	start time.Time
+	took  time.Duration
 }
 
 // seqWrite writes n bytes to a new file at path in 1 MiB writes and one
