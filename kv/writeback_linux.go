@@ -14,23 +14,25 @@ func osFileRange(f File) func(off, n int64, wait bool) error {
 	if !ok {
 		return nil
 	}
-	fd := int(of.Fd())
 	return func(off, n int64, wait bool) error {
 		flags := unix.SYNC_FILE_RANGE_WRITE
 		if wait {
 			flags |= unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WAIT_AFTER
 		}
-		for {
-			switch err := unix.SyncFileRange(fd, off, n, flags); err {
-			case nil:
-				return nil
-			case unix.EINTR:
-				continue
-			case unix.ENOSYS, unix.EOPNOTSUPP:
-				return errNoWriteback
-			default:
-				return &os.PathError{Op: "sync_file_range", Path: of.Name(), Err: err}
+		err := withFd(of.File, func(fd int) error {
+			for {
+				if err := unix.SyncFileRange(fd, off, n, flags); err != unix.EINTR {
+					return err
+				}
 			}
+		})
+		switch err {
+		case nil:
+			return nil
+		case unix.ENOSYS, unix.EOPNOTSUPP:
+			return errNoWriteback
+		default:
+			return &os.PathError{Op: "sync_file_range", Path: of.Name(), Err: err}
 		}
 	}
 }
