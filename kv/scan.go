@@ -380,8 +380,11 @@ func (it *Iterator) touchAhead(v *logView) {
 	}
 	// ahead(i) is how far run index i lies ahead of the iterator.
 	ahead := func(i int) int { return (i - it.ri) * dir }
-	if ahead(it.touched) < 0 || ahead(it.lined) < 0 || ahead(it.lined) > ahead(it.touched) {
+	if ahead(it.touched) < 0 || ahead(it.lined) > ahead(it.touched) {
 		it.touched, it.lined = it.ri, it.ri
+	}
+	if ahead(it.lined) < 0 {
+		it.lined = it.ri // the records behind were read already
 	}
 	if ahead(it.touched) >= scanTouchAhead-scanAhead {
 		return
