@@ -399,7 +399,7 @@ func (it *Iterator) touchAhead(v *logView) {
 			continue
 		}
 		off := run[it.lined]
-		if off+walfmt.RecordHeaderSize > uint64(len(data)) {
+		if off >= uint64(len(data)) || uint64(len(data))-off < walfmt.RecordHeaderSize {
 			continue
 		}
 		n := recordSize(data[off : off+walfmt.RecordHeaderSize])
