@@ -46,6 +46,10 @@ type orderSnap struct {
 	runEnd int64    // log bytes the run covers
 	ovl    []ovlEntry
 	end    int64 // log bytes the run and the overlay cover
+	// fence narrows a seek in the run without reading the log
+	// (order_fence.go); nil for a short run, or one whose keys it could
+	// not all read.
+	fence *fence
 }
 
 // ovlEntry is a key put or deleted after a snapshot's run, and the offset
@@ -122,6 +126,8 @@ func (db *DB) orderRound(s *orderSnap) (*orderSnap, error) {
 				return nil, err
 			}
 			fresh = true
+		} else {
+			s.fence = loadedFence(s.run, src, db.isMapped())
 		}
 	}
 	if s.end < end {
@@ -136,6 +142,21 @@ func (db *DB) orderRound(s *orderSnap) (*orderSnap, error) {
 		db.saveOrderInBackground(s, src.f)
 	}
 	return s, err
+}
+
+// loadedFence builds the fence of a run loaded from wal.order, reading
+// its keys through a map of its own where the store maps its log (see
+// privateViewMuLocked), as a merge does.
+func loadedFence(run []uint64, src *logView, mapped bool) *fence {
+	if len(run) < fenceMin {
+		return nil
+	}
+	ms := *src
+	if mapped {
+		ms.m = mapLog(src.f, src.end, false)
+		defer func() { _ = ms.m.unmap() }() // harmless: see mapping.unmap
+	}
+	return buildFence(run, &ms)
 }
 
 // isMapped reports whether the store reads its log through a map.
@@ -221,7 +242,7 @@ func (db *DB) buildRun(idx *index) (*orderSnap, error) {
 	}
 	sortByKey(src, offs)
 	db.ord.sorts.Add(1)
-	return &orderSnap{idx: idx, run: offs, runEnd: end, end: end}, nil
+	return &orderSnap{idx: idx, run: offs, runEnd: end, end: end, fence: buildFence(offs, src)}, nil
 }
 
 // keyOrNil returns the key of the record at off, or nil if it cannot be
@@ -265,7 +286,7 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 			return nil, err
 		}
 	}
-	ns := &orderSnap{idx: s.idx, run: s.run, runEnd: s.runEnd, end: end}
+	ns := &orderSnap{idx: s.idx, run: s.run, runEnd: s.runEnd, end: end, fence: s.fence}
 	ns.ovl = mergeOverlay(s.ovl, latestOps(tail))
 	if len(ns.ovl) > overlayMergeMin && len(ns.ovl) > len(ns.run)/4 {
 		// The run's keys are read through a map of their own where the
@@ -276,6 +297,7 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 			defer func() { _ = ms.m.unmap() }() // harmless: see mapping.unmap
 		}
 		ns.run, ns.runEnd, ns.ovl = mergeRun(ns.run, ns.ovl, &ms), end, nil
+		ns.fence = buildFence(ns.run, &ms)
 	}
 	return ns, nil
 }
@@ -363,7 +385,7 @@ func (db *DB) orderForCompaction(f File, idx *index, end int64, offs []uint64) {
 	defer func() { _ = src.m.unmap() }() // harmless: see mapping.unmap
 	sortByKey(src, offs)
 	db.ord.sorts.Add(1)
-	s := &orderSnap{idx: idx, run: offs, runEnd: end, end: end}
+	s := &orderSnap{idx: idx, run: offs, runEnd: end, end: end, fence: buildFence(offs, src)}
 	db.wmu.Lock()
 	db.ord.next, db.ord.nextLog = s, f
 	db.wmu.Unlock()

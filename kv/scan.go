@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"sort"
+	"sync"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -60,17 +61,21 @@ type Iterator struct {
 	damaged    error
 
 	snap   *orderSnap
-	ri, oi int    // next run and overlay positions in snap
-	placed bool   // ri and oi are positioned in snap
-	rev    bool   // the buffer is read backwards, by Prev
-	last   []byte // the last key read into the buffer; nil before the first
-	seeked []byte // where the next fill starts when last is nil
-	atEnd  bool   // with last nil: the gap is after the last key, not at seeked
-	done   bool   // no key is left in the range, in the buffer's direction
-	chunk  int    // keys the last fill read at most; 0 after a seek
-	err    error
+	ri, oi int // next run and overlay positions in snap
+	// touched and lined are the run positions up to which touchAhead has
+	// touched the records ahead, their first byte and their other lines.
+	touched, lined int
+	placed         bool   // ri and oi are positioned in snap
+	rev            bool   // the buffer is read backwards, by Prev
+	last           []byte // the last key read into the buffer; nil before the first
+	seeked         []byte // where the next fill starts when last is nil
+	atEnd          bool   // with last nil: the gap is after the last key, not at seeked
+	done           bool   // no key is left in the range, in the buffer's direction
+	chunk          int    // keys the last fill read at most; 0 after a seek
+	err            error
 
 	sink byte        // what touchAhead reads, kept so it is not optimized away
+	bufs *scanBufs   // where buf and ents come from and go back to at Close
 	buf  []byte      // keys and values of the chunk
 	ents []scanEntry // the chunk's entries, in buf
 	pos  int         // the current entry, 1-based; 0 before the first
@@ -79,6 +84,16 @@ type Iterator struct {
 
 // scanEntry locates a key and its value in an Iterator's buffer.
 type scanEntry struct{ k, kn, v, vn int }
+
+// scanBufs are an Iterator's buffers, kept in a pool between iterators:
+// a scan that reads a hundred keys would otherwise spend as long growing
+// them as reading the keys.
+type scanBufs struct {
+	buf  []byte
+	ents []scanEntry
+}
+
+var scanBufPool = sync.Pool{New: func() any { return new(scanBufs) }}
 
 // Chunks: a fill reads up to chunk keys or scanChunkBytes bytes of keys
 // and values, whichever comes first, under one hold of mu. The first fill
@@ -184,15 +199,15 @@ func (it *Iterator) advance() bool {
 	return true
 }
 
-// Key returns the current key, valid until the next call of Next, Prev
-// or a seek.
+// Key returns the current key, valid until the next call of Next, Prev,
+// a seek or Close.
 func (it *Iterator) Key() []byte {
 	e := it.ents[it.pos-1]
 	return it.buf[e.k : e.k+e.kn]
 }
 
 // Value returns the current key's value, valid until the next call of
-// Next, Prev or a seek.
+// Next, Prev, a seek or Close.
 func (it *Iterator) Value() []byte {
 	e := it.ents[it.pos-1]
 	return it.buf[e.v : e.v+e.vn]
@@ -213,7 +228,11 @@ func (it *Iterator) Close() error {
 	if it.err == nil {
 		it.err = errIteratorClosed
 	}
-	it.ents, it.buf, it.snap = nil, nil, nil
+	if b := it.bufs; b != nil && cap(it.buf) <= 2*scanChunkBytes {
+		b.buf, b.ents = it.buf[:0], it.ents[:0]
+		scanBufPool.Put(b)
+	}
+	it.ents, it.buf, it.snap, it.bufs = nil, nil, nil, nil
 	return err
 }
 
@@ -232,6 +251,10 @@ func (it *Iterator) All() iter.Seq2[[]byte, []byte] {
 
 // fill reads the next chunk of keys into the buffer.
 func (it *Iterator) fill() {
+	if it.bufs == nil {
+		it.bufs = scanBufPool.Get().(*scanBufs)
+		it.buf, it.ents = it.bufs.buf, it.bufs.ents
+	}
 	it.ents, it.buf = it.ents[:0], it.buf[:0]
 	db := it.db
 	for range 8 { // a round fails only when a compaction swaps the log
@@ -276,6 +299,7 @@ func (it *Iterator) fillMuLocked() {
 			it.position(v)
 		}
 		it.placed = true
+		it.touched, it.lined = it.ri, it.ri
 	}
 	bp := recordBufs.Get().(*[]byte)
 	defer recordBufs.Put(bp)
@@ -306,10 +330,10 @@ func (it *Iterator) fillMuLocked() {
 // candidate returns the next key of the snapshot in the buffer's
 // direction, as nextCandidate and prevCandidate do.
 func (it *Iterator) candidate(v *logView) (key []byte, off uint64, del, ok bool) {
+	it.touchAhead(v)
 	if it.rev {
 		return it.prevCandidate(v)
 	}
-	it.touchAhead(v)
 	return it.nextCandidate(v)
 }
 
@@ -322,25 +346,77 @@ func (it *Iterator) outside(key []byte) bool {
 	return it.hi != nil && bytes.Compare(key, it.hi) >= 0
 }
 
-// scanAhead is how many records of the run touchAhead reads ahead of the
-// one being read, in one burst.
-const scanAhead = 16
+// The run's records lie scattered across the log in write order, so
+// reading each is a cache miss, and a record of more than a few dozen
+// bytes spans more than one cache line. Loads issued together, in a loop
+// that does nothing else, let the processor wait for all of them at once,
+// where the work between two records' reads would have it wait for each in
+// turn. So the iterator keeps the records ahead of it touched, in two
+// stages a burst of scanAhead records at a time:
+//
+//   - the first byte of each record up to scanTouchAhead records ahead,
+//     which brings in its header (and, for short keys, the key);
+//   - for the records touched a burst earlier, whose headers have arrived
+//     by then, every further cache line of the record, up to
+//     scanLineBytes of it (beyond that, the hardware's own prefetcher
+//     follows the copy).
+const (
+	scanAhead      = 16
+	scanTouchAhead = 3 * scanAhead
+	scanLineBytes  = 1 << 10
+)
 
-// touchAhead reads, once every scanAhead records, the first byte of each
-// of the next scanAhead records of the run after those, through the map.
-// The run's records lie scattered across the log in write order, so each
-// is a cache miss; loads issued together, in a loop that does nothing
-// else, let the processor wait for all of them at once, where the work
-// between two records' reads would have it wait for each in turn.
+// touchAhead keeps the records of the run ahead of the iterator, in its
+// direction, touched, as described above, but none past what the chunk
+// being read will take: a short scan reads no more than it uses.
 func (it *Iterator) touchAhead(v *logView) {
 	run := it.snap.run
-	if v.m == nil || it.ri%scanAhead != 0 || it.ri+scanAhead >= len(run) {
+	if v.m == nil {
 		return
 	}
-	var sum byte
+	dir := 1
+	if it.rev {
+		dir = -1
+	}
+	// ahead(i) is how far run index i lies ahead of the iterator.
+	ahead := func(i int) int { return (i - it.ri) * dir }
+	if ahead(it.touched) < 0 || ahead(it.lined) > ahead(it.touched) {
+		it.touched, it.lined = it.ri, it.ri
+	}
+	if ahead(it.lined) < 0 {
+		it.lined = it.ri // the records behind were read already
+	}
+	if ahead(it.touched) >= scanTouchAhead-scanAhead {
+		return
+	}
+	want := min(scanTouchAhead, it.chunk-len(it.ents))
 	data := v.m.data[:v.end]
-	for _, off := range run[it.ri+scanAhead : min(it.ri+2*scanAhead, len(run))] {
-		if off < uint64(len(data)) {
+	var sum byte
+	// The lines after the first, of the records whose first byte was
+	// touched before.
+	for ; ahead(it.lined) < ahead(it.touched); it.lined += dir {
+		if it.lined < 0 || it.lined >= len(run) {
+			continue
+		}
+		off := run[it.lined]
+		if off >= uint64(len(data)) || uint64(len(data))-off < walfmt.RecordHeaderSize {
+			continue
+		}
+		n := recordSize(data[off : off+walfmt.RecordHeaderSize])
+		if n <= 0 {
+			continue // damage: the read reports it
+		}
+		size := min(uint64(n), scanLineBytes, uint64(len(data))-off)
+		for l := uint64(64) - off%64; l < size; l += 64 {
+			sum += data[off+l]
+		}
+	}
+	// The first byte of the next records.
+	for ; ahead(it.touched) < want; it.touched += dir {
+		if it.touched < 0 || it.touched >= len(run) {
+			break
+		}
+		if off := run[it.touched]; off < uint64(len(data)) {
 			sum += data[off]
 		}
 	}
@@ -509,7 +585,7 @@ func (it *Iterator) position(v *logView) {
 		c := bytes.Compare(k, target)
 		return c > 0 || (c == 0 && !after)
 	}
-	it.ri = sort.Search(len(s.run), func(i int) bool { return past(v.keyOrNil(s.run[i])) })
+	it.ri = it.searchRun(v, target, after)
 	it.oi = sort.Search(len(s.ovl), func(i int) bool { return past([]byte(s.ovl[i].key)) })
 }
 
@@ -536,6 +612,6 @@ func (it *Iterator) positionRev(v *logView) {
 		return
 	}
 	before := func(k []byte) bool { return bytes.Compare(k, target) >= 0 }
-	it.ri = sort.Search(len(s.run), func(i int) bool { return before(v.keyOrNil(s.run[i])) }) - 1
+	it.ri = it.searchRun(v, target, false) - 1
 	it.oi = sort.Search(len(s.ovl), func(i int) bool { return before([]byte(s.ovl[i].key)) }) - 1
 }

@@ -1,8 +1,11 @@
+//go:build unix
+
 package kv_test
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 
 	"github.com/crabkv/crabkv/kv"
@@ -27,17 +30,54 @@ func scanBenchStore(b *testing.B, n int) *kv.DB {
 	return db
 }
 
-// BenchmarkScanFull scans a million keys with their values.
+// BenchmarkScanFull scans a million keys with their values. Besides the
+// wall time it reports the process's CPU time per key, which on a busy
+// machine says more.
 func BenchmarkScanFull(b *testing.B) {
 	db := scanBenchStore(b, 1_000_000)
 	b.ResetTimer()
+	cpu, keys := startCPU(b), 0
 	for b.Loop() {
 		n := 0
 		if err := db.Scan(nil, nil, func(k, v []byte) bool { n++; return true }); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(n), "keys/op")
+		keys += n
 	}
+	reportCPUPer(b, cpu, keys, "cpu-ns/key")
+	b.ReportMetric(float64(keys)/float64(b.N), "keys/op")
+}
+
+// BenchmarkScanRange scans ranges of 1% of the key space, holding 1% of
+// a million keys, as a prefix scan would.
+func BenchmarkScanRange(b *testing.B) {
+	db := scanBenchStore(b, 1_000_000)
+	rng := rand.New(rand.NewPCG(5, 6))
+	b.ResetTimer()
+	cpu, keys := startCPU(b), 0
+	for b.Loop() {
+		lo := rng.Uint64N(^uint64(0) - ^uint64(0)/100)
+		err := db.Scan(fmt.Appendf(nil, "%016x", lo), fmt.Appendf(nil, "%016x", lo+^uint64(0)/100), func(k, v []byte) bool {
+			keys++
+			return true
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPUPer(b, cpu, keys, "cpu-ns/key")
+	b.ReportMetric(float64(keys)/float64(b.N), "keys/op")
+}
+
+// reportCPUPer reports the process's CPU time since start per one of n
+// things, as unit.
+func reportCPUPer(b *testing.B, start syscall.Rusage, n int, unit string) {
+	var end syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &end); err != nil {
+		b.Fatal(err)
+	}
+	ns := end.Utime.Nano() + end.Stime.Nano() - start.Utime.Nano() - start.Stime.Nano()
+	b.ReportMetric(float64(ns)/float64(max(n, 1)), unit)
 }
 
 // BenchmarkScanSeek100 seeks to random points of a million keys and reads
@@ -46,10 +86,12 @@ func BenchmarkScanSeek100(b *testing.B) {
 	db := scanBenchStore(b, 1_000_000)
 	rng := rand.New(rand.NewPCG(3, 4))
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for b.Loop() {
 		n := 0
 		if err := db.Scan(fmt.Appendf(nil, "%016x", rng.Uint64()), nil, func(k, v []byte) bool { n++; return n < 100 }); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 }

@@ -78,14 +78,19 @@ func (r *runner) scan(res *Result) error {
 			return errors.Join(err, e.Close())
 		}
 	}
+	cpu0 := cpuSeconds()
 	ops, d, err := r.timedScan(sc)
 	if err != nil {
 		return errors.Join(err, e.Close())
 	}
+	cpu := cpuSeconds() - cpu0
 	res.Seconds = d.Seconds()
 	res.Values[r.spec.ID] = float64(ops) / d.Seconds()
 	st := procStatus()
-	res.Extra = map[string]float64{"rss_anon_bytes": st["RssAnon"], "rss_file_bytes": st["RssFile"]}
+	// The CPU time of the timed part per operation (key or seek): on a
+	// busy machine the wall time mostly measures the scheduler.
+	res.Extra = map[string]float64{"rss_anon_bytes": st["RssAnon"], "rss_file_bytes": st["RssFile"],
+		"cpu_ns_per_op": cpu * 1e9 / float64(max(ops, 1))}
 	return e.Close()
 }
 
