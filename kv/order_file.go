@@ -36,8 +36,9 @@ import (
 // log's last bytes before it tie the file to the very log it describes;
 // anything that does not match — a missing or short file, a bad checksum,
 // another log, an offset outside the covered prefix — makes the first scan
-// sort the keys again. The run only orders keys; whether each is live is
-// asked of the index during every scan, so a run that is older than the
+// sort the keys again. The run holds the keys live at the end of the prefix
+// it covers; what was written after that prefix is read from the log's
+// tail into the snapshot's overlay (order.go), so a run older than the
 // log's end is still right for the prefix it covers. The file is written to
 // a temporary file, synced and renamed into place, so it is whole or absent.
 const (
