@@ -169,17 +169,10 @@ func (r *runner) fillOnly(res *Result) (err error) {
 	}
 	footprint := !r.spec.Sync && r.spec.Threads == 1 && !r.spec.JSON
 	base := heapInUse()
-	e, err := r.open(r.spec.Sync)
+	e, cpu, err := r.timedFill(res)
 	if err != nil {
 		return err
 	}
-	cpu0 := cpuSeconds()
-	d, err := r.fill(e, r.spec.N, r.spec.Threads)
-	if err != nil {
-		return errors.Join(err, e.Close())
-	}
-	cpu := cpuSeconds() - cpu0
-	r.setOps(res, d)
 	if footprint {
 		res.Values[RowHeap] = float64(heapInUse()) - float64(base)
 		st := procStatus()
@@ -203,23 +196,34 @@ func (r *runner) fillOnly(res *Result) (err error) {
 	return nil
 }
 
+// timedFill opens the store, fills N keys with the spec's threads, sets
+// the rate in res and returns the open store and the CPU seconds the fill
+// took. On an error the store is closed.
+func (r *runner) timedFill(res *Result) (engines.Engine, float64, error) {
+	e, err := r.open(r.spec.Sync)
+	if err != nil {
+		return nil, 0, err
+	}
+	cpu0 := cpuSeconds()
+	d, err := r.fill(e, r.spec.N, r.spec.Threads)
+	if err != nil {
+		return nil, 0, errors.Join(err, e.Close())
+	}
+	cpu := cpuSeconds() - cpu0
+	r.setOps(res, d)
+	return e, cpu, nil
+}
+
 // fillLarge times a fill of values of the spec's size and reports the
 // process's peak resident memory (VmHWM) at its end, with RssAnon, RssFile,
 // the Go heap and the CPU time the fill took beside it in the CSV. The peak
 // is the process's own: the child runs nothing before, and the values come
 // from one 1 MiB block, so what it holds past a few MiB is the engine's.
 func (r *runner) fillLarge(res *Result) error {
-	e, err := r.open(r.spec.Sync)
+	e, cpu, err := r.timedFill(res)
 	if err != nil {
 		return err
 	}
-	cpu0 := cpuSeconds()
-	d, err := r.fill(e, r.spec.N, r.spec.Threads)
-	if err != nil {
-		return errors.Join(err, e.Close())
-	}
-	cpu := cpuSeconds() - cpu0
-	r.setOps(res, d)
 	st := procStatus()
 	res.Values[PeakRSSRow(r.spec.ID)] = st["VmHWM"]
 	var ms runtime.MemStats
