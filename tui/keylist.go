@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -276,7 +277,7 @@ func (l KeyList) Shown() ([]string, error) {
 	if keys, ok := l.shownHeld(); ok {
 		return keys, nil
 	}
-	return keysFrom(l.src, l.ranges, "", int(^uint(0)>>1))
+	return keysFrom(l.src, l.ranges, "", math.MaxInt)
 }
 
 // shownHeld returns a copy of the keys the filter lets through if the list

@@ -41,12 +41,11 @@ func (m *Model) withShown(act shownAct) tea.Cmd {
 	if keys, ok := m.list.shownHeld(); ok {
 		return m.actOnShown(act, keys)
 	}
-	src, ranges := m.list.src, m.list.ranges
-	seq, query := m.list.seq, m.list.Query()
+	list := m.list // a copy: the command reads only its source and ranges
 	m.status = infoStatus("reading the keys shown…")
 	return func() tea.Msg {
-		keys, err := keysFrom(src, ranges, "", int(^uint(0)>>1))
-		return shownKeysMsg{act: act, seq: seq, query: query, keys: keys, err: err}
+		keys, err := list.Shown()
+		return shownKeysMsg{act: act, seq: list.seq, query: list.Query(), keys: keys, err: err}
 	}
 }
 
