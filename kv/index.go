@@ -140,13 +140,20 @@ const (
 // newIndex returns an empty index for about keys keys of the log whose
 // header is hdr.
 func newIndex(keys int, hdr walfmt.FileHeader) *index {
+	n := halfFull(keys)
+	x := &index{slots: make([]slot, n), mask: uint32(n - 1)}
+	x.setHashKey(hdr)
+	return x
+}
+
+// halfFull returns the number of slots of a new index for keys keys: the
+// least power of two, minSlots at least, they fill at most half of.
+func halfFull(keys int) int {
 	n := minSlots
 	for n < 2*keys {
 		n *= 2
 	}
-	x := &index{slots: make([]slot, n), mask: uint32(n - 1)}
-	x.setHashKey(hdr)
-	return x
+	return n
 }
 
 // setHashKey keys the index's hash with the hash key of the log it

@@ -14,11 +14,9 @@ import "github.com/crabkv/crabkv/walfmt"
 // once, and a heap allocation of tens of mebibytes costs a page fault
 // every 4 KiB of it, and the garbage collector a cycle.
 func newIndexOf(es []slot, hdr walfmt.FileHeader) *index {
-	x := newIndex(0, hdr)
-	n := minSlots
-	for n < 2*len(es) {
-		n *= 2
-	}
+	x := &index{}
+	x.setHashKey(hdr)
+	n := halfFull(len(es))
 	slots, m := allocScratch(n)
 	x.slots, x.mask = slots, uint32(n-1)
 	x.setMapped(m)
