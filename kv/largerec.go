@@ -302,5 +302,5 @@ func (v *logView) headerOf(s slot) ([walfmt.RecordHeaderSize]byte, error) {
 	if err := v.checkExtent(int64(s.off), int(s.size)); err != nil {
 		return h, err
 	}
-	return h, v.pread(h[:], int64(s.off))
+	return v.readHeader(int64(s.off))
 }

@@ -124,15 +124,11 @@ func (v *logView) value(s slot) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	val, err := walfmt.Value(b)
-	if err != nil {
-		return nil, locateCorruption(err, v.path, int64(s.off))
+	val, err := v.heldValue(b, int64(s.off))
+	if err != nil || walfmt.ValueCodec(b) != 0 {
+		return val, err // decoded into a buffer of its own
 	}
-	if id := walfmt.ValueCodec(b); id != 0 {
-		out, err := decodeValue(nil, id, val)
-		return out, v.codecError(err, int64(s.off))
-	}
-	out := make([]byte, len(val))
+	out := make([]byte, len(val)) // val is part of the pooled *bp
 	copy(out, val)
 	return out, nil
 }

@@ -24,9 +24,10 @@ package kv
 // which faults, must become an error rather than end the program, which
 // no guard could promise while fn runs (see followFile).
 //
-// For large values, View saves Get's allocation: the record is read with
-// one pread into a pooled buffer, key check included, and checksummed
-// there. Small records are read where they lie in the map, which is left
+// For large values up to a mebibyte (recordPoolMax), View saves Get's
+// allocation: the record is read with one pread into a pooled buffer, key
+// check included, and checksummed there; a larger one is read into a
+// buffer of its own. Small records are read where they lie in the map, which is left
 // with the kernel's default readahead, as they share pages anyway.
 func (db *DB) View(key []byte, fn func(value []byte) error) error {
 	if len(key) == 0 {
