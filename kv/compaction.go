@@ -177,9 +177,6 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	if snap.complete {
 		// The snapshot names every live record: copy them in large reads
 		// and writes, stepping over the dead ones unread.
-		// (Reading the old log through a memory map instead costs more
-		// CPU than the copies it saves: a page fault for every few pages,
-		// and a munmap.)
 		src := compact.Source{R: old, Name: db.path, Start: snap.start, End: end, Live: snap.offs}
 		res, err = compact.Copy(ctx, dst, src, hdr, keep, moved, progress)
 	} else {

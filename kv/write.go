@@ -218,8 +218,8 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 // map. The caller holds mu exclusively, so no reader uses the old map,
 // and none can once mu is released: every reader takes mu and finds the
 // new one. The old map is torn down on a goroutine: dropping the pages of
-// a log of a gigabyte or more takes tens of milliseconds, which neither
-// the readers waiting for mu nor the writer holding wmu should wait for.
+// a large log's map takes time in proportion to them, which neither the
+// readers waiting for mu nor the writer holding wmu should wait for.
 // Close waits for it.
 func (db *DB) remapMuLocked(end int64) {
 	m := mapLog(db.mu.view.f, end, !db.opts.ReadOnly)
