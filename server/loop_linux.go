@@ -36,6 +36,13 @@ type eventLoop struct {
 	wakefd int // an eventfd: back has clients, or the server is stopping
 	conns  map[int64]*loopConn
 
+	// sync is the store, when the loop applies write runs itself and
+	// syncs once for all the clients served in one turn (see settle);
+	// nil when the store does not sync, or is not the engine.
+	sync *dbStore
+	// pending are the clients whose write run waits for the turn's sync.
+	pending []*loopConn
+
 	mu   sync.Mutex
 	back []backConn // clients returning to the loop, new ones included
 }
@@ -46,6 +53,12 @@ type loopConn struct {
 	fc   *fdConn
 	away bool      // a goroutine has it: not in the epoll set
 	idle time.Time // when it last finished a pipeline (or connected)
+
+	// A write run appended and waiting for the turn's sync: its commit,
+	// or the error that kept it from being appended (see startRun).
+	waiting bool
+	commit  dbCommit
+	runErr  error
 }
 
 // backConn is a client for the loop to watch (again), or to drop.
@@ -96,7 +109,11 @@ func newEventLoop(s *Server) (*eventLoop, error) {
 		_ = unix.Close(wakefd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &eventLoop{s: s, epfd: epfd, wakefd: wakefd, conns: map[int64]*loopConn{}}, nil
+	l := &eventLoop{s: s, epfd: epfd, wakefd: wakefd, conns: map[int64]*loopConn{}}
+	if st, ok := s.db.(*dbStore); ok && !s.opts.NoSync {
+		l.sync = st
+	}
+	return l, nil
 }
 
 // add hands the loop a new connection: it takes nc's socket out of Go's
@@ -191,6 +208,7 @@ func (l *eventLoop) run() {
 				l.serve(lc)
 			}
 		}
+		l.settle()
 		l.takeBack()
 		if now := time.Now(); now.Sub(lastSweep) >= time.Duration(l.sweepEvery())*time.Millisecond {
 			l.sweep(now)
@@ -267,6 +285,7 @@ func (l *eventLoop) stopIdle() {
 
 // stopAll closes every connection, for a loop that cannot go on.
 func (l *eventLoop) stopAll() {
+	l.settle()
 	for _, lc := range l.conns {
 		if lc.away {
 			_ = lc.fc.Close()
@@ -295,6 +314,13 @@ func (l *eventLoop) serve(lc *loopConn) {
 	if len(cmds) > 0 {
 		lc.idle = time.Now()
 		if !l.runPipeline(lc, cmds) {
+			return
+		}
+	}
+	if err != nil && err != unix.EAGAIN && lc.waiting {
+		// Its last requests are answered before it is dropped.
+		l.settle()
+		if lc.away {
 			return
 		}
 	}
@@ -327,8 +353,10 @@ func (lc *loopConn) read(p []byte) (int, error) {
 
 // runPipeline runs the requests read together, for as long as they are
 // ones the loop runs itself and their replies are small, and writes the
-// replies. The rest, and replies the socket has no room for, are handed
-// off. It reports whether the loop still has the client.
+// replies; a run of plain writes to a store that syncs is appended and
+// waits for the turn's sync (see settle). The rest, and replies the socket
+// has no room for, are handed off. It reports whether the loop still has
+// the client.
 func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 	c := lc.c
 	c.wmu.Lock()
@@ -341,13 +369,27 @@ func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 			continue
 		}
 		cmd := lookupCommand(req.Args[0])
-		if cmd == nil || !l.s.inline[cmd.idx] || len(c.out) >= flushAt {
+		if cmd == nil || len(c.out) >= flushAt {
 			break
 		}
-		ran++
-		if c.queueWrite(cmd, req.Args) {
+		if l.sync != nil && c.queue(cmd, req.Args, false) {
+			ran++
 			continue
 		}
+		if !l.s.inline[cmd.idx] || (l.sync != nil && len(c.run.cmds) > 0) {
+			// A synced run is durable before the next command runs: the
+			// goroutine applies it and goes on from there.
+			break
+		}
+		if l.s.inline[cmd.idx] && c.queueWrite(cmd, req.Args) {
+			ran++
+			continue
+		}
+		if len(l.pending) > 0 && (cmd == mgetCommand || cmd == getrangeCommand) {
+			// They wait for key stripes, which the waiting runs hold.
+			l.settle()
+		}
+		ran++
 		c.applyRun()
 		c.dispatchCmd(cmd, req.Args)
 	}
@@ -356,7 +398,21 @@ func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 		l.handOff(lc, cmds[i:])
 		return false
 	}
+	if l.sync != nil && len(c.run.cmds) > 0 {
+		l.startRun(lc)
+		c.wmu.Unlock()
+		return true
+	}
 	c.applyRun()
+	return l.flush(lc)
+}
+
+// flush writes the client's replies, as much as the socket takes; the
+// rest is handed off. The caller holds c.wmu, which flush releases (or
+// the goroutine handed the rest, once it has written it). It reports
+// whether the loop still has the client.
+func (l *eventLoop) flush(lc *loopConn) bool {
+	c := lc.c
 	c.counts.flushTo(c.s.metrics)
 	n, err := lc.fc.writeNow(c.out)
 	if err != nil {
@@ -380,6 +436,52 @@ func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 		return false
 	}
 	return true
+}
+
+// startRun appends the client's write run to the log as one batch, which
+// waits for the turn's sync with the runs of the other clients (see
+// settle), and keeps its key stripes until then. The caller holds c.wmu.
+func (l *eventLoop) startRun(lc *loopConn) {
+	c := lc.c
+	c.markRun()
+	if !c.s.keys.tryLockAll(&c.run.stripes) {
+		// A waiting run holds one of them (or a goroutine does, briefly).
+		l.settle()
+		c.s.keys.lockAll(&c.run.stripes)
+	}
+	err := c.fillBatch()
+	if err == nil && len(c.run.batch) > 0 {
+		lc.commit, err = l.sync.writeAsync(c.run.batch)
+	}
+	lc.runErr = err
+	lc.waiting = true
+	l.pending = append(l.pending, lc)
+}
+
+// settle waits for the sync that makes the waiting runs durable (the
+// first wait syncs them all), releases their stripes and writes their
+// replies.
+func (l *eventLoop) settle() {
+	pending := l.pending
+	l.pending = nil
+	for _, lc := range pending {
+		err := lc.runErr
+		if err == nil {
+			err = lc.commit.wait()
+		}
+		lc.commit, lc.runErr, lc.waiting = dbCommit{}, nil, false
+		c := lc.c
+		c.wmu.Lock()
+		mark := len(c.out)
+		c.replyRun(err)
+		c.observeRun(mark)
+		c.clearRun()
+		l.flush(lc)
+	}
+	clear(pending)
+	if l.pending == nil {
+		l.pending = pending[:0]
+	}
 }
 
 // handOff runs cmds, then writes every reply buffered, on a goroutine, and

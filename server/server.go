@@ -413,6 +413,27 @@ func (l *keyLocks) unlockAll(m *stripeModes) {
 	}
 }
 
+// tryLockAll takes the stripes that m marks, as lockAll does, if it can
+// without waiting; else it takes none and returns false.
+func (l *keyLocks) tryLockAll(m *stripeModes) bool {
+	for i, mode := range m {
+		ok := true
+		switch mode {
+		case 1:
+			ok = l[i].TryRLock()
+		case 2:
+			ok = l[i].TryLock()
+		}
+		if !ok {
+			var taken stripeModes
+			copy(taken[:i], m[:i])
+			l.unlockAll(&taken)
+			return false
+		}
+	}
+	return true
+}
+
 // share holds key's stripe shared and returns the unlock function.
 func (l *keyLocks) share(key []byte) func() {
 	m := l.stripe(key)
