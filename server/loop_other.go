@@ -17,4 +17,6 @@ func (l *eventLoop) add(*client) error { return errNoLoop }
 
 func (l *eventLoop) stopIfIdle() {}
 
+func (l *eventLoop) wake() {}
+
 var errNoLoop = errors.New("no event loop on this system")

@@ -319,6 +319,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.mu.conns {
 		c.stopIfIdle()
 	}
+	if s.mu.loop != nil {
+		s.mu.loop.wake() // it stops once its clients have
+	}
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
