@@ -324,18 +324,22 @@ func (l *eventLoop) serve(lc *loopConn) {
 			return
 		}
 	}
-	switch {
-	case err == nil || err == unix.EAGAIN:
-	case limitMessage(err) != "":
-		// The connection is closed after the reply, so there is no
-		// point in handing it off: a slow reader of it only delays
-		// its own close, by the second readFailed allows.
-		c.readFailed(err)
-		l.drop(lc)
-	default:
-		c.readFailed(err)
-		l.drop(lc)
+	if err == nil || err == unix.EAGAIN {
+		return
 	}
+	if msg := limitMessage(err); msg != "" {
+		// A request broke the protocol or a limit: the reply says so, as
+		// far as the socket takes it now (the loop does not wait for a
+		// client that may not read), and the connection is closed.
+		c.wmu.Lock()
+		c.err(msg)
+		_, _ = lc.fc.writeNow(c.out)
+		c.out = c.out[:0]
+		c.wmu.Unlock()
+	} else {
+		c.readFailed(err) // logs what is more than a client leaving
+	}
+	l.drop(lc)
 }
 
 // read is the loop's read of a ready socket, through the checks of the
