@@ -110,30 +110,70 @@ func (b *Batch) add(kind walfmt.Kind, key, value []byte, expiry int64) {
 // nothing. An invalid batch writes nothing and returns its error. Write
 // does not keep b: it may be reset and reused once Write returns.
 func (db *DB) Write(b *Batch) error {
+	c, err := db.WriteAsync(b)
+	if err != nil {
+		return err
+	}
+	return c.Wait()
+}
+
+// Commit is a batch that WriteAsync has appended to the log: Wait returns
+// once it is durable and visible. The zero Commit has nothing to wait for.
+type Commit struct {
+	db  *DB
+	seq uint64 // the write's place among synced writes; 0: none
+}
+
+// WriteAsync appends b to the log as Write does, and returns without
+// waiting for the sync that makes it durable: Commit.Wait waits for it,
+// and until then no reader sees b's operations, and b must not be changed
+// or reused. Writes appended before a Wait share its sync, so a caller that
+// appends the writes of many clients and then waits for them syncs once
+// for all of them, as a Redis server does with appendfsync always. With
+// Options.NoSync, b is applied and visible when WriteAsync returns. A
+// Commit that is never waited for is made durable and visible by the next
+// synced write's sync, or by Close.
+func (db *DB) WriteAsync(b *Batch) (Commit, error) {
 	if b == nil || (b.n == 0 && b.err == nil) {
-		return nil
+		return Commit{}, nil
 	}
 	if b.err != nil {
-		return b.err
+		return Commit{}, b.err
 	}
 	if b.db != db {
-		return errors.New("kv: batch belongs to another DB")
+		return Commit{}, errors.New("kv: batch belongs to another DB")
 	}
 	walfmt.SealBatch(b.rec)
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
 		db.wmu.Unlock()
-		return err
+		return Commit{}, err
 	}
 	if db.mu.view.unverified > 0 {
 		// As write does for a put: a damaged record on a key's probe is
 		// reported here, before anything is written.
 		if err := db.probeBatch(b.rec); err != nil {
 			db.wmu.Unlock()
-			return err
+			return Commit{}, err
 		}
 	}
-	return db.commitLocked(pendingWrite{kind: walfmt.KindBatch, batch: b.rec}, b.rec)
+	seq, err := db.appendLockedUnlock(pendingWrite{kind: walfmt.KindBatch, batch: b.rec}, b.rec)
+	return Commit{db, seq}, err
+}
+
+// Wait returns once the write is on stable storage and visible to
+// readers, or the error that kept it from being so. Waiting again returns
+// at once.
+func (c Commit) Wait() error {
+	if c.seq == 0 {
+		return nil
+	}
+	st, err := c.db.syncThrough(c.seq)
+	if err != nil {
+		return err
+	}
+	c.db.maybeCompact(st)
+	return nil
 }
 
 // probeBatch looks up every key of the batch record rec. The caller holds

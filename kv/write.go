@@ -91,9 +91,21 @@ func (db *DB) write(kind walfmt.Kind, key, value []byte, expiry int64) error {
 // commitLocked appends rec, the encoding of w, makes it durable as the
 // options ask, publishes it, and releases wmu, which the caller holds.
 func (db *DB) commitLocked(w pendingWrite, rec []byte) error {
+	seq, err := db.appendLockedUnlock(w, rec)
+	if err != nil || seq == 0 {
+		return err
+	}
+	return Commit{db, seq}.Wait()
+}
+
+// appendLockedUnlock appends rec, the encoding of w, and releases wmu,
+// which the caller holds. A synced store's write is then pending: its
+// number is returned, and syncThrough makes it durable and publishes it. A
+// NoSync store's is published already, and the number is 0.
+func (db *DB) appendLockedUnlock(w pendingWrite, rec []byte) (uint64, error) {
 	if err := db.makeRoomLocked(int64(len(rec))); err != nil {
 		db.wmu.Unlock()
-		return err
+		return 0, err
 	}
 	off := db.tail
 	err := db.appendLocked(rec, off)
@@ -104,7 +116,7 @@ func (db *DB) commitLocked(w pendingWrite, rec []byte) error {
 	}
 	if err != nil {
 		db.wmu.Unlock()
-		return err
+		return 0, err
 	}
 	w.off, w.size = off, len(rec)
 	if db.opts.NoSync {
@@ -114,10 +126,10 @@ func (db *DB) commitLocked(w pendingWrite, rec []byte) error {
 		}
 		db.wmu.Unlock()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		db.maybeCompact(st)
-		return nil
+		return 0, nil
 	}
 	db.seq++
 	w.seq = db.seq
@@ -126,12 +138,7 @@ func (db *DB) commitLocked(w pendingWrite, rec []byte) error {
 	db.sync.unsynced += int64(w.size)
 	db.sync.mu.Unlock()
 	db.wmu.Unlock()
-	st, err := db.syncThrough(w.seq)
-	if err != nil {
-		return err
-	}
-	db.maybeCompact(st)
-	return nil
+	return w.seq, nil
 }
 
 // makeRoomLocked keeps the sync window (walfmt.SyncWindow): a synced

@@ -49,8 +49,9 @@ type client struct {
 	// store's View does not allocate a closure per GET.
 	appendBulk func(value []byte) error
 
-	run    writeRun // plain writes read but not yet applied
-	stale  bool     // READONLY: reads may be served from a lagging copy
+	loop   *eventLoop // serves it, if not nil; else its own goroutine does
+	run    writeRun   // plain writes read but not yet applied
+	stale  bool       // READONLY: reads may be served from a lagging copy
 	authed bool
 	quit   bool
 	sub    *subscription // non-nil in subscribed mode
@@ -177,6 +178,10 @@ func (c *client) setBusy(busy bool) bool {
 // request is not lost, and the client stops after answering it. A busy
 // client stops after sending its replies. Shutdown calls it.
 func (c *client) stopIfIdle() {
+	if c.loop != nil {
+		c.loop.stopIfIdle()
+		return
+	}
 	c.state.Lock()
 	defer c.state.Unlock()
 	if !c.state.busy {

@@ -32,6 +32,8 @@ var (
 	// The commands a write run carries, and GET, which lookupCommand
 	// finds without the map.
 	setCommand, delCommand, unlinkCommand, msetCommand, getCommand *command
+	// The commands the event loop runs that take key stripes.
+	mgetCommand, getrangeCommand *command
 )
 
 func init() {
@@ -71,6 +73,7 @@ func init() {
 	register(list...)
 	setCommand, delCommand, unlinkCommand, msetCommand = commands["set"], commands["del"], commands["unlink"], commands["mset"]
 	getCommand = commands["get"]
+	mgetCommand, getrangeCommand = commands["mget"], commands["getrange"]
 }
 
 // register adds cmds to commands and commandList. The files that declare

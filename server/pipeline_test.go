@@ -27,7 +27,7 @@ func pipelineClient(t *testing.T, conn *recordConn) (*Server, func(cmds []redcon
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := New(db, Options{})
+	s := New(db, testOptions(Options{}))
 	c := newClient(s, discardConn{})
 	c.nc = conn
 	t.Cleanup(c.close)

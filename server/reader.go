@@ -51,14 +51,7 @@ func newReqReader(rd io.Reader) *reqReader {
 // read returns the next pipeline: every complete request read so far, at
 // least one. It reuses the slices it returned last time.
 func (r *reqReader) read() ([]redcon.Command, error) {
-	clear(r.cmds)
-	r.cmds = r.cmds[:0]
-	clear(r.args)
-	r.args = r.args[:0]
-	if r.start == r.end && len(r.buf) > maxKeptIn {
-		r.buf = make([]byte, inBufSize)
-		r.start, r.end = 0, 0
-	}
+	r.reset()
 	for {
 		if err := r.parse(); err != nil {
 			return nil, err
@@ -81,6 +74,42 @@ func (r *reqReader) read() ([]redcon.Command, error) {
 			return nil, err
 		}
 	}
+}
+
+// reset forgets the pipeline returned last, whose requests have been run.
+func (r *reqReader) reset() {
+	clear(r.cmds)
+	r.cmds = r.cmds[:0]
+	clear(r.args)
+	r.args = r.args[:0]
+	if r.start == r.end && len(r.buf) > maxKeptIn {
+		r.buf = make([]byte, inBufSize)
+		r.start, r.end = 0, 0
+	}
+}
+
+// feed reads once with read, which must not block (the event loop's read
+// of a ready socket), and returns the complete requests buffered: none if
+// the request read so far is not complete yet. It reuses the slices it
+// returned last time. A read error is returned with the requests read
+// before it.
+func (r *reqReader) feed(read func([]byte) (int, error)) ([]redcon.Command, error) {
+	r.reset()
+	// Every request fed before was complete and has been run, so no
+	// argument refers to the buffer: the incomplete one may move.
+	if r.start > 0 {
+		r.end = copy(r.buf, r.buf[r.start:r.end])
+		r.start = 0
+	}
+	if r.end == len(r.buf) {
+		r.buf = append(r.buf, make([]byte, len(r.buf))...)
+	}
+	n, err := read(r.buf[r.end:])
+	r.end += max(n, 0)
+	if perr := r.parse(); perr != nil {
+		return nil, perr
+	}
+	return r.cmds, err
 }
 
 // parse appends the complete requests buffered to r.cmds.

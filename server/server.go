@@ -98,11 +98,17 @@ type Options struct {
 	IdleTimeout time.Duration
 	// NoSync says that the store acknowledges writes before they are on
 	// stable storage (kv.Options.NoSync); CONFIG GET appendfsync reports
-	// it. Default: false, writes are durable when acknowledged.
+	// it, and the event loop then applies plain writes itself, as they do
+	// not wait for the disk. Default: false, writes are durable when
+	// acknowledged.
 	NoSync bool
 	// Logger receives connection errors and warnings. Default:
 	// slog.Default().
 	Logger *slog.Logger
+
+	// noEventLoop serves every connection with a goroutine of its own,
+	// as on systems without the event loop: the tests run both.
+	noEventLoop bool
 }
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -143,24 +149,27 @@ type Server struct {
 	keys    keyLocks
 	cursors cursorTable
 	metrics *metrics
+	inline  []bool // by command index: the event loop runs it itself (see loopInline)
 
 	nextID   atomic.Int64
 	commands atomic.Int64 // commands processed
 	accepted atomic.Int64 // connections accepted
 	rejected atomic.Int64 // connections refused at MaxConns
 
-	// mu guards the listeners, the live connections and closing.
+	// mu guards the listeners, the live connections, closing and the
+	// event loop. It is taken before eventLoop.mu and a client's locks.
 	mu struct {
 		sync.Mutex
 		listeners map[net.Listener]struct{}
 		conns     map[*client]struct{}
 		closing   bool
+		loop      *eventLoop // serves the TCP listeners' clients; nil until one is served
 	}
 	// closing mirrors mu.closing, for the connections to read after each
 	// pipeline without taking mu, which all of them share. It is set
 	// under mu before Shutdown looks at the connections.
 	closing atomic.Bool
-	// wg counts the goroutines serving connections.
+	// wg counts the connections being served, and the event loop.
 	wg sync.WaitGroup
 }
 
@@ -173,6 +182,7 @@ func New(db *kv.DB, opts Options) *Server { return NewWithStore(NewDBStore(db), 
 func NewWithStore(store Store, opts Options) *Server {
 	s := &Server{db: store, opts: opts.withDefaults(), started: time.Now()}
 	s.viewer, _ = store.(viewer)
+	s.inline = loopInline(store, s.opts.NoSync)
 	s.metrics = newMetrics(s)
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*client]struct{}{}
@@ -226,6 +236,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	// Serve's result is the Accept error; closing the listener releases it
 	// and a failure leaves nothing to do.
 	defer func() { _ = ln.Close() }()
+	loop := s.loopFor(ln)
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -242,14 +253,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		s.accept(nc)
+		s.accept(nc, loop)
 	}
 }
 
 func (s *Server) isClosing() bool { return s.closing.Load() }
 
-// accept registers nc and starts serving it, or refuses it.
-func (s *Server) accept(nc net.Conn) {
+// accept registers nc and starts serving it, with loop if it is not nil
+// and can take it, or with a goroutine of its own; or it refuses it.
+func (s *Server) accept(nc net.Conn, loop *eventLoop) {
 	s.mu.Lock()
 	if s.mu.closing || len(s.mu.conns) >= s.opts.MaxConns {
 		closing := s.mu.closing
@@ -268,16 +280,27 @@ func (s *Server) accept(nc net.Conn) {
 	c := newClient(s, nc)
 	s.mu.conns[c] = struct{}{}
 	s.wg.Add(1)
+	// Given to the loop under mu, so that a loop that has seen the server
+	// closing finds every client it must close (see eventLoop.run).
+	looped := loop != nil && loop.add(c) == nil
 	s.mu.Unlock()
 	s.accepted.Add(1)
 	s.metrics.accepted.Inc()
+	if looped {
+		return
+	}
 	go func() {
-		defer s.wg.Done()
+		defer s.forget(c)
 		c.serve()
-		s.mu.Lock()
-		delete(s.mu.conns, c)
-		s.mu.Unlock()
 	}()
+}
+
+// forget drops a client that has stopped from the ones served.
+func (s *Server) forget(c *client) {
+	s.mu.Lock()
+	delete(s.mu.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 // Shutdown stops accepting connections, lets every command already read
@@ -295,6 +318,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	clear(s.mu.listeners)
 	for c := range s.mu.conns {
 		c.stopIfIdle()
+	}
+	if s.mu.loop != nil {
+		s.mu.loop.wake() // it stops once its clients have
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -388,6 +414,27 @@ func (l *keyLocks) unlockAll(m *stripeModes) {
 			l[i].Unlock()
 		}
 	}
+}
+
+// tryLockAll takes the stripes that m marks, as lockAll does, if it can
+// without waiting; else it takes none and returns false.
+func (l *keyLocks) tryLockAll(m *stripeModes) bool {
+	for i, mode := range m {
+		ok := true
+		switch mode {
+		case 1:
+			ok = l[i].TryRLock()
+		case 2:
+			ok = l[i].TryLock()
+		}
+		if !ok {
+			var taken stripeModes
+			copy(taken[:i], m[:i])
+			l.unlockAll(&taken)
+			return false
+		}
+	}
+	return true
 }
 
 // share holds key's stripe shared and returns the unlock function.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +51,7 @@ func serveStore(tb testing.TB, st Store, opts Options) (*Server, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := NewWithStore(st, opts)
+	s := NewWithStore(st, testOptions(opts))
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	tb.Cleanup(func() {
@@ -64,6 +65,16 @@ func serveStore(tb testing.TB, st Store, opts Options) (*Server, string) {
 		}
 	})
 	return s, ln.Addr().String()
+}
+
+// testOptions returns opts as the tests serve them: with
+// CRABKV_TEST_SERVE=goroutine in the environment, every connection is
+// served by a goroutine of its own, as without the event loop.
+func testOptions(opts Options) Options {
+	if os.Getenv("CRABKV_TEST_SERVE") == "goroutine" {
+		opts.noEventLoop = true
+	}
+	return opts
 }
 
 func dialClient(tb testing.TB, addr string, opts ...func(*redis.Options)) *redis.Client {
@@ -558,7 +569,7 @@ func TestShutdownFinishesInFlightCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(db, Options{})
+	s := New(db, testOptions(Options{}))
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	rw := rawConn(t, ln.Addr().String())

@@ -160,14 +160,30 @@ func (s *dbStore) Put(key, value []byte) error { return s.db.Put(key, value) }
 func (s *dbStore) Delete(key []byte) error     { return s.db.Delete(key) }
 
 func (s *dbStore) Write(ops []Op) error {
+	c, err := s.writeAsync(ops)
+	if err != nil {
+		return err
+	}
+	return c.wait()
+}
+
+// dbCommit is a write of dbStore.writeAsync, and the batch it holds until
+// it is durable.
+type dbCommit struct {
+	s      *dbStore
+	b      *kv.Batch
+	commit kv.Commit
+}
+
+// writeAsync appends ops as one batch (kv.DB.WriteAsync), and returns
+// before they are durable: wait waits for that, and until then they are
+// not visible.
+func (s *dbStore) writeAsync(ops []Op) (dbCommit, error) {
 	b, _ := s.batches.Get().(*kv.Batch)
 	if b == nil {
 		b = s.db.NewBatch()
 	}
-	defer func() {
-		b.Reset()
-		s.batches.Put(b)
-	}()
+	c := dbCommit{s: s, b: b}
 	for _, op := range ops {
 		switch {
 		case op.Delete:
@@ -180,10 +196,31 @@ func (s *dbStore) Write(ops []Op) error {
 			b.Put(op.Key, op.Value)
 		}
 	}
-	if err := b.Err(); err != nil {
-		return err
+	err := b.Err()
+	if err == nil {
+		c.commit, err = s.db.WriteAsync(b)
 	}
-	return s.db.Write(b)
+	if err != nil {
+		c.release()
+		return dbCommit{}, err
+	}
+	return c, nil
+}
+
+// wait returns once the write is durable and visible, and releases its
+// batch. A zero dbCommit has nothing to wait for.
+func (c dbCommit) wait() error {
+	if c.s == nil {
+		return nil
+	}
+	err := c.commit.Wait()
+	c.release()
+	return err
+}
+
+func (c dbCommit) release() {
+	c.b.Reset()
+	c.s.batches.Put(c.b)
 }
 
 func (s *dbStore) TTL(_ Read, key []byte) (time.Duration, error) { return s.db.TTL(key) }

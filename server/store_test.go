@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -19,9 +20,11 @@ import (
 // INFO section of its own.
 type recordingStore struct {
 	Store
-	mu       sync.Mutex
-	reads    []Read
-	writeErr error
+	mu    sync.Mutex
+	reads []Read
+	// writeErr, if set, is every write's error. The test sets it while
+	// the server's goroutines read it.
+	writeErr atomic.Pointer[error]
 }
 
 func (s *recordingStore) note(r Read) {
@@ -54,15 +57,15 @@ func (s *recordingStore) ValueSize(r Read, key []byte) (int, error) {
 }
 
 func (s *recordingStore) Put(key, value []byte) error {
-	if s.writeErr != nil {
-		return s.writeErr
+	if err := s.writeErr.Load(); err != nil {
+		return *err
 	}
 	return s.Store.Put(key, value)
 }
 
 func (s *recordingStore) Write(ops []Op) error {
-	if s.writeErr != nil {
-		return s.writeErr
+	if err := s.writeErr.Load(); err != nil {
+		return *err
 	}
 	return s.Store.Write(ops)
 }
@@ -107,7 +110,7 @@ func startStoreServer(t *testing.T, opts Options) (*recordingStore, *redis.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewWithStore(st, opts)
+	s := NewWithStore(st, testOptions(opts))
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -181,7 +184,8 @@ func TestStoreReadModes(t *testing.T) {
 func TestStoreErrorReplies(t *testing.T) {
 	st, c := startStoreServer(t, Options{})
 	ctx := testCtx(t)
-	st.writeErr = redirect("MOVED 0 127.0.0.1:7")
+	moved := error(redirect("MOVED 0 127.0.0.1:7"))
+	st.writeErr.Store(&moved)
 	wantErr(t, c.Set(ctx, "k", "v", 0).Err(), "MOVED 0 127.0.0.1:7")
 	cmds, _ := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, "a", "1", 0)
@@ -192,9 +196,10 @@ func TestStoreErrorReplies(t *testing.T) {
 	for _, cmd := range cmds {
 		wantErr(t, cmd.Err(), "MOVED 0 127.0.0.1:7")
 	}
-	st.writeErr = errors.New("disk\r\nfull")
+	full := errors.New("disk\r\nfull")
+	st.writeErr.Store(&full)
 	wantErr(t, c.Set(ctx, "k", "v", 0).Err(), "ERR disk  full")
-	st.writeErr = nil
+	st.writeErr.Store(nil)
 	if n, err := c.Exists(ctx, "a", "b", "c", "d", "k").Result(); err != nil || n != 0 {
 		t.Fatalf("refused writes: %d keys exist (%v), want 0", n, err)
 	}

@@ -73,7 +73,12 @@ type writeRun struct {
 // run can carry, and reports whether it did. A command with an argument
 // the engine would refuse is not queued, so that it gets its own error
 // reply.
-func (c *client) queueWrite(cmd *command, args [][]byte) bool {
+func (c *client) queueWrite(cmd *command, args [][]byte) bool { return c.queue(cmd, args, true) }
+
+// queue is queueWrite. When the run has no room left for args, it applies
+// the run first if apply is set, and otherwise queues nothing and returns
+// false.
+func (c *client) queue(cmd *command, args [][]byte, apply bool) bool {
 	if cmd == nil || !c.authed || c.sub != nil || len(args) < 2 {
 		return false
 	}
@@ -108,6 +113,9 @@ func (c *client) queueWrite(cmd *command, args [][]byte) bool {
 		return false
 	}
 	if r.ops+ops > maxRunOps || r.bytes+size > maxRunBytes {
+		if !apply {
+			return false
+		}
 		c.applyRun()
 	}
 	if len(r.cmds) == 0 {
@@ -128,23 +136,33 @@ func (c *client) applyRun() {
 	case len(r.cmds) == 1 && r.cmds[0].kind != runMSet:
 		// One SET or DEL alone writes a plain record, not a batch.
 		c.dispatchCmd(r.cmds[0].cmd, r.cmds[0].args)
+		c.clearRun()
 	default:
 		mark := len(c.out)
 		c.applyBatch()
-		// Every command of the run failed, or none did.
-		failed := len(c.out) > mark && c.out[mark] == '-'
-		c.lastNow = time.Since(c.clock)
-		d := c.lastNow - r.start
-		for _, rc := range r.cmds {
-			c.counts.observe(rc.cmd.idx, failed, d)
-		}
+		c.observeRun(mark)
+		c.clearRun()
 	}
-	clear(r.cmds) // drop the references to the request's buffer
-	r.cmds = r.cmds[:0]
-	r.ops, r.bytes = 0, 0
 }
 
+// applyBatch applies the run as one batch and writes its replies.
 func (c *client) applyBatch() {
+	c.lockRun()
+	err := c.fillBatch()
+	if err == nil && len(c.run.batch) > 0 {
+		err = c.s.db.Write(c.run.batch)
+	}
+	c.replyRun(err)
+}
+
+// lockRun takes the key stripes of the run's keys.
+func (c *client) lockRun() {
+	c.markRun()
+	c.s.keys.lockAll(&c.run.stripes)
+}
+
+// markRun marks the stripes the run takes in run.stripes.
+func (c *client) markRun() {
 	r := &c.run
 	for _, cmd := range r.cmds {
 		switch cmd.kind {
@@ -162,11 +180,12 @@ func (c *client) applyBatch() {
 			}
 		}
 	}
-	c.s.keys.lockAll(&r.stripes)
-	err := c.fillBatch()
-	if err == nil && len(r.batch) > 0 {
-		err = c.s.db.Write(r.batch)
-	}
+}
+
+// replyRun releases the run's stripes once its batch is applied (or
+// failed with err) and writes the replies of its commands.
+func (c *client) replyRun(err error) {
+	r := &c.run
 	c.s.keys.unlockAll(&r.stripes)
 	r.stripes = [len(r.stripes)]uint8{}
 	clear(r.seen)
@@ -183,6 +202,27 @@ func (c *client) applyBatch() {
 			c.ok()
 		}
 	}
+}
+
+// observeRun counts the run's commands in the metrics, their replies
+// starting at c.out[mark:].
+func (c *client) observeRun(mark int) {
+	r := &c.run
+	// Every command of the run failed, or none did.
+	failed := len(c.out) > mark && c.out[mark] == '-'
+	c.lastNow = time.Since(c.clock)
+	d := c.lastNow - r.start
+	for _, rc := range r.cmds {
+		c.counts.observe(rc.cmd.idx, failed, d)
+	}
+}
+
+// clearRun forgets the run's commands.
+func (c *client) clearRun() {
+	r := &c.run
+	clear(r.cmds) // drop the references to the request's buffer
+	r.cmds = r.cmds[:0]
+	r.ops, r.bytes = 0, 0
 }
 
 // mark records that the run takes key's stripe in mode, the stronger mode

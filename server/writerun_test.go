@@ -87,7 +87,7 @@ func startGatedServer(t *testing.T, gate *syncGate) (string, *atomic.Int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(db, Options{})
+	s := New(db, testOptions(Options{}))
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
