@@ -42,6 +42,9 @@ type eventLoop struct {
 	sync *dbStore
 	// pending are the clients whose write run waits for the turn's sync.
 	pending []*loopConn
+	// replying are the clients whose replies are written at the end of the
+	// turn (see flushReplies).
+	replying []*loopConn
 
 	mu   sync.Mutex
 	back []backConn // clients returning to the loop, new ones included
@@ -53,6 +56,8 @@ type loopConn struct {
 	fc   *fdConn
 	away bool      // a goroutine has it: not in the epoll set
 	idle time.Time // when it last finished a pipeline (or connected)
+
+	replies bool // in eventLoop.replying
 
 	// A write run appended and waiting for the turn's sync: its commit,
 	// or the error that kept it from being appended (see startRun).
@@ -209,6 +214,7 @@ func (l *eventLoop) run() {
 			}
 		}
 		l.settle()
+		l.flushReplies()
 		l.takeBack()
 		if now := time.Now(); now.Sub(lastSweep) >= time.Duration(l.sweepEvery())*time.Millisecond {
 			l.sweep(now)
@@ -317,10 +323,11 @@ func (l *eventLoop) serve(lc *loopConn) {
 			return
 		}
 	}
-	if err != nil && err != unix.EAGAIN && lc.waiting {
+	if err != nil && err != unix.EAGAIN && (lc.waiting || lc.replies) {
 		// Its last requests are answered before it is dropped.
 		l.settle()
-		if lc.away {
+		l.flushReplies()
+		if lc.away || lc.c.quit {
 			return
 		}
 	}
@@ -408,7 +415,38 @@ func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 		return true
 	}
 	c.applyRun()
-	return l.flush(lc)
+	if c.quit {
+		return l.flush(lc)
+	}
+	l.reply(lc)
+	return true
+}
+
+// reply leaves the client's replies to be written at the end of the turn,
+// with the others': a client that is itself an event loop (a benchmark,
+// a proxy) then finds them together, in one wake-up. The caller holds
+// c.wmu, which reply releases.
+func (l *eventLoop) reply(lc *loopConn) {
+	lc.c.wmu.Unlock()
+	if !lc.replies {
+		lc.replies = true
+		l.replying = append(l.replying, lc)
+	}
+}
+
+// flushReplies writes the replies left by reply.
+func (l *eventLoop) flushReplies() {
+	replying := l.replying
+	l.replying = nil
+	for _, lc := range replying {
+		lc.replies = false
+		lc.c.wmu.Lock()
+		l.flush(lc)
+	}
+	clear(replying)
+	if l.replying == nil {
+		l.replying = replying[:0]
+	}
 }
 
 // flush writes the client's replies, as much as the socket takes; the
@@ -480,7 +518,7 @@ func (l *eventLoop) settle() {
 		c.replyRun(err)
 		c.observeRun(mark)
 		c.clearRun()
-		l.flush(lc)
+		l.reply(lc)
 	}
 	clear(pending)
 	if l.pending == nil {
