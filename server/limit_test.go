@@ -81,3 +81,78 @@ func TestGuardRequestTooLarge(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestParseLimitsMatchGuard checks that a reader that checks the limits as
+// it parses (the event loop's) accepts and refuses what guardConn does,
+// with the same reply, whether the bytes arrive at once or a few at a
+// time; and that it never buffers more than a limit allows before it
+// refuses.
+func TestParseLimitsMatchGuard(t *testing.T) {
+	opts := &Options{MaxBulkLen: 100, MaxArgs: 4, MaxRequestBytes: 150}
+	big := strings.Repeat("x", 60)
+	streams := map[string]string{
+		"good":                "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$5\r\n\r\n\r\n\r\n",
+		"too many args":       "*5\r\n$1\r\na\r\n",
+		"args at the limit":   "*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n",
+		"bulk too long":       "*2\r\n$3\r\nGET\r\n$101\r\n",
+		"bulk at the limit":   "*2\r\n$4\r\nECHO\r\n$100\r\n" + strings.Repeat("y", 100) + "\r\n",
+		"request too large":   "*3\r\n$3\r\nSET\r\n$60\r\n" + big + "\r\n$60\r\n" + big + "\r\n",
+		"4 GB bulk":           "*2\r\n$3\r\nGET\r\n$4294967296\r\n",
+		"endless count":       "*" + strings.Repeat("1", 40),
+		"endless bulk len":    "*1\r\n$" + strings.Repeat("9", 40),
+		"long count line":     "*" + strings.Repeat("0", 33) + "1\r\n",
+		"negative bulk":       "*1\r\n$-5\r\n",
+		"garbage count":       "*x\r\n",
+		"endless inline":      strings.Repeat("a", DefaultMaxInlineLen+1),
+		"inline at the limit": strings.Repeat("a", DefaultMaxInlineLen-1) + "\n",
+	}
+	for name, in := range streams {
+		t.Run(name, func(t *testing.T) {
+			wantCmds, wantErr := parseAll(newReqReader(&guardConn{Conn: &dripConn{in: in}, opts: opts}).read)
+			for _, chunk := range []int{1, 7, len(in)} {
+				rd := newReqReader(nil)
+				rd.limits = opts
+				src := in
+				feedOnce := func(p []byte) (int, error) {
+					if src == "" {
+						return 0, io.EOF
+					}
+					n := copy(p, src[:min(chunk, len(src))])
+					src = src[n:]
+					return n, nil
+				}
+				var cmds []string
+				var err error
+				for err == nil {
+					var got []redcon.Command
+					got, err = rd.feed(feedOnce)
+					for _, c := range got {
+						cmds = append(cmds, fmt.Sprintf("%q", c.Args))
+					}
+					// Nothing beyond the largest request is ever held.
+					if held := rd.end - rd.start; held > opts.MaxRequestBytes+DefaultMaxInlineLen {
+						t.Fatalf("chunks of %d: %d bytes held", chunk, held)
+					}
+				}
+				if strings.Join(cmds, " ") != strings.Join(wantCmds, " ") || limitMessage(err) != limitMessage(wantErr) {
+					t.Fatalf("chunks of %d: %v then %q; guardConn: %v then %q", chunk, cmds, limitMessage(err), wantCmds, limitMessage(wantErr))
+				}
+			}
+		})
+	}
+}
+
+// parseAll reads pipelines with read until it fails, and returns the
+// requests and the error.
+func parseAll(read func() ([]redcon.Command, error)) ([]string, error) {
+	var cmds []string
+	for {
+		got, err := read()
+		for _, c := range got {
+			cmds = append(cmds, fmt.Sprintf("%q", c.Args))
+		}
+		if err != nil {
+			return cmds, err
+		}
+	}
+}

@@ -130,7 +130,8 @@ func (l *eventLoop) add(c *client) error {
 		return err
 	}
 	c.nc = fc
-	c.rd = newReqReader(&guardConn{Conn: fc, opts: &l.s.opts})
+	c.rd = newReqReader(fc)
+	c.rd.limits = &l.s.opts // checked as it parses: no guardConn
 	c.loop = l
 	l.giveBack(&loopConn{c: c, fc: fc, idle: time.Now()}, false)
 	return nil
@@ -349,18 +350,9 @@ func (l *eventLoop) serve(lc *loopConn) {
 	l.drop(lc)
 }
 
-// read is the loop's read of a ready socket, through the checks of the
-// request framing that guardConn makes.
-func (lc *loopConn) read(p []byte) (int, error) {
-	n, err := lc.fc.readNow(p)
-	if n > 0 {
-		g := lc.c.rd.rd.(*guardConn)
-		if _, lerr := g.scan(p[:n]); lerr != nil {
-			return 0, lerr
-		}
-	}
-	return n, err
-}
+// read is the loop's read of a ready socket. The reader checks the
+// request framing's limits itself (reqReader.limits).
+func (lc *loopConn) read(p []byte) (int, error) { return lc.fc.readNow(p) }
 
 // runPipeline runs the requests read together, for as long as they are
 // ones the loop runs itself and their replies are small, and writes the

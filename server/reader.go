@@ -23,6 +23,14 @@ type reqReader struct {
 	start, end int // buf[start:end] is read and not yet parsed
 	cmds       []redcon.Command
 	args       [][]byte // the pipeline's arguments, which cmds slice
+	// limits, when set, are checked as requests are parsed, for a reader
+	// fed bytes that no guardConn has checked (the event loop's): no
+	// header longer than maxHeaderLine, no more arguments than MaxArgs, no
+	// bulk string longer than MaxBulkLen, no request longer than
+	// MaxRequestBytes, no inline request longer than DefaultMaxInlineLen.
+	// Incomplete requests are checked as far as they have arrived, so the
+	// buffer never grows past a limit.
+	limits *Options
 }
 
 // Buffer sizes: a connection starts with inBufSize bytes, grows the buffer
@@ -42,6 +50,8 @@ func (e protocolError) Error() string { return "Protocol error: " + string(e) }
 const (
 	errMultiBulkLength = protocolError("invalid multibulk length")
 	errBulkLength      = protocolError("invalid bulk length")
+	errRequestTooLarge = protocolError("request too large")
+	errInlineTooLong   = protocolError("too big inline request")
 )
 
 func newReqReader(rd io.Reader) *reqReader {
@@ -134,12 +144,18 @@ func (r *reqReader) parse() error {
 // multiBulk parses the request "*N\r\n" ("$L\r\n" bytes "\r\n"){N} at the
 // start of b, and returns its length, or 0 if it is not all there.
 func (r *reqReader) multiBulk(b []byte) (int, error) {
+	lim := r.limits
 	i := bytes.IndexByte(b, '\n')
+	// A header line ("*N\r\n" without its '*', "$N\r\n") is at most
+	// maxHeaderLine bytes, as guardConn checks.
+	if lim != nil && (i > maxHeaderLine || (i < 0 && len(b)-1 > maxHeaderLine)) {
+		return 0, errMultiBulkLength
+	}
 	if i < 0 {
 		return 0, nil
 	}
 	count, ok := parseLen(b[1:i])
-	if !ok || count <= 0 {
+	if !ok || count <= 0 || (lim != nil && count > lim.MaxArgs) {
 		return 0, errMultiBulkLength
 	}
 	first := len(r.args)
@@ -152,14 +168,20 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 			return 0, protocolError("expected '$', got '" + string(b[pos]) + "'")
 		}
 		j := bytes.IndexByte(b[pos:], '\n')
+		if lim != nil && (j+1 > maxHeaderLine || (j < 0 && len(b)-pos > maxHeaderLine)) {
+			return 0, errBulkLength
+		}
 		if j < 0 {
 			return r.incomplete(first)
 		}
 		size, ok := parseLen(b[pos+1 : pos+j])
-		if !ok {
+		if !ok || (lim != nil && size > lim.MaxBulkLen) {
 			return 0, errBulkLength
 		}
 		data := pos + j + 1
+		if lim != nil && data+size+2 > lim.MaxRequestBytes {
+			return 0, errRequestTooLarge
+		}
 		if data+size+2 > len(b) {
 			return r.incomplete(first)
 		}
@@ -227,6 +249,15 @@ func parseDecimal(b []byte) (int64, bool) {
 // skipped.
 func (r *reqReader) inline(b []byte) (int, error) {
 	i := bytes.IndexByte(b, '\n')
+	if r.limits != nil {
+		n := len(b) // the line's bytes so far, its '\n' included
+		if i >= 0 {
+			n = i + 1
+		}
+		if n > DefaultMaxInlineLen {
+			return 0, errInlineTooLong
+		}
+	}
 	if i < 0 {
 		return 0, nil
 	}

@@ -28,6 +28,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -394,24 +395,38 @@ type stripeModes [len(keyLocks{})]uint8
 // only order in which any goroutine holds more than one stripe (the
 // others hold one at a time), so holders of several cannot deadlock.
 func (l *keyLocks) lockAll(m *stripeModes) {
-	for i, mode := range m {
-		switch mode {
-		case 1:
+	m.each(func(i int, mode uint8) {
+		if mode == 1 {
 			l[i].RLock()
-		case 2:
+		} else {
 			l[i].Lock()
 		}
-	}
+	})
 }
 
 // unlockAll releases the stripes that lockAll took.
 func (l *keyLocks) unlockAll(m *stripeModes) {
-	for i, mode := range m {
-		switch mode {
-		case 1:
+	m.each(func(i int, mode uint8) {
+		if mode == 1 {
 			l[i].RUnlock()
-		case 2:
+		} else {
 			l[i].Unlock()
+		}
+	})
+}
+
+// each calls fn with every stripe marked, in ascending order. It skips
+// eight unmarked stripes at a time: a pipeline's run marks a few of the
+// 256, and looked at one by one they cost as much as its locks.
+func (m *stripeModes) each(fn func(i int, mode uint8)) {
+	for w := 0; w < len(m); w += 8 {
+		if binary.LittleEndian.Uint64(m[w:w+8]) == 0 {
+			continue
+		}
+		for i := w; i < w+8; i++ {
+			if m[i] != 0 {
+				fn(i, m[i])
+			}
 		}
 	}
 }
