@@ -7,6 +7,14 @@
 // Shutdown stops accepting, lets every command already read finish and its
 // reply go out, and then closes the connections.
 //
+// On Linux the connections of a plain TCP listener are served by one event
+// loop, as Redis serves them (see eventLoop): it reads every ready socket,
+// runs the commands that cannot block, appends the plain writes of all its
+// clients and syncs once for them, and writes the replies at the end of its
+// turn. A pipeline that may block is handed to a goroutine for as long as it
+// runs. TLS connections, and every connection elsewhere, have a goroutine
+// each.
+//
 // Keys and values are binary-safe. The engine has no empty keys, so a write
 // to the empty key is refused and a read of it finds nothing. Commands that
 // read and then write a key (SET NX/XX/GET, GETDEL, DEL, MSETNX, EXPIRE
