@@ -339,11 +339,12 @@ func (l *eventLoop) serve(lc *loopConn) {
 		// A request broke the protocol or a limit: the reply says so, as
 		// far as the socket takes it now (the loop does not wait for a
 		// client that may not read), and the connection is closed.
-		c.wmu.Lock()
-		c.err(msg)
-		_, _ = lc.fc.writeNow(c.out)
-		c.out = c.out[:0]
-		c.wmu.Unlock()
+		if c.wmu.TryLock() { // else a forwarder is writing: no reply
+			c.err(msg)
+			_, _ = lc.fc.writeNow(c.out)
+			c.out = c.out[:0]
+			c.wmu.Unlock()
+		}
 	} else {
 		c.readFailed(err) // logs what is more than a client leaving
 	}
@@ -362,7 +363,12 @@ func (lc *loopConn) read(p []byte) (int, error) { return lc.fc.readNow(p) }
 // the client.
 func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 	c := lc.c
-	c.wmu.Lock()
+	if !c.wmu.TryLock() {
+		// A subscription's forwarder is writing to it, maybe to a client
+		// that does not read: the loop does not wait for that.
+		l.handOff(lc, cmds, false)
+		return false
+	}
 	c.clock, c.lastNow = time.Now(), 0
 	ran := int64(0)
 	i := 0
@@ -398,7 +404,7 @@ func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 	}
 	c.s.commands.Add(ran)
 	if i < len(cmds) && !c.quit {
-		l.handOff(lc, cmds[i:])
+		l.handOff(lc, cmds[i:], true)
 		return false
 	}
 	if l.sync != nil && len(c.run.cmds) > 0 {
@@ -432,7 +438,10 @@ func (l *eventLoop) flushReplies() {
 	l.replying = nil
 	for _, lc := range replying {
 		lc.replies = false
-		lc.c.wmu.Lock()
+		if !lc.c.wmu.TryLock() {
+			l.handOff(lc, nil, false) // as in runPipeline
+			continue
+		}
 		l.flush(lc)
 	}
 	clear(replying)
@@ -456,7 +465,7 @@ func (l *eventLoop) flush(lc *loopConn) bool {
 	}
 	if n < len(c.out) {
 		c.out = c.out[:copy(c.out, c.out[n:])]
-		l.handOff(lc, nil)
+		l.handOff(lc, nil, true)
 		return false
 	}
 	if cap(c.out) > maxKeptOut {
@@ -505,6 +514,8 @@ func (l *eventLoop) settle() {
 		}
 		lc.commit, lc.runErr, lc.waiting = dbCommit{}, nil, false
 		c := lc.c
+		// Free: only a subscribed client's forwarder takes it beside the
+		// loop, and a subscribed client queues no writes.
 		c.wmu.Lock()
 		mark := len(c.out)
 		c.replyRun(err)
@@ -519,13 +530,16 @@ func (l *eventLoop) settle() {
 }
 
 // handOff runs cmds, then writes every reply buffered, on a goroutine, and
-// gives lc back to the loop after. The caller holds c.wmu, which the
-// goroutine releases.
-func (l *eventLoop) handOff(lc *loopConn, cmds []redcon.Command) {
+// gives lc back to the loop after. If locked, the caller holds c.wmu,
+// which the goroutine releases; else the goroutine takes it first.
+func (l *eventLoop) handOff(lc *loopConn, cmds []redcon.Command, locked bool) {
 	l.unwatch(lc)
 	lc.away = true
 	go func() {
 		c := lc.c
+		if !locked {
+			c.wmu.Lock()
+		}
 		err := c.runPipeline(cmds)
 		c.wmu.Unlock()
 		l.giveBack(lc, err != nil)

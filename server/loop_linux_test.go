@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strconv"
 	"testing"
 )
 
@@ -33,4 +34,38 @@ func TestEventLoopServes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoopNeverWaitsForAConnection holds one connection's reply lock, as
+// a subscription's forwarder does while it writes to a subscriber that
+// does not read: the loop must go on serving the other clients, and
+// answer that one once its lock is free.
+func TestLoopNeverWaitsForAConnection(t *testing.T) {
+	s, addr := startServer(t, Options{})
+	slow := rawConn(t, addr)
+	send(t, slow, "PING\r\n")
+	expectLine(t, slow, "+PONG")
+	s.mu.Lock()
+	var held *client
+	for c := range s.mu.conns {
+		held = c
+	}
+	s.mu.Unlock()
+	held.wmu.Lock()
+	send(t, slow, "PING\r\n")
+	c := dialClient(t, addr)
+	ctx := testCtx(t)
+	for i := range 50 {
+		k := "k" + strconv.Itoa(i)
+		if err := c.Set(ctx, k, i, 0).Err(); err != nil {
+			held.wmu.Unlock()
+			t.Fatal(err)
+		}
+		if got, err := c.Get(ctx, k).Result(); err != nil || got != strconv.Itoa(i) {
+			held.wmu.Unlock()
+			t.Fatalf("GET %s = %q, %v while another connection's lock is held", k, got, err)
+		}
+	}
+	held.wmu.Unlock()
+	expectLine(t, slow, "+PONG")
 }
