@@ -71,6 +71,8 @@ func Run(spec Spec, engine, dir string, seed uint64) Result {
 		err = r.reopen(&res)
 	case "stall":
 		err = r.stall(&res)
+	case KindOverwriteAll:
+		err = r.overwriteEvery(&res)
 	case KindCompaction:
 		err = r.compaction(&res)
 	case KindScanFull, KindScanSeek, KindScanRange, KindScanFirst:

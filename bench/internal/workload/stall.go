@@ -31,9 +31,15 @@ func (r *runner) stall(res *Result) error {
 	wg.Go(func() {
 		rng := rand.New(rand.NewPCG(r.seed, 99))
 		var buf []byte
-		for !stop.Load() {
+		// At least one Get, even when the fill is over before the reader
+		// starts, as a tiny one can be.
+		for gets := 0; gets == 0 || !stop.Load(); gets++ {
 			w := written.Load()
 			if w == 0 {
+				if stop.Load() {
+					return // the first Put failed
+				}
+				gets--
 				continue
 			}
 			k := rng.Uint64N(w)

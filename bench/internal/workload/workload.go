@@ -74,6 +74,8 @@ func (s Spec) Metrics() []Metric {
 		return []Metric{{s.ID, Millis}}
 	case "stall":
 		return []Metric{{s.ID, Millis}, {RowStallGet, Millis}}
+	case KindOverwriteAll:
+		return []Metric{{s.ID, OpsPerSec}, {RowDiskOverwrite, Bytes}}
 	case "fill":
 		if s.JSON {
 			return []Metric{{s.ID, OpsPerSec}, {RowDiskJSON, Bytes}}
@@ -87,6 +89,14 @@ func (s Spec) Metrics() []Metric {
 	}
 	return []Metric{{s.ID, OpsPerSec}}
 }
+
+// KindOverwriteAll overwrites every key of a filled store once and closes
+// it: the overwrite's cost with the cleanup it causes, and the disk it
+// leaves.
+const KindOverwriteAll = "overwrite-all"
+
+// RowDiskOverwrite is the directory's size after overwrite-all's Close.
+const RowDiskOverwrite = "disk size after overwrite-all"
 
 // RowStallGet reports the longest Get of the fill-stall workload, whose
 // own row is the longest Put.
@@ -143,6 +153,8 @@ func Standard(p Params) []Spec {
 			Doc: "after a fill of N keys, N Gets of keys that were never written"},
 		{ID: "overwrite", Kind: "overwrite", N: p.N, Threads: 1,
 			Doc: "after a fill of N keys, N Puts of new values to existing keys picked uniformly at random, sync off"},
+		{ID: "overwrite-all", Kind: KindOverwriteAll, N: p.N, Threads: 1,
+			Doc: "after a fill of N keys, Put a new value to every key once, in random order, sync off, then Close; timed to the end of Close, so what the engine does about the bytes the overwrite left stale counts; the disk size after Close in its own row"},
 		{ID: "ycsb-a", Kind: "ycsb-a", N: p.N, Threads: 2,
 			Doc: "after a fill of N keys, N operations over 2 goroutines: 50% Get, 50% Put of an existing key, keys drawn from a Zipf distribution (s=1.1)"},
 		{ID: "fill-stall", Kind: "stall", N: p.N, Threads: 2,

@@ -17,7 +17,7 @@ func TestStandardAndSelect(t *testing.T) {
 			t.Errorf("spec %q is incomplete: %+v", s.ID, s)
 		}
 	}
-	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "fill-batch 100", "fill-batch 1000", "read-random", "read-random x2", "read-missing", "overwrite", "ycsb-a", "fill-stall", "read-random 4KiB", "read-random 64KiB", "fill 4KiB", "fill 64KiB", "fill-sync 4KiB", "fill-sync 64KiB", "reopen 200k", "reopen 1M", "reopen no hint 200k", "reopen no hint 1M"} {
+	for _, want := range []string{"fdatasync", "fill-random", "fill-sync", "fill-sync x8", "fill-batch 100", "fill-batch 1000", "read-random", "read-random x2", "read-missing", "overwrite", "overwrite-all", "ycsb-a", "fill-stall", "read-random 4KiB", "read-random 64KiB", "fill 4KiB", "fill 64KiB", "fill-sync 4KiB", "fill-sync 64KiB", "reopen 200k", "reopen 1M", "reopen no hint 200k", "reopen no hint 1M"} {
 		if !ids[want] {
 			t.Errorf("missing workload %q", want)
 		}
@@ -59,6 +59,11 @@ func TestMetrics(t *testing.T) {
 			}
 		case "reopen 10", "reopen no hint 10":
 			wantUnit = Millis
+		case "overwrite-all":
+			wantLen = 2
+			if m[1].Row != RowDiskOverwrite || m[1].Unit != Bytes {
+				t.Errorf("%s: second metric %+v, want the disk after it", s.ID, m[1])
+			}
 		case "fill-stall":
 			wantLen, wantUnit = 2, Millis
 		}
