@@ -15,6 +15,9 @@ const (
 	// DefaultMinLogBytes keeps small logs from being rewritten: below a
 	// mebibyte the space is not worth the I/O.
 	DefaultMinLogBytes = 1 << 20
+	// DefaultFinishOnClose lets Close finish a compaction with up to 64
+	// MiB of the log left to read: a fraction of a second of copying.
+	DefaultFinishOnClose = 64 << 20
 )
 
 // Policy says when automatic compaction runs. The zero value means the
@@ -32,6 +35,12 @@ type Policy struct {
 	// Disabled turns automatic compaction off; explicit compaction still
 	// works.
 	Disabled bool
+	// FinishOnClose is how much of the log a running compaction may have
+	// left to read for Close to let it finish rather than stop it, and
+	// lose its work: then the closed store is as small as the compaction
+	// makes it, at the cost of a Close that takes that long. Zero means
+	// DefaultFinishOnClose; a negative value means Close always stops it.
+	FinishOnClose int64
 }
 
 // State is what the policy looks at.
@@ -53,6 +62,9 @@ func (p Policy) WithDefaults() Policy {
 	}
 	if p.MinLogBytes < 0 {
 		p.MinLogBytes = 0
+	}
+	if p.FinishOnClose == 0 {
+		p.FinishOnClose = DefaultFinishOnClose
 	}
 	return p
 }

@@ -33,10 +33,10 @@ func TestDue(t *testing.T) {
 
 func TestWithDefaults(t *testing.T) {
 	p := Policy{}.WithDefaults()
-	if p.StaleRatio != DefaultStaleRatio || p.MinLogBytes != DefaultMinLogBytes || p.Disabled {
+	if p.StaleRatio != DefaultStaleRatio || p.MinLogBytes != DefaultMinLogBytes || p.FinishOnClose != DefaultFinishOnClose || p.Disabled {
 		t.Fatalf("defaults: %+v", p)
 	}
-	custom := Policy{StaleRatio: 0.5, MinLogBytes: 10, MinInterval: time.Second}
+	custom := Policy{StaleRatio: 0.5, MinLogBytes: 10, MinInterval: time.Second, FinishOnClose: -1}
 	if got := custom.WithDefaults(); got != custom {
 		t.Fatalf("WithDefaults changed set fields: %+v", got)
 	}

@@ -52,6 +52,7 @@ func (db *DB) startCompaction() *compaction {
 	c := &compaction{done: make(chan struct{})}
 	db.cmu.running = c
 	db.wg.Add(1)
+	db.compactPos.Store(0)
 	go func() {
 		defer db.wg.Done()
 		c.err = db.compact(db.ctx)
@@ -157,6 +158,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		exp.moved(off, size)
 	}
 	progress := func(done int64) {
+		db.compactPos.Store(done)
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
 	snap, err := db.snapshotLive(end, keys)
@@ -330,8 +332,23 @@ func (db *DB) catchUp(ctx context.Context, tc *tailCopy, end int64) (int64, erro
 			return end, err
 		}
 		end, prev = size, backlog
+		db.compactPos.Store(end)
 	}
 	return end, nil
+}
+
+// compactionNearlyDone reports whether the running compaction has at most
+// the policy's FinishOnClose of the log left to read: what the rewrite has
+// not reached, and what writers appended since it began.
+func (db *DB) compactionNearlyDone() bool {
+	limit := db.opts.Compaction.FinishOnClose
+	if limit < 0 {
+		return false
+	}
+	db.mu.RLock()
+	size := db.mu.c.size
+	db.mu.RUnlock()
+	return size-db.compactPos.Load() <= limit
 }
 
 // swapLocked finishes the new log and renames it over the old one, holding

@@ -215,6 +215,10 @@ type DB struct {
 		reclaimed   int64
 		lastFailure error
 	}
+	// compactPos is how far the running compaction has read the old log:
+	// Close lets it finish when little is left past it (see
+	// compact.Policy.FinishOnClose).
+	compactPos atomic.Int64
 
 	// ord is the key order scans walk (order.go).
 	ord orderState
@@ -613,8 +617,11 @@ func (db *DB) Stats() Stats {
 	return s
 }
 
-// Close stops a running compaction (the old log stays in place), waits for
-// background work, and releases the log and the directory lock. Every write
+// Close lets a running compaction finish when little of the log is left
+// for it to read (compact.Policy.FinishOnClose, 64 MiB by default), so
+// that a store closed right after the writes that made it due is left
+// compacted; it stops a larger one (the old log stays in place). It then
+// waits for background work, and releases the log and the directory lock. Every write
 // acknowledged before Close is in the log. Close may be called again, and
 // from several goroutines at once: each call returns only once the store is
 // closed — its data synced and the directory free for the next Open — and
@@ -628,7 +635,11 @@ func (db *DB) Close() error {
 func (db *DB) close() error {
 	db.cmu.Lock()
 	db.cmu.closing = true
+	running := db.cmu.running
 	db.cmu.Unlock()
+	if running != nil && db.compactionNearlyDone() {
+		<-running.done
+	}
 	db.cancel()
 	db.wg.Wait()
 	db.events.close()
