@@ -16,7 +16,9 @@ import "sync/atomic"
 // log, as before. One bit per 16 bytes of the log: a record, even a batch
 // operation, is longer than that (walfmt.RecordHeaderSize and a key), so
 // no two share a bit. That is a 128th of the log's size, for as long as
-// the compaction runs.
+// the compaction runs; a log so stale that this is more than the
+// snapshot's own 8 bytes a live record gets no set (watchDeaths), and its
+// compaction copies the records that die during it, as before.
 type deadSet struct {
 	end  int64
 	bits []atomic.Uint64
@@ -47,8 +49,12 @@ func (d *deadSet) live(_ []byte, off int64) (bool, error) {
 }
 
 // watchDeaths has writers mark the records below end that die from now
-// on, and returns the set they mark.
-func (db *DB) watchDeaths(end int64) *deadSet {
+// on, and returns the set they mark, or nil where a set would take more
+// memory than the snapshot of keys live records (see deadSet).
+func (db *DB) watchDeaths(end int64, keys int) *deadSet {
+	if end/deadGrain/8 > int64(keys)*8 {
+		return nil
+	}
 	d := newDeadSet(end)
 	db.mu.Lock()
 	db.mu.c.dead = d
@@ -59,6 +65,9 @@ func (db *DB) watchDeaths(end int64) *deadSet {
 // unwatchDeaths stops the marking into d, unless the counters have been
 // replaced since (a swap installs the new log's, which mark nothing).
 func (db *DB) unwatchDeaths(d *deadSet) {
+	if d == nil {
+		return
+	}
 	db.mu.Lock()
 	if db.mu.c.dead == d {
 		db.mu.c.dead = nil

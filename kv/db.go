@@ -642,7 +642,9 @@ func (db *DB) close() error {
 	db.cmu.closing = true
 	running := db.cmu.running
 	db.cmu.Unlock()
-	if running != nil && db.compactionNearlyDone() {
+	if running != nil && !db.opts.ReadOnly && db.compactionNearlyDone() {
+		// A follower's running compaction is the writer's, seen from
+		// outside (follow_compaction.go): not one to wait for.
 		<-running.done
 	}
 	db.cancel()
