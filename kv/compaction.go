@@ -161,14 +161,21 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		db.compactPos.Store(done)
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
+	// Records that die from here on are marked, for the copy to leave out;
+	// the marks start before the snapshot, so none is missed.
+	dead := db.watchDeaths(end, keys)
+	defer db.unwatchDeaths(dead)
 	snap, err := db.snapshotLive(end, keys)
 	if err != nil {
 		return swapResult{}, err
 	}
 	// Records that expire or are stored encoded carry what the new log's
 	// expiry table needs: look each live one up (liveMeta also leaves out
-	// the expired).
+	// the expired and the dead).
 	var keep compact.Live
+	if dead != nil {
+		keep = dead.live
+	}
 	if db.hasRecordMeta() {
 		keep = liveMeta
 	}

@@ -12,9 +12,9 @@ import (
 //
 // A record can only die after it is seen live, never come alive:
 // everything written later lies past end. A record that dies after it was
-// seen is copied anyway, and the compaction's catch-up, which applies the
-// later records to the new index, counts it stale there, as it does for
-// the records that die after they are copied. Each key has one offset in
+// seen is left out of the copy if it died before the copy reached it (see
+// deadSet); if after, the compaction's catch-up, which applies the later
+// records to the new index, counts it stale there. Each key has one offset in
 // the index, and offsets are unique, so a record whose offset was not seen
 // is dead — if the snapshot is complete: it is taken in pieces, letting
 // mu go between them so that writers are not held up for a whole pass

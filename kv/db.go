@@ -34,6 +34,10 @@ type counters struct {
 	// expired record as live until it is replaced: Stats and the
 	// compaction policy move its bytes to stale (see settledMuLocked).
 	exp *expiries
+	// dead, while a compaction copies the log, marks the records of its
+	// snapshot that die meanwhile, for the copy to leave out (see
+	// deadSet). nil otherwise, and in every counters but the store's.
+	dead *deadSet
 }
 
 // applyRecord updates idx and c for a record of the log: a put or a
@@ -81,6 +85,7 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 		c.live -= int64(old.size)
 		c.stale += int64(old.size)
 		c.exp.forget(old, src)
+		c.dead.mark(int64(old.off))
 	}
 	if kind == walfmt.KindPut {
 		if m.any() {
@@ -637,7 +642,9 @@ func (db *DB) close() error {
 	db.cmu.closing = true
 	running := db.cmu.running
 	db.cmu.Unlock()
-	if running != nil && db.compactionNearlyDone() {
+	if running != nil && !db.opts.ReadOnly && db.compactionNearlyDone() {
+		// A follower's running compaction is the writer's, seen from
+		// outside (follow_compaction.go): not one to wait for.
 		<-running.done
 	}
 	db.cancel()

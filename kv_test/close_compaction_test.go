@@ -113,3 +113,46 @@ func (f holdFile) WriteAt(p []byte, off int64) (int, error) {
 	})
 	return f.File.WriteAt(p, off)
 }
+
+// TestFollowerCloseBesideAWritersCompaction closes a follower while it
+// sees a compaction of the writer's under way, one the writer will never
+// finish (a killed writer leaves its temporary file behind): the
+// follower's Close must not wait for it.
+func TestFollowerCloseBesideAWritersCompaction(t *testing.T) {
+	dir := t.TempDir()
+	w, err := kv.Open(dir, &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillLog(t, w, 100, 10)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := kv.Open(dir, &kv.Options{ReadOnly: true, FollowPoll: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, stop := f.Subscribe()
+	defer stop()
+	if err := os.WriteFile(filepath.Join(dir, "wal.log.compact"), make([]byte, 64), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.Kind != kv.CompactionStarted {
+			t.Fatalf("follower's first event %v, want started", ev.Kind)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the follower never saw the compaction")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- f.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the follower's Close waits for the writer's compaction")
+	}
+}

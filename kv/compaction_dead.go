@@ -1,0 +1,76 @@
+package kv
+
+import "sync/atomic"
+
+// deadSet marks the records below a compaction's end that die while it
+// copies the log: overwritten or deleted after its snapshot of the live
+// records. Their newer records, or the tombstones, lie past end, where the
+// compaction's catch-up copies them, so the copy leaves the old ones out.
+// Copied, they would be stale in the new log from the start: after a
+// compaction beside a writer that overwrites every key, the new log would
+// be half as large again as its live records.
+//
+// Writers mark a record as they publish what replaces it, under mu; the
+// copy looks a record up without a lock. A record marked after the copy
+// has passed it was copied, and the catch-up counts it stale in the new
+// log, as before. One bit per 16 bytes of the log: a record, even a batch
+// operation, is longer than that (walfmt.RecordHeaderSize and a key), so
+// no two share a bit. That is a 128th of the log's size, for as long as
+// the compaction runs; a log so stale that this is more than the
+// snapshot's own 8 bytes a live record gets no set (watchDeaths), and its
+// compaction copies the records that die during it, as before.
+type deadSet struct {
+	end  int64
+	bits []atomic.Uint64
+}
+
+// deadGrain is the bytes of log one bit of a deadSet stands for.
+const deadGrain = 16
+
+func newDeadSet(end int64) *deadSet {
+	return &deadSet{end: end, bits: make([]atomic.Uint64, end/deadGrain/64+1)}
+}
+
+// mark records that the record at off has died. Records past end, and
+// calls on a nil set, are ignored.
+func (d *deadSet) mark(off int64) {
+	if d == nil || off >= d.end {
+		return
+	}
+	i := off / deadGrain
+	d.bits[i/64].Or(1 << (i % 64))
+}
+
+// live is the compact.Live of a copy: whether the record at off below end
+// has not been marked dead.
+func (d *deadSet) live(_ []byte, off int64) (bool, error) {
+	i := off / deadGrain
+	return d.bits[i/64].Load()&(1<<(i%64)) == 0, nil
+}
+
+// watchDeaths has writers mark the records below end that die from now
+// on, and returns the set they mark, or nil where a set would take more
+// memory than the snapshot of keys live records (see deadSet).
+func (db *DB) watchDeaths(end int64, keys int) *deadSet {
+	if end/deadGrain/8 > int64(keys)*8 {
+		return nil
+	}
+	d := newDeadSet(end)
+	db.mu.Lock()
+	db.mu.c.dead = d
+	db.mu.Unlock()
+	return d
+}
+
+// unwatchDeaths stops the marking into d, unless the counters have been
+// replaced since (a swap installs the new log's, which mark nothing).
+func (db *DB) unwatchDeaths(d *deadSet) {
+	if d == nil {
+		return
+	}
+	db.mu.Lock()
+	if db.mu.c.dead == d {
+		db.mu.c.dead = nil
+	}
+	db.mu.Unlock()
+}
