@@ -42,7 +42,9 @@ type counters struct {
 
 // applyRecord updates idx and c for a record of the log: a put or a
 // delete, or a batch, whose operations it applies in order, as one record
-// each (see apply).
+// each (see apply). rec's checksum must hold (a record the writer built,
+// or one a walfmt.Reader returned): a batch's operations are not checked
+// again.
 func (c *counters) applyRecord(idx *index, src keySource, rec walfmt.Record) error {
 	if rec.Kind != walfmt.KindBatch {
 		return c.apply(idx, src, rec.Kind, rec.Key, rec.Offset, rec.Size, metaOf(rec))
@@ -50,8 +52,10 @@ func (c *counters) applyRecord(idx *index, src keySource, rec walfmt.Record) err
 	if err := c.apply(idx, src, walfmt.KindBatch, nil, rec.Offset, walfmt.RecordHeaderSize, recMeta{}); err != nil {
 		return err
 	}
-	return walfmt.ForEachOp(rec, func(op walfmt.Record) error {
-		return c.apply(idx, src, op.Kind, op.Key, op.Offset, op.Size, metaOf(op))
+	// Every caller's batch has a checksum that holds: the writer's own, or
+	// one the replay, a follower or Verify read and checked.
+	return walfmt.ForEachSealedOp(rec, func(op *walfmt.Record) error {
+		return c.apply(idx, src, op.Kind, op.Key, op.Offset, op.Size, metaOf(*op))
 	})
 }
 
