@@ -59,14 +59,31 @@ var errBadOp = errors.New("walfmt: malformed batch operation")
 // checked: its operations decode. For any other, an operation that does not
 // gives an error wrapping ErrCorrupt.
 func ForEachOp(rec Record, fn func(op Record) error) error {
+	return walkOps(rec, true, func(op *Record) error { return fn(*op) })
+}
+
+// ForEachSealedOp is ForEachOp for a batch record whose checksum is known
+// to hold: one that Decode or the Reader returned, which checked it, or
+// one the caller built and sealed itself. The batch's checksum covers its
+// operations, so their own checksums are not computed again; their fields
+// are checked as ForEachOp checks them. It hands fn the same *Record each
+// time, valid only during the call. A writer applies each batch it
+// appends this way, where copying each operation out and checksumming it
+// again cost a tenth of a small put.
+func ForEachSealedOp(rec Record, fn func(op *Record) error) error {
+	return walkOps(rec, false, fn)
+}
+
+// walkOps is ForEachOp, verifying each operation's checksum if verify.
+func walkOps(rec Record, verify bool, fn func(op *Record) error) error {
 	b := rec.Value
+	var op Record
 	for p := 0; p < len(b); {
-		op, reason := decodeOp(b[p:])
-		if reason != "" {
+		if reason := decodeOp(b[p:], verify, &op); reason != "" {
 			return &CorruptionError{Offset: rec.Offset + RecordHeaderSize + int64(p), Reason: reason}
 		}
 		op.Offset = rec.Offset + RecordHeaderSize + int64(p)
-		if err := fn(op); err != nil {
+		if err := fn(&op); err != nil {
 			return err
 		}
 		p += op.Size
@@ -74,75 +91,31 @@ func ForEachOp(rec Record, fn func(op Record) error) error {
 	return nil
 }
 
-// ForEachSealedOp calls fn with each operation of the batch record rec, as
-// ForEachOp does, for a record whose checksum is known to hold: one that
-// Decode or the Reader returned, which checked it and every operation, or
-// one the caller built and sealed itself. The batch's checksum covers its
-// operations, so ForEachSealedOp checks neither their checksums nor their
-// fields again: it reads each operation's lengths, and stops with an error
-// wrapping ErrCorrupt only where they would run past the batch. It hands
-// fn the same *Record each time, valid only during the call; its Key and
-// Value alias rec's, and its Raw is not set. A writer applies each batch
-// it appends this way, where decoding it afresh cost as much as the
-// index's update.
-func ForEachSealedOp(rec Record, fn func(op *Record) error) error {
-	b := rec.Value
-	var op Record
-	for p := 0; p < len(b); {
-		q := b[p:]
-		if len(q) < RecordHeaderSize {
-			return &CorruptionError{Offset: rec.Offset + RecordHeaderSize + int64(p), Reason: "incomplete batch operation"}
-		}
-		flags := q[offFlags]
-		keyLen := int(binary.LittleEndian.Uint32(q[offKeyLen:]))
-		valueLen := int(binary.LittleEndian.Uint32(q[offValueLen:]))
-		at := RecordHeaderSize
-		op.Expiry = 0
-		if flags&FlagExpiry != 0 {
-			if len(q) < at+ExpirySize {
-				return &CorruptionError{Offset: rec.Offset + RecordHeaderSize + int64(p), Reason: "batch operation extends past its batch"}
-			}
-			op.Expiry = int64(binary.LittleEndian.Uint64(q[at:]))
-			at += ExpirySize
-		}
-		if keyLen > MaxKeyLen || valueLen > MaxValueLen || len(q)-at < keyLen+valueLen {
-			return &CorruptionError{Offset: rec.Offset + RecordHeaderSize + int64(p), Reason: "batch operation extends past its batch"}
-		}
-		size := at + keyLen + valueLen
-		op.Kind, op.Flags, op.Codec = Kind(q[offKind]), flags, q[offCodec]
-		op.Key = q[at : at+keyLen : at+keyLen]
-		op.Value = q[at+keyLen : size : size]
-		op.Offset = rec.Offset + RecordHeaderSize + int64(p)
-		op.Size = size
-		if err := fn(&op); err != nil {
-			return err
-		}
-		p += size
-	}
-	return nil
-}
-
-// decodeOp decodes the operation at the start of b, checking its lengths
-// against b and its checksum.
-func decodeOp(b []byte) (Record, string) {
-	var op Record
+// decodeOp decodes the operation at the start of b into op, checking its
+// lengths against b and, if verify, its checksum.
+func decodeOp(b []byte, verify bool, op *Record) string {
 	if len(b) < RecordHeaderSize {
-		return op, "incomplete batch operation"
+		return "incomplete batch operation"
 	}
 	h, reason := parseFields(b, FlagBatchOp|FlagExpiry)
 	switch {
 	case reason != "":
-		return op, reason
+		return reason
 	case h.flags&FlagBatchOp == 0:
-		return op, "batch operation without its flag"
+		return "batch operation without its flag"
 	case h.kind == KindBatch:
-		return op, "batch inside a batch"
+		return "batch inside a batch"
 	case h.keyLen == 0:
-		return op, "key length out of range"
+		return "key length out of range"
 	case h.size() > len(b):
-		return op, "batch operation extends past its batch"
+		return "batch operation extends past its batch"
 	}
-	return op, decode(b[:h.size()], h, &op)
+	b = b[:h.size()]
+	if verify && Checksum(b[4:]) != h.crc {
+		return "checksum mismatch"
+	}
+	fill(b, h, op)
+	return ""
 }
 
 // checkBatch checks that the value of a batch record is one or more

@@ -370,6 +370,16 @@ func decode(b []byte, h header, r *Record) string {
 	if Checksum(b[4:]) != h.crc {
 		return "checksum mismatch"
 	}
+	fill(b, h, r)
+	if h.kind == KindBatch {
+		return checkBatch(r.Value)
+	}
+	return ""
+}
+
+// fill fills r from the record in b (len(b) == h.size()), whose fields
+// parseFields has checked.
+func fill(b []byte, h header, r *Record) {
 	p := b[RecordHeaderSize:]
 	r.Expiry = 0
 	if h.flags&FlagExpiry != 0 {
@@ -381,10 +391,6 @@ func decode(b []byte, h header, r *Record) string {
 	r.Value = p[h.keyLen : h.keyLen+h.valueLen : h.keyLen+h.valueLen]
 	r.Size = len(b)
 	r.Raw = b
-	if h.kind == KindBatch {
-		return checkBatch(r.Value)
-	}
-	return ""
 }
 
 // ValueCodec returns the value codec byte of the record whose header
