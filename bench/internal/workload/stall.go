@@ -36,7 +36,7 @@ func (r *runner) stall(res *Result) error {
 		for gets := 0; gets == 0 || !stop.Load(); gets++ {
 			w := written.Load()
 			if w == 0 {
-				if stop.Load() {
+				if stop.Load() && written.Load() == 0 {
 					return // the first Put failed
 				}
 				gets--
