@@ -20,12 +20,9 @@ const overwriteChecks = 1000
 // after Close is reported; the store is then opened again and a sample of
 // keys read back, untimed, to check that the overwrite is what it holds.
 func (r *runner) overwriteEvery(res *Result) error {
-	e, err := r.open(false)
+	e, err := r.openLoaded()
 	if err != nil {
 		return err
-	}
-	if err := r.load(e, r.spec.N); err != nil {
-		return errors.Join(err, e.Close())
 	}
 	rng := rand.New(rand.NewPCG(r.seed, 1))
 	order := rng.Perm(r.spec.N)

@@ -157,6 +157,19 @@ func (r *runner) load(e engines.Engine, n int) error {
 	})
 }
 
+// openLoaded opens the store, sync off, and loads keys [0, N) into it as
+// load does; on a failure the store is closed.
+func (r *runner) openLoaded() (engines.Engine, error) {
+	e, err := r.open(false)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.load(e, r.spec.N); err != nil {
+		return nil, errors.Join(err, e.Close())
+	}
+	return e, nil
+}
+
 func (r *runner) setOps(res *Result, d time.Duration) {
 	res.Seconds = d.Seconds()
 	res.Values[r.spec.ID] = float64(r.spec.N) / d.Seconds()
@@ -276,12 +289,9 @@ func (r *runner) fillBatched(res *Result) error {
 // afterFill fills N keys untimed, then times the workload's operations on
 // the same open store, so caches are warm.
 func (r *runner) afterFill(res *Result) error {
-	e, err := r.open(false)
+	e, err := r.openLoaded()
 	if err != nil {
 		return err
-	}
-	if err := r.load(e, r.spec.N); err != nil {
-		return errors.Join(err, e.Close())
 	}
 	d, err := r.timed(e)
 	if err != nil {
@@ -378,12 +388,9 @@ func (r *runner) val(i, gen uint64) []byte {
 // Get. The files are still in the page cache, as after a process restart.
 // For KindReopenNoHint it deletes the engine's hint between the two.
 func (r *runner) reopen(res *Result) error {
-	e, err := r.open(false)
+	e, err := r.openLoaded()
 	if err != nil {
 		return err
-	}
-	if err := r.load(e, r.spec.N); err != nil {
-		return errors.Join(err, e.Close())
 	}
 	if err := e.Close(); err != nil {
 		return fmt.Errorf("close: %w", err)

@@ -54,12 +54,9 @@ func ScanSpecs(n int) []Spec {
 
 // scan runs a scan workload.
 func (r *runner) scan(res *Result) error {
-	e, err := r.open(false)
+	e, err := r.openLoaded()
 	if err != nil {
 		return err
-	}
-	if err := r.load(e, r.spec.N); err != nil {
-		return errors.Join(err, e.Close())
 	}
 	if r.spec.Kind == KindScanFirst {
 		if err := e.Close(); err != nil {
