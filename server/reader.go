@@ -31,7 +31,17 @@ type reqReader struct {
 	// Incomplete requests are checked as far as they have arrived, so the
 	// buffer never grows past a limit.
 	limits *Options
+	// part is how far the multibulk request at start has been checked,
+	// when it is not all read yet: parsing goes on from there when more
+	// arrives, so a request that arrives an argument at a time costs one
+	// pass over it, not one per read. Zero otherwise.
+	part partial
 }
+
+// partial is a multibulk request checked as far as it has arrived: its
+// argument count, the arguments checked, and where the next one begins,
+// counted from the request's first byte.
+type partial struct{ count, done, pos int }
 
 // Buffer sizes: a connection starts with inBufSize bytes, grows the buffer
 // as a request needs, and goes back to inBufSize once it has consumed a
@@ -93,6 +103,7 @@ func (r *reqReader) reset() {
 	clear(r.args)
 	r.args = r.args[:0]
 	if r.start == r.end && len(r.buf) > maxKeptIn {
+		r.part = partial{}
 		r.buf = make([]byte, inBufSize)
 		r.start, r.end = 0, 0
 	}
@@ -142,27 +153,35 @@ func (r *reqReader) parse() error {
 }
 
 // multiBulk parses the request "*N\r\n" ("$L\r\n" bytes "\r\n"){N} at the
-// start of b, and returns its length, or 0 if it is not all there.
+// start of b, and returns its length, or 0 if it is not all there. A
+// request not all there is remembered as checked so far (r.part), and the
+// next call goes on from there; once it is all there, its arguments are
+// taken in a second, quick pass over the headers already checked.
 func (r *reqReader) multiBulk(b []byte) (int, error) {
 	lim := r.limits
-	i := bytes.IndexByte(b, '\n')
-	// A header line ("*N\r\n" without its '*', "$N\r\n") is at most
-	// maxHeaderLine bytes, as guardConn checks.
-	if lim != nil && (i > maxHeaderLine || (i < 0 && len(b)-1 > maxHeaderLine)) {
-		return 0, errMultiBulkLength
-	}
-	if i < 0 {
-		return 0, nil
-	}
-	count, ok := parseLen(b[1:i])
-	if !ok || count <= 0 || (lim != nil && count > lim.MaxArgs) {
-		return 0, errMultiBulkLength
+	count, done, pos := r.part.count, r.part.done, r.part.pos
+	resumed := count > 0
+	if !resumed {
+		i := bytes.IndexByte(b, '\n')
+		// A header line ("*N\r\n" without its '*', "$N\r\n") is at most
+		// maxHeaderLine bytes, as guardConn checks.
+		if lim != nil && (i > maxHeaderLine || (i < 0 && len(b)-1 > maxHeaderLine)) {
+			return 0, errMultiBulkLength
+		}
+		if i < 0 {
+			return 0, nil
+		}
+		var ok bool
+		count, ok = parseLen(b[1:i])
+		if !ok || count <= 0 || (lim != nil && count > lim.MaxArgs) {
+			return 0, errMultiBulkLength
+		}
+		pos = i + 1
 	}
 	first := len(r.args)
-	pos := i + 1
-	for range count {
+	for ; done < count; done++ {
 		if pos >= len(b) {
-			return r.incomplete(first)
+			return r.incomplete(first, count, done, pos)
 		}
 		if b[pos] != '$' {
 			return 0, protocolError("expected '$', got '" + string(b[pos]) + "'")
@@ -172,7 +191,7 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 			return 0, errBulkLength
 		}
 		if j < 0 {
-			return r.incomplete(first)
+			return r.incomplete(first, count, done, pos)
 		}
 		size, ok := parseLen(b[pos+1 : pos+j])
 		if !ok || (lim != nil && size > lim.MaxBulkLen) {
@@ -183,22 +202,43 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 			return 0, errRequestTooLarge
 		}
 		if data+size+2 > len(b) {
-			return r.incomplete(first)
+			return r.incomplete(first, count, done, pos)
 		}
 		if b[data+size] != '\r' || b[data+size+1] != '\n' {
 			return 0, errBulkLength
 		}
-		r.args = append(r.args, b[data:data+size:data+size])
+		if !resumed {
+			r.args = append(r.args, b[data:data+size:data+size])
+		}
 		pos = data + size + 2
+	}
+	if resumed {
+		r.part = partial{}
+		r.takeArgs(b, count)
 	}
 	r.cmds = append(r.cmds, redcon.Command{Args: r.args[first:len(r.args):len(r.args)]})
 	return pos, nil
 }
 
-// incomplete drops the arguments of a request not all read yet.
-func (r *reqReader) incomplete(first int) (int, error) {
+// takeArgs appends the count arguments of the multibulk request at the
+// start of b, whose headers multiBulk has checked, to r.args.
+func (r *reqReader) takeArgs(b []byte, count int) {
+	pos := bytes.IndexByte(b, '\n') + 1
+	for range count {
+		j := bytes.IndexByte(b[pos:], '\n')
+		size, _ := parseLen(b[pos+1 : pos+j])
+		data := pos + j + 1
+		r.args = append(r.args, b[data:data+size:data+size])
+		pos = data + size + 2
+	}
+}
+
+// incomplete drops the arguments of a request not all read yet, and
+// remembers how far it has been checked.
+func (r *reqReader) incomplete(first, count, done, pos int) (int, error) {
 	clear(r.args[first:])
 	r.args = r.args[:first]
+	r.part = partial{count, done, pos}
 	return 0, nil
 }
 
