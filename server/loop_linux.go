@@ -26,10 +26,18 @@ import (
 // gives the connection back to the loop. So no client, however slow,
 // holds up the others.
 //
-// Locks: the loop goroutine alone touches conns, the epoll set and the
-// fields of a client it watches, except those under the client's own
-// locks (wmu, state). mu guards back and stopping; it is taken after a
-// client's wmu, never before. Server.mu is taken before mu.
+// Locks: the loop goroutine alone touches conns, the epoll set, pending,
+// replying and the fields of a client it watches, except those under the
+// client's own locks (wmu, state). mu guards back only, and is a leaf: no
+// lock is taken while it is held. Each fdConn's mu is a leaf too, taken
+// under a client's wmu when the loop writes. The loop takes a client's
+// wmu with TryLock, never waiting for it, except in settle: there it
+// takes the wmu of each client whose write run waited for the turn's
+// sync, while it may hold another client's wmu and the key stripes of
+// the waiting runs (from startRun until settle). That is safe because a
+// waiting client's wmu is held by no one else: only a subscription's
+// forwarder takes a client's wmu beside the loop, and a subscribed client
+// queues no writes.
 type eventLoop struct {
 	s      *Server
 	epfd   int
@@ -390,7 +398,7 @@ func (l *eventLoop) runPipeline(lc *loopConn, cmds []redcon.Command) bool {
 			// goroutine applies it and goes on from there.
 			break
 		}
-		if l.s.inline[cmd.idx] && c.queueWrite(cmd, req.Args) {
+		if c.queueWrite(cmd, req.Args) {
 			ran++
 			continue
 		}
