@@ -27,8 +27,9 @@ package kv
 // For large values up to a mebibyte (recordPoolMax), View saves Get's
 // allocation: the record is read with one pread into a pooled buffer, key
 // check included, and checksummed there; a larger one is read into a
-// buffer of its own. Small records are read where they lie in the map, which is left
-// with the kernel's default readahead, as they share pages anyway.
+// buffer of its own. Small records are read where they lie in the map,
+// which is left with the kernel's default readahead, as they share pages
+// anyway.
 func (db *DB) View(key []byte, fn func(value []byte) error) error {
 	if len(key) == 0 {
 		return ErrEmptyKey
