@@ -183,7 +183,12 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	wb := newWriteback(tmp, 0)
 	dst := &pacedWriter{w: tmp, wb: wb}
 	var res compact.Result
-	if snap.complete {
+	live, m := db.keyOrderedLive(end, snap)
+	if inKeyOrder := live != nil; inKeyOrder {
+		start := snap.start
+		snap = nil // the copy needs only live: let the snapshot go
+		res, err = db.copyInKeyOrder(ctx, dst, m, live, start, end, hdr, keep, moved, progress)
+	} else if snap.complete {
 		// The snapshot names every live record: copy them in large reads
 		// and writes, stepping over the dead ones unread.
 		src := compact.Source{R: old, Name: db.path, Start: snap.start, End: end, Live: snap.offs}
@@ -205,7 +210,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	idx := newIndexOf(es, hdr)
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
-	db.orderForCompaction(tmp, idx, res.Bytes, order) // key order: outside every lock
+	db.orderForCompaction(tmp, idx, res.Bytes, order, live != nil) // key order: outside every lock
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and
