@@ -26,6 +26,10 @@ type compaction struct {
 // one, and returns when that is done. If a compaction is already running,
 // Compact waits for it and returns its result instead of starting a second.
 // Readers are never blocked; writers wait only for the final swap.
+//
+// The new log holds the live records in the old one's order, or, in a
+// store that keeps a key order (one that has been scanned), in key order,
+// so that ordered scans of it read the file front to back.
 func (db *DB) Compact() error {
 	if db.opts.ReadOnly {
 		return ErrReadOnly

@@ -188,3 +188,38 @@ func TestCompactionOrderChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactionInKeyOrderOfEmptyStore compacts scanned stores that hold
+// no key, and one key, in key order.
+func TestCompactionInKeyOrderOfEmptyStore(t *testing.T) {
+	for _, keys := range []int{0, 1} {
+		dir := t.TempDir()
+		db, err := Open(dir, &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Put([]byte("gone"), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Delete([]byte("gone")); err != nil {
+			t.Fatal(err)
+		}
+		for i := range keys {
+			if err := db.Put(fmt.Appendf(nil, "k%d", i), []byte("v")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Compact(); err != nil {
+			t.Fatal(err)
+		}
+		if got := logKeys(t, dir); len(got) != keys {
+			t.Fatalf("%d keys: the new log holds %d records", keys, len(got))
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
