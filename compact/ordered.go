@@ -55,9 +55,10 @@ func CopyMapped(ctx context.Context, dst io.Writer, src Mapped, hdr walfmt.FileH
 	c.out = walfmt.AppendFileHeader(make([]byte, 0, copyChunk+64<<10), hdr)
 	var read, yielded, reported int64
 	span := src.End - src.Start
+	c.touch(src, 0)
 	for i, off := range src.Live {
-		if j := i + touchAhead; j < len(src.Live) && src.Live[j] < uint64(src.End) {
-			c.sink += src.Log[src.Live[j]]
+		if i%touchAhead == 0 {
+			c.touch(src, i+touchAhead)
 		}
 		size, err := c.stepMapped(int64(off))
 		if err != nil {
@@ -87,6 +88,20 @@ func CopyMapped(ctx context.Context, dst io.Writer, src Mapped, hdr walfmt.FileH
 		progress(src.End)
 	}
 	return c.res, c.flush()
+}
+
+// touch reads the first byte of the touchAhead records of src.Live from
+// i on, in a loop that does nothing else: the processor then waits for all
+// their cache misses at once, where the copy between two records' reads
+// would have it wait for each in turn.
+func (c *copier) touch(src Mapped, i int) {
+	var sum byte
+	for _, off := range src.Live[min(i, len(src.Live)):min(i+touchAhead, len(src.Live))] {
+		if off < uint64(src.End) {
+			sum += src.Log[off]
+		}
+	}
+	c.sink += sum
 }
 
 // stepMapped copies the live record at pos, whose header it checks first
