@@ -444,9 +444,11 @@ func (it *Iterator) touchAhead(v *logView) {
 const clusteredSpan = 512
 
 // clustered reports whether the next want records of the run, in the
-// direction dir, lie in increasing order of offset close to each other
-// (within clusteredSpan bytes a record on average): a stretch of a log
-// written in key order.
+// direction dir, lie close to each other — the first and the last within
+// clusteredSpan bytes a record on average — as in a stretch of a log
+// written in key order. Only the two ends are looked at: a stretch it
+// takes for clustered that is not goes untouched, which costs time, never
+// a wrong answer.
 func (it *Iterator) clustered(run []uint64, want, dir int) bool {
 	first, last := it.ri, it.ri+(want-1)*dir
 	if want < 2 || min(first, last) < 0 || max(first, last) >= len(run) {
@@ -457,7 +459,8 @@ func (it *Iterator) clustered(run []uint64, want, dir int) bool {
 }
 
 // nextCandidate returns the next key of the snapshot's merge of run and
-// overlay, with the offset of its record and whether that is a delete, and
+// overlay, with the offset of its record, the record's size if it read
+// its header (a run's record; else 0) and whether it is a delete, and
 // advances past it. A key both hold is returned once, with the overlay's
 // (later) operation. key is nil, and ok true, for a run record whose key
 // cannot be read.
