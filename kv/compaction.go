@@ -233,6 +233,15 @@ func (db *DB) live(key []byte, off int64) (bool, error) {
 	return ok && int64(s.off) == off && !db.expiredMuLocked(s.off), err
 }
 
+// current reports whether the record at off in the log is key's current
+// record, expired or not.
+func (db *DB) current(key []byte, off int64) (bool, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	s, ok, err := db.lookupMuLocked(key)
+	return ok && int64(s.off) == off, err
+}
+
 // hasRecordMeta reports whether any live record expires or is stored
 // encoded, so that a compaction must carry an entry of the expiry table
 // over for it. Records published after a compaction has taken its
@@ -612,11 +621,13 @@ func (t *tailCopy) add(rec walfmt.Record) error {
 	if rec.Kind == walfmt.KindPut {
 		// A put overwritten or deleted since is dropped, as the
 		// rewrite drops it: its successor is published, so it is in
-		// this copy or a later one. Tombstones are all copied, which
+		// this copy or a later one. One that has expired is copied all
+		// the same: the rewrite may have copied the key's older record,
+		// which it must go on hiding. Tombstones are all copied, which
 		// is simpler than proving that the new log has nothing for
 		// them to shadow; the next compaction drops them.
-		live, err := t.db.live(rec.Key, rec.Offset)
-		if err != nil || !live {
+		current, err := t.db.current(rec.Key, rec.Offset)
+		if err != nil || !current {
 			return err
 		}
 	}
