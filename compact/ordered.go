@@ -74,7 +74,7 @@ func CopyMapped(ctx context.Context, dst io.Writer, src Mapped, hdr walfmt.FileH
 				return c.res, err
 			}
 			if progress != nil {
-				progress(src.Start + span*int64(i+1)/int64(len(src.Live)))
+				progress(src.Start + int64(float64(span)*float64(i+1)/float64(len(src.Live))))
 			}
 			reported = read
 		}

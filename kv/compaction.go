@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,15 +157,26 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	es := make([]slot, 0, keys)
 	order := make([]uint64, 0, keys) // the new log's records, for its key order (order.go)
 	exp, liveMeta := db.expiryCopier()
+	// A copy in key order checks that it is one: the new log's order is
+	// then not sorted again.
+	var prevKey []byte
+	sorted := true
 	moved := func(key []byte, off int64, size int) {
 		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
 		order = append(order, uint64(off))
 		exp.moved(off, size)
+		if sorted {
+			sorted = len(order) == 1 || bytes.Compare(prevKey, key) < 0
+			prevKey = append(prevKey[:0], key...)
+		}
 	}
 	progress := func(done int64) {
 		db.compactPos.Store(done)
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
+	// The store's key order, if it keeps one; end moves up to the end it
+	// describes, if that is later (see compactionOrder).
+	ord := db.compactionOrder(&end)
 	// Records that die from here on are marked, for the copy to leave out;
 	// the marks start before the snapshot, so none is missed.
 	dead := db.watchDeaths(end, keys)
@@ -187,8 +199,9 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	wb := newWriteback(tmp, 0)
 	dst := &pacedWriter{w: tmp, wb: wb}
 	var res compact.Result
-	live, m := db.keyOrderedLive(end, snap)
-	if inKeyOrder := live != nil; inKeyOrder {
+	live, m := db.keyOrderedLive(ord, end, snap)
+	inKeyOrder := live != nil
+	if inKeyOrder {
 		start := snap.start
 		snap = nil // the copy needs only live: let the snapshot go
 		res, err = db.copyInKeyOrder(ctx, dst, m, live, start, end, hdr, keep, moved, progress)
@@ -214,7 +227,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	idx := newIndexOf(es, hdr)
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
-	db.orderForCompaction(tmp, idx, res.Bytes, order, live != nil) // key order: outside every lock
+	db.orderForCompaction(tmp, idx, res.Bytes, order, inKeyOrder && sorted) // key order: outside every lock
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and

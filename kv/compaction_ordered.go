@@ -22,26 +22,46 @@ import (
 // checked before anything is copied (keyOrderedLive). Otherwise, and in a
 // store nothing has scanned, the copy goes in log order.
 
+// compactionOrder returns the store's key order for a compaction of the
+// log up to *end, or nil if the store keeps none. If the order describes
+// a later end, *end moves up to it: the compaction copies the records
+// below it in key order, and the rest with its tail copy, so that its
+// order and the records it copies describe the same moment. It is called
+// before the compaction watches deaths and takes its snapshot of the live
+// records, which must describe that end too.
+func (db *DB) compactionOrder(end *int64) *orderSnap {
+	s := db.ord.cur.Load()
+	if s == nil {
+		return nil
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.mu.index != s.idx || s.end > db.mu.c.size {
+		return nil
+	}
+	*end = max(*end, s.end)
+	return s
+}
+
 // keyOrderedLive returns the records below end that a compaction is to
 // copy, in the order of their keys, and a private map of the log to read
-// them from; or nil, nil when the store keeps no key order or the copy
-// cannot read in it. snap is the compaction's snapshot of the live
-// records, which it must hold.
+// them from; or nil, nil when ord, the store's order as compactionOrder
+// returned it, is nil or the copy cannot read in it. snap is the
+// compaction's snapshot of the live records, which it must hold.
 //
-// The order is checked against snap before it is trusted: every record of
-// snap must be in it once. A record in it but not in snap has died since
-// the order was taken, and is left to the copy's keep, or copied and
-// counted stale by the catch-up, as any record that dies during a
-// compaction is. A mismatch the other way would be a fault of the order;
-// it is dropped, for the next scan to rebuild from the index, and the copy
-// goes in log order.
-func (db *DB) keyOrderedLive(end int64, snap *liveSnapshot) ([]uint64, *mapping) {
-	cur := db.ord.cur.Load()
-	if !snap.complete || cur == nil {
+// The order is checked against snap before it is trusted. Every record of
+// snap must be in it, once: no record comes alive, so a record live when
+// the snapshot was taken was live at end, which the order describes. A
+// record in the order but not in snap died between end and the snapshot,
+// and is left out. Anything else — a record of snap missing, an offset
+// twice — would be a fault of the order: it is dropped, for the next scan
+// to rebuild from the index, and the copy goes in log order.
+func (db *DB) keyOrderedLive(ord *orderSnap, end int64, snap *liveSnapshot) ([]uint64, *mapping) {
+	if ord == nil || !snap.complete {
 		return nil, nil
 	}
 	db.mu.RLock()
-	if db.mu.index != cur.idx || db.mu.c.size < end {
+	if db.mu.index != ord.idx || db.mu.c.size < end {
 		db.mu.RUnlock()
 		return nil, nil
 	}
@@ -50,50 +70,71 @@ func (db *DB) keyOrderedLive(end int64, snap *liveSnapshot) ([]uint64, *mapping)
 	if v.m == nil {
 		return nil, nil
 	}
-	// The order as of end, for this copy only: a scan extends the store's
-	// own as it needs, and saves it, which this one would not be worth.
-	s := cur
-	if s.end < end {
-		var err error
-		if s, err = extendSnap(cur, v, end, true); err != nil {
-			_ = v.m.unmap() // harmless: see mapping.unmap
-			return nil, nil
-		}
-	}
-	merged := s.run
-	if len(s.ovl) > 0 {
-		merged = mergeRun(s.run, s.ovl, v)
-	}
-	live := make([]uint64, 0, len(snap.offs))
-	for _, off := range merged {
-		if off < uint64(end) {
-			live = append(live, off)
-		}
-	}
-	if !holdsEachOnce(live, snap.offs) {
-		db.ord.cur.CompareAndSwap(cur, nil)
+	fail := func() ([]uint64, *mapping) {
 		_ = v.m.unmap() // harmless: see mapping.unmap
 		return nil, nil
+	}
+	// The order as of end, for this copy only: a scan extends the store's
+	// own as it needs, and saves it, which this one would not be worth.
+	s := ord
+	if s.end < end {
+		var err error
+		if s, err = extendSnap(ord, v, end, true); err != nil {
+			return fail()
+		}
+	}
+	if s.end != end {
+		return fail() // compactionOrder moved end up to it
+	}
+	live := s.run
+	if len(s.ovl) > 0 {
+		live = mergeRun(s.run, s.ovl, v)
+	}
+	live, ok := liveOf(live, snap.offs)
+	if !ok {
+		db.ord.cur.CompareAndSwap(ord, nil)
+		return fail()
 	}
 	return live, v.m
 }
 
-// holdsEachOnce reports whether order, record offsets, holds each of
-// offs, which are sorted, and no offset twice.
-func holdsEachOnce(order []uint64, offs []int64) bool {
+// liveOf returns order, record offsets, without those that offs, the
+// sorted offsets of the live records, does not hold, and whether order
+// held each of offs once and no offset twice. order is not changed.
+func liveOf(order []uint64, offs []int64) ([]uint64, bool) {
 	sorted := make([]uint64, len(order))
 	copy(sorted, order)
 	radixSort(sorted)
+	var dead map[uint64]bool
 	j := 0
 	for i, off := range sorted {
-		if i > 0 && off == sorted[i-1] {
-			return false
-		}
-		if j < len(offs) && uint64(offs[j]) == off {
+		switch {
+		case i > 0 && off == sorted[i-1]:
+			return nil, false
+		case j < len(offs) && uint64(offs[j]) == off:
 			j++
+		case j < len(offs) && uint64(offs[j]) < off:
+			return nil, false // offs[j] is not in order
+		default:
+			if dead == nil {
+				dead = make(map[uint64]bool)
+			}
+			dead[off] = true
 		}
 	}
-	return j == len(offs)
+	if j != len(offs) {
+		return nil, false
+	}
+	if dead == nil {
+		return order, true
+	}
+	out := make([]uint64, 0, len(offs))
+	for _, off := range order {
+		if !dead[off] {
+			out = append(out, off)
+		}
+	}
+	return out, true
 }
 
 // copyInKeyOrder copies the live records, in key order, from m, a

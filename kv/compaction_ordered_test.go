@@ -69,11 +69,11 @@ func TestCompactionInKeyOrder(t *testing.T) {
 						v = bytes.Repeat([]byte("x"), 200<<10) // a large record
 					}
 					var err error
-					switch r := rng.IntN(20); {
-					case r == 0:
+					switch rng.IntN(20) {
+					case 0:
 						err = db.Delete([]byte(k))
 						delete(model, k)
-					case r == 1:
+					case 1:
 						b := db.NewBatch()
 						k2 := fmt.Sprintf("k%05d", rng.IntN(4000))
 						b.Put([]byte(k), v)
@@ -81,10 +81,10 @@ func TestCompactionInKeyOrder(t *testing.T) {
 						delete(model, k2)
 						model[k] = v
 						err = db.Write(b)
-					case r == 2:
+					case 2:
 						err = db.PutTTL([]byte(k), v, time.Hour)
 						model[k] = v
-					case r == 3:
+					case 3:
 						err = db.PutTTL([]byte(k), v, time.Second) // expires before the compaction
 						delete(model, k)
 					default:
@@ -222,4 +222,180 @@ func TestCompactionInKeyOrderOfEmptyStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestCompactionOrderNewerThanItsEnd checks that a compaction whose end is
+// passed by a write, and by a scan that extends the store's order past
+// it, before it reads that order, still copies in key order — up to the
+// order's end — and keeps the order, so that no scan sorts again.
+func TestCompactionOrderNewerThanItsEnd(t *testing.T) {
+	dir := t.TempDir()
+	fs := newPauseFS()
+	db, err := Open(dir, &Options{NoSync: true, FS: fs, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 1000 {
+		if err := db.Put(fmt.Appendf(nil, "k%04d", (i*7)%1000), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	sorts := db.ord.sorts.Load()
+	fs.atOpen.Store(true)
+	done := make(chan error)
+	go func() { done <- db.Compact() }()
+	<-fs.paused // the compaction's end is fixed
+	if err := db.Put([]byte("k0500"), []byte("w")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	close(fs.resume)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	keys := logKeys(t, dir)
+	if len(keys) != 1000 || !slices.IsSorted(keys) {
+		t.Fatalf("new log: %d records, sorted %v; want 1000 in key order", len(keys), slices.IsSorted(keys))
+	}
+	if v, err := db.Get([]byte("k0500")); err != nil || string(v) != "w" {
+		t.Fatalf("k0500 = %q, %v; want w", v, err)
+	}
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.ord.sorts.Load(); got != sorts {
+		t.Fatalf("%d sorts after the compaction, %d before: its order was dropped", got, sorts)
+	}
+}
+
+// TestCompactionInKeyOrderLeavesOutWhatDiedBeforeItsSnapshot checks that
+// a record that dies after a compaction's end, before it takes its
+// snapshot of the live records (and before it watches deaths), is not
+// copied beside its successor.
+func TestCompactionInKeyOrderLeavesOutWhatDiedBeforeItsSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	fs := newPauseFS()
+	db, err := Open(dir, &Options{NoSync: true, FS: fs, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []string{"a", "b", "c", "a", "a"} {
+		if err := db.Put([]byte(k), bytes.Repeat([]byte("v"), 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	fs.atOpen.Store(true)
+	done := make(chan error)
+	go func() { done <- db.Compact() }()
+	<-fs.paused
+	if err := db.Put([]byte("b"), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	close(fs.resume)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if keys, stale := logKeys(t, dir), db.Stats().StaleBytes; len(keys) != 3 || stale != 0 {
+		t.Fatalf("new log: records %q, %d stale bytes; want a, c and the new b, none stale", keys, stale)
+	}
+}
+
+// TestCompactionOrderFaults checks what a compaction does with a key order
+// that is wrong (put in place by hand): one that holds a dead record of a
+// live key beside its live one is copied without it; one out of order in
+// a place is copied as it is, found unsorted, and sorted for the new log,
+// so that scans come out right.
+func TestCompactionOrderFaults(t *testing.T) {
+	setup := func(t *testing.T) (*DB, string) {
+		dir := t.TempDir()
+		db, err := Open(dir, &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		for i := range 300 {
+			if err := db.Put(fmt.Appendf(nil, "k%04d", (i*7)%300), []byte("v1")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return db, dir
+	}
+	check := func(t *testing.T, db *DB, dir string) {
+		t.Helper()
+		if keys := logKeys(t, dir); len(keys) != 300 {
+			t.Fatalf("new log: %d records, want 300", len(keys))
+		}
+		var keys []string
+		if err := db.Scan(nil, nil, func(k, v []byte) bool {
+			want := "v1"
+			if string(k) == "k0100" {
+				want = "v2"
+			}
+			if string(v) != want {
+				t.Fatalf("%s = %q, want %q", k, v, want)
+			}
+			keys = append(keys, string(k))
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 300 || !slices.IsSorted(keys) {
+			t.Fatalf("scan: %d keys, sorted %v", len(keys), slices.IsSorted(keys))
+		}
+	}
+	t.Run("a dead twin", func(t *testing.T) {
+		db, dir := setup(t)
+		db.mu.RLock()
+		sl, _, err := db.lookupMuLocked([]byte("k0100"))
+		db.mu.RUnlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := sl.off
+		if err := db.Put([]byte("k0100"), []byte("v2")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		s := *db.ord.cur.Load()
+		s.run = slices.Insert(slices.Clone(s.run), 101, old)
+		db.ord.cur.Store(&s)
+		if err := db.Compact(); err != nil {
+			t.Fatal(err)
+		}
+		check(t, db, dir)
+	})
+	t.Run("out of order", func(t *testing.T) {
+		db, dir := setup(t)
+		if err := db.Put([]byte("k0100"), []byte("v2")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		s := *db.ord.cur.Load()
+		s.run = slices.Clone(s.run)
+		s.run[10], s.run[200] = s.run[200], s.run[10]
+		db.ord.cur.Store(&s)
+		for range 3 {
+			if err := db.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			check(t, db, dir)
+		}
+		if keys := logKeys(t, dir); !slices.IsSorted(keys) {
+			t.Fatal("the last compaction did not write its log in key order")
+		}
+	})
 }
