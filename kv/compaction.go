@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,10 @@ type compaction struct {
 // one, and returns when that is done. If a compaction is already running,
 // Compact waits for it and returns its result instead of starting a second.
 // Readers are never blocked; writers wait only for the final swap.
+//
+// The new log holds the live records in the old one's order, or, in a
+// store that keeps a key order (one that has been scanned), in key order,
+// so that ordered scans of it read the file front to back.
 func (db *DB) Compact() error {
 	if db.opts.ReadOnly {
 		return ErrReadOnly
@@ -152,15 +157,26 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	es := make([]slot, 0, keys)
 	order := make([]uint64, 0, keys) // the new log's records, for its key order (order.go)
 	exp, liveMeta := db.expiryCopier()
+	// A copy in key order checks that it is one: the new log's order is
+	// then not sorted again.
+	var prevKey []byte
+	sorted := true
 	moved := func(key []byte, off int64, size int) {
 		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
 		order = append(order, uint64(off))
 		exp.moved(off, size)
+		if sorted {
+			sorted = len(order) == 1 || bytes.Compare(prevKey, key) < 0
+			prevKey = append(prevKey[:0], key...)
+		}
 	}
 	progress := func(done int64) {
 		db.compactPos.Store(done)
 		db.events.publish(CompactionEvent{Kind: CompactionProgress, Done: done, Total: end})
 	}
+	// The store's key order, if it keeps one; end moves up to the end it
+	// describes, if that is later (see compactionOrder).
+	ord := db.compactionOrder(&end)
 	// Records that die from here on are marked, for the copy to leave out;
 	// the marks start before the snapshot, so none is missed.
 	dead := db.watchDeaths(end, keys)
@@ -183,7 +199,13 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	wb := newWriteback(tmp, 0)
 	dst := &pacedWriter{w: tmp, wb: wb}
 	var res compact.Result
-	if snap.complete {
+	live, m := db.keyOrderedLive(ord, end, snap)
+	inKeyOrder := live != nil
+	if inKeyOrder {
+		start := snap.start
+		snap = nil // the copy needs only live: let the snapshot go
+		res, err = db.copyInKeyOrder(ctx, dst, m, live, start, end, hdr, keep, moved, progress)
+	} else if snap.complete {
 		// The snapshot names every live record: copy them in large reads
 		// and writes, stepping over the dead ones unread.
 		src := compact.Source{R: old, Name: db.path, Start: snap.start, End: end, Live: snap.offs}
@@ -205,7 +227,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	idx := newIndexOf(es, hdr)
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
-	db.orderForCompaction(tmp, idx, res.Bytes, order) // key order: outside every lock
+	db.orderForCompaction(tmp, idx, res.Bytes, order, inKeyOrder && sorted) // key order: outside every lock
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and
@@ -222,6 +244,15 @@ func (db *DB) live(key []byte, off int64) (bool, error) {
 	defer db.mu.RUnlock()
 	s, ok, err := db.lookupMuLocked(key)
 	return ok && int64(s.off) == off && !db.expiredMuLocked(s.off), err
+}
+
+// current reports whether the record at off in the log is key's current
+// record, expired or not.
+func (db *DB) current(key []byte, off int64) (bool, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	s, ok, err := db.lookupMuLocked(key)
+	return ok && int64(s.off) == off, err
 }
 
 // hasRecordMeta reports whether any live record expires or is stored
@@ -603,11 +634,13 @@ func (t *tailCopy) add(rec walfmt.Record) error {
 	if rec.Kind == walfmt.KindPut {
 		// A put overwritten or deleted since is dropped, as the
 		// rewrite drops it: its successor is published, so it is in
-		// this copy or a later one. Tombstones are all copied, which
+		// this copy or a later one. One that has expired is copied all
+		// the same: the rewrite may have copied the key's older record,
+		// which it must go on hiding. Tombstones are all copied, which
 		// is simpler than proving that the new log has nothing for
 		// them to shadow; the next compaction drops them.
-		live, err := t.db.live(rec.Key, rec.Offset)
-		if err != nil || !live {
+		current, err := t.db.current(rec.Key, rec.Offset)
+		if err != nil || !current {
 			return err
 		}
 	}

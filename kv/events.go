@@ -39,7 +39,9 @@ type CompactionEvent struct {
 	// starts (Started).
 	LogBytes, LiveBytes, StaleBytes int64
 	// Done and Total are the bytes of the old log scanned so far and to
-	// scan (Started, Progress, Finished). Done never decreases.
+	// scan (Started, Progress, Finished). Done never decreases. A
+	// compaction in key order (see Compact) reads the live records only:
+	// its Done is the share of them copied, scaled to the log.
 	Done, Total int64
 	// OldSize and NewSize are the log's size before and after (Finished).
 	OldSize, NewSize int64
@@ -49,6 +51,8 @@ type CompactionEvent struct {
 	// swap (Finished): the longest a write waits for it.
 	Held time.Duration
 	// Kept and Dropped count the records copied and discarded (Finished).
+	// A compaction in key order never reads the dead records: its Dropped
+	// counts only those it found dead or expired as it copied.
 	Kept, Dropped int
 	// Err is why the compaction failed (Failed). The old log stays in use.
 	Err error

@@ -374,17 +374,20 @@ func mergeRun(run []uint64, ovl []ovlEntry, src *logView) []uint64 {
 
 // orderForCompaction sorts the records a compaction copied into its new
 // log, whose first end bytes are written, when the store has a key order
-// to keep: it becomes the new log's order when the new log takes the old
-// one's place. It runs outside every lock, on the new log, which is still
-// private.
-func (db *DB) orderForCompaction(f File, idx *index, end int64, offs []uint64) {
+// to keep, unless they were copied in key order (sorted; see
+// compaction_ordered.go): it becomes the new log's order when the new log
+// takes the old one's place. It runs outside every lock, on the new log,
+// which is still private.
+func (db *DB) orderForCompaction(f File, idx *index, end int64, offs []uint64, sorted bool) {
 	if db.ord.cur.Load() == nil {
 		return // nothing has asked for order: the first scan builds it
 	}
 	src := &logView{f: f, m: mapLog(f, end, false), end: end, path: db.path}
 	defer func() { _ = src.m.unmap() }() // harmless: see mapping.unmap
-	sortByKey(src, offs)
-	db.ord.sorts.Add(1)
+	if !sorted {
+		sortByKey(src, offs)
+		db.ord.sorts.Add(1)
+	}
 	s := &orderSnap{idx: idx, run: offs, runEnd: end, end: end, fence: buildFence(offs, src)}
 	db.wmu.Lock()
 	db.ord.next, db.ord.nextLog = s, f

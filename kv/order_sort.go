@@ -197,6 +197,9 @@ func msdSort(ps, tmp []keyPrefix, shift int, less func(a, b keyPrefix) int, work
 // in ascending order, a byte at a time from the lowest, over the bytes its
 // largest number uses.
 func radixSort[T int64 | uint64](a []T) {
+	if len(a) < 2 {
+		return
+	}
 	var top T
 	for _, x := range a {
 		top |= x

@@ -59,6 +59,11 @@ func (v *logView) keyAt(off int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return v.keyOfHeader(off, &h)
+}
+
+// keyOfHeader is keyAt for the record at off whose header h has been read.
+func (v *logView) keyOfHeader(off int64, h *[walfmt.RecordHeaderSize]byte) ([]byte, error) {
 	start := off + walfmt.RecordHeaderSize
 	if h[5]&walfmt.FlagExpiry != 0 {
 		start += walfmt.ExpirySize
@@ -78,6 +83,24 @@ func (v *logView) keyAt(off int64) ([]byte, error) {
 		return nil, fmt.Errorf("kv: read key at offset %d: %w", off, err)
 	}
 	return k, nil
+}
+
+// keyAndSize is keyAt that also returns the size of the record, from the
+// header it reads: a scan reads the header once. The size is 0 where the
+// header is not a record's (the read of the record reports why).
+func (v *logView) keyAndSize(off int64) ([]byte, int, error) {
+	if v.m == nil || off < walfmt.HeaderSizeV1 || off > v.end-walfmt.RecordHeaderSize {
+		h, err := v.header(off) // which says what is wrong, or reads the file
+		if err != nil {
+			return nil, 0, err
+		}
+		k, err := v.keyOfHeader(off, &h)
+		return k, max(recordSize(h[:]), 0), err
+	}
+	// The header where it lies in the map, uncopied.
+	h := (*[walfmt.RecordHeaderSize]byte)(v.m.data[off:])
+	k, err := v.keyOfHeader(off, h)
+	return k, max(recordSize(h[:]), 0), err
 }
 
 // readAt reads len(b) bytes of the log at off: from the map where they lie

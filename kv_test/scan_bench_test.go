@@ -13,8 +13,9 @@ import (
 
 // scanBenchStore fills a NoSync store with n keys of 16 hex digits in
 // random order and 100-byte values, and scans it once so that it has its
-// key order.
-func scanBenchStore(b *testing.B, n int) *kv.DB {
+// key order. compacted compacts it after that scan, which rewrites its log
+// in key order.
+func scanBenchStore(b *testing.B, n int, compacted bool) *kv.DB {
 	b.Helper()
 	db := openDB(b, b.TempDir(), &kv.Options{NoSync: true})
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -27,46 +28,65 @@ func scanBenchStore(b *testing.B, n int) *kv.DB {
 	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
 		b.Fatal(err)
 	}
+	if compacted {
+		if err := db.Compact(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return db
+}
+
+// layouts runs bench on a store of n keys as written (records in the
+// order they were put) and as compacted (records in key order).
+func layouts(b *testing.B, n int, bench func(b *testing.B, db *kv.DB)) {
+	for _, compacted := range []bool{false, true} {
+		name := "layout=written"
+		if compacted {
+			name = "layout=compacted"
+		}
+		b.Run(name, func(b *testing.B) { bench(b, scanBenchStore(b, n, compacted)) })
+	}
 }
 
 // BenchmarkScanFull scans a million keys with their values. Besides the
 // wall time it reports the process's CPU time per key, which on a busy
 // machine says more.
 func BenchmarkScanFull(b *testing.B) {
-	db := scanBenchStore(b, 1_000_000)
-	b.ResetTimer()
-	cpu, keys := startCPU(b), 0
-	for b.Loop() {
-		n := 0
-		if err := db.Scan(nil, nil, func(k, v []byte) bool { n++; return true }); err != nil {
-			b.Fatal(err)
+	layouts(b, 1_000_000, func(b *testing.B, db *kv.DB) {
+		b.ResetTimer()
+		cpu, keys := startCPU(b), 0
+		for b.Loop() {
+			n := 0
+			if err := db.Scan(nil, nil, func(k, v []byte) bool { n++; return true }); err != nil {
+				b.Fatal(err)
+			}
+			keys += n
 		}
-		keys += n
-	}
-	reportCPUPer(b, cpu, keys, "cpu-ns/key")
-	b.ReportMetric(float64(keys)/float64(b.N), "keys/op")
+		reportCPUPer(b, cpu, keys, "cpu-ns/key")
+		b.ReportMetric(float64(keys)/float64(b.N), "keys/op")
+	})
 }
 
 // BenchmarkScanRange scans ranges of 1% of the key space, holding 1% of
 // a million keys, as a prefix scan would.
 func BenchmarkScanRange(b *testing.B) {
-	db := scanBenchStore(b, 1_000_000)
-	rng := rand.New(rand.NewPCG(5, 6))
-	b.ResetTimer()
-	cpu, keys := startCPU(b), 0
-	for b.Loop() {
-		lo := rng.Uint64N(^uint64(0) - ^uint64(0)/100)
-		err := db.Scan(fmt.Appendf(nil, "%016x", lo), fmt.Appendf(nil, "%016x", lo+^uint64(0)/100), func(k, v []byte) bool {
-			keys++
-			return true
-		})
-		if err != nil {
-			b.Fatal(err)
+	layouts(b, 1_000_000, func(b *testing.B, db *kv.DB) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		b.ResetTimer()
+		cpu, keys := startCPU(b), 0
+		for b.Loop() {
+			lo := rng.Uint64N(^uint64(0) - ^uint64(0)/100)
+			err := db.Scan(fmt.Appendf(nil, "%016x", lo), fmt.Appendf(nil, "%016x", lo+^uint64(0)/100), func(k, v []byte) bool {
+				keys++
+				return true
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	reportCPUPer(b, cpu, keys, "cpu-ns/key")
-	b.ReportMetric(float64(keys)/float64(b.N), "keys/op")
+		reportCPUPer(b, cpu, keys, "cpu-ns/key")
+		b.ReportMetric(float64(keys)/float64(b.N), "keys/op")
+	})
 }
 
 // reportCPUPer reports the process's CPU time since start per one of n
@@ -83,15 +103,16 @@ func reportCPUPer(b *testing.B, start syscall.Rusage, n int, unit string) {
 // BenchmarkScanSeek100 seeks to random points of a million keys and reads
 // 100 keys and values from each.
 func BenchmarkScanSeek100(b *testing.B) {
-	db := scanBenchStore(b, 1_000_000)
-	rng := rand.New(rand.NewPCG(3, 4))
-	b.ResetTimer()
-	cpu := startCPU(b)
-	for b.Loop() {
-		n := 0
-		if err := db.Scan(fmt.Appendf(nil, "%016x", rng.Uint64()), nil, func(k, v []byte) bool { n++; return n < 100 }); err != nil {
-			b.Fatal(err)
+	layouts(b, 1_000_000, func(b *testing.B, db *kv.DB) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		b.ResetTimer()
+		cpu := startCPU(b)
+		for b.Loop() {
+			n := 0
+			if err := db.Scan(fmt.Appendf(nil, "%016x", rng.Uint64()), nil, func(k, v []byte) bool { n++; return n < 100 }); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	reportCPU(b, cpu)
+		reportCPU(b, cpu)
+	})
 }

@@ -75,7 +75,7 @@ func Run(spec Spec, engine, dir string, seed uint64) Result {
 		err = r.overwriteEvery(&res)
 	case KindCompaction:
 		err = r.compaction(&res)
-	case KindScanFull, KindScanSeek, KindScanRange, KindScanFirst:
+	case KindScanFull, KindScanSeek, KindScanRange, KindScanFirst, KindScanFullCompacted, KindScanRangeCompacted:
 		err = r.scan(&res)
 	default:
 		err = fmt.Errorf("unknown workload kind %q", spec.Kind)

@@ -28,7 +28,17 @@ const (
 	// its first full scan: the cost of ordering a store nothing has
 	// scanned before; keys per second.
 	KindScanFirst = "scan-first"
+	// KindScanFullCompacted and KindScanRangeCompacted are KindScanFull
+	// and KindScanRange after each engine's full compaction
+	// (engines.Compacter), untimed, between the untimed scan and the timed
+	// one: the store as its background work would leave it. CrabKv's
+	// compaction then writes its log in key order.
+	KindScanFullCompacted  = "scan-full-compacted"
+	KindScanRangeCompacted = "scan-range-compacted"
 )
+
+// scanKinds maps the compacted kinds to the scans they time.
+var scanKinds = map[string]string{KindScanFullCompacted: KindScanFull, KindScanRangeCompacted: KindScanRange}
 
 // scanSeeks is how many seeks KindScanSeek times, scanRanges how many
 // ranges KindScanRange scans.
@@ -49,6 +59,10 @@ func ScanSpecs(n int) []Spec {
 			Doc: fmt.Sprintf("after the same, %d scans of random ranges of 1%% of the key space (1%% of the keys, as a prefix scan); keys/s", scanRanges)},
 		{ID: "scan first " + c, Kind: KindScanFirst, N: n, Threads: 1,
 			Doc: "fill N keys, Close, Open, then time the first full scan (no scan before: CrabKv sorts its keys here); keys/s"},
+		{ID: "scan full compacted " + c, Kind: KindScanFullCompacted, N: n, Threads: 1,
+			Doc: "as scan full, with each engine's full compaction (untimed) after the untimed scan; keys/s"},
+		{ID: "scan 1% range compacted " + c, Kind: KindScanRangeCompacted, N: n, Threads: 1,
+			Doc: "as scan 1% range, with each engine's full compaction (untimed) after the untimed scan; keys/s"},
 	}
 }
 
@@ -75,6 +89,19 @@ func (r *runner) scan(res *Result) error {
 			return errors.Join(err, e.Close())
 		}
 	}
+	if _, ok := scanKinds[r.spec.Kind]; ok {
+		c, ok := e.(engines.Compacter)
+		if !ok {
+			return errors.Join(fmt.Errorf("engine %s cannot compact", r.engine), e.Close())
+		}
+		if err := c.CompactAll(); err != nil {
+			return errors.Join(fmt.Errorf("compact: %w", err), e.Close())
+		}
+		// Warm the caches again, as for the others.
+		if _, err := fullScan(sc, r.spec.N); err != nil {
+			return errors.Join(err, e.Close())
+		}
+	}
 	cpu0 := cpuSeconds()
 	ops, d, err := r.timedScan(sc)
 	if err != nil {
@@ -95,8 +122,12 @@ func (r *runner) scan(res *Result) error {
 // (keys, or seeks) and how long it took.
 func (r *runner) timedScan(sc engines.Scanner) (int, time.Duration, error) {
 	rng := rand.New(rand.NewPCG(r.seed, 99))
+	kind := r.spec.Kind
+	if k, ok := scanKinds[kind]; ok {
+		kind = k
+	}
 	start := time.Now()
-	switch r.spec.Kind {
+	switch kind {
 	case KindScanFull, KindScanFirst:
 		n, err := fullScan(sc, r.spec.N)
 		return n, time.Since(start), err
