@@ -246,12 +246,29 @@ func loadRun(path string) (*run, error) {
 	return &r, nil
 }
 
+// titleCount is the key count a run's title names: the one its workloads
+// share, if they share one (a run of the scan workloads alone), else the
+// main one (-n).
+func titleCount(r *run) int {
+	n := 0
+	for _, s := range r.Specs {
+		if n != 0 && s.N != n {
+			return r.N
+		}
+		n = s.N
+	}
+	if n == 0 {
+		return r.N
+	}
+	return n
+}
+
 // render writes results.md, results.csv and results.png into out.
 func render(out string, r *run) error {
 	rows, probe := report.Aggregate(r.Specs, r.Results)
 	eng := slices.Clone(r.Engines)
 	rep := &report.Report{
-		Title:    fmt.Sprintf("CrabKv vs peers: %s keys, 16-byte keys, 100-byte values", report.Count(r.N)),
+		Title:    fmt.Sprintf("CrabKv vs peers: %s keys, 16-byte keys, 100-byte values", report.Count(titleCount(r))),
 		Command:  r.Command,
 		Date:     r.Date,
 		Machine:  r.Machine,

@@ -2,6 +2,8 @@ package main
 
 import (
 	"testing"
+
+	"github.com/crabkv/crabkv/bench/internal/workload"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -42,5 +44,21 @@ func TestCommandLine(t *testing.T) {
 	want := "cd bench && go run . -n 5 -dir '/a b'"
 	if got != want {
 		t.Errorf("commandLine = %q, want %q", got, want)
+	}
+}
+
+// TestTitleCount checks that a run's title names the key count its
+// workloads share, and the main one when they differ.
+func TestTitleCount(t *testing.T) {
+	scans := workload.ScanSpecs(10_000_000)
+	if got := titleCount(&run{N: 200_000, Specs: scans}); got != 10_000_000 {
+		t.Errorf("scans at 10M: title count %d", got)
+	}
+	mixed := append(workload.ScanSpecs(1_000_000), workload.ScanSpecs(200_000)...)
+	if got := titleCount(&run{N: 300, Specs: mixed}); got != 300 {
+		t.Errorf("mixed sizes: title count %d, want the main one", got)
+	}
+	if got := titleCount(&run{N: 300}); got != 300 {
+		t.Errorf("no workloads: title count %d", got)
 	}
 }
