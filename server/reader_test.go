@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"testing"
 	"testing/iotest"
 
@@ -26,6 +27,9 @@ func readAll(next func() ([]redcon.Command, error)) (reqs []string, clean bool) 
 	return reqs, false
 }
 
+// hugeCount matches an array or bulk length of five digits or more.
+var hugeCount = regexp.MustCompile(`[*$][0-9]{5,}`)
+
 // FuzzReqReader reads a byte stream, delivered a byte at a time, with
 // reqReader and with redcon's Reader: both must find the same requests,
 // and fail or not alike.
@@ -40,6 +44,14 @@ func FuzzReqReader(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		if hugeCount.Match(in) {
+			// Unguarded, redcon's reader, the reference here, works
+			// through a long count a byte at a time, for as long as the
+			// count: too slow to fuzz. The server's limits refuse such
+			// counts before either reader sees them, and
+			// TestParseLimitsMatchGuard checks that they do.
+			t.Skip("a count too long for the reference reader")
+		}
 		want := redcon.NewReader(iotest.OneByteReader(bytes.NewReader(in)))
 		wantReqs, wantClean := readAll(want.ReadCommands)
 		got := newReqReader(iotest.OneByteReader(bytes.NewReader(in)))
