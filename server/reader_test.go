@@ -47,9 +47,8 @@ func FuzzReqReader(f *testing.F) {
 		if hugeCount.Match(in) {
 			// Unguarded, redcon's reader, the reference here, works
 			// through a long count a byte at a time, for as long as the
-			// count: too slow to fuzz. The server's limits refuse such
-			// counts before either reader sees them, and
-			// TestParseLimitsMatchGuard checks that they do.
+			// count: too slow to fuzz. TestParseLimitsMatchGuard feeds
+			// long counts and lengths to the reader and the guard.
 			t.Skip("a count too long for the reference reader")
 		}
 		want := redcon.NewReader(iotest.OneByteReader(bytes.NewReader(in)))
