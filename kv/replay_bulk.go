@@ -40,6 +40,9 @@ type bulkReplay struct {
 	size int64  // end of the log being replayed
 	// esMem is the map es lives in once reserve has moved it there.
 	esMem []byte
+	// sampled is set once the collection has reserved room for the
+	// whole log, from the records of its sample.
+	sampled bool
 }
 
 // newBulkReplay returns a collector for a replay into idx, or nil when idx
@@ -65,12 +68,14 @@ func (b *bulkReplay) add(idx *index, rec walfmt.Record) error {
 		b.addOne(idx, rec)
 	}
 	b.end = rec.Offset + int64(rec.Size)
-	if len(b.es) == sampleRecords && b.size > b.end {
+	if len(b.es) >= sampleRecords && !b.sampled && b.size > b.end {
 		// Reserve room for the whole log at the average size of the
 		// records so far, so that the collection is not copied as it
 		// grows. It lives outside the Go heap, like the index's tables:
 		// hundreds of megabytes that hold no pointers, which would
 		// otherwise make the garbage collector run at every doubling.
+		// (At or past the sample: a batch adds many records at once.)
+		b.sampled = true
 		per := float64(b.end-b.base) / float64(len(b.es))
 		b.reserve(int(float64(b.size-b.base)/per*1.05) + sampleRecords)
 	}

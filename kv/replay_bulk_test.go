@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -289,4 +290,43 @@ func replayOutcome(dir string) string {
 		}
 	}
 	return fmt.Sprintf("keys %d log %d live %d stale %d cut %d digest %d", st.Keys, st.LogBytes, st.LiveBytes, st.StaleBytes, st.TruncatedBytes, sum)
+}
+
+// TestBulkReplayReservesForBatches checks that a collection of a log
+// written in batches reserves room for the whole log once it has seen a
+// sample of records, as one of single records does: a batch adds many
+// records at once, which passed the sample's size without meeting it, and
+// the collection was grown by doubling on the Go heap, copied each time.
+func TestBulkReplayReservesForBatches(t *testing.T) {
+	if _, m := allocScratch(1); m == nil {
+		t.Skip("no anonymous maps here: a collection always lives on the heap")
+	} else {
+		_ = unmapSlots(m)
+	}
+	log := walfmt.AppendHeader(nil)
+	for i := range 20 {
+		start := len(log)
+		log = walfmt.AppendBatchHeader(log)
+		for j := range 1000 {
+			log = walfmt.AppendBatchOp(log, walfmt.KindPut, fmt.Appendf(nil, "k%d-%d", i, j), []byte("v"))
+		}
+		walfmt.SealBatch(log[start:])
+	}
+	x := newIndex(0, walfmt.NewFileHeader())
+	b := newBulkReplay(x, &counters{size: walfmt.HeaderSize}, int64(len(log)))
+	r := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
+	r.StartAt(walfmt.HeaderSize)
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		if err := b.add(x, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(b.es) != 20000 || b.esMem == nil || cap(b.es) < 20000 {
+		t.Fatalf("collected %d records in room for %d, reserved outside the heap: %v; want 20000, reserved", len(b.es), cap(b.es), b.esMem != nil)
+	}
+	b.release()
 }
