@@ -492,10 +492,7 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 		case err != nil:
 			return fmt.Errorf("kv: open %s: %w", db.dir, err)
 		}
-		if bulk != nil && collectable(rec) {
-			if err := bulk.add(idx, rec); err != nil {
-				return err
-			}
+		if bulk != nil && bulk.add(idx, rec) {
 			continue
 		}
 		if err := flush(); err != nil {

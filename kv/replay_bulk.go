@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	mathbits "math/bits"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -54,18 +55,30 @@ func newBulkReplay(idx *index, c *counters, size int64) *bulkReplay {
 	return &bulkReplay{base: c.size, end: c.size, size: size}
 }
 
-// add collects rec, a record without an expiry or codec (see
-// collectable), or the batch rec all of whose operations are.
-func (b *bulkReplay) add(idx *index, rec walfmt.Record) error {
+// add collects rec, a record or a batch, and reports true; or, if it
+// or an operation of it has an expiry or a value codec, collects nothing
+// of it and reports false. rec came from a walfmt.Reader, which checked
+// its checksum, and a batch's operations with it.
+func (b *bulkReplay) add(idx *index, rec walfmt.Record) bool {
 	if rec.Kind == walfmt.KindBatch {
-		if err := walfmt.ForEachOp(rec, func(op walfmt.Record) error {
+		n, puts := len(b.es), b.puts
+		// The reader has checked the batch: ForEachSealedOp cannot fail
+		// on it but where fn does.
+		if walfmt.ForEachSealedOp(rec, func(op *walfmt.Record) error {
+			if op.Flags&walfmt.FlagExpiry != 0 || op.Codec != 0 {
+				return errNotCollectable
+			}
 			b.addOne(idx, op)
 			return nil
-		}); err != nil {
-			return err
+		}) != nil {
+			b.es, b.puts = b.es[:n], puts
+			return false
 		}
 	} else {
-		b.addOne(idx, rec)
+		if metaOf(rec).any() {
+			return false
+		}
+		b.addOne(idx, &rec)
 	}
 	b.end = rec.Offset + int64(rec.Size)
 	if len(b.es) >= sampleRecords && !b.sampled && b.size > b.end {
@@ -79,8 +92,12 @@ func (b *bulkReplay) add(idx *index, rec walfmt.Record) error {
 		per := float64(b.end-b.base) / float64(len(b.es))
 		b.reserve(int(float64(b.size-b.base)/per*1.05) + sampleRecords)
 	}
-	return nil
+	return true
 }
+
+// errNotCollectable stops add's walk of a batch at an operation it cannot
+// collect.
+var errNotCollectable = errors.New("kv: replay: an operation with an expiry or codec")
 
 // reserve moves the collection into a buffer of room for n records,
 // outside the Go heap where the system has maps.
@@ -103,7 +120,7 @@ func (b *bulkReplay) release() {
 // room for the rest of the log.
 const sampleRecords = 4096
 
-func (b *bulkReplay) addOne(idx *index, rec walfmt.Record) {
+func (b *bulkReplay) addOne(idx *index, rec *walfmt.Record) {
 	s := slot{off: uint64(rec.Offset), hash: idx.hash(rec.Key), size: uint32(rec.Size)}
 	if rec.Kind == walfmt.KindDelete {
 		s.size |= tombBit
@@ -114,21 +131,6 @@ func (b *bulkReplay) addOne(idx *index, rec walfmt.Record) {
 		b.reserve(2 * cap(b.es)) // the estimate was short
 	}
 	b.es = append(b.es, s)
-}
-
-// collectable reports whether rec, a record or batch, can be collected:
-// whether no operation of it has an expiry or a value codec.
-func collectable(rec walfmt.Record) bool {
-	if rec.Kind != walfmt.KindBatch {
-		return !metaOf(rec).any()
-	}
-	ok := true
-	// The reader has checked the batch: ForEachOp cannot fail on it.
-	_ = walfmt.ForEachOp(rec, func(op walfmt.Record) error {
-		ok = ok && op.Flags&walfmt.FlagExpiry == 0 && op.Codec == 0
-		return nil
-	})
-	return ok
 }
 
 // flush applies the collected records to idx and c, which must be as

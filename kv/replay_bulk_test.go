@@ -321,9 +321,25 @@ func TestBulkReplayReservesForBatches(t *testing.T) {
 		if err != nil {
 			break
 		}
-		if err := b.add(x, rec); err != nil {
-			t.Fatal(err)
+		if !b.add(x, rec) {
+			t.Fatal("a batch of plain puts was not collected")
 		}
+	}
+	// A batch with an expiring operation after a plain one is not
+	// collected, and leaves the collection as it was.
+	start := len(log)
+	mixed := walfmt.AppendBatchHeader(log)
+	mixed = walfmt.AppendBatchOp(mixed, walfmt.KindPut, []byte("plain"), []byte("v"))
+	mixed = walfmt.AppendBatchOpExpiring(mixed, []byte("expiring"), []byte("v"), 1)
+	walfmt.SealBatch(mixed[start:])
+	mr := walfmt.NewReader(bytes.NewReader(mixed), int64(len(mixed)), "")
+	mr.StartAt(int64(start))
+	rec, err := mr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, puts := len(b.es), b.puts; b.add(x, rec) || len(b.es) != n || b.puts != puts {
+		t.Fatalf("a batch with an expiring operation: collection %d records, %d puts; was %d, %d", len(b.es), b.puts, n, puts)
 	}
 	if len(b.es) != 20000 || b.esMem == nil || cap(b.es) < 20000 {
 		t.Fatalf("collected %d records in room for %d, reserved outside the heap: %v; want 20000, reserved", len(b.es), cap(b.es), b.esMem != nil)

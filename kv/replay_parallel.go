@@ -103,10 +103,7 @@ func (db *DB) collectPiece(f File, idx *index, p *piece, size int64) {
 	p.b = bulkReplay{base: p.start, end: p.start, size: p.next}
 	for p.b.end < p.next {
 		rec, err := r.Next()
-		if err != nil || !collectable(rec) {
-			return
-		}
-		if err := p.b.add(idx, rec); err != nil {
+		if err != nil || !p.b.add(idx, rec) {
 			return
 		}
 	}
