@@ -55,7 +55,7 @@ func (v *logView) checkRecord(off int64, size int) error {
 // index, which may have been loaded from a damaged hint, so every bound is
 // checked, without overflow, before anything is sliced.
 func (v *logView) keyAt(off int64) ([]byte, error) {
-	if v.m != nil && off >= walfmt.HeaderSizeV1 && off <= v.end-walfmt.RecordHeaderSize {
+	if v.mapsHeader(off) {
 		// The header where it lies in the map, uncopied.
 		return v.keyOfHeader(off, (*[walfmt.RecordHeaderSize]byte)(v.m.data[off:]))
 	}
@@ -64,6 +64,13 @@ func (v *logView) keyAt(off int64) ([]byte, error) {
 		return nil, err
 	}
 	return v.keyOfHeader(off, &h)
+}
+
+// mapsHeader reports whether a record header at off lies in the map,
+// below the end: where it may be read in place.
+func (v *logView) mapsHeader(off int64) bool {
+	return v.m != nil && off >= walfmt.HeaderSizeV1 && off <= v.end-walfmt.RecordHeaderSize &&
+		off+walfmt.RecordHeaderSize <= int64(len(v.m.data))
 }
 
 // keyOfHeader is keyAt for the record at off whose header h has been read.
@@ -93,7 +100,7 @@ func (v *logView) keyOfHeader(off int64, h *[walfmt.RecordHeaderSize]byte) ([]by
 // header it reads: a scan reads the header once. The size is 0 where the
 // header is not a record's (the read of the record reports why).
 func (v *logView) keyAndSize(off int64) ([]byte, int, error) {
-	if v.m == nil || off < walfmt.HeaderSizeV1 || off > v.end-walfmt.RecordHeaderSize {
+	if !v.mapsHeader(off) {
 		h, err := v.header(off) // which says what is wrong, or reads the file
 		if err != nil {
 			return nil, 0, err
