@@ -14,13 +14,15 @@ import (
 // the file sequentially, neighbouring keys side by side, as a B+tree's
 // leaves hold them, where the records of a log in write order lie one per
 // cache line and page anywhere in it. It also spares the compaction the
-// sort of its new log's keys, which costs about what the copy does.
+// sort of its new log's keys.
 //
 // The copy then reads the old log in key order, through a private map of
-// it, one scattered record at a time: that needs the log mapped, and a
-// complete snapshot of the live records, against which the order is
-// checked before anything is copied (keyOrderedLive). Otherwise, and in a
-// store nothing has scanned, the copy goes in log order.
+// it, one scattered record at a time, which costs more than the sort it
+// saves (at 10M keys, 21 s where a copy in log order and its sort took
+// 15 s). It needs the log mapped, and a complete snapshot of the live
+// records, against which the order is checked before anything is copied
+// (keyOrderedLive). Otherwise, and in a store nothing has scanned, the
+// copy goes in log order.
 
 // compactionOrder returns the store's key order for a compaction of the
 // log up to *end, or nil if the store keeps none. If the order describes
