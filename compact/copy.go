@@ -110,19 +110,10 @@ func (c *copier) step(pos int64) (int64, error) {
 	if live && c.src.Live[c.next] < pos {
 		return 0, c.corrupt(c.src.Live[c.next], "live record not on a record boundary")
 	}
-	if c.src.End-pos < walfmt.RecordHeaderSize {
-		return 0, c.corrupt(pos, "incomplete record header")
-	}
-	h, err := c.window(pos, walfmt.RecordHeaderSize)
-	if err != nil {
-		return 0, err
-	}
-	kind, size, reason := walfmt.Extent(h)
+	kind, size, err := c.extent(pos)
 	switch {
-	case reason != "":
-		return 0, c.corrupt(pos, reason)
-	case int64(size) > c.src.End-pos:
-		return 0, c.corrupt(pos, "record extends past end of log")
+	case err != nil:
+		return 0, err
 	case kind == walfmt.KindBatch:
 		return pos + walfmt.RecordHeaderSize, nil
 	case live && c.src.Live[c.next] == pos:
@@ -131,6 +122,27 @@ func (c *copier) step(pos int64) (int64, error) {
 	}
 	c.res.Dropped++
 	return pos + int64(size), nil
+}
+
+// extent reads the header of the record or batch operation at pos and
+// returns its kind and size, checked against the format's limits and the
+// log's end.
+func (c *copier) extent(pos int64) (walfmt.Kind, int, error) {
+	if c.src.End-pos < walfmt.RecordHeaderSize {
+		return 0, 0, c.corrupt(pos, "incomplete record header")
+	}
+	h, err := c.window(pos, walfmt.RecordHeaderSize)
+	if err != nil {
+		return 0, 0, err
+	}
+	kind, size, reason := walfmt.Extent(h)
+	switch {
+	case reason != "":
+		return 0, 0, c.corrupt(pos, reason)
+	case int64(size) > c.src.End-pos:
+		return 0, 0, c.corrupt(pos, "record extends past end of log")
+	}
+	return kind, size, nil
 }
 
 // copyLive verifies the live record of size bytes at pos and appends it to

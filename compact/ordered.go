@@ -110,19 +110,10 @@ func (c *copier) stepMapped(pos int64) (int, error) {
 	if pos < c.src.Start || pos >= c.src.End {
 		return 0, c.corrupt(pos, "live record outside the log")
 	}
-	if c.src.End-pos < walfmt.RecordHeaderSize {
-		return 0, c.corrupt(pos, "incomplete record header")
-	}
-	h, err := c.window(pos, walfmt.RecordHeaderSize)
-	if err != nil {
-		return 0, err
-	}
-	kind, size, reason := walfmt.Extent(h)
+	kind, size, err := c.extent(pos)
 	switch {
-	case reason != "":
-		return 0, c.corrupt(pos, reason)
-	case int64(size) > c.src.End-pos:
-		return 0, c.corrupt(pos, "record extends past end of log")
+	case err != nil:
+		return 0, err
 	case kind == walfmt.KindBatch:
 		return 0, c.corrupt(pos, "live record is a batch header")
 	}
