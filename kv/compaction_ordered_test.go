@@ -98,9 +98,7 @@ func TestCompactionInKeyOrder(t *testing.T) {
 			}
 			write(8000)
 			if scanned {
-				if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-					t.Fatal(err)
-				}
+				scanKeys(t, db) // gives the store its key order
 			}
 			write(3000) // after the scan: in its overlay, or past its end
 			clock = clock.Add(time.Minute)
@@ -168,9 +166,7 @@ func TestCompactionOrderChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
+	scanKeys(t, db) // gives the store its key order
 	// Damage the order: drop one record from its run.
 	s := *db.ord.cur.Load()
 	s.run = append(slices.Clone(s.run[:100]), s.run[101:]...)
@@ -209,9 +205,7 @@ func TestCompactionInKeyOrderOfEmptyStore(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-			t.Fatal(err)
-		}
+		scanKeys(t, db) // gives the store its key order
 		if err := db.Compact(); err != nil {
 			t.Fatal(err)
 		}
@@ -241,9 +235,7 @@ func TestCompactionOrderNewerThanItsEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
+	scanKeys(t, db) // gives the store its key order
 	sorts := db.ord.sorts.Load()
 	fs.atOpen.Store(true)
 	done := make(chan error)
@@ -252,9 +244,7 @@ func TestCompactionOrderNewerThanItsEnd(t *testing.T) {
 	if err := db.Put([]byte("k0500"), []byte("w")); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
+	scanKeys(t, db) // takes the order past the compaction's end
 	close(fs.resume)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -266,9 +256,7 @@ func TestCompactionOrderNewerThanItsEnd(t *testing.T) {
 	if v, err := db.Get([]byte("k0500")); err != nil || string(v) != "w" {
 		t.Fatalf("k0500 = %q, %v; want w", v, err)
 	}
-	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
+	scanKeys(t, db) // would sort again if the order was dropped
 	if got := db.ord.sorts.Load(); got != sorts {
 		t.Fatalf("%d sorts after the compaction, %d before: its order was dropped", got, sorts)
 	}
@@ -291,9 +279,7 @@ func TestCompactionInKeyOrderLeavesOutWhatDiedBeforeItsSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
+	scanKeys(t, db) // gives the store its key order
 	fs.atOpen.Store(true)
 	done := make(chan error)
 	go func() { done <- db.Compact() }()
@@ -365,9 +351,7 @@ func TestCompactionOrderFaults(t *testing.T) {
 		if err := db.Put([]byte("k0100"), []byte("v2")); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-			t.Fatal(err)
-		}
+		scanKeys(t, db) // gives the store its key order
 		s := *db.ord.cur.Load()
 		s.run = slices.Insert(slices.Clone(s.run), 101, old)
 		db.ord.cur.Store(&s)
@@ -381,9 +365,7 @@ func TestCompactionOrderFaults(t *testing.T) {
 		if err := db.Put([]byte("k0100"), []byte("v2")); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-			t.Fatal(err)
-		}
+		scanKeys(t, db) // gives the store its key order
 		s := *db.ord.cur.Load()
 		s.run = slices.Clone(s.run)
 		s.run[10], s.run[200] = s.run[200], s.run[10]
