@@ -160,12 +160,12 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// A copy in key order checks that it is one: the new log's order is
 	// then not sorted again.
 	var prevKey []byte
-	sorted := true
+	inKeyOrder, sorted := false, true
 	moved := func(key []byte, off int64, size int) {
 		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
 		order = append(order, uint64(off))
 		exp.moved(off, size)
-		if sorted {
+		if inKeyOrder && sorted {
 			sorted = len(order) == 1 || bytes.Compare(prevKey, key) < 0
 			prevKey = append(prevKey[:0], key...)
 		}
@@ -200,7 +200,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	dst := &pacedWriter{w: tmp, wb: wb}
 	var res compact.Result
 	live, m := db.keyOrderedLive(ord, end, snap)
-	inKeyOrder := live != nil
+	inKeyOrder = live != nil
 	if inKeyOrder {
 		start := snap.start
 		snap = nil // the copy needs only live: let the snapshot go
