@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"os"
 	"runtime"
@@ -29,8 +30,9 @@ import (
 //
 // Locks: the loop goroutine alone touches conns, the epoll set, pending,
 // replying and the fields of a client it watches, except those under the
-// client's own locks (wmu, state). mu guards back only, and is a leaf: no
-// lock is taken while it is held. Each fdConn's mu is a leaf too, taken
+// client's own locks (wmu, state). mu guards back and failed only, and is
+// a leaf: no lock is taken while it is held (add holds it across
+// newFdConn, which takes none). Each fdConn's mu is a leaf too, taken
 // under a client's wmu when the loop writes. The loop takes a client's
 // wmu with TryLock, never waiting for it, except in settle: there it
 // takes the wmu of each client whose write run waited for the turn's
@@ -57,6 +59,10 @@ type eventLoop struct {
 
 	mu   sync.Mutex
 	back []backConn // clients returning to the loop, new ones included
+	// failed is set when epoll_wait has failed and the loop is closing its
+	// clients to end: it takes no new ones, which are served by
+	// goroutines of their own instead (see add).
+	failed bool
 }
 
 // loopConn is a client as the loop sees it.
@@ -133,18 +139,33 @@ func newEventLoop(s *Server) (*eventLoop, error) {
 // add hands the loop a new connection: it takes nc's socket out of Go's
 // poller. The caller has counted it in Server.wg and Server.mu.conns; on
 // an error it serves nc with a goroutine instead.
+//
+// The check that the loop has not failed and the queueing are one step
+// under mu, so that a client is either refused, untouched, or queued
+// before the failed loop drains its queue (see stopAll).
 func (l *eventLoop) add(c *client) error {
+	l.mu.Lock()
+	if l.failed {
+		l.mu.Unlock()
+		return errLoopFailed
+	}
 	fc, err := newFdConn(c.nc)
 	if err != nil {
+		l.mu.Unlock()
 		return err
 	}
 	c.nc = fc
 	c.rd = newReqReader(fc)
 	c.rd.limits = &l.s.opts // checked as it parses: no guardConn
 	c.loop = l
-	l.giveBack(&loopConn{c: c, fc: fc, idle: time.Now()}, false)
+	l.back = append(l.back, backConn{&loopConn{c: c, fc: fc, idle: time.Now()}, false})
+	l.mu.Unlock()
+	l.wake()
 	return nil
 }
+
+// errLoopFailed refuses a new client to a loop whose epoll_wait failed.
+var errLoopFailed = errors.New("server: the event loop has stopped")
 
 // giveBack queues lc for the loop to watch, or to drop, and wakes it.
 func (l *eventLoop) giveBack(lc *loopConn, drop bool) {
@@ -209,7 +230,10 @@ func (l *eventLoop) run() {
 	for {
 		n, err := unix.EpollWait(l.epfd, events, l.sweepEvery())
 		if err != nil && err != unix.EINTR {
-			l.s.opts.Logger.Error("event loop: epoll_wait failed; closing its connections", "err", err)
+			l.s.opts.Logger.Error("event loop: epoll_wait failed; closing its connections and serving new ones with a goroutine each", "err", err)
+			l.mu.Lock()
+			l.failed = true
+			l.mu.Unlock()
 			l.stopAll()
 			return
 		}
@@ -321,7 +345,10 @@ func (l *eventLoop) stopIdle() {
 	}
 }
 
-// stopAll closes every connection, for a loop that cannot go on.
+// stopAll closes every connection, for a loop that cannot go on: those it
+// watches, those a goroutine has (which come back to be dropped), and
+// those queued for it. The caller has set failed, so no new client is
+// queued meanwhile.
 func (l *eventLoop) stopAll() {
 	l.settle()
 	for _, lc := range l.conns {
@@ -329,10 +356,16 @@ func (l *eventLoop) stopAll() {
 			_ = lc.fc.Close()
 		}
 	}
-	for len(l.conns) > 0 {
-		l.stopIdle()
-		time.Sleep(time.Millisecond)
+	for {
 		l.takeBack()
+		l.stopIdle()
+		l.mu.Lock()
+		done := len(l.conns) == 0 && len(l.back) == 0
+		l.mu.Unlock()
+		if done {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -3,6 +3,10 @@ package server
 import (
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sys/unix"
 )
 
 // TestEventLoopServes checks that on Linux a TCP listener's connections
@@ -68,4 +72,61 @@ func TestLoopNeverWaitsForAConnection(t *testing.T) {
 	}
 	held.wmu.Unlock()
 	expectLine(t, slow, "+PONG")
+}
+
+// TestFailedLoopHandsOverToGoroutines breaks the event loop's epoll
+// descriptor, so that epoll_wait fails: the loop closes its clients and
+// ends, and the connections accepted after it are served by goroutines
+// of their own instead of being queued for a loop that is gone. The
+// server then still shuts down.
+func TestFailedLoopHandsOverToGoroutines(t *testing.T) {
+	if testOptions(Options{}).noEventLoop {
+		t.Skip("connections are served by goroutines in this run")
+	}
+	s, addr := startServer(t, Options{})
+	ctx := testCtx(t)
+	first := dialClient(t, addr)
+	if err := first.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	l := s.mu.loop
+	s.mu.Unlock()
+	if l == nil {
+		t.Fatal("no event loop")
+	}
+	// Put an eventfd in the epoll descriptor's place: the next
+	// epoll_wait fails with EINVAL.
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Dup3(efd, l.epfd, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.Close(efd)
+	l.wake()
+	// The loop closes its clients as it stops.
+	for {
+		s.mu.Lock()
+		n := len(s.mu.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the failed loop still holds %d clients", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		c := dialClient(t, addr, func(o *redis.Options) {
+			o.ReadTimeout = 5 * time.Second
+			o.WriteTimeout = 5 * time.Second
+			o.MaxRetries = -1
+		})
+		if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+			t.Fatalf("client %d after the loop failed: GET k = %q, %v", i, got, err)
+		}
+	}
 }

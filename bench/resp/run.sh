@@ -4,7 +4,8 @@
 #
 #   bench/resp/run.sh [trials]       (default 3 trials)
 #
-# MODES="durable nosync" and PIPES="16 1" (the defaults) choose what runs.
+# MODES="durable nosync" and PIPES="16 1" (the defaults) choose what runs;
+# N (default 200000) is the requests per test.
 #
 # Pairs compared:
 #   durable: crabkv serve (fsync, group commit)  vs  redis appendonly yes, appendfsync always
@@ -30,6 +31,7 @@ done
 (cd "$root" && go build -o "$work/crabkv" .)
 
 port=6391
+n=${N:-200000}
 
 results="$work/results"
 : >"$results"
@@ -43,7 +45,7 @@ for mode in $modes; do
 				server=$kind
 				[ "$kind" = redis ] || server="$work/crabkv"
 				start "$server" $mode
-				redis-benchmark -p $port -t set,get -n 200000 -c 50 -P $p -q 2>/dev/null |
+				redis-benchmark -p $port -t set,get -n "$n" -c 50 -P "$p" -q 2>/dev/null |
 					tr '\r' '\n' | awk -v k=$kind -v m=$mode -v p=$p '
 						/^SET: [0-9.]+ requests per second/ { print k, m, p, "SET", $2 }
 						/^GET: [0-9.]+ requests per second/ { print k, m, p, "GET", $2 }' >>"$results"
@@ -59,7 +61,7 @@ summary() { # kind mode p test
 	grep "^$1 $2 $3 $4 " "$results" | awk '{print $5}' | median '%d %d %d\n'
 }
 
-echo "redis-benchmark -t set,get -n 200000 -c 50 -P {16,1} -q; $trials trials; requests/s, median (min–max)"
+echo "redis-benchmark -t set,get -n $n -c 50 -P {$(echo $pipes | tr ' ' ,)} -q; $trials trials; requests/s, median (min–max)"
 echo "$(nproc) CPUs, $(redis-server --version | cut -d' ' -f1-3), $(go version | cut -d' ' -f3)"
 echo
 echo "| durability | -P | test | crabkv serve | redis-server | crabkv / redis |"
