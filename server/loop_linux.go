@@ -155,8 +155,10 @@ func (l *eventLoop) add(c *client) error {
 		return err
 	}
 	c.nc = fc
-	c.rd = newReqReader(fc)
-	c.rd.limits = &l.s.opts // checked as it parses: no guardConn
+	// The client's reader, unused so far, reads the descriptor now, and
+	// checks the limits as it parses instead of a guardConn.
+	c.rd.rd = fc
+	c.rd.limits = &l.s.opts
 	c.loop = l
 	l.back = append(l.back, backConn{&loopConn{c: c, fc: fc, idle: time.Now()}, false})
 	l.mu.Unlock()
