@@ -30,7 +30,8 @@ import (
 //
 // Locks: the loop goroutine alone touches conns, the epoll set, pending,
 // replying and the fields of a client it watches, except those under the
-// client's own locks (wmu, state). mu guards back and failed only, and is
+// client's own locks (wmu, state). mu guards back, failed and closed only
+// (and wake's write to wakefd, so that it never follows the close), and is
 // a leaf: no lock is taken while it is held (add holds it across
 // newFdConn, which takes none). Each fdConn's mu is a leaf too, taken
 // under a client's wmu when the loop writes. The loop takes a client's
@@ -63,6 +64,10 @@ type eventLoop struct {
 	// clients to end: it takes no new ones, which are served by
 	// goroutines of their own instead (see add).
 	failed bool
+	// closed is set as the loop ends, before it closes epfd and wakefd:
+	// wake writes to wakefd only before, so never to a number the
+	// process has since given to another file.
+	closed bool
 }
 
 // loopConn is a client as the loop sees it.
@@ -89,7 +94,9 @@ type backConn struct {
 
 // loopFor returns the server's event loop, starting it on first use; nil
 // if it cannot be started, and the listener is then served with a
-// goroutine per connection.
+// goroutine per connection. A loop that has failed stays the server's
+// loop, refusing every client (see add), so that the server serves
+// goroutine per connection from then on.
 func (s *Server) loopFor(ln net.Listener) *eventLoop {
 	if _, ok := ln.(*net.TCPListener); !ok || s.opts.noEventLoop {
 		return nil
@@ -179,6 +186,11 @@ func (l *eventLoop) giveBack(lc *loopConn, drop bool) {
 
 // wake makes the loop look at back and at the server's state.
 func (l *eventLoop) wake() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return // nothing to wake
+	}
 	one := [8]byte{1}
 	_, _ = unix.Write(l.wakefd, one[:]) // fails only when the counter is already set, which wakes the loop too
 }
@@ -223,6 +235,9 @@ func (l *eventLoop) unwatch(lc *loopConn) {
 // connection has been dropped.
 func (l *eventLoop) run() {
 	defer func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
 		_ = unix.Close(l.epfd)
 		_ = unix.Close(l.wakefd)
 	}()

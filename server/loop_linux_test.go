@@ -1,6 +1,7 @@
 package server
 
 import (
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -128,5 +129,63 @@ func TestFailedLoopHandsOverToGoroutines(t *testing.T) {
 		if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
 			t.Fatalf("client %d after the loop failed: GET k = %q, %v", i, got, err)
 		}
+	}
+}
+
+// TestEndedLoopWritesToNoDescriptor ends the loop by breaking its epoll
+// descriptor, waits until it has closed its eventfd, and opens files
+// until one gets the eventfd's old number. Shutdown, which wakes the
+// server's loop, must not write to that descriptor: it is a file of
+// someone else's now.
+func TestEndedLoopWritesToNoDescriptor(t *testing.T) {
+	if testOptions(Options{}).noEventLoop {
+		t.Skip("connections are served by goroutines in this run")
+	}
+	s, addr := startServer(t, Options{})
+	ctx := testCtx(t)
+	if err := dialClient(t, addr).Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	l := s.mu.loop
+	s.mu.Unlock()
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Dup3(efd, l.epfd, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.Close(efd)
+	l.wake()
+	for {
+		if _, err := unix.FcntlInt(uintptr(l.wakefd), unix.F_GETFD, 0); err == unix.EBADF {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the loop did not close its eventfd")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var victim *os.File
+	for range 64 {
+		f, err := os.CreateTemp(t.TempDir(), "victim")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if int(f.Fd()) == l.wakefd {
+			victim = f
+			break
+		}
+	}
+	if victim == nil {
+		t.Skip("no file got the eventfd's old number")
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(victim.Name()); err != nil || len(b) != 0 {
+		t.Fatalf("the file that took the ended loop's eventfd number holds %q (%v), want nothing", b, err)
 	}
 }
