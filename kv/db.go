@@ -163,8 +163,11 @@ type DB struct {
 	tail   int64  // end of the last record written, published or not
 	alloc  int64  // size of the log file: the log plus reserved zeros
 	zeroed int64  // the log file is written (records or zeros) up to here: see zeroAhead
-	seq    uint64 // number of synced writes appended so far
-	failed error  // the log's state on disk is unknown: no more writes
+	// keepWritten, when not zero, replaces the constant keepWritten (see
+	// there): tests lower it.
+	keepWritten int64
+	seq         uint64 // number of synced writes appended so far
+	failed      error  // the log's state on disk is unknown: no more writes
 	// retiredMap and retiredIdx are the old log's map and index after a
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping

@@ -19,6 +19,9 @@ type mapping struct {
 	// writable maps allow appends by copying into reserved space: see
 	// DB.appendLocked.
 	writable bool
+	// released is where the pages a NoSync writer copied records into are
+	// still mapped from (see releaseWritten). Guarded by DB.wmu.
+	released int64
 }
 
 // mapLog maps f, which must be an *os.File underneath, with room for the
@@ -93,4 +96,21 @@ func dropPages(b []byte) {
 		// Only a hint: on failure munmap tears the pages down itself.
 		_ = unix.Madvise(b[off:min(off+chunk, len(b))], unix.MADV_DONTNEED)
 	}
+}
+
+// releaseWritten drops from the process the pages of m that a NoSync
+// writer has copied records into, up to keep bytes behind end, the log's
+// tail, once a quarter of keep has built up behind that. It does not drop
+// them from the page cache: they are the file's, dirty ones included (the
+// kernel moves a page's dirty bit to the file as it unmaps it), and a
+// reader that touches one maps it again, as a reader faults in any page of
+// the log. The caller holds DB.wmu.
+func (m *mapping) releaseWritten(end, keep int64) {
+	to := (end - keep) &^ int64(os.Getpagesize()-1)
+	if to-m.released < keep/4 || to > int64(len(m.data)) {
+		return
+	}
+	// Only a hint: if it fails the pages stay mapped, as before.
+	_ = unix.Madvise(m.data[m.released:to], unix.MADV_DONTNEED)
+	m.released = to
 }
