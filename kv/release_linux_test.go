@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/crabkv/crabkv/compact"
@@ -45,55 +47,102 @@ func mappedRss(t *testing.T, path string) int64 {
 	return rss
 }
 
+// The test's fill: 64 MiB of 4 KiB values, with the last 8 MiB written
+// kept mapped.
+const (
+	releaseKeep  = 8 << 20
+	releaseTotal = 64 << 20
+	releaseSize  = 4 << 10
+	releaseDir   = "CRABKV_RELEASE_CHILD_DIR"
+)
+
+func releaseValue(i int) []byte {
+	return bytes.Repeat([]byte{byte(i), byte(i >> 8), byte(i >> 16), 7}, releaseSize/4)
+}
+
+// releaseFill opens dir NoSync, keeping releaseKeep bytes written mapped,
+// and fills it.
+func releaseFill(t *testing.T, dir string) *DB {
+	t.Helper()
+	db, err := Open(dir, &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.mu.view.m == nil {
+		_ = db.Close()
+		t.Skip("the log is not mapped here")
+	}
+	db.wmu.Lock()
+	db.keepWritten = releaseKeep
+	db.wmu.Unlock()
+	for i := range releaseTotal / releaseSize {
+		if err := db.Put(fmt.Appendf(nil, "key%08d", i), releaseValue(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// releaseCheck reads every value of the fill back.
+func releaseCheck(t *testing.T, db *DB) {
+	t.Helper()
+	for i := range releaseTotal / releaseSize {
+		got, err := db.Get(fmt.Appendf(nil, "key%08d", i))
+		if err != nil || !bytes.Equal(got, releaseValue(i)) {
+			t.Fatalf("value %d: %v, equal %v", i, err, bytes.Equal(got, releaseValue(i)))
+		}
+	}
+}
+
 // TestNoSyncWriterReleasesWrittenPages fills a NoSync store with 64 MiB of
 // values copied into its map, keeping 8 MiB written behind the tail
 // mapped: the map's resident pages stay within that and the quarter more
 // that builds up between releases, where they were all 64 MiB. Every value
 // reads back, before and after a reopen.
 func TestNoSyncWriterReleasesWrittenPages(t *testing.T) {
-	const keep, total, size = 8 << 20, 64 << 20, 4 << 10
 	dir := t.TempDir()
-	opts := &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}}
-	db, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if db.mu.view.m == nil {
-		t.Skip("the log is not mapped here")
-	}
-	db.wmu.Lock()
-	db.keepWritten = keep
-	db.wmu.Unlock()
-	value := func(i int) []byte { return bytes.Repeat([]byte{byte(i), byte(i >> 8), byte(i >> 16), 7}, size/4) }
-	for i := range total / size {
-		if err := db.Put(fmt.Appendf(nil, "key%08d", i), value(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := releaseFill(t, dir)
 	path, err := filepath.EvalSymlinks(filepath.Join(dir, "wal.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rss := mappedRss(t, path); rss > keep+keep/4+(1<<20) {
-		t.Errorf("%d MiB of the log's map resident after writing %d MiB, want at most %d MiB", rss>>20, total>>20, (keep+keep/4)>>20+1)
+	const bound = releaseKeep + releaseKeep/4 + 1<<20
+	if rss := mappedRss(t, path); rss > bound {
+		t.Errorf("%d MiB of the log's map resident after writing %d MiB, want at most %d MiB", rss>>20, releaseTotal>>20, bound>>20)
 	}
-	check := func(db *DB) {
-		t.Helper()
-		for i := range total / size {
-			got, err := db.Get(fmt.Appendf(nil, "key%08d", i))
-			if err != nil || !bytes.Equal(got, value(i)) {
-				t.Fatalf("value %d: %v, equal %v", i, err, bytes.Equal(got, value(i)))
-			}
-		}
-	}
-	check(db)
+	releaseCheck(t, db)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(dir, opts)
+	db, err = Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	check(db)
+	releaseCheck(t, db)
+}
+
+// TestReleasedPagesSurviveAKill has a child process fill a store as
+// TestNoSyncWriterReleasesWrittenPages does and kill itself with SIGKILL,
+// without Sync or Close: what it wrote through pages it had released
+// reached the file all the same, and every value reads back.
+func TestReleasedPagesSurviveAKill(t *testing.T) {
+	if dir := os.Getenv(releaseDir); dir != "" {
+		releaseFill(t, dir)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal ends the process
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReleasedPagesSurviveAKill$")
+	cmd.Env = append(os.Environ(), releaseDir+"="+dir)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child: want killed by SIGKILL, got %v\n%s", err, out)
+	}
+	db, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	releaseCheck(t, db)
 }
