@@ -438,16 +438,24 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 // process, and count in its resident memory, until they are unmapped: a
 // fill of tens of GB would show as a process of tens of GB, the first the
 // kernel's out-of-memory killer picks. So a NoSync writer releases the
-// pages it has written, all but the last keepWritten bytes, a quarter of
-// that at a time (mapping.releaseWritten). The pages stay in the page
-// cache; only the process's mapping of them goes.
+// pages it has written, all but the last keepWritten bytes, releaseStep at
+// a time (mapping.releaseWritten). The pages stay in the page cache; only
+// the process's mapping of them goes. Pages a reader maps stay mapped, as
+// in any store read through a map: this bounds what writing maps, not what
+// reading does.
 //
 // The window is large because mapping a page again is dear: a reader's
 // first touch of a released page is a page fault (the kernel maps 16 pages
-// around it), 45 µs on the virtual machine it was measured on, against
-// a read of 1.5 µs from a mapped page. Reads of the last 256 MiB written,
-// the ones a fill's readers most often want, stay at the cheaper cost.
-const keepWritten = 256 << 20
+// around it), 45 µs on the virtual machine it was measured on, against a
+// read of 1.5 µs from a mapped page. Reads of up to the last 256 MiB
+// written, the ones a fill's readers most often want, keep the cheaper
+// cost (a remap, when the log outgrows its map, starts a map with no page
+// mapped). Each release holds writers out while it runs, about a
+// millisecond for 16 MiB.
+const (
+	keepWritten = 256 << 20
+	releaseStep = 16 << 20
+)
 
 // A synced store keeps the reserved space from its tail to zeroAhead past
 // it written with zeros, zeroStep or more at a time.
