@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"testing"
@@ -81,32 +82,7 @@ func TestLoopNeverWaitsForAConnection(t *testing.T) {
 // of their own instead of being queued for a loop that is gone. The
 // server then still shuts down.
 func TestFailedLoopHandsOverToGoroutines(t *testing.T) {
-	if testOptions(Options{}).noEventLoop {
-		t.Skip("connections are served by goroutines in this run")
-	}
-	s, addr := startServer(t, Options{})
-	ctx := testCtx(t)
-	first := dialClient(t, addr)
-	if err := first.Set(ctx, "k", "v", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	s.mu.Lock()
-	l := s.mu.loop
-	s.mu.Unlock()
-	if l == nil {
-		t.Fatal("no event loop")
-	}
-	// Put an eventfd in the epoll descriptor's place: the next
-	// epoll_wait fails with EINVAL.
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Dup3(efd, l.epfd, unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	_ = unix.Close(efd)
-	l.wake()
+	s, addr, _, ctx := serveAndBreakLoop(t)
 	// The loop closes its clients as it stops.
 	for {
 		s.mu.Lock()
@@ -138,26 +114,7 @@ func TestFailedLoopHandsOverToGoroutines(t *testing.T) {
 // server's loop, must not write to that descriptor: it is a file of
 // someone else's now.
 func TestEndedLoopWritesToNoDescriptor(t *testing.T) {
-	if testOptions(Options{}).noEventLoop {
-		t.Skip("connections are served by goroutines in this run")
-	}
-	s, addr := startServer(t, Options{})
-	ctx := testCtx(t)
-	if err := dialClient(t, addr).Set(ctx, "k", "v", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	s.mu.Lock()
-	l := s.mu.loop
-	s.mu.Unlock()
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Dup3(efd, l.epfd, unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	_ = unix.Close(efd)
-	l.wake()
+	s, _, l, ctx := serveAndBreakLoop(t)
 	for {
 		if _, err := unix.FcntlInt(uintptr(l.wakefd), unix.F_GETFD, 0); err == unix.EBADF {
 			break
@@ -188,4 +145,36 @@ func TestEndedLoopWritesToNoDescriptor(t *testing.T) {
 	if b, err := os.ReadFile(victim.Name()); err != nil || len(b) != 0 {
 		t.Fatalf("the file that took the ended loop's eventfd number holds %q (%v), want nothing", b, err)
 	}
+}
+
+// serveAndBreakLoop starts a server, sets k to v through a client of its
+// event loop (returned), and puts an eventfd in the place of the loop's epoll
+// descriptor, so that its next epoll_wait fails with EINVAL; then wakes
+// it. It skips where connections are served by goroutines.
+func serveAndBreakLoop(t *testing.T) (*Server, string, *eventLoop, context.Context) {
+	t.Helper()
+	if testOptions(Options{}).noEventLoop {
+		t.Skip("connections are served by goroutines in this run")
+	}
+	s, addr := startServer(t, Options{})
+	ctx := testCtx(t)
+	if err := dialClient(t, addr).Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	l := s.mu.loop
+	s.mu.Unlock()
+	if l == nil {
+		t.Fatal("no event loop")
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Dup3(efd, l.epfd, unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.Close(efd)
+	l.wake()
+	return s, addr, l, ctx
 }
