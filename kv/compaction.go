@@ -328,9 +328,9 @@ func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, e
 		err = db.syncDirAfterSwap(renamed)
 	}
 	if replaced {
-		// Closing the old log frees its blocks, which takes a while for a
-		// large file: do it after the writers are let go.
-		if cerr := old.Close(); err == nil {
+		// Freeing the old log's blocks takes a while for a large file: do
+		// it after the writers are let go, and in steps (see oldlog.go).
+		if cerr := db.releaseOldLog(ctx, old, err == nil); err == nil {
 			err = cerr
 		}
 	}

@@ -166,6 +166,11 @@ type DB struct {
 	// keepWritten, when not zero, replaces the constant keepWritten (see
 	// there): tests lower it.
 	keepWritten int64
+	// freeStep, when not zero, replaces the constant freeStep, and
+	// testHookCut, when set, is called after each cut of a replaced log
+	// with its new size (see oldlog.go): tests set them.
+	freeStep    int64
+	testHookCut func(size int64)
 	seq         uint64 // number of synced writes appended so far
 	failed      error  // the log's state on disk is unknown: no more writes
 	// retiredMap and retiredIdx are the old log's map and index after a
@@ -341,7 +346,13 @@ func (db *DB) load() error {
 			}
 		}
 	}
-	f, err := db.fs.OpenFile(db.path, flag, 0o644)
+	var f File
+	var err error
+	if db.opts.ReadOnly {
+		f, err = reopenShared(db.fs, db.path) // see oldlog.go
+	} else {
+		f, err = db.fs.OpenFile(db.path, flag, 0o644)
+	}
 	if errors.Is(err, fs.ErrNotExist) && db.opts.ReadOnly {
 		db.mu.index = newIndex(0, walfmt.FileHeader{})
 		db.mu.c = counters{size: walfmt.HeaderSize}

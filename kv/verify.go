@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -122,7 +121,7 @@ func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
 		return VerifyReport{FirstBad: -1}, err
 	}
 	path := filepath.Join(dir, logName)
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	f, err := reopenShared(fsys, path) // a writer's compaction cuts no log it reads
 	if err != nil {
 		return VerifyReport{Path: path, FirstBad: -1}, fmt.Errorf("kv: verify: %w", err)
 	}
