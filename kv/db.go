@@ -131,9 +131,11 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     log; a leaf, taken shared by each read of the log (under mu, or
 //     under none by an order build) and exclusive by the follow
 //     goroutine to map the log afresh, and by the file's Close.
-//   - ord.build: serializes building the key order scans use (order.go).
-//     Taken before mu, which a build holds shared for moments only; never
-//     taken while wmu, sync.mu or mu is held.
+//   - ord.build: serializes building the key order scans use (order.go),
+//     and keeps a compaction from cutting the log it replaced while a build
+//     still reads it through a private map (oldlog.go). Taken before mu,
+//     which a build holds shared for moments only; never taken while wmu,
+//     sync.mu or mu is held.
 //   - ord.saver.mu (order_save.go): what the background writer of
 //     wal.order has to write; a leaf, taken with wmu, ord.build, or wmu
 //     and mu held. The writer itself holds none of wmu, sync.mu and mu.
