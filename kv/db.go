@@ -173,8 +173,13 @@ type DB struct {
 	// with its new size (see oldlog.go): tests set them.
 	freeStep    int64
 	testHookCut func(size int64)
-	seq         uint64 // number of synced writes appended so far
-	failed      error  // the log's state on disk is unknown: no more writes
+	// claimWait, when not zero, replaces the constant claimWait, and
+	// testHookClaim, when set, is called each time a compaction finds the
+	// old log held by a reader (see oldlog.go): tests set them.
+	claimWait     time.Duration
+	testHookClaim func()
+	seq           uint64 // number of synced writes appended so far
+	failed        error  // the log's state on disk is unknown: no more writes
 	// retiredMap and retiredIdx are the old log's map and index after a
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping

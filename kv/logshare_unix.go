@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !aix
 
 package kv
 
@@ -37,17 +37,28 @@ func shareLog(f File) error {
 // claimLog tries to take an exclusive flock on f, the log a compaction
 // replaced, without waiting. got reports that it holds it, and so that no
 // reader of another open file has the log; ok is false where it never can
-// (another kind of File, or no flock on this file system), so that waiting
-// is pointless.
+// (another kind of File, no flock on this file system, or a file that
+// still has a name, such as a hard link), so that waiting is pointless.
 func claimLog(f File) (got, ok bool) {
 	of, isOS := f.(osFile)
 	if !isOS {
 		return false, false
 	}
+	linked := false
 	err := withFd(of.File, func(fd int) error {
-		return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Nlink != 0 {
+			linked = true // or unknown: not a file to cut
+			return unix.Flock(fd, unix.LOCK_UN)
+		}
+		return nil
 	})
 	switch {
+	case linked:
+		return false, false
 	case err == nil:
 		return true, true
 	case errors.Is(err, unix.EWOULDBLOCK):

@@ -23,8 +23,9 @@ import (
 // through a map):
 //   - In this process, after the swap no reader reaches the old log
 //     through mu, and the old map is released (releaseRetired) before the
-//     cuts begin. An order build may still read it through a private map:
-//     the cuts run only while ord.build is free, held for their duration.
+//     cuts begin. An order build that began before the swap may still read
+//     it through a private map: the cuts begin only once ord.build has been
+//     free after the swap (a build that takes it later reads the new log).
 //   - Other processes (a follower, Verify) take a shared flock on the log
 //     they open (shareLog), and the compaction cuts only once it holds an
 //     exclusive one on the old log's handle (claimLog), waiting up to
@@ -35,8 +36,14 @@ import (
 //   - The cuts begin only once the rename is durable: until then a power
 //     loss could bring the old log back as wal.log.
 //
+//   - A file with other names (a hard link, as a backup made with cp -al
+//     has) is never cut: only an unlinked file's blocks are ours to free.
+//
 // Where no flock is possible (another file system, another system, a
-// wrapped File), the old log is closed whole, as before.
+// writer whose FS wraps its Files), the old log is closed whole, as before.
+// A follower whose FS wraps its Files cannot take the shared lock: the
+// writer may cut the old log under it, and its reads fail until its next
+// step moves it to the new log.
 
 // freeStep is how much of the old log each cut frees: 16 MiB kept the
 // longest fdatasync of a concurrent writer under 9 ms on this machine's
@@ -60,21 +67,40 @@ var errLogGone = errors.New("kv: the log was replaced while it was opened")
 // blocks a step at a time where nothing else reads it. durable reports
 // whether the rename that replaced it is on stable storage.
 func (db *DB) releaseOldLog(ctx context.Context, old File, durable bool) error {
-	if durable && db.claimOldLog(ctx, old) && db.ord.build.TryLock() {
+	if durable && db.claimOldLog(ctx, old) {
 		db.cutStepwise(ctx, old)
-		db.ord.build.Unlock()
 	}
 	return old.Close()
 }
 
 // claimOldLog takes the exclusive flock on old, waiting up to claimWait
-// for other processes' shared ones to go.
+// for other processes' shared ones to go, and for an order build that
+// began before the swap to end. It gives up when the store is closing,
+// whose Close waits for the compaction: the old log is then closed whole.
 func (db *DB) claimOldLog(ctx context.Context, old File) bool {
-	deadline := time.Now().Add(claimWait)
+	deadline := time.Now().Add(cmp.Or(db.claimWait, claimWait))
+	claimed := false
 	for {
-		got, ok := claimLog(old)
-		if got || !ok || time.Now().After(deadline) {
-			return got
+		if !claimed {
+			got, ok := claimLog(old)
+			if !ok {
+				return false
+			}
+			claimed = got
+		}
+		// A build holding ord.build may read the old log through a map of
+		// its own; any build that takes it after the swap reads the new
+		// log. So once it is free, no build of this process reads the old
+		// log, and the cuts need not hold it (every new scan takes it).
+		if claimed && db.ord.build.TryLock() {
+			db.ord.build.Unlock()
+			return true
+		}
+		if time.Now().After(deadline) || db.closing() {
+			return false
+		}
+		if db.testHookClaim != nil {
+			db.testHookClaim()
 		}
 		select {
 		case <-ctx.Done():
@@ -84,16 +110,24 @@ func (db *DB) claimOldLog(ctx context.Context, old File) bool {
 	}
 }
 
+// closing reports whether Close has begun.
+func (db *DB) closing() bool {
+	db.cmu.Lock()
+	defer db.cmu.Unlock()
+	return db.cmu.closing
+}
+
 // cutStepwise truncates old from its end a step at a time, syncing each
-// cut. It stops at the first error or when ctx ends: whatever is left is
-// freed by the Close that follows, as all of it was before.
+// cut. It stops at the first error, when ctx ends or when the store is
+// closing: whatever is left is freed by the Close that follows, as all of
+// it was before.
 func (db *DB) cutStepwise(ctx context.Context, old File) {
 	fi, err := old.Stat()
 	if err != nil {
 		return
 	}
 	step := cmp.Or(db.freeStep, freeStep)
-	for size := fi.Size(); size > 0 && ctx.Err() == nil; {
+	for size := fi.Size(); size > 0 && ctx.Err() == nil && !db.closing(); {
 		size = max(size-step, 0)
 		if old.Truncate(size) != nil || old.Sync() != nil {
 			return

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -177,45 +178,45 @@ func wantValues(t *testing.T, db *DB, round int) {
 }
 
 // TestShareLogRefusesAReplacedLog: a reader that opened the log just as a
-// compaction replaced it finds it locked by the compaction, or unlinked,
-// and is told to open wal.log again; reopenShared then gets the new log.
+// compaction replaced it finds it claimed by the compaction, or unlinked,
+// and is told to open wal.log again; reopenShared then gets the new log. A
+// log that still has a name is never claimed.
 func TestShareLogRefusesAReplacedLog(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, logName)
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	claimed, err := DefaultFS().OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
+	open := func(flag int) File {
+		t.Helper()
+		f, err := DefaultFS().OpenFile(path, flag, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
-	if got, ok := claimLog(claimed); !got || !ok {
-		t.Fatalf("claimLog = %v, %v on a log no one shares", got, ok)
+	claimed, early, late := open(os.O_RDWR), open(os.O_RDONLY), open(os.O_RDONLY)
+	defer early.Close()
+	defer late.Close()
+	if got, ok := claimLog(claimed); got || ok {
+		t.Fatalf("claimLog = %v, %v on a log that still has its name", got, ok)
 	}
-	reader, err := DefaultFS().OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	if err := shareLog(reader); !errors.Is(err, errLogGone) {
-		t.Fatalf("shareLog on a claimed log: %v, want errLogGone", err)
-	}
-
-	unlinked, err := DefaultFS().OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlinked.Close()
 	if err := os.WriteFile(path+".new", []byte("new"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(path+".new", path); err != nil {
 		t.Fatal(err)
 	}
+	if got, ok := claimLog(claimed); !got || !ok {
+		t.Fatalf("claimLog = %v, %v on a replaced log no one shares", got, ok)
+	}
+	if err := shareLog(early); !errors.Is(err, errLogGone) {
+		t.Fatalf("shareLog on a claimed log: %v, want errLogGone", err)
+	}
 	if err := claimed.Close(); err != nil { // the claim goes with it
 		t.Fatal(err)
 	}
-	if err := shareLog(unlinked); !errors.Is(err, errLogGone) {
+	if err := shareLog(late); !errors.Is(err, errLogGone) {
 		t.Fatalf("shareLog on a renamed-over log: %v, want errLogGone", err)
 	}
 	f, err := reopenShared(DefaultFS(), path)
@@ -226,5 +227,97 @@ func TestShareLogRefusesAReplacedLog(t *testing.T) {
 	b := make([]byte, 3)
 	if _, err := f.ReadAt(b, 0); err != nil || string(b) != "new" {
 		t.Fatalf("reopenShared read %q, %v; want the new log", b, err)
+	}
+}
+
+// TestCutsLeaveOrderBuildsFree: the cuts do not hold ord.build, which
+// every new scan takes: a scan that starts while they run is not held up
+// for all of them. Builds that began before the swap are waited for once.
+func TestCutsLeaveOrderBuildsFree(t *testing.T) {
+	db, _ := cutStore(t, t.TempDir(), nil)
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+		t.Fatal(err) // the store keeps a key order from here on
+	}
+	var held, cuts int
+	db.testHookCut = func(int64) {
+		cuts++
+		if !db.ord.build.TryLock() {
+			held++
+			return
+		}
+		db.ord.build.Unlock()
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if cuts == 0 || held != 0 {
+		t.Fatalf("ord.build was held during %d of %d cuts", held, cuts)
+	}
+}
+
+// TestCloseEndsAWaitForTheOldLog: Close does not wait out the compaction's
+// wait for a reader to let go of the old log.
+func TestCloseEndsAWaitForTheOldLog(t *testing.T) {
+	dir := t.TempDir()
+	db, _ := cutStore(t, dir, nil)
+	db.claimWait = time.Hour
+	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	waiting := make(chan struct{})
+	var once sync.Once
+	db.testHookClaim = func() { once.Do(func() { close(waiting) }) }
+	compacted := make(chan error, 1)
+	go func() { compacted <- db.Compact() }()
+	<-waiting
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waits for the old log's reader after 30 s")
+	}
+	if err := <-compacted; err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	wantValues(t, db2, 1)
+}
+
+// TestCutsSpareAHardLinkedLog: an old log that still has a name (a hard
+// link, as a backup made with cp -al has) is not cut: only an unlinked
+// file's blocks are the compaction's to free.
+func TestCutsSpareAHardLinkedLog(t *testing.T) {
+	dir := t.TempDir()
+	db, cuts := cutStore(t, dir, nil)
+	if err := db.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.log")
+	if err := os.Link(filepath.Join(dir, logName), backup); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	before, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatalf("the hard-linked old log went from %d to %d bytes (cuts %v)", len(before), len(after), cuts())
 	}
 }
