@@ -175,7 +175,8 @@ type DB struct {
 	testHookCut func(size int64)
 	// claimWait, when not zero, replaces the constant claimWait, and
 	// testHookClaim, when set, is called each time a compaction finds the
-	// old log held by a reader (see oldlog.go): tests set them.
+	// old log held by a reader or an order build (see oldlog.go): tests
+	// set them.
 	claimWait     time.Duration
 	testHookClaim func()
 	seq           uint64 // number of synced writes appended so far

@@ -14,7 +14,7 @@ import (
 // once, and ext4 (with the discard mount option above all) does that in the
 // journal commit that the next fdatasync of any file waits for: a 1 GiB
 // log freed in one piece held synced writes on the same file system for
-// 80–120 ms here. So, when nothing else reads the old log, the compaction
+// 120–125 ms here. So, when nothing else reads the old log, the compaction
 // cuts it from the end a freeStep at a time, syncing after each cut, so
 // that no commit carries more than one step's blocks, and only then closes
 // it.
@@ -35,7 +35,6 @@ import (
 //     also guard every read of their map against a cut (followFile).
 //   - The cuts begin only once the rename is durable: until then a power
 //     loss could bring the old log back as wal.log.
-//
 //   - A file with other names (a hard link, as a backup made with cp -al
 //     has) is never cut: only an unlinked file's blocks are ours to free.
 //
@@ -47,7 +46,7 @@ import (
 
 // freeStep is how much of the old log each cut frees: 16 MiB kept the
 // longest fdatasync of a concurrent writer under 9 ms on this machine's
-// ext4 with discard, where 64 MiB let it reach 25–53 ms.
+// ext4 with discard, where 64 MiB let it reach 34–53 ms.
 const freeStep = 16 << 20
 
 const (
