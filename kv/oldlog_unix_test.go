@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -320,4 +322,131 @@ func TestCutsSpareAHardLinkedLog(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatalf("the hard-linked old log went from %d to %d bytes (cuts %v)", len(before), len(after), cuts())
 	}
+}
+
+// The follower process of TestFollowerProcessBesideCuts: where it reads,
+// and the file whose appearance tells it to stop.
+const (
+	cutFollowerDir  = "CRABKV_CUT_FOLLOWER_DIR"
+	cutFollowerStop = "CRABKV_CUT_FOLLOWER_STOP"
+	cutKeys         = 4000
+)
+
+func cutValue(round, i int) []byte {
+	return bytes.Repeat([]byte{byte(round), byte(i), byte(i >> 8), 0x5a}, 512)
+}
+
+// TestFollowerProcessBesideCuts runs a follower in a second process that
+// reads every key, by Get and by Scan, while this process rewrites them
+// and compacts, round after round, each compaction cutting the old log in
+// many steps. The follower must never fail a read or see a value go back
+// to an older round, and the old logs must be cut.
+func TestFollowerProcessBesideCuts(t *testing.T) {
+	if dir := os.Getenv(cutFollowerDir); dir != "" {
+		followBesideCuts(t, dir, os.Getenv(cutFollowerStop))
+		return
+	}
+	if testing.Short() {
+		t.Skip("runs a second process for seconds")
+	}
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mu sync.Mutex
+	cuts := 0
+	db.freeStep = 512 << 10
+	db.testHookCut = func(int64) { mu.Lock(); cuts++; mu.Unlock() }
+	fill := func(round int) {
+		t.Helper()
+		for i := range cutKeys {
+			if err := db.Put(fmt.Appendf(nil, "key%05d", i), cutValue(round, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill(0)
+	if err := db.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	stop := filepath.Join(t.TempDir(), "stop")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFollowerProcessBesideCuts$", "-test.v")
+	cmd.Env = append(os.Environ(), cutFollowerDir+"="+dir, cutFollowerStop+"="+stop)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 8; round++ {
+		fill(round)
+		if err := db.Compact(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("follower process: %v\n%s", err, out.String())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if cuts < 8 {
+		t.Fatalf("the old logs were cut %d times in 8 compactions", cuts)
+	}
+	t.Logf("%d cuts; follower: %s", cuts, bytes.TrimSpace(out.Bytes()))
+}
+
+// followBesideCuts is the follower process: it reads until stop exists.
+func followBesideCuts(t *testing.T, dir, stop string) {
+	f, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seen := make([]int, cutKeys)
+	reads := 0
+	check := func(i int, v []byte) {
+		t.Helper()
+		round := int(v[0])
+		if len(v) != 2048 || !bytes.Equal(v, cutValue(round, i)) {
+			t.Fatalf("key%05d holds %x…, no round's value", i, v[:8])
+		}
+		if round < seen[i] {
+			t.Fatalf("key%05d went back from round %d to %d", i, seen[i], round)
+		}
+		seen[i] = round
+		reads++
+	}
+	for {
+		if _, err := os.Stat(stop); err == nil {
+			break
+		}
+		for i := 0; i < cutKeys; i += 7 {
+			v, err := f.Get(fmt.Appendf(nil, "key%05d", i))
+			if err != nil {
+				t.Fatalf("Get key%05d: %v", i, err)
+			}
+			check(i, v)
+		}
+		n := 0
+		err := f.Scan(nil, nil, func(k, v []byte) bool {
+			var i int
+			if _, err := fmt.Sscanf(string(k), "key%05d", &i); err != nil {
+				t.Fatalf("scan: key %q", k)
+			}
+			check(i, v)
+			n++
+			return true
+		})
+		if err != nil {
+			t.Fatalf("Scan: %v", err)
+		}
+		if n != cutKeys {
+			t.Fatalf("Scan saw %d keys, want %d", n, cutKeys)
+		}
+	}
+	t.Logf("%d reads, last rounds %d..%d", reads, slices.Min(seen), slices.Max(seen))
 }
