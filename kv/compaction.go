@@ -468,8 +468,8 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
+	db.lockMu()
+	defer db.unlockMu()
 	if err := old.Close(); err != nil {
 		return err
 	}
@@ -505,11 +505,11 @@ func (db *DB) installHint(hinted bool, covered int64) {
 // writers use. The caller holds wmu, and no write waits for a sync.
 func (db *DB) publishLog(f File, idx *index, c counters) {
 	m := mapLog(f, c.size, !db.opts.ReadOnly)
-	db.mu.Lock()
+	db.lockMu()
 	db.retiredMap, db.retiredIdx = db.mu.view.m, db.mu.index
 	db.mu.view = logView{f: f, m: m, end: c.size, path: db.path}
 	db.mu.index, db.mu.c = idx, c
-	db.mu.Unlock()
+	db.unlockMu()
 	db.installOrderLocked(idx) // key order: see order.go
 	db.setTailLocked(c.size)
 }

@@ -56,9 +56,9 @@ func (db *DB) watchDeaths(end int64, keys int) *deadSet {
 		return nil
 	}
 	d := newDeadSet(end)
-	db.mu.Lock()
+	db.lockMu()
 	db.mu.c.dead = d
-	db.mu.Unlock()
+	db.unlockMu()
 	return d
 }
 
@@ -68,9 +68,9 @@ func (db *DB) unwatchDeaths(d *deadSet) {
 	if d == nil {
 		return
 	}
-	db.mu.Lock()
+	db.lockMu()
 	if db.mu.c.dead == d {
 		db.mu.c.dead = nil
 	}
-	db.mu.Unlock()
+	db.unlockMu()
 }

@@ -120,7 +120,10 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //   - mu: what readers use — the index, the log file and its map, the
 //     counters. Shared for a lookup and its read, exclusive to publish.
 //     A batch's operations are all published under one exclusive hold,
-//     so no reader sees some of them without the others.
+//     so no reader sees some of them without the others. It is taken
+//     exclusively only through lockMu and unlockMu, which count the
+//     holds in mu.seq: Get reads without mu when no exclusive hold begins
+//     or ends meanwhile (getfast.go).
 //   - cmu: the compaction's bookkeeping.
 //   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
 //     taken with mu held, shared or exclusive, to count what has expired.
@@ -179,8 +182,12 @@ type DB struct {
 	// set them.
 	claimWait     time.Duration
 	testHookClaim func()
-	seq           uint64 // number of synced writes appended so far
-	failed        error  // the log's state on disk is unknown: no more writes
+	// testHookFast, when set, is called by the lock-free Get between its
+	// reads of the index's tables and of the map (see getfast.go): tests
+	// set it.
+	testHookFast func()
+	seq          uint64 // number of synced writes appended so far
+	failed       error  // the log's state on disk is unknown: no more writes
 	// retiredMap and retiredIdx are the old log's map and index after a
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping
@@ -217,16 +224,30 @@ type DB struct {
 	// moment they publish a record.
 	mu struct {
 		sync.RWMutex
-		index *index
-		// view is the log file and its memory map (nil where there is
-		// none). Readers use it through a pointer, so a lookup does not
-		// allocate.
-		view   logView
-		c      counters
+		// The fields are laid out for the lock-free Get (getfast.go),
+		// which reads the index pointer, closed, broken and the view's
+		// map beside a writer that publishes: the padding keeps what a
+		// publish writes (the lock word, the view's end, the counters,
+		// seq) off the cache lines Get reads, which would otherwise move
+		// between the two cores at every write.
+		_      [64]byte
+		index  *index
 		closed bool
 		// broken is why a follower's index cannot be trusted, if it
 		// cannot: a record it could not apply. Reads return it.
 		broken error
+		// view is the log file and its memory map (nil where there is
+		// none). Readers use it through a pointer, so a lookup does not
+		// allocate.
+		view logView
+		c    counters
+		// seq counts the beginnings and ends of exclusive holds of mu: it
+		// is odd while one lasts. A Get that reads the same even seq
+		// before and after its lookup read a state no writer was changing
+		// (getfast.go).
+		_   [64]byte
+		seq atomic.Uint64
+		_   [56]byte
 	}
 
 	// cmu guards the compaction state.
@@ -381,6 +402,22 @@ func (db *DB) load() error {
 
 // viewMuLocked returns the log as readers see it. The caller holds mu.
 func (db *DB) viewMuLocked() *logView { return &db.mu.view }
+
+// lockMu takes mu exclusively, as every change to what readers use must:
+// it makes mu.seq odd, so that a Get reading without mu meanwhile finds
+// that it cannot trust what it read (getfast.go). The atomic add orders
+// the count before the changes the hold makes.
+func (db *DB) lockMu() {
+	db.mu.Lock()
+	db.mu.seq.Add(1)
+}
+
+// unlockMu lets go of mu taken by lockMu; the count, even again, is
+// ordered after the hold's changes.
+func (db *DB) unlockMu() {
+	db.mu.seq.Add(1)
+	db.mu.Unlock()
+}
 
 // replay loads the index: from the hint file and the log records after it
 // when the hint matches the log, else from the whole log. It cuts a torn
@@ -681,8 +718,8 @@ func (db *DB) close() error {
 	if serr == nil {
 		serr = db.syncNoSyncLocked()
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
+	db.lockMu()
+	defer db.unlockMu()
 	db.mu.closed = true
 	herr := db.saveHintOnClose(serr)
 	// The order file only spares the next Open's first scan a sort: a

@@ -185,11 +185,11 @@ func (db *DB) switchLogLocked() bool {
 		return false
 	}
 	f.advance(c.size) // the new log is private still: no reader waits
-	db.mu.Lock()
+	db.lockMu()
 	old, oldIdx := db.mu.view, db.mu.index
 	db.mu.view, db.mu.index, db.mu.c = *v, idx, c
 	db.mu.broken = nil
-	db.mu.Unlock()
+	db.unlockMu()
 	// No reader holds the old log or index now: each took mu to use them.
 	// Releasing them can fail only harmlessly (see mapping.unmap), and a
 	// read-only file has nothing to flush on close.
@@ -259,8 +259,8 @@ func (db *DB) catchUpLocked() {
 		return
 	}
 	_, _, err = scanTail(f, db.mu.c.size, fi.Size(), &db.follow.buf, func(recs []walfmt.Record, end int64) error {
-		db.mu.Lock()
-		defer db.mu.Unlock()
+		db.lockMu()
+		defer db.unlockMu()
 		v := db.viewMuLocked()
 		v.end = end
 		return applyAll(db.mu.index, &db.mu.c, v, recs)
@@ -275,9 +275,9 @@ func (db *DB) catchUpLocked() {
 		// The index could not take a record: a damaged record in the
 		// part a hint covered. Reads report it, as they would in the
 		// writer.
-		db.mu.Lock()
+		db.lockMu()
 		db.mu.broken = err
-		db.mu.Unlock()
+		db.unlockMu()
 	}
 }
 

@@ -63,17 +63,14 @@ type keySource interface {
 // size more, and the migration ends long before that many keys arrive.
 type index struct {
 	slots []slot
-	count int // keys in slots and old together
 	mask  uint32
 	// mem holds the memory maps the tables live in, if they were loaded
 	// from a hint file or allocated by a growth; nil while both are on the
 	// Go heap.
 	mem *tableMem
-	// old is the table being migrated into slots, nil when none is; the
-	// slots of old below next have been migrated.
+	// old is the table being migrated into slots, nil when none is.
 	old     []slot
 	oldMask uint32
-	next    int
 	// releases counts the goroutines releasing old tables' memory.
 	releases sync.WaitGroup
 	// chk checks the table mapped from a hint file a chunk at a time, while
@@ -82,15 +79,24 @@ type index struct {
 	// under DB.mu shared, hence atomics.
 	chk *hintCheck
 	bad atomic.Bool
+	// hdr is the header of the log the index describes; k0 and k1 are its
+	// hash key, the key of the hash function.
+	hdr    walfmt.FileHeader
+	k0, k1 uint64
+
+	// The fields below change with most writes; the lock-free Get
+	// (getfast.go) reads those above beside a writer, and the padding
+	// keeps the writer's stores off their cache lines.
+	_     [64]byte
+	count int // keys in slots and old together
+	// next is how far the migration of old has come: its slots below
+	// next have been migrated.
+	next int
 	// moves counts the changes that move a key to another slot or table
 	// (a growth, a migration step, a delete's backward shift): a scan of
 	// the table in pieces, between which the lock is let go, saw every key
 	// exactly where it was only if moves did not change (see collect).
 	moves uint64
-	// hdr is the header of the log the index describes; k0 and k1 are its
-	// hash key, the key of the hash function.
-	hdr    walfmt.FileHeader
-	k0, k1 uint64
 }
 
 // tableMem is the memory maps of an index's tables: cur for slots, old for

@@ -13,11 +13,23 @@ import (
 
 // Get returns a copy of key's value, or ErrNotFound. The record's checksum
 // is verified on every read: damage on disk is reported, never returned as
-// data.
+// data. It does not wait for writers, nor they for it, unless a writer is
+// changing the index at that very moment (see getFast).
 func (db *DB) Get(key []byte) ([]byte, error) {
 	if len(key) == 0 {
 		return nil, ErrEmptyKey
 	}
+	if val, found, ok := db.getFastRetrying(key); ok {
+		if !found {
+			return nil, ErrNotFound
+		}
+		return val, nil
+	}
+	return db.getLocked(key)
+}
+
+// getLocked is Get under mu, shared.
+func (db *DB) getLocked(key []byte) ([]byte, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if err := db.readableMuLocked(); err != nil {

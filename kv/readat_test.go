@@ -15,14 +15,14 @@ import (
 // withoutMap runs fn with the store's log read through ReadAt rather than
 // its memory map, so that both ways of reading are tested.
 func withoutMap(db *DB, fn func()) {
-	db.mu.Lock()
+	db.lockMu()
 	m := db.mu.view.m
 	db.mu.view.m = nil
-	db.mu.Unlock()
+	db.unlockMu()
 	defer func() {
-		db.mu.Lock()
+		db.lockMu()
 		db.mu.view.m = m
-		db.mu.Unlock()
+		db.unlockMu()
 	}()
 	fn()
 }

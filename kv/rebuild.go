@@ -30,12 +30,12 @@ func (db *DB) rebuildIndexMuLocked(end int64) error {
 // shared again, then returns why the index cannot answer, if it cannot.
 func (db *DB) rebuildDamagedRLocked() error {
 	db.mu.RUnlock()
-	db.mu.Lock()
+	db.lockMu()
 	var err error
 	if !db.mu.closed && db.mu.index.bad.Load() {
 		err = db.rebuildIndexMuLocked(db.mu.view.end)
 	}
-	db.mu.Unlock()
+	db.unlockMu()
 	db.mu.RLock()
 	if err != nil {
 		return err

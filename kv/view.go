@@ -17,9 +17,6 @@ import (
 type logView struct {
 	f File
 	m *mapping
-	// end bounds what may be read through m: bytes past the end of the
-	// file are in the map's range, but touching them faults.
-	end int64
 	// path names the log in errors.
 	path string
 	// unverified is the end of the part of the log whose records this
@@ -28,6 +25,13 @@ type logView struct {
 	// its record's checksum is (see checkRecord); elsewhere every record
 	// was verified when it was replayed, copied or written.
 	unverified int64
+	// Every publish writes end, and the lock-free Get reads m and
+	// unverified, not end (getfast.go): the padding keeps them on
+	// different cache lines.
+	_ [64]byte
+	// end bounds what may be read through m: bytes past the end of the
+	// file are in the map's range, but touching them faults.
+	end int64
 }
 
 // recordBufs holds buffers for reading records with ReadAt, so a Get

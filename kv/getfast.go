@@ -1,0 +1,237 @@
+package kv
+
+import (
+	"encoding/binary"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// Get reads without the readers' lock when it can: a sequence lock.
+//
+// With mu, a Get and a writer's publish exclude each other, and with one
+// reader beside one writer each waits for the other at almost every
+// call, the waiter's goroutine parked and woken: a fill of a million keys
+// took three times as long with one goroutine reading beside it as
+// alone, and the gap grew with the store. So getFast reads the index and
+// the record with no lock at all, and afterwards checks mu.seq, which
+// every exclusive hold of mu makes odd while it lasts and even again at
+// its end (lockMu, unlockMu). If seq was even and has not moved, no
+// change to anything a reader uses began or ended during the read, and
+// what it read is a state some locked Get could have read at that
+// moment: the same answer. If seq moved, or anything looks amiss, it
+// reports that it could not answer, and Get takes mu and reads again;
+// it never returns an error of its own.
+//
+// What it reads may be changing under it, so it reads defensively:
+//   - Every value it computes from what it read is bounds-checked before
+//     use, and the probe gives up after a bounded number of slots.
+//   - Memory it reads may be unmapped meanwhile: a map a remap or a
+//     compaction replaced, a growth's old table, a replaced log cut
+//     short (oldlog.go). Each is let go only after the exclusive hold that
+//     replaced it, so seq has moved, and a fault is turned into a panic
+//     (debug.SetPanicOnFault) and recovered as a retry.
+//   - Bytes of the log are copied out before seq is checked, and a value
+//     stored encoded is decoded only after, from the copy.
+//
+// It leaves to the locked path what it cannot do cheaply and safely: an
+// index from a hint whose chunks
+// are checked as they are touched, a record that expires (whether it has
+// is in a Go map, which must not be read beside a write), large records
+// (read with pread), a store without a map, and, since it would report
+// the very races this design accepts, every build with the race
+// detector.
+
+// fastTries is how many times Get tries to read without mu when a
+// writer's publish overlapped its attempt, before it takes mu. A publish
+// holds mu for well under a microsecond, and a reader that falls back to
+// mu parks beside the writer, which is what the lock-free read avoids.
+const fastTries = 16
+
+// getFastRetrying is getFast tried again, up to fastTries times, while
+// writers' publishes overlap it.
+func (db *DB) getFastRetrying(key []byte) (val []byte, found, ok bool) {
+	for range fastTries {
+		val, found, ok, again := db.getFast(key)
+		if ok || !again {
+			return val, found, ok
+		}
+	}
+	return nil, false, false
+}
+
+// getFast returns key's value (found) or that it has none, with ok set,
+// or ok false when the caller must read under mu; again says whether the
+// attempt failed only because a writer's publish overlapped it, so that
+// another attempt may succeed.
+func (db *DB) getFast(key []byte) (val []byte, found, ok, again bool) {
+	if raceEnabled {
+		return nil, false, false, false
+	}
+	seq := &db.mu.seq
+	s1 := seq.Load()
+	for n := 0; s1&1 != 0; n++ { // a publish is under way: it is short
+		if n == 64 {
+			return nil, false, false, true
+		}
+		s1 = seq.Load()
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			val, found, ok, again = nil, false, false, true
+		}
+	}()
+	if db.mu.closed || db.mu.broken != nil {
+		return nil, false, false, false
+	}
+	x := db.mu.index
+	if x == nil || x.chk != nil || x.bad.Load() {
+		return nil, false, false, false
+	}
+	slots, mask, old, oldMask := x.slots, x.mask, x.old, x.oldMask
+	if db.testHookFast != nil {
+		db.testHookFast()
+	}
+	m, unverified := db.mu.view.m, db.mu.view.unverified
+	if m == nil {
+		return nil, false, false, false
+	}
+	// Reads are bounded by the map, not by the view's end, which every
+	// publish writes: a slot read while it was being written may point
+	// past the end, but then seq has moved.
+	data := m.data
+	end := int64(len(data))
+	h := x.hash(key)
+	s, res := probeFast(slots, mask, key, h, data, unverified, seq, s1)
+	if res == probeMissing && old != nil {
+		// Growing: a key not yet migrated is in the old table.
+		s, res = probeFast(old, oldMask, key, h, data, unverified, seq, s1)
+	}
+	switch res {
+	case probeMissing:
+		if seqAfterReads(seq) != s1 {
+			return nil, false, false, true
+		}
+		return nil, false, true, false
+	case probeRetry:
+		return nil, false, false, true
+	case probeLock:
+		return nil, false, false, false
+	}
+	off, size := int64(s.off), int64(s.size)
+	if off < walfmt.HeaderSizeV1 || size < walfmt.RecordHeaderSize || off > end-size {
+		return nil, false, false, seqAfterReads(seq) != s1
+	}
+	rec := data[off : off+size]
+	if rec[hdrFlags]&walfmt.FlagExpiry != 0 {
+		// Whether it has expired is in the expiry table, a Go map that
+		// must not be read beside a write.
+		return nil, false, false, false
+	}
+	stored, err := walfmt.Value(rec) // verifies the checksum
+	if err != nil {
+		return nil, false, false, seqAfterReads(seq) != s1 // if not, the locked read says where
+	}
+	codec := walfmt.ValueCodec(rec)
+	out := make([]byte, len(stored))
+	copy(out, stored)
+	if seqAfterReads(seq) != s1 {
+		return nil, false, false, true
+	}
+	if codec == 0 {
+		return out, true, true, false
+	}
+	// Decoded from the copy, which no one else can change.
+	dec, err := decodeValue(nil, codec, out)
+	if err != nil {
+		return nil, false, false, false
+	}
+	return dec, true, true, false
+}
+
+// What probeFast found.
+const (
+	probeFound   = iota
+	probeMissing // an empty slot ends the probe
+	probeRetry   // seq moved, or what it read does not hold together
+	probeLock    // the locked probe must decide
+)
+
+// probeFast looks key, of hash h, up in table t without mu, as findIn
+// does with it, reading keys from data, the log's map. A probe runs for
+// at most one pass over the table, and gives up as soon as seq is seen
+// to have moved from s1.
+func probeFast(t []slot, mask uint32, key []byte, h uint32, data []byte, unverified int64, seq *atomic.Uint64, s1 uint64) (slot, int) {
+	if len(t) == 0 || int(mask)+1 != len(t) {
+		return slot{}, probeRetry
+	}
+	i := h & mask
+	for n := 0; n < len(t); n++ {
+		if n&63 == 63 && seq.Load() != s1 {
+			return slot{}, probeRetry
+		}
+		s := t[i]
+		if s.off == 0 {
+			return slot{}, probeMissing
+		}
+		if s.hash == h && s.off != movedOff {
+			if large(s) {
+				return slot{}, probeLock
+			}
+			k, ok := keyInMap(data, int64(s.off), int64(s.size))
+			if !ok {
+				if seqAfterReads(seq) != s1 {
+					return slot{}, probeRetry
+				}
+				return slot{}, probeLock // the locked probe says what is wrong
+			}
+			if string(k) == string(key) {
+				return s, probeFound
+			}
+			if int64(s.off) < unverified {
+				return slot{}, probeLock // the locked probe checks it first
+			}
+		}
+		i = (i + 1) & mask
+	}
+	return slot{}, probeRetry
+}
+
+// seqAfterReads loads seq again after the reads it must follow. Where
+// the processor keeps loads in order (x86), a load is enough; elsewhere
+// an earlier plain load may be performed after a later atomic one, and
+// a read-modify-write orders every access before it.
+func seqAfterReads(seq *atomic.Uint64) uint64 {
+	if runtime.GOARCH == "amd64" || runtime.GOARCH == "386" || runtime.GOARCH == "s390x" {
+		return seq.Load()
+	}
+	return seq.Add(0)
+}
+
+// keyInMap returns the key of the record of size bytes at off in data, a
+// log's map, or false if the header it finds there does not fit.
+func keyInMap(data []byte, off, size int64) ([]byte, bool) {
+	if off < walfmt.HeaderSizeV1 || size < walfmt.RecordHeaderSize || off > int64(len(data))-size {
+		return nil, false
+	}
+	h := data[off : off+walfmt.RecordHeaderSize]
+	start := off + walfmt.RecordHeaderSize
+	if h[hdrFlags]&walfmt.FlagExpiry != 0 {
+		start += walfmt.ExpirySize
+	}
+	n := int64(binary.LittleEndian.Uint32(h[hdrKeyLen:]))
+	if n > size || start > off+size-n {
+		return nil, false
+	}
+	return data[start : start+n], true
+}
+
+// Where a record header holds its flags and its key's length (walfmt's
+// format; keyOfHeader reads them too).
+const (
+	hdrFlags  = 5
+	hdrKeyLen = 8
+)
