@@ -193,9 +193,6 @@ type pendingWrite struct {
 // publish applies written records to the index and the counters, in log
 // order, and returns the state the compaction policy looks at.
 func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
-	if len(ws) == 1 && ws[0].kind != walfmt.KindBatch {
-		db.warm(ws[0].key)
-	}
 	db.lockMu()
 	defer db.unlockMu()
 	end := ws[len(ws)-1].off + int64(ws[len(ws)-1].size)
@@ -556,17 +553,4 @@ func (db *DB) maybeCompact(st compact.State) {
 	if due {
 		db.startCompaction()
 	}
-}
-
-// warm looks key up with mu shared, before publish takes it exclusively:
-// the lookup's cache misses (the slot, a record whose hash matches) are
-// then paid while readers may still read, and the exclusive hold, which
-// every lock-free Get that overlaps it must retry (getfast.go), finds
-// them in the cache.
-func (db *DB) warm(key []byte) {
-	db.mu.RLock()
-	if x := db.mu.index; x != nil && !db.mu.closed {
-		_, _, _ = x.find(key, x.hash(key), db.viewMuLocked())
-	}
-	db.mu.RUnlock()
 }
