@@ -36,13 +36,12 @@ import (
 //   - Bytes of the log are copied out before seq is checked, and a value
 //     stored encoded is decoded only after, from the copy.
 //
-// It leaves to the locked path what it cannot do cheaply and safely: an
-// index from a hint whose chunks
-// are checked as they are touched, a record that expires (whether it has
-// is in a Go map, which must not be read beside a write), large records
-// (read with pread), a store without a map, and, since it would report
-// the very races this design accepts, every build with the race
-// detector.
+// It leaves to the locked path what it cannot do cheaply and safely: a
+// chunk of an index from a hint not yet checked (the locked read checks
+// it, once), a record that expires (whether it has is in a Go map, which
+// must not be read beside a write), large records (read with pread), a
+// store without a map (a follower), and, since it would report the very
+// races this design accepts, every build with the race detector.
 
 // fastTries is how many times Get tries to read without mu when a
 // writer's publish overlapped its attempt, before it takes mu. A publish
@@ -70,6 +69,9 @@ func (db *DB) getFast(key []byte) (val []byte, found, ok, again bool) {
 	if raceEnabled {
 		return nil, false, false, false
 	}
+	if db.mu.view.m == nil {
+		return nil, false, false, false // reads go through the file: a follower's
+	}
 	seq := &db.mu.seq
 	s1 := seq.Load()
 	for n := 0; s1&1 != 0; n++ { // a publish is under way: it is short
@@ -80,7 +82,10 @@ func (db *DB) getFast(key []byte) (val []byte, found, ok, again bool) {
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
-		if recover() != nil {
+		if r := recover(); r != nil {
+			if _, fault := r.(runtime.Error); !fault {
+				panic(r) // not from a read of moving state: a codec's, say
+			}
 			val, found, ok, again = nil, false, false, true
 		}
 	}()
@@ -88,10 +93,10 @@ func (db *DB) getFast(key []byte) (val []byte, found, ok, again bool) {
 		return nil, false, false, false
 	}
 	x := db.mu.index
-	if x == nil || x.chk != nil || x.bad.Load() {
+	if x == nil || x.bad.Load() {
 		return nil, false, false, false
 	}
-	slots, mask, old, oldMask := x.slots, x.mask, x.old, x.oldMask
+	slots, mask, old, oldMask, chk := x.slots, x.mask, x.old, x.oldMask, x.chk
 	if db.testHookFast != nil {
 		db.testHookFast()
 	}
@@ -105,10 +110,10 @@ func (db *DB) getFast(key []byte) (val []byte, found, ok, again bool) {
 	data := m.data
 	end := int64(len(data))
 	h := x.hash(key)
-	s, res := probeFast(slots, mask, key, h, data, unverified, seq, s1)
+	s, res := probeFast(slots, mask, chk, key, h, data, unverified, seq, s1)
 	if res == probeMissing && old != nil {
 		// Growing: a key not yet migrated is in the old table.
-		s, res = probeFast(old, oldMask, key, h, data, unverified, seq, s1)
+		s, res = probeFast(old, oldMask, chk, key, h, data, unverified, seq, s1)
 	}
 	switch res {
 	case probeMissing:
@@ -161,17 +166,23 @@ const (
 )
 
 // probeFast looks key, of hash h, up in table t without mu, as findIn
-// does with it, reading keys from data, the log's map. A probe runs for
+// does with it, reading keys from data, the log's map. In a table from a
+// hint, whose chunks chk checks as they are first touched, it reads only
+// chunks that have passed. A probe runs for
 // at most one pass over the table, and gives up as soon as seq is seen
 // to have moved from s1.
-func probeFast(t []slot, mask uint32, key []byte, h uint32, data []byte, unverified int64, seq *atomic.Uint64, s1 uint64) (slot, int) {
+func probeFast(t []slot, mask uint32, chk *hintCheck, key []byte, h uint32, data []byte, unverified int64, seq *atomic.Uint64, s1 uint64) (slot, int) {
 	if len(t) == 0 || int(mask)+1 != len(t) {
 		return slot{}, probeRetry
 	}
+	lazy := chk.covers(t) // a table mapped from a hint, checked a chunk at a time
 	i := h & mask
 	for n := 0; n < len(t); n++ {
 		if n&63 == 63 && seq.Load() != s1 {
 			return slot{}, probeRetry
+		}
+		if lazy && !chk.passed(i) {
+			return slot{}, probeLock // the locked probe checks the chunk
 		}
 		s := t[i]
 		if s.off == 0 {
@@ -203,7 +214,12 @@ func probeFast(t []slot, mask uint32, key []byte, h uint32, data []byte, unverif
 // seqAfterReads loads seq again after the reads it must follow. Where
 // the processor keeps loads in order (x86), a load is enough; elsewhere
 // an earlier plain load may be performed after a later atomic one, and
-// a read-modify-write orders every access before it.
+// a read-modify-write orders every access before it. On arm64 it must
+// stay a read-modify-write: a writer's stores inside its hold may become
+// visible before the store that made seq odd, and what orders them for
+// the reader is that two read-modify-writes of seq are totally ordered.
+// A load with a cheaper fence would not do, even though the add makes
+// every reader write seq's cache line there.
 func seqAfterReads(seq *atomic.Uint64) uint64 {
 	if runtime.GOARCH == "amd64" || runtime.GOARCH == "386" || runtime.GOARCH == "s390x" {
 		return seq.Load()

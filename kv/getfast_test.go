@@ -15,7 +15,8 @@ import (
 )
 
 // The lock-free Get is off under the race detector (see getfast.go), so
-// these tests prove it only in a plain build: .ci/run runs them so too.
+// these tests prove it only in a plain build: .ci/run runs the engine's
+// tests both ways.
 
 // TestGetFastAgreesWithTheLockedRead reads every kind of key a store can
 // hold both ways: the lock-free read must answer what the locked one
@@ -106,6 +107,62 @@ func TestGetFastAgreesWithTheLockedRead(t *testing.T) {
 	got, found, ok, _ := db2.getFast([]byte("k"))
 	if !ok || !found || !bytes.Equal(got, v) {
 		t.Fatalf("encoded value: ok %v found %v, %d bytes, want %d", ok, found, len(got), len(v))
+	}
+}
+
+// TestGetFastAfterReopenFromHint reads a store opened from its hint,
+// whose table is checked a chunk at a time as lookups first touch it: the
+// lock-free read leaves a chunk not yet checked to the locked one, and
+// reads without the lock once it has passed.
+func TestGetFastAfterReopenFromHint(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the lock-free read is off under the race detector")
+	}
+	dir := t.TempDir()
+	opts := &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}}
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20000
+	for i := range n {
+		if err := db.Put(fmt.Appendf(nil, "k%05d", i), fmt.Appendf(nil, "v%05d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.mu.index.chk == nil {
+		t.Fatal("the store did not open from its hint")
+	}
+	answered := 0
+	for i := range n {
+		key := fmt.Appendf(nil, "k%05d", i)
+		want := fmt.Sprintf("v%05d", i)
+		if val, found, ok, _ := db.getFast(key); ok {
+			answered++
+			if !found || string(val) != want {
+				t.Fatalf("%s: got %q (found %v), want %q", key, val, found, want)
+			}
+			continue
+		}
+		if got, err := db.Get(key); err != nil || string(got) != want { // checks the chunks
+			t.Fatalf("%s: %q, %v", key, got, err)
+		}
+		val, found, ok, _ := db.getFast(key)
+		if !ok || !found || string(val) != want {
+			t.Fatalf("%s: after a locked read checked its chunks: ok %v found %v %q", key, ok, found, val)
+		}
+	}
+	// Most keys land in chunks an earlier key's read has checked.
+	if answered < n/2 {
+		t.Fatalf("the lock-free read answered %d of %d keys at the first try", answered, n)
 	}
 }
 

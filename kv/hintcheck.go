@@ -87,6 +87,13 @@ func (c *hintCheck) covers(t []slot) bool {
 	return c != nil && len(t) > 0 && len(c.slots) == len(t) && &t[0] == &c.slots[0]
 }
 
+// passed reports whether the chunk holding slot i has passed its check; it
+// checks nothing (the lock-free Get leaves the check to a locked read).
+func (c *hintCheck) passed(i uint32) bool {
+	n := i / chunkSlots
+	return c.done[n/64].Load()&(uint64(1)<<(n%64)) != 0
+}
+
 // check reports whether the chunk holding slot i is sound, checking it if
 // it has not been.
 func (c *hintCheck) check(i uint32) bool {
