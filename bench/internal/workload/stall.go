@@ -12,7 +12,7 @@ import (
 
 // stall fills N keys, sync off, from one writer while one reader Gets
 // random keys among those already written, and reports the longest Put
-// and the longest Get in milliseconds. A fill's throughput hides a pause:
+// and the longest Get in milliseconds, and how many of each a second. A fill's throughput hides a pause:
 // an index or table that grows under a lock, a memtable flush or a
 // compaction that holds writers up; the longest single operation shows
 // it.
@@ -25,6 +25,7 @@ func (r *runner) stall(res *Result) error {
 		written atomic.Uint64
 		stop    atomic.Bool
 		maxGet  time.Duration
+		gets    int
 		readErr error
 		wg      sync.WaitGroup
 	)
@@ -33,7 +34,7 @@ func (r *runner) stall(res *Result) error {
 		var buf []byte
 		// At least one Get, even when the fill is over before the reader
 		// starts, as a tiny one can be.
-		for gets := 0; gets == 0 || !stop.Load(); gets++ {
+		for ; gets == 0 || !stop.Load(); gets++ {
 			w := written.Load()
 			if w == 0 {
 				if stop.Load() && written.Load() == 0 {
@@ -67,10 +68,15 @@ func (r *runner) stall(res *Result) error {
 	res.Seconds = time.Since(start).Seconds()
 	stop.Store(true)
 	wg.Wait()
+	// The reader's Gets after the fill ended count too: few, as it stops
+	// at its next Get.
+	secs := time.Since(start).Seconds()
 	if err := errors.Join(err, readErr); err != nil {
 		return errors.Join(err, e.Close())
 	}
 	res.Values[r.spec.ID] = float64(maxPut) / float64(time.Millisecond)
 	res.Values[RowStallGet] = float64(maxGet) / float64(time.Millisecond)
+	res.Values[RowStallPuts] = float64(r.spec.N) / res.Seconds
+	res.Values[RowStallGets] = float64(gets) / secs
 	return e.Close()
 }

@@ -73,7 +73,7 @@ func (s Spec) Metrics() []Metric {
 	case "reopen", KindReopenNoHint, KindCompaction:
 		return []Metric{{s.ID, Millis}}
 	case "stall":
-		return []Metric{{s.ID, Millis}, {RowStallGet, Millis}}
+		return []Metric{{s.ID, Millis}, {RowStallGet, Millis}, {RowStallPuts, OpsPerSec}, {RowStallGets, OpsPerSec}}
 	case KindOverwriteAll:
 		return []Metric{{s.ID, OpsPerSec}, {RowDiskOverwrite, Bytes}}
 	case "fill":
@@ -99,8 +99,13 @@ const KindOverwriteAll = "overwrite-all"
 const RowDiskOverwrite = "disk size after overwrite-all"
 
 // RowStallGet reports the longest Get of the fill-stall workload, whose
-// own row is the longest Put.
-const RowStallGet = "fill-stall: longest Get"
+// own row is the longest Put; RowStallPuts and RowStallGets its writer's
+// and its reader's pace: how much each holds the other up.
+const (
+	RowStallGet  = "fill-stall: longest Get"
+	RowStallPuts = "fill-stall: Puts/s beside the reader"
+	RowStallGets = "fill-stall: Gets/s beside the writer"
+)
 
 // Rows reporting the footprint after fill-random.
 const (
@@ -158,7 +163,7 @@ func Standard(p Params) []Spec {
 		{ID: "ycsb-a", Kind: "ycsb-a", N: p.N, Threads: 2,
 			Doc: "after a fill of N keys, N operations over 2 goroutines: 50% Get, 50% Put of an existing key, keys drawn from a Zipf distribution (s=1.1)"},
 		{ID: "fill-stall", Kind: "stall", N: p.N, Threads: 2,
-			Doc: "Put N new keys, sync off, one writer, while one reader Gets keys already written; the longest Put in ms (and the longest Get in its own row): pauses such as an index, table or tree growing"},
+			Doc: "Put N new keys, sync off, one writer, while one reader Gets keys already written; the longest Put in ms (and the longest Get in its own row): pauses such as an index, table or tree growing; and the Puts and the Gets a second, in rows of their own: how much the reader and the writer hold each other up"},
 		{ID: "read-random 4KiB", Kind: "read", N: max(1, p.N/4), Threads: 1, ValueSize: 4 << 10,
 			Doc: "fill N keys with 4 KiB values, then N random reads; through a zero-copy read (View) where the engine has one, else Get"},
 		{ID: "read-random 64KiB", Kind: "read", N: max(1, p.N/40), Threads: 1, ValueSize: 64 << 10,

@@ -65,7 +65,10 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("%s: second metric %+v, want the disk after it", s.ID, m[1])
 			}
 		case "fill-stall":
-			wantLen, wantUnit = 2, Millis
+			wantLen, wantUnit = 4, Millis
+			if m[2].Row != RowStallPuts || m[3].Row != RowStallGets || m[2].Unit != OpsPerSec || m[3].Unit != OpsPerSec {
+				t.Errorf("%s: metrics %+v, want the Puts and Gets a second last", s.ID, m)
+			}
 		}
 		if len(m) != wantLen || m[0].Unit != wantUnit {
 			t.Errorf("%s: metrics %+v", s.ID, m)
