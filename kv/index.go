@@ -283,7 +283,7 @@ func (x *index) put(key []byte, off int64, size int, src keySource) (slot, bool,
 // insertNew adds a key known not to be in the index.
 func (x *index) insertNew(h uint32, off int64, size int) {
 	x.migrate()
-	if (x.count+1)*maxLoadDen > len(x.slots)*maxLoadNum {
+	if x.full() {
 		x.grow()
 	}
 	if !x.place(slot{off: uint64(off), hash: h, size: uint32(size)}) {
@@ -297,8 +297,15 @@ func (x *index) insertNew(h uint32, off int64, size int) {
 	x.count++
 }
 
+// full reports whether one more key would take the table past its load.
+func (x *index) full() bool {
+	return (x.count+1)*maxLoadDen > len(x.slots)*maxLoadNum
+}
+
 // place puts s in the first free slot of its probe run in the current
-// table, and reports false if there is none.
+// table, and reports false if there is none. The slot's offset is written
+// last: a lock-free Get that reads the slot meanwhile finds it empty or
+// whole (see DB.quietMuLocked).
 func (x *index) place(s slot) bool {
 	i := s.hash & x.mask
 	for n := 0; !x.checked(x.slots, i) || x.slots[i].off != 0; n++ {
@@ -307,7 +314,9 @@ func (x *index) place(s slot) bool {
 		}
 		i = (i + 1) & x.mask
 	}
-	x.slots[i] = s
+	t := &x.slots[i]
+	t.hash, t.size = s.hash, s.size
+	t.off = s.off
 	return true
 }
 
