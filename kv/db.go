@@ -123,7 +123,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     so no reader sees some of them without the others. It is taken
 //     exclusively only through lockMu and unlockMu, which count the
 //     holds in mu.seq: Get reads without mu when no exclusive hold begins
-//     or ends meanwhile (getfast.go).
+//     or ends meanwhile (getfast.go). The one exception is a publish
+//     that changes a single slot of the index in place, which leaves seq
+//     alone (quietMuLocked).
 //   - cmu: the compaction's bookkeeping.
 //   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
 //     taken with mu held, shared or exclusive, to count what has expired.
@@ -241,10 +243,11 @@ type DB struct {
 		// allocate.
 		view logView
 		c    counters
-		// seq counts the beginnings and ends of exclusive holds of mu: it
-		// is odd while one lasts. A Get that reads the same even seq
-		// before and after its lookup read a state no writer was changing
-		// (getfast.go).
+		// seq counts the beginnings and ends of exclusive holds of mu but
+		// quiet publishes (see quietMuLocked): it is odd while one lasts.
+		// A Get that reads the same even seq before and after its lookup
+		// read a state no writer was changing but for one slot, which it
+		// reads whole (getfast.go).
 		_   [64]byte
 		seq atomic.Uint64
 		_   [56]byte

@@ -18,12 +18,16 @@ import (
 // alone, and the gap grew with the store. So getFast reads the index and
 // the record with no lock at all, and afterwards checks mu.seq, which
 // every exclusive hold of mu makes odd while it lasts and even again at
-// its end (lockMu, unlockMu). If seq was even and has not moved, no
-// change to anything a reader uses began or ended during the read, and
-// what it read is a state some locked Get could have read at that
-// moment: the same answer. If seq moved, or anything looks amiss, it
-// reports that it could not answer, and Get takes mu and reads again;
-// it never returns an error of its own.
+// its end (lockMu, unlockMu), except a publish that changes a single slot
+// of the index in place (DB.quietMuLocked). If seq was even and has not
+// moved, nothing a reader uses changed during the read but at most that
+// one slot, which the read sees whole, before or after, and what it read
+// is a state some locked Get could have read at that moment: the same
+// answer. If seq moved, or anything looks amiss, it reports that it
+// could not answer, and Get takes mu and reads again; it never returns
+// an error of its own. A slot read half before and half after a quiet
+// publish looks amiss: its offset and size no longer frame a record
+// whose checksum holds.
 //
 // What it reads may be changing under it, so it reads defensively:
 //   - Every value it computes from what it read is bounds-checked before
