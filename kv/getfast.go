@@ -26,8 +26,8 @@ import (
 // answer. If seq moved, or anything looks amiss, it reports that it
 // could not answer, and Get takes mu and reads again; it never returns
 // an error of its own. A slot read half before and half after a quiet
-// publish looks amiss: its offset and size no longer frame a record
-// whose checksum holds.
+// publish frames the old record whole or one whose checksum and lengths
+// do not hold, which sends the read to mu.
 //
 // What it reads may be changing under it, so it reads defensively:
 //   - Every value it computes from what it read is bounds-checked before
@@ -109,8 +109,9 @@ func (db *DB) getFast(key []byte) (val []byte, found, ok, again bool) {
 		return nil, false, false, false
 	}
 	// Reads are bounded by the map, not by the view's end, which every
-	// publish writes: a slot read while it was being written may point
-	// past the end, but then seq has moved.
+	// publish writes: a slot points at a record only once the record is
+	// in the file and the map, and a slot read while it moved may point
+	// anywhere, but then seq has moved.
 	data := m.data
 	end := int64(len(data))
 	h := x.hash(key)
