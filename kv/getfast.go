@@ -181,9 +181,8 @@ const (
 // probeFast looks key, of hash h, up in table t without mu, as findIn
 // does with it, reading keys from data, the log's map. In a table from a
 // hint, whose chunks chk checks as they are first touched, it reads only
-// chunks that have passed. A probe runs for
-// at most one pass over the table, and gives up as soon as seq is seen
-// to have moved from s1.
+// chunks that have passed. A probe runs for at most one pass over the
+// table, and gives up as soon as seq is seen to have moved from s1.
 func probeFast(t []slot, mask uint32, chk *hintCheck, key []byte, h uint32, data []byte, unverified int64, seq *atomic.Uint64, s1 uint64) (slot, int) {
 	if len(t) == 0 || int(mask)+1 != len(t) {
 		return slot{}, probeRetry

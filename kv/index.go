@@ -44,9 +44,10 @@ type keySource interface {
 
 // index maps keys to their records with open addressing and linear
 // probing. It costs 16 bytes a slot, 21 to 43 bytes a key, and no Go
-// pointers, so the garbage collector never scans it. It is not safe for
-// concurrent use; DB.mu guards it (shared for get, exclusive for the
-// rest).
+// pointers, so the garbage collector never scans it. DB.mu guards it
+// (shared for get, exclusive for the rest), but for the lock-free Get,
+// which reads it beside a writer and judges afterwards whether what it
+// read holds (getfast.go): place writes a slot's offset last for it.
 //
 // The table grows incrementally, so that no single call pays for a copy of
 // the whole table. When it passes three quarters full, a table twice its
