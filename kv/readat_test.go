@@ -174,12 +174,31 @@ func TestReadValueAtAllocs(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		return allocs, after.TotalAlloc - before.TotalAlloc
 	}
+	// counts measures the allocations of a read of each key with no
+	// garbage collection between: a collection empties the buffer pools,
+	// and the next read allocates whatever it reads through (a busy test
+	// binary may collect at any moment). It tries a few times.
+	counts := func() (a, b float64, bytes uint64, ok bool) {
+		for range 5 {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			measure("large") // fill the buffer pool
+			a, _ = measure("small")
+			b, bytes = measure("large")
+			runtime.ReadMemStats(&after)
+			if after.NumGC == before.NumGC {
+				return a, b, bytes, true
+			}
+		}
+		return a, b, bytes, false
+	}
 	for _, mapped := range []bool{true, false} {
 		check := func() {
-			measure("large") // fill the buffer pool
-			a, _ := measure("small")
-			b, bytes := measure("large")
-			if b > a && !raceEnabled {
+			a, b, bytes, quiet := counts()
+			if !quiet {
+				t.Logf("mapped %v: a collection ran during every measurement; allocation counts not compared", mapped)
+			}
+			if quiet && b > a && !raceEnabled {
 				t.Errorf("mapped %v: %v allocations for an 8 MiB value, %v for 4 KiB", mapped, b, a)
 			}
 			// A copy of the value would be 8 MiB a read.
