@@ -198,7 +198,10 @@ func TestReadValueAtAllocs(t *testing.T) {
 			if !quiet {
 				t.Logf("mapped %v: a collection ran during every measurement; allocation counts not compared", mapped)
 			}
-			if quiet && b > a && !raceEnabled {
+			// One more is allowed: sync.Pool keeps a processor's last
+			// buffer to itself, so a read on a busy machine, moved to
+			// another processor than the last read's, may allocate one.
+			if quiet && b > a+1 && !raceEnabled {
 				t.Errorf("mapped %v: %v allocations for an 8 MiB value, %v for 4 KiB", mapped, b, a)
 			}
 			// A copy of the value would be 8 MiB a read.
