@@ -18,10 +18,10 @@ import (
 // these tests prove it only in a plain build: .ci/run runs the engine's
 // tests both ways.
 
-// TestGetFastAgreesWithTheLockedRead reads every kind of key a store can
-// hold both ways: the lock-free read must answer what the locked one
-// answers, or leave the answer to it.
-func TestGetFastAgreesWithTheLockedRead(t *testing.T) {
+// openFastTest opens a NoSync store that never compacts by itself, for a
+// test of the lock-free read, which it skips under the race detector.
+func openFastTest(t *testing.T) *DB {
+	t.Helper()
 	if raceEnabled {
 		t.Skip("the lock-free read is off under the race detector")
 	}
@@ -29,7 +29,15 @@ func TestGetFastAgreesWithTheLockedRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestGetFastAgreesWithTheLockedRead reads every kind of key a store can
+// hold both ways: the lock-free read must answer what the locked one
+// answers, or leave the answer to it.
+func TestGetFastAgreesWithTheLockedRead(t *testing.T) {
+	db := openFastTest(t)
 	var keys [][]byte
 	put := func(k string, v []byte) {
 		t.Helper()
@@ -172,14 +180,7 @@ func TestGetFastAfterReopenFromHint(t *testing.T) {
 // It must see that a writer intervened and read again, not answer from
 // the mismatch.
 func TestGetFastNoticesASwapMidRead(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the lock-free read is off under the race detector")
-	}
-	db, err := Open(t.TempDir(), &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openFastTest(t)
 	// The compaction drops the first writes of k000-k069, so every later
 	// record moves to a lower offset: the old index's offsets land on
 	// other keys' records in the new log, inside it. Few enough keys that
@@ -234,14 +235,7 @@ func TestGetFastNoticesASwapMidRead(t *testing.T) {
 // that a writer intervened and read again, not answer that the key is
 // missing.
 func TestGetFastNoticesAGrowthMidRead(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the lock-free read is off under the race detector")
-	}
-	db, err := Open(t.TempDir(), &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openFastTest(t)
 	for i := range 700 { // the heap table of 1,024 slots, not yet grown
 		if err := db.Put(fmt.Appendf(nil, "k%05d", i), []byte("v")); err != nil {
 			t.Fatal(err)

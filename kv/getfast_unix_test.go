@@ -5,22 +5,13 @@ package kv
 import (
 	"fmt"
 	"testing"
-
-	"github.com/crabkv/crabkv/compact"
 )
 
 // TestGetFastRecoversFromAFault unmaps the log's map under a lock-free
 // read, as a compaction or a remap does to a map a reader still holds:
 // the read faults, and must come back as a retry, not kill the process.
 func TestGetFastRecoversFromAFault(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the lock-free read is off under the race detector")
-	}
-	db, err := Open(t.TempDir(), &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openFastTest(t)
 	for i := range 1000 {
 		if err := db.Put(fmt.Appendf(nil, "k%04d", i), []byte("value")); err != nil {
 			t.Fatal(err)
