@@ -156,7 +156,8 @@ func TestTrafficDuringCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fillLog(t, db, 20000, 100)
+	const keys = 20000
+	want := fillLog(t, db, keys, 100)
 	var mu sync.Mutex // guards want
 	events, cancel := db.Subscribe()
 	defer cancel()
@@ -175,7 +176,7 @@ func TestTrafficDuringCompaction(t *testing.T) {
 					return
 				default:
 				}
-				k := key((i*7 + w) % 20000)
+				k := key((i*7 + w) % keys)
 				v := fmt.Sprintf("w%d-%d", w, i)
 				if i%10 == 9 {
 					mu.Lock()
@@ -212,7 +213,7 @@ func TestTrafficDuringCompaction(t *testing.T) {
 					return
 				default:
 				}
-				k := key((i*13 + r) % 20000)
+				k := key((i*13 + r) % keys)
 				mu.Lock()
 				v, err := db.Get([]byte(k))
 				w, ok := want[k]
@@ -237,7 +238,7 @@ func TestTrafficDuringCompaction(t *testing.T) {
 	if writes.Load() == 0 {
 		t.Fatal("no write landed during the compaction")
 	}
-	checkEventSequence(t, events, 20000)
+	checkEventSequence(t, events, keys)
 	wantContents(t, db, want)
 	checkAccounting(t, db)
 	db.Close()
