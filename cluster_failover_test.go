@@ -30,8 +30,12 @@ func BenchmarkClusterFailover(b *testing.B) {
 	ids := []string{"n1", "n2", "n3"}
 	addr, raftAddr := map[string]string{}, map[string]string{}
 	procs := map[string]*clusterProc{}
+	var ports addrReservation
+	for _, id := range ids {
+		addr[id], raftAddr[id] = ports.take(b), ports.take(b)
+	}
+	ports.release()
 	for i, id := range ids {
-		addr[id], raftAddr[id] = freeAddr(b), freeAddr(b)
 		extra := []string{"--bootstrap"}
 		if i > 0 {
 			extra = []string{"--join", addr["n1"]}

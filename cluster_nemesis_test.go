@@ -51,16 +51,31 @@ type nemesisCluster struct {
 	fromSnapshot int
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago: a node keeps its addresses across restarts, so they are chosen up
-// front.
-func freeAddr(t testing.TB) string {
+// addrReservation holds loopback ports open while a test chooses the
+// addresses of its nodes, which keep them across restarts. A port closed as
+// soon as it is chosen may be handed out again by the next listen on port
+// 0 — to another node or to a link's proxy — and the second process to
+// bind it fails; held open, every port chosen is distinct. release closes
+// them just before the nodes start.
+type addrReservation struct{ lns []net.Listener }
+
+// take returns a loopback address whose port the reservation holds.
+func (r *addrReservation) take(t testing.TB) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	r.lns = append(r.lns, ln)
 	return ln.Addr().String()
+}
+
+// release frees every port taken, for the nodes to bind.
+func (r *addrReservation) release() {
+	for _, ln := range r.lns {
+		ln.Close()
+	}
+	r.lns = nil
 }
 
 func newNemesisCluster(t *testing.T, bin string, n int, seed uint64) *nemesisCluster {
@@ -68,10 +83,12 @@ func newNemesisCluster(t *testing.T, bin string, n int, seed uint64) *nemesisClu
 		addr: map[string]string{}, raftAddr: map[string]string{}, links: map[[2]string]*linkProxy{},
 		admin: map[string]*redis.Client{}, procs: map[string]*clusterProc{},
 		down: map[string]bool{}, paused: map[string]bool{}, faults: map[string]int{}}
+	var ports addrReservation
+	defer ports.release()
 	for i := range n {
 		id := fmt.Sprintf("n%d", i+1)
 		nc.ids = append(nc.ids, id)
-		nc.addr[id], nc.raftAddr[id] = freeAddr(t), freeAddr(t)
+		nc.addr[id], nc.raftAddr[id] = ports.take(t), ports.take(t)
 		nc.admin[id] = redis.NewClient(&redis.Options{Addr: nc.addr[id], Protocol: 2, MaxRetries: -1,
 			DialTimeout: 300 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
 		t.Cleanup(func() { nc.admin[id].Close() })
@@ -83,6 +100,7 @@ func newNemesisCluster(t *testing.T, bin string, n int, seed uint64) *nemesisClu
 			}
 		}
 	}
+	ports.release()
 	for i, id := range nc.ids {
 		switch i {
 		case 0:
