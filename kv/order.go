@@ -257,16 +257,31 @@ func (v *logView) keyOrNil(off uint64) []byte {
 
 // extendSnap returns s with the operations of the log between s.end and end
 // added to its overlay, and the overlay merged into the run once it has
-// grown past a quarter of it; mapped says whether the store maps its log. It reads the tail with ReadAt: the records
-// were published, so they are whole and were verified.
+// grown past a quarter of it; mapped says whether the store maps its log.
+// It reads the tail with ReadAt: the records were published, so they are
+// whole and were verified.
+//
+// It keeps one entry a key, the key's latest operation so far, as it reads:
+// a tail of many overwrites of a few keys, which busy writers append
+// while a compaction runs, costs what its keys do, not its records.
 func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap, error) {
 	var tail []ovlEntry
+	at := map[string]int{} // the index in tail of each key's entry
 	r := walfmt.NewReader(src.f, end, src.path)
 	r.StartAt(s.end)
 	add := func(rec walfmt.Record) error {
-		if rec.Kind == walfmt.KindPut || rec.Kind == walfmt.KindDelete {
-			tail = append(tail, ovlEntry{key: string(rec.Key), off: uint64(rec.Offset), del: rec.Kind == walfmt.KindDelete})
+		if rec.Kind != walfmt.KindPut && rec.Kind != walfmt.KindDelete {
+			return nil
 		}
+		e := ovlEntry{off: uint64(rec.Offset), del: rec.Kind == walfmt.KindDelete}
+		if i, ok := at[string(rec.Key)]; ok {
+			e.key = tail[i].key
+			tail[i] = e
+			return nil
+		}
+		e.key = string(rec.Key)
+		at[e.key] = len(tail)
+		tail = append(tail, e)
 		return nil
 	}
 	for {
@@ -287,7 +302,8 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 		}
 	}
 	ns := &orderSnap{idx: s.idx, run: s.run, runEnd: s.runEnd, end: end, fence: s.fence}
-	ns.ovl = mergeOverlay(s.ovl, latestOps(tail))
+	slices.SortFunc(tail, func(a, b ovlEntry) int { return cmp.Compare(a.key, b.key) })
+	ns.ovl = mergeOverlay(s.ovl, tail)
 	if len(ns.ovl) > overlayMergeMin && len(ns.ovl) > len(ns.run)/4 {
 		// The run's keys are read through a map of their own where the
 		// store maps its log (see privateViewMuLocked).
@@ -300,20 +316,6 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 		ns.fence = buildFence(ns.run, &ms)
 	}
 	return ns, nil
-}
-
-// latestOps sorts operations, in log order, by key and keeps the latest
-// of each key.
-func latestOps(es []ovlEntry) []ovlEntry {
-	slices.SortStableFunc(es, func(a, b ovlEntry) int { return cmp.Compare(a.key, b.key) })
-	out := es[:0]
-	for i, e := range es {
-		if i+1 < len(es) && es[i+1].key == e.key {
-			continue // a later put of the same key follows
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 // mergeOverlay merges two sorted overlays; newer wins a key both hold.

@@ -71,3 +71,43 @@ func BenchmarkSortByKey(b *testing.B) {
 		_ = f.Close()
 	}
 }
+
+// BenchmarkOrderExtend extends a snapshot over a tail of 200,000 records
+// written after it: new keys (each read once), or overwrites of 1,000 keys.
+// It reports the bytes it allocates, which the overwrites must not make
+// grow with the tail.
+func BenchmarkOrderExtend(b *testing.B) {
+	const tail = 200_000
+	for _, c := range []struct {
+		name string
+		key  func(i int) []byte
+	}{
+		{"new-keys", func(i int) []byte { return fmt.Appendf(nil, "%016x", uint64(i)*0x9E3779B97F4A7C15) }},
+		{"overwrites", func(i int) []byte { return fmt.Appendf(nil, "key:%012d", i%1000) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			log := walfmt.AppendHeader(nil)
+			val := make([]byte, 100)
+			for i := range tail {
+				log = walfmt.AppendPut(log, c.key(i), val)
+			}
+			path := filepath.Join(b.TempDir(), "wal.log")
+			if err := os.WriteFile(path, log, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			src := &logView{f: f, end: int64(len(log)), path: path}
+			start := &orderSnap{runEnd: walfmt.HeaderSize, end: walfmt.HeaderSize}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := extendSnap(start, src, int64(len(log)), false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
