@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crabkv/crabkv/internal/orphan"
 )
 
 // childEnv, when set to a directory, makes TestKillNineLosesNoAcknowledgedWrite
@@ -93,6 +95,7 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 // "ack i" after each acknowledgement, until it is killed (or, bounded, a
 // minute passes).
 func killChild(dir string) {
+	orphan.ExitWithParent()
 	cfg := Config{ID: "solo", RaftAddr: "127.0.0.1:0", Dir: dir, Bootstrap: true,
 		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
 		LeaderLeaseTimeout: 250 * time.Millisecond}

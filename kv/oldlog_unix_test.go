@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/internal/orphan"
 )
 
 // cutStore opens a store in dir with compaction on demand only, cutting a
@@ -403,6 +404,7 @@ func TestFollowerProcessBesideCuts(t *testing.T) {
 
 // followBesideCuts is the follower process: it reads until stop exists.
 func followBesideCuts(t *testing.T, dir, stop string) {
+	orphan.ExitWithParent()
 	f, err := Open(dir, &Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/internal/orphan"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -396,6 +397,7 @@ func TestCrashChild(t *testing.T) {
 	if mode == "" {
 		t.Skip("runs only as the child of TestKill9")
 	}
+	orphan.ExitWithParent()
 	seed, err := strconv.ParseUint(os.Getenv(seedEnv), 10, 64)
 	if err != nil {
 		t.Fatal(err)

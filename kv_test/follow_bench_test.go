@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/internal/orphan"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -67,6 +68,7 @@ func TestFollowerChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("runs only as the child of BenchmarkWriterBesideFollower")
 	}
+	orphan.ExitWithParent()
 	db, err := kv.Open(dir, &kv.Options{ReadOnly: true})
 	if err != nil {
 		fmt.Printf("! %v\n", err)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/internal/orphan"
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -43,6 +44,7 @@ func TestFollowWriterChild(t *testing.T) {
 	if mode == "" {
 		t.Skip("runs only as the child of a follower test")
 	}
+	orphan.ExitWithParent()
 	start, _ := strconv.Atoi(os.Getenv(followStartEnv))
 	count, _ := strconv.Atoi(os.Getenv("CRABKV_FOLLOW_COUNT"))
 	opts := &kv.Options{NoSync: strings.Contains(mode, "nosync"), Compaction: compact.Policy{Disabled: true}}

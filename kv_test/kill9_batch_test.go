@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/internal/orphan"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -45,6 +46,7 @@ func TestBatchCrashChild(t *testing.T) {
 	if mode == "" {
 		t.Skip("runs only as the child of TestKill9Batches")
 	}
+	orphan.ExitWithParent()
 	round, err := strconv.Atoi(os.Getenv(batchRoundEnv))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/internal/orphan"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -27,6 +28,7 @@ func TestLiveWriterChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("runs only as the child of TestInspectorBesideAWriter")
 	}
+	orphan.ExitWithParent()
 	db, err := kv.Open(dir, &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
 	if err != nil {
 		fmt.Printf("! open: %v\n", err)
