@@ -74,6 +74,11 @@ type index struct {
 	oldMask uint32
 	// releases counts the goroutines releasing old tables' memory.
 	releases sync.WaitGroup
+	// pops counts the goroutines faulting in a new table's memory (see
+	// grow); a release sets popStop, which ends them within a step, and
+	// waits for them, so that no page is faulted in after its unmap.
+	pops    sync.WaitGroup
+	popStop atomic.Bool
 	// chk checks the table mapped from a hint file a chunk at a time, while
 	// that table is slots or old; nil otherwise. bad is set once a chunk has
 	// failed: every lookup then returns errHintDamaged. Readers set both
@@ -337,7 +342,28 @@ func (x *index) grow() {
 	if x.mem != nil {
 		x.mem.old = cur
 	}
+	// The migration and the inserts write the new table at random: each
+	// page's first write would fault, under the lock every reader needs,
+	// and a fault on a virtual machine can take the host milliseconds.
+	// Fault the table in beside them instead; it holds zeros either way.
+	if len(m) >= populateTableMin {
+		// The release of the table before last, which grow follows by a
+		// whole migration, is over by now, and with it its stop.
+		x.popStop.Store(false)
+		x.pops.Go(func() {
+			for off := 0; off < len(m) && !x.popStop.Load(); off += populateStep {
+				populateWrite(m[off:min(off+populateStep, len(m))])
+			}
+		})
+	}
 }
+
+// populateTableMin is the smallest table grow faults in ahead of use, and
+// populateStep how much it faults in between looks at popStop.
+const (
+	populateTableMin = 1 << 20
+	populateStep     = 2 << 20
+)
 
 // migrate moves the keys of the next migrateStep slots of old into the
 // current table, and ends the growth once all of old is passed.
@@ -451,6 +477,11 @@ func (x *index) removeAt(i uint32) {
 // reader can reach the table any more. Its error is mapping.unmap's, and
 // as harmless.
 func (x *index) release(mapped []byte) error {
+	if mapped == nil {
+		return nil
+	}
+	x.popStop.Store(true)
+	x.pops.Wait()
 	return unmapSlots(mapped)
 }
 

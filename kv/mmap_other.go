@@ -13,3 +13,5 @@ func mapLog(f File, size int64, writable bool) *mapping { return nil }
 func (m *mapping) unmap() error { return nil }
 
 func (m *mapping) releaseWritten(end, keep int64) {}
+
+func (m *mapping) populateAhead(end, limit int64) {}

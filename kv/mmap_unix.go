@@ -5,6 +5,8 @@ package kv
 import (
 	"math/bits"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -22,6 +24,13 @@ type mapping struct {
 	// released is where the pages a NoSync writer copied records into are
 	// still mapped from (see releaseWritten). Guarded by DB.wmu.
 	released int64
+	// populated is where a NoSync writer's pages are faulted in ahead of
+	// it up to (see populateAhead). Guarded by DB.wmu.
+	populated int64
+	// populating is set while a goroutine faults pages in, and pops
+	// counts those goroutines, which unmap waits for.
+	populating atomic.Bool
+	pops       sync.WaitGroup
 }
 
 // mapLog maps f, which must be an *os.File underneath, with room for the
@@ -81,6 +90,7 @@ func (m *mapping) unmap() error {
 	if m == nil {
 		return nil
 	}
+	m.pops.Wait()
 	dropPages(m.data)
 	return syscall.Munmap(m.data)
 }
@@ -118,3 +128,35 @@ func (m *mapping) releaseWritten(end, keep int64) {
 	_ = unix.Madvise(m.data[m.released:to], unix.MADV_DONTNEED)
 	m.released = to
 }
+
+// populateAhead has the pages of m from end, the log's tail, to
+// populateWindow past it, or to limit, the end of the space reserved in
+// the file, faulted in for writing on a goroutine of their own, once the
+// writer has come within half the window of the pages faulted in so far.
+// A NoSync writer copies its records into the map: without this, each new
+// page costs the write that first touches it a page fault, and a fault,
+// on a virtual machine, can take the host milliseconds to serve, and a
+// Put as long. The pages faulted in are the file's zeros, which the
+// writer then overwrites: nothing changes in the file. The caller holds
+// DB.wmu.
+func (m *mapping) populateAhead(end, limit int64) {
+	if end+populateWindow/2 <= m.populated || m.populating.Load() {
+		return
+	}
+	pg := int64(os.Getpagesize())
+	from := max(m.populated, end) &^ (pg - 1)
+	to := min(from+populateWindow, limit, int64(len(m.data))) &^ (pg - 1)
+	if to <= from {
+		return
+	}
+	m.populated = to
+	m.populating.Store(true)
+	m.pops.Go(func() {
+		defer m.populating.Store(false)
+		populateWrite(m.data[from:to])
+	})
+}
+
+// populateWindow is how far ahead of a NoSync writer its pages are
+// faulted in.
+const populateWindow = 8 << 20

@@ -433,6 +433,7 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 		copy(m.data[off:end], rec)
 		db.tail = end
 		m.releaseWritten(end, cmp.Or(db.keepWritten, keepWritten))
+		m.populateAhead(end, db.alloc)
 		return nil
 	}
 	if _, err := log.WriteAt(rec, off); err != nil {

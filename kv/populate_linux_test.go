@@ -1,0 +1,114 @@
+package kv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"testing"
+	"unsafe"
+
+	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/walfmt"
+)
+
+// TestNoSyncWriterPopulatesAhead fills a NoSync store and finds the pages
+// of the reserved space just past the log's tail already in memory: the
+// writer faulted them in ahead of its copies, so that its Puts do not.
+// Every value still reads back, from the store and after a reopen.
+func TestNoSyncWriterPopulatesAhead(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40_000 // about 5 MiB of records
+	val := make([]byte, 100)
+	for i := range n {
+		if err := db.Put(fmt.Appendf(nil, "key%06d", i), fmt.Appendf(val[:0], "value %d %090d", i, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.wmu.Lock()
+	m, tail, alloc := db.mu.view.m, db.tail, db.alloc
+	db.wmu.Unlock()
+	if m == nil || !m.writable {
+		t.Skip("the log is not mapped for writing here")
+	}
+	m.pops.Wait()
+	pg := int64(os.Getpagesize())
+	from := (tail + pg - 1) &^ (pg - 1)
+	to := min(from+populateWindow/4, alloc&^(pg-1))
+	if to-from < 16*pg {
+		t.Fatalf("only %d bytes reserved past the tail at %d", alloc-tail, tail)
+	}
+	missing := unmappedPages(t, m.data[from:to])
+	if missing > 0 {
+		t.Fatalf("%d of the %d pages past the tail (%d–%d) are not mapped in", missing, (to-from)/pg, from, to)
+	}
+	check := func(db *DB) {
+		t.Helper()
+		for i := range n {
+			v, err := db.Get(fmt.Appendf(nil, "key%06d", i))
+			if err != nil || string(v) != string(fmt.Appendf(nil, "value %d %090d", i, 0)) {
+				t.Fatalf("key%06d = %.20q, %v", i, v, err)
+			}
+		}
+	}
+	check(db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir + "/wal.log"); err != nil || fi.Size() != tail {
+		t.Fatalf("closed log: %v, %v; want %d bytes, its records", fi.Size(), err, tail)
+	}
+	db, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check(db)
+}
+
+// TestGrowthPopulatesTheNewTable grows an index whose new table is large
+// enough to be faulted in ahead of use, and finds every page of it mapped
+// in once that is done, though only a step of the migration has run.
+func TestGrowthPopulatesTheNewTable(t *testing.T) {
+	x := newIndex(0, walfmt.NewFileHeader())
+	defer x.close()
+	grown := func() bool {
+		cur, _ := x.mapped()
+		return x.old != nil && len(cur) >= populateTableMin
+	}
+	for i := 0; !grown(); i++ {
+		x.insertNew(uint32(i)*2654435761, int64(64+i), 1)
+	}
+	cur, _ := x.mapped()
+	x.pops.Wait()
+	if missing := unmappedPages(t, cur); missing > 0 {
+		t.Fatalf("%d of the %d pages of the new table are not mapped in", missing, len(cur)/os.Getpagesize())
+	}
+}
+
+// unmappedPages returns how many pages of b are not mapped into the
+// process: /proc/self/pagemap has a word a page of the address space, and
+// its bit 63 says whether the page is present.
+func unmappedPages(t *testing.T, b []byte) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Skipf("no page map: %v", err)
+	}
+	defer f.Close()
+	pg := os.Getpagesize()
+	vec := make([]byte, 8*(len(b)/pg))
+	if _, err := f.ReadAt(vec, int64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))/uintptr(pg)*8)); err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for i := 0; i < len(vec); i += 8 {
+		if binary.LittleEndian.Uint64(vec[i:])>>63 == 0 {
+			missing++
+		}
+	}
+	return missing
+}
