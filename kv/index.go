@@ -74,11 +74,6 @@ type index struct {
 	oldMask uint32
 	// releases counts the goroutines releasing old tables' memory.
 	releases sync.WaitGroup
-	// pops counts the goroutines faulting in a new table's memory (see
-	// grow); a release sets popStop, which ends them within a step, and
-	// waits for them, so that no page is faulted in after its unmap.
-	pops    sync.WaitGroup
-	popStop atomic.Bool
 	// chk checks the table mapped from a hint file a chunk at a time, while
 	// that table is slots or old; nil otherwise. bad is set once a chunk has
 	// failed: every lookup then returns errHintDamaged. Readers set both
@@ -106,10 +101,42 @@ type index struct {
 }
 
 // tableMem is the memory maps of an index's tables: cur for slots, old for
-// old, each nil for a table on the Go heap. An index that is dropped
-// without close (a Verify's, a failed compaction's) releases them when the
-// garbage collector finds it unreachable.
-type tableMem struct{ cur, old []byte }
+// old, each nil for a table on the Go heap, and the jobs faulting them in
+// (see grow), each nil if there is none. An index that is dropped without
+// close (a Verify's, a failed compaction's) releases them when the garbage
+// collector finds it unreachable. A table's job is ended before the table
+// is unmapped, so that no page is faulted in after its unmap.
+type tableMem struct {
+	cur, old       []byte
+	curPop, oldPop *popJob
+}
+
+// popJob faults the pages of a table in on a goroutine of its own, a step
+// at a time, until it is done or stopped.
+type popJob struct {
+	stop atomic.Bool
+	done chan struct{}
+}
+
+// populate starts a popJob for m.
+func populate(m []byte) *popJob {
+	j := &popJob{done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		for off := 0; off < len(m) && !j.stop.Load(); off += populateStep {
+			populateWrite(m[off:min(off+populateStep, len(m))])
+		}
+	}()
+	return j
+}
+
+// end stops j within a step and waits for it; j may be nil.
+func (j *popJob) end() {
+	if j != nil {
+		j.stop.Store(true)
+		<-j.done
+	}
+}
 
 // setMapped records that the current table lives in the memory map m.
 func (x *index) setMapped(m []byte) {
@@ -121,6 +148,8 @@ func (x *index) setMapped(m []byte) {
 		runtime.AddCleanup(x, func(t *tableMem) {
 			// Nothing can use the tables any more; an unmap fails only
 			// as mapping.unmap can, harmlessly.
+			t.curPop.end()
+			t.oldPop.end()
 			_ = unmapSlots(t.cur)
 			_ = unmapSlots(t.old)
 		}, x.mem)
@@ -340,21 +369,15 @@ func (x *index) grow() {
 	x.slots, x.mask = slots, uint32(n-1)
 	x.setMapped(m)
 	if x.mem != nil {
-		x.mem.old = cur
-	}
-	// The migration and the inserts write the new table at random: each
-	// page's first write would fault, under the lock every reader needs,
-	// and a fault on a virtual machine can take the host milliseconds.
-	// Fault the table in beside them instead; it holds zeros either way.
-	if len(m) >= populateTableMin {
-		// The release of the table before last, which grow follows by a
-		// whole migration, is over by now, and with it its stop.
-		x.popStop.Store(false)
-		x.pops.Go(func() {
-			for off := 0; off < len(m) && !x.popStop.Load(); off += populateStep {
-				populateWrite(m[off:min(off+populateStep, len(m))])
-			}
-		})
+		x.mem.old, x.mem.oldPop, x.mem.curPop = cur, x.mem.curPop, nil
+		// The migration and the inserts write the new table at random:
+		// each page's first write would fault, under the lock every
+		// reader needs, and a fault on a virtual machine can take the
+		// host milliseconds. Fault the table in beside them instead; it
+		// holds zeros either way.
+		if len(m) >= populateTableMin {
+			x.mem.curPop = populate(m)
+		}
 	}
 }
 
@@ -408,10 +431,12 @@ func (x *index) endGrowth() {
 	if mapped == nil {
 		return
 	}
-	x.mem.old = nil
+	pop := x.mem.oldPop
+	x.mem.old, x.mem.oldPop = nil, nil
 	x.releases.Add(1)
 	go func() {
 		defer x.releases.Done()
+		pop.end()
 		// Releasing memory the table no longer uses can only fail as
 		// mapping.unmap can, harmlessly.
 		_ = x.release(mapped)
@@ -477,11 +502,6 @@ func (x *index) removeAt(i uint32) {
 // reader can reach the table any more. Its error is mapping.unmap's, and
 // as harmless.
 func (x *index) release(mapped []byte) error {
-	if mapped == nil {
-		return nil
-	}
-	x.popStop.Store(true)
-	x.pops.Wait()
 	return unmapSlots(mapped)
 }
 
@@ -492,6 +512,11 @@ func (x *index) close() error {
 		return nil
 	}
 	cur, old := x.mapped()
+	if x.mem != nil {
+		x.mem.curPop.end()
+		x.mem.oldPop.end()
+		x.mem.curPop, x.mem.oldPop = nil, nil
+	}
 	err := x.release(cur)
 	if oerr := x.release(old); err == nil {
 		err = oerr

@@ -83,7 +83,7 @@ func TestGrowthPopulatesTheNewTable(t *testing.T) {
 		x.insertNew(uint32(i)*2654435761, int64(64+i), 1)
 	}
 	cur, _ := x.mapped()
-	x.pops.Wait()
+	<-x.mem.curPop.done
 	if missing := unmappedPages(t, cur); missing > 0 {
 		t.Fatalf("%d of the %d pages of the new table are not mapped in", missing, len(cur)/os.Getpagesize())
 	}
