@@ -105,7 +105,9 @@ type index struct {
 // (see grow), each nil if there is none. An index that is dropped without
 // close (a Verify's, a failed compaction's) releases them when the garbage
 // collector finds it unreachable. A table's job is ended before the table
-// is unmapped, so that no page is faulted in after its unmap.
+// is unmapped, so that no page is faulted in after its unmap. Its fields
+// change with the tables, by a writer holding whatever lock readers of
+// the index take (DB.mu, exclusively).
 type tableMem struct {
 	cur, old       []byte
 	curPop, oldPop *popJob
@@ -382,7 +384,7 @@ func (x *index) grow() {
 }
 
 // populateTableMin is the smallest table grow faults in ahead of use, and
-// populateStep how much it faults in between looks at popStop.
+// populateStep how much a popJob faults in between looks at its stop.
 const (
 	populateTableMin = 1 << 20
 	populateStep     = 2 << 20
