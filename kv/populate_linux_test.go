@@ -34,7 +34,7 @@ func TestNoSyncWriterPopulatesAhead(t *testing.T) {
 	if m == nil || !m.writable {
 		t.Skip("the log is not mapped for writing here")
 	}
-	m.pops.Wait()
+	m.bg.Wait()
 	pg := int64(os.Getpagesize())
 	from := (tail + pg - 1) &^ (pg - 1)
 	to := min(from+populateWindow/4, alloc&^(pg-1))

@@ -468,8 +468,8 @@ func (db *DB) appendLocked(rec []byte, off int64) error {
 // read of 1.5 µs from a mapped page. Reads of up to the last 256 MiB
 // written, the ones a fill's readers most often want, keep the cheaper
 // cost (a remap, when the log outgrows its map, starts a map with no page
-// mapped). Each release holds writers out while it runs: 0.4–2 ms for
-// 16 MiB on that machine.
+// mapped). Each release runs on a goroutine beside the writers: 0.4–2 ms
+// for 16 MiB on that machine.
 const (
 	keepWritten = 256 << 20
 	releaseStep = 16 << 20
