@@ -3,7 +3,6 @@ package kv
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -41,14 +40,7 @@ func BenchmarkSortByKey(b *testing.B) {
 			offs[i] = uint64(len(log))
 			log = walfmt.AppendPut(log, shape.key(i*7919%n), val)
 		}
-		path := filepath.Join(b.TempDir(), "wal.log")
-		if err := os.WriteFile(path, log, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
+		f, path := logFileOf(b, log)
 		for _, mapped := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/mapped=%v", shape.name, mapped), func(b *testing.B) {
 				src := &logView{f: f, end: int64(len(log)), path: path}
@@ -68,7 +60,6 @@ func BenchmarkSortByKey(b *testing.B) {
 				}
 			})
 		}
-		_ = f.Close()
 	}
 }
 
@@ -91,15 +82,7 @@ func BenchmarkOrderExtend(b *testing.B) {
 			for i := range tail {
 				log = walfmt.AppendPut(log, c.key(i), val)
 			}
-			path := filepath.Join(b.TempDir(), "wal.log")
-			if err := os.WriteFile(path, log, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer f.Close()
+			f, path := logFileOf(b, log)
 			src := &logView{f: f, end: int64(len(log)), path: path}
 			start := &orderSnap{runEnd: walfmt.HeaderSize, end: walfmt.HeaderSize}
 			b.ReportAllocs()

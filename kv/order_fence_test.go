@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
@@ -67,14 +65,7 @@ func TestFenceSearch(t *testing.T) {
 					log = walfmt.AppendPut(log, k, []byte("v"))
 				}
 			}
-			path := filepath.Join(t.TempDir(), "wal.log")
-			if err := os.WriteFile(path, log, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, path := logFileOf(t, log)
 			for _, mapped := range []bool{false, true} {
 				src := &logView{f: f, end: int64(len(log)), path: path}
 				if mapped {
@@ -120,7 +111,6 @@ func TestFenceSearch(t *testing.T) {
 				}
 				_ = src.m.unmap()
 			}
-			_ = f.Close()
 		}
 	}
 }
@@ -134,15 +124,7 @@ func TestFenceDamage(t *testing.T) {
 		run = append(run, uint64(len(log)))
 		log = walfmt.AppendPut(log, fmt.Appendf(nil, "key%04d", i), []byte("v"))
 	}
-	path := filepath.Join(t.TempDir(), "wal.log")
-	if err := os.WriteFile(path, log, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f, path := logFileOf(t, log)
 	src := &logView{f: f, end: int64(len(log)), path: path}
 	if buildFence(run, src) == nil {
 		t.Fatal("no fence for a whole run")

@@ -62,14 +62,7 @@ func TestSortByKey(t *testing.T) {
 					log = walfmt.AppendPut(log, k, []byte("v"))
 				}
 			}
-			path := filepath.Join(t.TempDir(), "wal.log")
-			if err := os.WriteFile(path, log, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, path := logFileOf(t, log)
 			for _, mapped := range []bool{false, true} {
 				src := &logView{f: f, end: int64(len(log)), path: path}
 				if mapped {
@@ -89,7 +82,6 @@ func TestSortByKey(t *testing.T) {
 				}
 				_ = src.m.unmap()
 			}
-			_ = f.Close()
 		}
 	}
 }
@@ -142,4 +134,20 @@ func TestOrderFileLoaded(t *testing.T) {
 	if s := load(); s != nil {
 		t.Fatal("a damaged order file was loaded")
 	}
+}
+
+// logFileOf writes log to a file of the test's own and opens it for
+// reading; the file is closed when the test ends.
+func logFileOf(tb testing.TB, log []byte) (*os.File, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "wal.log")
+	if err := os.WriteFile(path, log, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return f, path
 }
