@@ -173,7 +173,7 @@ func (c *copier) copyLive(pos int64, size int) error {
 		c.out = walfmt.AppendPlain(c.out, rec)
 	}
 	n := len(c.out) - start
-	c.moved(rec.Key, c.res.Bytes, n)
+	c.moved(rec.Key, pos, c.res.Bytes, n)
 	c.res.Bytes += int64(n)
 	c.res.Kept++
 	return nil

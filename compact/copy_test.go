@@ -66,7 +66,9 @@ func TestCopyMatchesRewrite(t *testing.T) {
 		hdr := walfmt.NewFileHeader()
 		var movedA, movedB []string
 		mover := func(to *[]string) Moved {
-			return func(key []byte, off int64, size int) { *to = append(*to, fmt.Sprintf("%s@%d+%d", key, off, size)) }
+			return func(key []byte, from, off int64, size int) {
+				*to = append(*to, fmt.Sprintf("%s@%d→%d+%d", key, from, off, size))
+			}
 		}
 		var a bytes.Buffer
 		live := func(key []byte, off int64) (bool, error) { o, ok := latest[string(key)]; return ok && o == off, nil }
@@ -105,7 +107,7 @@ func TestCopyKeepDrops(t *testing.T) {
 	src := Source{R: bytes.NewReader(log), Start: walfmt.HeaderSize, End: int64(len(log)), Live: liveOffsets(latest)}
 	var out bytes.Buffer
 	res, err := Copy(context.Background(), &out, src, walfmt.NewFileHeader(),
-		func([]byte, int64) (bool, error) { return false, nil }, func([]byte, int64, int) {}, nil)
+		func([]byte, int64) (bool, error) { return false, nil }, func([]byte, int64, int64, int) {}, nil)
 	if err != nil || res.Kept != 0 || res.Bytes != walfmt.HeaderSize || out.Len() != walfmt.HeaderSize {
 		t.Fatalf("Copy keeping nothing: %+v, %v, %d bytes", res, err, out.Len())
 	}
@@ -141,7 +143,7 @@ func TestCopyDamage(t *testing.T) {
 		b := bytes.Clone(a)
 		tc.damage(b)
 		src := Source{R: bytes.NewReader(b), Name: "wal.log", Start: walfmt.HeaderSize, End: int64(len(b)), Live: tc.live}
-		res, err := Copy(context.Background(), &bytes.Buffer{}, src, walfmt.NewFileHeader(), nil, func([]byte, int64, int) {}, nil)
+		res, err := Copy(context.Background(), &bytes.Buffer{}, src, walfmt.NewFileHeader(), nil, func([]byte, int64, int64, int) {}, nil)
 		var ce *walfmt.CorruptionError
 		switch {
 		case tc.at < 0 && (err != nil || res.Kept != 2 || res.Dropped != 1):

@@ -36,19 +36,21 @@ func TestCopyMappedInKeyOrder(t *testing.T) {
 		hdr := walfmt.NewFileHeader()
 		var want bytes.Buffer
 		src := Source{R: bytes.NewReader(log), Start: walfmt.HeaderSize, End: int64(len(log)), Live: liveOffsets(latest)}
-		if _, err := Copy(context.Background(), &want, src, hdr, nil, func([]byte, int64, int) {}, nil); err != nil {
+		if _, err := Copy(context.Background(), &want, src, hdr, nil, func([]byte, int64, int64, int) {}, nil); err != nil {
 			t.Fatal(err)
 		}
 		var got bytes.Buffer
 		type landing struct {
-			key       string
-			off, size int64
+			key             string
+			from, off, size int64
 		}
 		var moved []landing
 		var progress []int64
 		m := Mapped{Log: log, Start: walfmt.HeaderSize, End: int64(len(log)), Live: byKey(latest)}
 		res, err := CopyMapped(context.Background(), &got, m, hdr, nil,
-			func(key []byte, off int64, size int) { moved = append(moved, landing{string(key), off, int64(size)}) },
+			func(key []byte, from, off int64, size int) {
+				moved = append(moved, landing{string(key), from, off, int64(size)})
+			},
 			func(done int64) { progress = append(progress, done) })
 		if err != nil {
 			t.Fatal(err)
@@ -85,7 +87,7 @@ func TestCopyMappedInKeyOrder(t *testing.T) {
 			if i > 0 && string(rec.Key) <= moved[i-1].key {
 				t.Fatalf("seed %d: record %d, key %q, not after %q", seed, i, rec.Key, moved[i-1].key)
 			}
-			if l := moved[i]; l.key != string(rec.Key) || l.off != rec.Offset || l.size != int64(rec.Size) {
+			if l := moved[i]; l.key != string(rec.Key) || l.from != latest[l.key] || l.off != rec.Offset || l.size != int64(rec.Size) {
 				t.Fatalf("seed %d: record %d is %q at %d+%d, moved said %+v", seed, i, rec.Key, rec.Offset, rec.Size, l)
 			}
 			if !bytes.Equal(rec.Raw, wantRecs[string(rec.Key)]) {
@@ -137,7 +139,7 @@ func TestCopyMappedDamage(t *testing.T) {
 			offs[3] = tc.bad
 			var out bytes.Buffer
 			m := Mapped{Log: tc.log, Name: "wal.log", Start: walfmt.HeaderSize, End: int64(len(tc.log)), Live: offs}
-			_, err := CopyMapped(context.Background(), &out, m, walfmt.NewFileHeader(), nil, func([]byte, int64, int) {}, nil)
+			_, err := CopyMapped(context.Background(), &out, m, walfmt.NewFileHeader(), nil, func([]byte, int64, int64, int) {}, nil)
 			var ce *walfmt.CorruptionError
 			if !errors.As(err, &ce) || ce.Offset != int64(tc.bad) || ce.File != "wal.log" {
 				t.Fatalf("error %v, want a corruption of wal.log at %d", err, tc.bad)
@@ -154,7 +156,7 @@ func TestCopyMappedKeepAndCancel(t *testing.T) {
 	m := Mapped{Log: log, Start: walfmt.HeaderSize, End: int64(len(log)), Live: byKey(latest)}
 	odd := func(_ []byte, off int64) (bool, error) { return off%2 == 0, nil }
 	var out bytes.Buffer
-	res, err := CopyMapped(context.Background(), &out, m, walfmt.NewFileHeader(), odd, func([]byte, int64, int) {}, nil)
+	res, err := CopyMapped(context.Background(), &out, m, walfmt.NewFileHeader(), odd, func([]byte, int64, int64, int) {}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func TestCopyMappedKeepAndCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := CopyMapped(ctx, &out, m, walfmt.NewFileHeader(), nil, func([]byte, int64, int) {}, nil); !errors.Is(err, context.Canceled) {
+	if _, err := CopyMapped(ctx, &out, m, walfmt.NewFileHeader(), nil, func([]byte, int64, int64, int) {}, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled copy: %v", err)
 	}
 }

@@ -34,8 +34,10 @@ type Result struct {
 // dead must not be dropped, nor copied beside its successor.
 type Live func(key []byte, off int64) (bool, error)
 
-// Moved is told where each copied record landed in the new log.
-type Moved func(key []byte, off int64, size int)
+// Moved is told where each copied record came from in the old log (from:
+// for an operation of a batch, the operation's own offset) and where it
+// landed in the new one (to), and its size there.
+type Moved func(key []byte, from, to int64, size int)
 
 // Rewrite writes a new log to dst: the file header hdr and then, in their old
 // order, the records of src that live accepts, copied byte for byte; the
@@ -116,7 +118,7 @@ func copyLive(w io.Writer, rec walfmt.Record, live Live, moved Moved, res *Resul
 	if _, err := w.Write(raw); err != nil {
 		return err
 	}
-	moved(rec.Key, res.Bytes, len(raw))
+	moved(rec.Key, rec.Offset, res.Bytes, len(raw))
 	res.Bytes += int64(len(raw))
 	res.Kept++
 	return nil

@@ -30,7 +30,7 @@ func TestRewriteKeepsOnlyLive(t *testing.T) {
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
 	res, err := Rewrite(context.Background(), &out, src, walfmt.NewFileHeader(),
 		func(key []byte, off int64) (bool, error) { o, ok := latest[string(key)]; return ok && o == off, nil },
-		func(key []byte, off int64, size int) { moved = append(moved, at{string(key), off}) },
+		func(key []byte, _, off int64, size int) { moved = append(moved, at{string(key), off}) },
 		func(done int64) { progress = append(progress, done) })
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestRewriteStopsOnCancel(t *testing.T) {
 	cancel()
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
 	_, err := Rewrite(ctx, io.Discard, src, walfmt.NewFileHeader(),
-		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int) {}, nil)
+		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int64, int) {}, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
@@ -84,7 +84,7 @@ func TestRewriteReportsCorruption(t *testing.T) {
 	log[walfmt.HeaderSize+5] = 0x80 // unknown flag in the first record
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
 	_, err := Rewrite(context.Background(), io.Discard, src, walfmt.NewFileHeader(),
-		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int) {}, nil)
+		func([]byte, int64) (bool, error) { return true, nil }, func([]byte, int64, int64, int) {}, nil)
 	if !errors.Is(err, walfmt.ErrCorrupt) {
 		t.Fatalf("got %v, want ErrCorrupt", err)
 	}
@@ -96,7 +96,7 @@ func TestRewriteStopsWhenLivenessUnknown(t *testing.T) {
 	errRead := errors.New("read error")
 	src := walfmt.NewReader(bytes.NewReader(log), int64(len(log)), "")
 	_, err := Rewrite(context.Background(), io.Discard, src, walfmt.NewFileHeader(),
-		func([]byte, int64) (bool, error) { return false, errRead }, func([]byte, int64, int) {}, nil)
+		func([]byte, int64) (bool, error) { return false, errRead }, func([]byte, int64, int64, int) {}, nil)
 	if !errors.Is(err, errRead) {
 		t.Fatalf("got %v, want the liveness error", err)
 	}

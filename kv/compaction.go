@@ -155,14 +155,18 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// gathered here (see newIndexOf).
 	hasher := newIndex(0, hdr)
 	es := make([]slot, 0, keys)
+	var froms []int64                // where es came from, for a catch-up that collects (see tailCollect)
 	order := make([]uint64, 0, keys) // the new log's records, for its key order (order.go)
 	exp, liveMeta := db.expiryCopier()
 	// A copy in key order checks that it is one: the new log's order is
 	// then not sorted again.
 	var prevKey []byte
 	inKeyOrder, sorted := false, true
-	moved := func(key []byte, off int64, size int) {
+	moved := func(key []byte, from, off int64, size int) {
 		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
+		if froms != nil {
+			froms = append(froms, from)
+		}
 		order = append(order, uint64(off))
 		exp.moved(off, size)
 		if inKeyOrder && sorted {
@@ -194,6 +198,8 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	if db.hasRecordMeta() {
 		keep = liveMeta
+	} else if dead != nil {
+		froms = make([]int64, 0, keys)
 	}
 	// The new log goes to the disk as it is written (see writeback).
 	wb := newWriteback(tmp, 0)
@@ -225,16 +231,39 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
-	idx := newIndexOf(es, hdr)
+	if db.testHookCopied != nil {
+		db.testHookCopied()
+	}
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
+	var tc *tailCopy
+	if froms != nil {
+		// Copy what the writers appended meanwhile, and build the index
+		// of all of it at once (see tailCollect).
+		tc = newTailCopy(db, tmp, hdr, nil, newTailCollect(es, froms, dead, hasher), &c, wb)
+		if end, err = db.catchUp(ctx, tc, end); err != nil {
+			tc.close()
+			return swapResult{Result: res}, err
+		}
+	} else {
+		tc = newTailCopy(db, tmp, hdr, newIndexOf(es, hdr), nil, &c, wb)
+	}
+	defer tc.close()
+	idx, err := tc.index()
+	if err != nil {
+		return swapResult{Result: res}, err
+	}
 	db.orderForCompaction(tmp, idx, res.Bytes, order, inKeyOrder && sorted) // key order: outside every lock
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and
 	// syncing a hint costs: the frequent compactions of a small, busy
-	// store skip it, and Close writes one.
-	hinted := res.Bytes >= minCompactionHint && db.saveHint(idx, c, tmp, hintNextName) == nil
-	return db.swap(ctx, tmp, old, idx, c, end, res, hinted, wb)
+	// store skip it, and Close writes one. So does a compaction that a
+	// Close waits for: Close writes the hint of the log as it leaves it.
+	var hinted int64 // the log bytes the new hint covers; 0: none
+	if c.size >= minCompactionHint && !db.closing() && db.saveHint(idx, c, tmp, hintNextName) == nil {
+		hinted = c.size
+	}
+	return db.swap(ctx, tc, tmp, old, idx, end, res, hinted)
 }
 
 // live reports whether the record at off in the log is key's current
@@ -277,13 +306,12 @@ const catchUpSlack = 64 << 10
 // maxCatchUpRounds bounds the copying that runs beside the writers.
 const maxCatchUpRounds = 8
 
-// swap copies what writers appended since the rewrite began, in rounds
-// while they keep writing, then holds them out for the last few records,
-// makes the new log durable and puts it in place of the old one.
-func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, end int64, res compact.Result, hinted bool, wb *writeback) (swapResult, error) {
+// swap copies with tc what writers appended since the rewrite began, in
+// rounds while they keep writing, then holds them out for the last few
+// records, makes the new log durable and puts it in place of the old one.
+// hinted is the log bytes the new log's hint covers, 0 if it has none.
+func (db *DB) swap(ctx context.Context, tc *tailCopy, tmp, old File, idx *index, end int64, res compact.Result, hinted int64) (swapResult, error) {
 	fail := func(err error) (swapResult, error) { return swapResult{Result: res}, err }
-	tc := newTailCopy(db, tmp, idx, &c, wb)
-	defer tc.close()
 	var tmpAlloc int64 // end of the space reserved in the new log
 	end, err := db.catchUp(ctx, tc, end)
 	if err != nil {
@@ -293,8 +321,8 @@ func (db *DB) swap(ctx context.Context, tmp, old File, idx *index, c counters, e
 	// the new log, before writers are held out: the sync under the lock
 	// then has only the last few records to write, and no file size to
 	// change.
-	if preallocate(tmp, c.size, 4*catchUpSlack) {
-		tmpAlloc = c.size + 4*catchUpSlack
+	if size := tc.c.size; preallocate(tmp, size, 4*catchUpSlack) {
+		tmpAlloc = size + 4*catchUpSlack
 	}
 	if err := tmp.Sync(); err != nil {
 		return fail(err)
@@ -392,7 +420,7 @@ func (db *DB) compactionNearlyDone() bool {
 // swapLocked finishes the new log and renames it over the old one, holding
 // the writers out. replaced reports whether the old log is out of use and
 // still open.
-func (db *DB) swapLocked(ctx context.Context, tc *tailCopy, tmp, old File, idx *index, end int64, res compact.Result, hinted bool, tmpAlloc int64) (out swapResult, replaced bool, renamed uint64, err error) {
+func (db *DB) swapLocked(ctx context.Context, tc *tailCopy, tmp, old File, idx *index, end int64, res compact.Result, hinted int64, tmpAlloc int64) (out swapResult, replaced bool, renamed uint64, err error) {
 	out = swapResult{Result: res}
 	db.hintCovered = 0 // swap removed the hint
 	if err := db.writableLocked(); err != nil {
@@ -415,7 +443,7 @@ func (db *DB) swapLocked(ctx context.Context, tc *tailCopy, tmp, old File, idx *
 			return out, false, 0, err
 		}
 		out.installed = true
-		db.installHint(hinted, res.Bytes)
+		db.installHint(hinted)
 		return out, false, 0, nil
 	}
 	if err := db.fs.Rename(filepath.Join(db.dir, tempName), db.path); err != nil {
@@ -427,7 +455,7 @@ func (db *DB) swapLocked(ctx context.Context, tc *tailCopy, tmp, old File, idx *
 	db.publishLog(tmp, idx, c)
 	db.alloc = max(db.alloc, tmpAlloc) // the rest of the reserve is the new log's
 	out.installed = true
-	db.installHint(hinted, res.Bytes)
+	db.installHint(hinted)
 	// With sync on, the rename must be durable before any write to the new
 	// log is acknowledged, or a power loss could bring back the old log
 	// without it. NoSync writes promise only to survive the process, so
@@ -491,8 +519,8 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 
 // installHint puts the hint written for the new log in place, once the
 // log is. The caller holds wmu.
-func (db *DB) installHint(hinted bool, covered int64) {
-	if !hinted {
+func (db *DB) installHint(covered int64) {
+	if covered == 0 {
 		return
 	}
 	db.installExpiries() // first: see expiryhint.go
@@ -549,8 +577,12 @@ const copyYieldEvery = 16 << 10
 // catch up with them. Only the compaction that made it uses it.
 type tailCopy struct {
 	db  *DB
-	dst File      // the new log
-	idx *index    // the new log's index
+	dst File // the new log
+	hdr walfmt.FileHeader
+	// idx is the new log's index, once there is one: while col collects
+	// the records to build it from, nil.
+	idx *index
+	col *tailCollect
 	c   *counters // the new log's accounting; c.size is where the copy appends
 	// view reads keys of the new log for the index's comparisons: through
 	// its map where there is one, below end, the bytes written so far.
@@ -567,19 +599,49 @@ type pendingRec struct {
 	keyLen int
 	size   int
 	meta   recMeta
+	from   int64 // where it lay in the old log
 }
 
-func newTailCopy(db *DB, dst File, idx *index, c *counters, wb *writeback) *tailCopy {
+// newTailCopy returns the catch-up of a compaction whose new log dst,
+// with header hdr, has the accounting c so far. Its index is idx, or, if
+// col is not nil, built from what col collects (see tailCollect).
+func newTailCopy(db *DB, dst File, hdr walfmt.FileHeader, idx *index, col *tailCollect, c *counters, wb *writeback) *tailCopy {
 	return &tailCopy{
-		db: db, dst: dst, idx: idx, c: c, wb: wb,
+		db: db, dst: dst, hdr: hdr, idx: idx, col: col, c: c, wb: wb,
+		out:  make([]byte, 0, copyChunk+copyChunk/4),
 		view: logView{f: dst, m: mapLog(dst, c.size, false), end: c.size, path: filepath.Join(db.dir, tempName)},
 	}
 }
 
-// close releases the new log's read-only map.
+// index returns the new log's index, building it from the records
+// collected so far if it has not been built: the records that follow are
+// then applied to it one by one.
+func (t *tailCopy) index() (*index, error) {
+	if t.col == nil {
+		return t.idx, nil
+	}
+	if err := t.write(); err != nil {
+		return nil, err
+	}
+	idx, live, err := t.col.build(t.hdr, &t.view)
+	if err != nil {
+		return nil, err
+	}
+	t.col, t.idx = nil, idx
+	t.c.live = live
+	t.c.stale = t.c.size - walfmt.HeaderSize - live
+	return idx, nil
+}
+
+// close releases the new log's read-only map, and what a collection that
+// never built its index holds.
 func (t *tailCopy) close() {
 	_ = t.view.m.unmap() // harmless: see mapping.unmap
 	t.view.m = nil
+	if t.col != nil {
+		t.col.release()
+		t.col = nil
+	}
 }
 
 // copy appends the records of the old log between from and to, record
@@ -631,6 +693,22 @@ func (t *tailCopy) copy(ctx context.Context, from, to int64) error {
 // durable in the old log, and the new log is synced whole before it takes
 // the old one's place, so no crash can separate its operations.
 func (t *tailCopy) add(rec walfmt.Record) error {
+	if t.col != nil && metaOf(rec).any() {
+		// The expiry table follows replacements one at a time: build the
+		// index now, and apply this record and the rest to it.
+		if _, err := t.index(); err != nil {
+			return err
+		}
+	}
+	if t.col != nil {
+		copied, known := t.col.alive(rec.Kind, rec.Offset)
+		if known && !copied {
+			return nil
+		}
+		if known {
+			return t.gather(rec)
+		}
+	}
 	if rec.Kind == walfmt.KindPut {
 		// A put overwritten or deleted since is dropped, as the
 		// rewrite drops it: its successor is published, so it is in
@@ -644,6 +722,11 @@ func (t *tailCopy) add(rec walfmt.Record) error {
 			return err
 		}
 	}
+	return t.gather(rec)
+}
+
+// gather adds rec to the records for the next write.
+func (t *tailCopy) gather(rec walfmt.Record) error {
 	start := len(t.out)
 	switch {
 	case rec.Flags&walfmt.FlagBatchOp == 0:
@@ -656,7 +739,7 @@ func (t *tailCopy) add(rec walfmt.Record) error {
 	size := len(t.out) - start
 	t.recs = append(t.recs, pendingRec{
 		kind: rec.Kind, key: start + size - len(rec.Value) - len(rec.Key),
-		keyLen: len(rec.Key), size: size, meta: metaOf(rec),
+		keyLen: len(rec.Key), size: size, meta: metaOf(rec), from: rec.Offset,
 	})
 	return nil
 }
@@ -667,6 +750,12 @@ func (t *tailCopy) flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	return t.write()
+}
+
+// write writes the gathered records at the end of the new log, and
+// collects them, or applies them to its index and counters.
+func (t *tailCopy) write() error {
 	if len(t.out) == 0 {
 		return nil
 	}
@@ -685,7 +774,10 @@ func (t *tailCopy) flush(ctx context.Context) error {
 	t.view.end = end
 	for _, p := range t.recs {
 		key := t.out[p.key : p.key+p.keyLen]
-		if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size, p.meta); err != nil {
+		if t.col != nil {
+			t.col.add(p.kind, key, p.from, off, p.size)
+			t.c.size = off + int64(p.size)
+		} else if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size, p.meta); err != nil {
 			return err
 		}
 		off += int64(p.size)

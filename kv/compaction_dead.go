@@ -10,31 +10,42 @@ import "sync/atomic"
 // compaction beside a writer that overwrites every key, the new log would
 // be half as large again as its live records.
 //
+// The set also covers as much again past end: the records writers append
+// while the compaction runs, which its catch-up copies (tailCopy). One that
+// has died by then is left out, and one that has not needs no lookup in
+// the index to know it (see tailCollect).
+//
 // Writers mark a record as they publish what replaces it, under mu; the
 // copy looks a record up without a lock. A record marked after the copy
 // has passed it was copied, and the catch-up counts it stale in the new
 // log, as before. One bit per 16 bytes of the log: a record, even a batch
 // operation, is longer than that (walfmt.RecordHeaderSize and a key), so
-// no two share a bit. That is a 128th of the log's size, for as long as
-// the compaction runs; a log so stale that this is more than the
-// snapshot's own 8 bytes a live record gets no set (watchDeaths), and its
-// compaction copies the records that die during it, as before.
+// no two share a bit. That is a 64th of the log's size (a 128th for the
+// log below end, as much for its tail), for as long as the compaction
+// runs; a log so stale that its 128th is more than the snapshot's own 8
+// bytes a live record gets no set (watchDeaths), and its compaction copies
+// the records that die during it, as before.
 type deadSet struct {
-	end  int64
-	bits []atomic.Uint64
+	end int64 // the compaction's end
+	// watched is the log's end when the marks began: a record between end
+	// and watched may have died unmarked.
+	watched int64
+	limit   int64 // the records marked are those below limit: 2×end
+	bits    []atomic.Uint64
 }
 
 // deadGrain is the bytes of log one bit of a deadSet stands for.
 const deadGrain = 16
 
 func newDeadSet(end int64) *deadSet {
-	return &deadSet{end: end, bits: make([]atomic.Uint64, end/deadGrain/64+1)}
+	limit := 2 * end
+	return &deadSet{end: end, limit: limit, bits: make([]atomic.Uint64, limit/deadGrain/64+1)}
 }
 
-// mark records that the record at off has died. Records past end, and
+// mark records that the record at off has died. Records past limit, and
 // calls on a nil set, are ignored.
 func (d *deadSet) mark(off int64) {
-	if d == nil || off >= d.end {
+	if d == nil || off >= d.limit {
 		return
 	}
 	i := off / deadGrain
@@ -44,8 +55,20 @@ func (d *deadSet) mark(off int64) {
 // live is the compact.Live of a copy: whether the record at off below end
 // has not been marked dead.
 func (d *deadSet) live(_ []byte, off int64) (bool, error) {
+	return !d.marked(off), nil
+}
+
+// marked reports whether the record at off, below limit, has been marked.
+func (d *deadSet) marked(off int64) bool {
 	i := off / deadGrain
-	return d.bits[i/64].Load()&(1<<(i%64)) == 0, nil
+	return d.bits[i/64].Load()&(1<<(i%64)) != 0
+}
+
+// covers reports whether a record at off that is not marked is known to be
+// alive: one below end that a compaction found live, or one written after
+// the marks began, below limit.
+func (d *deadSet) covers(off int64) bool {
+	return d != nil && (off < d.end || off >= d.watched) && off < d.limit
 }
 
 // watchDeaths has writers mark the records below end that die from now
@@ -58,6 +81,7 @@ func (db *DB) watchDeaths(end int64, keys int) *deadSet {
 	d := newDeadSet(end)
 	db.lockMu()
 	db.mu.c.dead = d
+	d.watched = db.mu.c.size
 	db.unlockMu()
 	return d
 }
