@@ -352,10 +352,20 @@ func (db *DB) swap(ctx context.Context, tc *tailCopy, tmp, old File, idx *index,
 	out.held = time.Since(locked)
 	db.wmu.Unlock()
 	db.releaseRetired()
+	if replaced && db.closing() {
+		// Close waits for this compaction, then writes the hint: the old
+		// log's blocks, which take tens of milliseconds to free, are
+		// freed beside that, not in steps (see releaseOldLog). Close
+		// waits for it before it returns. A failure to close a file that
+		// is no longer the store's changes nothing.
+		f := old
+		db.oldLogs.Go(func() { _ = f.Close() })
+		old = nil
+	}
 	if replaced && err == nil && db.opts.NoSync {
 		err = db.syncDirAfterSwap(renamed)
 	}
-	if replaced {
+	if replaced && old != nil {
 		// Freeing the old log's blocks takes a while for a large file: do
 		// it after the writers are let go, and in steps (see oldlog.go).
 		if cerr := db.releaseOldLog(ctx, old, err == nil); err == nil {

@@ -162,6 +162,10 @@ type DB struct {
 	// (see remapMuLocked); Close waits for them holding wmu, when no
 	// publish can start another.
 	unmaps sync.WaitGroup
+	// oldLogs counts the goroutines closing a log that a compaction Close
+	// waited for replaced (see swap); Close waits for them before it
+	// returns.
+	oldLogs sync.WaitGroup
 
 	// wmu serializes writers and the final swap of a compaction. Held
 	// around every append, so the fields below it change only under it.
@@ -746,6 +750,7 @@ func (db *DB) close() error {
 		}
 	}
 	zdicts.release(db.zdict)
+	db.oldLogs.Wait()
 	if lerr := db.lock.Close(); err == nil {
 		err = lerr
 	}
