@@ -86,7 +86,7 @@ func (t *tailCollect) add(kind walfmt.Kind, key []byte, from, off int64, size in
 		t.puts++
 	}
 	if len(t.tail) == cap(t.tail) {
-		grown, m := allocScratch(max(2*cap(t.tail), 1<<16))
+		grown, m := allocScratch(max(2*cap(t.tail), 4096))
 		grown = grown[:copy(grown, t.tail)]
 		t.release()
 		t.tail, t.tailMem = grown, m
@@ -102,9 +102,16 @@ func (t *tailCollect) build(hdr walfmt.FileHeader, src keySource) (*index, int64
 	// Leave out the rewrite's records that died after they were copied:
 	// what replaced them, a put or a tombstone, was published first, so it
 	// is in the tail collected, or comes with a later round, applied.
-	es, esMem := allocScratch(len(t.es) + len(t.tail))
-	// Nothing else holds es; see release.
-	defer func() { _ = unmapSlots(esMem) }()
+	// They are filtered into the rewrite's own buffer where the tail fits
+	// after them, as it does when writers were quiet: nothing else reads
+	// it. Else into a new one.
+	es := t.es[:cap(t.es)]
+	if len(t.es)+len(t.tail) > cap(t.es) {
+		var esMem []byte
+		es, esMem = allocScratch(len(t.es) + len(t.tail))
+		// Nothing else holds es; see release.
+		defer func() { _ = unmapSlots(esMem) }()
+	}
 	n := 0
 	for i, s := range t.es {
 		if t.dead.marked(t.froms[i]) {
