@@ -86,7 +86,7 @@ func (t *tailCollect) add(kind walfmt.Kind, key []byte, from, off int64, size in
 		t.puts++
 	}
 	if len(t.tail) == cap(t.tail) {
-		grown, m := allocScratch(max(2*cap(t.tail), 4096))
+		grown, m := allocFilled(max(2*cap(t.tail), 4096))
 		grown = grown[:copy(grown, t.tail)]
 		t.release()
 		t.tail, t.tailMem = grown, m
@@ -108,7 +108,7 @@ func (t *tailCollect) build(hdr walfmt.FileHeader, src keySource) (*index, int64
 	es := t.es[:cap(t.es)]
 	if len(t.es)+len(t.tail) > cap(t.es) {
 		var esMem []byte
-		es, esMem = allocScratch(len(t.es) + len(t.tail))
+		es, esMem = allocFilled(len(t.es) + len(t.tail))
 		// Nothing else holds es; see release.
 		defer func() { _ = unmapSlots(esMem) }()
 	}
@@ -129,7 +129,7 @@ func (t *tailCollect) build(hdr walfmt.FileHeader, src keySource) (*index, int64
 	slots, m := allocScratch(size)
 	x.slots, x.mask = slots, uint32(size-1)
 	x.setMapped(m)
-	tmp, tmpMem := allocScratch(len(es))
+	tmp, tmpMem := allocFilled(len(es))
 	// Nothing else holds tmp; an unmap fails only as mapping.unmap can,
 	// harmlessly.
 	defer func() { _ = unmapSlots(tmpMem) }()

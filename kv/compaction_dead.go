@@ -20,25 +20,25 @@ import "sync/atomic"
 // has passed it was copied, and the catch-up counts it stale in the new
 // log, as before. One bit per 16 bytes of the log: a record, even a batch
 // operation, is longer than that (walfmt.RecordHeaderSize and a key), so
-// no two share a bit. That is a 64th of the log's size (a 128th for the
-// log below end, as much for its tail), for as long as the compaction
-// runs; a log so stale that its 128th is more than the snapshot's own 8
-// bytes a live record gets no set (watchDeaths), and its compaction copies
-// the records that die during it, as before.
+// no two share a bit. That is a 128th of the log below end, and as much
+// of its tail, up to as long again, for as long as the compaction runs; the
+// whole set takes no more memory than the snapshot's own 8 bytes a live
+// record (watchDeaths). A log so stale that even its part below end would
+// take more gets no set, and its compaction copies the records that die
+// during it, as before.
 type deadSet struct {
 	end int64 // the compaction's end
 	// watched is the log's end when the marks began: a record between end
 	// and watched may have died unmarked.
 	watched int64
-	limit   int64 // the records marked are those below limit: 2×end
+	limit   int64 // the records marked are those below limit, at most 2×end
 	bits    []atomic.Uint64
 }
 
 // deadGrain is the bytes of log one bit of a deadSet stands for.
 const deadGrain = 16
 
-func newDeadSet(end int64) *deadSet {
-	limit := 2 * end
+func newDeadSet(end, limit int64) *deadSet {
 	return &deadSet{end: end, limit: limit, bits: make([]atomic.Uint64, limit/deadGrain/64+1)}
 }
 
@@ -71,14 +71,17 @@ func (d *deadSet) covers(off int64) bool {
 	return d != nil && (off < d.end || off >= d.watched) && off < d.limit
 }
 
-// watchDeaths has writers mark the records below end that die from now
-// on, and returns the set they mark, or nil where a set would take more
-// memory than the snapshot of keys live records (see deadSet).
+// watchDeaths has writers mark the records that die from now on, below
+// end and in the tail past it, and returns the set they mark, or nil where
+// a set would take more memory than the snapshot of keys live records
+// (see deadSet).
 func (db *DB) watchDeaths(end int64, keys int) *deadSet {
-	if end/deadGrain/8 > int64(keys)*8 {
+	// The bytes of log that as much memory covers, a bit per grain.
+	budget := int64(keys) * 8 * 8 * deadGrain
+	if end > budget {
 		return nil
 	}
-	d := newDeadSet(end)
+	d := newDeadSet(end, end+min(end, budget-end))
 	db.lockMu()
 	db.mu.c.dead = d
 	d.watched = db.mu.c.size

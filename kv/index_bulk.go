@@ -20,7 +20,7 @@ func newIndexOf(es []slot, hdr walfmt.FileHeader) *index {
 	slots, m := allocScratch(n)
 	x.slots, x.mask = slots, uint32(n-1)
 	x.setMapped(m)
-	tmp, tmpMem := allocScratch(len(es))
+	tmp, tmpMem := allocFilled(len(es))
 	for _, s := range sortByHome(es, tmp, x.mask) {
 		x.place(s)
 	}

@@ -53,7 +53,7 @@ func BenchmarkScratchFill(b *testing.B) {
 	const n = 3 << 20 / 16
 	b.SetBytes(n * 16)
 	for b.Loop() {
-		s, m := allocScratch(n)
+		s, m := allocFilled(n)
 		for i := range s {
 			s[i].off = uint64(i)
 		}

@@ -143,7 +143,7 @@ func (b *bulkReplay) flush(idx *index, c *counters, src keySource) error {
 		return nil
 	}
 	n := tableFor(b.puts)
-	tmp, tmpMem := allocScratch(len(es))
+	tmp, tmpMem := allocFilled(len(es))
 	// Nothing else holds tmp: see release.
 	defer func() { _ = unmapSlots(tmpMem) }()
 	sorted := sortByHome(es, tmp, uint32(n-1))

@@ -7,3 +7,7 @@ func allocSlots(n int) ([]slot, []byte) { return make([]slot, n), nil }
 
 // allocScratch is allocSlots for a buffer written from end to end at once.
 func allocScratch(n int) ([]slot, []byte) { return allocSlots(n) }
+
+// allocFilled is allocScratch for a buffer the caller is about to write
+// whole.
+func allocFilled(n int) ([]slot, []byte) { return allocScratch(n) }

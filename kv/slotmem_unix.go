@@ -25,19 +25,27 @@ func allocSlots(n int) ([]slot, []byte) {
 // allocScratch is allocSlots for a table or buffer that is written from
 // end to end at once (a replay's collection and its sort): the map is
 // advised to use huge pages, so that filling it faults a few hundred
-// times instead of a few hundred thousand, and its pages are faulted in
-// at once, in one system call (populateWrite), where they would each
-// fault as the first write reached them. On a virtual machine, where a
-// fault costs 10–15 µs, a 3 MiB buffer took 8–9 ms to map, fill and unmap
-// a page fault at a time, and 4–6 ms populated (go test -run '^$' -bench
-// ScratchFill ./kv).
-// Both are only advice: where the kernel declines it, the map works as
-// any other.
+// times instead of a few hundred thousand. The advice is only that: where
+// the kernel declines it, the map works as any other.
 func allocScratch(n int) ([]slot, []byte) {
 	s, m := allocSlots(n)
 	if len(m) >= 4<<20 {
 		adviseHugePages(m)
 	}
+	return s, m
+}
+
+// allocFilled is allocScratch for a buffer the caller is about to write
+// whole (a sort's scratch, a copy's destination): its pages are faulted in
+// at once, in one system call (populateWrite), where each would fault as
+// the first write reached it. On a virtual machine, where a fault costs
+// 10–15 µs, a 3 MiB buffer took 8–9 ms to map, fill and unmap a page fault
+// at a time, and 4–6 ms populated (go test -run '^$' -bench ScratchFill
+// ./kv). A buffer sized from an estimate, or a table that may stay mostly
+// empty, is left to fault as it is used: populated, its unused pages would
+// be memory held for nothing.
+func allocFilled(n int) ([]slot, []byte) {
+	s, m := allocScratch(n)
 	if m != nil {
 		populateWrite(m)
 	}
