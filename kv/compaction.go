@@ -609,7 +609,6 @@ type pendingRec struct {
 	keyLen int
 	size   int
 	meta   recMeta
-	from   int64 // where it lay in the old log
 }
 
 // newTailCopy returns the catch-up of a compaction whose new log dst,
@@ -749,7 +748,7 @@ func (t *tailCopy) gather(rec walfmt.Record) error {
 	size := len(t.out) - start
 	t.recs = append(t.recs, pendingRec{
 		kind: rec.Kind, key: start + size - len(rec.Value) - len(rec.Key),
-		keyLen: len(rec.Key), size: size, meta: metaOf(rec), from: rec.Offset,
+		keyLen: len(rec.Key), size: size, meta: metaOf(rec),
 	})
 	return nil
 }
@@ -785,7 +784,7 @@ func (t *tailCopy) write() error {
 	for _, p := range t.recs {
 		key := t.out[p.key : p.key+p.keyLen]
 		if t.col != nil {
-			t.col.add(p.kind, key, p.from, off, p.size)
+			t.col.add(p.kind, key, off, p.size)
 			t.c.size = off + int64(p.size)
 		} else if err := t.c.apply(t.idx, &t.view, p.kind, key, off, p.size, p.meta); err != nil {
 			return err

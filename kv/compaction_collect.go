@@ -20,8 +20,8 @@ import "github.com/crabkv/crabkv/walfmt"
 // home slot, as a replay does (replay_bulk.go). The rewrite's records that
 // died since they were copied are left out of the build first, by their
 // marks. (A tail record written before the marks began — watchDeaths
-// starts them after the compaction fixes its end — is looked up in the
-// index, as before.) What is left holds each key once; a key's records
+// starts them after the compaction fixes its end — or past the part of the
+// tail the set covers is looked up in the index, as before.) What is left holds each key once; a key's records
 // that a mark missed all the same would not make the index wrong: the
 // build applies the records of a key in the order of the new log, with
 // the key compared, so the later record wins and a tombstone deletes what
@@ -76,9 +76,8 @@ func (t *tailCollect) alive(kind walfmt.Kind, off int64) (copied, known bool) {
 	return !t.dead.marked(off), true
 }
 
-// add collects a record of the tail, which came from from in the old log
-// and is now at off in the new one.
-func (t *tailCollect) add(kind walfmt.Kind, key []byte, from, off int64, size int) {
+// add collects a record of the tail, now at off in the new log.
+func (t *tailCollect) add(kind walfmt.Kind, key []byte, off int64, size int) {
 	s := slot{off: uint64(off), hash: t.hasher.hash(key), size: uint32(size)}
 	if kind == walfmt.KindDelete {
 		s.size |= tombBit
