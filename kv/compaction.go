@@ -154,8 +154,11 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// The new index is built once the copy is done, from the slots
 	// gathered here (see newIndexOf).
 	hasher := newIndex(0, hdr)
+	// es holds the new log's offsets, or, for a catch-up that collects
+	// (see tailCollect), the old log's, where their deaths are marked; the
+	// new ones are in order, in the same order.
 	es := make([]slot, 0, keys)
-	var froms []int64                // where es came from, for a catch-up that collects (see tailCollect)
+	collect := false
 	order := make([]uint64, 0, keys) // the new log's records, for its key order (order.go)
 	exp, liveMeta := db.expiryCopier()
 	// A copy in key order checks that it is one: the new log's order is
@@ -163,10 +166,11 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	var prevKey []byte
 	inKeyOrder, sorted := false, true
 	moved := func(key []byte, from, off int64, size int) {
-		es = append(es, slot{off: uint64(off), hash: hasher.hash(key), size: uint32(size)})
-		if froms != nil {
-			froms = append(froms, from)
+		at := off
+		if collect {
+			at = from
 		}
+		es = append(es, slot{off: uint64(at), hash: hasher.hash(key), size: uint32(size)})
 		order = append(order, uint64(off))
 		exp.moved(off, size)
 		if inKeyOrder && sorted {
@@ -198,8 +202,8 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	if db.hasRecordMeta() {
 		keep = liveMeta
-	} else if dead != nil {
-		froms = make([]int64, 0, keys)
+	} else {
+		collect = dead != nil
 	}
 	// The new log goes to the disk as it is written (see writeback).
 	wb := newWriteback(tmp, 0)
@@ -236,10 +240,10 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
 	var tc *tailCopy
-	if froms != nil {
+	if collect {
 		// Copy what the writers appended meanwhile, and build the index
 		// of all of it at once (see tailCollect).
-		tc = newTailCopy(db, tmp, hdr, nil, newTailCollect(es, froms, dead, hasher), &c, wb)
+		tc = newTailCopy(db, tmp, hdr, nil, newTailCollect(es, order, dead, hasher), &c, wb)
 		if end, err = db.catchUp(ctx, tc, end); err != nil {
 			tc.close()
 			return swapResult{Result: res}, err

@@ -33,10 +33,11 @@ import "github.com/crabkv/crabkv/walfmt"
 // (expiries.forget): the index is built from what was collected, and the
 // rest of the tail is applied record by record.
 type tailCollect struct {
-	// es is the rewrite's records, all puts, and froms where each lay in
-	// the old log: the place its death is marked.
-	es    []slot
-	froms []int64
+	// es is the rewrite's records, all puts, each at the offset where it
+	// lay in the old log, the place its death is marked; to is where each
+	// is in the new log.
+	es []slot
+	to []uint64
 	// tail is the tail's records, puts and tombstones (with tombBit in
 	// their size), in a buffer outside the Go heap (as a replay's
 	// collection, and for its reason: see bulkReplay), which tailMem
@@ -50,9 +51,9 @@ type tailCollect struct {
 }
 
 // newTailCollect collects for a catch-up after a rewrite that copied the
-// records es from the old log's offsets froms.
-func newTailCollect(es []slot, froms []int64, dead *deadSet, hasher *index) *tailCollect {
-	return &tailCollect{es: es, froms: froms, puts: len(es), dead: dead, hasher: hasher}
+// records es, whose offsets are the old log's, to the offsets to.
+func newTailCollect(es []slot, to []uint64, dead *deadSet, hasher *index) *tailCollect {
+	return &tailCollect{es: es, to: to, puts: len(es), dead: dead, hasher: hasher}
 }
 
 // release frees the tail's buffer.
@@ -113,10 +114,11 @@ func (t *tailCollect) build(hdr walfmt.FileHeader, src keySource) (*index, int64
 	}
 	n := 0
 	for i, s := range t.es {
-		if t.dead.marked(t.froms[i]) {
+		if t.dead.marked(int64(s.off)) {
 			t.puts--
 			continue
 		}
+		s.off = t.to[i]
 		es[n] = s
 		n++
 	}
