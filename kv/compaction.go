@@ -362,8 +362,13 @@ func (db *DB) swap(ctx context.Context, tc *tailCopy, tmp, old File, idx *index,
 		// freed beside that, not in steps (see releaseOldLog). Close
 		// waits for it before it returns. A failure to close a file that
 		// is no longer the store's changes nothing.
-		f := old
-		db.oldLogs.Go(func() { _ = f.Close() })
+		f, hook := old, db.testHookOldLog
+		db.oldLogs.Go(func() {
+			if hook != nil {
+				hook()
+			}
+			_ = f.Close()
+		})
 		old = nil
 	}
 	if replaced && err == nil && db.opts.NoSync {

@@ -203,6 +203,9 @@ func TestCloseDuringCompactionClosesOldLog(t *testing.T) {
 		}
 	}
 	closed := make(chan error, 1)
+	// The old log's close takes a while, as freeing a large file's blocks
+	// does: Close must wait for it all the same.
+	db.testHookOldLog = func() { time.Sleep(50 * time.Millisecond) }
 	db.testHookCopied = func() {
 		go func() { closed <- db.Close() }()
 		for !db.closing() {

@@ -193,11 +193,12 @@ type DB struct {
 	// set it.
 	testHookFast func()
 	// testHookCopied, when set, is called by a compaction once it has
-	// copied the live records below its end, before its catch-up: tests
-	// set it.
-	testHookCopied func()
-	seq            uint64 // number of synced writes appended so far
-	failed         error  // the log's state on disk is unknown: no more writes
+	// copied the live records below its end, before its catch-up, and
+	// testHookOldLog before the goroutine that closes a log replaced while
+	// Close waited does so (see swap): tests set them.
+	testHookCopied, testHookOldLog func()
+	seq                            uint64 // number of synced writes appended so far
+	failed                         error  // the log's state on disk is unknown: no more writes
 	// retiredMap and retiredIdx are the old log's map and index after a
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping
