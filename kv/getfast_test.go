@@ -149,6 +149,14 @@ func TestGetFastAfterReopenFromHint(t *testing.T) {
 	if db.mu.index.chk == nil {
 		t.Fatal("the store did not open from its hint")
 	}
+	// A key whose hash another key shares is left to the locked read for
+	// good: the lock-free probe does not read a record of the unverified
+	// prefix with another key (probeFast). With 20,000 keys that happens
+	// in about one store in twenty.
+	sharing := map[uint32]int{}
+	for i := range n {
+		sharing[db.mu.index.hash(fmt.Appendf(nil, "k%05d", i))]++
+	}
 	answered := 0
 	for i := range n {
 		key := fmt.Appendf(nil, "k%05d", i)
@@ -163,7 +171,10 @@ func TestGetFastAfterReopenFromHint(t *testing.T) {
 		if got, err := db.Get(key); err != nil || string(got) != want { // checks the chunks
 			t.Fatalf("%s: %q, %v", key, got, err)
 		}
-		val, found, ok, _ := db.getFast(key)
+		val, found, ok, again := db.getFast(key)
+		if !ok && !again && sharing[db.mu.index.hash(key)] > 1 {
+			continue
+		}
 		if !ok || !found || string(val) != want {
 			t.Fatalf("%s: after a locked read checked its chunks: ok %v found %v %q", key, ok, found, val)
 		}
