@@ -128,6 +128,7 @@ func (db *DB) orderRound(s *orderSnap) (*orderSnap, error) {
 			fresh = true
 		} else {
 			s.fence = loadedFence(s.run, src, db.isMapped())
+			db.ord.saver.markOnDisk(s)
 		}
 	}
 	if s.end < end {

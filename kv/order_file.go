@@ -164,6 +164,9 @@ func (db *DB) saveOrderOnClose(syncErr error) error {
 	}
 	v := db.mu.view // mu is held: its map stays
 	src := &logView{f: v.f, m: v.m, end: db.mu.c.size, path: v.path}
+	if s.end == src.end && len(s.ovl) == 0 && db.ord.saver.holds(s) {
+		return nil // wal.order holds this run already
+	}
 	if s.end < src.end {
 		var err error
 		if s, err = extendSnap(s, src, src.end, false); err != nil {

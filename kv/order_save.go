@@ -30,6 +30,24 @@ type orderSaver struct {
 	done sync.WaitGroup
 	// saved counts the runs written, for tests.
 	saved int
+	// onDisk is the snapshot wal.order holds, loaded from it or written
+	// to it, so that Close does not write the same run again; nil when
+	// unknown.
+	onDisk *orderSnap
+}
+
+// markOnDisk records that wal.order holds s.
+func (sv *orderSaver) markOnDisk(s *orderSnap) {
+	sv.mu.Lock()
+	sv.onDisk = s
+	sv.mu.Unlock()
+}
+
+// holds reports whether wal.order holds s.
+func (sv *orderSaver) holds(s *orderSnap) bool {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.onDisk == s
 }
 
 // orderSave is a run to write, and the handle of the log it orders.
@@ -86,6 +104,7 @@ func (db *DB) writePendingOrders() {
 		if db.writeOrderFile(p.s.run, p.s.runEnd, p.log, p.s.idx.hdr.ID) == nil {
 			sv.mu.Lock()
 			sv.saved++
+			sv.onDisk = p.s
 			sv.mu.Unlock()
 		}
 	}
