@@ -2,9 +2,12 @@ package kv_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/crabkv/crabkv/compact"
 	"github.com/crabkv/crabkv/kv"
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // pair is a key and its value, as a scan returns them.
@@ -402,5 +406,90 @@ func TestScanFollower(t *testing.T) {
 		if got, want := scanAll(t, f, lo, hi), refRange(ref, lo, hi); !slices.Equal(got, want) {
 			t.Fatalf("round %d: follower range: %q, want %q", round, got, want)
 		}
+	}
+}
+
+// TestScanStopsAtDamagedRecord damages the value of one record of a store
+// opened from its hint (so that nothing has read the record since) and
+// scans up to it from several keys before it, forwards and backwards:
+// every key before the damage comes back with its value, in order, and
+// then an error that wraps walfmt.ErrCorrupt and names the record's
+// offset. A scan checks records a few at a time, so the damaged record is
+// met at each place among them.
+func TestScanStopsAtDamagedRecord(t *testing.T) {
+	dir := t.TempDir()
+	db, err := kv.Open(dir, &kv.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("key:%04d", i)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, i := range rng.Perm(n) {
+		if err := db.Put([]byte(keys[i]), []byte(strings.Repeat(string(rune('a'+i%26)), 100+i%7))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const bad = 100
+	var at kv.Version
+	if err := db.History([]byte(keys[bad]), func(v kv.Version) bool { at = v; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "wal.log")
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[at.Offset+int64(at.RecordSize)-1] ^= 0x40 // the last byte of the value
+	if err := os.WriteFile(logPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	db = openDB(t, dir, &kv.Options{NoSync: true})
+	want := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 100+i%7) }
+	check := func(what string, got []string, err error, from, step int) {
+		t.Helper()
+		for j, k := range got {
+			if wantKey := keys[from+j*step]; k != wantKey {
+				t.Fatalf("%s: key %d is %q, want %q", what, j, k, wantKey)
+			}
+		}
+		if wantN := (bad - from) * step; len(got) != wantN {
+			t.Fatalf("%s: %d keys before the error, want %d", what, len(got), wantN)
+		}
+		var ce *walfmt.CorruptionError
+		if !errors.Is(err, walfmt.ErrCorrupt) || !errors.As(err, &ce) || ce.Offset != at.Offset {
+			t.Fatalf("%s: error %v, want a corruption at offset %d", what, err, at.Offset)
+		}
+	}
+	for d := range 7 {
+		var got []string
+		from := bad - d
+		err := db.Scan([]byte(keys[from]), nil, func(k, v []byte) bool {
+			if i := slices.Index(keys, string(k)); i < 0 || string(v) != want(i) {
+				t.Fatalf("Scan: %q has a wrong value (%d bytes)", k, len(v))
+			}
+			got = append(got, string(k))
+			return true
+		})
+		check(fmt.Sprintf("Scan from %d keys before", d), got, err, from, 1)
+
+		got = got[:0]
+		from = bad + d
+		it := db.NewIterator(nil, []byte(keys[from]+"\x00"))
+		it.SeekEnd()
+		for it.Prev() {
+			if i := slices.Index(keys, string(it.Key())); i < 0 || string(it.Value()) != want(i) {
+				t.Fatalf("Prev: %q has a wrong value", it.Key())
+			}
+			got = append(got, string(it.Key()))
+		}
+		check(fmt.Sprintf("Prev from %d keys after", d), got, it.Close(), from, -1)
 	}
 }
