@@ -172,8 +172,11 @@ func (m Model) Close() {
 
 // Init loads the keys and figures and starts listening for compactions.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.list.LoadCmd(m.store), statsCmd(m.store), statsTick(m.live()), waitEventCmd(m.events))
+	return tea.Batch(m.initialLoad(), statsCmd(m.store), statsTick(m.live()), waitEventCmd(m.events))
 }
+
+// initialLoad is the first read of the keys.
+func (m Model) initialLoad() tea.Cmd { return m.reloadKeys() }
 
 // Update routes msg and starts the timer that clears a new status message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -240,6 +243,14 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case keysFailedMsg:
 		m.liveLoading = false
 		m.status = errorStatus("list keys", msg.err)
+	case figuredMsg:
+		if msg.ok {
+			m.seen = msg.seen
+		}
+		if _, ok := msg.msg.(tea.BatchMsg); ok { // the runtime runs a batch
+			return m, func() tea.Msg { return msg.msg }
+		}
+		return m.route(msg.msg)
 	case statsMsg:
 		return m, m.applyStats(msg)
 	case statsTickMsg:
@@ -300,9 +311,29 @@ func (m *Model) dropExpired() tea.Cmd {
 }
 
 // reloadKeys asks the store for its keys: all of them, or the window the
-// list shows.
+// list shows. On a store that may change under the inspector it reads the
+// store's figures first, in the same goroutine, and they become the
+// figures a change is seen against (figuredMsg): figures read after the
+// keys could include a write the keys miss, and the list would wait for
+// the next write to show it.
 func (m *Model) reloadKeys() tea.Cmd {
-	return m.list.LoadCmd(m.store)
+	load := m.list.LoadCmd(m.store)
+	if load == nil || !m.live() {
+		return load
+	}
+	s := m.store
+	return func() tea.Msg {
+		st, err := s.Stats()
+		return figuredMsg{seen: seenOf(st), ok: err == nil, msg: load()}
+	}
+}
+
+// figuredMsg is a read of the keys, msg, and the store's figures read
+// just before it (when ok).
+type figuredMsg struct {
+	seen seenStats
+	ok   bool
+	msg  tea.Msg
 }
 
 // syncSelection loads the selected key's value if the viewer does not show
@@ -363,7 +394,7 @@ func (m *Model) applyStats(msg statsMsg) tea.Cmd {
 	var cmd tea.Cmd
 	// One live reload at a time: on a large store a reload takes longer
 	// than the interval, and a busy writer changes the figures every time.
-	if now := (seenStats{s.LogBytes, s.Keys, s.Compactions}); m.live() && m.seen != now && !m.liveLoading {
+	if now := seenOf(s); m.live() && m.seen != now && !m.liveLoading {
 		if m.seen != (seenStats{}) && m.list.Loaded() {
 			m.liveLoading = true
 			cmd = tea.Batch(m.reloadKeys(), m.syncSelection(true))
@@ -380,6 +411,8 @@ type seenStats struct {
 	keys        int
 	compactions int64
 }
+
+func seenOf(s Stats) seenStats { return seenStats{s.LogBytes, s.Keys, s.Compactions} }
 
 func (m *Model) setGauge(s Stats) {
 	g := m.gauge.Stats()

@@ -514,3 +514,29 @@ func mustShown(tb testing.TB, l KeyList) []string {
 	}
 	return keys
 }
+
+// TestLiveReloadSeesWriteBeforeFirstFigures lets another writer add a key
+// after the inspector has read its keys but before it has read the
+// store's first figures, and delivers the figures first, as a busy
+// machine may. The figures then describe a store the list does not show:
+// the next poll, which finds the same figures, must still bring the key
+// into the list (a follower's inspector once showed 20 keys of 21 for as
+// long as nothing else was written).
+func TestLiveReloadSeesWriteBeforeFirstFigures(t *testing.T) {
+	db := openTestDB(t, "", "a", "1", "b", "2")
+	m := New(db, Config{ReadOnly: true, Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
+	t.Cleanup(m.Close)
+	d := &driver{tb: t, m: m}
+	d.settle(tea.WindowSizeMsg{Width: 100, Height: 30})
+	load := d.m.initialLoad()
+	keys := load() // the keys: a and b
+	if err := db.Put([]byte("c"), []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	d.settle(statsCmd(d.m.store)()) // the figures: three keys
+	d.settle(keys)
+	d.settle(statsCmd(d.m.store)()) // the next poll: the same figures
+	if !slices.Contains(d.m.list.items, "c") {
+		t.Fatalf("after the next poll the list holds %q, want c too", d.m.list.items)
+	}
+}
