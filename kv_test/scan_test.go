@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/crabkv/crabkv/compact"
 	"github.com/crabkv/crabkv/kv"
@@ -492,4 +493,131 @@ func TestScanStopsAtDamagedRecord(t *testing.T) {
 		}
 		check(fmt.Sprintf("Prev from %d keys after", d), got, it.Close(), from, -1)
 	}
+}
+
+// TestScanRecordKinds scans a store whose neighbouring keys are stored
+// every way a record can be — plain puts, batch operations, values stored
+// compressed, expiring puts (some expired by the time of the scan),
+// values large enough to be read with pread, and keys written after the
+// key order was taken (the overlay) — before and after a compaction
+// writes them in key order, forwards and backwards, over random ranges.
+func TestScanRecordKinds(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	dir := t.TempDir()
+	opts := &kv.Options{NoSync: true, Codec: kv.S2, Clock: func() time.Time { return now },
+		Compaction: compact.Policy{Disabled: true}}
+	db := openDB(t, dir, opts)
+	rng := rand.New(rand.NewPCG(baseSeed(t), 11))
+	random := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return string(b)
+	}
+	ref := map[string]string{}
+	expires := map[string]time.Time{}
+	write := func(i int, gen string) {
+		k := fmt.Sprintf("k%05d", i)
+		delete(expires, k)
+		var v string
+		var err error
+		switch i % 6 {
+		case 0, 5:
+			v = random(20 + rng.IntN(200))
+			err = db.Put([]byte(k), []byte(v))
+		case 1: // stored compressed
+			v = strings.Repeat("compressible "+gen+" ", 20)
+			err = db.Put([]byte(k), []byte(v))
+		case 2: // expiring: half of them before the scans
+			ttl := time.Hour
+			if i%12 == 2 {
+				ttl = time.Minute
+			}
+			v = random(100)
+			err = db.PutTTL([]byte(k), []byte(v), ttl)
+			expires[k] = now.Add(ttl)
+		case 3: // a batch's operation
+			v = random(100)
+			b := db.NewBatch()
+			b.Put([]byte(k), []byte(v))
+			err = db.Write(b)
+		case 4: // now and then too large for the map
+			v = random(100)
+			if i%60 == 4 {
+				v = random(40 << 10)
+			}
+			err = db.Put([]byte(k), []byte(v))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref[k] = v
+	}
+	live := func() map[string]string {
+		out := map[string]string{}
+		for k, v := range ref {
+			if at, ok := expires[k]; !ok || at.After(now) {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	check := func(stage string) {
+		t.Helper()
+		want := live()
+		if got, w := scanAll(t, db, nil, nil), refRange(want, nil, nil); !slices.Equal(got, w) {
+			t.Fatalf("%s: full scan: %d pairs, want %d", stage, len(got), len(w))
+		}
+		for range 30 {
+			a, b := []byte(fmt.Sprintf("k%05d", rng.IntN(3100))), []byte(fmt.Sprintf("k%05d", rng.IntN(3100)))
+			if bytes.Compare(a, b) > 0 {
+				a, b = b, a
+			}
+			w := refRange(want, a, b)
+			if got := scanAll(t, db, a, b); !slices.Equal(got, w) {
+				t.Fatalf("%s: scan [%s, %s): %d pairs, want %d", stage, a, b, len(got), len(w))
+			}
+			var back []pair
+			it := db.NewIterator(a, b)
+			it.SeekEnd()
+			for it.Prev() {
+				back = append(back, pair{string(it.Key()), string(it.Value())})
+			}
+			if err := it.Close(); err != nil {
+				t.Fatal(err)
+			}
+			slices.Reverse(back)
+			if !slices.Equal(back, w) {
+				t.Fatalf("%s: backwards over [%s, %s): %d pairs, want %d", stage, a, b, len(back), len(w))
+			}
+		}
+	}
+	const n = 3000
+	for _, i := range rng.Perm(n) {
+		write(i, "one")
+	}
+	scanAll(t, db, nil, nil) // the key order
+	now = now.Add(10 * time.Minute)
+	check("as written")
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	check("compacted")
+	for range 400 {
+		write(rng.IntN(n+100), "two")
+	}
+	for range 100 {
+		k := fmt.Sprintf("k%05d", rng.IntN(n))
+		if err := db.Delete([]byte(k)); err != nil {
+			t.Fatal(err)
+		}
+		delete(ref, k)
+	}
+	check("with an overlay")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, dir, opts)
+	check("reopened")
 }

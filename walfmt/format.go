@@ -397,6 +397,26 @@ func fill(b []byte, h header, r *Record) {
 // starts b (at least RecordHeaderSize bytes): 0 for a raw value.
 func ValueCodec(b []byte) uint8 { return b[offCodec] }
 
+// ChecksumMatches reports whether the checksum in the header of rec, a
+// whole record, matches the record's bytes.
+func ChecksumMatches(rec []byte) bool {
+	return len(rec) >= RecordHeaderSize && Checksum(rec[4:]) == binary.LittleEndian.Uint32(rec[offCRC:])
+}
+
+// PlainPut reports whether header is that of a plain put — a put record
+// or a batch's put operation, with no expiry and no codec — whose key and
+// value lengths are within the format's limits, and returns them: the
+// record is then RecordHeaderSize+keyLen+valueLen bytes, its key and
+// value following the header. Like ValueBounds it does not verify the
+// checksum (ChecksumMatches), which the caller must.
+func PlainPut(header *[RecordHeaderSize]byte) (keyLen, valueLen int, ok bool) {
+	k := binary.LittleEndian.Uint32(header[offKeyLen:])
+	v := binary.LittleEndian.Uint32(header[offValueLen:])
+	ok = Kind(header[offKind]) == KindPut && header[offFlags]&^FlagBatchOp == 0 && header[offCodec] == 0 &&
+		k != 0 && k <= MaxKeyLen && v <= MaxValueLen
+	return int(k), int(v), ok
+}
+
 // ValueBounds returns where the value of a put record lies, from the
 // record's fixed header: valueOff bytes from the record's start, valueLen
 // bytes long, so that the record is valueOff+valueLen bytes. It checks the

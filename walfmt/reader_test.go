@@ -2,6 +2,7 @@ package walfmt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -520,5 +521,48 @@ func TestExtent(t *testing.T) {
 	bad[offKind] = 9
 	if _, _, reason := Extent(bad); reason == "" {
 		t.Error("Extent accepted an unknown kind")
+	}
+}
+
+// TestPlainPut tells plain puts from every other record header, and
+// ChecksumMatches a whole record from a damaged or cut one.
+func TestPlainPut(t *testing.T) {
+	key, val := []byte("key"), []byte("value")
+	batchOp := AppendBatchOp(nil, KindPut, key, val)
+	cases := []struct {
+		name string
+		rec  []byte
+		want bool
+	}{
+		{"put", AppendPut(nil, key, val), true},
+		{"put of an empty value", AppendPut(nil, key, nil), true},
+		{"batch put", batchOp, true},
+		{"expiring put", AppendPutCodec(nil, key, val, 0, 12345), false},
+		{"encoded put", AppendPutCodec(nil, key, val, 1, 0), false},
+		{"delete", AppendDelete(nil, key), false},
+		{"batch delete", AppendBatchOp(nil, KindDelete, key, nil), false},
+		{"batch", AppendBatchHeader(nil), false},
+	}
+	for _, c := range cases {
+		kl, vl, ok := PlainPut((*[RecordHeaderSize]byte)(c.rec))
+		if ok != c.want {
+			t.Errorf("%s: PlainPut = %v, want %v", c.name, ok, c.want)
+		}
+		if ok && (kl != len(key) || RecordHeaderSize+kl+vl != len(c.rec)) {
+			t.Errorf("%s: lengths %d and %d for a record of %d bytes", c.name, kl, vl, len(c.rec))
+		}
+		if !ChecksumMatches(c.rec) && c.name != "batch" {
+			t.Errorf("%s: checksum does not match", c.name)
+		}
+	}
+	rec := AppendPut(nil, key, val)
+	binary.LittleEndian.PutUint32(rec[offValueLen:], MaxValueLen+1)
+	if _, _, ok := PlainPut((*[RecordHeaderSize]byte)(rec)); ok {
+		t.Error("PlainPut took a value length past the limit")
+	}
+	rec = AppendPut(nil, key, val)
+	rec[len(rec)-1] ^= 1
+	if ChecksumMatches(rec) || ChecksumMatches(rec[:RecordHeaderSize-1]) {
+		t.Error("ChecksumMatches took a damaged or cut record")
 	}
 }
