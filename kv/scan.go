@@ -348,14 +348,13 @@ func (it *Iterator) fillMuLocked() {
 
 // readPlainRun reads run records forwards into the chunk for as long as
 // each is a plain put in the map (no expiry, so it cannot have expired;
-// no codec; not large), its
-// checksum holds, and it comes before the overlay's next key: what a
-// compacted store's scan reads nearly all the time, with none of the
-// general path's decisions per record. It stops at the first record that
-// is anything else, which the general path then reads (and a damaged one
-// reports). It returns how many records it read, and whether the range's
-// end was reached. last is set to the last key read, as the general path
-// sets it. The caller holds mu.
+// no codec; not large), its checksum holds, and it comes before the
+// overlay's next key: what a scan of a compacted store reads nearly all
+// the time, here without the general path's decisions per record. It
+// stops at the first record that is anything else, which the general
+// path then reads (and a damaged one reports). It returns how many
+// records it read, and whether the range's end was reached. last is set
+// to the last key read, as the general path sets it. The caller holds mu.
 func (it *Iterator) readPlainRun(v *logView, last *[]byte) (n int, end bool) {
 	s := it.snap
 	run := s.run
