@@ -158,6 +158,21 @@ func windowCmd(s OrderedStore, msg windowMsg) tea.Cmd {
 	}
 }
 
+// Answers reports whether msg, the result of a read of the keys
+// (LoadCmd's), is one the list will show: not one a later read has
+// overtaken, which the list drops, nor a failure.
+func (l *KeyList) Answers(msg tea.Msg) bool {
+	switch msg := msg.(type) {
+	case keysLoadedMsg:
+		return msg.edits == l.edits
+	case windowMsg:
+		return msg.seq == l.fetchSeq && msg.err == nil
+	case filterChunkMsg:
+		return msg.seq == l.seq && msg.err == nil
+	}
+	return false
+}
+
 // applyWindow shows keys read for the window.
 func (l *KeyList) applyWindow(msg windowMsg) tea.Cmd {
 	if msg.seq != l.fetchSeq {

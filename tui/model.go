@@ -244,11 +244,10 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.liveLoading = false
 		m.status = errorStatus("list keys", msg.err)
 	case figuredMsg:
-		if msg.ok {
+		// The figures describe the keys only if the list shows them: not
+		// those of a read a later one has overtaken, or that failed.
+		if msg.ok && m.list.Answers(msg.msg) {
 			m.seen = msg.seen
-		}
-		if _, ok := msg.msg.(tea.BatchMsg); ok { // the runtime runs a batch
-			return m, func() tea.Msg { return msg.msg }
 		}
 		return m.route(msg.msg)
 	case statsMsg:

@@ -540,3 +540,31 @@ func TestLiveReloadSeesWriteBeforeFirstFigures(t *testing.T) {
 		t.Fatalf("after the next poll the list holds %q, want c too", d.m.list.items)
 	}
 }
+
+// TestLiveReloadIgnoresFiguresOfOvertakenRead has a live reload's read
+// overtaken by a later one (the user reloads again) that reads the keys
+// before a write, while the overtaken one runs after it. The overtaken
+// read's keys are dropped, and so must its figures be: taken as the
+// figures the list shows, they would hide the write from every later
+// poll.
+func TestLiveReloadIgnoresFiguresOfOvertakenRead(t *testing.T) {
+	db := openTestDB(t, "", "a", "1", "b", "2")
+	m := New(db, Config{ReadOnly: true, Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
+	t.Cleanup(m.Close)
+	d := &driver{tb: t, m: m}
+	d.settle(tea.WindowSizeMsg{Width: 100, Height: 30})
+	d.settle(d.m.initialLoad()())
+	d.settle(statsCmd(d.m.store)())
+	overtaken := d.m.reloadKeys()
+	later := d.m.reloadKeys()()
+	if err := db.Put([]byte("c"), []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	old := overtaken() // the figures and keys after the write
+	d.settle(later)    // the keys before it: a and b
+	d.settle(old)
+	d.settle(statsCmd(d.m.store)()) // the next poll: three keys
+	if !slices.Contains(d.m.list.items, "c") {
+		t.Fatalf("after the next poll the list holds %q, want c too", d.m.list.items)
+	}
+}
