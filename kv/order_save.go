@@ -1,6 +1,9 @@
 package kv
 
-import "sync"
+import (
+	"sync"
+	"weak"
+)
 
 // A follower (or any reader) opening a live store cannot wait for its
 // writer's Close to find a wal.order: a store that runs for weeks would
@@ -31,15 +34,16 @@ type orderSaver struct {
 	// saved counts the runs written, for tests.
 	saved int
 	// onDisk is the snapshot wal.order holds, loaded from it or written
-	// to it, so that Close does not write the same run again; nil when
-	// unknown.
-	onDisk *orderSnap
+	// to it, so that Close does not write the same run again. It is weak:
+	// a snapshot the store has moved past, with its log's index, is not
+	// kept for it.
+	onDisk weak.Pointer[orderSnap]
 }
 
 // markOnDisk records that wal.order holds s.
 func (sv *orderSaver) markOnDisk(s *orderSnap) {
 	sv.mu.Lock()
-	sv.onDisk = s
+	sv.onDisk = weak.Make(s)
 	sv.mu.Unlock()
 }
 
@@ -47,7 +51,7 @@ func (sv *orderSaver) markOnDisk(s *orderSnap) {
 func (sv *orderSaver) holds(s *orderSnap) bool {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	return sv.onDisk == s
+	return sv.onDisk.Value() == s
 }
 
 // orderSave is a run to write, and the handle of the log it orders.
@@ -104,7 +108,7 @@ func (db *DB) writePendingOrders() {
 		if db.writeOrderFile(p.s.run, p.s.runEnd, p.log, p.s.idx.hdr.ID) == nil {
 			sv.mu.Lock()
 			sv.saved++
-			sv.onDisk = p.s
+			sv.onDisk = weak.Make(p.s)
 			sv.mu.Unlock()
 		}
 	}
