@@ -336,6 +336,15 @@ func (it *Iterator) fillMuLocked() {
 			continue
 		}
 		if it.outside(key) {
+			// A key past the range's end ends the walk only if its record
+			// is sound: a damaged key would end it early, dropping the
+			// keys before the end without a word.
+			if err := v.checkWhole(off, size, bp); err != nil {
+				if !it.damage(err) {
+					return
+				}
+				continue
+			}
 			it.done = true
 			return
 		}
@@ -381,11 +390,11 @@ func (it *Iterator) readPlainRun(v *logView, last *[]byte) (n int, end bool) {
 		if haveOvl && string(key) >= ovlKey {
 			return n, false // the overlay's key comes first, or replaces this one
 		}
-		if it.hi != nil && bytes.Compare(key, it.hi) >= 0 {
-			return n, true
-		}
 		if !walfmt.ChecksumMatches(rec) {
 			return n, false
+		}
+		if it.hi != nil && bytes.Compare(key, it.hi) >= 0 {
+			return n, true
 		}
 		*last = key
 		it.ri++
@@ -598,14 +607,9 @@ func (it *Iterator) prevCandidate(v *logView) (key []byte, off uint64, size int,
 // record's size if the caller has read it from its header, else 0. It
 // returns false when the iterator must stop.
 func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) bool {
-	if n <= 0 {
-		h, err := v.header(int64(off))
-		if err != nil {
-			return it.damage(err)
-		}
-		if n = recordSize(h[:]); n <= 0 {
-			return it.damage(locateCorruption(&walfmt.CorruptionError{Reason: "not a record header"}, v.path, int64(off)))
-		}
+	n, err := v.sizeAt(off, n)
+	if err != nil {
+		return it.damage(err)
 	}
 	if it.db.mu.c.exp.expired(off, it.now) {
 		return true // absent from the instant it expires
@@ -663,6 +667,37 @@ func (it *Iterator) damage(err error) bool {
 
 // errIteratorClosed marks a closed Iterator.
 var errIteratorClosed = errors.New("kv: iterator closed")
+
+// sizeAt returns the size of the record at off: n, if the caller has read
+// it from the header (n > 0), else from the header, read now.
+func (v *logView) sizeAt(off uint64, n int) (int, error) {
+	if n > 0 {
+		return n, nil
+	}
+	h, err := v.header(int64(off))
+	if err != nil {
+		return 0, err
+	}
+	if n = recordSize(h[:]); n <= 0 {
+		return 0, locateCorruption(&walfmt.CorruptionError{Reason: "not a record header"}, v.path, int64(off))
+	}
+	return n, nil
+}
+
+// checkWhole verifies the checksum of the record at off, of size n if the
+// caller has read it (else 0), whether or not a replay or an earlier read
+// has verified it before.
+func (v *logView) checkWhole(off uint64, n int, bp *[]byte) error {
+	n, err := v.sizeAt(off, n)
+	if err != nil {
+		return err
+	}
+	b, err := v.recordBytes(slot{off: off, size: uint32(n)}, bp)
+	if err == nil && !walfmt.ChecksumMatches(b) {
+		err = locateCorruption(&walfmt.CorruptionError{Reason: "checksum mismatch"}, v.path, int64(off))
+	}
+	return err
+}
 
 // checkOrKeyErr returns why the key of the record at off cannot be read.
 func (v *logView) checkOrKeyErr(off uint64) error {

@@ -621,3 +621,60 @@ func TestScanRecordKinds(t *testing.T) {
 	db = openDB(t, dir, opts)
 	check("reopened")
 }
+
+// TestScanRangeEndAtDamagedKey damages the first byte of two records'
+// keys, so that one sorts after every key and the other before every key,
+// in a store opened from its hint. A scan of a range that holds them meets
+// a key past its end where the record lies in the key order: it must
+// report the damage, not take the key for the range's end and stop
+// early, dropping the keys after it without a word. So must a walk
+// backwards for the key that now sorts before its start.
+func TestScanRangeEndAtDamagedKey(t *testing.T) {
+	dir := t.TempDir()
+	db, err := kv.Open(dir, &kv.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	key := func(i int) string { return fmt.Sprintf("key:%04d", i) }
+	for _, i := range rand.New(rand.NewPCG(7, 8)).Perm(n) {
+		mustPut(t, db, key(i), strings.Repeat("v", 100))
+	}
+	scanAll(t, db, nil, nil) // the key order, saved in wal.order at Close
+	offsets := map[int]int64{}
+	for _, i := range []int{100, 120} {
+		if err := db.History([]byte(key(i)), func(v kv.Version) bool { offsets[i] = v.Offset; return true }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "wal.log")
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[offsets[100]+walfmt.RecordHeaderSize] = 0xff // "key:0100" now sorts last
+	data[offsets[120]+walfmt.RecordHeaderSize] = 0x00 // "key:0120" now sorts first
+	if err := os.WriteFile(logPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, dir, &kv.Options{NoSync: true})
+	wantDamage := func(what string, got int, err error, wantN int, off int64) {
+		t.Helper()
+		var ce *walfmt.CorruptionError
+		if got != wantN || !errors.As(err, &ce) || ce.Offset != off {
+			t.Fatalf("%s: %d keys and %v, want %d keys and a corruption at offset %d", what, got, err, wantN, off)
+		}
+	}
+	got := 0
+	err = db.Scan([]byte(key(50)), []byte(key(150)), func(k, v []byte) bool { got++; return true })
+	wantDamage("Scan", got, err, 50, offsets[100])
+
+	it := db.NewIterator([]byte(key(110)), []byte(key(150)))
+	it.SeekEnd()
+	for got = 0; it.Prev(); got++ {
+	}
+	wantDamage("Prev", got, it.Close(), 29, offsets[120])
+}
