@@ -376,7 +376,7 @@ func (it *Iterator) readPlainRun(v *logView, last *[]byte) (n int, end bool) {
 	for it.ri < len(run) && len(it.ents) < it.chunk && len(it.buf) < scanChunkBytes {
 		it.touchAhead(v)
 		off := run[it.ri]
-		if off > uint64(len(data))-walfmt.RecordHeaderSize || uint64(len(data)) < walfmt.RecordHeaderSize {
+		if uint64(len(data)) < walfmt.RecordHeaderSize || off > uint64(len(data))-walfmt.RecordHeaderSize {
 			return n, false
 		}
 		h := (*[walfmt.RecordHeaderSize]byte)(data[off:])
@@ -398,12 +398,7 @@ func (it *Iterator) readPlainRun(v *logView, last *[]byte) (n int, end bool) {
 		}
 		*last = key
 		it.ri++
-		e := scanEntry{k: len(it.buf), kn: kl}
-		it.buf = append(it.buf, key...)
-		e.v = len(it.buf)
-		it.buf = append(it.buf, rec[walfmt.RecordHeaderSize+kl:]...)
-		e.vn = vl
-		it.ents = append(it.ents, e)
+		it.addEntry(key, rec[walfmt.RecordHeaderSize+kl:])
 		n++
 	}
 	return n, false
@@ -634,22 +629,32 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 			return it.damage(err)
 		}
 	}
+	if codec == 0 {
+		it.addEntry(key, val)
+		return true
+	}
 	e := scanEntry{k: len(it.buf), kn: len(key)}
 	it.buf = append(it.buf, key...)
 	e.v = len(it.buf)
-	if codec != 0 {
-		out, err := decodeValue(it.buf, codec, val)
-		if err != nil {
-			it.buf = it.buf[:e.k]
-			return it.damage(v.codecError(err, int64(off)))
-		}
-		it.buf = out
-	} else {
-		it.buf = append(it.buf, val...)
+	out, err := decodeValue(it.buf, codec, val)
+	if err != nil {
+		it.buf = it.buf[:e.k]
+		return it.damage(v.codecError(err, int64(off)))
 	}
+	it.buf = out
 	e.vn = len(it.buf) - e.v
 	it.ents = append(it.ents, e)
 	return true
+}
+
+// addEntry adds key and its value, stored as it is, to the chunk.
+func (it *Iterator) addEntry(key, val []byte) {
+	e := scanEntry{k: len(it.buf), kn: len(key)}
+	it.buf = append(it.buf, key...)
+	e.v = len(it.buf)
+	it.buf = append(it.buf, val...)
+	e.vn = len(val)
+	it.ents = append(it.ents, e)
 }
 
 // damage records a damaged record: the iterator stops, unless it skips
