@@ -172,11 +172,8 @@ func (m Model) Close() {
 
 // Init loads the keys and figures and starts listening for compactions.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.initialLoad(), statsCmd(m.store), statsTick(m.live()), waitEventCmd(m.events))
+	return tea.Batch(m.reloadKeys(), statsCmd(m.store), statsTick(m.live()), waitEventCmd(m.events))
 }
-
-// initialLoad is the first read of the keys.
-func (m Model) initialLoad() tea.Cmd { return m.reloadKeys() }
 
 // Update routes msg and starts the timer that clears a new status message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {

@@ -524,21 +524,15 @@ func mustShown(tb testing.TB, l KeyList) []string {
 // long as nothing else was written).
 func TestLiveReloadSeesWriteBeforeFirstFigures(t *testing.T) {
 	db := openTestDB(t, "", "a", "1", "b", "2")
-	m := New(db, Config{ReadOnly: true, Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
-	t.Cleanup(m.Close)
-	d := &driver{tb: t, m: m}
-	d.settle(tea.WindowSizeMsg{Width: 100, Height: 30})
-	load := d.m.initialLoad()
-	keys := load() // the keys: a and b
+	d := liveDriver(t, db)
+	keys := d.m.reloadKeys()() // the first read, as Init makes it: a and b
 	if err := db.Put([]byte("c"), []byte("3")); err != nil {
 		t.Fatal(err)
 	}
 	d.settle(statsCmd(d.m.store)()) // the figures: three keys
 	d.settle(keys)
 	d.settle(statsCmd(d.m.store)()) // the next poll: the same figures
-	if !slices.Contains(d.m.list.items, "c") {
-		t.Fatalf("after the next poll the list holds %q, want c too", d.m.list.items)
-	}
+	wantListedAfterPoll(t, d, "c")
 }
 
 // TestLiveReloadIgnoresFiguresOfOvertakenRead has a live reload's read
@@ -549,11 +543,8 @@ func TestLiveReloadSeesWriteBeforeFirstFigures(t *testing.T) {
 // poll.
 func TestLiveReloadIgnoresFiguresOfOvertakenRead(t *testing.T) {
 	db := openTestDB(t, "", "a", "1", "b", "2")
-	m := New(db, Config{ReadOnly: true, Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
-	t.Cleanup(m.Close)
-	d := &driver{tb: t, m: m}
-	d.settle(tea.WindowSizeMsg{Width: 100, Height: 30})
-	d.settle(d.m.initialLoad()())
+	d := liveDriver(t, db)
+	d.settle(d.m.reloadKeys()())
 	d.settle(statsCmd(d.m.store)())
 	overtaken := d.m.reloadKeys()
 	later := d.m.reloadKeys()()
@@ -564,7 +555,25 @@ func TestLiveReloadIgnoresFiguresOfOvertakenRead(t *testing.T) {
 	d.settle(later)    // the keys before it: a and b
 	d.settle(old)
 	d.settle(statsCmd(d.m.store)()) // the next poll: three keys
-	if !slices.Contains(d.m.list.items, "c") {
-		t.Fatalf("after the next poll the list holds %q, want c too", d.m.list.items)
+	wantListedAfterPoll(t, d, "c")
+}
+
+// liveDriver drives an inspector on db as on a store that changes under
+// it (read-only), its window sized and nothing read yet.
+func liveDriver(t *testing.T, db *kv.DB) *driver {
+	t.Helper()
+	m := New(db, Config{ReadOnly: true, Getenv: func(string) string { return "" }, StatusTimeout: -1, Clipboard: io.Discard})
+	t.Cleanup(m.Close)
+	d := &driver{tb: t, m: m}
+	d.settle(tea.WindowSizeMsg{Width: 100, Height: 30})
+	return d
+}
+
+// wantListedAfterPoll checks that the list holds key after the poll the
+// test has just delivered.
+func wantListedAfterPoll(t *testing.T, d *driver, key string) {
+	t.Helper()
+	if !slices.Contains(d.m.list.items, key) {
+		t.Fatalf("after the next poll the list holds %q, want %s too", d.m.list.items, key)
 	}
 }
