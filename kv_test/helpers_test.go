@@ -91,3 +91,18 @@ func checkAccounting(tb testing.TB, db *kv.DB) kv.Stats {
 
 func key(i int) string   { return fmt.Sprintf("key-%06d", i) }
 func value(i int) string { return fmt.Sprintf("value-%d-%0*d", i, i%50, 0) }
+
+// damageLog lets damage change bytes of the log of the closed store in
+// dir, in place, as a fault of the disk would, and writes the log back.
+func damageLog(tb testing.TB, dir string, damage func(log []byte)) {
+	tb.Helper()
+	path := filepath.Join(dir, "wal.log")
+	log, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	damage(log)
+	if err := os.WriteFile(path, log, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}

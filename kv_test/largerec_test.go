@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -210,15 +208,7 @@ func TestLargeRecordDamage(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "wal.log")
-	log, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log[e.Offset+int64(e.RecordSize)/2] ^= 1
-	if err := os.WriteFile(path, log, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageLog(t, dir, func(log []byte) { log[e.Offset+int64(e.RecordSize)/2] ^= 1 })
 	db = openDB(t, dir, opts)
 	k := []byte(key(2))
 	wantCorrupt := func(what string, err error) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -442,15 +440,9 @@ func TestScanStopsAtDamagedRecord(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(dir, "wal.log")
-	data, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[at.Offset+int64(at.RecordSize)-1] ^= 0x40 // the last byte of the value
-	if err := os.WriteFile(logPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageLog(t, dir, func(log []byte) {
+		log[at.Offset+int64(at.RecordSize)-1] ^= 0x40 // the last byte of the value
+	})
 
 	db = openDB(t, dir, &kv.Options{NoSync: true})
 	want := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 100+i%7) }
@@ -650,16 +642,10 @@ func TestScanRangeEndAtDamagedKey(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(dir, "wal.log")
-	data, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[offsets[100]+walfmt.RecordHeaderSize] = 0xff // "key:0100" now sorts last
-	data[offsets[120]+walfmt.RecordHeaderSize] = 0x00 // "key:0120" now sorts first
-	if err := os.WriteFile(logPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageLog(t, dir, func(log []byte) {
+		log[offsets[100]+walfmt.RecordHeaderSize] = 0xff // "key:0100" now sorts last
+		log[offsets[120]+walfmt.RecordHeaderSize] = 0x00 // "key:0120" now sorts first
+	})
 	db = openDB(t, dir, &kv.Options{NoSync: true})
 	wantDamage := func(what string, got int, err error, wantN int, off int64) {
 		t.Helper()

@@ -407,15 +407,7 @@ func TestRepairKeepsExpiry(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "wal.log")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[e.Offset+int64(e.RecordSize)-1] ^= 0xff
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damageLog(t, dir, func(log []byte) { log[e.Offset+int64(e.RecordSize)-1] ^= 0xff })
 	if rep, err := kv.Verify(dir); err != nil || !rep.Corrupt() || rep.Puts != 14 {
 		t.Fatalf("Verify = %+v, %v", rep, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/crabkv/crabkv/kv"
@@ -120,16 +118,8 @@ func TestViewOfDamagedRecord(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "wal.log")
-	log, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log[bytes.Index(log, []byte("long"))] ^= 1
-	if err := os.WriteFile(path, log, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	db, err = kv.Open(dir, &kv.Options{NoSync: true})
+	damageLog(t, dir, func(log []byte) { log[bytes.Index(log, []byte("long"))] ^= 1 })
+	db, err := kv.Open(dir, &kv.Options{NoSync: true})
 	if err == nil {
 		defer db.Close()
 		err = db.View([]byte("k"), func([]byte) error {
