@@ -10,10 +10,10 @@ import "sync/atomic"
 // compaction beside a writer that overwrites every key, the new log would
 // be half as large again as its live records.
 //
-// The set also covers up to as much again past end: the records writers append
-// while the compaction runs, which its catch-up copies (tailCopy). One that
-// has died by then is left out, and one that has not needs no lookup in
-// the index to know it (see tailCollect).
+// The set also covers up to as much again past end: the records writers
+// append while the compaction runs, which its catch-up copies (tailCopy).
+// One that has died by then is left out, and one that has not needs no
+// lookup in the index to know it (see tailCollect).
 //
 // Writers mark a record as they publish what replaces it, under mu; the
 // copy looks a record up without a lock. A record marked after the copy
