@@ -337,9 +337,10 @@ func (it *Iterator) fillMuLocked() {
 		}
 		if it.outside(key) {
 			// A key past the range's end ends the walk only if its record
-			// is sound: a damaged key would end it early, dropping the
-			// keys before the end without a word.
-			if err := v.checkWhole(off, size, bp); err != nil {
+			// is sound, as far as a key inside the range would be checked:
+			// a damaged key would end it early, dropping the keys before
+			// the end without a word.
+			if err := it.checkEnd(v, off, size, bp); err != nil {
 				if !it.damage(err) {
 					return
 				}
@@ -687,6 +688,21 @@ func (v *logView) sizeAt(off uint64, n int) (int, error) {
 		return 0, locateCorruption(&walfmt.CorruptionError{Reason: "not a record header"}, v.path, int64(off))
 	}
 	return n, nil
+}
+
+// checkEnd verifies the record at off, of size n if read (else 0), whose
+// key is past the range's end, as emit would verify it inside the range:
+// a keys-only walk checks a record no checksum has covered yet (a large
+// value is not read to end a walk of keys), a walk with values every one.
+func (it *Iterator) checkEnd(v *logView, off uint64, n int, bp *[]byte) error {
+	if !it.keysOnly {
+		return v.checkWhole(off, n, bp)
+	}
+	n, err := v.sizeAt(off, n)
+	if err != nil {
+		return err
+	}
+	return v.checkRecord(int64(off), n)
 }
 
 // checkWhole verifies the checksum of the record at off, of size n if the

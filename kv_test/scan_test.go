@@ -663,4 +663,8 @@ func TestScanRangeEndAtDamagedKey(t *testing.T) {
 	for got = 0; it.Prev(); got++ {
 	}
 	wantDamage("Prev", got, it.Close(), 29, offsets[120])
+
+	// Keys skips a damaged record and reports the first it met.
+	keys, err := db.CheckedKeys([]byte("key:"))
+	wantDamage("CheckedKeys", len(keys), err, n-2, offsets[100])
 }
