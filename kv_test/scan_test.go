@@ -413,8 +413,7 @@ func TestScanFollower(t *testing.T) {
 // scans up to it from several keys before it, forwards and backwards:
 // every key before the damage comes back with its value, in order, and
 // then an error that wraps walfmt.ErrCorrupt and names the record's
-// offset. A scan checks records a few at a time, so the damaged record is
-// met at each place among them.
+// offset.
 func TestScanStopsAtDamagedRecord(t *testing.T) {
 	dir := t.TempDir()
 	db, err := kv.Open(dir, &kv.Options{NoSync: true})
