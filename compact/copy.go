@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -47,17 +46,15 @@ type Source struct {
 func Copy(ctx context.Context, dst io.Writer, src Source, hdr walfmt.FileHeader, keep Live, moved Moved, progress func(done int64)) (Result, error) {
 	c := &copier{src: src, dst: dst, keep: keep, moved: moved, res: Result{Bytes: walfmt.HeaderSize}}
 	c.out = walfmt.AppendFileHeader(make([]byte, 0, copyChunk+64<<10), hdr)
-	var reported, yielded int64
+	var reported int64
+	y := newYielder()
 	for pos := src.Start; pos < src.End; {
 		next, err := c.step(pos)
 		if err != nil {
 			return c.res, err
 		}
 		pos = next
-		if pos-yielded >= yieldEvery {
-			runtime.Gosched() // see yieldEvery
-			yielded = pos
-		}
+		y.scanned(pos)
 		if pos-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
 				return c.res, err

@@ -3,7 +3,6 @@ package compact
 import (
 	"context"
 	"io"
-	"runtime"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -53,7 +52,8 @@ func CopyMapped(ctx context.Context, dst io.Writer, src Mapped, hdr walfmt.FileH
 		buf: src.Log[:src.End], bufLen: int(src.End),
 	}
 	c.out = walfmt.AppendFileHeader(make([]byte, 0, copyChunk+64<<10), hdr)
-	var read, yielded, reported int64
+	var read, reported int64
+	y := newYielder()
 	span := src.End - src.Start
 	c.touch(src, 0)
 	for i, off := range src.Live {
@@ -65,10 +65,7 @@ func CopyMapped(ctx context.Context, dst io.Writer, src Mapped, hdr walfmt.FileH
 			return c.res, err
 		}
 		read += int64(size)
-		if read-yielded >= yieldEvery {
-			runtime.Gosched() // see yieldEvery
-			yielded = read
-		}
+		y.scanned(read)
 		if read-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
 				return c.res, err

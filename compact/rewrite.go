@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"runtime"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -13,12 +12,6 @@ import (
 // progressEvery is how many bytes of the old log are scanned between two
 // progress reports.
 const progressEvery = 256 << 10
-
-// yieldEvery is how many bytes of the old log are scanned between two
-// yields of the processor. A rewrite is a long run of CPU work; without
-// yielding, a reader woken on a busy machine can wait a whole scheduler
-// time slice (10 ms) for a processor.
-const yieldEvery = 16 << 10
 
 // Result summarises a rewrite.
 type Result struct {
@@ -54,7 +47,8 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, hdr walfmt.
 	if _, err := w.Write(walfmt.AppendFileHeader(nil, hdr)); err != nil {
 		return res, err
 	}
-	var reported, yielded int64
+	var reported int64
+	y := newYielder()
 	for {
 		rec, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -74,10 +68,7 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, hdr walfmt.
 			return res, err
 		}
 		done := src.Offset()
-		if done-yielded >= yieldEvery {
-			runtime.Gosched()
-			yielded = done
-		}
+		y.scanned(done)
 		if done-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
 				return res, err
