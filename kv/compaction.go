@@ -156,10 +156,27 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	hasher := newIndex(0, hdr)
 	// es holds the new log's offsets, or, for a catch-up that collects
 	// (see tailCollect), the old log's, where their deaths are marked; the
-	// new ones are in order, in the same order.
-	es := make([]slot, 0, keys)
+	// new ones are in order, in the same order. It is held outside the Go
+	// heap (see filledArray), until the new index is built.
+	var es []slot
+	var esMem []byte
+	if keys >= mappedScratchMin {
+		es, esMem = filledArray[slot](keys)
+		es = es[:0]
+	} else {
+		es = make([]slot, 0, keys)
+	}
+	freeEs := func() {
+		// Nothing reads es once the index is built, or the rewrite
+		// failed; an unmap fails only as mapping.unmap can, harmlessly.
+		_ = unmapSlots(esMem)
+		es, esMem = nil, nil
+	}
+	defer freeEs()
 	collect := false
-	order := make([]uint64, 0, keys) // the new log's records, for its key order (order.go)
+	// order is the new log's records, for its key order (order.go), where
+	// the store keeps one, and for a collection (the new offsets of es).
+	var order []uint64
 	exp, liveMeta := db.expiryCopier()
 	// A copy in key order checks that it is one: the new log's order is
 	// then not sorted again.
@@ -171,10 +188,12 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 			at = from
 		}
 		es = append(es, slot{off: uint64(at), hash: hasher.hash(key), size: uint32(size)})
-		order = append(order, uint64(off))
+		if order != nil {
+			order = append(order, uint64(off))
+		}
 		exp.moved(off, size)
 		if inKeyOrder && sorted {
-			sorted = len(order) == 1 || bytes.Compare(prevKey, key) < 0
+			sorted = len(es) == 1 || bytes.Compare(prevKey, key) < 0
 			prevKey = append(prevKey[:0], key...)
 		}
 	}
@@ -185,6 +204,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// The store's key order, if it keeps one; end moves up to the end it
 	// describes, if that is later (see compactionOrder).
 	ord := db.compactionOrder(&end)
+	keepOrder := ord != nil || db.ord.cur.Load() != nil
 	// Records that die from here on are marked, for the copy to leave out;
 	// the marks start before the snapshot, so none is missed.
 	dead := db.watchDeaths(end, keys)
@@ -205,6 +225,9 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	} else {
 		collect = dead != nil
 	}
+	if keepOrder || collect {
+		order = make([]uint64, 0, keys)
+	}
 	// The new log goes to the disk as it is written (see writeback).
 	wb := newWriteback(tmp, 0)
 	dst := &pacedWriter{w: tmp, wb: wb}
@@ -213,7 +236,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	inKeyOrder = live != nil
 	if inKeyOrder {
 		start := snap.start
-		snap = nil // the copy needs only live: let the snapshot go
+		snap.release() // the copy needs only live
 		res, err = db.copyInKeyOrder(ctx, dst, m, live, start, end, hdr, keep, moved, progress)
 	} else if snap.complete {
 		// The snapshot names every live record: copy them in large reads
@@ -232,6 +255,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		}
 		res, err = compact.Rewrite(ctx, dst, walfmt.NewReader(old, end, db.path), hdr, live, moved, progress)
 	}
+	snap.release()
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
@@ -253,10 +277,13 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	defer tc.close()
 	idx, err := tc.index()
+	freeEs()
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
-	db.orderForCompaction(tmp, idx, res.Bytes, order, inKeyOrder && sorted) // key order: outside every lock
+	if keepOrder {
+		db.orderForCompaction(tmp, idx, res.Bytes, order, inKeyOrder && sorted) // key order: outside every lock
+	}
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
 	// A small log replays in a few milliseconds, less than writing and

@@ -22,8 +22,10 @@ import (
 // backward shift) may have been passed over. When anything moved, an
 // offset not seen is checked against the index itself (db.live).
 type liveSnapshot struct {
-	db       *DB
-	offs     []int64
+	db   *DB
+	offs []int64
+	// mem is the map offs was taken from, if it was: see release.
+	mem      []byte
 	i        int
 	complete bool
 	// start is the offset of the log's first record, past its header.
@@ -36,14 +38,25 @@ const snapshotPiece = 1 << 16
 
 // snapshotLive takes the snapshot of the records below end, with room for
 // keys offsets.
+//
+// The offsets are held outside the Go heap once they are many (see
+// radixSort): the caller must release the snapshot, and use nothing of it
+// after.
 func (db *DB) snapshotLive(end int64, keys int) (*liveSnapshot, error) {
-	snap := &liveSnapshot{db: db, complete: true, offs: make([]int64, 0, keys)}
+	snap := &liveSnapshot{db: db, complete: true}
+	if keys >= mappedScratchMin {
+		snap.offs, snap.mem = filledArray[int64](keys)
+		snap.offs = snap.offs[:0]
+	} else {
+		snap.offs = make([]int64, 0, keys)
+	}
 	var first *index
 	var moves uint64
 	for pos := 0; pos >= 0; {
 		db.mu.RLock()
 		if err := db.readableMuLocked(); err != nil {
 			db.mu.RUnlock()
+			snap.release()
 			return nil, err
 		}
 		x := db.mu.index
@@ -62,11 +75,20 @@ func (db *DB) snapshotLive(end int64, keys int) (*liveSnapshot, error) {
 		}
 		db.mu.RUnlock()
 		if err != nil {
+			snap.release()
 			return nil, err
 		}
 	}
 	sortOffsets(snap.offs)
 	return snap, nil
+}
+
+// release frees the snapshot's offsets, which nothing may read after.
+func (l *liveSnapshot) release() {
+	// Nothing else holds the map; an unmap fails only as mapping.unmap
+	// can, harmlessly.
+	_ = unmapSlots(l.mem)
+	l.offs, l.mem = nil, nil
 }
 
 // sortOffsets sorts offs, offsets in a log, in increasing order: by radix,

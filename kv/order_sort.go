@@ -196,6 +196,10 @@ func msdSort(ps, tmp []keyPrefix, shift int, less func(a, b keyPrefix) int, work
 // radixSort sorts a, of numbers that are never negative (record offsets),
 // in ascending order, a byte at a time from the lowest, over the bytes its
 // largest number uses.
+//
+// Its scratch, as large as a, is taken outside the Go heap once it is
+// large: fresh heap memory faults in a page at a time, and at a million
+// offsets those faults cost more than the sort (see allocFilled).
 func radixSort[T int64 | uint64](a []T) {
 	if len(a) < 2 {
 		return
@@ -204,7 +208,16 @@ func radixSort[T int64 | uint64](a []T) {
 	for _, x := range a {
 		top |= x
 	}
-	buf := make([]T, len(a))
+	var buf []T
+	if len(a) >= mappedScratchMin {
+		var m []byte
+		buf, m = filledArray[T](len(a))
+		// Nothing else holds buf; an unmap fails only as mapping.unmap
+		// can, harmlessly.
+		defer func() { _ = unmapSlots(m) }()
+	} else {
+		buf = make([]T, len(a))
+	}
 	from, to := a, buf
 	for shift := uint(0); shift < 64 && top>>shift != 0; shift += 8 {
 		var count [256]int

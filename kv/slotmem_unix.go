@@ -13,13 +13,23 @@ import (
 // the new table a step at a time, never waits for a whole table to be
 // cleared, as a Go allocation reusing heap memory would make it. Where
 // the map fails, the table is allocated on the heap.
-func allocSlots(n int) ([]slot, []byte) {
-	size := n * int(unsafe.Sizeof(slot{}))
+func allocSlots(n int) ([]slot, []byte) { return mapArray[slot](n) }
+
+// mapArray returns a zeroed array of n T in an anonymous memory map, and
+// the map, which unmapSlots frees; where the map fails, the array is on
+// the heap and the map nil. T holds no pointers: the garbage collector
+// does not look into the map.
+func mapArray[T slot | int64 | uint64](n int) ([]T, []byte) {
+	var zero T
+	size := n * int(unsafe.Sizeof(zero))
+	if size == 0 {
+		return nil, nil
+	}
 	data, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
-		return make([]slot, n), nil
+		return make([]T, n), nil
 	}
-	return unsafe.Slice((*slot)(unsafe.Pointer(unsafe.SliceData(data))), n), data
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(data))), n), data
 }
 
 // allocScratch is allocSlots for a table or buffer that is written from
@@ -44,8 +54,20 @@ func allocScratch(n int) ([]slot, []byte) {
 // ./kv). A buffer sized from an estimate, or a table that may stay mostly
 // empty, is left to fault as it is used: populated, its unused pages would
 // be memory held for nothing.
-func allocFilled(n int) ([]slot, []byte) {
-	s, m := allocScratch(n)
+func allocFilled(n int) ([]slot, []byte) { return filledArray[slot](n) }
+
+// mappedScratchMin is the length from which a scratch array of offsets
+// (8 bytes each) is worth a map of its own: half a mebibyte, where the
+// system calls cost less than the page faults they save.
+const mappedScratchMin = 1 << 16
+
+// filledArray is allocFilled for an array of any T that mapArray takes:
+// a compaction's lists of offsets and slots, a radix sort's scratch.
+func filledArray[T slot | int64 | uint64](n int) ([]T, []byte) {
+	s, m := mapArray[T](n)
+	if len(m) >= 4<<20 {
+		adviseHugePages(m)
+	}
 	if m != nil {
 		populateWrite(m)
 	}
