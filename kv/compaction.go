@@ -383,30 +383,25 @@ func (db *DB) swap(ctx context.Context, tc *tailCopy, tmp, old File, idx *index,
 	out.held = time.Since(locked)
 	db.wmu.Unlock()
 	db.releaseRetired()
-	if replaced && db.closing() {
-		// Close waits for this compaction, then writes the hint: the old
-		// log's blocks, which take tens of milliseconds to free, are
-		// freed beside that, not in steps (see releaseOldLog). Close
-		// waits for it before it returns. A failure to close a file that
-		// is no longer the store's changes nothing.
-		f, hook := old, db.testHookOldLog
+	if replaced && err == nil && db.opts.NoSync {
+		err = db.syncDirAfterSwap(renamed)
+	}
+	if replaced {
+		// The old log is no longer the store's. Freeing its blocks takes
+		// tens of milliseconds for a large file, in steps, after readers
+		// in other processes have moved to the new log (see oldlog.go):
+		// it is done beside what follows, not before the compaction
+		// reports, as a file system frees a large deleted file. Close
+		// waits for it; once Close has begun, the file is closed whole,
+		// beside Close's own work. A failure to close a file that is no
+		// longer the store's changes nothing.
+		durable, hook := err == nil, db.testHookOldLog
 		db.oldLogs.Go(func() {
 			if hook != nil {
 				hook()
 			}
-			_ = f.Close()
+			_ = db.releaseOldLog(db.ctx, old, durable)
 		})
-		old = nil
-	}
-	if replaced && err == nil && db.opts.NoSync {
-		err = db.syncDirAfterSwap(renamed)
-	}
-	if replaced && old != nil {
-		// Freeing the old log's blocks takes a while for a large file: do
-		// it after the writers are let go, and in steps (see oldlog.go).
-		if cerr := db.releaseOldLog(ctx, old, err == nil); err == nil {
-			err = cerr
-		}
 	}
 	return out, err
 }

@@ -162,8 +162,8 @@ type DB struct {
 	// (see remapMuLocked); Close waits for them holding wmu, when no
 	// publish can start another.
 	unmaps sync.WaitGroup
-	// oldLogs counts the goroutines closing a log that a compaction Close
-	// waited for replaced (see swap); Close waits for them before it
+	// oldLogs counts the goroutines freeing and closing a log that a
+	// compaction replaced (see swap); Close waits for them before it
 	// returns.
 	oldLogs sync.WaitGroup
 
@@ -194,8 +194,8 @@ type DB struct {
 	testHookFast func()
 	// testHookCopied, when set, is called by a compaction once it has
 	// copied the live records below its end, before its catch-up, and
-	// testHookOldLog before the goroutine that closes a log replaced while
-	// Close waited does so (see swap): tests set them.
+	// testHookOldLog before the goroutine that frees and closes the log it
+	// replaced does so (see swap): tests set them.
 	testHookCopied, testHookOldLog func()
 	seq                            uint64 // number of synced writes appended so far
 	failed                         error  // the log's state on disk is unknown: no more writes

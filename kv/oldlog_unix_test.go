@@ -71,7 +71,7 @@ func TestCompactionCutsTheOldLogInSteps(t *testing.T) {
 		t.Run(fmt.Sprintf("nosync=%v", noSync), func(t *testing.T) {
 			db, cuts := cutStore(t, t.TempDir(), &Options{NoSync: noSync})
 			old := db.Stats().LogBytes
-			if err := db.Compact(); err != nil {
+			if err := compactAndFree(db); err != nil {
 				t.Fatal(err)
 			}
 			got := cuts()
@@ -114,7 +114,7 @@ func TestCompactionLeavesASharedOldLogWhole(t *testing.T) {
 	}
 	defer unix.Munmap(m)
 	want := bytes.Clone(m)
-	if err := db.Compact(); err != nil {
+	if err := compactAndFree(db); err != nil {
 		t.Fatal(err)
 	}
 	if got := cuts(); len(got) != 0 {
@@ -157,13 +157,21 @@ func TestCompactionWaitsForAFollowerToMove(t *testing.T) {
 	}
 	defer f.Close()
 	wantValues(t, f, 1)
-	if err := db.Compact(); err != nil {
+	if err := compactAndFree(db); err != nil {
 		t.Fatal(err)
 	}
 	if got := cuts(); len(got) == 0 || got[len(got)-1] != 0 {
 		t.Fatalf("the old log was cut to %v after its follower moved on, want down to 0", got)
 	}
 	wantValues(t, f, 1)
+}
+
+// compactAndFree compacts db and waits for the old log to be freed, which
+// happens beside what follows the compaction (see swap).
+func compactAndFree(db *DB) error {
+	err := db.Compact()
+	db.oldLogs.Wait()
+	return err
 }
 
 // wantValues checks that every key of cutStore's fill holds its value of
@@ -251,11 +259,49 @@ func TestCutsLeaveOrderBuildsFree(t *testing.T) {
 		}
 		db.ord.build.Unlock()
 	}
-	if err := db.Compact(); err != nil {
+	if err := compactAndFree(db); err != nil {
 		t.Fatal(err)
 	}
 	if cuts == 0 || held != 0 {
 		t.Fatalf("ord.build was held during %d of %d cuts", held, cuts)
+	}
+}
+
+// TestCompactReturnsBeforeTheOldLogIsFreed: freeing the old log waits for
+// a reader in another open file to let go of it, but Compact does not: it
+// returns once the new log is in place, and the old log is cut to nothing
+// after the reader lets go.
+func TestCompactReturnsBeforeTheOldLogIsFreed(t *testing.T) {
+	dir := t.TempDir()
+	db, cuts := cutStore(t, dir, nil)
+	db.claimWait = time.Hour
+	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compacted := make(chan error, 1)
+	go func() { compacted <- db.Compact() }()
+	select {
+	case err := <-compacted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Compact still waits for the old log's reader after 30 s")
+	}
+	if s := db.Stats(); s.StaleBytes != 0 || s.Compactions != 1 {
+		t.Fatalf("after Compact: %d stale bytes, %d compactions; want 0, 1", s.StaleBytes, s.Compactions)
+	}
+	wantValues(t, db, 1)
+	if got := cuts(); len(got) != 0 {
+		t.Fatalf("the old log was cut to %v under its reader's shared lock", got)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.oldLogs.Wait()
+	if got := cuts(); len(got) == 0 || got[len(got)-1] != 0 {
+		t.Fatalf("the old log was cut to %v after its reader let go, want down to 0", got)
 	}
 }
 
@@ -314,7 +360,7 @@ func TestCutsSpareAHardLinkedLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Compact(); err != nil {
+	if err := compactAndFree(db); err != nil {
 		t.Fatal(err)
 	}
 	after, err := os.ReadFile(backup)
@@ -384,7 +430,7 @@ func TestFollowerProcessBesideCuts(t *testing.T) {
 	}
 	for round := 1; round <= 8; round++ {
 		fill(round)
-		if err := db.Compact(); err != nil {
+		if err := compactAndFree(db); err != nil {
 			t.Fatal(err)
 		}
 	}
