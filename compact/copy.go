@@ -107,13 +107,20 @@ func (c *copier) step(pos int64) (int64, error) {
 	if live && c.src.Live[c.next] < pos {
 		return 0, c.corrupt(c.src.Live[c.next], "live record not on a record boundary")
 	}
+	live = live && c.src.Live[c.next] == pos
+	if size, done, err := c.quick(pos, live); done || err != nil {
+		if done && live {
+			c.next++
+		}
+		return pos + int64(size), err
+	}
 	kind, size, err := c.extent(pos)
 	switch {
 	case err != nil:
 		return 0, err
 	case kind == walfmt.KindBatch:
 		return pos + walfmt.RecordHeaderSize, nil
-	case live && c.src.Live[c.next] == pos:
+	case live:
 		c.next++
 		return pos + int64(size), c.copyLive(pos, size)
 	}
@@ -142,6 +149,37 @@ func (c *copier) extent(pos int64) (walfmt.Kind, int, error) {
 	return kind, size, nil
 }
 
+// quick handles the record at pos the fast way, if it is a whole put or
+// tombstone outside a batch (walfmt.RecordExtent) and, when it is live, a
+// put whose checksum matches: it steps over a dead one, or copies a live
+// one, and reports done and the record's size. Anything else — a batch, a
+// damaged record, a header past the end — is left to the general path
+// (done false), which reads it again and says what is wrong.
+func (c *copier) quick(pos int64, live bool) (size int, done bool, err error) {
+	if c.src.End-pos < walfmt.RecordHeaderSize {
+		return 0, false, nil
+	}
+	h, err := c.window(pos, walfmt.RecordHeaderSize)
+	if err != nil {
+		return 0, false, err
+	}
+	kind, size, keyOff, keyLen, ok := walfmt.RecordExtent(h)
+	switch {
+	case !ok || int64(size) > c.src.End-pos:
+		return 0, false, nil
+	case !live:
+		c.res.Dropped++
+		return size, true, nil
+	case kind != walfmt.KindPut:
+		return 0, false, nil
+	}
+	b, err := c.window(pos, size)
+	if err != nil || !walfmt.ChecksumMatches(b) {
+		return 0, false, err
+	}
+	return size, true, c.keepLive(pos, b, b[keyOff:keyOff+keyLen], nil)
+}
+
 // copyLive verifies the live record of size bytes at pos and appends it to
 // the new log: as it is, or, for a batch's put, as a plain put record.
 func (c *copier) copyLive(pos int64, size int) error {
@@ -153,8 +191,18 @@ func (c *copier) copyLive(pos int64, size int) error {
 	if err != nil {
 		return err
 	}
+	if rec.Flags&walfmt.FlagBatchOp == 0 {
+		return c.keepLive(pos, b, rec.Key, nil)
+	}
+	return c.keepLive(pos, b, rec.Key, &rec)
+}
+
+// keepLive appends the verified live record b at pos, whose key is key, to
+// the new log, unless keep drops it: as it is, or, for op, a batch's put,
+// as a plain put record.
+func (c *copier) keepLive(pos int64, b, key []byte, op *walfmt.Record) error {
 	if c.keep != nil {
-		ok, err := c.keep(rec.Key, pos)
+		ok, err := c.keep(key, pos)
 		if err != nil {
 			return err
 		}
@@ -164,13 +212,13 @@ func (c *copier) copyLive(pos int64, size int) error {
 		}
 	}
 	start := len(c.out)
-	if rec.Flags&walfmt.FlagBatchOp == 0 {
+	if op == nil {
 		c.out = append(c.out, b...)
 	} else {
-		c.out = walfmt.AppendPlain(c.out, rec)
+		c.out = walfmt.AppendPlain(c.out, *op)
 	}
 	n := len(c.out) - start
-	c.moved(rec.Key, pos, c.res.Bytes, n)
+	c.moved(key, pos, c.res.Bytes, n)
 	c.res.Bytes += int64(n)
 	c.res.Kept++
 	return nil

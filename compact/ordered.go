@@ -107,6 +107,9 @@ func (c *copier) stepMapped(pos int64) (int, error) {
 	if pos < c.src.Start || pos >= c.src.End {
 		return 0, c.corrupt(pos, "live record outside the log")
 	}
+	if size, done, err := c.quick(pos, true); done || err != nil {
+		return size, err
+	}
 	kind, size, err := c.extent(pos)
 	switch {
 	case err != nil:
