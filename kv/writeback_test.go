@@ -19,8 +19,9 @@ type rangeCall struct {
 // checkSchedule checks the calls a writeback made as a file was written up
 // to each of ends in turn (calls[i] those made by the i-th): write-out is
 // started front to back with no gap, every wait is for a range started
-// earlier, and after each write no more than the range just started is in
-// flight and less than a step is written and not started.
+// earlier, and after each write no more than the range just started and
+// writebackLag before it are in flight, and less than a step is written
+// and not started.
 func checkSchedule(t *testing.T, from int64, ends []int64, calls [][]rangeCall) {
 	t.Helper()
 	started, waited := from, from
@@ -45,8 +46,8 @@ func checkSchedule(t *testing.T, from int64, ends []int64, calls [][]rangeCall) 
 		if end-started >= writebackStep {
 			t.Fatalf("write %d: %d bytes written and not started (step %d)", i, end-started, writebackStep)
 		}
-		if started-waited > last {
-			t.Fatalf("write %d: %d bytes in flight, more than the %d started last", i, started-waited, last)
+		if started-waited > last+writebackLag {
+			t.Fatalf("write %d: %d bytes in flight, more than the %d started last and %d before", i, started-waited, last, writebackLag)
 		}
 	}
 }
@@ -97,14 +98,21 @@ func TestWritebackError(t *testing.T) {
 		}
 		return nil
 	}}
-	if err := wb.written(writebackStep); err != nil {
-		t.Fatal(err)
+	// The first wait, and so the failure, comes once a step more than
+	// writebackLag is started.
+	var end int64
+	for range writebackLag/writebackStep + 1 {
+		end += writebackStep
+		if err := wb.written(end); err != nil {
+			t.Fatalf("written(%d): %v, before any wait", end, err)
+		}
 	}
-	if err := wb.written(2 * writebackStep); err != bad {
-		t.Fatalf("second step: %v, want %v", err, bad)
+	end += 2 * writebackStep
+	if err := wb.written(end); err != bad {
+		t.Fatalf("written(%d): %v, want %v", end, err, bad)
 	}
 	calls := n
-	if err := wb.written(3 * writebackStep); err != bad {
+	if err := wb.written(end + writebackStep); err != bad {
 		t.Fatalf("after a failure: %v, want %v", err, bad)
 	}
 	if n != calls {
@@ -170,10 +178,13 @@ func TestCompactionPacesWriteback(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	// After each wait, what is in flight is the range started just
-	// before it: at most a step and a write of the copy.
+	// before it and writebackLag before that: at most the lag, a step and
+	// a write of the copy.
 	var started, waited, worst int64
+	waits := 0
 	for _, c := range calls {
 		if c.wait {
+			waits++
 			waited = c.off + c.n
 			worst = max(worst, started-waited)
 		} else {
@@ -186,7 +197,10 @@ func TestCompactionPacesWriteback(t *testing.T) {
 	if size-started >= writebackStep+copyChunk {
 		t.Fatalf("write-out started for %d bytes of the %d-byte new log: the rest was left to the final sync", started, size)
 	}
-	if bound := int64(writebackStep + copyChunk + 64<<10); worst > bound {
-		t.Fatalf("%d bytes of the new log in flight, more than a step and a write (%d)", worst, bound)
+	if waits == 0 {
+		t.Fatalf("no wait for the write-out of the %d-byte new log", size)
+	}
+	if bound := int64(writebackLag + writebackStep + copyChunk + 64<<10); worst > bound {
+		t.Fatalf("%d bytes of the new log in flight, more than the lag, a step and a write (%d)", worst, bound)
 	}
 }
