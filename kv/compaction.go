@@ -262,6 +262,11 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	if db.testHookCopied != nil {
 		db.testHookCopied()
 	}
+	// The copy is on its way to the disk; the sync that makes it durable
+	// waits for the disk, not the processor, so it runs beside the
+	// catch-up and the index build, which need only the processor.
+	flushed := syncBeside(tmp)
+	defer flushed() // the goroutine ends before the file is let go
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
 	var tc *tailCopy
 	if collect {
@@ -278,6 +283,11 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	defer tc.close()
 	idx, err := tc.index()
 	freeEs()
+	if ferr := flushed(); err == nil {
+		// A failed sync fails the compaction, though later syncs may
+		// succeed: the pages it could not write may be lost.
+		err = ferr
+	}
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
@@ -295,6 +305,22 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		hinted = c.size
 	}
 	return db.swap(ctx, tc, tmp, old, idx, end, res, hinted)
+}
+
+// syncBeside starts f.Sync on a goroutine of its own and returns the
+// function that waits for it and returns its result, as often as it is
+// called.
+func syncBeside(f File) func() error {
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		err = f.Sync()
+	}()
+	return func() error {
+		<-done
+		return err
+	}
 }
 
 // live reports whether the record at off in the log is key's current
