@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
@@ -76,6 +75,11 @@ func (db *DB) compact(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// At most one replaced log is held: a compaction that follows another
+	// closely waits for the last one's to be freed (see swap), which waits
+	// a second at most for followers. Only compactions add to oldLogs, one
+	// at a time, so this Wait never runs beside an Add from zero.
+	db.oldLogs.Wait()
 	start := time.Now()
 	db.wmu.Lock()
 	if err := db.writableLocked(); err != nil {
@@ -290,6 +294,19 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	}
 	if err != nil {
 		return swapResult{Result: res}, err
+	}
+	if !keepOrder && db.ord.cur.Load() != nil {
+		// The store's first scan came after the copy began: list the
+		// rewrite's records from the new index, for orderForCompaction to
+		// sort by key.
+		order = make([]uint64, 0, idx.count)
+		listed := idx.each(func(s slot) bool {
+			if int64(s.off) < res.Bytes {
+				order = append(order, s.off)
+			}
+			return true
+		})
+		keepOrder, sorted = listed == nil, false
 	}
 	if keepOrder {
 		db.orderForCompaction(tmp, idx, res.Bytes, order, inKeyOrder && sorted) // key order: outside every lock
@@ -631,10 +648,6 @@ func (db *DB) setTailLocked(size int64) { db.tail, db.alloc, db.zeroed = size, s
 // it scans between two checks for cancellation.
 const copyChunk = 1 << 20
 
-// copyYieldEvery is how many bytes of the old log a tail copy scans between
-// two yields of the processor, as compact.Rewrite does and for its reason.
-const copyYieldEvery = 16 << 10
-
 // tailCopy appends to a compaction's new log the records writers added to
 // the old one after the rewrite began and that are still live, and applies
 // them to the new index and counters. It reads the old log through its
@@ -716,7 +729,8 @@ func (t *tailCopy) close() {
 func (t *tailCopy) copy(ctx context.Context, from, to int64) error {
 	r := walfmt.NewReader(publishedLog{t.db}, to, t.db.path)
 	r.StartAt(from)
-	checked, yielded := from, from
+	checked := from
+	y := compact.NewYielder() // as compact.Copy yields, and for its reason
 	for {
 		rec, err := r.Next()
 		if err == io.EOF {
@@ -727,15 +741,13 @@ func (t *tailCopy) copy(ctx context.Context, from, to int64) error {
 		}
 		// Like a rewrite, yield the processor now and then, and notice a
 		// cancellation even where every record is dropped.
-		if done := r.Offset(); done-yielded >= copyYieldEvery {
-			runtime.Gosched()
-			yielded = done
-			if done-checked >= copyChunk {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				checked = done
+		done := r.Offset()
+		y.Scanned(done)
+		if done-checked >= copyChunk {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
+			checked = done
 		}
 		if rec.Kind == walfmt.KindBatch {
 			err = walfmt.ForEachOp(rec, t.add)

@@ -381,3 +381,40 @@ func TestCompactionOrderFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestCompactionBuildsOrderAskedForDuringIt: a store's first scan, made
+// while a compaction copies, gives the store a key order; the compaction
+// then builds the new log's, so that the next scan does not sort.
+func TestCompactionBuildsOrderAskedForDuringIt(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for round := range 2 {
+		for i := range 2000 {
+			if err := db.Put(fmt.Appendf(nil, "k%05d", (i*7)%2000), fmt.Appendf(nil, "v%d", round)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db.testHookCopied = func() { scanKeys(t, db) }
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	db.testHookCopied = nil
+	cur := db.ord.cur.Load()
+	db.mu.RLock()
+	ours := cur != nil && cur.idx == db.mu.index
+	db.mu.RUnlock()
+	if !ours {
+		t.Fatal("after the compaction the store's key order is not the new log's")
+	}
+	sorts := db.ord.sorts.Load()
+	if keys := scanKeys(t, db); len(keys) != 2000 || !slices.IsSorted(keys) {
+		t.Fatalf("scan: %d keys, sorted %v; want 2000 in order", len(keys), slices.IsSorted(keys))
+	}
+	if got := db.ord.sorts.Load(); got != sorts {
+		t.Fatalf("the scan after the compaction sorted (%d sorts, %d before)", got, sorts)
+	}
+}
