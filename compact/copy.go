@@ -47,14 +47,14 @@ func Copy(ctx context.Context, dst io.Writer, src Source, hdr walfmt.FileHeader,
 	c := &copier{src: src, dst: dst, keep: keep, moved: moved, res: Result{Bytes: walfmt.HeaderSize}}
 	c.out = walfmt.AppendFileHeader(make([]byte, 0, copyChunk+64<<10), hdr)
 	var reported int64
-	y := newYielder()
+	y := NewYielder()
 	for pos := src.Start; pos < src.End; {
 		next, err := c.step(pos)
 		if err != nil {
 			return c.res, err
 		}
 		pos = next
-		y.scanned(pos)
+		y.Scanned(pos)
 		if pos-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
 				return c.res, err

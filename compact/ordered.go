@@ -53,7 +53,7 @@ func CopyMapped(ctx context.Context, dst io.Writer, src Mapped, hdr walfmt.FileH
 	}
 	c.out = walfmt.AppendFileHeader(make([]byte, 0, copyChunk+64<<10), hdr)
 	var read, reported int64
-	y := newYielder()
+	y := NewYielder()
 	span := src.End - src.Start
 	c.touch(src, 0)
 	for i, off := range src.Live {
@@ -65,7 +65,7 @@ func CopyMapped(ctx context.Context, dst io.Writer, src Mapped, hdr walfmt.FileH
 			return c.res, err
 		}
 		read += int64(size)
-		y.scanned(read)
+		y.Scanned(read)
 		if read-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
 				return c.res, err

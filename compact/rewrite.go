@@ -48,7 +48,7 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, hdr walfmt.
 		return res, err
 	}
 	var reported int64
-	y := newYielder()
+	y := NewYielder()
 	for {
 		rec, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -68,7 +68,7 @@ func Rewrite(ctx context.Context, dst io.Writer, src *walfmt.Reader, hdr walfmt.
 			return res, err
 		}
 		done := src.Offset()
-		y.scanned(done)
+		y.Scanned(done)
 		if done-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
 				return res, err

@@ -18,16 +18,19 @@ const (
 	yieldInterval = time.Millisecond
 )
 
-// yielder yields the processor at most every yieldInterval of a copy.
-type yielder struct {
+// Yielder yields the processor at most every yieldInterval of a copy:
+// Copy, CopyMapped and Rewrite use one, and so does a compaction's copy of
+// what writers appended while it ran, for the same reason.
+type Yielder struct {
 	seen int64     // bytes scanned at the last look at the clock
 	last time.Time // the last yield, or the start
 }
 
-func newYielder() yielder { return yielder{last: time.Now()} }
+// NewYielder returns a Yielder whose first interval starts now.
+func NewYielder() Yielder { return Yielder{last: time.Now()} }
 
-// scanned is told how many bytes the copy has scanned so far.
-func (y *yielder) scanned(n int64) {
+// Scanned is told how many bytes the copy has scanned so far.
+func (y *Yielder) Scanned(n int64) {
 	if n-y.seen < yieldEvery {
 		return
 	}

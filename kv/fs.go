@@ -32,7 +32,10 @@ type FS interface {
 }
 
 // File is an open file of an FS. ReadAt must be safe to call concurrently
-// with itself and with WriteAt at other offsets.
+// with itself and with WriteAt at other offsets, and Sync concurrently with
+// ReadAt and WriteAt (a synced store syncs its log while writers append,
+// and a compaction its new log while it copies): such a Sync makes durable
+// at least what was written before it began.
 type File interface {
 	io.ReaderAt
 	io.WriterAt
