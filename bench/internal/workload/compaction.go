@@ -60,9 +60,12 @@ func (r *runner) compaction(res *Result) error {
 		return err
 	}
 	alone, err := r.timeCompact(db, res)
+	closing := time.Now()
 	if err := errors.Join(err, db.Close()); err != nil {
 		return err
 	}
+	// Close waits for the old log to be freed, which Compact does not.
+	res.Extra["close_ms"] = float64(time.Since(closing).Microseconds()) / 1000
 	// The probe runs once the store is closed: a compaction frees the log
 	// it replaced after it returns, and Close waits for that, so the
 	// probe's writes and syncs do not share the disk with the freeing.
@@ -157,12 +160,18 @@ func (r *runner) probeDisk(res *Result) error {
 	return nil
 }
 
+// freeTail is how long the writers run on after Compact returns: the old
+// log is freed after it, in steps that sync, and the longest Put beside
+// the compaction counts the Puts beside those too.
+const freeTail = 500 * time.Millisecond
+
 // compactBesideWriters runs compactionWriters writers that overwrite random
 // keys, lets them run alone for a span as long as the compaction alone
-// took, then times db.Compact beside them. It returns the compaction's
-// time, the longest Put that overlapped it, and the longest Put of the
-// span without it: the disk's own fdatasync times, which the first is to
-// be read against.
+// took and freeTail, then times db.Compact beside them, and lets them run
+// freeTail longer. It returns the compaction's time, the longest Put that
+// overlapped it or the freeTail after it, and the longest Put of the span
+// without it: the disk's own fdatasync times, which the first is to be
+// read against.
 func (r *runner) compactBesideWriters(db *kv.DB, alone time.Duration) (took, held, maxPut, maxIdle time.Duration, err error) {
 	var (
 		stop  atomic.Bool
@@ -195,10 +204,11 @@ func (r *runner) compactBesideWriters(db *kv.DB, alone time.Duration) (took, hel
 	}
 	time.Sleep(200 * time.Millisecond) // the writers at their pace first
 	idle := time.Now()
-	time.Sleep(alone)
+	time.Sleep(alone + freeTail)
 	start := time.Now()
 	held, err = compactHeld(db)
 	took = time.Since(start)
+	time.Sleep(freeTail)
 	end := time.Now()
 	stop.Store(true)
 	wg.Wait()
