@@ -75,7 +75,8 @@ func (db *DB) releaseOldLog(ctx context.Context, old File, durable bool) error {
 // claimOldLog takes the exclusive flock on old, waiting up to claimWait
 // for other processes' shared ones to go, and for an order build that
 // began before the swap to end. It gives up when the store is closing,
-// whose Close waits for the compaction: the old log is then closed whole.
+// whose Close waits for the release (db.oldLogs): the old log is then
+// closed whole.
 func (db *DB) claimOldLog(ctx context.Context, old File) bool {
 	deadline := time.Now().Add(cmp.Or(db.claimWait, claimWait))
 	claimed := false
