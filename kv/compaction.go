@@ -270,7 +270,9 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// waits for the disk, not the processor, so it runs beside the
 	// catch-up and the index build, which need only the processor.
 	flushed := syncBeside(tmp)
-	defer flushed() // the goroutine ends before the file is let go
+	// The goroutine ends before the file is let go; its error is taken
+	// below, or the compaction has failed already.
+	defer func() { _ = flushed() }()
 	c := counters{size: res.Bytes, live: res.Bytes - walfmt.HeaderSize, exp: exp.table}
 	var tc *tailCopy
 	if collect {
