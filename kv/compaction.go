@@ -162,14 +162,8 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// (see tailCollect), the old log's, where their deaths are marked; the
 	// new ones are in order, in the same order. It is held outside the Go
 	// heap (see filledArray), until the new index is built.
-	var es []slot
-	var esMem []byte
-	if keys >= mappedScratchMin {
-		es, esMem = filledArray[slot](keys)
-		es = es[:0]
-	} else {
-		es = make([]slot, 0, keys)
-	}
+	es, esMem := scratchArray[slot](keys)
+	es = es[:0]
 	freeEs := func() {
 		// Nothing reads es once the index is built, or the rewrite
 		// failed; an unmap fails only as mapping.unmap can, harmlessly.

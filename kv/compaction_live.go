@@ -44,12 +44,8 @@ const snapshotPiece = 1 << 16
 // after.
 func (db *DB) snapshotLive(end int64, keys int) (*liveSnapshot, error) {
 	snap := &liveSnapshot{db: db, complete: true}
-	if keys >= mappedScratchMin {
-		snap.offs, snap.mem = filledArray[int64](keys)
-		snap.offs = snap.offs[:0]
-	} else {
-		snap.offs = make([]int64, 0, keys)
-	}
+	snap.offs, snap.mem = scratchArray[int64](keys)
+	snap.offs = snap.offs[:0]
 	var first *index
 	var moves uint64
 	for pos := 0; pos >= 0; {

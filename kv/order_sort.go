@@ -208,16 +208,10 @@ func radixSort[T int64 | uint64](a []T) {
 	for _, x := range a {
 		top |= x
 	}
-	var buf []T
-	if len(a) >= mappedScratchMin {
-		var m []byte
-		buf, m = filledArray[T](len(a))
-		// Nothing else holds buf; an unmap fails only as mapping.unmap
-		// can, harmlessly.
-		defer func() { _ = unmapSlots(m) }()
-	} else {
-		buf = make([]T, len(a))
-	}
+	buf, m := scratchArray[T](len(a))
+	// Nothing else holds buf; an unmap fails only as mapping.unmap can,
+	// harmlessly.
+	defer func() { _ = unmapSlots(m) }()
 	from, to := a, buf
 	for shift := uint(0); shift < 64 && top>>shift != 0; shift += 8 {
 		var count [256]int

@@ -15,6 +15,5 @@ func allocFilled(n int) ([]slot, []byte) { return allocScratch(n) }
 // filledArray returns a zeroed array of n T on the heap.
 func filledArray[T slot | int64 | uint64](n int) ([]T, []byte) { return make([]T, n), nil }
 
-// mappedScratchMin is the length from which a scratch array of offsets is
-// taken from filledArray.
-const mappedScratchMin = 1 << 16
+// scratchArray returns n zeroed T on the heap.
+func scratchArray[T slot | int64 | uint64](n int) ([]T, []byte) { return make([]T, n), nil }

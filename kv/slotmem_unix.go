@@ -61,6 +61,16 @@ func allocFilled(n int) ([]slot, []byte) { return filledArray[slot](n) }
 // system calls cost less than the page faults they save.
 const mappedScratchMin = 1 << 16
 
+// scratchArray returns n zeroed T for a buffer the caller is about to
+// write whole: from filledArray once n reaches mappedScratchMin, with the
+// map to free with unmapSlots, and from the heap, with no map, below it.
+func scratchArray[T slot | int64 | uint64](n int) ([]T, []byte) {
+	if n < mappedScratchMin {
+		return make([]T, n), nil
+	}
+	return filledArray[T](n)
+}
+
 // filledArray is allocFilled for an array of any T that mapArray takes:
 // a compaction's lists of offsets and slots, a radix sort's scratch.
 func filledArray[T slot | int64 | uint64](n int) ([]T, []byte) {
