@@ -12,8 +12,5 @@ func allocScratch(n int) ([]slot, []byte) { return allocSlots(n) }
 // whole.
 func allocFilled(n int) ([]slot, []byte) { return allocScratch(n) }
 
-// filledArray returns a zeroed array of n T on the heap.
-func filledArray[T slot | int64 | uint64](n int) ([]T, []byte) { return make([]T, n), nil }
-
 // scratchArray returns n zeroed T on the heap.
 func scratchArray[T slot | int64 | uint64](n int) ([]T, []byte) { return make([]T, n), nil }
