@@ -161,7 +161,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// es holds the new log's offsets, or, for a catch-up that collects
 	// (see tailCollect), the old log's, where their deaths are marked; the
 	// new ones are in order, in the same order. It is held outside the Go
-	// heap (see filledArray), until the new index is built.
+	// heap (see scratchArray), until the new index is built.
 	es, esMem := scratchArray[slot](keys)
 	es = es[:0]
 	freeEs := func() {
