@@ -217,6 +217,12 @@ func (x *index) hash(key []byte) uint32 {
 	return uint32(siphash.Hash(x.k0, x.k1, key))
 }
 
+// hash64 returns the whole keyed hash of key, of which hash is the low
+// half.
+func (x *index) hash64(key []byte) uint64 {
+	return siphash.Hash(x.k0, x.k1, key)
+}
+
 // checked reports whether slot i of table t may be used: t is not the
 // table from a hint, or the chunk holding i has passed its check. A chunk
 // that fails marks the index bad.

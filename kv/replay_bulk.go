@@ -32,6 +32,23 @@ import (
 // size (a record is at most a few hundred megabytes).
 const tombBit = 1 << 31
 
+// Two records whose keys share their 32-bit hash — a few thousand pairs
+// among ten million keys, besides every overwrite — have their keys read
+// and compared as they are applied: reads at two random places of the log,
+// which the replay read through the file, not its map, so that each
+// faults a page of the map in. So a collected record also carries 16 more
+// bits of its key's hash, its tag, in the top bits of its offset: two
+// records whose tags differ have different keys, and need no comparison
+// (see mayShareKey). Tag 0 means none (a record collected elsewhere, as
+// by a compaction), whose key is always compared.
+const (
+	tagShift = 48
+	offMask  = 1<<tagShift - 1
+)
+
+// tagOf returns the tag of a key whose whole hash is h: never 0.
+func tagOf(h uint64) uint64 { return max(h>>tagShift, 1) }
+
 // bulkReplay collects the records of a replay into an empty index.
 type bulkReplay struct {
 	es   []slot // in log order; size carries tombBit for a tombstone
@@ -65,7 +82,7 @@ func (b *bulkReplay) add(idx *index, rec walfmt.Record) bool {
 		// The reader has checked the batch: ForEachSealedOp cannot fail
 		// on it but where fn does.
 		if walfmt.ForEachSealedOp(rec, func(op *walfmt.Record) error {
-			if op.Flags&walfmt.FlagExpiry != 0 || op.Codec != 0 {
+			if op.Flags&walfmt.FlagExpiry != 0 || op.Codec != 0 || op.Offset > offMask {
 				return errNotCollectable
 			}
 			b.addOne(idx, op)
@@ -75,8 +92,8 @@ func (b *bulkReplay) add(idx *index, rec walfmt.Record) bool {
 			return false
 		}
 	} else {
-		if metaOf(rec).any() {
-			return false
+		if metaOf(rec).any() || rec.Offset > offMask {
+			return false // (a log of 256 TiB has no room for a tag)
 		}
 		b.addOne(idx, &rec)
 	}
@@ -121,7 +138,8 @@ func (b *bulkReplay) release() {
 const sampleRecords = 4096
 
 func (b *bulkReplay) addOne(idx *index, rec *walfmt.Record) {
-	s := slot{off: uint64(rec.Offset), hash: idx.hash(rec.Key), size: uint32(rec.Size)}
+	h := idx.hash64(rec.Key)
+	s := slot{off: uint64(rec.Offset) | tagOf(h)<<tagShift, hash: uint32(h), size: uint32(rec.Size)}
 	if rec.Kind == walfmt.KindDelete {
 		s.size |= tombBit
 	} else {
@@ -212,18 +230,27 @@ func sortByHome(es, tmp []slot, mask uint32) []slot {
 // applySorted applies the collected records es, sorted by home slot, to
 // the empty current table of x, which has room for every put of es at
 // three quarters full, and returns the bytes of the records left live.
-// The records of a key are applied in the order es holds them.
+// The records of a key are applied in the order es holds them. An entry's
+// offset may carry a tag (see tagShift).
 func (x *index) applySorted(es []slot, src keySource) (int64, error) {
 	t, mask := x.slots, x.mask
 	var live int64
-	for _, e := range es {
+	for j, e := range es {
 		size := e.size &^ tombBit
+		off := e.off & offMask
 		i := e.hash & mask
 		var key []byte // e's key, read only if another key shares its hash
+		maybe := -1    // mayShareKey, once it is needed: 0 no, 1 yes
 		for t[i].off != 0 {
 			s := &t[i]
-			if s.hash == e.hash {
-				same, err := sameKey(src, &key, int64(e.off), s)
+			if s.hash == e.hash && maybe < 0 {
+				maybe = 0
+				if mayShareKey(es, j, mask) {
+					maybe = 1
+				}
+			}
+			if s.hash == e.hash && maybe == 1 {
+				same, err := sameKey(src, &key, int64(off), s)
 				if err != nil {
 					return 0, err
 				}
@@ -240,15 +267,39 @@ func (x *index) applySorted(es []slot, src keySource) (int64, error) {
 			x.removeAt(i)
 		case s.off != 0:
 			live += int64(size) - int64(s.size)
-			s.off, s.size = e.off, size
+			s.off, s.size = off, size
 		case e.size&tombBit == 0:
 			live += int64(size)
-			*s = slot{off: e.off, hash: e.hash, size: size}
+			*s = slot{off: off, hash: e.hash, size: size}
 			x.count++
 		}
 	}
 	return live, nil
 }
+
+// mayShareKey reports whether es[j] may have the key of a record applied
+// before it that has the same hash: of the entries before it with its
+// home slot (which are right before it, es being sorted by home slot), one
+// with its hash whose tag is the same, or either has none. The table being
+// empty before es, every slot holding es[j]'s hash holds such a record;
+// if none may share its key, none need be read to know. Past
+// mayShareLook entries it answers yes: a comparison is never wrong.
+func mayShareKey(es []slot, j int, mask uint32) bool {
+	e := es[j]
+	tag := e.off >> tagShift
+	for k := j - 1; k >= 0 && es[k].hash&mask == e.hash&mask; k-- {
+		if j-k > mayShareLook {
+			return true
+		}
+		if p := es[k]; p.hash == e.hash && (tag == 0 || p.off>>tagShift == 0 || p.off>>tagShift == tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayShareLook bounds mayShareKey's walk back.
+const mayShareLook = 64
 
 // sameKey reports whether the record at off, whose key is read into *key
 // the first time it is needed, has the key of the record s points to. A

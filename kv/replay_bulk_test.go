@@ -346,3 +346,93 @@ func TestBulkReplayReservesForBatches(t *testing.T) {
 	}
 	b.release()
 }
+
+// countingKeys is a keySource over memKeys that counts the keys read.
+type countingKeys struct {
+	memKeys
+	reads int
+}
+
+func (c *countingKeys) keyAt(off int64) ([]byte, error) { c.reads++; return c.memKeys.keyAt(off) }
+func (c *countingKeys) keyOf(s slot) ([]byte, error)    { return c.keyAt(int64(s.off)) }
+
+// TestBulkReplayTags applies collected records whose keys share 8-bit
+// (and 3-bit) hashes, so that most meet others of their hash. With tags
+// (see tagShift) that tell every key from the others of its hash, no key
+// is read; with tags of one bit, or none, on a mix of overwrites and
+// tombstones, keys are read and the outcome is still the model's.
+func TestBulkReplayTags(t *testing.T) {
+	t.Run("distinct", func(t *testing.T) {
+		var src countingKeys
+		x := newIndex(0, walfmt.NewFileHeader())
+		b := &bulkReplay{}
+		const keys = 3000
+		for i := range keys {
+			k := fmt.Sprintf("k%d", i)
+			off := src.add(k)
+			b.es = append(b.es, slot{off: uint64(off) | uint64(i+1)<<tagShift, hash: x.hash([]byte(k)) & 0xff, size: 10})
+			b.puts++
+			b.end += 10
+		}
+		var c counters
+		if err := b.flush(x, &c, &src); err != nil {
+			t.Fatal(err)
+		}
+		if src.reads != 0 {
+			t.Fatalf("%d keys read to apply %d keys of distinct tags", src.reads, keys)
+		}
+		for i := range keys {
+			k := fmt.Sprintf("k%d", i)
+			s, _, err := x.find([]byte(k), x.hash([]byte(k))&0xff, &src.memKeys)
+			if err != nil || s == nil || s.off != uint64(i+1) {
+				t.Fatalf("%s at %+v (%v), want offset %d", k, s, err, i+1)
+			}
+		}
+		if x.count != keys || c.live != keys*10 {
+			t.Fatalf("count %d, live %d; want %d keys", x.count, c.live, keys)
+		}
+	})
+	t.Run("mixed", func(t *testing.T) {
+		seed := rand.Uint64()
+		rng := rand.New(rand.NewPCG(seed, 6))
+		var src countingKeys
+		x := newIndex(0, walfmt.NewFileHeader())
+		model := map[string]int64{}
+		b := &bulkReplay{}
+		for range 20000 {
+			n := rng.IntN(2000)
+			k := fmt.Sprintf("k%d", n)
+			off := src.add(k)
+			tag := uint64(1 + n%2) // keys of one hash mostly share a tag
+			if n%5 == 0 {
+				tag = 0 // none
+			}
+			s := slot{off: uint64(off) | tag<<tagShift, hash: x.hash([]byte(k)) & 7, size: 10}
+			if rng.IntN(4) == 0 {
+				s.size = 1 | tombBit
+				delete(model, k)
+			} else {
+				model[k] = off
+				b.puts++
+			}
+			b.es = append(b.es, s)
+			b.end += int64(s.size &^ tombBit)
+		}
+		var c counters
+		if err := b.flush(x, &c, &src); err != nil {
+			t.Fatal(err)
+		}
+		if src.reads == 0 {
+			t.Fatal("no key read: overwrites were applied without a comparison")
+		}
+		for k, off := range model {
+			s, _, err := x.find([]byte(k), x.hash([]byte(k))&7, &src.memKeys)
+			if err != nil || s == nil || int64(s.off) != off {
+				t.Fatalf("seed %d: %s at %+v (%v), want offset %d", seed, k, s, err, off)
+			}
+		}
+		if x.count != len(model) {
+			t.Fatalf("seed %d: count %d, model %d", seed, x.count, len(model))
+		}
+	})
+}
