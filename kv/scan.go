@@ -26,8 +26,16 @@ import (
 func (db *DB) Scan(start, end []byte, fn func(key, value []byte) bool) error {
 	it := db.NewIterator(start, end)
 	for it.Next() {
-		if !fn(it.Key(), it.Value()) {
-			break
+		// The rest of the chunk Next has read, without a call per key.
+		for {
+			e := &it.ents[it.pos-1]
+			if !fn(it.buf[e.k:e.k+e.kn], it.buf[e.v:e.v+e.vn]) {
+				return it.Close()
+			}
+			if it.pos == len(it.ents) {
+				break
+			}
+			it.pos++
 		}
 	}
 	return it.Close()
@@ -375,7 +383,9 @@ func (it *Iterator) readPlainRun(v *logView, last *[]byte) (n int, end bool) {
 		ovlKey = s.ovl[it.oi].key
 	}
 	for it.ri < len(run) && len(it.ents) < it.chunk && len(it.buf) < scanChunkBytes {
-		it.touchAhead(v)
+		if it.touched-it.ri < scanTouchAhead-scanAhead || it.lined > it.touched {
+			it.touchAhead(v) // else it would return at once
+		}
 		off := run[it.ri]
 		if uint64(len(data)) < walfmt.RecordHeaderSize || off > uint64(len(data))-walfmt.RecordHeaderSize {
 			return n, false
@@ -399,7 +409,9 @@ func (it *Iterator) readPlainRun(v *logView, last *[]byte) (n int, end bool) {
 		}
 		*last = key
 		it.ri++
-		it.addEntry(key, rec[walfmt.RecordHeaderSize+kl:])
+		// Key and value lie side by side in the record: one copy.
+		it.ents = append(it.ents, scanEntry{k: len(it.buf), kn: kl, v: len(it.buf) + kl, vn: vl})
+		it.buf = append(it.buf, rec[walfmt.RecordHeaderSize:]...)
 		n++
 	}
 	return n, false
