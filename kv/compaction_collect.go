@@ -126,7 +126,7 @@ func (t *tailCollect) build(hdr walfmt.FileHeader, src keySource) (*index, int64
 	es = es[:n]
 	x := &index{}
 	x.setHashKey(hdr)
-	size := halfFull(t.puts)
+	size := tableFor(t.puts) // as a replay's, and newIndexOf's
 	slots, m := allocScratch(size)
 	x.slots, x.mask = slots, uint32(size-1)
 	x.setMapped(m)

@@ -236,3 +236,60 @@ func TestCloseDuringCompactionClosesOldLog(t *testing.T) {
 		t.Fatalf("after a reopen: %d keys, %d stale bytes; want 2000, 0 (compacted)", s.Keys, s.StaleBytes)
 	}
 }
+
+// TestCompactionIndexSizedAsReplay compacts a store of 3000 keys, a count
+// that fills a table of 4096 slots to three quarters and one of 8192 to
+// less than half, and reopens it without its hint: the compaction's new
+// index must be the size a replay of the new log builds, so that the
+// memory a key costs, and the hint a compaction writes, do not depend on
+// whether the store was last compacted or reopened. Both ways of building
+// it are taken: from the collected records, and, in a store with an
+// expiring key, from the copied slots (newIndexOf).
+func TestCompactionIndexSizedAsReplay(t *testing.T) {
+	for _, expiring := range []bool{false, true} {
+		t.Run(fmt.Sprintf("expiring=%v", expiring), func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := Open(dir, &Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const keys = 3000
+			for round := range 2 {
+				for i := range keys {
+					k, v := fmt.Appendf(nil, "key-%05d", i), fmt.Appendf(nil, "value %d", round)
+					if expiring && i == 0 {
+						err = db.PutTTL(k, v, time.Hour)
+					} else {
+						err = db.Put(k, v)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := db.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			slots := func(db *DB) int {
+				db.mu.RLock()
+				defer db.mu.RUnlock()
+				return len(db.mu.index.slots)
+			}
+			compacted := slots(db)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dir, "wal.hint")); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			db, err = Open(dir, &Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if replayed := slots(db); compacted != replayed || compacted != tableFor(keys) {
+				t.Fatalf("%d keys: %d slots after the compaction, %d after a replay; want %d", keys, compacted, replayed, tableFor(keys))
+			}
+		})
+	}
+}

@@ -3,7 +3,11 @@ package kv
 import "github.com/crabkv/crabkv/walfmt"
 
 // newIndexOf returns an index of the log whose header is hdr holding the
-// keys whose slots are es, each key once. It sorts es by home position
+// keys whose slots are es, each key once, in a table of the size a replay
+// of the log would give it (tableFor): up to three quarters full, not
+// half, which at some key counts would double the memory a key costs, and
+// the hint the compaction writes, for no gain a lookup can measure (a
+// probe reads a cache line of four slots). It sorts es by home position
 // first (see sortByHome), so that the table is filled from start to end
 // instead of at random: a compaction's new index of millions of keys is
 // then built at the speed of memory rather than at one cache miss a key.
@@ -16,7 +20,7 @@ import "github.com/crabkv/crabkv/walfmt"
 func newIndexOf(es []slot, hdr walfmt.FileHeader) *index {
 	x := &index{}
 	x.setHashKey(hdr)
-	n := halfFull(len(es))
+	n := tableFor(len(es))
 	slots, m := allocScratch(n)
 	x.slots, x.mask = slots, uint32(n-1)
 	x.setMapped(m)
