@@ -164,13 +164,13 @@ func (b *bulkReplay) flush(idx *index, c *counters, src keySource) error {
 	tmp, tmpMem := allocFilled(len(es))
 	// Nothing else holds tmp: see release.
 	defer func() { _ = unmapSlots(tmpMem) }()
-	sorted := sortByHome(es, tmp, uint32(n-1))
+	sorted := sortByHomeParallel(es, tmp, uint32(n-1))
 	if n != len(idx.slots) {
 		slots, m := allocScratch(n)
 		idx.slots, idx.mask = slots, uint32(n-1)
 		idx.setMapped(m)
 	}
-	live, err := idx.applySorted(sorted, src)
+	live, err := idx.applySortedParallel(sorted, src)
 	if err != nil {
 		return err
 	}
@@ -233,9 +233,16 @@ func sortByHome(es, tmp []slot, mask uint32) []slot {
 // The records of a key are applied in the order es holds them. An entry's
 // offset may carry a tag (see tagShift).
 func (x *index) applySorted(es []slot, src keySource) (int64, error) {
+	return x.applySortedRange(es, 0, len(es), src)
+}
+
+// applySortedRange is applySorted of es[from:to], the records of es before
+// from applied already, to the table they were applied to.
+func (x *index) applySortedRange(es []slot, from, to int, src keySource) (int64, error) {
 	t, mask := x.slots, x.mask
 	var live int64
-	for j, e := range es {
+	for j := from; j < to; j++ {
+		e := es[j]
 		size := e.size &^ tombBit
 		off := e.off & offMask
 		i := e.hash & mask

@@ -167,16 +167,25 @@ func TestReplayWithoutHintMatchesLiveStore(t *testing.T) {
 
 // TestSortByHomeIsStable sorts slots under masks of every width a pass
 // split can meet and checks the order: by home slot, and within a home in
-// the order given (offsets increasing), which the replay relies on.
+// the order given (offsets increasing), which the replay relies on; and
+// that sortByHomeParallel, on three goroutines, gives the same.
 func TestSortByHomeIsStable(t *testing.T) {
+	defer func(m int, p int) {
+		applyParallelMin = m
+		runtime.GOMAXPROCS(p)
+	}(applyParallelMin, runtime.GOMAXPROCS(3)) // parts of unequal lengths
+	applyParallelMin = 1
 	rng := rand.New(rand.NewPCG(11, 11))
 	for _, bits := range []uint{1, 10, 12, 13, 20, 24, 25, 32} {
 		mask := uint32(1<<bits - 1)
-		es := make([]slot, 3000)
+		es := make([]slot, 3001)
 		for i := range es {
 			es[i] = slot{off: uint64(i + 1), hash: rng.Uint32() & 0xff00ff0f}
 		}
-		got := sortByHome(es, make([]slot, len(es)), mask)
+		got := sortByHome(slices.Clone(es), make([]slot, len(es)), mask)
+		if par := sortByHomeParallel(es, make([]slot, len(es)), mask); !slices.Equal(par, got) {
+			t.Fatalf("mask %#x: sortByHomeParallel differs from sortByHome", mask)
+		}
 		seen := map[uint64]bool{}
 		for i, s := range got {
 			seen[s.off] = true
@@ -435,4 +444,94 @@ func TestBulkReplayTags(t *testing.T) {
 			t.Fatalf("seed %d: count %d, model %d", seed, x.count, len(model))
 		}
 	})
+}
+
+// TestApplySortedParallel applies collected puts, overwrites and
+// tombstones on four goroutines, with keys whose home slots crowd the ends
+// of the four regions and of the table, so that probes and the shifts after
+// removals run into a region's end and wrap around the table's, and checks
+// the outcome against a Go map, as TestBulkReplayAgainstMap does.
+func TestApplySortedParallel(t *testing.T) {
+	defer func(m int, r uint32, p int) {
+		applyParallelMin, applyRegionMin = m, r
+		runtime.GOMAXPROCS(p)
+	}(applyParallelMin, applyRegionMin, runtime.GOMAXPROCS(4))
+	applyParallelMin, applyRegionMin = 1, 64
+	for range 50 {
+		seed := rand.Uint64()
+		rng := rand.New(rand.NewPCG(seed, 7))
+		keys := 100 + rng.IntN(600)
+		type op struct {
+			key  int
+			size int
+			del  bool
+		}
+		var ops []op
+		puts := 0
+		for range 4 * keys {
+			o := op{key: rng.IntN(keys), size: 1 + rng.IntN(100), del: rng.IntN(4) == 0}
+			if !o.del {
+				puts++
+			}
+			ops = append(ops, o)
+		}
+		n := tableFor(puts)
+		// Home slots a few slots before a region's end, or the table's, for
+		// one key in eight; anywhere for three; in a few crowds for the
+		// others.
+		hashes := make([]uint32, keys)
+		var centres [8]uint32
+		for i := range centres {
+			centres[i] = uint32(rng.IntN(n))
+		}
+		for k := range hashes {
+			end := uint32(1+rng.IntN(4)) * uint32(n/4)
+			home := (end - 1 - uint32(rng.IntN(12))) & uint32(n-1)
+			switch k % 8 {
+			case 1, 2, 3:
+				home = uint32(rng.IntN(n))
+			case 4, 5, 6, 7:
+				home = (centres[rng.IntN(len(centres))] + uint32(rng.IntN(32))) & uint32(n-1)
+			}
+			hashes[k] = home | uint32(rng.IntN(3))<<24 // some keys share a whole hash
+		}
+		var src memKeys
+		model := map[int]slot{}
+		b := &bulkReplay{}
+		for _, o := range ops {
+			off := src.add(fmt.Sprintf("k%d", o.key))
+			s := slot{off: uint64(off) | uint64(1+o.key%2)<<tagShift, hash: hashes[o.key], size: uint32(o.size)}
+			if o.del {
+				s.size = 1 | tombBit
+				delete(model, o.key)
+			} else {
+				model[o.key] = slot{off: uint64(off), hash: s.hash, size: s.size}
+				b.puts++
+			}
+			b.es = append(b.es, s)
+			b.end += int64(s.size &^ tombBit)
+		}
+		x := newIndex(0, walfmt.NewFileHeader())
+		var c counters
+		if err := b.flush(x, &c, &src); err != nil {
+			t.Fatal(err)
+		}
+		var live int64
+		for k := range keys {
+			want, in := model[k]
+			s, _, err := x.find(fmt.Appendf(nil, "k%d", k), hashes[k], &src)
+			switch {
+			case err != nil:
+				t.Fatalf("seed %d: k%d: %v", seed, k, err)
+			case in && (s == nil || *s != want):
+				t.Fatalf("seed %d: k%d at %+v, want %+v", seed, k, s, want)
+			case !in && s != nil:
+				t.Fatalf("seed %d: k%d at %+v, deleted", seed, k, s)
+			}
+			live += int64(want.size)
+		}
+		if x.count != len(model) || c.live != live {
+			t.Fatalf("seed %d: %d keys of %d bytes, model %d of %d", seed, x.count, c.live, len(model), live)
+		}
+	}
 }
