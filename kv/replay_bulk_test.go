@@ -204,14 +204,18 @@ func TestSortByHomeIsStable(t *testing.T) {
 }
 
 // readInSmallPieces makes a replay read logs of a few hundred kilobytes
-// in pieces of 16 KiB on several goroutines, until the test ends.
+// in pieces of 16 KiB on several goroutines, and sort and apply their
+// records on several too, until the test ends.
 func readInSmallPieces(t *testing.T) {
 	t.Helper()
 	oldMin, oldPiece := parallelMin, pieceMin
+	oldApply, oldRegion := applyParallelMin, applyRegionMin
 	parallelMin, pieceMin = 64<<10, 16<<10
+	applyParallelMin, applyRegionMin = 1, 64
 	procs := runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
 	t.Cleanup(func() {
 		parallelMin, pieceMin = oldMin, oldPiece
+		applyParallelMin, applyRegionMin = oldApply, oldRegion
 		runtime.GOMAXPROCS(procs)
 	})
 }
