@@ -61,9 +61,12 @@ func (x *index) applySortedParallel(es []slot, src keySource) (int64, error) {
 	var wg sync.WaitGroup
 	for w := range rs {
 		r := &rs[w]
-		lo := uint32(w) * (n / workers)
+		lo, hi := uint32(w)*(n/workers), uint32(w+1)*(n/workers)
+		if w == len(rs)-1 {
+			hi = n // the last region takes what the division leaves
+		}
 		wg.Go(func() {
-			r.next, r.live, r.count, r.moved, r.err = applyRegion(x.slots, x.mask, lo, lo+n/workers, es, r.from, r.to, src)
+			r.next, r.live, r.count, r.moved, r.err = applyRegion(x.slots, x.mask, lo, hi, es, r.from, r.to, src)
 		})
 	}
 	wg.Wait()

@@ -451,17 +451,19 @@ func TestBulkReplayTags(t *testing.T) {
 }
 
 // TestApplySortedParallel applies collected puts, overwrites and
-// tombstones on four goroutines, with keys whose home slots crowd the ends
-// of the four regions and of the table, so that probes and the shifts after
-// removals run into a region's end and wrap around the table's, and checks
-// the outcome against a Go map, as TestBulkReplayAgainstMap does.
+// tombstones on three goroutines (regions of unequal sizes) or four, with
+// keys whose home slots crowd the ends of the regions and of the table, so
+// that probes and the shifts after removals run into a region's end and
+// wrap around the table's, and checks the outcome against a Go map, as
+// TestBulkReplayAgainstMap does.
 func TestApplySortedParallel(t *testing.T) {
 	defer func(m int, r uint32, p int) {
 		applyParallelMin, applyRegionMin = m, r
 		runtime.GOMAXPROCS(p)
-	}(applyParallelMin, applyRegionMin, runtime.GOMAXPROCS(4))
+	}(applyParallelMin, applyRegionMin, runtime.GOMAXPROCS(0))
 	applyParallelMin, applyRegionMin = 1, 64
-	for range 50 {
+	for round := range 100 {
+		runtime.GOMAXPROCS(3 + round%2) // three regions of unequal sizes, or four
 		seed := rand.Uint64()
 		rng := rand.New(rand.NewPCG(seed, 7))
 		keys := 100 + rng.IntN(600)
@@ -488,8 +490,12 @@ func TestApplySortedParallel(t *testing.T) {
 		for i := range centres {
 			centres[i] = uint32(rng.IntN(n))
 		}
+		procs := runtime.GOMAXPROCS(0)
 		for k := range hashes {
-			end := uint32(1+rng.IntN(4)) * uint32(n/4)
+			end := uint32(1+rng.IntN(procs)) * uint32(n/procs)
+			if rng.IntN(procs) == 0 {
+				end = uint32(n)
+			}
 			home := (end - 1 - uint32(rng.IntN(12))) & uint32(n-1)
 			switch k % 8 {
 			case 1, 2, 3:
