@@ -29,6 +29,9 @@ type crabEngine struct {
 	db    *kv.DB
 	codec kv.Codec
 	batch *kv.Batch // reused by WriteBatch
+	// dir and sync are Open's, for CompactAll's reopen.
+	dir  string
+	sync bool
 }
 
 func (e *crabEngine) Settings(sync bool) string {
@@ -40,7 +43,7 @@ func (e *crabEngine) Open(dir string, sync bool) error {
 	if err != nil {
 		return err
 	}
-	e.db = db
+	e.db, e.dir, e.sync = db, dir, sync
 	return nil
 }
 
