@@ -19,7 +19,10 @@ import (
 // applied afterwards, region by region, on one goroutine, as applySorted
 // applies them. The records of one key share its home slot, so they stay
 // in order: those before the stop were applied first, the others after.
-// Records of different keys commute. A region's records stop early only
+// Records of different keys commute. Records whose hashes are equal share
+// a home slot too, hence a region: when a later one meets an earlier one
+// in the table, mayShareKey finds the earlier one just before it in es,
+// however the regions were applied. A region's records stop early only
 // at its last cluster: the few that pile up against its end.
 
 // Sizes at which the records are applied on several goroutines: at least
@@ -93,8 +96,9 @@ func (x *index) applySortedParallel(es []slot, src keySource) (int64, error) {
 
 // applyRegion applies es[from:to], whose home slots lie in [lo, hi), to
 // t, whose slots in [lo, hi) only this call changes, and returns the
-// index of the first record it did not apply, because its probe or its
-// shift would reach hi: that record and all after it are left to apply.
+// index of the first record it did not apply, because its probe would
+// reach hi: that record and all after it are left to apply. A removal's
+// shift stops at hi instead (see removeInRegion).
 // It returns the live bytes and keys the records applied add, and whether
 // a removal moved a key.
 func applyRegion(t []slot, mask, lo, hi uint32, es []slot, from, to int, src keySource) (next int, live int64, count int, moved bool, err error) {
@@ -159,12 +163,16 @@ func removeInRegion(t []slot, mask, i, hi uint32) {
 	t[i] = slot{}
 }
 
+// sortWorkersMax bounds sortByHomeParallel's goroutines, each of which
+// keeps 32 KiB of counts.
+const sortWorkersMax = 32
+
 // sortByHomeParallel is sortByHome on as many goroutines as there are
-// processors: each pass counts the digits of a part of the records on
+// processors, up to sortWorkersMax: each pass counts the digits of a part of the records on
 // each, then moves each part's records on its goroutine to where the
 // counts of the parts before it say, so the sort stays stable.
 func sortByHomeParallel(es, tmp []slot, mask uint32) []slot {
-	workers := runtime.GOMAXPROCS(0)
+	workers := min(runtime.GOMAXPROCS(0), sortWorkersMax)
 	if workers < 2 || len(es) < applyParallelMin {
 		return sortByHome(es, tmp, mask)
 	}

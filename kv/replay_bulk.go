@@ -237,7 +237,9 @@ func (x *index) applySorted(es []slot, src keySource) (int64, error) {
 }
 
 // applySortedRange is applySorted of es[from:to], the records of es before
-// from applied already, to the table they were applied to.
+// from applied already, to the table they were applied to — and perhaps
+// records after to, with other home slots (applySortedParallel), which
+// share no hash with es[from:to].
 func (x *index) applySortedRange(es []slot, from, to int, src keySource) (int64, error) {
 	t, mask := x.slots, x.mask
 	var live int64

@@ -384,7 +384,7 @@ func (it *Iterator) readPlainRun(v *logView, last *[]byte) (n int, end bool) {
 	}
 	for it.ri < len(run) && len(it.ents) < it.chunk && len(it.buf) < scanChunkBytes {
 		if it.touched-it.ri < scanTouchAhead-scanAhead || it.lined > it.touched {
-			it.touchAhead(v) // else it would return at once
+			it.touchAhead(v) // else it would touch nothing
 		}
 		off := run[it.ri]
 		if uint64(len(data)) < walfmt.RecordHeaderSize || off > uint64(len(data))-walfmt.RecordHeaderSize {
