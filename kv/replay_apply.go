@@ -10,14 +10,15 @@ import (
 // A replay's collected records, sorted by home slot, are applied to the
 // empty table on several goroutines, each in a region of the table: the
 // records whose home slot lies in the region, as far as each stays in it.
-// A record's probe, and the shift that closes the hole a tombstone leaves,
-// read and move only slots between its home and where it ends; in a
-// region no goroutine but its own has placed anything in, so a record
-// whose probe or shift stays inside the region touches nothing another
-// goroutine touches. The first record of a region that would pass its end
-// stops that region's goroutine: it and the region's records after it are
-// applied afterwards, region by region, on one goroutine, as applySorted
-// applies them. The records of one key share its home slot, so they stay
+// A record's probe reads only the slots from its home to where it ends,
+// and the shift that closes the hole a tombstone leaves moves only keys
+// whose home is at or before the hole — in a region no goroutine but its
+// own has placed anything in, keys of that region, so it stops at the
+// region's end. A record whose probe stays inside its region touches
+// nothing another goroutine touches. The first record of a region whose
+// probe would pass its end stops that region's goroutine: it and the
+// region's records after it are applied afterwards, region by region, on
+// one goroutine, as applySorted applies them. The records of one key share its home slot, so they stay
 // in order: those before the stop were applied first, the others after.
 // Records of different keys commute. Records whose hashes are equal share
 // a home slot too, hence a region: when a later one meets an earlier one
