@@ -108,18 +108,10 @@ func applyRegion(t []slot, mask, lo, hi uint32, es []slot, from, to int, src key
 		size := e.size &^ tombBit
 		off := e.off & offMask
 		i := e.hash & mask
-		var key []byte
-		maybe := -1
+		p := keyProbe{es: es, j: j, mask: mask, src: src}
 		for t[i].off != 0 {
-			s := &t[i]
-			if s.hash == e.hash && maybe < 0 {
-				maybe = 0
-				if mayShareKey(es, j, mask) {
-					maybe = 1
-				}
-			}
-			if s.hash == e.hash && maybe == 1 {
-				same, err := sameKey(src, &key, int64(off), s)
+			if s := &t[i]; s.hash == e.hash {
+				same, err := p.holds(s)
 				if err != nil {
 					return j, 0, 0, false, err
 				}

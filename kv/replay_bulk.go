@@ -248,18 +248,10 @@ func (x *index) applySortedRange(es []slot, from, to int, src keySource) (int64,
 		size := e.size &^ tombBit
 		off := e.off & offMask
 		i := e.hash & mask
-		var key []byte // e's key, read only if another key shares its hash
-		maybe := -1    // mayShareKey, once it is needed: 0 no, 1 yes
+		p := keyProbe{es: es, j: j, mask: mask, src: src}
 		for t[i].off != 0 {
-			s := &t[i]
-			if s.hash == e.hash && maybe < 0 {
-				maybe = 0
-				if mayShareKey(es, j, mask) {
-					maybe = 1
-				}
-			}
-			if s.hash == e.hash && maybe == 1 {
-				same, err := sameKey(src, &key, int64(off), s)
+			if s := &t[i]; s.hash == e.hash {
+				same, err := p.holds(s)
 				if err != nil {
 					return 0, err
 				}
@@ -284,6 +276,30 @@ func (x *index) applySortedRange(es []slot, from, to int, src keySource) (int64,
 		}
 	}
 	return live, nil
+}
+
+// keyProbe tells, for the record es[j] being applied, whether a slot of
+// the table that holds its hash holds its key: reading keys from src
+// only if mayShareKey, asked once, leaves it open.
+type keyProbe struct {
+	es    []slot
+	j     int
+	mask  uint32
+	src   keySource
+	key   []byte // es[j]'s key, once read
+	asked bool   // mayShareKey has answered, in maybe
+	maybe bool
+}
+
+// holds reports whether s, a slot with es[j]'s hash, holds es[j]'s key.
+func (p *keyProbe) holds(s *slot) (bool, error) {
+	if !p.asked {
+		p.asked, p.maybe = true, mayShareKey(p.es, p.j, p.mask)
+	}
+	if !p.maybe {
+		return false, nil
+	}
+	return sameKey(p.src, &p.key, int64(p.es[p.j].off&offMask), s)
 }
 
 // mayShareKey reports whether es[j] may have the key of a record applied
