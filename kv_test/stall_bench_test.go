@@ -1,11 +1,16 @@
 package kv_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +35,25 @@ import (
 // thread or moved to another thread, which is the scheduler's doing; the
 // rest ("engine") spent the time running or blocked in the engine. The
 // attribution costs two system calls an operation, so it slows the fill.
+// The engine's are split by what their thread did meanwhile: took a page
+// fault ("faulted"), else blocked in the kernel ("blocked": a lock's
+// futex, a read), else neither ("ran"). "Ran" is not always the engine's
+// code running: the Go scheduler may have run another goroutine on the
+// same thread (a garbage collection's worker, a goroutine of the engine's),
+// and a virtual machine's host may have paused the processor, which the
+// guest cannot see. Two more settings tell those apart:
+//
+//   - CRABKV_STALL_LOG=file writes each of the engine's slow operations,
+//     with how many keys were written by then (index growths start at
+//     three quarters of a power of two), its page faults and blocks.
+//   - CRABKV_STALL_TRACE=dir keeps an execution trace of the last moments
+//     (runtime/trace's flight recorder) and writes it to dir for the first
+//     few of the engine's operations over 4 ms, a second apart at least,
+//     each ending with a log event "slow" of the goroutine that waited:
+//     `go tool trace -d=parsed dir/stall-1.trace` lists every goroutine's
+//     transitions, so that the window before that event shows what ran
+//     meanwhile — or that nothing did.
+//
 // Each figure is the median over the benchmark's fills (-benchtime Nx).
 func BenchmarkFillStall(b *testing.B) {
 	cases := []struct {
@@ -90,6 +114,9 @@ func BenchmarkFillStall(b *testing.B) {
 				b.ReportMetric(median(func(r *stallResult) float64 { return float64(r.preempted) }), "preempted>1ms")
 				b.ReportMetric(median(func(r *stallResult) float64 { return float64(r.engine) }), "engine>1ms")
 				b.ReportMetric(median(func(r *stallResult) float64 { return float64(r.maxEngine.Microseconds()) }), "max-engine-µs")
+				b.ReportMetric(median(func(r *stallResult) float64 { return float64(r.faulted) }), "faulted>1ms")
+				b.ReportMetric(median(func(r *stallResult) float64 { return float64(r.blocked) }), "blocked>1ms")
+				b.ReportMetric(median(func(r *stallResult) float64 { return float64(r.ran) }), "ran>1ms")
 			}
 		})
 	}
@@ -101,16 +128,59 @@ type stallResult struct {
 	over1ms, over2ms  int
 	preempted, engine int
 	maxEngine         time.Duration
+	// The engine's slow operations, by what their thread did meanwhile:
+	// took a page fault, else blocked (a lock, the disk), else ran.
+	faulted, blocked, ran int
+	// slow lists the engine's slow operations, when CRABKV_STALL_LOG
+	// names a file to write them to.
+	slow []string
 }
 
 // stallOp times op and, when it took over a millisecond, counts it.
 type stallCounter struct {
 	attrib bool
-	mu     sync.Mutex
-	r      *stallResult
+	log    bool
+	pos    *atomic.Int64 // keys written so far
+	// fr, when not nil, keeps the trace written for slow operations to
+	// traceDir (see BenchmarkFillStall); traces counts those written and
+	// traced when the last was.
+	fr       *trace.FlightRecorder
+	traceDir string
+	mu       sync.Mutex // guards r, traces and traced
+	r        *stallResult
+	traces   int
+	traced   time.Time
 }
 
-func (c *stallCounter) time(op func() error, longest *time.Duration) error {
+// Settings of the stall traces: how many, how slow an operation, how far
+// apart, and how much each keeps (about the last 200 ms of a 2-core fill).
+const (
+	stallTraces     = 5
+	stallTraceOver  = 4 * time.Millisecond
+	stallTraceApart = time.Second
+	stallTraceAge   = 200 * time.Millisecond
+	stallTraceBytes = 64 << 20
+)
+
+// traceSlow writes the flight recorder's trace for an operation of kind
+// that took d, if it is one of the first few that slow. The caller holds
+// c.mu.
+func (c *stallCounter) traceSlow(kind string, d time.Duration) error {
+	if c.fr == nil || d <= stallTraceOver || c.traces == stallTraces || time.Since(c.traced) < stallTraceApart {
+		return nil
+	}
+	c.traces++
+	c.traced = time.Now()
+	trace.Log(context.Background(), "slow", fmt.Sprintf("%s %v at %d keys", kind, d, c.pos.Load()))
+	f, err := os.Create(filepath.Join(c.traceDir, fmt.Sprintf("stall-%d.trace", c.traces)))
+	if err != nil {
+		return err
+	}
+	_, err = c.fr.WriteTo(f)
+	return errors.Join(err, f.Close())
+}
+
+func (c *stallCounter) time(kind string, op func() error, longest *time.Duration) error {
 	var before threadSched
 	if c.attrib {
 		before = readThreadSched()
@@ -123,8 +193,9 @@ func (c *stallCounter) time(op func() error, longest *time.Duration) error {
 		return err
 	}
 	preempted := false
+	var after threadSched
 	if c.attrib {
-		after := readThreadSched()
+		after = readThreadSched()
 		preempted = after.tid != before.tid || after.involuntary != before.involuntary
 	}
 	c.mu.Lock()
@@ -139,6 +210,21 @@ func (c *stallCounter) time(op func() error, longest *time.Duration) error {
 		} else {
 			c.r.engine++
 			c.r.maxEngine = max(c.r.maxEngine, d)
+			switch {
+			case after.faults != before.faults:
+				c.r.faulted++
+			case after.voluntary != before.voluntary:
+				c.r.blocked++
+			default:
+				c.r.ran++
+			}
+			if c.log {
+				c.r.slow = append(c.r.slow, fmt.Sprintf("%s at %d keys: %v, %d faults, %d blocks",
+					kind, c.pos.Load(), d, after.faults-before.faults, after.voluntary-before.voluntary))
+			}
+			if terr := c.traceSlow(kind, d); err == nil {
+				err = terr
+			}
 		}
 	}
 	return err
@@ -146,9 +232,17 @@ func (c *stallCounter) time(op func() error, longest *time.Duration) error {
 
 func fillStall(b *testing.B, db *kv.DB, n, valueSize int, attrib bool) *stallResult {
 	r := new(stallResult)
-	c := &stallCounter{attrib: attrib, r: r}
-	value := make([]byte, valueSize)
 	var written atomic.Int64
+	c := &stallCounter{attrib: attrib, log: attrib && os.Getenv("CRABKV_STALL_LOG") != "", pos: &written, r: r}
+	if dir := os.Getenv("CRABKV_STALL_TRACE"); attrib && dir != "" {
+		c.fr = trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: stallTraceAge, MaxBytes: stallTraceBytes})
+		if err := c.fr.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer c.fr.Stop()
+		c.traceDir = dir
+	}
+	value := make([]byte, valueSize)
 	var stop atomic.Bool
 	var readErr error
 	var maxGet time.Duration
@@ -162,7 +256,7 @@ func fillStall(b *testing.B, db *kv.DB, n, valueSize int, attrib bool) *stallRes
 				continue
 			}
 			k = benchKey(k, rng.IntN(int(w)))
-			if err := c.time(func() error { _, err := db.Get(k); return err }, &maxGet); err != nil {
+			if err := c.time("get", func() error { _, err := db.Get(k); return err }, &maxGet); err != nil {
 				readErr = fmt.Errorf("get %q: %w", k, err)
 				return
 			}
@@ -173,7 +267,7 @@ func fillStall(b *testing.B, db *kv.DB, n, valueSize int, attrib bool) *stallRes
 	for i := range n {
 		k = benchKey(k, i)
 		binaryPut(value, i)
-		if err := c.time(func() error { return db.Put(k, value) }, &maxPut); err != nil {
+		if err := c.time("put", func() error { return db.Put(k, value) }, &maxPut); err != nil {
 			stop.Store(true)
 			wg.Wait()
 			b.Fatal(err)
@@ -186,6 +280,12 @@ func fillStall(b *testing.B, db *kv.DB, n, valueSize int, attrib bool) *stallRes
 		b.Fatal(readErr)
 	}
 	r.maxPut, r.maxGet = maxPut, maxGet
+	if c.log {
+		name := os.Getenv("CRABKV_STALL_LOG")
+		if err := os.WriteFile(name, []byte(strings.Join(r.slow, "\n")+"\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return r
 }
 

@@ -8,6 +8,10 @@ import "syscall"
 type threadSched struct {
 	tid         int
 	involuntary int64
+	// voluntary counts the times the thread blocked (a lock, a futex, a
+	// read from the disk); faults the page faults it took, minor or major.
+	voluntary int64
+	faults    int64
 }
 
 func readThreadSched() threadSched {
@@ -16,5 +20,5 @@ func readThreadSched() threadSched {
 	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
 		return threadSched{}
 	}
-	return threadSched{tid: syscall.Gettid(), involuntary: ru.Nivcsw}
+	return threadSched{tid: syscall.Gettid(), involuntary: ru.Nivcsw, voluntary: ru.Nvcsw, faults: ru.Minflt + ru.Majflt}
 }
