@@ -69,6 +69,45 @@ func TestNoSyncWriterPopulatesAhead(t *testing.T) {
 	check(db)
 }
 
+// TestReserveStaysAheadOfTheTail fills a NoSync store past several
+// reservations of the log file and finds, after every Put, at least half a
+// reservation step of reserved space past the tail: the space that
+// populateAhead, which stops at the reserved end, faults in ahead of the
+// writer. Were the file extended only once an append crossed its end, the
+// writer would copy its next records into pages nothing faulted in.
+func TestReserveStaysAheadOfTheTail(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.wmu.Lock()
+	m := db.mu.view.m
+	db.wmu.Unlock()
+	if m == nil || !m.writable {
+		t.Skip("the log is not mapped for writing here")
+	}
+	val := make([]byte, 1000)
+	reservations, last := 0, int64(0)
+	for i := 0; reservations < 8; i++ {
+		if err := db.Put(fmt.Appendf(nil, "key%07d", i), val); err != nil {
+			t.Fatal(err)
+		}
+		db.wmu.Lock()
+		tail, alloc, step := db.tail, db.alloc, db.reserveStep()
+		db.wmu.Unlock()
+		if alloc == tail {
+			t.Skip("the file system reserves no space here")
+		}
+		if alloc-tail < step/2 {
+			t.Fatalf("after %d Puts, %d bytes reserved past the tail at %d, want half a step (%d) at least", i+1, alloc-tail, tail, step/2)
+		}
+		if alloc != last {
+			reservations, last = reservations+1, alloc
+		}
+	}
+}
+
 // TestGrowthPopulatesTheNewTable grows an index whose new table is large
 // enough to be faulted in ahead of use, and finds every page of it mapped
 // in once that is done, though only a step of the migration has run.
