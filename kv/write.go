@@ -544,8 +544,19 @@ func (db *DB) reserveLocked(end int64) {
 // trimLocked cuts the reserved zeros off the log file, at Close, so a closed
 // store's log is exactly its records. The caller holds wmu and mu.
 func (db *DB) trimLocked() error {
-	if db.opts.ReadOnly || db.failed != nil || db.mu.view.f == nil || db.alloc <= db.mu.c.size {
+	if db.opts.ReadOnly || db.failed != nil || db.mu.view.f == nil {
 		return nil
+	}
+	if db.alloc <= db.mu.c.size {
+		// A reservation that failed may still have extended the file (a
+		// full ext4 disk leaves part of a failed fallocate), past what
+		// alloc counts: ask the file.
+		fi, err := db.mu.view.f.Stat()
+		if err != nil || fi.Size() <= db.mu.c.size {
+			// Nothing to cut, or no way to tell: the cut is tidiness
+			// only, as the zeros past the records read as the log's end.
+			return nil
+		}
 	}
 	if err := db.mu.view.f.Truncate(db.mu.c.size); err != nil {
 		return fmt.Errorf("kv: trim %s: %w", db.path, err)
