@@ -194,14 +194,28 @@ func TestReadValueAtAllocs(t *testing.T) {
 	}
 	for _, mapped := range []bool{true, false} {
 		check := func() {
-			a, b, bytes, quiet := counts()
-			if !quiet {
-				t.Logf("mapped %v: a collection ran during every measurement; allocation counts not compared", mapped)
-			}
 			// One more is allowed: sync.Pool keeps a processor's last
 			// buffer to itself, so a read on a busy machine, moved to
 			// another processor than the last read's, may allocate one.
-			if quiet && b > a+1 && !raceEnabled {
+			// A measurement may still be unlucky (moved on every read):
+			// the counts must compare well in one of a few, as a copy of
+			// the value or a buffer kept from the pool would in none.
+			var a, b float64
+			var bytes uint64
+			quiet, fits := false, false
+			for range 5 {
+				var q bool
+				a, b, bytes, q = counts()
+				quiet = quiet || q
+				if q && b <= a+1 {
+					fits = true
+					break
+				}
+			}
+			if !quiet {
+				t.Logf("mapped %v: a collection ran during every measurement; allocation counts not compared", mapped)
+			}
+			if quiet && !fits && !raceEnabled {
 				t.Errorf("mapped %v: %v allocations for an 8 MiB value, %v for 4 KiB", mapped, b, a)
 			}
 			// A copy of the value would be 8 MiB a read.
