@@ -2,6 +2,7 @@ package kv
 
 import (
 	"encoding/binary"
+	"iter"
 	"math"
 	"runtime"
 	"sync"
@@ -120,16 +121,41 @@ type popJob struct {
 	done chan struct{}
 }
 
-// populate starts a popJob for m.
+// populate starts a popJob for m, a growing index's new table. The
+// migration writes each key of the old table's slot i at its home in the
+// new one, which lies near i or near i plus the old table's size, half of
+// m: so the job faults both halves in side by side, a step of each in
+// turn, from their starts, ahead of the migration in both. Front to back,
+// the second half was reached only once the first was done, and the
+// migration wrote into it, a page fault under the lock each page, all
+// the while.
 func populate(m []byte) *popJob {
 	j := &popJob{done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
-		for off := 0; off < len(m) && !j.stop.Load(); off += populateStep {
-			populateWrite(m[off:min(off+populateStep, len(m))])
+		for lo, hi := range populateOrder(len(m)) {
+			if j.stop.Load() {
+				return
+			}
+			populateWrite(m[lo:hi])
 		}
 	}()
 	return j
+}
+
+// populateOrder yields the pieces of a new table of n bytes, an even
+// number (a table's size is a power of two slots), in the order populate
+// faults them in: a step of the first half, then the same step of the
+// second, and so on to the end of both.
+func populateOrder(n int) iter.Seq2[int, int] {
+	return func(yield func(lo, hi int) bool) {
+		half := n / 2
+		for off := 0; off < half; off += populateStep {
+			if !yield(off, min(off+populateStep, half)) || !yield(half+off, min(half+off+populateStep, n)) {
+				return
+			}
+		}
+	}
 }
 
 // end stops j within a step and waits for it; j may be nil.

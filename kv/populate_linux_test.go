@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -133,6 +134,38 @@ func TestGrowthPopulatesTheNewTable(t *testing.T) {
 	<-x.mem.curPop.done
 	if missing := unmappedPages(t, cur); missing > 0 {
 		t.Fatalf("%d of the %d pages of the new table are not mapped in", missing, len(cur)/os.Getpagesize())
+	}
+}
+
+// TestPopulateOrderFollowsTheMigration checks the order in which a new
+// table's pages are faulted in: both halves from their starts, a step of
+// each in turn, as the migration writes them (a key of the old table's
+// slot i goes near i or near i plus the old size), every byte once.
+func TestPopulateOrderFollowsTheMigration(t *testing.T) {
+	for _, n := range []int{4 * populateStep, 3*populateStep + 4096, populateStep, 2*populateStep + 2} {
+		var got [][2]int
+		for lo, hi := range populateOrder(n) {
+			got = append(got, [2]int{lo, hi})
+		}
+		half := n / 2
+		for i := 0; i+1 < len(got); i += 2 {
+			k := i / 2 * populateStep
+			if got[i][0] != k || got[i+1][0] != half+k {
+				t.Fatalf("n=%d: pieces %d and %d start at %d and %d, want %d and %d: %v", n, i, i+1, got[i][0], got[i+1][0], k, half+k, got)
+			}
+		}
+		sorted := slices.Clone(got)
+		slices.SortFunc(sorted, func(a, b [2]int) int { return a[0] - b[0] })
+		at := 0
+		for _, r := range sorted {
+			if r[0] != at || r[1] <= r[0] {
+				t.Fatalf("n=%d: pieces do not cover [0, %d) once each: %v", n, n, got)
+			}
+			at = r[1]
+		}
+		if at != n {
+			t.Fatalf("n=%d: pieces end at %d: %v", n, at, got)
+		}
 	}
 }
 
