@@ -54,6 +54,9 @@ import (
 //     transitions, so that the window before that event shows what ran
 //     meanwhile — or that nothing did.
 //
+// With -benchtime above 1x, each fill writes over the last one's list and
+// traces.
+//
 // Each figure is the median over the benchmark's fills (-benchtime Nx).
 func BenchmarkFillStall(b *testing.B) {
 	cases := []struct {
