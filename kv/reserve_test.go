@@ -39,8 +39,11 @@ func TestCloseTrimsWhatAFailedReservationLeft(t *testing.T) {
 				t.Fatal(err)
 			}
 			fi, err := os.Stat(filepath.Join(dir, "wal.log"))
-			if err != nil || fi.Size() != tail {
-				t.Fatalf("closed log: %d bytes, %v; want %d, its records", fi.Size(), err, tail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size() != tail {
+				t.Fatalf("closed log: %d bytes; want %d, its records", fi.Size(), tail)
 			}
 			db, err = Open(dir, nil)
 			if err != nil {

@@ -41,7 +41,8 @@ import (
 // code running: the Go scheduler may have run another goroutine on the
 // same thread (a garbage collection's worker, a goroutine of the engine's),
 // and a virtual machine's host may have paused the processor, which the
-// guest cannot see. Two more settings tell those apart:
+// guest cannot see. Two more settings, with CRABKV_STALL_ATTRIB, tell
+// those apart:
 //
 //   - CRABKV_STALL_LOG=file writes each of the engine's slow operations,
 //     with how many keys were written by then (index growths start at
@@ -134,16 +135,17 @@ type stallResult struct {
 	// The engine's slow operations, by what their thread did meanwhile:
 	// took a page fault, else blocked (a lock, the disk), else ran.
 	faulted, blocked, ran int
-	// slow lists the engine's slow operations, when CRABKV_STALL_LOG
-	// names a file to write them to.
+	// slow lists the engine's slow operations, when they are logged.
 	slow []string
 }
 
-// stallOp times op and, when it took over a millisecond, counts it.
+// stallCounter times operations and counts those over a millisecond.
 type stallCounter struct {
 	attrib bool
-	log    bool
-	pos    *atomic.Int64 // keys written so far
+	// logFile, when not empty, is where the engine's slow operations are
+	// listed (CRABKV_STALL_LOG).
+	logFile string
+	pos     *atomic.Int64 // keys written so far
 	// fr, when not nil, keeps the trace written for slow operations to
 	// traceDir (see BenchmarkFillStall); traces counts those written and
 	// traced when the last was.
@@ -221,7 +223,7 @@ func (c *stallCounter) time(kind string, op func() error, longest *time.Duration
 			default:
 				c.r.ran++
 			}
-			if c.log {
+			if c.logFile != "" {
 				c.r.slow = append(c.r.slow, fmt.Sprintf("%s at %d keys: %v, %d faults, %d blocks",
 					kind, c.pos.Load(), d, after.faults-before.faults, after.voluntary-before.voluntary))
 			}
@@ -236,7 +238,10 @@ func (c *stallCounter) time(kind string, op func() error, longest *time.Duration
 func fillStall(b *testing.B, db *kv.DB, n, valueSize int, attrib bool) *stallResult {
 	r := new(stallResult)
 	var written atomic.Int64
-	c := &stallCounter{attrib: attrib, log: attrib && os.Getenv("CRABKV_STALL_LOG") != "", pos: &written, r: r}
+	c := &stallCounter{attrib: attrib, pos: &written, r: r}
+	if attrib {
+		c.logFile = os.Getenv("CRABKV_STALL_LOG")
+	}
 	if dir := os.Getenv("CRABKV_STALL_TRACE"); attrib && dir != "" {
 		c.fr = trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: stallTraceAge, MaxBytes: stallTraceBytes})
 		if err := c.fr.Start(); err != nil {
@@ -283,9 +288,8 @@ func fillStall(b *testing.B, db *kv.DB, n, valueSize int, attrib bool) *stallRes
 		b.Fatal(readErr)
 	}
 	r.maxPut, r.maxGet = maxPut, maxGet
-	if c.log {
-		name := os.Getenv("CRABKV_STALL_LOG")
-		if err := os.WriteFile(name, []byte(strings.Join(r.slow, "\n")+"\n"), 0o644); err != nil {
+	if c.logFile != "" {
+		if err := os.WriteFile(c.logFile, []byte(strings.Join(r.slow, "\n")+"\n"), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
