@@ -592,6 +592,7 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 		return renameErr
 	}
 	db.mu.index, db.mu.c = idx, c
+	db.mu.ckptAt = c.size
 	db.installOrderLocked(idx) // key order: see order.go
 	db.setTailLocked(c.size)
 	return nil
@@ -617,6 +618,7 @@ func (db *DB) publishLog(f File, idx *index, c counters) {
 	db.retiredMap, db.retiredIdx = db.mu.view.m, db.mu.index
 	db.mu.view = logView{f: f, m: m, end: c.size, path: db.path}
 	db.mu.index, db.mu.c = idx, c
+	db.mu.ckptAt = c.size
 	db.unlockMu()
 	db.installOrderLocked(idx) // key order: see order.go
 	db.setTailLocked(c.size)

@@ -197,8 +197,15 @@ type DB struct {
 	// testHookOldLog before the goroutine that frees and closes the log it
 	// replaced does so (see swap): tests set them.
 	testHookCopied, testHookOldLog func()
-	seq                            uint64 // number of synced writes appended so far
-	failed                         error  // the log's state on disk is unknown: no more writes
+	// testHookCheckpoint, when set, is called by a checkpoint once it has
+	// begun (with 0) and after each batch, with the number of chunks it
+	// has passed: tests set it.
+	testHookCheckpoint func(passed int)
+	// ckptAside, when not zero, replaces checkpointPending: tests lower
+	// it.
+	ckptAside int
+	seq       uint64 // number of synced writes appended so far
+	failed    error  // the log's state on disk is unknown: no more writes
 	// retiredMap and retiredIdx are the old log's map and index after a
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping
@@ -252,6 +259,11 @@ type DB struct {
 		// allocate.
 		view logView
 		c    counters
+		// ckptAt is the log size past which the growth towards the next
+		// checkpoint counts (checkpoint.go): what the hint covered at
+		// Open, the size of a compaction's new log, or where the last
+		// checkpoint began.
+		ckptAt int64
 		// seq counts the beginnings and ends of exclusive holds of mu but
 		// quiet publishes (see quietMuLocked): it is odd while one lasts.
 		// A Get that reads the same even seq before and after its lookup
@@ -272,7 +284,13 @@ type DB struct {
 		lastTook    time.Duration
 		reclaimed   int64
 		lastFailure error
+		// checkpoints counts the checkpoints put in place since Open;
+		// checkpointErr is why the last one failed, nil once one lands.
+		checkpoints   int64
+		checkpointErr error
 	}
+	// ckptRunning is set while a checkpoint runs (checkpoint.go).
+	ckptRunning atomic.Bool
 	// compactPos is how far the running compaction has read the old log:
 	// Close lets it finish when little is left past it (see
 	// compact.Policy.FinishOnClose).
@@ -282,6 +300,7 @@ type DB struct {
 	ord orderState
 
 	truncated int64 // torn-tail bytes cut at Open
+	replayed  int64 // log bytes replayed at Open: all, or those after the hint
 	// freshHeader is the header cutTail wrote into a log that had none.
 	freshHeader *walfmt.FileHeader
 	hintCovered int64 // log bytes the hint file on disk covers; 0: none (guarded by wmu)
@@ -381,7 +400,7 @@ func (db *DB) load() error {
 	if db.opts.ReadOnly {
 		flag = os.O_RDONLY
 	} else {
-		for _, name := range []string{tempName, hintTempName, hintNextName, expHintTemp, hintNextName + expHintSuffix, orderTempName} {
+		for _, name := range []string{tempName, hintTempName, hintNextName, expHintTemp, hintNextName + expHintSuffix, orderTempName, checkpointTemp, checkpointExpTemp} {
 			if err := db.fs.Remove(filepath.Join(db.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("kv: remove leftover %s: %w", name, err)
 			}
@@ -495,6 +514,10 @@ func (db *DB) replay(f File) error {
 	}
 	db.mu.index, db.mu.c = idx, c
 	db.mu.view = logView{f: f, m: m, end: c.size, path: db.path, unverified: from}
+	db.mu.ckptAt = from
+	if db.replayed = c.size - idx.hdr.Size(); hinted {
+		db.replayed = c.size - from
+	}
 	return nil
 }
 
@@ -663,6 +686,17 @@ type Stats struct {
 	// LogicalLiveBytes is the compression ratio of the live data.
 	LogicalLiveBytes  int64
 	LogicalStaleBytes int64
+	// ReplayedBytes is how much of the log Open read record by record:
+	// all of it without a hint that matches, else what was appended after
+	// the hint was written. It is what a crash costs the next Open, and
+	// checkpoints bound it (Options.CheckpointBytes).
+	ReplayedBytes int64
+	// Checkpoints counts the hints written in the background since Open
+	// (see Options.CheckpointBytes); CheckpointError is why the last
+	// one failed, nil once one succeeds. A failed checkpoint loses
+	// nothing: the next Open replays more of the log.
+	Checkpoints     int64
+	CheckpointError error
 	// KeySorts counts the times the store sorted all its keys since Open,
 	// to build the key order of a scan or a compaction's new log; a scan
 	// that loads wal.order, or extends the order it has, sorts none.
@@ -680,6 +714,7 @@ func (db *DB) Stats() Stats {
 		StaleBytes:     db.mu.c.stale,
 		IndexBytes:     db.mu.index.memory(),
 		TruncatedBytes: db.truncated,
+		ReplayedBytes:  db.replayed,
 	}
 	db.expiryStatsMuLocked(&s)
 	db.mu.RUnlock()
@@ -689,6 +724,8 @@ func (db *DB) Stats() Stats {
 	s.LastCompaction = db.cmu.lastTook
 	s.ReclaimedBytes = db.cmu.reclaimed
 	s.CompactionError = db.cmu.lastFailure
+	s.Checkpoints = db.cmu.checkpoints
+	s.CheckpointError = db.cmu.checkpointErr
 	db.cmu.Unlock()
 	s.KeySorts = db.ord.sorts.Load()
 	return s

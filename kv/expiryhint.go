@@ -62,6 +62,22 @@ var errExpHint = errors.New("kv: expiry sidecar does not match its hint")
 // saveExpiries writes the sidecar of the hint file name, for the table of
 // c, which describes the first c.size bytes of the log with ID id.
 func (db *DB) saveExpiries(c counters, id [16]byte, name string) error {
+	tmp := filepath.Join(db.dir, expHintTemp)
+	err := db.writeExpiries(db.encodeExpiries(c, id), tmp)
+	if err == nil {
+		err = db.fs.Rename(tmp, filepath.Join(db.dir, name+expHintSuffix))
+	}
+	if err != nil {
+		_ = db.fs.Remove(tmp) // the next Open removes it too
+		return fmt.Errorf("kv: write expiry sidecar: %w", err)
+	}
+	return nil
+}
+
+// encodeExpiries returns the sidecar of the table of c, which describes
+// the first c.size bytes of the log with ID id. The caller holds the DB's
+// mu, shared or exclusive, or owns c.
+func (db *DB) encodeExpiries(c counters, id [16]byte) []byte {
 	n := 0
 	var growth, staleGrowth, encoded int64
 	if c.exp != nil {
@@ -89,9 +105,12 @@ func (db *DB) saveExpiries(c counters, id [16]byte, name string) error {
 	le.PutUint64(b[72:], uint64(encoded))
 	le.PutUint32(b[80:], walfmt.Checksum(b[expHintHeader:]))
 	le.PutUint32(b[84:], walfmt.Checksum(b[:84]))
+	return b
+}
 
-	tmp := filepath.Join(db.dir, expHintTemp)
-	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+// writeExpiries writes the sidecar b to the file path, and syncs it.
+func (db *DB) writeExpiries(b []byte, path string) error {
+	f, err := db.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -102,14 +121,7 @@ func (db *DB) saveExpiries(c counters, id [16]byte, name string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = db.fs.Rename(tmp, filepath.Join(db.dir, name+expHintSuffix))
-	}
-	if err != nil {
-		_ = db.fs.Remove(tmp) // the next Open removes it too
-		return fmt.Errorf("kv: write expiry sidecar: %w", err)
-	}
-	return nil
+	return err
 }
 
 // loadExpiries reads the sidecar of wal.hint and returns its table if it

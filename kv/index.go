@@ -99,6 +99,11 @@ type index struct {
 	// the table in pieces, between which the lock is let go, saw every key
 	// exactly where it was only if moves did not change (see collect).
 	moves uint64
+	// ckpt is the checkpoint writing slots out as a hint, nil when none
+	// is: a writer saves a chunk for it before changing a slot of it (see
+	// saving). Set and cleared by the checkpoint holding DB.mu shared,
+	// read by writers holding it exclusively.
+	ckpt *checkpoint
 }
 
 // tableMem is the memory maps of an index's tables: cur for slots, old for
@@ -343,6 +348,7 @@ func (x *index) put(key []byte, off int64, size int, src keySource) (slot, bool,
 		x.moves++
 		x.place(slot{off: uint64(off), hash: h, size: uint32(size)})
 	} else {
+		x.saving(x.slotIndex(s))
 		s.off, s.size = uint64(off), uint32(size)
 	}
 	x.migrate()
@@ -383,10 +389,24 @@ func (x *index) place(s slot) bool {
 		}
 		i = (i + 1) & x.mask
 	}
+	x.saving(i)
 	t := &x.slots[i]
 	t.hash, t.size = s.hash, s.size
 	t.off = s.off
 	return true
+}
+
+// saving is called before a slot of the current table changes: a running
+// checkpoint saves the slot's chunk first, as it was (see checkpoint.go).
+func (x *index) saving(i uint32) {
+	if p := x.ckpt; p != nil {
+		p.saveChunk(i / chunkSlots)
+	}
+}
+
+// slotIndex returns the position of s, a slot of the current table.
+func (x *index) slotIndex(s *slot) uint32 {
+	return uint32((uintptr(unsafe.Pointer(s)) - uintptr(unsafe.Pointer(unsafe.SliceData(x.slots)))) / unsafe.Sizeof(slot{}))
 }
 
 // grow starts a growth: a table twice the size becomes the current one,
@@ -395,6 +415,9 @@ func (x *index) place(s slot) bool {
 // hint outgrows the new table before it is).
 func (x *index) grow() {
 	x.finishGrowth()
+	// A checkpoint saves one table, as it was: a growth moves every key.
+	x.ckpt.abandon()
+	x.ckpt = nil
 	n := 2 * len(x.slots)
 	slots, m := allocSlots(n)
 	cur, _ := x.mapped()
@@ -521,11 +544,13 @@ func (x *index) removeAt(i uint32) {
 		// Move s into the hole at i unless its home lies cyclically in
 		// (i, j], where it is still reachable without passing i.
 		if (j-home)&x.mask >= (j-i)&x.mask {
+			x.saving(i)
 			x.slots[i] = s
 			i = j
 		}
 		j = (j + 1) & x.mask
 	}
+	x.saving(i)
 	x.slots[i] = slot{}
 	x.count--
 	x.moves++

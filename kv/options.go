@@ -52,6 +52,17 @@ type Options struct {
 	// compact in the background once stale bytes reach a third of a log of
 	// at least 1 MiB.
 	Compaction compact.Policy
+	// CheckpointBytes is how far the log may grow past the hint file
+	// (wal.hint, the index written out) before the store writes a new
+	// one in the background, beside its writers. After a crash, Open maps
+	// the hint and replays only the log after it, so this bounds what a
+	// crash costs the next Open (Stats.ReplayedBytes); each checkpoint
+	// writes the whole index (about 16 bytes a slot, 21 to 43 a key).
+	// Zero means the default: the larger of 64 MiB and the index's size,
+	// so that checkpoints write at most one byte for each byte of log. A
+	// negative value turns checkpoints off: the hint is then written only
+	// by Close and by compactions.
+	CheckpointBytes int64
 	// Codec encodes the values this store writes from now on: Raw (the
 	// default, also for nil), S2, Zstd, or one the program registered
 	// (RegisterCodec). A value is stored encoded only when that saves at

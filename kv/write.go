@@ -236,6 +236,7 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 			return compact.State{}, err
 		}
 	}
+	db.maybeCheckpointMuLocked()
 	return db.stateMuLocked(), nil
 }
 

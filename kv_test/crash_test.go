@@ -214,6 +214,12 @@ func crashWorkload(t *testing.T, seed uint64, noSync bool) {
 
 // crashWorkloadOf is crashWorkload with the operations gen makes.
 func crashWorkloadOf(t *testing.T, seed uint64, noSync bool, gen func(*rand.Rand, int) []op) {
+	crashWorkloadWith(t, seed, noSync, gen, nil)
+}
+
+// crashWorkloadWith is crashWorkloadOf with the store's options changed by
+// tweak, if not nil.
+func crashWorkloadWith(t *testing.T, seed uint64, noSync bool, gen func(*rand.Rand, int) []op, tweak func(*kv.Options)) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	ops := gen(rng, 60)
 	mem := newMemFS()
@@ -230,7 +236,11 @@ func crashWorkloadOf(t *testing.T, seed uint64, noSync bool, gen func(*rand.Rand
 	// states[i] is the state after the first i operations.
 	states := []state{{}}
 	acked, durable := 0, 0 // operations acknowledged; prefix known durable
-	db, err := kv.Open(memDir, memOptions(ffs, noSync))
+	opts := memOptions(ffs, noSync)
+	if tweak != nil {
+		tweak(opts)
+	}
+	db, err := kv.Open(memDir, opts)
 	if err == nil {
 		for _, o := range ops {
 			if err = o.run(db); err != nil {
@@ -406,6 +416,11 @@ func TestCrashChild(t *testing.T) {
 	// the process: it is in the kernel's page cache, written or mapped.
 	opts := &kv.Options{NoSync: strings.HasPrefix(mode, "nosync"), Compaction: compact.Policy{Disabled: true}}
 	compacting := strings.HasSuffix(mode, "compaction")
+	if strings.HasSuffix(mode, "checkpoints") {
+		// A checkpoint every 64 KiB of log: a kill lands in the middle
+		// of one, or just after, in most rounds.
+		opts.CheckpointBytes = 64 << 10
+	}
 	ttl := strings.Contains(mode, "ttl")
 	if ttl {
 		opts.Clock = workloadClock // the expiries it writes are known
@@ -498,7 +513,7 @@ func TestKill9(t *testing.T) {
 		t.Skip("in the child")
 	}
 	seed := baseSeed(t)
-	for _, mode := range []string{"writes", "compaction", "nosync-writes", "nosync-compaction", "ttl-compaction", "nosync-ttl-compaction"} {
+	for _, mode := range []string{"writes", "compaction", "nosync-writes", "nosync-compaction", "ttl-compaction", "nosync-ttl-compaction", "nosync-checkpoints", "ttl-checkpoints"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			// The same directory across rounds: each child starts from

@@ -1,0 +1,428 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"unsafe"
+)
+
+// A checkpoint writes the hint while the store runs.
+//
+// Close and each compaction write a hint (hint.go), and after a crash Open
+// maps it and replays only the records appended after it. But a store that
+// only grows seldom compacts, and one that is not closed cleanly would
+// replay everything written since its last hint: its whole log, 1.3 GB and
+// one to two seconds at 10M keys of 100-byte values. So once the log has
+// grown past its last hint by Options.CheckpointBytes (by default the
+// larger of 64 MiB and the index's size, which keeps the hint bytes
+// written to at most one for each byte of log), a goroutine writes the
+// index out as a new hint beside the writers: a crash then replays about
+// that much of the log at most.
+//
+// A hint is the table as it was at one instant, with the counters of that
+// instant, and writers change the table in place. So a checkpoint copies
+// on write, a chunk of the hint (4 KiB, its unit of checksum) at a time. At
+// its start, holding DB.mu shared so that no writer publishes, it notes the
+// counters and the expiry table and marks every chunk unsaved. It then
+// saves the chunks in order, a batch at a time: under mu shared it copies
+// the batch's unsaved chunks and marks them saved, and writes the copy
+// after letting mu go. A writer about to change a slot of an unsaved chunk
+// (holding mu exclusively, as every change to the index does) saves the
+// chunk first: it copies it aside, for the checkpoint to write with its
+// next batch, or, once checkpointPending bytes wait, writes it to the file
+// itself. Every chunk reaches the file as it was at the start, and a
+// writer pays at most a 4 KiB copy (or write) for it.
+//
+// A growth, which moves every key into a new table, abandons the
+// checkpoint; so do a rebuild and a compaction's swap, which replace the
+// index, a compaction running when it would be installed, Close, and any
+// failed write. The new hint replaces the one on disk only once it is
+// whole and synced, and (for a NoSync store) the log is synced up to the
+// end the hint covers: the hint never describes records the disk may not
+// have. It is renamed into place holding wmu, and only if the index it
+// describes is still the store's.
+
+// File names of a checkpoint's hint and expiry sidecar while they are
+// written. Open removes leftovers.
+const (
+	checkpointTemp    = "wal.hint.ckpt.tmp"
+	checkpointExpTemp = "wal.hint.exp.ckpt.tmp"
+)
+
+const (
+	// checkpointMin is the least log growth past the hint that makes a
+	// checkpoint due, whatever the index's size.
+	checkpointMin = 64 << 20
+	// checkpointBatch is how many chunks a checkpoint copies under one
+	// shared hold of mu: 128 KiB, a few microseconds of copying.
+	checkpointBatch = 32
+	// checkpointPending bounds the chunks writers copy aside for a
+	// checkpoint to write; past it, a writer writes the chunk itself.
+	checkpointPending = 2 << 20
+)
+
+// errCheckpointAbandoned is why a checkpoint stopped when the store no
+// longer wanted it: not a failure, and not reported.
+var errCheckpointAbandoned = errors.New("kv: checkpoint abandoned")
+
+// checkpoint is one checkpoint under way.
+type checkpoint struct {
+	x     *index
+	table []slot   // x.slots at the start
+	f     File     // the hint being written, checkpointTemp
+	at    int64    // where the slots start in it
+	meta  hintMeta // at the start; the chunk sums are filled in as chunks are written
+	exp   []byte   // the expiry sidecar, at the start
+
+	// Guarded by DB.mu: changed by writers holding it exclusively and by
+	// the checkpoint's goroutine holding it shared, never both at once.
+	saved []uint64 // a bit per chunk: copied, or written
+	// aside holds the chunks writers copied, in the order of their
+	// numbers in asideN, for the goroutine to write; spare is the buffer
+	// it swaps in when it takes them.
+	aside, spare   []byte
+	asideN, spareN []uint32
+	abandoned      bool
+	err            error // a writer's failed write of a chunk
+
+	closed bool // f is closed (by the checkpoint's goroutine)
+}
+
+// abandon stops p (nil allowed). The caller holds DB.mu exclusively.
+func (p *checkpoint) abandon() {
+	if p != nil {
+		p.abandoned = true
+	}
+}
+
+// chunk returns the bytes of chunk n of the table.
+func (p *checkpoint) chunk(n uint32) []byte {
+	start := int(n) * chunkSlots
+	return slotBytes(p.table[start:min(start+chunkSlots, len(p.table))])
+}
+
+func (p *checkpoint) isSaved(n uint32) bool { return p.saved[n/64]&(1<<(n%64)) != 0 }
+func (p *checkpoint) markSaved(n uint32)    { p.saved[n/64] |= 1 << (n % 64) }
+
+// saveChunk saves chunk n before a writer changes it. The caller holds
+// DB.mu exclusively.
+func (p *checkpoint) saveChunk(n uint32) {
+	if p.abandoned || p.isSaved(n) {
+		return
+	}
+	p.markSaved(n)
+	b := p.chunk(n)
+	if len(p.aside)+len(b) <= cap(p.aside) {
+		p.aside = append(p.aside, b...)
+		p.asideN = append(p.asideN, n)
+		return
+	}
+	if err := p.write(n, b); err != nil {
+		p.err, p.abandoned = err, true
+	}
+}
+
+// write writes b, chunk n as it was at the start, to the file, and notes
+// its sum. Each chunk is written once, by one goroutine.
+func (p *checkpoint) write(n uint32, b []byte) error {
+	p.meta.chunks[n] = sumChunk(unsafe.Slice((*slot)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/int(unsafe.Sizeof(slot{}))))
+	_, err := p.f.WriteAt(b, p.at+int64(n)*chunkSlots*int64(unsafe.Sizeof(slot{})))
+	return err
+}
+
+// checkpointEvery returns how far the log may grow past its hint before a
+// checkpoint is due, for the index x.
+func (db *DB) checkpointEvery(x *index) int64 {
+	if n := db.opts.CheckpointBytes; n != 0 {
+		return n
+	}
+	return max(checkpointMin, int64(len(x.slots))*int64(unsafe.Sizeof(slot{})))
+}
+
+// maybeCheckpointMuLocked starts a checkpoint if one is due. The caller
+// holds mu exclusively, having just published.
+func (db *DB) maybeCheckpointMuLocked() {
+	if db.mu.c.size-db.mu.ckptAt < db.checkpointEvery(db.mu.index) ||
+		db.opts.CheckpointBytes < 0 || db.opts.ReadOnly || !hintsSupported || db.ckptRunning.Load() {
+		return
+	}
+	// The next one is due a step further on, whether or not this one
+	// starts or lands: a failing checkpoint is not retried on every write.
+	db.mu.ckptAt = db.mu.c.size
+	db.cmu.Lock()
+	start := !db.cmu.closing && db.cmu.running == nil
+	if start {
+		db.wg.Add(1) // under cmu, before Close, which sets closing first, waits
+	}
+	db.cmu.Unlock()
+	if !start {
+		return // a compaction writes a hint of its own
+	}
+	db.ckptRunning.Store(true)
+	go func() {
+		defer db.wg.Done()
+		err := db.checkpoint(db.ctx)
+		db.cmu.Lock()
+		switch {
+		case err == nil:
+			db.cmu.checkpoints++
+			db.cmu.checkpointErr = nil
+		case !errors.Is(err, errCheckpointAbandoned) && db.ctx.Err() == nil:
+			db.cmu.checkpointErr = err
+		}
+		db.cmu.Unlock()
+		db.ckptRunning.Store(false)
+	}()
+}
+
+// checkpoint writes the index out as a new hint and puts it in place,
+// unless the store abandons it first.
+func (db *DB) checkpoint(ctx context.Context) (err error) {
+	tmp := filepath.Join(db.dir, checkpointTemp)
+	expTmp := filepath.Join(db.dir, checkpointExpTemp)
+	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("kv: checkpoint: %w", err)
+	}
+	p := db.beginCheckpoint(f)
+	defer func() {
+		if p != nil {
+			db.endCheckpoint(p)
+		}
+		if p == nil || !p.closed {
+			_ = f.Close() // err says what went wrong
+		}
+		if err != nil {
+			// The next Open removes them too.
+			_ = db.fs.Remove(tmp)
+			_ = db.fs.Remove(expTmp)
+		}
+	}()
+	if p == nil {
+		return errCheckpointAbandoned
+	}
+	if hook := db.testHookCheckpoint; hook != nil {
+		hook(0)
+	}
+	wb := newWriteback(f, p.at)
+	batch := make([]byte, 0, checkpointBatch*chunkSlots*int(unsafe.Sizeof(slot{})))
+	var batchN []uint32
+	chunks := uint32(len(p.meta.chunks))
+	for next := uint32(0); ; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch, batchN = batch[:0], batchN[:0]
+		db.mu.RLock()
+		err := db.checkpointLiveMuLocked(p)
+		end := min(next+checkpointBatch, chunks)
+		for n := next; n < end && err == nil; n++ {
+			if p.isSaved(n) {
+				continue
+			}
+			if p.x.chk.covers(p.table) && !p.x.chk.check(n*chunkSlots) {
+				// A damaged chunk of the hint the table was loaded
+				// from: the index is about to be replayed, and a new
+				// checksum must not launder the damage.
+				err = errCheckpointAbandoned
+				break
+			}
+			p.markSaved(n)
+			batch = append(batch, p.chunk(n)...)
+			batchN = append(batchN, n)
+		}
+		aside, asideN := p.aside, p.asideN
+		p.aside, p.asideN = p.spare[:0], p.spareN[:0]
+		db.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		size := chunkSlots * int(unsafe.Sizeof(slot{}))
+		for i, n := range batchN {
+			if err := p.write(n, batch[i*size:min((i+1)*size, len(batch))]); err != nil {
+				return fmt.Errorf("kv: checkpoint: %w", err)
+			}
+		}
+		for i, n := range asideN {
+			if err := p.write(n, aside[i*size:min((i+1)*size, len(aside))]); err != nil {
+				return fmt.Errorf("kv: checkpoint: %w", err)
+			}
+		}
+		p.spare, p.spareN = aside, asideN
+		if next == chunks {
+			break // the last round took what writers had copied aside
+		}
+		next = end
+		if err := wb.written(p.at + int64(next)*int64(size)); err != nil {
+			return fmt.Errorf("kv: checkpoint: %w", err)
+		}
+		if hook := db.testHookCheckpoint; hook != nil {
+			hook(int(next))
+		}
+	}
+	db.mu.RLock()
+	err = db.checkpointLiveMuLocked(p)
+	p.x.ckpt = nil // every chunk is written: writers need not save any more
+	db.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	return db.finishCheckpoint(p, f)
+}
+
+// beginCheckpoint starts a checkpoint of the index into f: it notes what
+// the hint will say, and has writers save chunks before they change them.
+// It returns nil if the index cannot be written out now: while it grows
+// (a hint is one table), or when it is damaged.
+func (db *DB) beginCheckpoint(f File) *checkpoint {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	x, c := db.mu.index, db.mu.c
+	if db.mu.closed || x.old != nil || x.bad.Load() || x.hdr.Version < 2 || db.mu.view.f == nil || x.ckpt != nil {
+		return nil
+	}
+	n := len(x.slots)
+	chunks := (n + chunkSlots - 1) / chunkSlots
+	pend := min(checkpointPending, n*int(unsafe.Sizeof(slot{})))
+	if db.ckptAside != 0 {
+		pend = db.ckptAside
+	}
+	p := &checkpoint{
+		x: x, table: x.slots, f: f, at: slotsAt(uint64(n)),
+		meta: hintMeta{
+			slots: uint64(n), keys: uint64(x.count), covered: c.size,
+			live: c.live, stale: c.stale, logID: x.hdr.ID,
+			chunks: make([]chunkSum, chunks),
+		},
+		exp:   db.encodeExpiries(c, x.hdr.ID),
+		saved: make([]uint64, (chunks+63)/64),
+		aside: make([]byte, 0, pend),
+		spare: make([]byte, 0, pend),
+	}
+	// Writers read x.ckpt holding mu exclusively; this shared hold keeps
+	// them out until it is set, with nothing changed since c was read.
+	x.ckpt = p
+	return p
+}
+
+// checkpointLiveMuLocked returns why p cannot go on, if it cannot. The
+// caller holds mu.
+func (db *DB) checkpointLiveMuLocked(p *checkpoint) error {
+	switch {
+	case p.err != nil:
+		return fmt.Errorf("kv: checkpoint: %w", p.err)
+	case p.abandoned || db.mu.index != p.x || db.mu.closed:
+		return errCheckpointAbandoned
+	}
+	return nil
+}
+
+// endCheckpoint stops writers from saving chunks for p.
+func (db *DB) endCheckpoint(p *checkpoint) {
+	db.mu.RLock()
+	p.abandoned = true
+	if p.x.ckpt == p {
+		p.x.ckpt = nil
+	}
+	db.mu.RUnlock()
+}
+
+// finishCheckpoint completes the hint file f of p, whose slots are all
+// written, and puts it and its sidecar in place.
+func (db *DB) finishCheckpoint(p *checkpoint, f File) error {
+	log := p.logFile(db)
+	if log == nil {
+		return errCheckpointAbandoned // the log was replaced meanwhile
+	}
+	tie, err := logTie(log, p.meta.covered)
+	if err != nil {
+		return errCheckpointAbandoned // closed by a compaction meanwhile
+	}
+	p.meta.tie = tie
+	if _, err := f.WriteAt(p.meta.encode(), 0); err != nil {
+		return fmt.Errorf("kv: checkpoint: %w", err)
+	}
+	err = f.Sync()
+	// Closed before the rename, which some systems refuse for open files.
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	p.closed = true
+	if err != nil {
+		return fmt.Errorf("kv: checkpoint: %w", err)
+	}
+	expTmp := filepath.Join(db.dir, checkpointExpTemp)
+	if err := db.writeExpiries(p.exp, expTmp); err != nil {
+		return fmt.Errorf("kv: checkpoint: %w", err)
+	}
+	if db.opts.NoSync {
+		// The hint must not describe records the disk may not have.
+		if err := db.syncLogFor(p); err != nil {
+			return err
+		}
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.RLock()
+	err = db.checkpointLiveMuLocked(p)
+	db.mu.RUnlock()
+	db.cmu.Lock()
+	if db.cmu.running != nil || db.cmu.closing { // cmu: a leaf
+		// A compaction removes the hint before its swap, and writes one
+		// of its own: this one must not come after it.
+		err = errCheckpointAbandoned
+	}
+	db.cmu.Unlock()
+	if err == nil && db.failed != nil {
+		err = errCheckpointAbandoned
+	}
+	if err != nil {
+		return err
+	}
+	// The sidecar first: see expiryhint.go.
+	if err := db.fs.Rename(expTmp, filepath.Join(db.dir, hintName+expHintSuffix)); err != nil {
+		return fmt.Errorf("kv: checkpoint: %w", err)
+	}
+	if err := db.fs.Rename(filepath.Join(db.dir, checkpointTemp), filepath.Join(db.dir, hintName)); err != nil {
+		return fmt.Errorf("kv: checkpoint: %w", err)
+	}
+	db.hintCovered = p.meta.covered
+	return nil
+}
+
+// logFile returns the log p's hint describes, or nil once it is not the
+// store's any more.
+func (p *checkpoint) logFile(db *DB) File {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.mu.index != p.x {
+		return nil
+	}
+	return db.mu.view.f
+}
+
+// syncLogFor makes the log durable up to the end p covers, and further. A
+// failed sync fails the store, as Sync's does: the kernel may have dropped
+// the pages it could not write.
+func (db *DB) syncLogFor(p *checkpoint) error {
+	log := p.logFile(db)
+	if log == nil {
+		return errCheckpointAbandoned
+	}
+	err := log.Sync()
+	if err == nil {
+		return nil
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if log != db.mu.view.f || db.mu.closed {
+		return errCheckpointAbandoned // a compaction closed it
+	}
+	if db.failed == nil {
+		db.failed = err
+	}
+	return fmt.Errorf("kv: checkpoint: sync %s: %w", db.path, err)
+}
