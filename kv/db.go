@@ -541,14 +541,25 @@ func readLogHeader(f File, size int64) (walfmt.FileHeader, error) {
 // replay_parallel.go); the records, the errors and the cut are the same.
 func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
 	r := walfmt.NewReader(f, size, db.path)
+	zeros := size
+	if !db.opts.ReadOnly {
+		// A follower's writer may be writing into what reads as zeros.
+		zeros = trailingZeros(f, max(from, walfmt.HeaderSize), size)
+		r.SetZerosFrom(zeros)
+	}
 	var bulk *bulkReplay
 	if from > 0 {
 		r.StartAt(from)
+		if bulk = newTailReplay(idx, c, from, size); bulk != nil {
+			if pos := db.collectParallel(f, idx, bulk, from, size, zeros); pos > from {
+				r.StartAt(pos)
+			}
+		}
 	} else if bulk = newBulkReplay(idx, c, size); bulk != nil {
 		if hdr, err := readLogHeader(f, size); err == nil {
 			// The records read here on several goroutines are the
 			// ones the loop below would read first (replay_parallel.go).
-			if pos := db.collectParallel(f, idx, bulk, hdr.Size(), size); pos > hdr.Size() {
+			if pos := db.collectParallel(f, idx, bulk, hdr.Size(), size, zeros); pos > hdr.Size() {
 				r.StartAt(pos)
 			}
 		}

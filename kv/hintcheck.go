@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"runtime"
+	"sync"
 	"sync/atomic"
 )
 
@@ -108,6 +110,31 @@ func (c *hintCheck) check(i uint32) bool {
 	}
 	c.done[w].Or(bit)
 	return true
+}
+
+// checkAllParallel is checkAll on as many goroutines as there are
+// processors, each a run of the chunks.
+func (c *hintCheck) checkAllParallel() bool {
+	workers := runtime.GOMAXPROCS(0)
+	chunks := (len(c.slots) + chunkSlots - 1) / chunkSlots
+	if workers < 2 || chunks < 2*workers {
+		return c.checkAll()
+	}
+	var bad atomic.Bool
+	var wg sync.WaitGroup
+	per := (chunks + workers - 1) / workers
+	for w := range workers {
+		wg.Go(func() {
+			for n := w * per; n < min((w+1)*per, chunks); n++ {
+				if !c.check(uint32(n * chunkSlots)) {
+					bad.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return !bad.Load()
 }
 
 // checkAll checks every chunk not yet checked, before the table is written

@@ -58,8 +58,12 @@ type Options struct {
 	// the hint and replays only the log after it, so this bounds what a
 	// crash costs the next Open (Stats.ReplayedBytes); each checkpoint
 	// writes the whole index (about 16 bytes a slot, 21 to 43 a key).
-	// Zero means the default: the larger of 64 MiB and the index's size,
-	// so that checkpoints write at most one byte for each byte of log. A
+	// Zero means the default: the larger of 256 MiB and eight times the
+	// index's size, so that checkpoints write at most one byte for every
+	// eight bytes of log (a store of small values, whose index is a fifth
+	// of its log, then seldom has one); and none with NoSync, for which a
+	// checkpoint must also sync the log, the write-out a bulk load would
+	// otherwise leave to the kernel: set it to have them there too. A
 	// negative value turns checkpoints off: the hint is then written only
 	// by Close and by compactions.
 	CheckpointBytes int64

@@ -86,7 +86,7 @@ func (x *index) applySortedParallel(es []slot, src keySource) (int64, error) {
 		}
 	}
 	for _, r := range rs {
-		l, err := x.applySortedRange(es, r.next, r.to, src)
+		l, err := x.applySortedRange(es, r.next, r.to, src, 0)
 		if err != nil {
 			return 0, err
 		}

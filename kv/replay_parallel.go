@@ -42,15 +42,18 @@ type piece struct {
 // its file header, on several goroutines into b, and returns the offset
 // up to which it has: the start of the first record it has not collected.
 // It collects nothing from a small log, or with one processor.
-func (db *DB) collectParallel(f File, idx *index, b *bulkReplay, start, size int64) int64 {
+func (db *DB) collectParallel(f File, idx *index, b *bulkReplay, start, size, zeros int64) int64 {
 	workers := runtime.GOMAXPROCS(0)
-	if workers < 2 || size-start < max(parallelMin, 2*pieceMin) {
+	if workers < 2 || zeros-start < max(parallelMin, 2*pieceMin) {
 		return start
 	}
-	n := min(int64(4*workers), (size-start)/pieceMin)
-	step := (size - start) / n
+	// The pieces split what lies before the zeros at the end, if any: no
+	// record starts in them.
+	n := min(int64(4*workers), (zeros-start)/pieceMin)
+	step := (zeros - start) / n
 	ps := []*piece{{start: start}}
 	r := walfmt.NewReader(f, size, db.path)
+	r.SetZerosFrom(zeros)
 	for i := int64(1); i < n; i++ {
 		from := start + i*step
 		off, ok, err := r.FindRecord(from, from+step)
@@ -67,7 +70,7 @@ func (db *DB) collectParallel(f File, idx *index, b *bulkReplay, start, size int
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			db.collectPiece(f, idx, p, size)
+			db.collectPiece(f, idx, p, size, zeros)
 		})
 	}
 	wg.Wait()
@@ -97,8 +100,9 @@ func (db *DB) collectParallel(f File, idx *index, b *bulkReplay, start, size int
 
 // collectPiece reads and collects the records of p from its start until
 // they reach or pass p.next, or one cannot be collected.
-func (db *DB) collectPiece(f File, idx *index, p *piece, size int64) {
+func (db *DB) collectPiece(f File, idx *index, p *piece, size, zeros int64) {
 	r := walfmt.NewReader(f, size, db.path)
+	r.SetZerosFrom(zeros)
 	r.StartAt(p.start)
 	p.b = bulkReplay{base: p.start, end: p.start, size: p.next}
 	for p.b.end < p.next {

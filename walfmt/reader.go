@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 )
 
 // bufSize is the reader's window. Records that do not fit are read into a
@@ -29,12 +30,26 @@ type Reader struct {
 	err     error // sticky error
 	bad     int64 // offset of the last invalid record, for Resync
 	header  FileHeader
+	// zeros is where the caller vouches that the log is zeros to its end
+	// (see SetZerosFrom); size when it has not.
+	zeros int64
 }
 
 // NewReader returns a Reader over the first size bytes of src. name is the
 // file's path, used in errors.
 func NewReader(src io.ReaderAt, size int64, name string) *Reader {
-	return &Reader{src: src, size: size, name: name, buf: make([]byte, bufSize), bad: -1}
+	return &Reader{src: src, size: size, name: name, buf: make([]byte, bufSize), bad: -1, zeros: size}
+}
+
+// SetZerosFrom tells the reader that every byte of the log from off to its
+// end is zero, so that it need not read them to find that the log ends
+// there: a writer reserves megabytes past its last record, which a crash
+// leaves in the file, and a replay otherwise read them several times over.
+// The caller must know, not guess: a hole the file system reports, or
+// bytes it has read. Records are still read whole where they reach past
+// off.
+func (r *Reader) SetZerosFrom(off int64) {
+	r.zeros = min(max(off, 0), r.size)
 }
 
 // StartAt makes the reader continue from off, a record boundary past the
@@ -244,15 +259,18 @@ func (r *Reader) checksumStreaming(off int64, h header) (bool, error) {
 // zero. It reads only as far as the first non-zero byte, which for a record
 // is within its first few bytes.
 func (r *Reader) zeroFrom(off int64) (bool, error) {
+	if off >= r.zeros {
+		return true, nil
+	}
 	// A record's first bytes are its checksum and kind, never all zero:
 	// look at them alone, from the buffer the record is read through.
-	n := int(min(r.size-off, RecordHeaderSize))
+	n := int(min(r.zeros-off, RecordHeaderSize))
 	b, err := r.window(off, n)
 	if err != nil || !allZero(b) {
 		return false, err
 	}
-	for p := off + int64(n); p < r.size; {
-		n := int(min(r.size-p, int64(len(r.buf))))
+	for p := off + int64(n); p < r.zeros; {
+		n := int(min(r.zeros-p, int64(len(r.buf))))
 		b, err := r.window(p, n)
 		if err != nil {
 			return false, err
@@ -263,6 +281,27 @@ func (r *Reader) zeroFrom(off int64) (bool, error) {
 		p += int64(n)
 	}
 	return true, nil
+}
+
+// zerosAt returns how many zero bytes the log has from off on, counting
+// no further than the reader has buffered (a window, read from off if it
+// must be); 0 at once where the byte at off is not zero.
+func (r *Reader) zerosAt(off int64) (int, error) {
+	if off >= r.zeros {
+		return int(min(r.size-off, math.MaxInt32)), nil
+	}
+	b, err := r.window(off, 1)
+	if err != nil || b[0] != 0 {
+		return 0, err
+	}
+	i := int(off - r.bufOff)
+	b = r.buf[i:min(r.bufLen, i+int(r.zeros-off))]
+	for j, c := range b {
+		if c != 0 {
+			return j, nil
+		}
+	}
+	return len(b), nil
 }
 
 func allZero(b []byte) bool {
@@ -282,6 +321,18 @@ func allZero(b []byte) bool {
 // is unchanged.
 func (r *Reader) FindRecord(from, limit int64) (int64, bool, error) {
 	for p := from; p < limit && r.size-p >= RecordHeaderSize; p++ {
+		z, err := r.zerosAt(p)
+		if err != nil {
+			return 0, false, err
+		}
+		if z >= RecordHeaderSize {
+			// No record starts where its header would be all zeros
+			// (see zeroFrom): skip them. The space a writer reserves
+			// past its last record is megabytes of zeros, which a
+			// byte-by-byte search took seconds over.
+			p += int64(z - RecordHeaderSize)
+			continue
+		}
 		h, reason, err := r.peekHeader(p)
 		if err != nil {
 			return 0, false, err

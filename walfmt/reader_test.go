@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -495,6 +496,50 @@ func TestFindRecord(t *testing.T) {
 	}
 }
 
+// TestFindRecordAcrossZeros puts runs of zero bytes between records — as
+// long as a writer's reserved space, and one byte short of a header before
+// a record whose header starts with zero bytes — and a value of zeros
+// inside one, and looks for record starts from every offset near them.
+func TestFindRecordAcrossZeros(t *testing.T) {
+	// A record whose first two bytes are zero: its header must still be
+	// found from the zero run in front of it.
+	var lead []byte
+	for i := 0; lead == nil; i++ {
+		if rec := AppendPut(nil, fmt.Appendf(nil, "k%d", i), []byte("v")); rec[0] == 0 && rec[1] == 0 {
+			lead = rec
+		}
+	}
+	log := AppendHeader(nil)
+	var offs []int64
+	add := func(rec []byte, zeros int) {
+		offs = append(offs, int64(len(log)))
+		log = append(log, rec...)
+		log = append(log, make([]byte, zeros)...)
+	}
+	add(AppendPut(nil, []byte("a"), make([]byte, 5000)), 1<<20)
+	add(AppendPut(nil, []byte("b"), []byte("x")), RecordHeaderSize-1)
+	add(lead, RecordHeaderSize+1)
+	add(lead, 0)
+	add(AppendDelete(nil, []byte("c")), 3)
+	r := NewReader(bytes.NewReader(log), int64(len(log)), "")
+	for from := int64(HeaderSize); from < int64(len(log)); from++ {
+		if near := slices.ContainsFunc(offs, func(o int64) bool { return from > o-100 && from < o+6000 }); !near && from%4093 != 0 {
+			continue
+		}
+		want, wantOK := int64(0), false
+		for _, o := range offs {
+			if o >= from {
+				want, wantOK = o, true
+				break
+			}
+		}
+		got, ok, err := r.FindRecord(from, int64(len(log)))
+		if err != nil || ok != wantOK || got != want {
+			t.Fatalf("FindRecord(%d) = %d %v %v, want %d %v", from, got, ok, err, want, wantOK)
+		}
+	}
+}
+
 func TestExtent(t *testing.T) {
 	put := AppendPutExpiring(nil, []byte("key"), []byte("value"), 42)
 	del := AppendDelete(nil, []byte("gone"))
@@ -564,5 +609,20 @@ func TestPlainPut(t *testing.T) {
 	rec[len(rec)-1] ^= 1
 	if ChecksumMatches(rec) || ChecksumMatches(rec[:RecordHeaderSize-1]) {
 		t.Error("ChecksumMatches took a damaged or cut record")
+	}
+}
+
+// BenchmarkFindRecordInZeros looks for a record across 8 MiB of zeros, the
+// space a writer reserves past its last record, which a replay's pieces
+// may start in.
+func BenchmarkFindRecordInZeros(b *testing.B) {
+	log := append(AppendHeader(nil), make([]byte, 8<<20)...)
+	log = AppendPut(log, []byte("k"), []byte("v"))
+	r := NewReader(bytes.NewReader(log), int64(len(log)), "")
+	b.SetBytes(8 << 20)
+	for b.Loop() {
+		if _, ok, err := r.FindRecord(HeaderSize, int64(len(log))); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
 	}
 }
