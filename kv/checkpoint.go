@@ -84,8 +84,19 @@ const (
 )
 
 // errCheckpointAbandoned is why a checkpoint stopped when the store no
-// longer wanted it: not a failure, and not reported.
-var errCheckpointAbandoned = errors.New("kv: checkpoint abandoned")
+// longer wanted it: not a failure, and not reported. errCheckpointGrowth
+// is the same, for a growth of the index: the next write after the growth
+// is done tries again.
+var (
+	errCheckpointAbandoned = errors.New("kv: checkpoint abandoned")
+	errCheckpointGrowth    = fmt.Errorf("%w: the index grows", errCheckpointAbandoned)
+)
+
+// checkpointExpiriesMax is the largest expiry table a checkpoint copies:
+// it copies it whole at its start, holding DB.mu shared, which takes
+// about 70 ns an entry. A store with more keys that expire is left to the
+// hints of Close and compactions.
+const checkpointExpiriesMax = 1 << 14
 
 // checkpoint is one checkpoint under way.
 type checkpoint struct {
@@ -105,15 +116,17 @@ type checkpoint struct {
 	aside, spare   []byte
 	asideN, spareN []uint32
 	abandoned      bool
+	grown          bool  // abandoned by a growth of the index
 	err            error // a writer's failed write of a chunk
 
 	closed bool // f is closed (by the checkpoint's goroutine)
 }
 
-// abandon stops p (nil allowed). The caller holds DB.mu exclusively.
-func (p *checkpoint) abandon() {
+// abandonForGrowth stops p (nil allowed), whose index starts to grow. The
+// caller holds DB.mu exclusively.
+func (p *checkpoint) abandonForGrowth() {
 	if p != nil {
-		p.abandoned = true
+		p.abandoned, p.grown = true, true
 	}
 }
 
@@ -169,12 +182,15 @@ func (db *DB) checkpointEvery(x *index) int64 {
 // holds mu exclusively, having just published.
 func (db *DB) maybeCheckpointMuLocked() {
 	every := db.checkpointEvery(db.mu.index)
-	if every < 0 || db.mu.c.size-db.mu.ckptAt < every || db.opts.ReadOnly || !hintsSupported || db.ckptRunning.Load() {
-		return
+	if every < 0 || db.mu.c.size-db.mu.ckptAt < every || db.opts.ReadOnly || !hintsSupported || db.ckptRunning.Load() ||
+		db.mu.index.old != nil || db.mu.c.exp.len() > checkpointExpiriesMax {
+		return // (a growth under way: the write after it tries again)
 	}
 	// The next one is due a step further on, whether or not this one
 	// starts or lands: a failing checkpoint is not retried on every write.
-	db.mu.ckptAt = db.mu.c.size
+	// One that a growth abandons is: see below.
+	prev, at := db.mu.ckptAt, db.mu.c.size
+	db.mu.ckptAt = at
 	db.cmu.Lock()
 	start := !db.cmu.closing && db.cmu.running == nil
 	if start {
@@ -188,6 +204,14 @@ func (db *DB) maybeCheckpointMuLocked() {
 	go func() {
 		defer db.wg.Done()
 		err := db.checkpoint(db.ctx)
+		if errors.Is(err, errCheckpointGrowth) {
+			// Writers, which alone read ckptAt, hold mu exclusively.
+			db.mu.RLock()
+			if db.mu.ckptAt == at { // no compaction has reset it since
+				db.mu.ckptAt = prev
+			}
+			db.mu.RUnlock()
+		}
 		db.cmu.Lock()
 		switch {
 		case err == nil:
@@ -210,7 +234,7 @@ func (db *DB) checkpoint(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("kv: checkpoint: %w", err)
 	}
-	p := db.beginCheckpoint(f)
+	p, err := db.beginCheckpoint(f)
 	defer func() {
 		if p != nil {
 			db.endCheckpoint(p)
@@ -224,8 +248,8 @@ func (db *DB) checkpoint(ctx context.Context) (err error) {
 			_ = db.fs.Remove(expTmp)
 		}
 	}()
-	if p == nil {
-		return errCheckpointAbandoned
+	if err != nil {
+		return err
 	}
 	if hook := db.testHookCheckpoint; hook != nil {
 		hook(0)
@@ -298,37 +322,43 @@ func (db *DB) checkpoint(ctx context.Context) (err error) {
 
 // beginCheckpoint starts a checkpoint of the index into f: it notes what
 // the hint will say, and has writers save chunks before they change them.
-// It returns nil if the index cannot be written out now: while it grows
-// (a hint is one table), or when it is damaged.
-func (db *DB) beginCheckpoint(f File) *checkpoint {
+// It fails if the index cannot be written out now: while it grows (a hint
+// is one table), when it is damaged, or when its expiry table is too
+// large to copy at once.
+func (db *DB) beginCheckpoint(f File) (*checkpoint, error) {
+	// The buffers are made before mu is taken: zeroing them takes time.
 	db.mu.RLock()
-	defer db.mu.RUnlock()
-	x, c := db.mu.index, db.mu.c
-	if db.mu.closed || x.old != nil || x.bad.Load() || x.hdr.Version < 2 || db.mu.view.f == nil || x.ckpt != nil {
-		return nil
-	}
-	n := len(x.slots)
+	n := len(db.mu.index.slots)
+	db.mu.RUnlock()
 	chunks := (n + chunkSlots - 1) / chunkSlots
 	pend := min(checkpointPending, n*int(unsafe.Sizeof(slot{})))
 	if db.ckptAside != 0 {
 		pend = db.ckptAside
 	}
 	p := &checkpoint{
-		x: x, table: x.slots, f: f, at: slotsAt(uint64(n)),
-		meta: hintMeta{
-			slots: uint64(n), keys: uint64(x.count), covered: c.size,
-			live: c.live, stale: c.stale, logID: x.hdr.ID,
-			chunks: make([]chunkSum, chunks),
-		},
-		exp:   db.encodeExpiries(c, x.hdr.ID),
+		f: f, at: slotsAt(uint64(n)),
+		meta:  hintMeta{slots: uint64(n), chunks: make([]chunkSum, chunks)},
 		saved: make([]uint64, (chunks+63)/64),
 		aside: make([]byte, 0, pend),
 		spare: make([]byte, 0, pend),
 	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	x, c := db.mu.index, db.mu.c
+	switch {
+	case x.old != nil || len(x.slots) != n:
+		return nil, errCheckpointGrowth
+	case db.mu.closed || x.bad.Load() || x.hdr.Version < 2 || db.mu.view.f == nil || x.ckpt != nil ||
+		c.exp.len() > checkpointExpiriesMax:
+		return nil, errCheckpointAbandoned
+	}
+	p.x, p.table = x, x.slots
+	p.meta.keys, p.meta.covered, p.meta.live, p.meta.stale, p.meta.logID = uint64(x.count), c.size, c.live, c.stale, x.hdr.ID
+	p.exp = db.encodeExpiries(c, x.hdr.ID)
 	// Writers read x.ckpt holding mu exclusively; this shared hold keeps
 	// them out until it is set, with nothing changed since c was read.
 	x.ckpt = p
-	return p
+	return p, nil
 }
 
 // checkpointLiveMuLocked returns why p cannot go on, if it cannot. The
@@ -337,6 +367,8 @@ func (db *DB) checkpointLiveMuLocked(p *checkpoint) error {
 	switch {
 	case p.err != nil:
 		return fmt.Errorf("kv: checkpoint: %w", p.err)
+	case p.grown:
+		return errCheckpointGrowth
 	case p.abandoned || db.mu.index != p.x || db.mu.closed:
 		return errCheckpointAbandoned
 	}

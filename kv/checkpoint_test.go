@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crabkv/crabkv/compact"
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // ckptClock is the fixed clock of the checkpoint tests' stores.
@@ -182,6 +184,7 @@ func TestCheckpointWritesTheTableAsItWas(t *testing.T) {
 			var ref []slot
 			var refC counters
 			var refKeys int
+			want["key-000001"] = "starts a checkpoint" // before the hook's writes
 			runCheckpoint(t, db, "key-000001", func(passed int) {
 				switch passed {
 				case 0:
@@ -193,7 +196,6 @@ func TestCheckpointWritesTheTableAsItWas(t *testing.T) {
 					ckptWrites(t, db, want, rng, "b", 1500)
 				}
 			})
-			want["key-000001"] = "starts a checkpoint"
 			if st := db.Stats(); st.Checkpoints != 1 || st.CheckpointError != nil {
 				t.Fatalf("%d checkpoints, error %v; want 1, none", st.Checkpoints, st.CheckpointError)
 			}
@@ -223,9 +225,12 @@ func TestCheckpointWritesTheTableAsItWas(t *testing.T) {
 }
 
 // TestCheckpointAbandonedByGrowth grows the index while a checkpoint runs:
-// the checkpoint is given up, silently, and the next one lands.
+// the checkpoint is given up, silently, and the first write after the
+// growth has ended starts the next, which lands, rather than a write a
+// whole step of log later.
 func TestCheckpointAbandonedByGrowth(t *testing.T) {
 	db, dir, want := ckptStore(t, 3_000) // 4,096 slots
+	want["key-000001"] = "starts a checkpoint"
 	runCheckpoint(t, db, "key-000001", func(passed int) {
 		if passed == 0 {
 			for i := range 2_000 {
@@ -233,7 +238,6 @@ func TestCheckpointAbandonedByGrowth(t *testing.T) {
 			}
 		}
 	})
-	want["key-000001"] = "starts a checkpoint"
 	if st := db.Stats(); st.Checkpoints != 0 || st.CheckpointError != nil {
 		t.Fatalf("%d checkpoints, error %v; want the one abandoned", st.Checkpoints, st.CheckpointError)
 	}
@@ -242,13 +246,14 @@ func TestCheckpointAbandonedByGrowth(t *testing.T) {
 			t.Errorf("%s: %v; want none", name, err)
 		}
 	}
-	// Once the growth is over, a checkpoint lands.
+	// A step as long as the whole log: due again only because the
+	// abandoned one does not count.
 	db.testHookCheckpoint = nil
 	db.lockMu()
-	db.opts.CheckpointBytes = 1
+	db.opts.CheckpointBytes = db.mu.c.size
 	db.unlockMu()
 	for i := 0; db.Stats().Checkpoints == 0; i++ {
-		if i == 100_000 {
+		if i == 1_000 {
 			t.Fatalf("no checkpoint after %d more writes: %+v", i, db.Stats())
 		}
 		ckptPut(t, db, want, fmt.Sprintf("more-%06d", i), "v", false)
@@ -266,6 +271,7 @@ func TestCheckpointAbandonedByGrowth(t *testing.T) {
 // old log in place after the compaction.
 func TestCheckpointBesideCompaction(t *testing.T) {
 	db, dir, want := ckptStore(t, 40_000)
+	want["key-000001"] = "starts a checkpoint"
 	runCheckpoint(t, db, "key-000001", func(passed int) {
 		if passed == checkpointBatch {
 			if err := db.Compact(); err != nil {
@@ -273,7 +279,6 @@ func TestCheckpointBesideCompaction(t *testing.T) {
 			}
 		}
 	})
-	want["key-000001"] = "starts a checkpoint"
 	if st := db.Stats(); st.Checkpoints != 0 || st.CheckpointError != nil || st.Compactions != 1 {
 		t.Fatalf("%+v; want one compaction and no checkpoint, no error", st)
 	}
@@ -290,6 +295,7 @@ func TestCheckpointBesideCompaction(t *testing.T) {
 func TestCheckpointStoppedByClose(t *testing.T) {
 	db, dir, want := ckptStore(t, 40_000)
 	closed := make(chan error, 1)
+	want["key-000001"] = "starts a checkpoint"
 	runCheckpoint(t, db, "key-000001", func(passed int) {
 		if passed == checkpointBatch {
 			go func() { closed <- db.Close() }()
@@ -301,7 +307,6 @@ func TestCheckpointStoppedByClose(t *testing.T) {
 			}
 		}
 	})
-	want["key-000001"] = "starts a checkpoint"
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
@@ -360,5 +365,79 @@ func TestCheckpointsBesideRandomWrites(t *testing.T) {
 				t.Errorf("%d checkpoints landed; want at least 4", st.Checkpoints)
 			}
 		})
+	}
+}
+
+// TestTornTailAfterCheckpoint tears the last record of the log after a
+// checkpoint's hint, as a crash in the middle of an append does: Open must
+// cut it and keep the hint, replaying only the log after it, and must
+// still cut nothing where the hint's end is not followed by a record.
+func TestTornTailAfterCheckpoint(t *testing.T) {
+	for _, zeros := range []int{0, 1 << 20} {
+		t.Run(fmt.Sprintf("zeros=%d", zeros), func(t *testing.T) {
+			db, dir, want := ckptStore(t, 20_000)
+			want["key-000001"] = "starts a checkpoint"
+			runCheckpoint(t, db, "key-000001", func(int) {})
+			for i := range 2_000 {
+				ckptPut(t, db, want, fmt.Sprintf("after-%05d", i), "v", false)
+			}
+			h, _ := readHintFile(t, dir)
+			end := db.Stats().LogBytes
+			crashed := crashCopy(t, dir)
+			torn := walfmt.AppendPut(nil, []byte("torn"), bytes.Repeat([]byte("x"), 100))
+			f, err := os.OpenFile(filepath.Join(crashed, logName), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Truncate(end); err != nil { // the reserved space a copy keeps
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(append(torn[:40], make([]byte, zeros)...), end); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Open(crashed, &Options{Compaction: compact.Policy{Disabled: true}, Clock: ckptClock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := c.Stats()
+			c.Close()
+			if st.ReplayedBytes != end-h.covered || st.TruncatedBytes != int64(40+zeros) || st.Keys != len(want) {
+				t.Errorf("after a torn record past the hint: replayed %d bytes, cut %d, %d keys; want %d, %d, %d",
+					st.ReplayedBytes, st.TruncatedBytes, st.Keys, end-h.covered, 40+zeros, len(want))
+			}
+			checkCrashCopy(t, crashed, want, 0)
+		})
+	}
+}
+
+// TestCheckpointSkipsALargeExpiryTable checks that no checkpoint starts
+// while more keys expire than a checkpoint copies at its start (which
+// holds the readers' lock for as long), and that one does once fewer do.
+func TestCheckpointSkipsALargeExpiryTable(t *testing.T) {
+	db, _, want := ckptStore(t, 0)
+	for i := range checkpointExpiriesMax + 1 {
+		ckptPut(t, db, want, fmt.Sprintf("ttl-%06d", i), "v", true)
+	}
+	db.lockMu()
+	db.opts.CheckpointBytes = 1
+	db.unlockMu()
+	ckptPut(t, db, want, "plain", "v", false)
+	waitCheckpoint(t, db)
+	if st := db.Stats(); st.Checkpoints != 0 || st.CheckpointError != nil {
+		t.Fatalf("%d checkpoints beside %d expiring keys, error %v; want none", st.Checkpoints, st.ExpiringKeys, st.CheckpointError)
+	}
+	if err := db.Delete([]byte("ttl-000000")); err != nil {
+		t.Fatal(err)
+	}
+	ckptPut(t, db, want, "plain", "again", false)
+	waitCheckpoint(t, db)
+	db.lockMu()
+	db.opts.CheckpointBytes = -1
+	db.unlockMu()
+	if st := db.Stats(); st.Checkpoints != 1 {
+		t.Fatalf("%d checkpoints beside %d expiring keys, error %v; want one", st.Checkpoints, st.ExpiringKeys, st.CheckpointError)
 	}
 }

@@ -477,14 +477,24 @@ func (db *DB) replay(f File) error {
 	} else {
 		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
 	}
-	err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path, unverified: from}, idx, &c, from, size, !hinted)
+	// After a hint, a torn tail is cut where valid records were read past
+	// the hint's end, as a crash in the middle of an append leaves it (a
+	// checkpoint's hint can be followed by hundreds of mebibytes that a
+	// full replay would read again only to cut the same bytes). A tear
+	// right at the hint's end may instead say that the hint is wrong about
+	// where a record begins: that costs a full replay.
+	cutPast := int64(-1)
+	if hinted {
+		cutPast = from
+	}
+	err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path, unverified: from}, idx, &c, from, size, cutPast)
 	if hinted && err != nil {
 		// The log does not continue where the hint says it ends: trust
 		// neither, and read the whole log.
 		_ = idx.close() // harmless: see mapping.unmap
 		hinted, from = false, 0
 		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
-		err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path}, idx, &c, 0, size, true)
+		err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path}, idx, &c, 0, size, -1)
 	}
 	if err != nil {
 		// Open fails with err; a failure to release would say less.
@@ -532,14 +542,15 @@ func readLogHeader(f File, size int64) (walfmt.FileHeader, error) {
 
 // replayFrom applies the records of the log from offset from (0: the
 // start, header included) to idx and c. A torn tail, including damage
-// within the sync window of the end, is cut only when cut is set;
-// otherwise it is an error like any other damage.
+// within the sync window of the end, is cut only where the good records
+// end past cutPast (-1: anywhere; math.MaxInt64: nowhere); otherwise it
+// is an error like any other damage.
 //
 // A replay from the start into an empty index collects the records and
 // applies them at the end, sorted by where their keys sit in the table
 // (see replay_bulk.go), and reads a large log on several goroutines (see
 // replay_parallel.go); the records, the errors and the cut are the same.
-func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size int64, cut bool) error {
+func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, size, cutPast int64) error {
 	r := walfmt.NewReader(f, size, db.path)
 	zeros := size
 	if !db.opts.ReadOnly {
@@ -585,7 +596,7 @@ func (db *DB) replayFrom(f File, src *logView, idx *index, c *counters, from, si
 		switch {
 		case err == io.EOF:
 			return flush()
-		case errors.Is(err, walfmt.ErrTornTail) && cut:
+		case errors.Is(err, walfmt.ErrTornTail) && r.Offset() > cutPast:
 			if err := flush(); err != nil {
 				return err
 			}

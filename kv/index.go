@@ -102,7 +102,8 @@ type index struct {
 	// ckpt is the checkpoint writing slots out as a hint, nil when none
 	// is: a writer saves a chunk for it before changing a slot of it (see
 	// saving). Set and cleared by the checkpoint holding DB.mu shared,
-	// read by writers holding it exclusively.
+	// read by writers holding it exclusively, and cleared by a growth,
+	// which abandons the checkpoint, holding it exclusively.
 	ckpt *checkpoint
 }
 
@@ -416,7 +417,7 @@ func (x *index) slotIndex(s *slot) uint32 {
 func (x *index) grow() {
 	x.finishGrowth()
 	// A checkpoint saves one table, as it was: a growth moves every key.
-	x.ckpt.abandon()
+	x.ckpt.abandonForGrowth()
 	x.ckpt = nil
 	n := 2 * len(x.slots)
 	slots, m := allocSlots(n)

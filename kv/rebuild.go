@@ -2,6 +2,7 @@ package kv
 
 import (
 	"errors"
+	"math"
 )
 
 // rebuildIndexMuLocked replaces an index that has met a damaged chunk of
@@ -18,7 +19,7 @@ func (db *DB) rebuildIndexMuLocked(end int64) error {
 	// set already, and every one after it is marked there too.
 	idx, c := newIndex(old.count, old.hdr), counters{size: old.hdr.Size(), dead: db.mu.c.dead}
 	src := &logView{f: v.f, m: v.m, end: end, path: v.path}
-	if err := db.replayFrom(v.f, src, idx, &c, 0, end, false); err != nil {
+	if err := db.replayFrom(v.f, src, idx, &c, 0, end, math.MaxInt64); err != nil {
 		_ = idx.close() // the replay's error is the one to report
 		return err
 	}

@@ -96,6 +96,8 @@ func TestAdminMetrics(t *testing.T) {
 		`crabkv_keys`:              7,
 		`crabkv_connections`:       float64(s.Clients()),
 		`crabkv_compactions_total`: 0,
+		`crabkv_checkpoints_total`: 0,
+		`crabkv_replayed_bytes`:    0,  // a new store
 		`crabkv_stale_bytes`:       -2, // checked below
 	} {
 		got := metricValue(t, body, series)

@@ -95,6 +95,10 @@ func (s *Server) storeFields() [][2]string {
 	if st.CompactionError != nil {
 		lastErr = strings.Join(strings.Fields(st.CompactionError.Error()), " ")
 	}
+	ckptErr := ""
+	if st.CheckpointError != nil {
+		ckptErr = strings.Join(strings.Fields(st.CheckpointError.Error()), " ")
+	}
 	return [][2]string{
 		{"keys", fmt.Sprint(st.Keys)},
 		{"log_bytes", fmt.Sprint(st.LogBytes)},
@@ -108,6 +112,9 @@ func (s *Server) storeFields() [][2]string {
 		{"reclaimed_bytes", fmt.Sprint(st.ReclaimedBytes)},
 		{"last_compaction_error", lastErr},
 		{"truncated_bytes", fmt.Sprint(st.TruncatedBytes)},
+		{"replayed_bytes", fmt.Sprint(st.ReplayedBytes)},
+		{"checkpoints", fmt.Sprint(st.Checkpoints)},
+		{"last_checkpoint_error", ckptErr},
 	}
 }
 

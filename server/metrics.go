@@ -175,11 +175,14 @@ var (
 	descCompacting  = prometheus.NewDesc("crabkv_compacting", "1 while a compaction runs.", nil, nil)
 	descReclaimed   = prometheus.NewDesc("crabkv_reclaimed_bytes_total", "Bytes compactions reclaimed since the store was opened.", nil, nil)
 	descCompactFail = prometheus.NewDesc("crabkv_compaction_failed", "1 if the last compaction failed.", nil, nil)
+	descCheckpoints = prometheus.NewDesc("crabkv_checkpoints_total", "Hints written in the background since the store was opened.", nil, nil)
+	descCkptFail    = prometheus.NewDesc("crabkv_checkpoint_failed", "1 if the last checkpoint failed.", nil, nil)
+	descReplayed    = prometheus.NewDesc("crabkv_replayed_bytes", "Bytes of the log the store's Open replayed.", nil, nil)
 )
 
 func (storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConns, descKeys, descLog, descLive, descStale, descIndex,
-		descCompactions, descCompacting, descReclaimed, descCompactFail} {
+		descCompactions, descCompacting, descReclaimed, descCompactFail, descCheckpoints, descCkptFail, descReplayed} {
 		ch <- d
 	}
 }
@@ -202,6 +205,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descCompacting, b2f(st.Compacting))
 	counter(descReclaimed, float64(st.ReclaimedBytes))
 	gauge(descCompactFail, b2f(st.CompactionError != nil))
+	counter(descCheckpoints, float64(st.Checkpoints))
+	gauge(descCkptFail, b2f(st.CheckpointError != nil))
+	gauge(descReplayed, float64(st.ReplayedBytes))
 }
 
 func b2f(b bool) float64 {

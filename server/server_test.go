@@ -258,7 +258,7 @@ func TestConnectionCommands(t *testing.T) {
 			t.Errorf("INFO lacks %q (err %v):\n%s", want, err, info)
 		}
 	}
-	if only, _ := c.Info(ctx, "crabkv").Result(); strings.Contains(only, "# Server") || !strings.Contains(only, "log_bytes:") {
+	if only, _ := c.Info(ctx, "crabkv").Result(); strings.Contains(only, "# Server") || !strings.Contains(only, "log_bytes:") || !strings.Contains(only, "checkpoints:0") {
 		t.Errorf("INFO crabkv:\n%s", only)
 	}
 	stats, err := c.Do(ctx, "CRABKV.STATS").StringSlice()
