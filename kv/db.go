@@ -126,7 +126,12 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     or ends meanwhile (getfast.go). The one exception is a publish
 //     that changes a single slot of the index in place, which leaves seq
 //     alone (quietMuLocked).
-//   - cmu: the compaction's bookkeeping.
+//   - cmu: the compaction's bookkeeping, and the checkpoints' counts.
+//   - A checkpoint (checkpoint.go) takes no lock of its own: its goroutine
+//     holds mu shared to start, to copy each batch of chunks and to take
+//     the chunks writers set aside, which writers change holding mu
+//     exclusively; it installs the new hint holding wmu, then mu shared
+//     and cmu, in that order.
 //   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
 //     taken with mu held, shared or exclusive, to count what has expired.
 //   - zdicts.mu (codec_dict.go): the program's table of the zstd
@@ -274,7 +279,7 @@ type DB struct {
 		_   [56]byte
 	}
 
-	// cmu guards the compaction state.
+	// cmu guards the compaction state and the checkpoints' counts.
 	cmu struct {
 		sync.Mutex
 		running     *compaction
