@@ -36,7 +36,17 @@ import (
 // syncs the log, the write-out a NoSync bulk load otherwise leaves to the
 // kernel. Measured on a NoSync fill of 2M values of 1 KiB (2 GiB of log,
 // four to six checkpoints), the fill took 3.9-4.5 s where it took 1.9-3.1
-// without, and its longest Put 74-152 ms where 2-17.
+// without, and its longest Put 74-152 ms where 2-17. A synced store's
+// writers pay a pause at each checkpoint instead: the new hint's
+// write-out, and the freeing of the one it replaces, share the disk and
+// the file system's journal with their syncs (57-64 ms at worst beside
+// checkpoints of a 128 MiB index, where 4.5-5.5 ms without). The replaced
+// hint cannot be freed a step at a time, as a compaction's old log is:
+// a follower may have it mapped.
+//
+// The expiry table is copied whole at the start, under mu shared, at about
+// 70 ns an entry: a store with more than checkpointExpiriesMax keys that
+// expire has no checkpoints.
 //
 // A hint is the table as it was at one instant, with the counters of that
 // instant, and writers change the table in place. So a checkpoint copies
