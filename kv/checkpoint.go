@@ -431,9 +431,12 @@ func (db *DB) finishCheckpoint(p *checkpoint, f File) error {
 	}
 	// The rename unlinks the hint it replaces, and the file system frees
 	// its blocks then, tens of milliseconds for hundreds of mebibytes,
-	// unless the file is still open: it is, until wmu is let go.
-	if old, err := db.fs.OpenFile(filepath.Join(db.dir, hintName), os.O_RDONLY, 0); err == nil {
-		defer func() { _ = old.Close() }() // read-only
+	// unless the file is still open: it is, until wmu is let go. (Not
+	// where an open file cannot be renamed over.)
+	if renameOpenFiles {
+		if old, err := db.fs.OpenFile(filepath.Join(db.dir, hintName), os.O_RDONLY, 0); err == nil {
+			defer func() { _ = old.Close() }() // read-only
+		}
 	}
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
