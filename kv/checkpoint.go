@@ -272,24 +272,11 @@ func (db *DB) checkpoint(ctx context.Context) (err error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch, batchN = batch[:0], batchN[:0]
+		end := min(next+checkpointBatch, chunks)
 		db.mu.RLock()
 		err := db.checkpointLiveMuLocked(p)
-		end := min(next+checkpointBatch, chunks)
-		for n := next; n < end && err == nil; n++ {
-			if p.isSaved(n) {
-				continue
-			}
-			if p.x.chk.covers(p.table) && !p.x.chk.check(n*chunkSlots) {
-				// A damaged chunk of the hint the table was loaded
-				// from: the index is about to be replayed, and a new
-				// checksum must not launder the damage.
-				err = errCheckpointAbandoned
-				break
-			}
-			p.markSaved(n)
-			batch = append(batch, p.chunk(n)...)
-			batchN = append(batchN, n)
+		if err == nil {
+			batch, batchN, err = p.copyChunksMuLocked(next, end, batch[:0], batchN[:0])
 		}
 		aside, asideN := p.aside, p.asideN
 		p.aside, p.asideN = p.spare[:0], p.spareN[:0]
@@ -328,6 +315,27 @@ func (db *DB) checkpoint(ctx context.Context) (err error) {
 		return err
 	}
 	return db.finishCheckpoint(p, f)
+}
+
+// copyChunksMuLocked appends the chunks in [from, to) that are not saved
+// yet to batch, and their numbers to batchN, and marks them saved. The
+// caller holds DB.mu shared.
+func (p *checkpoint) copyChunksMuLocked(from, to uint32, batch []byte, batchN []uint32) ([]byte, []uint32, error) {
+	for n := from; n < to; n++ {
+		if p.isSaved(n) {
+			continue
+		}
+		if p.x.chk.covers(p.table) && !p.x.chk.check(n*chunkSlots) {
+			// A damaged chunk of the hint the table was loaded from:
+			// the index is about to be replayed, and a new checksum
+			// must not launder the damage.
+			return batch, batchN, errCheckpointAbandoned
+		}
+		p.markSaved(n)
+		batch = append(batch, p.chunk(n)...)
+		batchN = append(batchN, n)
+	}
+	return batch, batchN, nil
 }
 
 // beginCheckpoint starts a checkpoint of the index into f: it notes what

@@ -69,6 +69,13 @@ func putHintFile(t *testing.T, dir string, h hintMeta, slots []slot) {
 // hashIn returns key's hash in the index of the log in dir.
 func hashIn(t *testing.T, dir string, key []byte) uint32 {
 	t.Helper()
+	return emptyIndexOf(t, dir).hash(key)
+}
+
+// emptyIndexOf returns an empty index of the log in dir: one that hashes
+// keys with its hash key.
+func emptyIndexOf(t *testing.T, dir string) *index {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, logName))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +84,7 @@ func hashIn(t *testing.T, dir string, key []byte) uint32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newIndex(0, hdr).hash(key)
+	return newIndex(0, hdr)
 }
 
 // checkStore opens dir and checks that it holds want

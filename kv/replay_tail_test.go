@@ -8,22 +8,13 @@ import (
 	"testing"
 
 	"github.com/crabkv/crabkv/compact"
-	"github.com/crabkv/crabkv/walfmt"
 )
 
 // sameHashPairs returns n pairs of distinct keys whose hashes share their
 // 32 bits under the hash key of the log in dir.
 func sameHashPairs(t *testing.T, dir string, n int) [][2]string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, logName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hdr, err := walfmt.ParseHeader(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := newIndex(0, hdr)
+	x := emptyIndexOf(t, dir)
 	seen := map[uint32]string{}
 	var pairs [][2]string
 	for i := 0; len(pairs) < n; i++ {

@@ -473,13 +473,7 @@ func TestFindRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	for from := offs[0]; from < int64(len(log)); from++ {
-		want, wantOK := int64(0), false
-		for _, o := range offs {
-			if o >= from {
-				want, wantOK = o, true
-				break
-			}
-		}
+		want, wantOK := firstAtOrAfter(offs, from)
 		got, ok, err := r.FindRecord(from, int64(len(log)))
 		if err != nil || ok != wantOK || got != want {
 			t.Fatalf("FindRecord(%d) = %d %v %v, want %d %v", from, got, ok, err, want, wantOK)
@@ -494,6 +488,17 @@ func TestFindRecord(t *testing.T) {
 	if err != nil || rec.Offset != offs[1] {
 		t.Fatalf("after FindRecord, Next = %+v %v, want the record at %d", rec, err, offs[1])
 	}
+}
+
+// firstAtOrAfter returns the first of the record offsets offs, in order,
+// at or after from.
+func firstAtOrAfter(offs []int64, from int64) (int64, bool) {
+	for _, o := range offs {
+		if o >= from {
+			return o, true
+		}
+	}
+	return 0, false
 }
 
 // TestFindRecordAcrossZeros puts runs of zero bytes between records — as
@@ -526,13 +531,7 @@ func TestFindRecordAcrossZeros(t *testing.T) {
 		if near := slices.ContainsFunc(offs, func(o int64) bool { return from > o-100 && from < o+6000 }); !near && from%4093 != 0 {
 			continue
 		}
-		want, wantOK := int64(0), false
-		for _, o := range offs {
-			if o >= from {
-				want, wantOK = o, true
-				break
-			}
-		}
+		want, wantOK := firstAtOrAfter(offs, from)
 		got, ok, err := r.FindRecord(from, int64(len(log)))
 		if err != nil || ok != wantOK || got != want {
 			t.Fatalf("FindRecord(%d) = %d %v %v, want %d %v", from, got, ok, err, want, wantOK)
