@@ -136,6 +136,7 @@ func (r *Reader) ValidPast(limit int64) (bool, error) {
 		return false, nil // no record can end past the log
 	}
 	w := NewReader(r.src, r.size, r.name) // its own buffer: r's stays valid
+	w.zeros = r.zeros
 	for p := r.bad + 1; ; {
 		if zero, err := w.zeroFrom(p); err != nil || zero {
 			return false, err // reserved space: the log ends here

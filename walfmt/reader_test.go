@@ -441,6 +441,42 @@ func TestReadsLogOnce(t *testing.T) {
 	}
 }
 
+// TestValidPastHonoursZeros damages the last record of a log followed by
+// 4 MiB of zeros that the reader is told of (SetZerosFrom), as a crash
+// leaves a writer's reserved space: ValidPast must answer without reading
+// them, as Next does.
+func TestValidPastHonoursZeros(t *testing.T) {
+	log := AppendHeader(nil)
+	for i := range 100 {
+		log = AppendPut(log, []byte(fmt.Sprint("key", i)), []byte("value"))
+	}
+	last := int64(len(log))
+	log = AppendPut(log, []byte("torn"), bytes.Repeat([]byte("v"), 100))
+	log[last+offCRC] ^= 1
+	zeros := int64(len(log))
+	log = append(log, make([]byte, 4<<20)...)
+	src := &countingReader{r: bytes.NewReader(log)}
+	r := NewReader(src, int64(len(log)), "")
+	r.SetZerosFrom(zeros)
+	for {
+		_, err := r.Next()
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTornTail) {
+			t.Fatalf("Next: %v, want the damaged record", err)
+		}
+		break
+	}
+	before := src.n
+	if far, err := r.ValidPast(last + SyncWindow); err != nil || far {
+		t.Fatalf("ValidPast = %v, %v; want false (only zeros follow)", far, err)
+	}
+	if read := src.n - before; read > 1<<20 {
+		t.Fatalf("ValidPast read %d bytes of a log whose last %d are known zeros", read, 4<<20)
+	}
+}
+
 func TestValue(t *testing.T) {
 	b := AppendPut(nil, []byte("key"), []byte("the value"))
 	v, err := Value(b)
