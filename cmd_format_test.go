@@ -65,13 +65,14 @@ func TestHumanBytes(t *testing.T) {
 }
 
 func TestFormatStats(t *testing.T) {
-	got := formatStats(kv.Stats{Keys: 3, LogBytes: 2048, LiveBytes: 1024, StaleBytes: 1008, Compactions: 2, IndexBytes: 16384}, "")
+	got := formatStats(kv.Stats{Keys: 3, LogBytes: 2048, LiveBytes: 1024, StaleBytes: 1008, Compactions: 2, IndexBytes: 16384, ReplayedBytes: 512}, "")
 	want := `keys: 3
 log: 2.0 KiB (2048 B)
 live: 1.0 KiB (1024 B)
 stale: 1008 B, 49.2% of the log
 compactions: 2
 index memory: 16.0 KiB (16384 B)
+past the hint: 512 B, 25.0% of the log
 `
 	if got != want {
 		t.Errorf("formatStats:\n%s\nwant:\n%s", got, want)

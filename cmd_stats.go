@@ -18,6 +18,9 @@ Stats prints one "name: value" line each for the number of keys, the size of
 the log, the bytes held by live records, the bytes held by superseded records
 and tombstones (stale, with its share of the log), the number of
 compactions run since the store was opened, the memory the index takes,
+how much of the log lies past the index hint (read record by record at
+open, and what a crash now would make the next open replay: a store
+closed cleanly has none),
 when keys expire, how many have an expiry and how many have expired but
 still take room in the log (their bytes count as stale), and,
 when another process holds the store open for writing, which one ("writer:").
@@ -67,6 +70,7 @@ func formatStats(s kv.Stats, writer string) string {
 	fmt.Fprintf(&b, "stale: %s, %.1f%% of the log\n", humanBytes(s.StaleBytes), percent(s.StaleBytes, s.LogBytes))
 	fmt.Fprintf(&b, "compactions: %d\n", s.Compactions)
 	fmt.Fprintf(&b, "index memory: %s\n", humanBytes(s.IndexBytes))
+	fmt.Fprintf(&b, "past the hint: %s, %.1f%% of the log\n", humanBytes(s.ReplayedBytes), percent(s.ReplayedBytes, s.LogBytes))
 	if s.ExpiringKeys > 0 || s.ExpiredKeys > 0 {
 		fmt.Fprintf(&b, "expiring keys: %d\n", s.ExpiringKeys)
 		fmt.Fprintf(&b, "expired, not yet compacted: %d keys, %s\n", s.ExpiredKeys, humanBytes(s.ExpiredBytes))
@@ -86,6 +90,9 @@ type statsJSONOut struct {
 	StaleRatio  float64 `json:"stale_ratio"` // StaleBytes / LogBytes, 0 to 1
 	Compactions int64   `json:"compactions"`
 	IndexBytes  int64   `json:"index_bytes"`
+	// The log past the hint: what this open read record by record, and
+	// what a crash would make the next open replay.
+	ReplayedBytes int64 `json:"replayed_bytes"`
 	// Present when keys expire: live keys with an expiry, and expired
 	// records no compaction has dropped yet (counted in stale_bytes).
 	// Present when values are stored encoded: the live and stale bytes
@@ -104,6 +111,7 @@ func statsJSON(s kv.Stats, writer string) string {
 	return string(marshalJSON(statsJSONOut{
 		Keys: s.Keys, LogBytes: s.LogBytes, LiveBytes: s.LiveBytes, StaleBytes: s.StaleBytes,
 		StaleRatio: percent(s.StaleBytes, s.LogBytes) / 100, Compactions: s.Compactions, IndexBytes: s.IndexBytes,
+		ReplayedBytes:    s.ReplayedBytes,
 		LogicalLiveBytes: logicalIfEncoded(s.LogicalLiveBytes, s), LogicalStaleBytes: logicalIfEncoded(s.LogicalStaleBytes, s),
 		CompressionRatio: compressionRatio(s),
 		ExpiringKeys:     s.ExpiringKeys, ExpiredKeys: s.ExpiredKeys, ExpiredBytes: s.ExpiredBytes,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -257,5 +258,47 @@ func TestReadVerbsBesideAWriter(t *testing.T) {
 	te.mustRun(t, exitError, "put", "k", "v")
 	if want := "pid " + strconv.Itoa(os.Getpid()); !strings.Contains(te.errOut.String(), want) {
 		t.Errorf("put beside a writer: stderr %q does not name %s", te.errOut.String(), want)
+	}
+}
+
+// TestStatsReplayed checks that stats tells how much of the log lies past
+// the hint, which a crash would make the next open replay: nothing for a
+// store closed cleanly, the records a writer has appended since.
+func TestStatsReplayed(t *testing.T) {
+	te := newTestEnv(t)
+	dir := te.vars[dataDirEnv]
+	te.mustRun(t, exitOK, "put", "a", "1")
+	te.mustRun(t, exitOK, "put", "b", "2")
+	replayed := func() (int64, int64) {
+		t.Helper()
+		te.mustRun(t, exitOK, "stats", "--json")
+		var got struct {
+			Log      int64  `json:"log_bytes"`
+			Replayed *int64 `json:"replayed_bytes"`
+		}
+		if err := json.Unmarshal(te.out.Bytes(), &got); err != nil || got.Replayed == nil {
+			t.Fatalf("stats --json: %q (%v): no replayed_bytes", te.out.String(), err)
+		}
+		return *got.Replayed, got.Log
+	}
+	if n, _ := replayed(); n != 0 {
+		t.Errorf("closed store: replayed_bytes %d, want 0", n)
+	}
+	te.mustRun(t, exitOK, "stats")
+	if want := "past the hint: 0 B, 0.0% of the log"; !strings.Contains(te.out.String(), want) {
+		t.Errorf("stats of a closed store: %q lacks %q", te.out.String(), want)
+	}
+	w, err := kv.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	before := w.Stats().LogBytes
+	if err := w.Put([]byte("c"), []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	appended := w.Stats().LogBytes - before
+	if n, log := replayed(); n != appended || n >= log {
+		t.Errorf("beside a writer that appended %d bytes: replayed_bytes %d of a %d-byte log", appended, n, log)
 	}
 }
