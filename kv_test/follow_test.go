@@ -48,6 +48,11 @@ func TestFollowWriterChild(t *testing.T) {
 	start, _ := strconv.Atoi(os.Getenv(followStartEnv))
 	count, _ := strconv.Atoi(os.Getenv("CRABKV_FOLLOW_COUNT"))
 	opts := &kv.Options{NoSync: strings.Contains(mode, "nosync"), Compaction: compact.Policy{Disabled: true}}
+	if strings.Contains(mode, "checkpoints") {
+		// A hint written beside the writes every 2 KiB of log: a
+		// follower and every fresh open meet new hints all the time.
+		opts.CheckpointBytes = 2 << 10
+	}
 	db, err := kv.Open(os.Getenv(dirEnv), opts)
 	if err != nil {
 		fmt.Printf("! open: %v\n", err)
@@ -208,6 +213,9 @@ type followChecker struct {
 	mu   sync.Mutex     // guards seen
 	seen map[string]int // the latest write of each key the follower served
 	want state          // the acknowledged writes, in a lockstep run
+	// paused, if set, runs while a lockstep writer waits after write i,
+	// once the follower has shown exactly want.
+	paused func(i int)
 	lags []time.Duration
 }
 
@@ -290,6 +298,9 @@ func (c *followChecker) follow(w *writerChild) int {
 		switch a.op {
 		case '=':
 			c.wantExactly(a.i)
+			if c.paused != nil {
+				c.paused(a.i)
+			}
 			if _, err := io.WriteString(w.in, "go on\n"); err != nil {
 				c.t.Fatal(err)
 			}
@@ -356,10 +367,14 @@ func skipWithoutChildren(t *testing.T) {
 // TestFollowWriterProcess follows a writer in another process: every
 // acknowledged write becomes visible, no value is one the writer did not
 // write, no key goes back to an older value, and a deleted key stays
-// deleted — through constant compactions, with and without NoSync.
+// deleted — through constant compactions, and through hints the writer
+// checkpoints beside its writes, with and without NoSync. With
+// checkpoints, a fresh read-only open at each pause of the writer must
+// also show exactly the writes acknowledged, from a hint that covers most
+// of the log.
 func TestFollowWriterProcess(t *testing.T) {
 	skipWithoutChildren(t)
-	for _, mode := range []string{"sync", "nosync-compaction", "sync-compaction"} {
+	for _, mode := range []string{"sync", "nosync-compaction", "sync-compaction", "sync-checkpoints", "nosync-checkpoints"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			seedStore(t, dir)
@@ -367,6 +382,24 @@ func TestFollowWriterProcess(t *testing.T) {
 			events, cancel := f.Subscribe()
 			defer cancel()
 			c := newChecker(t, f)
+			hinted := 0 // pauses at which a fresh open found most of the log in its hint
+			if strings.Contains(mode, "checkpoints") {
+				c.paused = func(i int) {
+					ro, err := kv.Open(dir, &kv.Options{ReadOnly: true})
+					if err != nil {
+						t.Fatalf("fresh open after write %d: %v", i, err)
+					}
+					defer ro.Close()
+					got := readState(t, ro)
+					delete(got, "seed")
+					if d := diffState(got, c.want); d != "" {
+						t.Fatalf("after write %d a fresh open differs from the writes acknowledged:\n%s", i, d)
+					}
+					if st := ro.Stats(); st.ReplayedBytes < st.LogBytes/2 {
+						hinted++
+					}
+				}
+			}
 			w := startWriter(t, dir, mode+"-lockstep", 1, 3000, c.dels)
 			n := c.follow(w)
 			if err := w.cmd.Wait(); err != nil {
@@ -374,6 +407,9 @@ func TestFollowWriterProcess(t *testing.T) {
 			}
 			if n != 3000 {
 				t.Fatalf("checked %d writes, want 3000", n)
+			}
+			if c.paused != nil && hinted == 0 {
+				t.Error("no fresh open found a checkpoint's hint covering most of the log")
 			}
 			c.logLag()
 			if strings.Contains(mode, "compaction") {
