@@ -227,11 +227,15 @@ func (b *bulkReplay) flushOnto(idx *index, c *counters, src keySource) error {
 		idx.regrow(n)
 	} else if cur, _ := idx.mapped(); cur != nil {
 		// The hint's map is private: the first write to each page
-		// copies it, a page fault each. One call makes the copies: a
-		// replay that took the faults one at a time spent 3.4 s of a
-		// 4.3 s Open of 10M keys in them (274 MiB of log after a hint
-		// of 2^24 slots, 65,536 pages), the call takes about 0.1 s.
-		populateWrite(cur)
+		// copies it. Taking those copies a fault at a time spent 3.4 s
+		// of a 4.3 s Open of 10M keys (274 MiB of log after a hint of
+		// 2^24 slots, 65,536 pages); taking them in one call
+		// (MADV_POPULATE_WRITE) still copies a page at a time, each
+		// copy flushing the page from every processor's TLB (the pass
+		// above has read it), and leaves the table in 4 KiB pages. A
+		// table of the same size, written front to back into memory
+		// advised for huge pages, costs less.
+		idx.regrow(len(idx.slots))
 	}
 	tmp, tmpMem := allocFilled(len(b.es))
 	// Nothing else holds tmp: see release.
@@ -251,9 +255,9 @@ func (b *bulkReplay) flushOnto(idx *index, c *counters, src keySource) error {
 }
 
 // regrow moves the keys of x, a table without an old one, into a new
-// table of n slots, larger, front to back: the key of slot i of the old
-// table goes near i or near i plus its size in the new one, so both are
-// written in two sequential runs.
+// table of n slots, as large or larger, front to back: the key of slot i
+// of the old table goes near i (or, in a larger one, near i plus the old
+// size), so the new table is written in sequential runs.
 func (x *index) regrow(n int) {
 	cur, _ := x.mapped()
 	oldSlots := x.slots
