@@ -400,7 +400,13 @@ func (db *DB) swap(ctx context.Context, tc *tailCopy, tmp, old File, idx *index,
 	// The old log's hint goes before the rename, durably, so that no crash
 	// and no file system that reorders directory operations can pair it
 	// with the new log. Without it a crash costs the next Open a replay,
-	// nothing more, so the writers need not wait for this.
+	// nothing more, so the writers need not wait for this. Its blocks are
+	// freed a step at a time once nothing maps it (see releaseOldHint),
+	// where an open file can be removed.
+	var oldHint File
+	if renameOpenFiles {
+		oldHint = openOldHint(db.fs, filepath.Join(db.dir, hintName))
+	}
 	err = removeHint(db.fs, db.dir)
 	db.wmu.Lock()
 	db.hintCovered = 0 // whatever follows, Close must write a hint again
@@ -409,7 +415,13 @@ func (db *DB) swap(ctx context.Context, tc *tailCopy, tmp, old File, idx *index,
 		return fail(err)
 	}
 	if err := db.fs.SyncDir(db.dir); err != nil {
+		if oldHint != nil {
+			_ = oldHint.Close() // the compaction fails: whatever its state, a replay covers it
+		}
 		return fail(err)
+	}
+	if oldHint != nil {
+		db.oldLogs.Go(func() { db.releaseOldHint(oldHint) }) // Close waits for it
 	}
 	// Catch up again with what arrived during the syncs, so that the copy
 	// under the lock stays small however long they took.

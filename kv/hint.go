@@ -170,11 +170,18 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 	if !hintsSupported || hdr.Version < 2 {
 		return nil, counters{}, false
 	}
-	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName), os.O_RDONLY, 0)
+	// The shared flock keeps a writer that replaces the hint from
+	// cutting it while its slots are mapped (see releaseOldHint).
+	f, err := reopenShared(db.fs, filepath.Join(db.dir, hintName))
 	if err != nil {
 		return nil, counters{}, false
 	}
-	defer func() { _ = f.Close() }() // read-only
+	held := false
+	defer func() {
+		if !held {
+			_ = f.Close() // read-only
+		}
+	}()
 	head := make([]byte, hintMetaSize)
 	if _, err := f.ReadAt(head, 0); err != nil {
 		return nil, counters{}, false
@@ -196,6 +203,10 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 	slots, mapped, err := loadSlots(f, slotsAt(h.slots), int(h.slots))
 	if err != nil {
 		return nil, counters{}, false
+	}
+	if mapped != nil {
+		holdHint(mapped, f) // until the map is unmapped
+		held = true
 	}
 	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1)}
 	x.setMapped(mapped)

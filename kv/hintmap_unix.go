@@ -3,6 +3,7 @@
 package kv
 
 import (
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -33,5 +34,21 @@ func unmapSlots(b []byte) error {
 		return nil
 	}
 	dropPages(b)
-	return syscall.Munmap(b)
+	err := syscall.Munmap(b)
+	if f, ok := heldHints.LoadAndDelete(unsafe.SliceData(b)); ok {
+		_ = f.(File).Close() // read-only; closing lets go of its flock
+	}
+	return err
 }
+
+// heldHints holds each hint file whose slots are mapped, open, with the
+// shared flock its reader took (see DB.loadHint), until the map is
+// unmapped: a writer that replaced or removed the hint frees the file's
+// blocks a step at a time only once it can lock it exclusively (see
+// releaseOldHint), and a cut under a live map would fault its reads. (On
+// Linux the map alone keeps the lock, as it keeps the open file; not on
+// every system.) Keyed by the map's first byte.
+var heldHints sync.Map
+
+// holdHint keeps f, the hint file m maps, open until m is unmapped.
+func holdHint(m []byte, f File) { heldHints.Store(unsafe.SliceData(m), f) }

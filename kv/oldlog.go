@@ -138,9 +138,9 @@ func (db *DB) cutStepwise(ctx context.Context, old File) {
 	}
 }
 
-// reopenShared opens wal.log read-only for a reader and takes the shared
-// flock that keeps a compaction from cutting it (see shareLog), opening it
-// again if the file it got had just been replaced.
+// reopenShared opens path, wal.log or wal.hint, read-only for a reader
+// and takes the shared flock that keeps a writer from cutting it (see
+// shareLog), opening it again if the file it got had just been replaced.
 func reopenShared(fsys FS, path string) (File, error) {
 	for range 8 {
 		f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
