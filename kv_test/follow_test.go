@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,7 +217,7 @@ type followChecker struct {
 	// paused, if set, runs while a lockstep writer waits after write i,
 	// once the follower has shown exactly want.
 	paused func(i int)
-	lags []time.Duration
+	lags   []time.Duration
 }
 
 // observe reads k from the follower and checks that the value is one the
@@ -371,7 +372,9 @@ func skipWithoutChildren(t *testing.T) {
 // checkpoints beside its writes, with and without NoSync. With
 // checkpoints, a fresh read-only open at each pause of the writer must
 // also show exactly the writes acknowledged, from a hint that covers most
-// of the log.
+// of the log; and the first of them stays open to the end, reading every
+// key at each pause, while the writer replaces (and frees) the hint it
+// maps: a writer that cut it under the map would fault its reads.
 func TestFollowWriterProcess(t *testing.T) {
 	skipWithoutChildren(t)
 	for _, mode := range []string{"sync", "nosync-compaction", "sync-compaction", "sync-checkpoints", "nosync-checkpoints"} {
@@ -382,9 +385,14 @@ func TestFollowWriterProcess(t *testing.T) {
 			events, cancel := f.Subscribe()
 			defer cancel()
 			c := newChecker(t, f)
-			hinted := 0 // pauses at which a fresh open found most of the log in its hint
+			hinted := 0     // pauses at which a fresh open found most of the log in its hint
+			var kept *kv.DB // the first fresh open, kept open
 			if strings.Contains(mode, "checkpoints") {
 				c.paused = func(i int) {
+					if kept == nil {
+						kept = openDB(t, dir, &kv.Options{ReadOnly: true})
+					}
+					readNoFault(t, kept, fmt.Sprintf("the store opened at the first pause, after write %d", i))
 					ro, err := kv.Open(dir, &kv.Options{ReadOnly: true})
 					if err != nil {
 						t.Fatalf("fresh open after write %d: %v", i, err)
@@ -411,6 +419,9 @@ func TestFollowWriterProcess(t *testing.T) {
 			if c.paused != nil && hinted == 0 {
 				t.Error("no fresh open found a checkpoint's hint covering most of the log")
 			}
+			if kept != nil {
+				wantSameState(t, kept, dir)
+			}
 			c.logLag()
 			if strings.Contains(mode, "compaction") {
 				st := f.Stats()
@@ -426,6 +437,23 @@ func TestFollowWriterProcess(t *testing.T) {
 			// state it left.
 			wantSameState(t, f, dir)
 		})
+	}
+}
+
+// readNoFault reads every key db lists, turning a fault in a mapped table
+// (a file cut under its map) into a test failure.
+func readNoFault(t *testing.T, db *kv.DB, what string) {
+	t.Helper()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%s: reading the keys faulted: %v", what, r)
+		}
+	}()
+	for _, k := range db.Keys(nil) {
+		if _, err := db.Get([]byte(k)); err != nil && !errors.Is(err, kv.ErrNotFound) {
+			t.Fatalf("%s: Get(%s): %v", what, k, err)
+		}
 	}
 }
 
