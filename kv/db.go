@@ -206,6 +206,9 @@ type DB struct {
 	// begun (with 0) and after each batch, with the number of chunks it
 	// has passed: tests set it.
 	testHookCheckpoint func(passed int)
+	// testHookInstall, when set, is called by a checkpoint between its
+	// two renames: the sidecar's and the hint's.
+	testHookInstall func()
 	// ckptAside, when not zero, replaces checkpointPending: tests lower
 	// it.
 	ckptAside int
@@ -405,6 +408,7 @@ func (db *DB) load() error {
 	if db.opts.ReadOnly {
 		flag = os.O_RDONLY
 	} else {
+		db.adoptCheckpoint()
 		for _, name := range []string{tempName, hintTempName, hintNextName, expHintTemp, hintNextName + expHintSuffix, orderTempName, checkpointTemp, checkpointExpTemp} {
 			if err := db.fs.Remove(filepath.Join(db.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("kv: remove leftover %s: %w", name, err)
