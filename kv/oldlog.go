@@ -38,6 +38,11 @@ import (
 //   - A file with other names (a hard link, as a backup made with cp -al
 //     has) is never cut: only an unlinked file's blocks are ours to free.
 //
+// Hints follow the same rules: a reader holds a shared flock on the hint
+// file whose slots it maps, for as long as they are mapped (loadHint,
+// heldHints), and a hint that a checkpoint replaces or a compaction
+// removes is cut only once claimed (releaseOldHint).
+//
 // Where no flock is possible (another file system, another system, a
 // writer whose FS wraps its Files), the old log is closed whole, as before.
 // A follower whose FS wraps its Files cannot take the shared lock: the
