@@ -2,7 +2,6 @@ package kv
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,30 +94,15 @@ func TestCheckpointCutShortWhileWriting(t *testing.T) {
 // process's), into a new directory, and returns it. The lock file stays.
 func copyDir(t *testing.T, dir string) string {
 	t.Helper()
-	to := t.TempDir()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var names []string
 	for _, e := range entries {
-		if e.Name() == "LOCK" || !e.Type().IsRegular() {
-			continue
-		}
-		from, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := os.Create(filepath.Join(to, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(out, from); err != nil {
-			t.Fatal(err)
-		}
-		from.Close()
-		if err := out.Close(); err != nil {
-			t.Fatal(err)
+		if e.Name() != "LOCK" && e.Type().IsRegular() {
+			names = append(names, e.Name())
 		}
 	}
-	return to
+	return copyFiles(t, dir, names)
 }

@@ -116,8 +116,15 @@ func waitCheckpoint(t *testing.T, db *DB) {
 // directory, and returns it.
 func crashCopy(t *testing.T, dir string) string {
 	t.Helper()
+	return copyFiles(t, dir, []string{logName, hintName, hintName + expHintSuffix})
+}
+
+// copyFiles copies the files names of dir that exist, as the page cache
+// holds them, into a new directory, and returns it.
+func copyFiles(t *testing.T, dir string, names []string) string {
+	t.Helper()
 	to := t.TempDir()
-	for _, name := range []string{logName, hintName, hintName + expHintSuffix} {
+	for _, name := range names {
 		from, err := os.Open(filepath.Join(dir, name))
 		if os.IsNotExist(err) {
 			continue
