@@ -411,17 +411,18 @@ func (db *DB) swap(ctx context.Context, tc *tailCopy, tmp, old File, idx *index,
 	db.wmu.Lock()
 	db.hintCovered = 0 // whatever follows, Close must write a hint again
 	db.wmu.Unlock()
-	if err != nil {
-		return fail(err)
-	}
-	if err := db.fs.SyncDir(db.dir); err != nil {
-		if oldHint != nil {
-			_ = oldHint.Close() // the compaction fails: whatever its state, a replay covers it
-		}
-		return fail(err)
+	if err == nil {
+		err = db.fs.SyncDir(db.dir)
 	}
 	if oldHint != nil {
-		db.oldLogs.Go(func() { db.releaseOldHint(oldHint) }) // Close waits for it
+		if err != nil {
+			_ = oldHint.Close() // the compaction fails: a replay covers whatever the hint's state
+		} else {
+			db.oldLogs.Go(func() { db.releaseOldHint(oldHint) }) // Close waits for it
+		}
+	}
+	if err != nil {
+		return fail(err)
 	}
 	// Catch up again with what arrived during the syncs, so that the copy
 	// under the lock stays small however long they took.
