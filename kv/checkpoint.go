@@ -553,6 +553,32 @@ func (db *DB) releaseOldHint(old File) {
 	_ = old.Close() // its error changes nothing: the file is gone
 }
 
+// retireHint releases f, the hint file that this store's index was loaded
+// from, once the index has let go of its map (a growth's end, a
+// compaction's swap, a rebuild, Close): beside the store, it cuts it a
+// step at a time where it can (releaseOldHint), which it can only once a
+// checkpoint, a compaction or Close has replaced or removed it and no
+// other reader maps it. Closed whole instead, it would free the blocks of
+// a table of hundreds of mebibytes in one journal commit that synced
+// writers wait for. It runs wherever a table is unmapped, under any lock
+// but cmu, a leaf, which it takes.
+func (db *DB) retireHint(f File) {
+	db.cmu.Lock()
+	closing := db.cmu.closing
+	if !closing {
+		db.oldLogs.Add(1) // under cmu, before Close, which sets closing first, waits
+	}
+	db.cmu.Unlock()
+	if closing {
+		_ = f.Close() // Close frees what is left whole, as it always has
+		return
+	}
+	go func() {
+		defer db.oldLogs.Done()
+		db.releaseOldHint(f)
+	}()
+}
+
 // logFile returns the log p's hint describes, or nil once it is not the
 // store's any more.
 func (p *checkpoint) logFile(db *DB) File {

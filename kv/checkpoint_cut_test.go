@@ -109,41 +109,55 @@ func TestCheckpointCutsOnlyAnUnmappedHint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hintSize := func() int64 {
+	// Each hint's own file, opened without a lock, tells whether it was
+	// cut: its size. (The hint the writer's index was loaded from is cut
+	// too once the compaction's swap lets go of that index: see
+	// TestRetiredHintIsCut.)
+	openHint := func() (*os.File, int64) {
 		t.Helper()
-		fi, err := os.Stat(filepath.Join(dir, hintName))
+		f, err := os.Open(filepath.Join(dir, hintName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f, fi.Size()
+	}
+	sizeOf := func(f *os.File) int64 {
+		t.Helper()
+		fi, err := f.Stat()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return fi.Size()
 	}
-	// A hint's first cut leaves it one step short (the log's are far
-	// larger).
-	hintCuts := func(c []int64, size int64) bool { return slices.Contains(c, size-db.freeStep) }
-	n, size := len(cutSince(0)), hintSize()
+	mapped, size := openHint()
 	if err := db.Compact(); err != nil {
 		t.Fatal(err)
 	}
 	db.oldLogs.Wait()
-	if c := cutSince(n); hintCuts(c, size) {
-		t.Fatalf("the compaction cut the %d-byte hint a read-only store mapped: cuts %v", size, c)
+	if got := sizeOf(mapped); got != size {
+		t.Fatalf("the compaction cut the hint a read-only store maps: %d bytes of %d left", got, size)
 	}
-	fi, err := os.Stat(filepath.Join(dir, hintName))
-	if err == nil {
-		t.Fatalf("the compaction left a hint (%d bytes): the test expects none for so small a log", fi.Size())
+	if _, err := os.Stat(filepath.Join(dir, hintName)); err == nil {
+		t.Fatal("the compaction left a hint: the test expects none for so small a log")
 	}
 	readAllNoFault(t, ro, roWant, "read-only store, after a compaction removed its hint")
 	if err := ro.Close(); err != nil {
 		t.Fatal(err)
 	}
 	checkpoint("c4")
-	n, size = len(cutSince(0)), hintSize()
+	unmapped, _ := openHint()
+	n := len(cutSince(0))
 	if err := db.Compact(); err != nil {
 		t.Fatal(err)
 	}
 	db.oldLogs.Wait()
-	if c := cutSince(n); !hintCuts(c, size) || c[len(c)-1] != 0 {
-		t.Fatalf("the compaction did not cut the %d-byte hint nothing mapped: cuts %v", size, c)
+	if got := sizeOf(unmapped); got != 0 {
+		t.Fatalf("the compaction did not cut the hint nothing mapped: %d bytes left; cuts %v", got, cutSince(n))
 	}
 	readAllNoFault(t, db, want, "writer, after the compactions")
 }
@@ -164,4 +178,66 @@ func readAllNoFault(t *testing.T, db *DB, want map[string]string, what string) {
 			t.Fatalf("%s: Get(%s) = %q, %v; want %q", what, k, got, err, v)
 		}
 	}
+}
+
+// TestRetiredHintIsCut checks that the hint a writer's index was loaded
+// from, once a checkpoint has replaced it, is cut a step at a time when
+// the index lets go of its map (here at the end of a growth), not freed
+// whole; and that every key still reads back.
+func TestRetiredHintIsCut(t *testing.T) {
+	dir := t.TempDir()
+	opts := &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}, CheckpointBytes: -1}
+	want := map[string]string{}
+	first, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		ckptPut(t, first, want, fmt.Sprintf("key-%05d", i), fmt.Sprint("value-", i), false)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, hintName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := fi.Size()
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mu sync.Mutex
+	var cuts []int64 // guarded by mu
+	db.freeStep = 4 << 10
+	db.testHookCut = func(size int64) {
+		mu.Lock()
+		cuts = append(cuts, size)
+		mu.Unlock()
+	}
+	want["c1"] = "starts a checkpoint"
+	runCheckpoint(t, db, "c1", func(int) {}) // replaces the hint the index maps
+	slots := len(db.mu.index.slots)
+	for i := 0; ; i++ {
+		ckptPut(t, db, want, fmt.Sprintf("more-%05d", i), "v", false)
+		db.mu.RLock()
+		grown := len(db.mu.index.slots) > slots && db.mu.index.old == nil
+		db.mu.RUnlock()
+		if grown {
+			break
+		}
+		if i > 100_000 {
+			t.Fatal("the index did not grow")
+		}
+	}
+	db.mu.index.releases.Wait()
+	db.oldLogs.Wait()
+	mu.Lock()
+	got := append([]int64(nil), cuts...)
+	mu.Unlock()
+	if !slices.Contains(got, loaded-db.freeStep) || got[len(got)-1] != 0 {
+		t.Fatalf("the %d-byte hint the index let go of was not cut a step at a time: cuts %v", loaded, got)
+	}
+	readAllNoFault(t, db, want, "writer, after its hint was cut")
 }

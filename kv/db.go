@@ -418,7 +418,7 @@ func (db *DB) load() error {
 	var f File
 	var err error
 	if db.opts.ReadOnly {
-		f, err = reopenShared(db.fs, db.path) // see oldlog.go
+		f, err = reopenShared(db.fs, db.path, os.O_RDONLY) // see oldlog.go
 	} else {
 		f, err = db.fs.OpenFile(db.path, flag, 0o644)
 	}

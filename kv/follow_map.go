@@ -156,7 +156,7 @@ func (db *DB) followFileMuLocked() *followFile {
 // openFollowed opens wal.log read-only for a follower, with a map of the
 // bytes it holds now: the replay that indexes it reads through the map.
 func (db *DB) openFollowed() (*followFile, error) {
-	f, err := reopenShared(db.fs, db.path)
+	f, err := reopenShared(db.fs, db.path, os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -171,8 +171,19 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 		return nil, counters{}, false
 	}
 	// The shared flock keeps a writer that replaces the hint from
-	// cutting it while its slots are mapped (see releaseOldHint).
-	f, err := reopenShared(db.fs, filepath.Join(db.dir, hintName))
+	// cutting it while its slots are mapped (see releaseOldHint). The
+	// writer's own index opens it for writing, to cut it once it lets go
+	// of the map (see retireHint).
+	path := filepath.Join(db.dir, hintName)
+	flag, release := os.O_RDONLY, (func(File))(nil)
+	if !db.opts.ReadOnly {
+		flag, release = os.O_RDWR, db.retireHint
+	}
+	f, err := reopenShared(db.fs, path, flag)
+	if err != nil && flag != os.O_RDONLY {
+		f, err = reopenShared(db.fs, path, os.O_RDONLY)
+		release = nil
+	}
 	if err != nil {
 		return nil, counters{}, false
 	}
@@ -205,7 +216,7 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 		return nil, counters{}, false
 	}
 	if mapped != nil {
-		holdHint(mapped, f) // until the map is unmapped
+		holdHint(mapped, f, release) // until the map is unmapped
 		held = true
 	}
 	x := &index{slots: slots, count: int(h.keys), mask: uint32(h.slots - 1)}

@@ -8,4 +8,4 @@ func unmapSlots(b []byte) error { return nil }
 
 // holdHint is never called where slots are read, not mapped: see the Unix
 // version.
-func holdHint(m []byte, f File) {}
+func holdHint(m []byte, f File, release func(File)) {}

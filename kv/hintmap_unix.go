@@ -35,8 +35,12 @@ func unmapSlots(b []byte) error {
 	}
 	dropPages(b)
 	err := syscall.Munmap(b)
-	if f, ok := heldHints.LoadAndDelete(unsafe.SliceData(b)); ok {
-		_ = f.(File).Close() // read-only; closing lets go of its flock
+	if v, ok := heldHints.LoadAndDelete(unsafe.SliceData(b)); ok {
+		if h := v.(heldHint); h.release != nil {
+			h.release(h.f)
+		} else {
+			_ = h.f.Close() // read-only; closing lets go of its flock
+		}
 	}
 	return err
 }
@@ -47,8 +51,19 @@ func unmapSlots(b []byte) error {
 // blocks a step at a time only once it can lock it exclusively (see
 // releaseOldHint), and a cut under a live map would fault its reads. (On
 // Linux the map alone keeps the lock, as it keeps the open file; not on
-// every system.) Keyed by the map's first byte.
+// every system.) Keyed by the map's first byte; the values are heldHint.
 var heldHints sync.Map
 
-// holdHint keeps f, the hint file m maps, open until m is unmapped.
-func holdHint(m []byte, f File) { heldHints.Store(unsafe.SliceData(m), f) }
+// heldHint is a hint file held open while its slots are mapped, and what
+// to do with it once they are not: release it (DB.retireHint), or, if
+// release is nil, close it.
+type heldHint struct {
+	f       File
+	release func(File)
+}
+
+// holdHint keeps f, the hint file m maps, open until m is unmapped, and
+// then hands it to release, or closes it if release is nil.
+func holdHint(m []byte, f File, release func(File)) {
+	heldHints.Store(unsafe.SliceData(m), heldHint{f: f, release: release})
+}

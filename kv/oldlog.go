@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"os"
+
 	"time"
 )
 
@@ -143,12 +143,13 @@ func (db *DB) cutStepwise(ctx context.Context, old File) {
 	}
 }
 
-// reopenShared opens path, wal.log or wal.hint, read-only for a reader
-// and takes the shared flock that keeps a writer from cutting it (see
-// shareLog), opening it again if the file it got had just been replaced.
-func reopenShared(fsys FS, path string) (File, error) {
+// reopenShared opens path, wal.log or wal.hint, with flag (read-only,
+// unless a writer opens its hint: see DB.retireHint), and takes the shared
+// flock that keeps a writer from cutting it (see shareLog), opening it
+// again if the file it got had just been replaced.
+func reopenShared(fsys FS, path string, flag int) (File, error) {
 	for range 8 {
-		f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+		f, err := fsys.OpenFile(path, flag, 0)
 		if err != nil {
 			return nil, err
 		}

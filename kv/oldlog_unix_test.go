@@ -99,7 +99,7 @@ func TestCompactionCutsTheOldLogInSteps(t *testing.T) {
 func TestCompactionLeavesASharedOldLogWhole(t *testing.T) {
 	dir := t.TempDir()
 	db, cuts := cutStore(t, dir, nil)
-	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName))
+	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName), os.O_RDONLY)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestShareLogRefusesAReplacedLog(t *testing.T) {
 	if err := shareLog(late); !errors.Is(err, errLogGone) {
 		t.Fatalf("shareLog on a renamed-over log: %v, want errLogGone", err)
 	}
-	f, err := reopenShared(DefaultFS(), path)
+	f, err := reopenShared(DefaultFS(), path, os.O_RDONLY)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestCompactReturnsBeforeTheOldLogIsFreed(t *testing.T) {
 	dir := t.TempDir()
 	db, cuts := cutStore(t, dir, nil)
 	db.claimWait = time.Hour
-	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName))
+	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName), os.O_RDONLY)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestCloseEndsAWaitForTheOldLog(t *testing.T) {
 	dir := t.TempDir()
 	db, _ := cutStore(t, dir, nil)
 	db.claimWait = time.Hour
-	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName))
+	f, err := reopenShared(DefaultFS(), filepath.Join(dir, logName), os.O_RDONLY)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/crabkv/crabkv/walfmt"
@@ -121,7 +122,7 @@ func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
 		return VerifyReport{FirstBad: -1}, err
 	}
 	path := filepath.Join(dir, logName)
-	f, err := reopenShared(fsys, path) // a writer's compaction cuts no log it reads
+	f, err := reopenShared(fsys, path, os.O_RDONLY) // a writer's compaction cuts no log it reads
 	if err != nil {
 		return VerifyReport{Path: path, FirstBad: -1}, fmt.Errorf("kv: verify: %w", err)
 	}
