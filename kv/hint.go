@@ -190,7 +190,7 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 	held := false
 	defer func() {
 		if !held {
-			_ = f.Close() // read-only
+			_ = f.Close() // nothing was written through it
 		}
 	}()
 	head := make([]byte, hintMetaSize)
