@@ -34,8 +34,11 @@ func unmapSlots(b []byte) error {
 		return nil
 	}
 	dropPages(b)
+	// Taken out while the map still holds its address: once unmapped, a
+	// hint loaded meanwhile could be mapped there and held under it.
+	v, held := heldHints.LoadAndDelete(unsafe.SliceData(b))
 	err := syscall.Munmap(b)
-	if v, ok := heldHints.LoadAndDelete(unsafe.SliceData(b)); ok {
+	if held {
 		if h := v.(heldHint); h.release != nil {
 			h.release(h.f)
 		} else {
