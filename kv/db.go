@@ -146,6 +146,11 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     still reads it through a private map (oldlog.go). Taken before mu,
 //     which a build holds shared for moments only; never taken while wmu,
 //     sync.mu or mu is held.
+//   - cutMu: serializes the cuts of files being freed a step at a time
+//     (cutStepwise: a log a compaction replaced, a hint replaced or
+//     removed), so that the journal commits synced writers wait for carry
+//     one file's steps at a time. Held for a whole cut, by a goroutine
+//     that holds no other lock; cmu is taken under it, briefly.
 //   - ord.saver.mu (order_save.go): what the background writer of
 //     wal.order has to write; a leaf, taken with wmu, ord.build, or wmu
 //     and mu held. The writer itself holds none of wmu, sync.mu and mu.
@@ -171,6 +176,7 @@ type DB struct {
 	// compaction replaced (see swap); Close waits for them before it
 	// returns.
 	oldLogs sync.WaitGroup
+	cutMu   sync.Mutex // see the lock list above
 
 	// wmu serializes writers and the final swap of a compaction. Held
 	// around every append, so the fields below it change only under it.

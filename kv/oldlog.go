@@ -122,14 +122,16 @@ func (db *DB) closing() bool {
 }
 
 // cutStepwise truncates old from its end a step at a time, syncing each
-// cut. It stops at the first error, when ctx ends or when the store is
-// closing: whatever is left is freed by the Close that follows, as all of
-// it was before.
+// cut, one file at a time (cutMu). It stops at the first error, when ctx
+// ends or when the store is closing: whatever is left is freed by the
+// Close that follows, as all of it was before.
 func (db *DB) cutStepwise(ctx context.Context, old File) {
 	fi, err := old.Stat()
 	if err != nil {
 		return
 	}
+	db.cutMu.Lock()
+	defer db.cutMu.Unlock()
 	step := cmp.Or(db.freeStep, freeStep)
 	for size := fi.Size(); size > 0 && ctx.Err() == nil && !db.closing(); {
 		size = max(size-step, 0)
