@@ -35,9 +35,30 @@ func countHolding(tb testing.TB, dir string, q []byte) (int, string) {
 	return n, first
 }
 
+// valueSizes sums, with the engine's own scan, the sizes of the values in
+// dir, and returns the largest.
+func valueSizes(tb testing.TB, dir string) (total, largest int64) {
+	tb.Helper()
+	db, err := kv.Open(dir, &kv.Options{ReadOnly: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Scan(nil, nil, func(_, v []byte) bool {
+		total += int64(len(v))
+		largest = max(largest, int64(len(v)))
+		return true
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return total, largest
+}
+
 // TestValueSearchInTmux searches the values of the demo store from the
 // real binary in a terminal: a text query, then a query of bytes, then
-// the size view, and checks the counts against the store's own scan.
+// the size view and its summary, and checks the counts and sizes against
+// the store's own scan.
 func TestValueSearchInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed; skipping the end-to-end terminal test")
@@ -73,6 +94,12 @@ func TestValueSearchInTmux(t *testing.T) {
 	s.waitFor("back to the key list", "2,703 keys")
 	s.keys("s")
 	s.waitFor("ranked 2,703 keys by value size", "Largest values")
+
+	total, largest := valueSizes(t, dir)
+	s.keys("S")
+	s.waitFor("Summary", "keys      2,703",
+		fmt.Sprintf("values    %s total · %s average", FormatBytes(total), FormatBytes(total/2703)),
+		fmt.Sprintf("· %s largest", FormatBytes(largest)), "keys per power of two")
 	s.keys("q")
 	waitExit(t, s)
 }
