@@ -2,6 +2,8 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"sort"
 )
 
@@ -46,20 +48,40 @@ func buildFence(run []uint64, src *logView) *fence {
 		return nil
 	}
 	f := &fence{common: string(first[:sharedLen(first, last)])}
-	f.pfx = make([]uint64, 0, (n+fenceStride-1)/fenceStride)
 	skip := len(f.common)
+	// The keys are read in the order of their records in the log, not in
+	// the run's: the run's order is the keys', which scatters them through
+	// the log, and reading every fenceStride-th of them in that order
+	// touched the log's pages in random order. In the log's order the
+	// reads go forward (a read-only Open's first key of ten million took
+	// 1.06-1.18 s here, where it took 1.41-1.87 s). Either way every page
+	// of the log is read: a fence of that size costs a read of the log.
+	at := make([]fencePoint, 0, (n+fenceStride-1)/fenceStride)
 	for i := 0; i < n; i += fenceStride {
-		k := src.keyOrNil(run[i])
+		at = append(at, fencePoint{off: run[i], j: len(at)})
+	}
+	slices.SortFunc(at, func(a, b fencePoint) int { return cmp.Compare(a.off, b.off) })
+	f.pfx = make([]uint64, len(at))
+	for _, p := range at {
+		k := src.keyOrNil(p.off)
 		if len(k) < skip || string(k[:skip]) != f.common {
 			return nil
 		}
-		p := prefix8(k[skip:])
-		if len(f.pfx) > 0 && p < f.pfx[len(f.pfx)-1] {
+		f.pfx[p.j] = prefix8(k[skip:])
+	}
+	for j := 1; j < len(f.pfx); j++ {
+		if f.pfx[j] < f.pfx[j-1] {
 			return nil
 		}
-		f.pfx = append(f.pfx, p)
 	}
 	return f
+}
+
+// fencePoint is an entry of a run the fence stands on: its record's
+// offset, and its place j in the fence.
+type fencePoint struct {
+	off uint64
+	j   int
 }
 
 // bounds returns the part [lo, hi] of a run of n entries, which f is the
