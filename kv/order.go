@@ -126,10 +126,11 @@ func (db *DB) orderRound(s *orderSnap) (*orderSnap, error) {
 				return nil, err
 			}
 			fresh = true
-		} else {
-			s.fence = loadedFence(s.run, src, db.isMapped())
+		} else if s.fence != nil {
 			db.ord.saver.markOnDisk(s)
-		}
+		} else if s.fence = loadedFence(s.run, src, db.isMapped()); s.fence == nil {
+			db.ord.saver.markOnDisk(s)
+		} // else the file lacks a fence it could hold: Close writes it again
 	}
 	if s.end < end {
 		runEnd := s.runEnd
