@@ -133,7 +133,7 @@ func (db *DB) loadOrderFile(src *logView, idx *index) *orderSnap {
 	}
 	fi, err := f.Stat()
 	entriesEnd := orderHeader + int64(h.entries)*8
-	if err != nil || (h.version == 1 && fi.Size() != entriesEnd) || (h.version > 1 && fi.Size() < entriesEnd+fenceFixed) {
+	if err != nil || (h.version == 1 && fi.Size() != entriesEnd) || (h.version > 1 && fi.Size() < entriesEnd) {
 		return nil
 	}
 	if tie, err := logTie(src.f, h.covered); err != nil || tie != h.tie {

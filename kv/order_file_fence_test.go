@@ -79,6 +79,14 @@ func TestOrderFileKeepsTheFence(t *testing.T) {
 		}
 	}
 
+	// Cut short inside the fence: the entries still load.
+	if err := os.WriteFile(path, orig[:entriesEnd+5], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := load(); s.fence != nil {
+		t.Error("a fence cut short was loaded")
+	}
+
 	// Version 1: the entries alone.
 	v1 := slices.Clone(orig[:entriesEnd])
 	binary.LittleEndian.PutUint16(v1[8:], 1)
