@@ -273,7 +273,11 @@ func (db *DB) writeOrderFile(run []uint64, fc *fence, covered int64, log File, i
 	if err != nil {
 		return fmt.Errorf("kv: write order file: %w", err)
 	}
-	b := make([]byte, orderHeader+8*len(run))
+	room := fenceFixed // the fence's room too, so that appending it copies nothing
+	if fc != nil {
+		room += len(fc.common) + 8*len(fc.pfx)
+	}
+	b := make([]byte, orderHeader+8*len(run), orderHeader+8*len(run)+room)
 	for i, off := range run {
 		binary.LittleEndian.PutUint64(b[orderHeader+8*i:], off)
 	}
