@@ -126,11 +126,17 @@ func (db *DB) orderRound(s *orderSnap) (*orderSnap, error) {
 				return nil, err
 			}
 			fresh = true
-		} else if s.fence != nil {
-			db.ord.saver.markOnDisk(s)
-		} else if s.fence = loadedFence(s.run, src, db.isMapped()); s.fence == nil {
-			db.ord.saver.markOnDisk(s)
-		} // else the file lacks a fence it could hold: Close writes it again
+		} else {
+			stored := s.fence != nil
+			if !stored {
+				s.fence = loadedFence(s.run, src, db.isMapped())
+			}
+			// A file that lacks a fence its run has (version 1, or a
+			// damaged fence) is not marked: Close writes it again.
+			if stored || s.fence == nil {
+				db.ord.saver.markOnDisk(s)
+			}
+		}
 	}
 	if s.end < end {
 		runEnd := s.runEnd

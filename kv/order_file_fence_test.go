@@ -2,7 +2,6 @@ package kv
 
 import (
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,38 +17,15 @@ import (
 // fence by the next writable store's Close.
 func TestOrderFileKeepsTheFence(t *testing.T) {
 	dir := t.TempDir()
-	db, err := Open(dir, &Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5000 {
-		if err := db.Put(fmt.Appendf(nil, "user:%05d", (i*7919)%5000), []byte("v")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	scannedStore(t, dir, "user:%05d", 5000)
 	// load returns the snapshot wal.order gives, and the fence the log
 	// gives its run.
 	load := func() (*orderSnap, *fence) {
-		db, err := Open(dir, &Options{ReadOnly: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		src, _, idx, err := db.orderSource()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := db.loadOrderFile(src, idx)
+		s, want := loadedOrder(t, dir)
 		if s == nil || len(s.run) != 5000 {
 			t.Fatalf("order file not loaded whole: %+v", s)
 		}
-		return s, buildFence(s.run, src)
+		return s, want
 	}
 	s, want := load()
 	if want == nil {
@@ -99,7 +75,8 @@ func TestOrderFileKeepsTheFence(t *testing.T) {
 	}
 
 	// A writable store that loads it writes it again, with the fence.
-	if db, err = Open(dir, &Options{NoSync: true}); err != nil {
+	db, err := Open(dir, &Options{NoSync: true})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {

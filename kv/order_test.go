@@ -91,32 +91,10 @@ func TestSortByKey(t *testing.T) {
 // refused.
 func TestOrderFileLoaded(t *testing.T) {
 	dir := t.TempDir()
-	db, err := Open(dir, &Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5000 {
-		if err := db.Put(fmt.Appendf(nil, "k%05d", (i*7919)%5000), []byte("v")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	scannedStore(t, dir, "k%05d", 5000)
 	load := func() *orderSnap {
-		db, err := Open(dir, &Options{ReadOnly: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		src, _, idx, err := db.orderSource()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db.loadOrderFile(src, idx)
+		s, _ := loadedOrder(t, dir)
+		return s
 	}
 	s := load()
 	if s == nil || len(s.run) != 5000 || len(s.ovl) != 0 {
@@ -134,6 +112,49 @@ func TestOrderFileLoaded(t *testing.T) {
 	if s := load(); s != nil {
 		t.Fatal("a damaged order file was loaded")
 	}
+}
+
+// scannedStore writes n keys, named by format from 0 to n-1, into a new
+// store in dir in a scattered order, scans it so that it has a key order,
+// and closes it, which writes wal.order.
+func scannedStore(t *testing.T, dir, format string, n int) {
+	t.Helper()
+	db, err := Open(dir, &Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := db.Put(fmt.Appendf(nil, format, (i*7919)%n), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadedOrder opens the store in dir read-only and returns the snapshot
+// its wal.order gives (nil for none), and the fence the log gives that
+// snapshot's run.
+func loadedOrder(t *testing.T, dir string) (*orderSnap, *fence) {
+	t.Helper()
+	db, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	src, _, idx, err := db.orderSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := db.loadOrderFile(src, idx)
+	if s == nil {
+		return nil, nil
+	}
+	return s, buildFence(s.run, src)
 }
 
 // logFileOf writes log to a file of the test's own and opens it for
