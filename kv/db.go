@@ -305,6 +305,10 @@ type DB struct {
 	}
 	// ckptRunning is set while a checkpoint runs (checkpoint.go).
 	ckptRunning atomic.Bool
+	// growthHelper is set while a goroutine watches a growth of the
+	// index, to finish it if writes stop (growth.go); set holding mu
+	// exclusively, cleared holding it shared.
+	growthHelper atomic.Bool
 	// compactPos is how far the running compaction has read the old log:
 	// Close lets it finish when little is left past it (see
 	// compact.Policy.FinishOnClose).
@@ -461,6 +465,7 @@ func (db *DB) lockMu() {
 // unlockMu lets go of mu taken by lockMu; the count, even again, is
 // ordered after the hold's changes.
 func (db *DB) unlockMu() {
+	db.helpGrowthMuLocked() // a follower's catch-up, a swap or a rebuild may have begun a growth
 	db.mu.seq.Add(1)
 	db.mu.Unlock()
 }

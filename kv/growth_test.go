@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -262,5 +263,73 @@ func TestCollectInPieces(t *testing.T) {
 	x.migrate()
 	if x.moves == before {
 		t.Fatal("a migration step moved keys without counting")
+	}
+}
+
+// TestGrowthEndsOnceWritesStop stops writing in the middle of a growth of
+// the index, in the writer and in a read-only store that follows it. The
+// migration moves slots with each write; without writes the old table
+// would stay for good, its memory held and every lookup that misses
+// probing both tables. The growth must end with no further write, every
+// key still found.
+func TestGrowthEndsOnceWritesStop(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, manualPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The follower applies the writes as they come, its index growing
+	// as the writer's does.
+	ro, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	growing := func(db *DB) (bool, int, int) {
+		db.mu.RLock()
+		defer db.mu.RUnlock()
+		x := db.mu.index
+		return x.old != nil, x.next, len(x.old)
+	}
+	// Write until a growth of an old table of 64Ki slots has begun: a
+	// thousand writes' worth of migration.
+	n := 0
+	for ; ; n++ {
+		if err := db.Put(fmt.Appendf(nil, "g%d", n), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		if g, next, old := growing(db); g && old >= 1<<16 {
+			if next > old/4 {
+				t.Fatalf("growth already %d of %d slots through", next, old)
+			}
+			break
+		}
+	}
+	n++
+	for _, s := range []struct {
+		name string
+		db   *DB
+	}{{"writer", db}, {"follower", ro}} {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if g, _, _ := growing(s.db); !g && s.db.Stats().Keys == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				g, next, old := growing(s.db)
+				t.Fatalf("%s: growing %v (%d of %d slots moved), %d keys of %d, 20 s after the last write",
+					s.name, g, next, old, s.db.Stats().Keys, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		for i := range n {
+			if v, err := s.db.Get(fmt.Appendf(nil, "g%d", i)); err != nil || string(v) != "v" {
+				t.Fatalf("%s: get g%d = %q, %v", s.name, i, v, err)
+			}
+		}
+		if _, err := s.db.Get([]byte("absent")); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s: get of an absent key: %v", s.name, err)
+		}
 	}
 }

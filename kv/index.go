@@ -448,11 +448,15 @@ const (
 
 // migrate moves the keys of the next migrateStep slots of old into the
 // current table, and ends the growth once all of old is passed.
-func (x *index) migrate() {
+func (x *index) migrate() { x.migrateSlots(migrateStep) }
+
+// migrateSlots moves the keys of the next n slots of old into the current
+// table, and ends the growth once all of old is passed.
+func (x *index) migrateSlots(n int) {
 	if x.old == nil {
 		return
 	}
-	end := min(x.next+migrateStep, len(x.old))
+	end := min(x.next+n, len(x.old))
 	for i := x.next; i < end; i++ {
 		s := &x.old[i]
 		if x.checked(x.old, uint32(i)) && s.off != 0 && s.off != movedOff {

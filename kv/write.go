@@ -237,6 +237,7 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 		}
 	}
 	db.maybeCheckpointMuLocked()
+	db.helpGrowthMuLocked()
 	return db.stateMuLocked(), nil
 }
 
