@@ -132,6 +132,11 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     the chunks writers set aside, which writers change holding mu
 //     exclusively; it installs the new hint holding wmu, then mu shared
 //     and cmu, in that order.
+//   - The growth helper (growth.go) takes no lock of its own: its
+//     goroutine holds mu shared to look at a growth of the index, and
+//     exclusively, through lockMu, to move a batch of it. A publish or
+//     an unlockMu starts it holding mu exclusively, and takes cmu under
+//     it to see that Close has not begun.
 //   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
 //     taken with mu held, shared or exclusive, to count what has expired.
 //   - zdicts.mu (codec_dict.go): the program's table of the zstd
