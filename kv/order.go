@@ -320,8 +320,9 @@ func extendSnap(s *orderSnap, src *logView, end int64, mapped bool) (*orderSnap,
 			ms.m = mapLog(src.f, end, false)
 			defer func() { _ = ms.m.unmap() }() // harmless: see mapping.unmap
 		}
-		ns.run, ns.runEnd, ns.ovl = mergeRun(ns.run, ns.ovl, &ms), end, nil
-		ns.fence = buildFence(ns.run, &ms)
+		m, fc := mergeWithFence(ns, &ms)
+		ns.run, ns.fence = m.offsets(), fc
+		ns.runEnd, ns.ovl = end, nil
 	}
 	return ns, nil
 }

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -139,15 +140,15 @@ func (db *DB) loadOrderFile(src *logView, idx *index) *orderSnap {
 	if tie, err := logTie(src.f, h.covered); err != nil || tie != h.tie {
 		return nil
 	}
-	// The entries are read a block at a time, checksummed and decoded
-	// as they come, so that loading ten million keys' order holds one
-	// copy of it (80 MB), not two.
+	// The entries are read into the run's own memory a block at a time,
+	// checksummed and decoded in place as they come, so that loading ten
+	// million keys' order holds one copy of it (80 MB), not two, and
+	// copies nothing.
 	run := make([]uint64, h.entries)
-	b := make([]byte, min(len(run)*8, orderReadBlock))
 	var crc uint32
 	for i := 0; i < len(run); {
-		n := min(len(run)-i, len(b)/8)
-		chunk := b[:8*n]
+		n := min(len(run)-i, orderReadBlock/8)
+		chunk := rawBytes(run[i : i+n])
 		if _, err := f.ReadAt(chunk, orderHeader+8*int64(i)); err != nil {
 			return nil
 		}
@@ -255,41 +256,44 @@ func (db *DB) saveOrderOnClose(syncErr error) error {
 			return fmt.Errorf("kv: write order file: %w", err)
 		}
 	}
-	run, fc := s.run, s.fence
-	if len(s.ovl) > 0 {
-		// The merged run needs a fence of its own, or the next Open
-		// would read the log to build it.
-		run = mergeRun(s.run, s.ovl, src)
-		fc = buildFence(run, src)
+	if len(s.ovl) == 0 {
+		return db.writeOrderFile(wholeRun(s.run), len(s.run), s.fence, s.end, v.f, s.idx.hdr.ID)
 	}
-	return db.writeOrderFile(run, fc, s.end, v.f, s.idx.hdr.ID)
+	// The merged run needs a fence of its own, or the next Open would
+	// read the log to build it.
+	m, fc := mergeWithFence(s, src)
+	return db.writeOrderFile(m.each, m.n, fc, s.end, v.f, s.idx.hdr.ID)
 }
 
-// writeOrderFile writes run, the order of log's first covered bytes, with
-// its fence fc (or none), to a temporary file, syncs it and renames it to
-// wal.order.
-func (db *DB) writeOrderFile(run []uint64, fc *fence, covered int64, log File, id [16]byte) error {
+// writeOrderFile writes a run of n entries, which entries hands out a
+// piece at a time, the order of log's first covered bytes, with its fence
+// fc (or none), to a temporary file, syncs it and renames it to wal.order.
+func (db *DB) writeOrderFile(entries func(func([]uint64) error) error, n int, fc *fence, covered int64, log File, id [16]byte) error {
 	tie, err := logTie(log, covered)
 	if err != nil {
 		return fmt.Errorf("kv: write order file: %w", err)
 	}
-	room := fenceFixed // the fence's room too, so that appending it copies nothing
-	if fc != nil {
-		room += len(fc.common) + 8*len(fc.pfx)
-	}
-	b := make([]byte, orderHeader+8*len(run), orderHeader+8*len(run)+room)
-	for i, off := range run {
-		binary.LittleEndian.PutUint64(b[orderHeader+8*i:], off)
-	}
-	meta := orderMeta{entries: uint64(len(run)), covered: covered, tie: tie, entriesCRC: checksumChunked(b[orderHeader:]), logID: id}
-	copy(b, meta.encode())
-	b = appendFence(b, fc, len(run))
 	tmp := filepath.Join(db.dir, orderTempName)
 	f, err := db.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("kv: write order file: %w", err)
 	}
-	_, err = f.WriteAt(b, 0)
+	// The entries first, then the header, which holds their checksum.
+	w := &pieceWriter{f: f, at: orderHeader, buf: make([]byte, 0, pieceBuf)}
+	err = entries(w.write)
+	if err == nil {
+		err = w.flush()
+	}
+	if err == nil && w.at != orderHeader+8*int64(n) {
+		err = fmt.Errorf("%d entries written, %d expected", (w.at-orderHeader)/8, n)
+	}
+	if err == nil {
+		_, err = f.WriteAt(appendFence(nil, fc, n), w.at)
+	}
+	if err == nil {
+		meta := orderMeta{entries: uint64(n), covered: covered, tie: tie, entriesCRC: w.crc, logID: id}
+		_, err = f.WriteAt(meta.encode(), 0)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -308,10 +312,83 @@ func (db *DB) writeOrderFile(run []uint64, fc *fence, covered int64, log File, i
 	return nil
 }
 
+// wholeRun hands out run in one piece, as writeOrderFile takes it.
+func wholeRun(run []uint64) func(func([]uint64) error) error {
+	return func(fn func([]uint64) error) error { return fn(run) }
+}
+
+// pieceWriter writes the entries of an order file from at on, through a
+// buffer of its own, and sums them as it goes.
+type pieceWriter struct {
+	f   File
+	at  int64
+	buf []byte
+	crc uint32
+}
+
+// pieceBuf is the size of a pieceWriter's buffer.
+const pieceBuf = 1 << 20
+
+// write adds offs to the file.
+func (w *pieceWriter) write(offs []uint64) error {
+	b := offsetBytes(offs)
+	for len(b) > 0 {
+		n := min(len(b), cap(w.buf)-len(w.buf))
+		w.buf = append(w.buf, b[:n]...)
+		b = b[n:]
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush writes what the buffer holds.
+func (w *pieceWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	w.crc = updateChunked(w.crc, w.buf)
+	if _, err := w.f.WriteAt(w.buf, w.at); err != nil {
+		return err
+	}
+	w.at += int64(len(w.buf))
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// offsetBytes returns run as the file stores it: each offset as 8
+// little-endian bytes. On a little-endian system that is run's own memory,
+// written as it is: a copy of a run of ten million offsets, 80 MB of
+// memory new to the process, cost a Close 0.3-0.4 s here, mostly in page
+// faults.
+func offsetBytes(run []uint64) []byte {
+	if len(run) == 0 {
+		return nil
+	}
+	if hintsSupported { // little-endian
+		return rawBytes(run)
+	}
+	b := make([]byte, 8*len(run))
+	for i, off := range run {
+		binary.LittleEndian.PutUint64(b[8*i:], off)
+	}
+	return b
+}
+
+// rawBytes returns run's memory as bytes.
+func rawBytes(run []uint64) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(run))), 8*len(run))
+}
+
 // checksumChunked returns the CRC-32C of b, 64 KiB at a time: the
 // checksum's assembly loop cannot be preempted (see scanSlots).
-func checksumChunked(b []byte) uint32 {
-	var crc uint32
+func checksumChunked(b []byte) uint32 { return updateChunked(0, b) }
+
+// updateChunked returns crc, a CRC-32C, updated with b, 64 KiB at a time.
+func updateChunked(crc uint32, b []byte) uint32 {
 	for len(b) > 0 {
 		n := min(len(b), 64<<10)
 		crc = crc32.Update(crc, castagnoli, b[:n])

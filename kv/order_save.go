@@ -105,7 +105,7 @@ func (db *DB) writePendingOrders() {
 		// A failure loses nothing: the next Open, or Close, sorts or
 		// saves again. A log handle closed by a compaction meanwhile
 		// fails the write here.
-		if db.writeOrderFile(p.s.run, p.s.fence, p.s.runEnd, p.log, p.s.idx.hdr.ID) == nil {
+		if db.writeOrderFile(wholeRun(p.s.run), len(p.s.run), p.s.fence, p.s.runEnd, p.log, p.s.idx.hdr.ID) == nil {
 			sv.mu.Lock()
 			sv.saved++
 			sv.onDisk = weak.Make(p.s)
