@@ -140,15 +140,17 @@ func (db *DB) loadOrderFile(src *logView, idx *index) *orderSnap {
 	if tie, err := logTie(src.f, h.covered); err != nil || tie != h.tie {
 		return nil
 	}
-	// The entries are read into the run's own memory a block at a time,
-	// checksummed and decoded in place as they come, so that loading ten
-	// million keys' order holds one copy of it (80 MB), not two, and
-	// copies nothing.
+	// The entries are read a block at a time, checksummed and decoded
+	// as they come, so that loading ten million keys' order holds one
+	// copy of it (80 MB), not two. (Read straight into the run's memory,
+	// new to the process, ten million took 0.1 s longer here: the page
+	// faults taken inside the read cost more than those of the decode.)
 	run := make([]uint64, h.entries)
+	b := make([]byte, min(len(run)*8, orderReadBlock))
 	var crc uint32
 	for i := 0; i < len(run); {
-		n := min(len(run)-i, orderReadBlock/8)
-		chunk := rawBytes(run[i : i+n])
+		n := min(len(run)-i, len(b)/8)
+		chunk := b[:8*n]
 		if _, err := f.ReadAt(chunk, orderHeader+8*int64(i)); err != nil {
 			return nil
 		}
