@@ -134,9 +134,10 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     and cmu, in that order.
 //   - The growth helper (growth.go) takes no lock of its own: its
 //     goroutine holds mu shared to look at a growth of the index, and
-//     exclusively, through lockMu, to move a batch of it. A publish or
-//     an unlockMu starts it holding mu exclusively, and takes cmu under
-//     it to see that Close has not begun.
+//     exclusively, through lockMu, to move a batch of it, and cmu, alone,
+//     to see whether a compaction runs. A publish, an unlockMu or the end
+//     of Open starts it holding mu exclusively, and takes cmu under it to
+//     see that Close has not begun.
 //   - the expiry table's lock (expiries.mu, see expiries.go): a leaf,
 //     taken with mu held, shared or exclusive, to count what has expired.
 //   - zdicts.mu (codec_dict.go): the program's table of the zstd
@@ -394,6 +395,11 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.sync.cond = sync.NewCond(&db.sync.mu)
 	db.ctx, db.cancel = context.WithCancel(context.Background())
 	db.cmu.lastEnd = time.Now()
+	// A replay applied record by record may have left the index in the
+	// middle of a growth, which no write may come to finish.
+	db.mu.Lock()
+	db.helpGrowthMuLocked()
+	db.mu.Unlock()
 	if o.ReadOnly {
 		db.startFollowing() // see follow.go
 	}

@@ -13,7 +13,11 @@ import (
 // growth left unfinished by the fill before it). So a goroutine watches
 // each growth, and once a look finds that no write has moved it since the
 // last, finishes it a batch at a time, each batch under an exclusive hold
-// of mu of its own, while no write comes. A writer's or a follower's alike.
+// of mu of its own, while no write comes: a writer's or a follower's
+// alike, and one a replay left at Open. It leaves the growth alone while a
+// compaction runs, whose snapshot of the index would start again at every
+// batch, and whose new index replaces this one; and it stops when the
+// store closes (Close finishes a growth before it writes the hint).
 
 const (
 	// growthIdle is how often the helper looks whether writes have
@@ -29,8 +33,8 @@ const (
 // helpGrowthMuLocked starts the growth helper if the index is growing and
 // no helper runs. The caller holds mu exclusively.
 func (db *DB) helpGrowthMuLocked() {
-	if x := db.mu.index; x == nil || x.old == nil || db.mu.closed || db.growthHelper.Load() {
-		return
+	if x := db.mu.index; x == nil || x.old == nil || db.mu.closed || db.ctx == nil || db.growthHelper.Load() {
+		return // (no ctx: Open has not finished; it looks once it has)
 	}
 	db.cmu.Lock()
 	start := !db.cmu.closing
@@ -65,8 +69,10 @@ func (db *DB) helpGrowth() {
 		}
 		db.mu.RLock()
 		x := db.mu.index
-		growing, next := x != nil && x.old != nil && !db.mu.closed, x.next
-		if !growing {
+		growing, next := x != nil && x.old != nil && !db.mu.closed, -1
+		if growing {
+			next = x.next
+		} else {
 			db.growthHelper.Store(false)
 		}
 		db.mu.RUnlock()
@@ -75,10 +81,21 @@ func (db *DB) helpGrowth() {
 			return
 		case next != last:
 			last = next // writes are moving it on
+		case db.compacting():
+			// A compaction takes its snapshot of the index's offsets a
+			// piece at a time, and starts again whenever slots move
+			// (see index.collect); its swap replaces the index anyway.
 		default:
 			last = db.migrateIdle(next)
 		}
 	}
+}
+
+// compacting reports whether a compaction is running.
+func (db *DB) compacting() bool {
+	db.cmu.Lock()
+	defer db.cmu.Unlock()
+	return db.cmu.running != nil
 }
 
 // migrateIdle moves the growth on a batch at a time, from next, as long as
@@ -86,6 +103,9 @@ func (db *DB) helpGrowth() {
 // has ended.
 func (db *DB) migrateIdle(next int) int {
 	for {
+		if db.ctx.Err() != nil {
+			return -1 // Close finishes it where it writes a hint
+		}
 		db.lockMu()
 		x := db.mu.index
 		if db.mu.closed || x == nil || x.old == nil || x.next != next {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -286,50 +288,120 @@ func TestGrowthEndsOnceWritesStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	growing := func(db *DB) (bool, int, int) {
-		db.mu.RLock()
-		defer db.mu.RUnlock()
-		x := db.mu.index
-		return x.old != nil, x.next, len(x.old)
-	}
-	// Write until a growth of an old table of 64Ki slots has begun: a
-	// thousand writes' worth of migration.
-	n := 0
-	for ; ; n++ {
+	// Write until a growth of an old table of 64Ki slots has begun, and
+	// a hundred writes more: a tenth of the migration done.
+	n, more := 0, -1
+	for ; more != 0; n++ {
 		if err := db.Put(fmt.Appendf(nil, "g%d", n), []byte("v")); err != nil {
 			t.Fatal(err)
 		}
-		if g, next, old := growing(db); g && old >= 1<<16 {
-			if next > old/4 {
-				t.Fatalf("growth already %d of %d slots through", next, old)
-			}
-			break
+		if more > 0 {
+			more--
+		} else if g, _, old := growthOf(db); g && old >= 1<<16 {
+			more = 100
 		}
 	}
-	n++
-	for _, s := range []struct {
-		name string
-		db   *DB
-	}{{"writer", db}, {"follower", ro}} {
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if g, _, _ := growing(s.db); !g && s.db.Stats().Keys == n {
-				break
-			}
-			if time.Now().After(deadline) {
-				g, next, old := growing(s.db)
-				t.Fatalf("%s: growing %v (%d of %d slots moved), %d keys of %d, 20 s after the last write",
-					s.name, g, next, old, s.db.Stats().Keys, n)
-			}
-			time.Sleep(time.Millisecond)
+	if g, next, old := growthOf(db); !g || next == 0 {
+		t.Fatalf("setup: growing %v, %d of %d slots moved", g, next, old)
+	}
+	waitGrowthEnds(t, "writer", db, n, n)
+	waitGrowthEnds(t, "follower", ro, n, n)
+}
+
+// TestGrowthLeftByOpenEnds opens a store whose replay leaves its index in
+// the middle of a growth (a hint, then a tail applied record by record, as
+// it is while the expiry table is not empty), a writer and a read-only one:
+// with no write to come, the growth must still end.
+func TestGrowthLeftByOpenEnds(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, manualPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hinted = 49152 - 51 // 65,536 slots, just under three quarters full
+	for i := range hinted {
+		if err := db.Put(fmt.Appendf(nil, "g%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
 		}
-		for i := range n {
-			if v, err := s.db.Get(fmt.Appendf(nil, "g%d", i)); err != nil || string(v) != "v" {
-				t.Fatalf("%s: get g%d = %q, %v", s.name, i, v, err)
+	}
+	if err := db.PutTTL([]byte("g-ttl"), []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // a hint of 65,536 slots
+		t.Fatal(err)
+	}
+	db, err = Open(dir, manualPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = hinted + 150 // a tail past the hint that grows the table
+	for i := hinted; i < n; i++ {
+		if err := db.Put(fmt.Appendf(nil, "g%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ro := range []bool{true, false} {
+		// The writer's Close would write a hint: a copy of its files
+		// stands for a writer that died.
+		cp := t.TempDir()
+		for _, name := range []string{logName, hintName, hintName + expHintSuffix} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(cp, name), b, 0o644); err != nil {
+				t.Fatal(err)
 			}
 		}
-		if _, err := s.db.Get([]byte("absent")); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("%s: get of an absent key: %v", s.name, err)
+		s, err := Open(cp, &Options{ReadOnly: ro, NoSync: true, Compaction: manualPolicy.Compaction})
+		if err != nil {
+			t.Fatal(err)
 		}
+		waitGrowthEnds(t, fmt.Sprintf("read-only %v", ro), s, n+1, n) // and g-ttl
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// growthOf says whether db's index is growing, how many slots of the old
+// table have been migrated, and how many it has.
+func growthOf(db *DB) (bool, int, int) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	x := db.mu.index
+	return x.old != nil, x.next, len(x.old)
+}
+
+// waitGrowthEnds waits up to 20 s for db to hold n keys and its index to
+// be growing no more, then checks that the keys g0 to g(named-1) are
+// found, and an absent one is not.
+func waitGrowthEnds(t *testing.T, name string, db *DB, n, named int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if g, _, _ := growthOf(db); !g && db.Stats().Keys == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			g, next, old := growthOf(db)
+			t.Fatalf("%s: growing %v (%d of %d slots moved), %d keys of %d, 20 s after the last write",
+				name, g, next, old, db.Stats().Keys, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range named {
+		if v, err := db.Get(fmt.Appendf(nil, "g%d", i)); err != nil || string(v) != "v" {
+			t.Fatalf("%s: get g%d = %q, %v", name, i, v, err)
+		}
+	}
+	if _, err := db.Get([]byte("absent")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("%s: get of an absent key: %v", name, err)
 	}
 }

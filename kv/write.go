@@ -202,6 +202,7 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 		db.mu.seq.Add(1)
 	}
 	defer func() {
+		db.helpGrowthMuLocked() // on every path: a write may have begun a growth
 		if !quiet {
 			db.mu.seq.Add(1)
 		}
@@ -237,7 +238,6 @@ func (db *DB) publish(ws []pendingWrite) (compact.State, error) {
 		}
 	}
 	db.maybeCheckpointMuLocked()
-	db.helpGrowthMuLocked()
 	return db.stateMuLocked(), nil
 }
 
