@@ -82,9 +82,13 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// littleEndian says whether this system stores integers little-endian,
+// as the hint and order files do.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
 // hintsSupported is false on big-endian systems, where the in-memory slot
 // layout is not the file's.
-var hintsSupported = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+var hintsSupported = littleEndian
 
 // hintMeta is the header of a hint file, and its chunk table.
 type hintMeta struct {

@@ -370,7 +370,7 @@ func offsetBytes(run []uint64) []byte {
 	if len(run) == 0 {
 		return nil
 	}
-	if hintsSupported { // little-endian
+	if littleEndian {
 		return rawBytes(run)
 	}
 	b := make([]byte, 8*len(run))

@@ -77,13 +77,21 @@ func mergeWithFence(s *orderSnap, src *logView) (*merged, *fence) {
 	if s.fence != nil && len(s.ovl)*sparseMergeRatio <= len(s.run) {
 		return mergeSparse(s.run, s.fence, s.ovl, src)
 	}
-	run := mergeRun(s.run, s.ovl, src)
-	return &merged{run: run, pieces: []mergePiece{{lo: 0, hi: len(run)}}, n: len(run)}, buildFence(run, src)
+	return mergeDense(s.run, s.ovl, src)
+}
+
+// mergeDense merges ovl into run with mergeRun, reading every key of run
+// it passes, and builds the merged run's fence.
+func mergeDense(run []uint64, ovl []ovlEntry, src *logView) (*merged, *fence) {
+	out := mergeRun(run, ovl, src)
+	return &merged{run: out, pieces: []mergePiece{{lo: 0, hi: len(out)}}, n: len(out)}, buildFence(out, src)
 }
 
 // mergeSparse is mergeRun for an overlay much smaller than run, whose fence
 // fc is (not nil), returning the merged run's fence too: the same run and
-// fence as mergeRun's and buildFence's.
+// fence as mergeRun's and buildFence's. A key of the run it cannot read
+// (a damaged record) would send a search astray, where mergeRun only
+// passes it: the merge is then left to mergeRun.
 func mergeSparse(run []uint64, fc *fence, ovl []ovlEntry, src *logView) (*merged, *fence) {
 	m := &merged{run: run, pieces: make([]mergePiece, 0, len(ovl)+1)}
 	// from[p/fenceStride] is where the entry at p, a multiple of
@@ -101,11 +109,20 @@ func mergeSparse(run []uint64, fc *fence, ovl []ovlEntry, src *logView) (*merged
 	i := 0
 	for j, e := range ovl {
 		k := []byte(e.key)
-		at := searchFrom(run, fc, k, i, src)
+		at, ok := searchFrom(run, fc, k, i, src)
+		if !ok {
+			return mergeDense(run, ovl, src)
+		}
 		copyRun(i, at)
 		i = at
-		if i < len(run) && bytes.Equal(src.keyOrNil(run[i]), k) {
-			i++ // the overlay's operation replaces the run's
+		if i < len(run) {
+			rk := src.keyOrNil(run[i])
+			if rk == nil {
+				return mergeDense(run, ovl, src)
+			}
+			if bytes.Equal(rk, k) {
+				i++ // the overlay's operation replaces the run's
+			}
 		}
 		if !e.del {
 			if m.n%fenceStride == 0 {
@@ -150,13 +167,18 @@ func (m *merged) last() uint64 {
 func roundUp(p int) int { return (p + fenceStride - 1) / fenceStride * fenceStride }
 
 // searchFrom returns the first index of run at or after lo whose key is at
-// or after k, run's fence fc narrowing the search.
-func searchFrom(run []uint64, fc *fence, k []byte, lo int, src *logView) int {
+// or after k, run's fence fc narrowing the search, or false if a key it
+// read could not be read.
+func searchFrom(run []uint64, fc *fence, k []byte, lo int, src *logView) (int, bool) {
 	a, b := fc.bounds(k, len(run))
 	a, b = max(a, lo), max(b, lo)
-	return a + sort.Search(b-a, func(x int) bool {
-		return bytes.Compare(src.keyOrNil(run[a+x]), k) >= 0
+	ok := true
+	at := a + sort.Search(b-a, func(x int) bool {
+		rk := src.keyOrNil(run[a+x])
+		ok = ok && rk != nil
+		return bytes.Compare(rk, k) >= 0
 	})
+	return at, ok
 }
 
 // mergedFence returns the fence of m, the merge of m.run (whose fence is

@@ -27,6 +27,12 @@ func TestMergeSparse(t *testing.T) {
 		"ties-past-8": func() []byte {
 			return fmt.Appendf(nil, "k:12345678%c%d", 'a'+rng.IntN(3), rng.IntN(1e4))
 		},
+		"prefixes": func() []byte { // "p1", "p12", "p123", ...
+			return fmt.Appendf(nil, "p%d", rng.IntN(1e6))[:2+rng.IntN(6)]
+		},
+		"ff": func() []byte {
+			return append(bytes.Repeat([]byte{0xFF}, rng.IntN(4)), fmt.Appendf(nil, "%d", rng.IntN(1e5))...)
+		},
 	}
 	mixes := []struct {
 		name                string
@@ -39,6 +45,7 @@ func TestMergeSparse(t *testing.T) {
 		{"deletes", 0, 0, 1, false, 5},
 		{"all three", 2, 1, 1, false, 20},
 		{"outside the range", 1, 1, 1, true, 5},
+		{"ends deleted", 1, 1, 0, false, 5},
 		{"dense", 1, 1, 1, false, 300},
 	}
 	for name, shape := range shapes {
@@ -87,6 +94,11 @@ func TestMergeSparse(t *testing.T) {
 						default:
 							add(keys[rng.IntN(len(keys))], true)
 						}
+					}
+					if mix.name == "ends deleted" {
+						sorted := slices.Sorted(slices.Values(keys))
+						add(sorted[0], true)
+						add(sorted[len(sorted)-1], true)
 					}
 					if mix.outside {
 						add("!", false)
@@ -199,5 +211,42 @@ func TestCloseMergesAFewWrites(t *testing.T) {
 	}
 	if !sameFence(s.fence, want) || want == nil {
 		t.Fatalf("fence in wal.order: %s, want %s", fenceString(s.fence), fenceString(want))
+	}
+}
+
+// TestMergeSparseDamagedRun merges an overwrite into a run one of whose
+// records cannot be read: a search that meets it could land on the wrong
+// side of it and keep the overwritten key's old entry beside the new one,
+// where mergeRun only passes it. The merge must be mergeRun's.
+func TestMergeSparseDamagedRun(t *testing.T) {
+	log := walfmt.AppendHeader(nil)
+	var run []uint64
+	for i := range 48 {
+		run = append(run, uint64(len(log)))
+		log = walfmt.AppendPut(log, fmt.Appendf(nil, "k%02d", i), []byte("v"))
+	}
+	for _, damaged := range []int{1, 2, 17, 47} {
+		l := slices.Clone(log)
+		var ovl []ovlEntry
+		for _, k := range []string{"k00", "k30"} { // overwrites
+			ovl = append(ovl, ovlEntry{key: k, off: uint64(len(l))})
+			l = walfmt.AppendPut(l, []byte(k), []byte("w"))
+		}
+		f, path := logFileOf(t, l)
+		src := &logView{f: f, end: int64(len(l)), path: path}
+		fc := buildFence(run, src)
+		if fc == nil {
+			t.Fatal("setup: no fence")
+		}
+		r := slices.Clone(run)
+		r[damaged] = uint64(len(l)) + 1000 // its record now reads as damaged
+		want := mergeRun(r, ovl, src)
+		m, gotFence := mergeSparse(r, fc, ovl, src)
+		if got := m.offsets(); !slices.Equal(got, want) {
+			t.Fatalf("entry %d damaged: merged %d entries, want %d", damaged, len(got), len(want))
+		}
+		if wantFence := buildFence(want, src); !sameFence(gotFence, wantFence) {
+			t.Fatalf("entry %d damaged: fence %s, want %s", damaged, fenceString(gotFence), fenceString(wantFence))
+		}
 	}
 }
