@@ -134,4 +134,22 @@ func TestFenceDamage(t *testing.T) {
 	if buildFence(bad, src) != nil {
 		t.Fatal("a fence built over a key that cannot be read")
 	}
+
+	// Keys that share no prefix: an unreadable key has no prefix to lack,
+	// and reads as the empty key, whose number falls below those before.
+	log = walfmt.AppendHeader(nil)
+	run = run[:0]
+	for i := range 100 {
+		run = append(run, uint64(len(log)))
+		log = walfmt.AppendPut(log, fmt.Appendf(nil, "%c%04d", 'a'+i/10, i), []byte("v"))
+	}
+	f, path = logFileOf(t, log)
+	src = &logView{f: f, end: int64(len(log)), path: path}
+	if fc := buildFence(run, src); fc == nil || fc.common != "" {
+		t.Fatalf("setup: fence %+v", fc)
+	}
+	run[3*fenceStride] = uint64(len(log)) + 100
+	if buildFence(run, src) != nil {
+		t.Fatal("a fence built over a key that cannot be read, among keys that share no prefix")
+	}
 }

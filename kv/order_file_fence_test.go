@@ -55,6 +55,18 @@ func TestOrderFileKeepsTheFence(t *testing.T) {
 		}
 	}
 
+	// Numbers that fall, under a checksum that holds: refused too.
+	forged := slices.Clone(orig)
+	nums := entriesEnd + 8 + len(want.common)
+	binary.LittleEndian.PutUint64(forged[nums:], binary.LittleEndian.Uint64(forged[nums+8:])+1)
+	binary.LittleEndian.PutUint32(forged[len(forged)-4:], checksumChunked(forged[entriesEnd:len(forged)-4]))
+	if err := os.WriteFile(path, forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := load(); s.fence != nil {
+		t.Error("a fence whose numbers fall was loaded")
+	}
+
 	// Cut short inside the fence: the entries still load.
 	if err := os.WriteFile(path, orig[:entriesEnd+5], 0o644); err != nil {
 		t.Fatal(err)
