@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -346,16 +344,7 @@ func TestGrowthLeftByOpenEnds(t *testing.T) {
 	for _, ro := range []bool{true, false} {
 		// The writer's Close would write a hint: a copy of its files
 		// stands for a writer that died.
-		cp := t.TempDir()
-		for _, name := range []string{logName, hintName, hintName + expHintSuffix} {
-			b, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(cp, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		cp := crashCopy(t, dir)
 		s, err := Open(cp, &Options{ReadOnly: ro, NoSync: true, Compaction: manualPolicy.Compaction})
 		if err != nil {
 			t.Fatal(err)

@@ -43,38 +43,69 @@ func buildFence(run []uint64, src *logView) *fence {
 	if n < fenceMin || src.f == nil {
 		return nil
 	}
-	first, last := src.keyOrNil(run[0]), src.keyOrNil(run[n-1])
+	f := newFence(src.keyOrNil(run[0]), src.keyOrNil(run[n-1]), (n+fenceStride-1)/fenceStride)
+	if f == nil {
+		return nil
+	}
+	at := make([]fencePoint, len(f.pfx))
+	for j := range at {
+		at[j] = fencePoint{off: run[j*fenceStride], j: j}
+	}
+	if !f.fill(at, src) || !f.rising() {
+		return nil
+	}
+	return f
+}
+
+// newFence returns a fence of points numbers, not yet set, for a run whose
+// first and last keys are first and last, or nil if either could not be
+// read (nil).
+func newFence(first, last []byte, points int) *fence {
 	if first == nil || last == nil {
 		return nil
 	}
-	f := &fence{common: string(first[:sharedLen(first, last)])}
-	skip := len(f.common)
-	// The keys are read in the order of their records in the log, not in
-	// the run's: the run's order is the keys', which scatters them through
-	// the log, and reading every fenceStride-th of them in that order
-	// touched the log's pages in random order. In the log's order the
-	// reads go forward (a read-only Open's first key of ten million took
-	// 1.06-1.18 s here, where it took 1.41-1.87 s). Either way every page
-	// of the log is read: a fence of that size costs a read of the log.
-	at := make([]fencePoint, 0, (n+fenceStride-1)/fenceStride)
-	for i := 0; i < n; i += fenceStride {
-		at = append(at, fencePoint{off: run[i], j: len(at)})
+	return &fence{common: string(first[:sharedLen(first, last)]), pfx: make([]uint64, points)}
+}
+
+// number returns the fence number of key k, or false if k does not start
+// with the prefix the run's keys share (a damaged record, read as none).
+func (f *fence) number(k []byte) (uint64, bool) {
+	if len(k) < len(f.common) || string(k[:len(f.common)]) != f.common {
+		return 0, false
 	}
+	return prefix8(k[len(f.common):]), true
+}
+
+// fill sets the numbers of the points at, reading their keys from src, and
+// reports whether every one had a number. The keys are read in the order
+// of their records in the log, not in the run's: the run's order is the
+// keys', which scatters them through the log, and reading every
+// fenceStride-th of them in that order touched the log's pages in random
+// order. In the log's order the reads go forward (a read-only Open's first
+// key of ten million took 1.06-1.18 s here, where it took 1.41-1.87 s).
+// Either way every page of the log is read: a fence of that size costs a
+// read of the log. at is reordered.
+func (f *fence) fill(at []fencePoint, src *logView) bool {
 	slices.SortFunc(at, func(a, b fencePoint) int { return cmp.Compare(a.off, b.off) })
-	f.pfx = make([]uint64, len(at))
 	for _, p := range at {
-		k := src.keyOrNil(p.off)
-		if len(k) < skip || string(k[:skip]) != f.common {
-			return nil
+		num, ok := f.number(src.keyOrNil(p.off))
+		if !ok {
+			return false
 		}
-		f.pfx[p.j] = prefix8(k[skip:])
+		f.pfx[p.j] = num
 	}
+	return true
+}
+
+// rising reports whether f's numbers never fall, as those of a sorted
+// run's keys do.
+func (f *fence) rising() bool {
 	for j := 1; j < len(f.pfx); j++ {
 		if f.pfx[j] < f.pfx[j-1] {
-			return nil
+			return false
 		}
 	}
-	return f
+	return true
 }
 
 // fencePoint is an entry of a run the fence stands on: its record's

@@ -1,10 +1,12 @@
 package kv
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"unsafe"
@@ -224,9 +226,9 @@ func readFence(f File, off, size int64, n int) *fence {
 	nums := body[8+c:]
 	for j := range fc.pfx {
 		fc.pfx[j] = le.Uint64(nums[8*j:])
-		if j > 0 && fc.pfx[j] < fc.pfx[j-1] {
-			return nil
-		}
+	}
+	if !fc.rising() {
+		return nil
 	}
 	return fc
 }
@@ -280,20 +282,29 @@ func (db *DB) writeOrderFile(entries func(func([]uint64) error) error, n int, fc
 	if err != nil {
 		return fmt.Errorf("kv: write order file: %w", err)
 	}
-	// The entries first, then the header, which holds their checksum.
-	w := &pieceWriter{f: f, at: orderHeader, buf: make([]byte, 0, pieceBuf)}
-	err = entries(w.write)
+	// The entries first, summed as they go, then the header, which holds
+	// their checksum.
+	w := bufio.NewWriterSize(io.NewOffsetWriter(f, orderHeader), orderWriteBuf)
+	var crc uint32
+	var written int64
+	err = entries(func(offs []uint64) error {
+		b := offsetBytes(offs)
+		crc = updateChunked(crc, b)
+		written += int64(len(b))
+		_, err := w.Write(b)
+		return err
+	})
 	if err == nil {
-		err = w.flush()
+		err = w.Flush()
 	}
-	if err == nil && w.at != orderHeader+8*int64(n) {
-		err = fmt.Errorf("%d entries written, %d expected", (w.at-orderHeader)/8, n)
-	}
-	if err == nil {
-		_, err = f.WriteAt(appendFence(nil, fc, n), w.at)
+	if err == nil && written != 8*int64(n) {
+		err = fmt.Errorf("%d entries written, %d expected", written/8, n)
 	}
 	if err == nil {
-		meta := orderMeta{entries: uint64(n), covered: covered, tie: tie, entriesCRC: w.crc, logID: id}
+		_, err = f.WriteAt(appendFence(nil, fc, n), orderHeader+written)
+	}
+	if err == nil {
+		meta := orderMeta{entries: uint64(n), covered: covered, tie: tie, entriesCRC: crc, logID: id}
 		_, err = f.WriteAt(meta.encode(), 0)
 	}
 	if err == nil {
@@ -319,47 +330,9 @@ func wholeRun(run []uint64) func(func([]uint64) error) error {
 	return func(fn func([]uint64) error) error { return fn(run) }
 }
 
-// pieceWriter writes the entries of an order file from at on, through a
-// buffer of its own, and sums them as it goes.
-type pieceWriter struct {
-	f   File
-	at  int64
-	buf []byte
-	crc uint32
-}
-
-// pieceBuf is the size of a pieceWriter's buffer.
-const pieceBuf = 1 << 20
-
-// write adds offs to the file.
-func (w *pieceWriter) write(offs []uint64) error {
-	b := offsetBytes(offs)
-	for len(b) > 0 {
-		n := min(len(b), cap(w.buf)-len(w.buf))
-		w.buf = append(w.buf, b[:n]...)
-		b = b[n:]
-		if len(w.buf) == cap(w.buf) {
-			if err := w.flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// flush writes what the buffer holds.
-func (w *pieceWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	w.crc = updateChunked(w.crc, w.buf)
-	if _, err := w.f.WriteAt(w.buf, w.at); err != nil {
-		return err
-	}
-	w.at += int64(len(w.buf))
-	w.buf = w.buf[:0]
-	return nil
-}
+// orderWriteBuf is the buffer writeOrderFile gathers small pieces in; a
+// piece larger than it is written as it is.
+const orderWriteBuf = 1 << 20
 
 // offsetBytes returns run as the file stores it: each offset as 8
 // little-endian bytes. On a little-endian system that is run's own memory,
@@ -371,18 +344,13 @@ func offsetBytes(run []uint64) []byte {
 		return nil
 	}
 	if littleEndian {
-		return rawBytes(run)
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(run))), 8*len(run))
 	}
 	b := make([]byte, 8*len(run))
 	for i, off := range run {
 		binary.LittleEndian.PutUint64(b[8*i:], off)
 	}
 	return b
-}
-
-// rawBytes returns run's memory as bytes.
-func rawBytes(run []uint64) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(run))), 8*len(run))
 }
 
 // checksumChunked returns the CRC-32C of b, 64 KiB at a time: the

@@ -2,8 +2,6 @@ package kv
 
 import (
 	"bytes"
-	"cmp"
-	"slices"
 	"sort"
 )
 
@@ -191,40 +189,28 @@ func mergedFence(m *merged, from []int, fc *fence, ovl []ovlEntry, src *logView)
 	if m.n < fenceMin || src.f == nil {
 		return nil
 	}
-	first, last := src.keyOrNil(m.first()), src.keyOrNil(m.last())
-	if first == nil || last == nil {
+	f := newFence(src.keyOrNil(m.first()), src.keyOrNil(m.last()), len(from))
+	if f == nil {
 		return nil
 	}
-	f := &fence{common: string(first[:sharedLen(first, last)]), pfx: make([]uint64, len(from))}
-	skip := len(f.common)
 	reuse := f.common == fc.common
 	var at []fencePoint
 	for x, i := range from {
 		switch {
 		case i < 0:
-			k := ovl[-1-i].key
-			if len(k) < skip || k[:skip] != f.common {
+			num, ok := f.number([]byte(ovl[-1-i].key))
+			if !ok {
 				return nil
 			}
-			f.pfx[x] = prefix8([]byte(k[skip:]))
+			f.pfx[x] = num
 		case reuse && i%fenceStride == 0:
 			f.pfx[x] = fc.pfx[i/fenceStride]
 		default:
 			at = append(at, fencePoint{off: m.run[i], j: x})
 		}
 	}
-	slices.SortFunc(at, func(a, b fencePoint) int { return cmp.Compare(a.off, b.off) })
-	for _, p := range at {
-		k := src.keyOrNil(p.off)
-		if len(k) < skip || string(k[:skip]) != f.common {
-			return nil
-		}
-		f.pfx[p.j] = prefix8(k[skip:])
-	}
-	for j := 1; j < len(f.pfx); j++ {
-		if f.pfx[j] < f.pfx[j-1] {
-			return nil
-		}
+	if !f.fill(at, src) || !f.rising() {
+		return nil
 	}
 	return f
 }
