@@ -221,16 +221,7 @@ func TestHintCheckAfterTailReplay(t *testing.T) {
 	}
 	// A copy of the directory as a crash would leave it: the new records
 	// are in the log, the hint is the one Close wrote before them.
-	dir := t.TempDir()
-	for _, name := range []string{logName, hintName, hintName + expHintSuffix} {
-		b, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := crashCopy(t, src)
 	db.Close()
 	db2, err := Open(dir, manualPolicy)
 	if err != nil {
