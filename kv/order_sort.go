@@ -66,7 +66,15 @@ func sortByKey(src *logView, offs []uint64) {
 		keyOf = func(ref uint64) []byte { return keys[ends[ref]:ends[ref+1]] }
 		offOf = func(ref uint64) uint64 { return offs[ref] }
 	}
-	ps := make([]keyPrefix, n)
+	// The prefixes and the sort's scratch, 32 bytes a key, are held only
+	// for the sort: taken outside the Go heap (scratchArray), they go back
+	// to the system when it ends, where garbage of the heap would stay in
+	// the process until the next collection, perhaps minutes away in a
+	// store that has stopped allocating: 320 MB at ten million keys.
+	ps, psMem := scratchArray[keyPrefix](n)
+	// Nothing else holds ps or tmp once the sort is done; an unmap fails
+	// only as mapping.unmap can, harmlessly.
+	defer func() { _ = unmapSlots(psMem) }()
 	for i, off := range offs {
 		ps[i].ref = off
 		if src.m == nil {
@@ -87,18 +95,21 @@ func sortByKey(src *logView, offs []uint64) {
 	if n >= parallelSortMin {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	msdSort(ps, make([]keyPrefix, n), 56, less, workers)
+	tmp, tmpMem := scratchArray[keyPrefix](n)
+	msdSort(ps, tmp, 56, less, workers)
+	_ = unmapSlots(tmpMem)
 	if src.m != nil {
 		for i, p := range ps {
 			offs[i] = p.ref
 		}
 		return
 	}
-	sorted := make([]uint64, n)
+	sorted, sortedMem := scratchArray[uint64](n)
 	for i, p := range ps {
 		sorted[i] = offOf(p.ref)
 	}
 	copy(offs, sorted)
+	_ = unmapSlots(sortedMem)
 }
 
 // fillPrefixes sets each prefix to the 8 bytes of its key after the
@@ -257,6 +268,13 @@ func readKeysInLogOrder(src *logView, offs []uint64) (keys []byte, ends []int) {
 		}
 		if !ok { // a key longer than the block, or damage
 			k = src.keyOrNil(off)
+		}
+		if keys == nil {
+			// Room for as many keys as long as the first, and a quarter
+			// more: keys are often all of a length, and a slice grown a
+			// key at a time allocates about five times its final size
+			// on the way (a quarter more at each step).
+			keys = make([]byte, 0, len(offs)*max(len(k), 1)*5/4)
 		}
 		keys = append(keys, k...)
 		ends[i+1] = len(keys)

@@ -158,8 +158,9 @@ func loadedOrder(t *testing.T, dir string) (*orderSnap, *fence) {
 }
 
 // logFileOf writes log to a file of the test's own and opens it for
-// reading; the file is closed when the test ends.
-func logFileOf(tb testing.TB, log []byte) (*os.File, string) {
+// reading, as the store opens its files (an osFile, which mapLog maps);
+// the file is closed when the test ends.
+func logFileOf(tb testing.TB, log []byte) (osFile, string) {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "wal.log")
 	if err := os.WriteFile(path, log, 0o644); err != nil {
@@ -170,5 +171,5 @@ func logFileOf(tb testing.TB, log []byte) (*os.File, string) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { f.Close() })
-	return f, path
+	return osFile{f}, path
 }

@@ -13,4 +13,4 @@ func allocScratch(n int) ([]slot, []byte) { return allocSlots(n) }
 func allocFilled(n int) ([]slot, []byte) { return allocScratch(n) }
 
 // scratchArray returns n zeroed T on the heap.
-func scratchArray[T slot | int64 | uint64](n int) ([]T, []byte) { return make([]T, n), nil }
+func scratchArray[T scratchElem](n int) ([]T, []byte) { return make([]T, n), nil }

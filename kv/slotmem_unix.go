@@ -19,7 +19,7 @@ func allocSlots(n int) ([]slot, []byte) { return mapArray[slot](n) }
 // the map, which unmapSlots frees; where the map fails, the array is on
 // the heap and the map nil. T holds no pointers: the garbage collector
 // does not look into the map.
-func mapArray[T slot | int64 | uint64](n int) ([]T, []byte) {
+func mapArray[T scratchElem](n int) ([]T, []byte) {
 	var zero T
 	size := n * int(unsafe.Sizeof(zero))
 	if size == 0 {
@@ -64,7 +64,7 @@ const mappedScratchMin = 1 << 16
 // scratchArray returns n zeroed T for a buffer the caller is about to
 // write whole: from filledArray once n reaches mappedScratchMin, with the
 // map to free with unmapSlots, and from the heap, with no map, below it.
-func scratchArray[T slot | int64 | uint64](n int) ([]T, []byte) {
+func scratchArray[T scratchElem](n int) ([]T, []byte) {
 	if n < mappedScratchMin {
 		return make([]T, n), nil
 	}
@@ -73,7 +73,7 @@ func scratchArray[T slot | int64 | uint64](n int) ([]T, []byte) {
 
 // filledArray is allocFilled for an array of any T that mapArray takes:
 // a compaction's lists of offsets and slots, a radix sort's scratch.
-func filledArray[T slot | int64 | uint64](n int) ([]T, []byte) {
+func filledArray[T scratchElem](n int) ([]T, []byte) {
 	s, m := mapArray[T](n)
 	if len(m) >= 4<<20 {
 		adviseHugePages(m)
