@@ -598,7 +598,7 @@ func (db *DB) syncLogFor(p *checkpoint) error {
 	if log == nil {
 		return errCheckpointAbandoned
 	}
-	err := log.Sync()
+	err := db.syncNoSyncLog(log)
 	if err == nil {
 		return nil
 	}

@@ -160,6 +160,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //   - ord.saver.mu (order_save.go): what the background writer of
 //     wal.order has to write; a leaf, taken with wmu, ord.build, or wmu
 //     and mu held. The writer itself holds none of wmu, sync.mu and mu.
+//   - logSync.mu (logsync.go): one sync of a NoSync log at a time — Sync's
+//     and Close's, holding wmu, a checkpoint's and the order writer's,
+//     holding nothing; a leaf.
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
 // exclusive where its comment says so); any other whose name ends in
@@ -226,6 +229,9 @@ type DB struct {
 	ckptAside int
 	seq       uint64 // number of synced writes appended so far
 	failed    error  // the log's state on disk is unknown: no more writes
+	// logSync serializes the syncs of a NoSync log and keeps their
+	// failures (logsync.go).
+	logSync logSync
 	// retiredMap and retiredIdx are the old log's map and index after a
 	// compaction's swap, until they are released outside the lock.
 	retiredMap *mapping

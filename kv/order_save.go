@@ -19,6 +19,16 @@ import (
 // A save that a compaction overtakes writes a run for a log that is no
 // longer the store's: its log ID ties it to the old log, so it is never
 // loaded for the new one, and the new log's own save replaces it.
+//
+// The file must not describe records the disk may not have, as a hint
+// must not (see checkpoint.go): a power loss would drop them and keep the
+// file, and Open ties the file to its log only by the log's ID and the 4
+// KiB before the end it covers, which records written after the reboot
+// can reproduce over different ones. A synced store publishes a record
+// once it is on disk, so every run it sorts is of durable records; a
+// NoSync store's log is synced up to the run's end before its file is
+// written (syncNoSyncLog, whose failure the store's next Sync, Close or
+// write reports).
 
 // orderSaver writes wal.order in the background.
 type orderSaver struct {
@@ -100,6 +110,9 @@ func (db *DB) writePendingOrders() {
 		// A run the store has moved past (another log) is not written
 		// over the newer one's file.
 		if cur := db.ord.cur.Load(); cur != nil && cur.idx != p.s.idx {
+			continue
+		}
+		if db.opts.NoSync && db.syncNoSyncLog(p.log) != nil {
 			continue
 		}
 		// A failure loses nothing: the next Open, or Close, sorts or

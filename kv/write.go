@@ -346,10 +346,11 @@ func (db *DB) syncNoSyncLocked() error {
 	if !db.opts.NoSync || db.opts.ReadOnly || db.mu.closed || db.mu.view.f == nil {
 		return nil
 	}
+	db.adoptLogSyncFailureLocked()
 	if db.failed != nil {
 		return fmt.Errorf("kv: store failed earlier; writes not yet synced may be lost: %w", db.failed)
 	}
-	if err := db.mu.view.f.Sync(); err != nil {
+	if err := db.syncNoSyncLog(db.mu.view.f); err != nil {
 		db.failed = err
 		return fmt.Errorf("kv: sync %s: %w", db.path, err)
 	}
@@ -392,6 +393,7 @@ func (db *DB) stateMuLocked() compact.State {
 
 // writableLocked returns why the DB cannot take a write, if it cannot.
 func (db *DB) writableLocked() error {
+	db.adoptLogSyncFailureLocked()
 	switch {
 	case db.opts.ReadOnly:
 		return ErrReadOnly
