@@ -3,6 +3,7 @@ package kv
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"iter"
 	"sort"
 	"sync"
@@ -15,7 +16,8 @@ import (
 // nil end to the last. The key and value passed to fn are valid only
 // during the call; fn may call any method of the DB.
 //
-// The scan reads the store as it was when it started: a key written or
+// The scan reads the store as it was when it started, expiries included
+// (a key that expires while it runs is still seen): a key written or
 // deleted while it runs is seen as it was before the change, never half
 // of it (a batch's keys all before it). The scan holds the readers' lock
 // for one chunk of keys at a time, copying them out, and calls fn outside
@@ -87,7 +89,7 @@ type Iterator struct {
 	buf  []byte      // keys and values of the chunk
 	ents []scanEntry // the chunk's entries, in buf
 	pos  int         // the current entry, 1-based; 0 before the first
-	now  int64       // the instant the chunk is read at, for expiries
+	now  int64       // the instant the snapshot was taken at, for expiries
 }
 
 // scanEntry locates a key and its value in an Iterator's buffer.
@@ -272,7 +274,10 @@ func (it *Iterator) fill() {
 				it.err = err
 				return
 			}
-			it.snap = s
+			// Expiry is judged at one instant per snapshot, as everything
+			// else the snapshot holds: keys that expire together (a
+			// batch's) are seen together, or not at all.
+			it.snap, it.now = s, db.now()
 			it.placed = false
 		}
 		db.mu.RLock()
@@ -299,7 +304,6 @@ func (it *Iterator) fill() {
 // first if needed. The caller holds mu.
 func (it *Iterator) fillMuLocked() {
 	v := it.db.viewMuLocked()
-	it.now = it.db.now()
 	if !it.placed {
 		if it.rev {
 			it.positionRev(v)
@@ -619,9 +623,14 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 	if err != nil {
 		return it.damage(err)
 	}
-	if it.db.mu.c.exp.expired(off, it.now) {
+	exp := it.db.mu.c.exp
+	if exp.expired(off, it.now) {
 		return true // absent from the instant it expires
 	}
+	// The expiry table forgets a record's expiry once a later write
+	// replaces the record, which the snapshot may still name: the record's
+	// own expiry field says it then. A store that has never had an
+	// expiring record has no table, and no record with an expiry.
 	sl := slot{off: off, size: uint32(n)}
 	var val []byte
 	var codec uint8
@@ -630,6 +639,15 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 		// damaged into a key that was never written.
 		if err := v.checkRecord(int64(off), n); err != nil {
 			return it.damage(err)
+		}
+		if exp != nil {
+			at, err := v.expiryAt(off)
+			if err != nil {
+				return it.damage(err)
+			}
+			if at != 0 && at <= it.now {
+				return true
+			}
 		}
 	} else {
 		b, err := v.recordBytes(sl, bp)
@@ -640,6 +658,9 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 		}
 		if err != nil {
 			return it.damage(err)
+		}
+		if at := walfmt.Expiry(b); at != 0 && at <= it.now {
+			return true
 		}
 	}
 	if codec == 0 {
@@ -661,6 +682,24 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 }
 
 // addEntry adds key and its value, stored as it is, to the chunk.
+// expiryAt returns the expiry of the record at off (Unix nanoseconds), or
+// 0 if it has none, from the record itself: its flags, and the field after
+// its header. The caller has checked the record's checksum.
+func (v *logView) expiryAt(off uint64) (int64, error) {
+	h, err := v.header(int64(off))
+	if err != nil {
+		return 0, err
+	}
+	if h[5]&walfmt.FlagExpiry == 0 { // the flags byte (see walfmt's doc)
+		return 0, nil
+	}
+	var b [walfmt.RecordHeaderSize + walfmt.ExpirySize]byte
+	if _, err := v.readAt(b[:], int64(off)); err != nil {
+		return 0, fmt.Errorf("kv: read expiry at offset %d: %w", off, err)
+	}
+	return walfmt.Expiry(b[:]), nil
+}
+
 func (it *Iterator) addEntry(key, val []byte) {
 	e := scanEntry{k: len(it.buf), kn: len(key)}
 	it.buf = append(it.buf, key...)

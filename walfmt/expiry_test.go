@@ -91,3 +91,26 @@ func TestTombstoneWithExpiryInvalid(t *testing.T) {
 		t.Fatalf("Decode = %v", err)
 	}
 }
+
+// TestExpiryOfRecord checks Expiry against the records the format writes:
+// the expiry of an expiring put, inside a batch too, and 0 for a plain put,
+// a tombstone and a buffer too short to hold the field.
+func TestExpiryOfRecord(t *testing.T) {
+	const at = int64(1_900_000_000_123_456_789)
+	cases := []struct {
+		name string
+		rec  []byte
+		want int64
+	}{
+		{"expiring put", AppendPutExpiring(nil, []byte("k"), []byte("v"), at), at},
+		{"expiring batch op", AppendBatchOpExpiring(nil, []byte("k"), []byte("v"), at), at},
+		{"put", AppendPut(nil, []byte("k"), []byte("v")), 0},
+		{"tombstone", AppendDelete(nil, []byte("k")), 0},
+		{"short", AppendPutExpiring(nil, []byte("k"), []byte("v"), at)[:RecordHeaderSize+ExpirySize-1], 0},
+	}
+	for _, c := range cases {
+		if got := Expiry(c.rec); got != c.want {
+			t.Errorf("%s: Expiry = %d, want %d", c.name, got, c.want)
+		}
+	}
+}

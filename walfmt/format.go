@@ -397,6 +397,16 @@ func fill(b []byte, h header, r *Record) {
 // starts b (at least RecordHeaderSize bytes): 0 for a raw value.
 func ValueCodec(b []byte) uint8 { return b[offCodec] }
 
+// Expiry returns the expiry of the record b starts with (Unix
+// nanoseconds), or 0 if it has none. Like ValueBounds it trusts the
+// header: the caller verifies the checksum.
+func Expiry(b []byte) int64 {
+	if len(b) < RecordHeaderSize+ExpirySize || b[offFlags]&FlagExpiry == 0 {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(b[RecordHeaderSize:]))
+}
+
 // ChecksumMatches reports whether the checksum in the header of rec, a
 // whole record, matches the record's bytes.
 func ChecksumMatches(rec []byte) bool {
