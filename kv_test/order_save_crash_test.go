@@ -102,7 +102,7 @@ func (m renameDurableFS) Rename(oldpath, newpath string) error {
 	if err := m.memFS.Rename(oldpath, newpath); err != nil {
 		return err
 	}
-	return m.memFS.SyncDir(filepath.Dir(newpath))
+	return m.SyncDir(filepath.Dir(newpath))
 }
 
 // waitOrderFile waits until the background writer has put wal.order in
