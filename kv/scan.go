@@ -90,6 +90,10 @@ type Iterator struct {
 	ents []scanEntry // the chunk's entries, in buf
 	pos  int         // the current entry, 1-based; 0 before the first
 	now  int64       // the instant the snapshot was taken at, for expiries
+	// plain is set by nextCandidate and prevCandidate when the record they
+	// return is one of the run's whose header they read and found without
+	// an expiry: emit need not read its expiry.
+	plain bool
 }
 
 // scanEntry locates a key and its value in an Iterator's buffer.
@@ -554,15 +558,17 @@ func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, size int,
 	s := it.snap
 	var rk []byte
 	var rn int
+	var rexp bool
+	it.plain = false
 	haveRun := it.ri < len(s.run)
 	if haveRun {
-		k, n, err := v.keyAndSize(int64(s.run[it.ri]))
+		k, n, expiring, err := v.keyAndSize(int64(s.run[it.ri]))
 		if err != nil {
 			off = s.run[it.ri]
 			it.ri++
 			return nil, off, 0, false, true
 		}
-		rk, rn = k, n
+		rk, rn, rexp = k, n, expiring
 	}
 	haveOvl := it.oi < len(s.ovl)
 	switch {
@@ -571,6 +577,7 @@ func (it *Iterator) nextCandidate(v *logView) (key []byte, off uint64, size int,
 	case haveRun && (!haveOvl || string(rk) < s.ovl[it.oi].key):
 		off = s.run[it.ri]
 		it.ri++
+		it.plain = !rexp
 		return rk, off, rn, false, true
 	}
 	e := s.ovl[it.oi]
@@ -588,15 +595,17 @@ func (it *Iterator) prevCandidate(v *logView) (key []byte, off uint64, size int,
 	s := it.snap
 	var rk []byte
 	var rn int
+	var rexp bool
+	it.plain = false
 	haveRun := it.ri >= 0
 	if haveRun {
-		k, n, err := v.keyAndSize(int64(s.run[it.ri]))
+		k, n, expiring, err := v.keyAndSize(int64(s.run[it.ri]))
 		if err != nil {
 			off = s.run[it.ri]
 			it.ri--
 			return nil, off, 0, false, true
 		}
-		rk, rn = k, n
+		rk, rn, rexp = k, n, expiring
 	}
 	haveOvl := it.oi >= 0
 	switch {
@@ -605,6 +614,7 @@ func (it *Iterator) prevCandidate(v *logView) (key []byte, off uint64, size int,
 	case haveRun && (!haveOvl || string(rk) > s.ovl[it.oi].key):
 		off = s.run[it.ri]
 		it.ri--
+		it.plain = !rexp
 		return rk, off, rn, false, true
 	}
 	e := s.ovl[it.oi]
@@ -640,7 +650,7 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 		if err := v.checkRecord(int64(off), n); err != nil {
 			return it.damage(err)
 		}
-		if exp != nil {
+		if exp != nil && !it.plain {
 			at, err := v.expiryAt(off)
 			if err != nil {
 				return it.damage(err)

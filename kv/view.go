@@ -101,21 +101,22 @@ func (v *logView) keyOfHeader(off int64, h *[walfmt.RecordHeaderSize]byte) ([]by
 }
 
 // keyAndSize is keyAt that also returns the size of the record, from the
-// header it reads: a scan reads the header once. The size is 0 where the
+// header it reads, and whether it carries an expiry: a scan reads the
+// header once. The size is 0 where the
 // header is not a record's (the read of the record reports why).
-func (v *logView) keyAndSize(off int64) ([]byte, int, error) {
+func (v *logView) keyAndSize(off int64) (key []byte, size int, expiring bool, err error) {
 	if !v.mapsHeader(off) {
 		h, err := v.header(off) // which says what is wrong, or reads the file
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		k, err := v.keyOfHeader(off, &h)
-		return k, max(recordSize(h[:]), 0), err
+		return k, max(recordSize(h[:]), 0), h[5]&walfmt.FlagExpiry != 0, err
 	}
 	// The header where it lies in the map, uncopied.
 	h := (*[walfmt.RecordHeaderSize]byte)(v.m.data[off:])
 	k, err := v.keyOfHeader(off, h)
-	return k, max(recordSize(h[:]), 0), err
+	return k, max(recordSize(h[:]), 0), h[5]&walfmt.FlagExpiry != 0, err
 }
 
 // readAt reads len(b) bytes of the log at off: from the map where they lie
