@@ -53,7 +53,9 @@ func (db *DB) syncNoSyncLog(log File) error {
 
 // adoptLogSyncFailureLocked fails the store if a sync of its log has
 // failed: one beside the writers, whose caller could not take wmu to say
-// so. The caller holds wmu.
+// so. The failures of logs a compaction has replaced are dropped: such a
+// log is never the store's again, and the writes that follow need not look
+// at them (or wait for a sync in progress to do so). The caller holds wmu.
 func (db *DB) adoptLogSyncFailureLocked() {
 	if db.failed != nil || !db.logSync.failed.Load() {
 		return
@@ -61,10 +63,16 @@ func (db *DB) adoptLogSyncFailureLocked() {
 	ls := &db.logSync
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
+	kept := ls.failures[:0]
 	for _, f := range ls.failures {
 		if f.log == db.mu.view.f {
-			db.failed = fmt.Errorf("sync %s: %w", db.path, f.err)
-			return
+			kept = append(kept, f)
+			if db.failed == nil {
+				db.failed = fmt.Errorf("sync %s: %w", db.path, f.err)
+			}
 		}
 	}
+	clear(ls.failures[len(kept):]) // lets the replaced logs' files go
+	ls.failures = kept
+	ls.failed.Store(len(kept) > 0)
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -269,18 +270,25 @@ func readKeysInLogOrder(src *logView, offs []uint64) (keys []byte, ends []int) {
 		if !ok { // a key longer than the block, or damage
 			k = src.keyOrNil(off)
 		}
-		if keys == nil {
-			// Room for as many keys as long as the first, and a quarter
-			// more: keys are often all of a length, and a slice grown a
-			// key at a time allocates about five times its final size
-			// on the way (a quarter more at each step).
-			keys = make([]byte, 0, len(offs)*max(len(k), 1)*5/4)
-		}
 		keys = append(keys, k...)
+		if i+1 == keySample && len(offs) > keySample {
+			// Room for all the keys, at the first ones' mean length and a
+			// quarter more, but never more than the log holds: a slice
+			// grown a key at a time allocates about five times its final
+			// size on the way (a quarter more at each step).
+			want := min(len(keys)/keySample*len(offs)*5/4, int(min(src.end, int64(math.MaxInt))))
+			if want > cap(keys) {
+				keys = append(make([]byte, 0, want), keys...)
+			}
+		}
 		ends[i+1] = len(keys)
 	}
 	return keys, ends
 }
+
+// keySample is how many keys readKeysInLogOrder reads before it sizes its
+// buffer for the rest from their mean length.
+const keySample = 1024
 
 // keyInBlock returns the key of the record at rel in b, as keyAt reads
 // it, if the record's header and key lie whole in b.

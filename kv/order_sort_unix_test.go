@@ -3,6 +3,7 @@
 package kv
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"testing"
@@ -48,5 +49,31 @@ func TestSortByKeyScratchOffHeap(t *testing.T) {
 			t.Errorf("mapped %v: the sort of %d keys allocated %d bytes on the heap (%.1f a key), want at most %d",
 				mapped, n, got, float64(got)/n, limit)
 		}
+	}
+}
+
+// TestReadKeysFirstKeyLong checks that the buffer a ReadAt sort reads its
+// keys into is sized from the keys, not from the first alone: one long key
+// at the start of a log of short ones must not reserve a long key's room
+// for every key.
+func TestReadKeysFirstKeyLong(t *testing.T) {
+	const n = 100_000
+	log := walfmt.AppendHeader(nil)
+	offs := make([]uint64, 0, n+1)
+	offs = append(offs, uint64(len(log)))
+	log = walfmt.AppendPut(log, bytes.Repeat([]byte("L"), 4096), []byte("v"))
+	for i := range n {
+		offs = append(offs, uint64(len(log)))
+		log = walfmt.AppendPut(log, fmt.Appendf(nil, "%016d", i), []byte("v"))
+	}
+	f, path := logFileOf(t, log)
+	src := &logView{f: f, end: int64(len(log)), path: path} // no map, as a follower reads
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	keys, _ := readKeysInLogOrder(src, offs)
+	runtime.ReadMemStats(&after)
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(4*len(keys)+8*(n+2)+keyReadBlock); got > limit {
+		t.Errorf("reading %d bytes of keys allocated %d bytes (the buffer's room: %d), want at most %d",
+			len(keys), got, cap(keys), limit)
 	}
 }

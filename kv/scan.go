@@ -633,14 +633,16 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 	if err != nil {
 		return it.damage(err)
 	}
-	exp := it.db.mu.c.exp
-	if exp.expired(off, it.now) {
+	at, known := it.db.mu.c.exp.lookup(off)
+	if known && at <= it.now {
 		return true // absent from the instant it expires
 	}
 	// The expiry table forgets a record's expiry once a later write
-	// replaces the record, which the snapshot may still name: the record's
-	// own expiry field says it then. A store that has never had an
-	// expiring record has no table, and no record with an expiry.
+	// replaces the record, which the snapshot may still name: where the
+	// table has no entry, the record's own expiry field says it. A value
+	// is read with its record, whose field is at hand; a keys-only scan
+	// reads the field only of a record whose header, read for its key,
+	// did not show it without one (it.plain).
 	sl := slot{off: off, size: uint32(n)}
 	var val []byte
 	var codec uint8
@@ -650,7 +652,7 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 		if err := v.checkRecord(int64(off), n); err != nil {
 			return it.damage(err)
 		}
-		if exp != nil && !it.plain {
+		if !known && !it.plain {
 			at, err := v.expiryAt(off)
 			if err != nil {
 				return it.damage(err)
@@ -669,7 +671,7 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 		if err != nil {
 			return it.damage(err)
 		}
-		if at := walfmt.Expiry(b); at != 0 && at <= it.now {
+		if at := walfmt.Expiry(b); !known && at != 0 && at <= it.now {
 			return true
 		}
 	}
