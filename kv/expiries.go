@@ -107,12 +107,6 @@ func (e *expiries) entry(off uint64) (expiry, bool) {
 	return x, ok
 }
 
-// expired reports whether the record at off has expired at now.
-func (e *expiries) expired(off uint64, now int64) bool {
-	at, ok := e.lookup(off)
-	return ok && at <= now
-}
-
 // add records m for the live record of size bytes at off: an entry if it
 // expires, its growth if it is encoded. The caller holds the DB's mu
 // exclusively.
