@@ -57,9 +57,14 @@ func (db *DB) syncNoSyncLog(log File) error {
 // log is never the store's again, and the writes that follow need not look
 // at them (or wait for a sync in progress to do so). The caller holds wmu.
 func (db *DB) adoptLogSyncFailureLocked() {
-	if db.failed != nil || !db.logSync.failed.Load() {
-		return
+	if db.failed == nil && db.logSync.failed.Load() { // inlined on every write
+		db.adoptLogSyncFailureSlowLocked()
 	}
+}
+
+// adoptLogSyncFailureSlowLocked is adoptLogSyncFailureLocked once a
+// failure is recorded.
+func (db *DB) adoptLogSyncFailureSlowLocked() {
 	ls := &db.logSync
 	ls.mu.Lock()
 	defer ls.mu.Unlock()

@@ -653,7 +653,7 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 			return it.damage(err)
 		}
 		if !known && !it.plain {
-			at, err := v.expiryAt(off)
+			at, err := v.expiryAt(off, n)
 			if err != nil {
 				return it.damage(err)
 			}
@@ -693,25 +693,23 @@ func (it *Iterator) emit(v *logView, key []byte, off uint64, n int, bp *[]byte) 
 	return true
 }
 
-// addEntry adds key and its value, stored as it is, to the chunk.
-// expiryAt returns the expiry of the record at off (Unix nanoseconds), or
-// 0 if it has none, from the record itself: its flags, and the field after
-// its header. The caller has checked the record's checksum.
-func (v *logView) expiryAt(off uint64) (int64, error) {
-	h, err := v.header(int64(off))
-	if err != nil {
-		return 0, err
-	}
-	if h[5]&walfmt.FlagExpiry == 0 { // the flags byte (see walfmt's doc)
+// expiryAt returns the expiry of the record of n bytes at off (Unix
+// nanoseconds), or 0 if it has none, from the record itself: its flags,
+// and the field after its header, read together. A record too short to
+// hold the field and a key has none. The caller has checked the record's
+// checksum.
+func (v *logView) expiryAt(off uint64, n int) (int64, error) {
+	var b [walfmt.RecordHeaderSize + walfmt.ExpirySize]byte
+	if n <= len(b) {
 		return 0, nil
 	}
-	var b [walfmt.RecordHeaderSize + walfmt.ExpirySize]byte
 	if _, err := v.readAt(b[:], int64(off)); err != nil {
 		return 0, fmt.Errorf("kv: read expiry at offset %d: %w", off, err)
 	}
 	return walfmt.Expiry(b[:]), nil
 }
 
+// addEntry adds key and its value, stored as it is, to the chunk.
 func (it *Iterator) addEntry(key, val []byte) {
 	e := scanEntry{k: len(it.buf), kn: len(key)}
 	it.buf = append(it.buf, key...)

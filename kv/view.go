@@ -102,8 +102,8 @@ func (v *logView) keyOfHeader(off int64, h *[walfmt.RecordHeaderSize]byte) ([]by
 
 // keyAndSize is keyAt that also returns the size of the record, from the
 // header it reads, and whether it carries an expiry: a scan reads the
-// header once. The size is 0 where the
-// header is not a record's (the read of the record reports why).
+// header once. The size is 0 where the header is not a record's (the read
+// of the record reports why).
 func (v *logView) keyAndSize(off int64) (key []byte, size int, expiring bool, err error) {
 	if !v.mapsHeader(off) {
 		h, err := v.header(off) // which says what is wrong, or reads the file

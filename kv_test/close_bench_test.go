@@ -2,7 +2,6 @@ package kv_test
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -102,30 +101,8 @@ func BenchmarkCloseAfterWrites(b *testing.B) {
 func copyStore(b *testing.B, dir string) string {
 	b.Helper()
 	to := b.TempDir()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err := os.CopyFS(to, os.DirFS(dir)); err != nil {
 		b.Fatal(err)
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || e.Name() == "LOCK" {
-			continue
-		}
-		from, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := os.Create(filepath.Join(to, e.Name()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, err = io.Copy(out, from)
-		from.Close()
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
 	}
 	return to
 }
