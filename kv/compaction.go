@@ -589,6 +589,16 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	// A failed sync beside the writers is kept for the handle it struck
+	// (logsync.go): the handle opened here takes over those of the closed
+	// one whose file it opens. After mu, which readers need, is let go:
+	// that waits for a sync in progress.
+	var closed, opened File
+	defer func() {
+		if opened != nil {
+			db.logSync.reopened(closed, opened)
+		}
+	}()
 	db.lockMu()
 	defer db.unlockMu()
 	if err := old.Close(); err != nil {
@@ -601,7 +611,9 @@ func (db *DB) swapClosed(tmp, old File, idx *index, c counters) error {
 		return errors.Join(renameErr, db.failed)
 	}
 	db.mu.view.f = f
+	closed, opened = tmp, f
 	if renameErr != nil {
+		closed = old
 		return renameErr
 	}
 	db.mu.index, db.mu.c = idx, c

@@ -162,7 +162,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     and mu held. The writer itself holds none of wmu, sync.mu and mu.
 //   - logSync.mu (logsync.go): one sync of a NoSync log at a time — Sync's
 //     and Close's, holding wmu, a checkpoint's and the order writer's,
-//     holding nothing; a leaf.
+//     holding nothing — and the failures they keep, which a write that
+//     finds one and swapClosed look at with wmu held; a leaf, never taken
+//     with mu held (it waits for a sync in progress).
 //
 // A method whose name ends in MuLocked is called with mu held (shared, or
 // exclusive where its comment says so); any other whose name ends in

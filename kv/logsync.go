@@ -17,7 +17,8 @@ import (
 // write to find (adoptLogSyncFailureLocked).
 type logSync struct {
 	// mu serializes the syncs and guards failures. A leaf: taken with wmu
-	// held (Sync, Close) or with no lock (a checkpoint, the order writer).
+	// held (Sync, Close, a write that finds a failure, swapClosed) or with
+	// no lock (a checkpoint, the order writer); never with mu held.
 	mu       sync.Mutex
 	failures []logSyncFailure
 	// failed is set once failures is not empty, for writers to look at
@@ -80,4 +81,17 @@ func (db *DB) adoptLogSyncFailureSlowLocked() {
 	clear(ls.failures[len(kept):]) // lets the replaced logs' files go
 	ls.failures = kept
 	ls.failed.Store(len(kept) > 0)
+}
+
+// reopened records that opened is a new handle of the log closed was
+// open on (a swap where an open file cannot be renamed over): a failure
+// kept for closed is opened's.
+func (ls *logSync) reopened(closed, opened File) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for i := range ls.failures {
+		if ls.failures[i].log == closed {
+			ls.failures[i].log = opened
+		}
+	}
 }
