@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -458,6 +459,10 @@ func (db *DB) load() error {
 	}
 	if err != nil {
 		return fmt.Errorf("kv: open log: %w", err)
+	}
+	if !reflect.TypeOf(f).Comparable() {
+		_ = f.Close() // nothing was read or written
+		return fmt.Errorf("kv: open log: the FS's File type %T cannot be compared with ==, and the store tells its files apart that way", f)
 	}
 	if db.opts.ReadOnly {
 		f = followLog(f) // see follow_map.go

@@ -35,7 +35,9 @@ type FS interface {
 // with itself and with WriteAt at other offsets, and Sync concurrently with
 // ReadAt and WriteAt (a synced store syncs its log while writers append,
 // and a compaction its new log while it copies): such a Sync makes durable
-// at least what was written before it began.
+// at least what was written before it began. The store tells its open
+// files apart with ==, so a File's dynamic type must be comparable (a
+// pointer, or a struct of comparable fields); Open refuses one that is not.
 type File interface {
 	io.ReaderAt
 	io.WriterAt
