@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,7 +59,11 @@ func (c *client) viewGet(key []byte) {
 // setOptions are SET's flags.
 type setOptions struct {
 	nx, xx, get bool
-	ttl         setTTL // see ttl.go
+	// ifeq, with hasIfeq, is IFEQ's comparison value (as Valkey's): the
+	// write happens only if the key holds exactly that value.
+	ifeq    []byte
+	hasIfeq bool
+	ttl     setTTL // see ttl.go
 }
 
 func parseSetOptions(args [][]byte) (setOptions, string) {
@@ -71,6 +76,12 @@ func parseSetOptions(args [][]byte) (setOptions, string) {
 			o.xx = true
 		case "GET":
 			o.get = true
+		case "IFEQ":
+			if i+1 >= len(args) || o.hasIfeq {
+				return o, "ERR syntax error"
+			}
+			i++
+			o.ifeq, o.hasIfeq = args[i], true
 		case "EX", "PX", "EXAT", "PXAT", "KEEPTTL":
 			n, msg := o.ttl.parse(opt, args[i+1:])
 			if msg != "" {
@@ -81,13 +92,16 @@ func parseSetOptions(args [][]byte) (setOptions, string) {
 			return o, "ERR syntax error"
 		}
 	}
-	if o.nx && o.xx {
+	if (o.nx && o.xx) || (o.hasIfeq && (o.nx || o.xx)) {
 		return o, "ERR syntax error"
 	}
 	return o, ""
 }
 
-// set is SET key value [NX|XX] [GET].
+// set is SET key value [NX|XX|IFEQ comparison-value] [GET] [expiry]. The
+// conditions are checked and the value written under the key's stripe
+// held exclusively, so no other command of the server writes the key in
+// between.
 func (c *client) set(args [][]byte) {
 	o, msg := parseSetOptions(args[3:])
 	if msg != "" {
@@ -97,7 +111,7 @@ func (c *client) set(args [][]byte) {
 	key, value := args[1], args[2]
 	var old []byte
 	found := false
-	if !o.nx && !o.xx && !o.get && !o.ttl.keep {
+	if !o.nx && !o.xx && !o.hasIfeq && !o.get && !o.ttl.keep {
 		defer c.s.keys.share(key)()
 	} else {
 		defer c.s.keys.lock(key)()
@@ -107,7 +121,7 @@ func (c *client) set(args [][]byte) {
 			return
 		}
 	}
-	if (o.nx && found) || (o.xx && !found) {
+	if (o.nx && found) || (o.xx && !found) || (o.hasIfeq && (!found || !bytes.Equal(old, o.ifeq))) {
 		c.setReply(o, old, found, false)
 		return
 	}
