@@ -158,6 +158,7 @@ func (m Model) updateMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 func (m Model) openForm(f Form, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	m.form = f
 	m.state = stateForm
+	m.overwriteEdit = false
 	m.layout()
 	m.status = infoStatus("new key: tab moves between key and value")
 	if !f.IsNew() {
@@ -214,6 +215,9 @@ func inPlaceProblem(value []byte) string {
 	if strings.Count(string(value), "\n") >= maxEditLines {
 		return fmt.Sprintf("has over %d lines", maxEditLines)
 	}
+	if longestLine(value) > maxEditLine {
+		return "has a line over " + FormatBytes(maxEditLine)
+	}
 	for i := 0; i < len(value); {
 		r, size := utf8.DecodeRune(value[i:])
 		switch {
@@ -255,7 +259,12 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.status = infoStatus("saving…")
-	return m, putCmd(m.store, k, []byte(value), ttl)
+	if m.overwriteEdit {
+		return m, putCmd(m.store, k, []byte(value), ttl)
+	}
+	// Written only over the value the edit began from: a change by
+	// another writer meanwhile is not overwritten unasked.
+	return m, replaceCmd(m.store, k, []byte(m.form.Original()), []byte(value), ttl)
 }
 
 // askOverwrite asks whether a new key may replace the value of an
@@ -370,12 +379,32 @@ func (m *Model) startCompact() tea.Cmd {
 }
 
 func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
+	kept := ""
+	if msg.kept != "" {
+		kept = "; the edit is kept in " + Escape(msg.kept)
+	}
 	switch {
 	case msg.exists:
 		m.askOverwrite(msg.key)
 		return nil
+	case msg.changed || msg.gone:
+		// Nothing was written. A form stays open, and its next save
+		// writes; an edit in $EDITOR stays in its file.
+		what := " changed since the edit began"
+		again := "; ctrl+s overwrites it, esc cancels"
+		if msg.gone {
+			what = " is gone since the edit began (deleted, or expired)"
+			again = "; ctrl+s creates it again, esc cancels"
+		}
+		if kept != "" || m.state != stateForm {
+			again = kept
+		} else {
+			m.overwriteEdit = true
+		}
+		m.status = status{kind: statusError, text: "not saved: " + Escape(msg.key) + what + again}
+		return nil
 	case msg.err != nil:
-		m.status = errorStatus(strings.TrimSpace("save "+Escape(msg.key)), msg.err)
+		m.status = errorStatus(strings.TrimSpace("save "+Escape(msg.key)), fmt.Errorf("%w%s", msg.err, kept))
 		return nil // a form stays open so the input can be fixed
 	}
 	m.state = stateBrowse

@@ -216,7 +216,13 @@ type putDoneMsg struct {
 	key     string
 	created bool
 	exists  bool
-	err     error
+	// changed and gone say that a Replace wrote nothing: the key held
+	// another value than the one the edit began from, or none.
+	changed, gone bool
+	// kept names the file an edit in $EDITOR was left in, when it was
+	// not saved.
+	kept string
+	err  error
 }
 
 func putCmd(s Store, key string, value []byte, ttl time.Duration) tea.Cmd {
@@ -224,6 +230,23 @@ func putCmd(s Store, key string, value []byte, ttl time.Duration) tea.Cmd {
 		created, err := s.Put(key, value, ttl)
 		return putDoneMsg{key: key, created: created && err == nil, err: err}
 	}
+}
+
+// replaceCmd stores an edited value only if the key still holds old, the
+// value the edit began from (Store.Replace).
+func replaceCmd(s Store, key string, old, value []byte, ttl time.Duration) tea.Cmd {
+	return func() tea.Msg { return replaceDone(key, s.Replace(key, old, value, ttl)) }
+}
+
+// replaceDone is the putDoneMsg of a Replace that returned err.
+func replaceDone(key string, err error) putDoneMsg {
+	switch {
+	case errors.Is(err, ErrChanged):
+		return putDoneMsg{key: key, changed: true}
+	case errors.Is(err, kv.ErrNotFound):
+		return putDoneMsg{key: key, gone: true}
+	}
+	return putDoneMsg{key: key, err: err}
 }
 
 // createCmd stores a new key, unless the key exists: then it writes

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -28,6 +29,25 @@ const ttlLabel = "TTL"
 // maxEditLines is the most lines the textarea can hold; longer values are
 // edited in $EDITOR instead.
 const maxEditLines = 10000
+
+// maxEditLine is the longest line the textarea is given: it redraws a
+// line whole at each keystroke, which took a tenth of a second on a line
+// of 100 KB and seconds on one of a mebibyte.
+const maxEditLine = 16 << 10
+
+// longestLine returns the length in bytes of the longest line of v.
+func longestLine(v []byte) int {
+	longest := 0
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, '\n')
+		if i < 0 {
+			i = len(v)
+		}
+		longest = max(longest, i)
+		v = v[min(i+1, len(v)):]
+	}
+	return longest
+}
 
 // Form is the pane that replaces the viewer while a key is created or a
 // value edited: a key input (new keys only) above a textarea, and a TTL
@@ -125,6 +145,9 @@ func (f Form) Key() string {
 	}
 	return f.key
 }
+
+// Original returns the value editing began with ("" for a new key).
+func (f Form) Original() string { return f.orig }
 
 // Changed reports whether the value differs from the one editing began
 // with, or a TTL is given.

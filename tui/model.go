@@ -91,7 +91,11 @@ type Model struct {
 	events       <-chan kv.CompactionEvent
 	cancelEvents func()
 
-	valueSeq      int    // number of the latest value load; older ones are dropped
+	valueSeq int // number of the latest value load; older ones are dropped
+	// overwriteEdit is set once a save of the open form found the value
+	// changed or gone since the edit began, and said so: the next save
+	// writes whatever the store holds then.
+	overwriteEdit bool
 	pendingDelete string // key awaiting y/n
 	// pendingDeleteShown are the keys D asks to delete, awaiting y/n;
 	// nil when the question is about pendingDelete.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"slices"
@@ -43,6 +44,13 @@ type Store interface {
 	// says what becomes of key's expiry: KeepTTL keeps it, NoTTL removes
 	// it, and a positive ttl makes key expire that long after the write.
 	Put(key string, value []byte, ttl time.Duration) (created bool, err error)
+	// Replace stores value under key, with ttl as Put's, only if key
+	// still holds old, the value an edit began from: it writes nothing
+	// and returns ErrChanged if key holds another value, or an error
+	// wrapping kv.ErrNotFound if key is gone (deleted, or expired). The
+	// look and the write are one step for every other writer of the
+	// store.
+	Replace(key string, old, value []byte, ttl time.Duration) error
 	// Create stores value under key unless key exists; then it writes
 	// nothing and returns ErrExists. A positive ttl makes the new key
 	// expire that long after the write; otherwise it never does.
@@ -78,6 +86,10 @@ const (
 
 // ErrExists is Store.Create's error for a key that exists.
 var ErrExists = errors.New("tui: key exists")
+
+// ErrChanged is Store.Replace's error for a key whose value is no longer
+// the one an edit began from.
+var ErrChanged = errors.New("tui: the value changed")
 
 // Stats are the figures of the gauge.
 type Stats struct {
@@ -170,21 +182,47 @@ func (s dbStore) ReadValueAt(key string, p []byte, off int64) (int, int, error) 
 
 func (s dbStore) Put(key string, value []byte, ttl time.Duration) (created bool, err error) {
 	err = s.do(func(db *kv.DB) error {
-		e, err := db.Entry([]byte(key))
-		created = errors.Is(err, kv.ErrNotFound)
-		switch {
-		case ttl > 0:
-			return db.PutTTL([]byte(key), value, ttl)
-		case ttl == KeepTTL && err == nil && !e.Expires.IsZero():
-			// The writer is the only one, so the expiry read above is
-			// still the key's; a batch writes it as an absolute instant.
-			b := db.NewBatch()
-			b.PutExpiresAt([]byte(key), value, e.Expires)
-			return db.Write(b)
-		}
-		return db.Put([]byte(key), value)
+		var err error
+		created, err = put(db, key, value, ttl)
+		return err
 	})
 	return created, err
+}
+
+// put is Put on db, a writer, and reports whether key is new.
+func put(db *kv.DB, key string, value []byte, ttl time.Duration) (created bool, err error) {
+	e, err := db.Entry([]byte(key))
+	created = errors.Is(err, kv.ErrNotFound)
+	switch {
+	case ttl > 0:
+		return created, db.PutTTL([]byte(key), value, ttl)
+	case ttl == KeepTTL && err == nil && !e.Expires.IsZero():
+		// The writer is the only one, so the expiry read above is
+		// still the key's; a batch writes it as an absolute instant.
+		b := db.NewBatch()
+		b.PutExpiresAt([]byte(key), value, e.Expires)
+		return created, db.Write(b)
+	}
+	return created, db.Put([]byte(key), value)
+}
+
+// Replace looks and writes with the one writer: a follower's, opened for
+// the write under the store's lock, so that no other process writes in
+// between, or the inspector's own, which is the only one of a store
+// crabkv inspect opens. (A program that writes the *kv.DB it browses from
+// goroutines of its own could write between the two.)
+func (s dbStore) Replace(key string, old, value []byte, ttl time.Duration) error {
+	return s.do(func(db *kv.DB) error {
+		cur, err := db.Get([]byte(key))
+		switch {
+		case err != nil:
+			return err
+		case !bytes.Equal(cur, old):
+			return ErrChanged
+		}
+		_, err = put(db, key, value, ttl)
+		return err
+	})
 }
 
 // Create looks and writes with the one writer, so the key cannot appear

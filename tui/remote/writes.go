@@ -2,6 +2,8 @@ package remote
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,6 +37,38 @@ func (s *Store) Put(key string, value []byte, ttl time.Duration) (bool, error) {
 		return err
 	})
 	return created && err == nil, err
+}
+
+// Replace stores a value with SET IFEQ (as Valkey has it), which the
+// server checks and writes under the key's lock, asking EXISTS first in
+// the same round trip to tell a key that is gone from one that changed.
+// The TTL is as Put's.
+func (s *Store) Replace(key string, old, value []byte, ttl time.Duration) error {
+	if key == "" {
+		return errEmptyKey
+	}
+	args := []any{"SET", key, value, "IFEQ", old}
+	switch {
+	case ttl > 0:
+		args = append(args, "PX", max(ttl.Milliseconds(), 1))
+	case ttl == tui.KeepTTL:
+		args = append(args, "KEEPTTL")
+	}
+	return s.onLeader(func(c *redis.Client) error {
+		pipe := c.Pipeline()
+		exists := pipe.Exists(ctx(), key)
+		set := pipe.Do(ctx(), args...)
+		_, err := pipe.Exec(ctx())
+		switch {
+		case errors.Is(set.Err(), redis.Nil) && exists.Val() == 0:
+			return kv.ErrNotFound
+		case errors.Is(set.Err(), redis.Nil):
+			return tui.ErrChanged
+		case set.Err() != nil && strings.Contains(set.Err().Error(), "syntax error"):
+			return fmt.Errorf("the server does not take SET IFEQ, which an edit needs to write only over the value it began from: %w", set.Err())
+		}
+		return err
+	})
 }
 
 // errEmptyKey refuses an empty key before it reaches a server, as the

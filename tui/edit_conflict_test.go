@@ -1,0 +1,201 @@
+package tui
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crabkv/crabkv/kv"
+)
+
+// TestEditConflictChanged edits k in the built-in editor while another
+// writer changes it: the save must write nothing and say that k changed;
+// a second ctrl+s, which the status offers, overwrites it.
+func TestEditConflictChanged(t *testing.T) {
+	db := openTestDB(t, "", "k", "version 1")
+	tm := startInspector(t, db, Config{})
+	waitFor(t, tm, "key k", "offset ")
+	press(tm, "e")
+	waitFor(t, tm, "editing k")
+	if err := db.Put([]byte("k"), []byte("version 2")); err != nil {
+		t.Fatal(err)
+	}
+	typeText(tm, "Z")
+	press(tm, "ctrl+s")
+	waitFor(t, tm, "k changed since the edit began")
+	if got := getValue(t, db, "k"); got != "version 2" {
+		t.Fatalf("the save wrote over the other writer's value: k = %q", got)
+	}
+	press(tm, "ctrl+s")
+	waitFor(t, tm, "saved k")
+	quit(t, tm)
+	if got := getValue(t, db, "k"); got != "Zversion 1" {
+		t.Errorf("after the second ctrl+s, k = %q, want %q", got, "Zversion 1")
+	}
+}
+
+// TestEditConflictDeleted edits k while another writer deletes it, and
+// while it expires: the save must not bring it back unasked.
+func TestEditConflictDeleted(t *testing.T) {
+	for _, how := range []string{"deleted", "expired"} {
+		t.Run(how, func(t *testing.T) {
+			db := openTestDB(t, "", "a", "1")
+			ttl := time.Hour
+			if how == "expired" {
+				ttl = time.Second
+			}
+			if err := db.PutTTL([]byte("k"), []byte("token"), ttl); err != nil {
+				t.Fatal(err)
+			}
+			tm := startInspector(t, db, Config{})
+			waitFor(t, tm, "key a", "offset ")
+			press(tm, "j")
+			waitFor(t, tm, "key k", "expires in")
+			press(tm, "e")
+			waitFor(t, tm, "editing k")
+			if how == "deleted" {
+				if err := db.Delete([]byte("k")); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				time.Sleep(1500 * time.Millisecond)
+			}
+			typeText(tm, "Z")
+			press(tm, "ctrl+s")
+			waitFor(t, tm, "k is gone since the edit began")
+			if v, err := db.Get([]byte("k")); !errors.Is(err, kv.ErrNotFound) {
+				t.Fatalf("the save brought k back: %q, %v", v, err)
+			}
+			press(tm, "ctrl+s")
+			waitFor(t, tm, "created k")
+			quit(t, tm)
+			if got := getValue(t, db, "k"); got != "Ztoken" {
+				t.Errorf("after the second ctrl+s, k = %q, want Ztoken", got)
+			}
+		})
+	}
+}
+
+// TestExternalEditConflict edits k in $EDITOR while another writer
+// changes it: nothing is written, and the edit is kept in its file, which
+// the status names.
+func TestExternalEditConflict(t *testing.T) {
+	dir := t.TempDir()
+	started, goOn, kept := filepath.Join(dir, "started"), filepath.Join(dir, "go"), filepath.Join(dir, "path")
+	db := openTestDB(t, "", "k", "tab\tversion 1")
+	getenv := editorScript(t, `echo "$1" > `+kept+`; touch `+started+`; while [ ! -f `+goOn+` ]; do sleep 0.02; done; printf X >> "$1"`)
+	tm := startInspector(t, db, Config{Getenv: getenv})
+	waitFor(t, tm, "key k", "offset ")
+	press(tm, "e")
+	waitForFile(t, started)
+	if err := db.Put([]byte("k"), []byte("version 2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goOn, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, tm, "k changed since the edit began")
+	quit(t, tm)
+	if got := getValue(t, db, "k"); got != "version 2" {
+		t.Errorf("the save wrote over the other writer's value: k = %q", got)
+	}
+	checkEditKept(t, kept, "tab\tversion 1X")
+}
+
+// TestExternalEditKeptOnFailedSave edits in $EDITOR a value whose save
+// then fails: the edited file must stay, for the edit not to be lost.
+func TestExternalEditKeptOnFailedSave(t *testing.T) {
+	kept := filepath.Join(t.TempDir(), "path")
+	db := openTestDB(t, "", "k", "tab\there")
+	getenv := editorScript(t, `echo "$1" > `+kept+`; printf 'EDIT' >> "$1"`)
+	tm := startInspector(t, db, Config{Getenv: getenv, OpenWriter: func() (*kv.DB, error) {
+		return nil, errors.New("locked by pid 4242")
+	}})
+	waitFor(t, tm, "key k", "offset ")
+	press(tm, "e")
+	waitFor(t, tm, "locked by pid 4242")
+	quit(t, tm)
+	checkEditKept(t, kept, "tab\thereEDIT")
+}
+
+// waitForFile waits until path exists.
+func waitForFile(tb testing.TB, path string) {
+	tb.Helper()
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s never appeared", path)
+		}
+	}
+}
+
+// checkEditKept checks that the file the stand-in editor named in kept
+// still holds want.
+func checkEditKept(tb testing.TB, kept, want string) {
+	tb.Helper()
+	p, err := os.ReadFile(kept)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := strings.TrimSpace(string(p))
+	got, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("the edited file is gone: %v", err)
+	}
+	if string(got) != want {
+		tb.Errorf("the edited file holds %q, want %q", got, want)
+	}
+	_ = os.Remove(path)
+}
+
+// TestViKeepsEveryByte: Vim, as vi or named alone in $EDITOR, is started
+// in binary mode, which adds no final newline and reads CR LF as bytes; an
+// editor given with arguments runs as given, and so does a vi that is not
+// Vim, which has no -b.
+func TestViKeepsEveryByte(t *testing.T) {
+	resolved := map[string]string{
+		"vi":            "/usr/bin/vim.basic",
+		"vim":           "/usr/bin/vim",
+		"/usr/bin/nvim": "/usr/bin/nvim",
+		"nano":          "/usr/bin/nano",
+		"busybox-vi":    "/bin/busybox",
+	}
+	defer func(r func(string) string) { resolveEditor = r }(resolveEditor)
+	resolveEditor = func(name string) string { return resolved[name] }
+	for env, want := range map[string]string{
+		"":              "vi -b",
+		"vim":           "vim -b",
+		"/usr/bin/nvim": "/usr/bin/nvim -b",
+		"vim -u NONE":   "vim -u NONE",
+		"nano":          "nano",
+		"code --wait":   "code --wait",
+		"busybox-vi":    "busybox-vi",
+	} {
+		got := strings.Join(editorCommand(func(name string) string {
+			if name == "EDITOR" {
+				return env
+			}
+			return ""
+		}), " ")
+		if got != want {
+			t.Errorf("EDITOR=%q: runs %q, want %q", env, got, want)
+		}
+	}
+}
+
+// TestLongLinesGoToEditor: a value with a very long line is edited in
+// $EDITOR: the built-in editor took seconds a keystroke on a line of a
+// mebibyte.
+func TestLongLinesGoToEditor(t *testing.T) {
+	if reason := inPlaceProblem([]byte(strings.Repeat("abcdefgh", 1<<17))); reason == "" {
+		t.Error("a line of 1 MiB goes to the built-in editor")
+	}
+	if reason := inPlaceProblem([]byte(strings.Repeat("short line\n", 5000))); reason != "" {
+		t.Errorf("5000 short lines go to $EDITOR: %s", reason)
+	}
+}
