@@ -59,10 +59,31 @@ type client struct {
 
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{s: s, nc: nc, id: s.nextID.Add(1), counts: newConnMetrics()}
-	c.rd = newReqReader(&guardConn{Conn: nc, opts: &s.opts})
 	c.authed = s.opts.Password == ""
+	c.rd = newReqReader(&guardConn{Conn: nc, opts: c.limits()})
 	c.appendBulk = c.bulkView
 	return c
+}
+
+// limits returns the framing limits of the client's requests: the
+// server's, or, until it authenticates, those of Server.unauthed.
+func (c *client) limits() *Options {
+	if c.authed {
+		return &c.s.opts
+	}
+	return &c.s.unauthed
+}
+
+// authenticate marks the client authenticated, and lifts the limits its
+// requests are read with to the server's.
+func (c *client) authenticate() {
+	c.authed = true
+	if g, ok := c.rd.rd.(*guardConn); ok {
+		g.opts = c.limits()
+	}
+	if c.rd.limits != nil {
+		c.rd.limits = c.limits()
+	}
 }
 
 // serve runs the connection until the client leaves, breaks the protocol,

@@ -121,7 +121,7 @@ func (c *client) auth(args [][]byte) {
 func (c *client) login(user, pass []byte) bool {
 	okPass := c.s.checkPassword(pass)
 	if string(user) == "default" && (okPass || c.s.opts.Password == "") {
-		c.authed = true
+		c.authenticate()
 		return true
 	}
 	c.err("WRONGPASS invalid username-password pair or user is disabled.")

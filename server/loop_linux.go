@@ -165,7 +165,7 @@ func (l *eventLoop) add(c *client) error {
 	// The client's reader, unused so far, reads the descriptor now, and
 	// checks the limits as it parses instead of a guardConn.
 	c.rd.rd = fc
-	c.rd.limits = &l.s.opts
+	c.rd.limits = c.limits()
 	c.loop = l
 	l.back = append(l.back, backConn{&loopConn{c: c, fc: fc, idle: time.Now()}, false})
 	l.mu.Unlock()

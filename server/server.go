@@ -154,6 +154,9 @@ type Server struct {
 	db      Store
 	viewer  viewer // db, if it is one; else nil
 	opts    Options
+	// unauthed is opts with the framing limits of a client that has not
+	// authenticated (see unauthedLimits).
+	unauthed Options
 	started time.Time
 	keys    keyLocks
 	cursors cursorTable
@@ -190,6 +193,7 @@ func New(db *kv.DB, opts Options) *Server { return NewWithStore(NewDBStore(db), 
 // ownership of store and closes it after Shutdown.
 func NewWithStore(store Store, opts Options) *Server {
 	s := &Server{db: store, opts: opts.withDefaults(), started: time.Now()}
+	s.unauthed = unauthedLimits(s.opts)
 	s.viewer, _ = store.(viewer)
 	s.inline = loopInline(store, s.opts.NoSync)
 	s.metrics = newMetrics(s)
@@ -469,3 +473,22 @@ func (l *keyLocks) share(key []byte) func() {
 
 // String describes the server for logs.
 func (s *Server) String() string { return fmt.Sprintf("crabkv server for %s", s.db.Dir()) }
+
+// Before AUTH, where a password is set, a request may carry at most
+// unauthedMaxArgs arguments, none over unauthedMaxBulkLen bytes, as Redis
+// limits them: the server reads a request whole before it can answer
+// NOAUTH, and without these a client that has no password could make it
+// hold a request of MaxRequestBytes (64 MiB) on each of its connections.
+const (
+	unauthedMaxArgs    = 10
+	unauthedMaxBulkLen = 16 << 10
+)
+
+// unauthedLimits returns opts with the framing limits of a client that
+// has not authenticated.
+func unauthedLimits(opts Options) Options {
+	opts.MaxArgs = min(opts.MaxArgs, unauthedMaxArgs)
+	opts.MaxBulkLen = min(opts.MaxBulkLen, unauthedMaxBulkLen)
+	opts.MaxRequestBytes = min(opts.MaxRequestBytes, unauthedMaxArgs*(unauthedMaxBulkLen+maxHeaderLine+2)+maxHeaderLine)
+	return opts
+}
