@@ -394,7 +394,17 @@ func Open(dir string, opts *Options) (*DB, error) {
 		_ = lock.Close() // the dictionaries' error is the one to report
 		return nil, err
 	}
-	if err := db.load(); err != nil {
+	err = db.load()
+	for tries := 1; err != nil && o.ReadOnly && errors.Is(err, ErrLogReplaced) && tries < followOpenTries; tries++ {
+		// The writer cut the log under the replay, which reads it as
+		// long as it was when it began: its Close trims the space it
+		// reserved past its records, its Open a torn tail, and a
+		// compaction replaces the log. Each is over in an instant: read
+		// the log afresh.
+		time.Sleep(time.Duration(tries) * time.Millisecond)
+		err = db.load()
+	}
+	if err != nil {
 		zdicts.release(db.zdict)
 		_ = lock.Close() // the load error is the one to report
 		return nil, err
@@ -414,6 +424,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	return db, nil
 }
+
+// followOpenTries bounds how many times a ReadOnly Open reads the log
+// when a writer cuts or replaces it under the read.
+const followOpenTries = 8
 
 // createDir creates the data directory when it is missing and the store may
 // write; lockDir then checks that it is a directory.

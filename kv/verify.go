@@ -134,6 +134,13 @@ func VerifyFS(fsys FS, dir string) (VerifyReport, error) {
 	}
 	defer zdicts.release(zd)
 	rep, err := scanLog(f, path, nil)
+	for tries := 1; errors.Is(err, io.ErrUnexpectedEOF) && tries < followOpenTries; tries++ {
+		// A read came up short of the size the scan found the log at
+		// when it began: a writer beside it cut the log meanwhile (its
+		// Close trims the space it reserved past its records, its Open
+		// a torn tail). Read it again, to its new end.
+		rep, err = scanLog(f, path, nil)
+	}
 	if err != nil {
 		return rep, fmt.Errorf("kv: verify: %w", err)
 	}
