@@ -152,6 +152,11 @@ func (c *client) flush() error {
 			// Setting a deadline fails only on a closed connection, which the next read or write reports.
 			_ = c.nc.SetWriteDeadline(by)
 			c.writeBy = by
+			if c.s.closing.Load() {
+				// Shutdown may have set its own deadline (see
+				// limitWrites) just before this one replaced it.
+				c.limitWrites()
+			}
 		}
 	}
 	_, err := c.nc.Write(c.out)
@@ -192,6 +197,21 @@ func (c *client) setBusy(busy bool) bool {
 		c.readBy = time.Time{}
 	}
 	return true
+}
+
+// shutdownWriteWait is how long, once the server shuts down, a client has
+// to take the replies of the commands it sent before: one that does not
+// read them is cut off then, rather than holding the shutdown for its
+// whole grace (its commands are done; only their replies are lost).
+const shutdownWriteWait = time.Second
+
+// limitWrites gives the client shutdownWriteWait to take its replies. It
+// sets the deadline without wmu, which a write blocked on the client holds;
+// writeBy is left as it is, so that the next flush sets its own again, and
+// calls this once more, as the server is closing.
+func (c *client) limitWrites() {
+	// Fails only on a closed connection, which has nothing left to write.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(shutdownWriteWait))
 }
 
 // stopIfIdle ends the wait for a request of a client that is idle, by

@@ -151,17 +151,17 @@ var ErrServerClosed = errors.New("server: closed")
 
 // Server serves one store. It is safe for concurrent use.
 type Server struct {
-	db      Store
-	viewer  viewer // db, if it is one; else nil
-	opts    Options
+	db     Store
+	viewer viewer // db, if it is one; else nil
+	opts   Options
 	// unauthed is opts with the framing limits of a client that has not
 	// authenticated (see unauthedLimits).
 	unauthed Options
-	started time.Time
-	keys    keyLocks
-	cursors cursorTable
-	metrics *metrics
-	inline  []bool // by command index: the event loop runs it itself (see loopInline)
+	started  time.Time
+	keys     keyLocks
+	cursors  cursorTable
+	metrics  *metrics
+	inline   []bool // by command index: the event loop runs it itself (see loopInline)
 
 	nextID   atomic.Int64
 	commands atomic.Int64 // commands processed
@@ -331,6 +331,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	clear(s.mu.listeners)
 	for c := range s.mu.conns {
 		c.stopIfIdle()
+		c.limitWrites()
 	}
 	if s.mu.loop != nil {
 		s.mu.loop.wake() // it stops once its clients have
