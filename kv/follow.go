@@ -138,7 +138,10 @@ func (db *DB) followStep() {
 		db.catchUpLocked()
 	}
 	var tmpSize int64 = -1
-	if terr == nil {
+	if terr == nil && db.writerHolds() {
+		// (Where no writer holds the store, the file is what one that
+		// died in a compaction left, for the next writer's Open to
+		// remove: no compaction runs.)
 		tmpSize = tmp.Size()
 	}
 	db.observeCompaction(tmpSize, switched, before)
@@ -399,6 +402,12 @@ func allZero(b []byte) bool {
 func (db *DB) Writer() (Holder, bool) {
 	h, held, err := LockHolder(db.dir)
 	return h, held && err == nil
+}
+
+// writerHolds reports whether a writer holds the store, as Writer does.
+func (db *DB) writerHolds() bool {
+	_, held := db.Writer()
+	return held
 }
 
 // Refresh brings a follower (a ReadOnly DB) up to date with the log now,

@@ -115,17 +115,22 @@ func (f holdFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // TestFollowerCloseBesideAWritersCompaction closes a follower while it
-// sees a compaction of the writer's under way, one the writer will never
-// finish (a killed writer leaves its temporary file behind): the
-// follower's Close must not wait for it.
+// sees a compaction of the writer's under way, one that does not end (the
+// writer holds the store, and its compaction's file appears and stays):
+// the follower's Close must not wait for it.
 func TestFollowerCloseBesideAWritersCompaction(t *testing.T) {
 	dir := t.TempDir()
 	w, err := kv.Open(dir, &kv.Options{NoSync: true, Compaction: compact.Policy{Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if err := w.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	fillLog(t, w, 100, 10)
-	if err := w.Close(); err != nil {
+	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	f, err := kv.Open(dir, &kv.Options{ReadOnly: true, FollowPoll: 5 * time.Millisecond})
