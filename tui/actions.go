@@ -158,7 +158,7 @@ func (m Model) updateMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 func (m Model) openForm(f Form, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	m.form = f
 	m.state = stateForm
-	m.overwriteEdit = false
+	m.overwriteEdit, m.editGone, m.saving = false, false, false
 	m.layout()
 	m.status = infoStatus("new key: tab moves between key and value")
 	if !f.IsNew() {
@@ -246,11 +246,14 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 	k, value := m.form.Key(), m.form.Value()
 	ttl, err := m.form.TTL()
 	switch {
+	case m.saving:
+		m.status = infoStatus("saving…") // the save under way answers first
+		return m, nil
 	case err != nil:
 		m.status = errorStatus("not saved", err)
 		return m, nil
 	case m.form.IsNew():
-		m.status = infoStatus("saving…")
+		m.status, m.saving = infoStatus("saving…"), true
 		return m, createCmd(m.store, k, []byte(value), ttl)
 	case !m.form.Changed():
 		m.state = stateBrowse
@@ -258,7 +261,14 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 		m.status = infoStatus("unchanged: " + Escape(k))
 		return m, nil
 	}
-	m.status = infoStatus("saving…")
+	if m.overwriteEdit && m.editGone && ttl == KeepTTL && m.form.HadExpiry() {
+		// Written again with the expiry "kept", a key that expired
+		// would come back never to expire: the user says which.
+		m.status = status{kind: statusError, text: "not saved: " + Escape(k) +
+			" had an expiry; give it one in the TTL field (tab), or 0 for none, to create it again"}
+		return m, nil
+	}
+	m.status, m.saving = infoStatus("saving…"), true
 	if m.overwriteEdit {
 		return m, putCmd(m.store, k, []byte(value), ttl)
 	}
@@ -383,6 +393,19 @@ func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
 	if msg.kept != "" {
 		kept = "; the edit is kept in " + Escape(msg.kept)
 	}
+	// The answer is the open form's only if the form is on its key: the
+	// user may have left the form it came from and opened another.
+	ours := m.state == stateForm && m.form.Key() == msg.key
+	if ours {
+		m.saving = false
+	}
+	if m.state == stateForm && !ours && !msg.exists && !msg.changed && !msg.gone && msg.err == nil {
+		// A save the user left behind succeeded: the form open now is
+		// another's, and stays.
+		m.status = okStatus("saved " + Escape(msg.key))
+		m.list.AddKey(msg.key)
+		return statsCmd(m.store)
+	}
 	switch {
 	case msg.exists:
 		m.askOverwrite(msg.key)
@@ -396,10 +419,10 @@ func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
 			what = " is gone since the edit began (deleted, or expired)"
 			again = "; ctrl+s creates it again, esc cancels"
 		}
-		if kept != "" || m.state != stateForm {
+		if kept != "" || !ours {
 			again = kept
 		} else {
-			m.overwriteEdit = true
+			m.overwriteEdit, m.editGone = true, msg.gone
 		}
 		m.status = status{kind: statusError, text: "not saved: " + Escape(msg.key) + what + again}
 		return nil

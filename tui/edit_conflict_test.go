@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -38,7 +40,8 @@ func TestEditConflictChanged(t *testing.T) {
 }
 
 // TestEditConflictDeleted edits k while another writer deletes it, and
-// while it expires: the save must not bring it back unasked.
+// while it expires: the save must not bring it back unasked, and, as k
+// had an expiry, not without one unasked either.
 func TestEditConflictDeleted(t *testing.T) {
 	for _, how := range []string{"deleted", "expired"} {
 		t.Run(how, func(t *testing.T) {
@@ -69,11 +72,17 @@ func TestEditConflictDeleted(t *testing.T) {
 			if v, err := db.Get([]byte("k")); !errors.Is(err, kv.ErrNotFound) {
 				t.Fatalf("the save brought k back: %q, %v", v, err)
 			}
+			// k had an expiry: written again with it "kept", it would
+			// never expire. The save asks for one first.
+			press(tm, "ctrl+s")
+			waitFor(t, tm, "k had an expiry")
+			press(tm, "tab")
+			typeText(tm, "none")
 			press(tm, "ctrl+s")
 			waitFor(t, tm, "created k")
 			quit(t, tm)
 			if got := getValue(t, db, "k"); got != "Ztoken" {
-				t.Errorf("after the second ctrl+s, k = %q, want Ztoken", got)
+				t.Errorf("after the TTL is given, k = %q, want Ztoken", got)
 			}
 		})
 	}
@@ -197,5 +206,125 @@ func TestLongLinesGoToEditor(t *testing.T) {
 	}
 	if reason := inPlaceProblem([]byte(strings.Repeat("short line\n", 5000))); reason != "" {
 		t.Errorf("5000 short lines go to $EDITOR: %s", reason)
+	}
+}
+
+// applyCmd runs cmd and hands the messages it returns to m, as the program
+// would.
+func applyCmd(m Model, cmd tea.Cmd) Model {
+	for _, msg := range runCmdNoTicks(cmd) {
+		next, _ := m.Update(msg)
+		m = next.(Model)
+	}
+	return m
+}
+
+// pressCmd presses k and returns the command it started, unrun.
+func pressCmd(m Model, k string) (Model, tea.Cmd) {
+	next, cmd := m.Update(keyMsg(k))
+	return next.(Model), cmd
+}
+
+// TestEditConflictLateAnswer saves an edit of a that another writer
+// changed, and, before the answer comes back, leaves a's form for b's:
+// the answer must not arm b's form to overwrite unasked, nor close it.
+func TestEditConflictLateAnswer(t *testing.T) {
+	db := openTestDB(t, "", "a", "A1", "b", "B1")
+	m := applyCmd(loadedModel(t, db), nil)
+	m = applyCmd(m, m.syncSelection(true))
+	m = pressModel(t, m, "e", "Z")
+	m, saveA := pressCmd(m, "ctrl+s")
+	if err := db.Put([]byte("a"), []byte("A2")); err != nil {
+		t.Fatal(err)
+	}
+	m = pressModel(t, m, "esc", "j")
+	m = applyCmd(m, m.syncSelection(true))
+	m = pressModel(t, m, "e")
+	if m.state != stateForm || m.form.Key() != "b" {
+		t.Fatalf("state %d, form on %q; want b's form", m.state, m.form.Key())
+	}
+	m = applyCmd(m, saveA) // a's answer: changed
+	if m.state != stateForm || m.form.Key() != "b" {
+		t.Fatalf("a's answer closed b's form (state %d, form on %q)", m.state, m.form.Key())
+	}
+	if !strings.Contains(m.status.text, "a changed since the edit began") || strings.Contains(m.status.text, "ctrl+s") {
+		t.Errorf("status %q: want a's refusal, with no offer to overwrite", m.status.text)
+	}
+	if err := db.Put([]byte("b"), []byte("B2")); err != nil {
+		t.Fatal(err)
+	}
+	m = pressModel(t, m, "Y")
+	m, saveB := pressCmd(m, "ctrl+s")
+	m = applyCmd(m, saveB)
+	if got := getValue(t, db, "b"); got != "B2" {
+		t.Errorf("b's first save wrote over another writer's change: b = %q", got)
+	}
+	if !strings.Contains(m.status.text, "b changed since the edit began") {
+		t.Errorf("status %q, want b's refusal", m.status.text)
+	}
+}
+
+// TestEditDoubleSave presses ctrl+s twice before the first save answers:
+// the second must wait for it, not race it and report "not saved".
+func TestEditDoubleSave(t *testing.T) {
+	db := openTestDB(t, "", "a", "A1")
+	m := applyCmd(loadedModel(t, db), nil)
+	m = applyCmd(m, m.syncSelection(true))
+	m = pressModel(t, m, "e", "Z")
+	m, first := pressCmd(m, "ctrl+s")
+	m, second := pressCmd(m, "ctrl+s")
+	m = applyCmd(m, first)
+	m = applyCmd(m, second)
+	if got := getValue(t, db, "a"); got != "ZA1" {
+		t.Fatalf("a = %q, want ZA1", got)
+	}
+	if !strings.Contains(m.status.text, "saved a") || strings.Contains(m.status.text, "not saved") {
+		t.Errorf("status %q, want saved a", m.status.text)
+	}
+}
+
+// TestEditGoneKeyHadExpiry edits a key that expires meanwhile: the save
+// that would create it again with its expiry "kept" would bring it back
+// never to expire, so it waits for a TTL, and writes with the one given.
+func TestEditGoneKeyHadExpiry(t *testing.T) {
+	db := openTestDB(t, "", "a", "A1")
+	if err := db.PutTTL([]byte("k"), []byte("tok"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	m := applyCmd(loadedModel(t, db), nil)
+	m = pressModel(t, m, "j")
+	m = applyCmd(m, m.syncSelection(true))
+	m = pressModel(t, m, "e")
+	if m.form.Key() != "k" {
+		t.Fatalf("form on %q, want k", m.form.Key())
+	}
+	time.Sleep(1200 * time.Millisecond)
+	m = pressModel(t, m, "Z")
+	m, save := pressCmd(m, "ctrl+s")
+	m = applyCmd(m, save)
+	if !strings.Contains(m.status.text, "k is gone since the edit began") {
+		t.Fatalf("status %q, want k gone", m.status.text)
+	}
+	m, save = pressCmd(m, "ctrl+s")
+	m = applyCmd(m, save)
+	if _, err := db.Get([]byte("k")); !errors.Is(err, kv.ErrNotFound) {
+		t.Fatalf("the second ctrl+s, with the TTL field empty, brought k back: %v", err)
+	}
+	if !strings.Contains(m.status.text, "had an expiry") {
+		t.Errorf("status %q, want the question of k's expiry", m.status.text)
+	}
+	m = pressModel(t, m, "tab")
+	typeModel := func(m Model, s string) Model {
+		for _, r := range s {
+			next, _ := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+			m = next.(Model)
+		}
+		return m
+	}
+	m = typeModel(m, "1h")
+	m, save = pressCmd(m, "ctrl+s")
+	m = applyCmd(m, save)
+	if e, err := db.Entry([]byte("k")); err != nil || e.Expires.IsZero() || time.Until(e.Expires) > 2*time.Hour {
+		t.Errorf("after a TTL of 1h: k expires %v, %v (status %q)", e.Expires, err, m.status.text)
 	}
 }

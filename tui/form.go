@@ -57,6 +57,9 @@ type Form struct {
 	isNew  bool
 	key    string // the key being edited; for a new key, see keyInput
 	orig   string // the value as it was when editing began
+	// hadExpiry says that the edited key expired at some time when
+	// editing began.
+	hadExpiry bool
 	focus  int    // focusKey, focusValue or focusTTL
 
 	keyInput textinput.Model
@@ -85,7 +88,7 @@ func NewKeyForm(c *Common) (Form, tea.Cmd) {
 // expires at expires (never if zero).
 func EditForm(c *Common, key string, value string, expires time.Time) (Form, tea.Cmd) {
 	f := newForm(c)
-	f.key, f.orig = key, value
+	f.key, f.orig, f.hadExpiry = key, value, !expires.IsZero()
 	f.value.SetValue(value)
 	f.ttlInput.Placeholder = "keep: none; e.g. 90s, 10m, 24h"
 	if !expires.IsZero() {
@@ -148,6 +151,10 @@ func (f Form) Key() string {
 
 // Original returns the value editing began with ("" for a new key).
 func (f Form) Original() string { return f.orig }
+
+// HadExpiry reports whether the edited key was to expire when editing
+// began.
+func (f Form) HadExpiry() bool { return f.hadExpiry }
 
 // Changed reports whether the value differs from the one editing began
 // with, or a TTL is given.

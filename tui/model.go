@@ -94,8 +94,11 @@ type Model struct {
 	valueSeq int // number of the latest value load; older ones are dropped
 	// overwriteEdit is set once a save of the open form found the value
 	// changed or gone since the edit began, and said so: the next save
-	// writes whatever the store holds then.
-	overwriteEdit bool
+	// writes whatever the store holds then. editGone says it was gone.
+	overwriteEdit, editGone bool
+	// saving is set while a save of the open form is on its way: another
+	// ctrl+s then waits for its answer, rather than racing it.
+	saving bool
 	pendingDelete string // key awaiting y/n
 	// pendingDeleteShown are the keys D asks to delete, awaiting y/n;
 	// nil when the question is about pendingDelete.
