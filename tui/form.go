@@ -60,7 +60,7 @@ type Form struct {
 	// hadExpiry says that the edited key expired at some time when
 	// editing began.
 	hadExpiry bool
-	focus  int    // focusKey, focusValue or focusTTL
+	focus     int // focusKey, focusValue or focusTTL
 
 	keyInput textinput.Model
 	ttlInput textinput.Model

@@ -98,7 +98,7 @@ type Model struct {
 	overwriteEdit, editGone bool
 	// saving is set while a save of the open form is on its way: another
 	// ctrl+s then waits for its answer, rather than racing it.
-	saving bool
+	saving        bool
 	pendingDelete string // key awaiting y/n
 	// pendingDeleteShown are the keys D asks to delete, awaiting y/n;
 	// nil when the question is about pendingDelete.
