@@ -199,19 +199,16 @@ func (c *client) setBusy(busy bool) bool {
 	return true
 }
 
-// shutdownWriteWait is how long, once the server shuts down, a client has
-// to take the replies of the commands it sent before: one that does not
-// read them is cut off then, rather than holding the shutdown for its
-// whole grace (its commands are done; only their replies are lost).
-const shutdownWriteWait = time.Second
-
-// limitWrites gives the client shutdownWriteWait to take its replies. It
-// sets the deadline without wmu, which a write blocked on the client holds;
-// writeBy is left as it is, so that the next flush sets its own again, and
-// calls this once more, as the server is closing.
+// limitWrites gives the client until the server's shutdown write deadline
+// (Server.shutdownBy) to take its replies, if the shutdown has one. It
+// sets the deadline without wmu, which a write blocked on the client
+// holds; writeBy is left as it is, so that the next flush sets its own
+// again, and calls this once more, as the server is closing.
 func (c *client) limitWrites() {
-	// Fails only on a closed connection, which has nothing left to write.
-	_ = c.nc.SetWriteDeadline(time.Now().Add(shutdownWriteWait))
+	if by := c.s.shutdownBy.Load(); by != 0 {
+		// Fails only on a closed connection, which has nothing left to write.
+		_ = c.nc.SetWriteDeadline(time.Unix(0, by))
+	}
 }
 
 // stopIfIdle ends the wait for a request of a client that is idle, by

@@ -157,11 +157,15 @@ type Server struct {
 	// unauthed is opts with the framing limits of a client that has not
 	// authenticated (see unauthedLimits).
 	unauthed Options
-	started  time.Time
-	keys     keyLocks
-	cursors  cursorTable
-	metrics  *metrics
-	inline   []bool // by command index: the event loop runs it itself (see loopInline)
+	// shutdownBy is when, in Unix nanoseconds, the clients of a server
+	// shutting down must have taken their replies (see Shutdown); 0 for
+	// no such time.
+	shutdownBy atomic.Int64
+	started    time.Time
+	keys       keyLocks
+	cursors    cursorTable
+	metrics    *metrics
+	inline     []bool // by command index: the event loop runs it itself (see loopInline)
 
 	nextID   atomic.Int64
 	commands atomic.Int64 // commands processed
@@ -329,6 +333,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = ln.Close()
 	}
 	clear(s.mu.listeners)
+	if end, ok := ctx.Deadline(); ok {
+		// A client has half the grace left to take the replies of the
+		// commands it sent, and is cut off after it: one that does not
+		// read them would otherwise hold the shutdown for all of it.
+		// Its commands are done; only their replies are lost.
+		s.shutdownBy.Store(time.Now().Add(time.Until(end) / 2).UnixNano())
+	}
 	for c := range s.mu.conns {
 		c.stopIfIdle()
 		c.limitWrites()

@@ -45,3 +45,56 @@ func TestShutdownBesideNonReader(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownBesideSlowReader shuts the server down, with a grace of 10
+// s, while a client reads a reply of 8 MiB at about 3 MB/s: it must get
+// the whole reply, and the shutdown return without error.
+func TestShutdownBesideSlowReader(t *testing.T) {
+	for _, mode := range []string{"loop", "goroutine"} {
+		t.Run(mode, func(t *testing.T) {
+			opts := Options{NoSync: true}
+			opts.noEventLoop = mode == "goroutine"
+			s, addr := serveStoreMode(t, opts)
+			c := rawConn(t, addr)
+			big := strings.Repeat("b", 8<<20)
+			reply := len(fmt.Sprintf("$%d\r\n", len(big))) + len(big) + 2
+			send(t, c, fmt.Sprintf("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n", len(big), big))
+			expectLine(t, c, "+OK")
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			if err := nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := nc.Write([]byte("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan int, 1)
+			go func() {
+				n := 0
+				buf := make([]byte, 64<<10)
+				for {
+					_ = nc.SetReadDeadline(time.Now().Add(testTimeout))
+					k, err := nc.Read(buf)
+					n += k
+					if err != nil || n >= reply {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				got <- n
+			}()
+			time.Sleep(100 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if n := <-got; n < reply {
+				t.Errorf("a client reading its reply was cut off after %d of %d bytes", n, reply)
+			}
+		})
+	}
+}
