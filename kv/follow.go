@@ -404,10 +404,15 @@ func (db *DB) Writer() (Holder, bool) {
 	return h, held && err == nil
 }
 
-// writerHolds reports whether a writer holds the store, as Writer does.
+// writerHolds reports whether a writer holds the store: as Writer says,
+// or, where the system refuses to read the lock file because a writer has
+// it locked (Windows, where Writer cannot name the holder), yes.
 func (db *DB) writerHolds() bool {
-	_, held := db.Writer()
-	return held
+	if _, held := db.Writer(); held {
+		return true
+	}
+	_, err := os.ReadFile(filepath.Join(db.dir, lockName))
+	return err != nil && isLockViolation(err)
 }
 
 // Refresh brings a follower (a ReadOnly DB) up to date with the log now,
