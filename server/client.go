@@ -60,7 +60,15 @@ type client struct {
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{s: s, nc: nc, id: s.nextID.Add(1), counts: newConnMetrics()}
 	c.authed = s.opts.Password == ""
-	c.rd = newReqReader(&guardConn{Conn: nc, opts: c.limits()})
+	// The guard keeps the server's limits; a client that has not
+	// authenticated is held to its own by the reader, which knows what
+	// the requests before a refused one are (liftLimits).
+	g := &guardConn{Conn: nc, opts: &s.opts}
+	c.rd = newReqReader(g)
+	if !c.authed {
+		g.soft = &s.unauthed
+		c.rd.limits, c.rd.lift = &s.unauthed, c.liftLimits
+	}
 	c.appendBulk = c.bulkView
 	return c
 }
@@ -75,15 +83,70 @@ func (c *client) limits() *Options {
 }
 
 // authenticate marks the client authenticated, and lifts the limits its
-// requests are read with to the server's.
+// requests are read with to the server's: checked by the reader in the
+// event loop, by the guard alone in a goroutine of its own.
 func (c *client) authenticate() {
 	c.authed = true
+	c.rd.lift = nil
 	if g, ok := c.rd.rd.(*guardConn); ok {
-		g.opts = c.limits()
+		g.soft = nil
 	}
-	if c.rd.limits != nil {
-		c.rd.limits = c.limits()
+	if c.loop != nil {
+		c.rd.limits = &c.s.opts
+	} else {
+		c.rd.limits = nil
 	}
+}
+
+// liftLimits returns the server's limits if one of cmds, requests read
+// and not yet run, is an AUTH or HELLO … AUTH that will authenticate the
+// client when it runs (the right password, for the default user, in a
+// command that reaches its check); else nil.
+func (c *client) liftLimits(cmds []redcon.Command) *Options {
+	if c.authed {
+		return nil
+	}
+	for _, cmd := range cmds {
+		if c.willAuthenticate(cmd.Args) {
+			return &c.s.opts
+		}
+	}
+	return nil
+}
+
+// willAuthenticate reports whether args, an AUTH or a HELLO, will log the
+// client in when it runs, as auth and hello check them.
+func (c *client) willAuthenticate(args [][]byte) bool {
+	if len(args) == 0 {
+		return false
+	}
+	logs := func(user, pass []byte) bool {
+		return string(user) == "default" && c.s.checkPassword(pass)
+	}
+	switch strings.ToUpper(string(args[0])) {
+	case "AUTH":
+		switch len(args) {
+		case 2:
+			return logs([]byte("default"), args[1])
+		case 3:
+			return logs(args[1], args[2])
+		}
+	case "HELLO":
+		if len(args) < 2 || string(args[1]) != "2" {
+			return false
+		}
+		for i := 2; i < len(args); i++ {
+			switch strings.ToUpper(string(args[i])) {
+			case "AUTH":
+				return i+2 < len(args) && logs(args[i+1], args[i+2])
+			case "SETNAME":
+				i++
+			default:
+				return false
+			}
+		}
+	}
+	return false
 }
 
 // serve runs the connection until the client leaves, breaks the protocol,

@@ -27,6 +27,13 @@ type guardConn struct {
 	net.Conn
 	opts *Options
 	st   frameState
+	// soft, when not nil, are the limits of a client that has not
+	// authenticated, which the reader checks (with what runs before the
+	// request: see reqReader.lift): a header past them makes Read return
+	// at once with what it has (early), for the reader to see it, rather
+	// than wait for more of a request it may refuse.
+	soft  *Options
+	early bool
 }
 
 // frameState is where the stream stands in the request being received.
@@ -58,6 +65,10 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		n += m
 		if lerr != nil {
 			return 0, lerr
+		}
+		if g.early {
+			g.early = false
+			return n, err
 		}
 		if err != nil || complete || n == len(p) {
 			return n, err
@@ -108,6 +119,7 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 				if v > int64(g.opts.MaxArgs) {
 					return complete, &errLimit{"ERR Protocol error: invalid multibulk length"}
 				}
+				g.early = g.early || (g.soft != nil && v > int64(g.soft.MaxArgs))
 				st.args = int(v)
 				st.phase = phaseBulkHd
 				if st.args <= 0 {
@@ -120,6 +132,7 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 			if v > int64(g.opts.MaxBulkLen) {
 				return complete, &errLimit{"ERR Protocol error: invalid bulk length"}
 			}
+			g.early = g.early || (g.soft != nil && (v > int64(g.soft.MaxBulkLen) || st.total+int(v)+2 > g.soft.MaxRequestBytes))
 			st.skip = int(v) + 2
 			st.phase = phaseBulk
 			if st.total+st.skip > g.opts.MaxRequestBytes {

@@ -31,6 +31,13 @@ type reqReader struct {
 	// Incomplete requests are checked as far as they have arrived, so the
 	// buffer never grows past a limit.
 	limits *Options
+	// lift, when not nil, is asked, when a request breaks limits, for the
+	// limits that will apply once the requests parsed before it, cmds,
+	// have run, or nil if the same: a client's AUTH among them lifts the
+	// limits it had before (see client.liftLimits). The request is then
+	// checked again against those, as Redis checks a request only after
+	// the ones before it have run.
+	lift func(cmds []redcon.Command) *Options
 	// part is how far the multibulk request at start has been checked,
 	// when it is not all read yet: parsing goes on from there when more
 	// arrives, so a request that arrives an argument at a time costs one
@@ -139,10 +146,18 @@ func (r *reqReader) parse() error {
 		b := r.buf[r.start:r.end]
 		var n int
 		var err error
+		args := len(r.args)
 		if b[0] == '*' {
 			n, err = r.multiBulk(b)
 		} else {
 			n, err = r.inline(b)
+		}
+		if err != nil && r.lift != nil && len(r.cmds) > 0 {
+			if l := r.lift(r.cmds); l != nil && l != r.limits {
+				r.limits = l
+				r.args = r.args[:args] // what the refused pass took of it
+				continue
+			}
 		}
 		if err != nil || n == 0 {
 			return err

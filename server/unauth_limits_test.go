@@ -63,3 +63,69 @@ func serveStoreMode(tb testing.TB, opts Options) (*Server, string) {
 	}
 	return startServer(tb, opts)
 }
+
+// respRequest encodes args as one RESP request.
+func respRequest(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+// TestAuthPipelinedWithLargeRequest sends AUTH (or HELLO … AUTH) and a
+// request over the limits before AUTH in one write, as Redis takes them:
+// the AUTH runs first and lifts the limits, so both are served. With a
+// wrong password the request stays refused.
+func TestAuthPipelinedWithLargeRequest(t *testing.T) {
+	big := strings.Repeat("x", 64<<10)
+	cases := []struct {
+		name, req string
+		want      []string // the replies' first lines, in order
+	}{
+		{"auth", respRequest("AUTH", "s3cret") + respRequest("SET", "k", big), []string{"+OK", "+OK"}},
+		{"hello", respRequest("HELLO", "2", "AUTH", "default", "s3cret") + respRequest("SET", "k", big), []string{"*14", "+OK"}},
+		{"failed then good", respRequest("AUTH", "bad") + respRequest("AUTH", "s3cret") + respRequest("SET", "k", big), []string{"-WRONGPASS", "+OK", "+OK"}},
+		{"many arguments", respRequest("AUTH", "s3cret") + respRequest("MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6"), []string{"+OK", "+OK"}},
+		{"wrong password", respRequest("AUTH", "bad") + respRequest("SET", "k", big), []string{"-ERR Protocol error"}},
+	}
+	for _, mode := range []string{"loop", "goroutine"} {
+		for _, tc := range cases {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				opts := Options{Password: "s3cret"}
+				opts.noEventLoop = mode == "goroutine"
+				_, addr := serveStoreMode(t, opts)
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				if _, err := nc.Write([]byte(tc.req)); err != nil {
+					t.Fatal(err)
+				}
+				_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				rd := bufio.NewReader(nc)
+				for _, want := range tc.want {
+					line, err := rd.ReadString('\n')
+					if err != nil || !strings.HasPrefix(line, want) {
+						t.Fatalf("reply %q, %v; want one starting %q", line, err, want)
+					}
+					if strings.HasPrefix(line, "*") { // HELLO's 14 elements: skip them
+						for range 14 {
+							l, err := rd.ReadString('\n')
+							if err != nil {
+								t.Fatal(err)
+							}
+							if strings.HasPrefix(l, "$") {
+								if _, err := rd.ReadString('\n'); err != nil {
+									t.Fatal(err)
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}
