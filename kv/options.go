@@ -37,7 +37,9 @@ type Options struct {
 	// log is switched to in one step, and the compaction is reported in
 	// Stats and by Subscribe; after the writer closes or dies, the last
 	// state stays. Any number of followers and one writer may share a
-	// directory.
+	// directory. The directory must exist (an empty one is followed until
+	// a writer creates its log); a missing one is an error, as the
+	// follower creates nothing.
 	ReadOnly bool
 	// FollowPoll is how often a follower (ReadOnly) looks at the log when
 	// no file event wakes it. Default: DefaultFollowPoll (20ms).
