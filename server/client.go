@@ -132,7 +132,10 @@ func (c *client) willAuthenticate(args [][]byte) bool {
 			return logs(args[1], args[2])
 		}
 	case "HELLO":
-		if len(args) < 2 || string(args[1]) != "2" {
+		if len(args) < 2 {
+			return false
+		}
+		if v, ok := parseInt(args[1]); !ok || v != 2 {
 			return false
 		}
 		for i := 2; i < len(args); i++ {

@@ -322,8 +322,11 @@ func (s *Server) forget(c *client) {
 
 // Shutdown stops accepting connections, lets every command already read
 // finish and its reply go out, closes the connections and returns. If ctx
-// ends first, it closes the remaining connections at once and returns
-// ctx's error once their goroutines have stopped.
+// has a deadline, a client has half the time left to it to take its
+// replies, and is cut off after that (without one, a client that does not
+// read them is waited for up to the idle timeout). If ctx ends first, it
+// closes the remaining connections at once and returns ctx's error once
+// their goroutines have stopped.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.mu.closing = true

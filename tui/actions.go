@@ -159,6 +159,7 @@ func (m Model) openForm(f Form, cmd tea.Cmd) (tea.Model, tea.Cmd) {
 	m.form = f
 	m.state = stateForm
 	m.overwriteEdit, m.editGone, m.saving = false, false, false
+	m.formSeq++
 	m.layout()
 	m.status = infoStatus("new key: tab moves between key and value")
 	if !f.IsNew() {
@@ -254,7 +255,8 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 		return m, nil
 	case m.form.IsNew():
 		m.status, m.saving = infoStatus("saving…"), true
-		return m, createCmd(m.store, k, []byte(value), ttl)
+		m.asked.key, m.asked.value, m.asked.ttl = k, value, ttl
+		return m, formSave(m.formSeq, createCmd(m.store, k, []byte(value), ttl))
 	case !m.form.Changed():
 		m.state = stateBrowse
 		m.layout()
@@ -270,11 +272,11 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 	}
 	m.status, m.saving = infoStatus("saving…"), true
 	if m.overwriteEdit {
-		return m, putCmd(m.store, k, []byte(value), ttl)
+		return m, formSave(m.formSeq, putCmd(m.store, k, []byte(value), ttl))
 	}
 	// Written only over the value the edit began from: a change by
 	// another writer meanwhile is not overwritten unasked.
-	return m, replaceCmd(m.store, k, []byte(m.form.Original()), []byte(value), ttl)
+	return m, formSave(m.formSeq, replaceCmd(m.store, k, []byte(m.form.Original()), []byte(value), ttl))
 }
 
 // askOverwrite asks whether a new key may replace the value of an
@@ -289,14 +291,14 @@ func (m Model) updateConfirmOverwrite(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, km.Yes):
 		m.state = stateForm
-		m.status = infoStatus("saving…")
-		// The new key replaces the old one whole, expiry included: the
-		// TTL field was checked when the form was saved.
-		ttl, _ := m.form.TTL()
+		m.status, m.saving = infoStatus("saving…"), true
+		// The new key replaces the old one whole, expiry included, with
+		// what the question was about, whatever the form holds since.
+		ttl := m.asked.ttl
 		if ttl == KeepTTL {
 			ttl = NoTTL
 		}
-		return m, putCmd(m.store, m.form.Key(), []byte(m.form.Value()), ttl)
+		return m, formSave(m.formSeq, putCmd(m.store, m.asked.key, []byte(m.asked.value), ttl))
 	case key.Matches(msg, km.No):
 		m.state = stateForm
 		m.status = infoStatus("not saved: " + Escape(m.form.Key()) + " exists; change the key or esc")
@@ -393,13 +395,14 @@ func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
 	if msg.kept != "" {
 		kept = "; the edit is kept in " + Escape(msg.kept)
 	}
-	// The answer is the open form's only if the form is on its key: the
-	// user may have left the form it came from and opened another.
-	ours := m.state == stateForm && m.form.Key() == msg.key
+	// The answer is the open form's only if it comes from that form: the
+	// user may have left the form it came from, and opened another.
+	formOpen := m.state == stateForm || m.state == stateConfirmOverwrite
+	ours := formOpen && msg.form != 0 && msg.form == m.formSeq
 	if ours {
 		m.saving = false
 	}
-	if m.state == stateForm && !ours && !msg.exists && !msg.changed && !msg.gone && msg.err == nil {
+	if formOpen && !ours && !msg.exists && !msg.changed && !msg.gone && msg.err == nil {
 		// A save the user left behind succeeded: the form open now is
 		// another's, and stays.
 		m.status = okStatus("saved " + Escape(msg.key))
@@ -407,8 +410,11 @@ func (m *Model) putDone(msg putDoneMsg) tea.Cmd {
 		return statsCmd(m.store)
 	}
 	switch {
-	case msg.exists:
+	case msg.exists && ours:
 		m.askOverwrite(msg.key)
+		return nil
+	case msg.exists:
+		m.status = status{kind: statusError, text: "not saved: " + Escape(msg.key) + " exists"}
 		return nil
 	case msg.changed || msg.gone:
 		// Nothing was written. A form stays open, and its next save

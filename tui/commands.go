@@ -222,7 +222,23 @@ type putDoneMsg struct {
 	// kept names the file an edit in $EDITOR was left in, when it was
 	// not saved.
 	kept string
+	// form is the number of the form whose save this answers (see
+	// Model.formSeq), 0 for none.
+	form int
 	err  error
+}
+
+// formSave runs cmd, a save of the form numbered seq, and marks its answer
+// with that number.
+func formSave(seq int, cmd tea.Cmd) tea.Cmd {
+	return func() tea.Msg {
+		msg := cmd()
+		if done, ok := msg.(putDoneMsg); ok {
+			done.form = seq
+			return done
+		}
+		return msg
+	}
 }
 
 func putCmd(s Store, key string, value []byte, ttl time.Duration) tea.Cmd {

@@ -328,3 +328,91 @@ func TestEditGoneKeyHadExpiry(t *testing.T) {
 		t.Errorf("after a TTL of 1h: k expires %v, %v (status %q)", e.Expires, err, m.status.text)
 	}
 }
+
+// TestSaveAnswerForOtherForm: a new key's save, answered "exists" after
+// the user left its form for b's, must not ask about it over b's form, nor
+// let a y write b's form over another writer's change.
+func TestSaveAnswerForOtherForm(t *testing.T) {
+	db := openTestDB(t, "", "a", "A1", "b", "B1")
+	m := applyCmd(loadedModel(t, db), nil)
+	m = pressModel(t, m, "n", "a", "tab", "V")
+	m, save := pressCmd(m, "ctrl+s")
+	m = pressModel(t, m, "esc", "j")
+	m = applyCmd(m, m.syncSelection(true))
+	m = pressModel(t, m, "e", "Z")
+	if err := db.Put([]byte("b"), []byte("B2")); err != nil {
+		t.Fatal(err)
+	}
+	m = applyCmd(m, save) // a's answer: exists
+	if m.state != stateForm || m.form.Key() != "b" {
+		t.Fatalf("after a's late answer: state %d, form on %q; want b's form", m.state, m.form.Key())
+	}
+	m, cmd := pressCmd(m, "y")
+	m = applyCmd(m, cmd)
+	if got := getValue(t, db, "b"); got != "B2" {
+		t.Errorf("b = %q: another writer's value was overwritten unasked", got)
+	}
+}
+
+// TestNewKeyRenamedDuringSave edits the key field of a new key while its
+// save is on the way: the answer is still the form's (ctrl+s works after
+// it), and the overwrite question, about the key saved, writes that key
+// with the value saved, not what the field holds since.
+func TestNewKeyRenamedDuringSave(t *testing.T) {
+	db := openTestDB(t, "", "a", "A1", "ab", "AB")
+	m := applyCmd(loadedModel(t, db), nil)
+	m = pressModel(t, m, "n", "a", "tab", "V", "tab", "tab")
+	m, save := pressCmd(m, "ctrl+s")
+	m = pressModel(t, m, "end", "b")
+	m = applyCmd(m, save)
+	if m.state != stateConfirmOverwrite || !strings.Contains(m.status.text, "a exists") {
+		t.Fatalf("state %d, status %q: want the question about a", m.state, m.status.text)
+	}
+	m, put := pressCmd(m, "y")
+	m = applyCmd(m, put)
+	if got := getValue(t, db, "ab"); got != "AB" {
+		t.Errorf("ab = %q: overwritten, though the question was about a", got)
+	}
+	if got := getValue(t, db, "a"); got != "V" {
+		t.Errorf("a = %q after y, want V", got)
+	}
+
+	// A new key renamed while its save succeeds: the form is closed, and
+	// nothing is stuck.
+	m = pressModel(t, m, "n", "c", "tab", "W", "tab", "tab")
+	m, save = pressCmd(m, "ctrl+s")
+	m = pressModel(t, m, "end", "d")
+	m = applyCmd(m, save)
+	if m.saving || m.state != stateBrowse || !strings.Contains(m.status.text, "created c") {
+		t.Errorf("after c's save: state %d, saving %v, status %q; want browsing, created c", m.state, m.saving, m.status.text)
+	}
+}
+
+// TestReopenedFormOldAnswer saves an edit of a, leaves the form and opens
+// a's again: the first save's late "changed" must not arm the new form, nor
+// end the wait for the new form's own save.
+func TestReopenedFormOldAnswer(t *testing.T) {
+	db := openTestDB(t, "", "a", "A1")
+	m := applyCmd(loadedModel(t, db), nil)
+	m = applyCmd(m, m.syncSelection(true))
+	m = pressModel(t, m, "e", "Z")
+	m, first := pressCmd(m, "ctrl+s")
+	if err := db.Put([]byte("a"), []byte("A2")); err != nil {
+		t.Fatal(err)
+	}
+	m = pressModel(t, m, "esc")
+	m = applyCmd(m, m.syncSelection(true))
+	m = pressModel(t, m, "e", "Q")
+	m, second := pressCmd(m, "ctrl+s")
+	m = applyCmd(m, first)
+	if m.overwriteEdit || !m.saving {
+		t.Errorf("the first form's answer acted on the second: overwrite %v, saving %v", m.overwriteEdit, m.saving)
+	}
+	if err := db.Put([]byte("a"), []byte("A3")); err != nil {
+		t.Fatal(err)
+	}
+	m = applyCmd(m, second)
+	if got := getValue(t, db, "a"); got != "A3" {
+		t.Errorf("a = %q: the second save overwrote another writer's A3", got)
+	}
+}

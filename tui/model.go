@@ -98,7 +98,18 @@ type Model struct {
 	overwriteEdit, editGone bool
 	// saving is set while a save of the open form is on its way: another
 	// ctrl+s then waits for its answer, rather than racing it.
-	saving        bool
+	saving bool
+	// formSeq numbers the forms opened: a save's answer carries the
+	// number of the form that sent it, and acts on the open form only if
+	// it is that one (the user may have left it, and opened another).
+	formSeq int
+	// asked is the new key, value and TTL that a save found existing,
+	// which the overwrite question is about: y writes them, whatever the
+	// form holds since.
+	asked struct {
+		key, value string
+		ttl        time.Duration
+	}
 	pendingDelete string // key awaiting y/n
 	// pendingDeleteShown are the keys D asks to delete, awaiting y/n;
 	// nil when the question is about pendingDelete.
