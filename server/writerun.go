@@ -186,12 +186,7 @@ func (c *client) markRun() {
 // failed with err) and writes the replies of its commands.
 func (c *client) replyRun(err error) {
 	r := &c.run
-	c.s.keys.unlockAll(&r.stripes)
-	r.stripes = [len(r.stripes)]uint8{}
-	clear(r.seen)
-	r.seen = r.seen[:0]
-	clear(r.batch) // drop the references to the request's buffer
-	r.batch = r.batch[:0]
+	c.releaseRun()
 	for i, cmd := range r.cmds {
 		switch {
 		case err != nil:
@@ -202,6 +197,18 @@ func (c *client) replyRun(err error) {
 			c.ok()
 		}
 	}
+}
+
+// releaseRun releases the run's stripes and forgets its batch, once the
+// batch is applied or has failed.
+func (c *client) releaseRun() {
+	r := &c.run
+	c.s.keys.unlockAll(&r.stripes)
+	r.stripes = [len(r.stripes)]uint8{}
+	clear(r.seen)
+	r.seen = r.seen[:0]
+	clear(r.batch) // drop the references to the request's buffer
+	r.batch = r.batch[:0]
 }
 
 // observeRun counts the run's commands in the metrics, their replies
