@@ -408,11 +408,8 @@ func (db *DB) Writer() (Holder, bool) {
 // or, where the system refuses to read the lock file because a writer has
 // it locked (Windows, where Writer cannot name the holder), yes.
 func (db *DB) writerHolds() bool {
-	if _, held := db.Writer(); held {
-		return true
-	}
-	_, err := os.ReadFile(filepath.Join(db.dir, lockName))
-	return err != nil && isLockViolation(err)
+	_, held, locked, err := lockHolder(db.dir)
+	return err == nil && (held || locked)
 }
 
 // Refresh brings a follower (a ReadOnly DB) up to date with the log now,

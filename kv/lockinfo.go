@@ -49,21 +49,31 @@ func (h Holder) String() string {
 // longer running (a writer that was killed). Where the lock file cannot be
 // read while it is locked (Windows), held is false.
 func LockHolder(dir string) (h Holder, held bool, err error) {
+	h, held, _, err = lockHolder(dir)
+	return h, held, err
+}
+
+// lockHolder is LockHolder, and reports besides whether the lock file
+// could not be read because it is locked: a writer holds the store, whose
+// name the file cannot give (Windows).
+func lockHolder(dir string) (h Holder, held, locked bool, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, lockName))
-	if errors.Is(err, fs.ErrNotExist) || err != nil && isLockViolation(err) {
-		return Holder{}, false, nil
-	}
-	if err != nil {
-		return Holder{}, false, fmt.Errorf("kv: read lock file: %w", err)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Holder{}, false, false, nil
+	case err != nil && isLockViolation(err):
+		return Holder{}, false, true, nil
+	case err != nil:
+		return Holder{}, false, false, fmt.Errorf("kv: read lock file: %w", err)
 	}
 	h, ok := parseHolder(b)
 	if !ok {
-		return Holder{}, false, nil
+		return Holder{}, false, false, nil
 	}
 	if host, _ := os.Hostname(); h.Host == host && !processAlive(h.PID) {
-		return h, false, nil
+		return h, false, false, nil
 	}
-	return h, true, nil
+	return h, true, false, nil
 }
 
 // The lock file's contents: one "name: value" line per field.

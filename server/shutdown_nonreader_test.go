@@ -16,21 +16,7 @@ import (
 func TestShutdownBesideNonReader(t *testing.T) {
 	for _, mode := range []string{"loop", "goroutine"} {
 		t.Run(mode, func(t *testing.T) {
-			opts := Options{NoSync: true}
-			opts.noEventLoop = mode == "goroutine"
-			s, addr := serveStoreMode(t, opts)
-			c := rawConn(t, addr)
-			big := strings.Repeat("b", 4<<20)
-			send(t, c, fmt.Sprintf("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n", len(big), big))
-			expectLine(t, c, "+OK")
-			nc, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			if err := nc.(*net.TCPConn).SetReadBuffer(4096); err != nil {
-				t.Fatal(err)
-			}
+			s, nc, _ := serveBig(t, mode, 4<<20, 4096)
 			if _, err := nc.Write([]byte(strings.Repeat("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", 20))); err != nil {
 				t.Fatal(err)
 			}
@@ -52,22 +38,7 @@ func TestShutdownBesideNonReader(t *testing.T) {
 func TestShutdownBesideSlowReader(t *testing.T) {
 	for _, mode := range []string{"loop", "goroutine"} {
 		t.Run(mode, func(t *testing.T) {
-			opts := Options{NoSync: true}
-			opts.noEventLoop = mode == "goroutine"
-			s, addr := serveStoreMode(t, opts)
-			c := rawConn(t, addr)
-			big := strings.Repeat("b", 8<<20)
-			reply := len(fmt.Sprintf("$%d\r\n", len(big))) + len(big) + 2
-			send(t, c, fmt.Sprintf("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n", len(big), big))
-			expectLine(t, c, "+OK")
-			nc, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			if err := nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
-				t.Fatal(err)
-			}
+			s, nc, reply := serveBig(t, mode, 8<<20, 64<<10)
 			if _, err := nc.Write([]byte("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")); err != nil {
 				t.Fatal(err)
 			}
@@ -97,4 +68,28 @@ func TestShutdownBesideSlowReader(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveBig serves a store, in the given mode, whose key "big" holds size
+// bytes, and returns the server, a client connection with a receive buffer
+// of rbuf bytes (closed when the test ends), and the length of the reply
+// to a GET of big.
+func serveBig(t *testing.T, mode string, size, rbuf int) (*Server, net.Conn, int) {
+	t.Helper()
+	opts := Options{NoSync: true}
+	opts.noEventLoop = mode == "goroutine"
+	s, addr := serveStoreMode(t, opts)
+	c := rawConn(t, addr)
+	big := strings.Repeat("b", size)
+	send(t, c, fmt.Sprintf("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n", len(big), big))
+	expectLine(t, c, "+OK")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	if err := nc.(*net.TCPConn).SetReadBuffer(rbuf); err != nil {
+		t.Fatal(err)
+	}
+	return s, nc, len(fmt.Sprintf("$%d\r\n", size)) + size + 2
 }

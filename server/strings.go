@@ -375,11 +375,7 @@ func (c *client) flushdb(args [][]byte) {
 			del = append(del, []byte(k))
 		}
 		c.run.cmds = append(c.run.cmds[:0], runCmd{kind: runDel, cmd: delCommand, args: del})
-		c.lockRun()
-		err := c.fillBatch()
-		if err == nil && len(c.run.batch) > 0 {
-			err = c.s.db.Write(c.run.batch)
-		}
+		err := c.writeRun()
 		c.releaseRun()
 		clear(c.run.cmds)
 		c.run.cmds = c.run.cmds[:0]

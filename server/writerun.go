@@ -146,13 +146,17 @@ func (c *client) applyRun() {
 }
 
 // applyBatch applies the run as one batch and writes its replies.
-func (c *client) applyBatch() {
+func (c *client) applyBatch() { c.replyRun(c.writeRun()) }
+
+// writeRun takes the stripes of the run's keys and applies its batch. The
+// stripes stay held until replyRun or releaseRun.
+func (c *client) writeRun() error {
 	c.lockRun()
 	err := c.fillBatch()
 	if err == nil && len(c.run.batch) > 0 {
 		err = c.s.db.Write(c.run.batch)
 	}
-	c.replyRun(err)
+	return err
 }
 
 // lockRun takes the key stripes of the run's keys.

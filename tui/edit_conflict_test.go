@@ -230,7 +230,7 @@ func pressCmd(m Model, k string) (Model, tea.Cmd) {
 // the answer must not arm b's form to overwrite unasked, nor close it.
 func TestEditConflictLateAnswer(t *testing.T) {
 	db := openTestDB(t, "", "a", "A1", "b", "B1")
-	m := applyCmd(loadedModel(t, db), nil)
+	m := loadedModel(t, db)
 	m = applyCmd(m, m.syncSelection(true))
 	m = pressModel(t, m, "e", "Z")
 	m, saveA := pressCmd(m, "ctrl+s")
@@ -268,7 +268,7 @@ func TestEditConflictLateAnswer(t *testing.T) {
 // the second must wait for it, not race it and report "not saved".
 func TestEditDoubleSave(t *testing.T) {
 	db := openTestDB(t, "", "a", "A1")
-	m := applyCmd(loadedModel(t, db), nil)
+	m := loadedModel(t, db)
 	m = applyCmd(m, m.syncSelection(true))
 	m = pressModel(t, m, "e", "Z")
 	m, first := pressCmd(m, "ctrl+s")
@@ -291,7 +291,7 @@ func TestEditGoneKeyHadExpiry(t *testing.T) {
 	if err := db.PutTTL([]byte("k"), []byte("tok"), time.Second); err != nil {
 		t.Fatal(err)
 	}
-	m := applyCmd(loadedModel(t, db), nil)
+	m := loadedModel(t, db)
 	m = pressModel(t, m, "j")
 	m = applyCmd(m, m.syncSelection(true))
 	m = pressModel(t, m, "e")
@@ -314,14 +314,7 @@ func TestEditGoneKeyHadExpiry(t *testing.T) {
 		t.Errorf("status %q, want the question of k's expiry", m.status.text)
 	}
 	m = pressModel(t, m, "tab")
-	typeModel := func(m Model, s string) Model {
-		for _, r := range s {
-			next, _ := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
-			m = next.(Model)
-		}
-		return m
-	}
-	m = typeModel(m, "1h")
+	m = pressModel(t, m, "1", "h")
 	m, save = pressCmd(m, "ctrl+s")
 	m = applyCmd(m, save)
 	if e, err := db.Entry([]byte("k")); err != nil || e.Expires.IsZero() || time.Until(e.Expires) > 2*time.Hour {
@@ -334,7 +327,7 @@ func TestEditGoneKeyHadExpiry(t *testing.T) {
 // let a y write b's form over another writer's change.
 func TestSaveAnswerForOtherForm(t *testing.T) {
 	db := openTestDB(t, "", "a", "A1", "b", "B1")
-	m := applyCmd(loadedModel(t, db), nil)
+	m := loadedModel(t, db)
 	m = pressModel(t, m, "n", "a", "tab", "V")
 	m, save := pressCmd(m, "ctrl+s")
 	m = pressModel(t, m, "esc", "j")
@@ -360,7 +353,7 @@ func TestSaveAnswerForOtherForm(t *testing.T) {
 // with the value saved, not what the field holds since.
 func TestNewKeyRenamedDuringSave(t *testing.T) {
 	db := openTestDB(t, "", "a", "A1", "ab", "AB")
-	m := applyCmd(loadedModel(t, db), nil)
+	m := loadedModel(t, db)
 	m = pressModel(t, m, "n", "a", "tab", "V", "tab", "tab")
 	m, save := pressCmd(m, "ctrl+s")
 	m = pressModel(t, m, "end", "b")
@@ -393,7 +386,7 @@ func TestNewKeyRenamedDuringSave(t *testing.T) {
 // end the wait for the new form's own save.
 func TestReopenedFormOldAnswer(t *testing.T) {
 	db := openTestDB(t, "", "a", "A1")
-	m := applyCmd(loadedModel(t, db), nil)
+	m := loadedModel(t, db)
 	m = applyCmd(m, m.syncSelection(true))
 	m = pressModel(t, m, "e", "Z")
 	m, first := pressCmd(m, "ctrl+s")

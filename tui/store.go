@@ -48,8 +48,8 @@ type Store interface {
 	// still holds old, the value an edit began from: it writes nothing
 	// and returns ErrChanged if key holds another value, or an error
 	// wrapping kv.ErrNotFound if key is gone (deleted, or expired). The
-	// look and the write are one step for every other writer of the
-	// store.
+	// look and the write are one step for every other process that
+	// writes the store (for a *kv.DB, see dbStore.Replace).
 	Replace(key string, old, value []byte, ttl time.Duration) error
 	// Create stores value under key unless key exists; then it writes
 	// nothing and returns ErrExists. A positive ttl makes the new key
