@@ -91,9 +91,10 @@ func Delete(key []byte) Op { return Op{Kind: OpDelete, Key: key} }
 
 // PutExpiresAt returns an operation that sets key to value until at: from
 // that instant on the key is absent on every node, each judging by its
-// own clock. at must be after 1970.
+// own clock. at must be after 1970; one after 2262-04-11 is that instant,
+// the last an expiry holds (walfmt.ExpiryOf).
 func PutExpiresAt(key, value []byte, at time.Time) Op {
-	return Op{Kind: OpPutExpiry, Key: key, Value: value, Expiry: at.UnixNano()}
+	return Op{Kind: OpPutExpiry, Key: key, Value: value, Expiry: walfmt.ExpiryOf(at)}
 }
 
 // ErrBadCommand is wrapped by the error for an entry of the raft log that

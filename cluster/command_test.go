@@ -3,8 +3,10 @@ package cluster
 import (
 	"bytes"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -115,4 +117,15 @@ func normalize(ops []Op) []Op {
 		}
 	}
 	return out
+}
+
+// TestPutExpiresAtPastTheLastInstant: an expiry after 2262-04-11 wrapped
+// through time.UnixNano into the past or into 2077; it is the last instant
+// an expiry holds.
+func TestPutExpiresAtPastTheLastInstant(t *testing.T) {
+	for _, at := range []time.Time{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if op := PutExpiresAt([]byte("k"), []byte("v"), at); op.Expiry != math.MaxInt64 {
+			t.Errorf("PutExpiresAt(%s).Expiry = %d (%s), want %d", at, op.Expiry, time.Unix(0, op.Expiry).UTC(), int64(math.MaxInt64))
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/server"
+	"github.com/crabkv/crabkv/walfmt"
 )
 
 // Expiring keys in a cluster.
@@ -111,7 +112,7 @@ func (s *Store) ExpireAt(key []byte, t time.Time) error {
 	if !t.After(s.n.now()) {
 		return s.rewriteExpiry(key, -1)
 	}
-	return s.rewriteExpiry(key, t.UnixNano())
+	return s.rewriteExpiry(key, walfmt.ExpiryOf(t))
 }
 
 // Persist implements server.Store: key no longer expires.

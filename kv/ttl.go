@@ -176,9 +176,10 @@ func (db *DB) Expire(key []byte, ttl time.Duration) error {
 }
 
 // ExpireAt makes key expire at t, as Expire does; a t not after now
-// deletes the key.
+// deletes the key. A t after 2262-04-11, the last instant an expiry holds
+// (walfmt.ExpiryOf), is that instant.
 func (db *DB) ExpireAt(key []byte, t time.Time) error {
-	at := t.UnixNano()
+	at := walfmt.ExpiryOf(t)
 	if at <= db.now() {
 		at = -1
 	}
@@ -309,9 +310,11 @@ func (db *DB) expiryStatsMuLocked(s *Stats) {
 // PutExpiresAt adds a put of key to value that expires at t, an absolute
 // time: how a program restores keys with the expiries they had (crabkv
 // import does). A t not after the store's clock when Write runs leaves the
-// key absent, as if it had expired then. The batch copies key and value.
+// key absent, as if it had expired then; one before 1970 is an error. A t
+// after 2262-04-11, the last instant an expiry holds (walfmt.ExpiryOf), is
+// that instant. The batch copies key and value.
 func (b *Batch) PutExpiresAt(key, value []byte, t time.Time) {
-	at := t.UnixNano()
+	at := walfmt.ExpiryOf(t)
 	if b.err == nil && at <= 0 {
 		b.err = fmt.Errorf("kv: batch operation %d: %w: expiry %s is not after 1970", b.n+1, ErrInvalidTTL, t)
 	}

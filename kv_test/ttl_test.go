@@ -3,6 +3,7 @@ package kv_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -421,4 +422,57 @@ func TestRepairKeepsExpiry(t *testing.T) {
 		}
 	}
 	wantMissing(t, db, "victim")
+}
+
+// TestExpiryPastTheLastInstant gives keys absolute expiries past what
+// Unix nanoseconds in an int64 hold (after 2262-04-11): time.UnixNano
+// wraps there, which deleted the key (ExpireAt) or stored an expiry in the
+// past or in 2077 (Batch.PutExpiresAt). Such an expiry is the latest the
+// store holds, and the key stays, with its value.
+func TestExpiryPastTheLastInstant(t *testing.T) {
+	clock := newFakeClock()
+	db, err := kv.Open(t.TempDir(), ttlOptions(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	last := time.Unix(0, math.MaxInt64)
+	for i, at := range []time.Time{
+		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2603, 10, 11, 0, 0, 0, 0, time.UTC),
+		time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.UnixMilli(math.MaxInt64),
+	} {
+		put, exp := fmt.Sprintf("put%d", i), fmt.Sprintf("expire%d", i)
+		if err := db.Put([]byte(exp), []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ExpireAt([]byte(exp), at); err != nil {
+			t.Fatalf("ExpireAt %s: %v", at, err)
+		}
+		b := db.NewBatch()
+		b.PutExpiresAt([]byte(put), []byte("new"), at)
+		if err := db.Write(b); err != nil {
+			t.Fatalf("PutExpiresAt %s: %v", at, err)
+		}
+		for key, want := range map[string]string{put: "new", exp: "old"} {
+			v, err := db.Get([]byte(key))
+			if err != nil || string(v) != want {
+				t.Fatalf("%s, expiring at %s: Get = %q, %v; want %q", key, at, v, err, want)
+			}
+			got, err := db.ExpiresAt([]byte(key))
+			if err != nil || !got.Equal(last) {
+				t.Fatalf("%s, expiring at %s: ExpiresAt = %s, %v; want %s", key, at, got, err, last)
+			}
+		}
+	}
+	// Before 1970 is refused, and before 1678 too, where UnixNano wraps
+	// the other way.
+	for _, at := range []time.Time{time.Unix(-1, 0), time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		b := db.NewBatch()
+		b.PutExpiresAt([]byte("early"), []byte("v"), at)
+		if err := db.Write(b); !errors.Is(err, kv.ErrInvalidTTL) {
+			t.Fatalf("PutExpiresAt %s: %v, want ErrInvalidTTL", at, err)
+		}
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"hash/crc32"
+	"math"
+	"time"
 )
 
 // On-disk constants. They are part of the format; see the package doc.
@@ -406,6 +408,26 @@ func Expiry(b []byte) int64 {
 	}
 	return int64(binary.LittleEndian.Uint64(b[RecordHeaderSize:]))
 }
+
+// ExpiryOf returns the instant t as an expiry field holds it, in Unix
+// nanoseconds, clamped to what an int64 of them holds: from 1677-09-21 to
+// 2262-04-11. t.UnixNano is undefined outside that range, and wraps, so an
+// expiry in the year 2300 would come out in the past (deleting the key) or
+// in 2077; clamped, it is the latest instant there is.
+func ExpiryOf(t time.Time) int64 {
+	switch {
+	case t.After(lastExpiry):
+		return math.MaxInt64
+	case t.Before(firstExpiry):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	lastExpiry  = time.Unix(0, math.MaxInt64)
+	firstExpiry = time.Unix(0, math.MinInt64)
+)
 
 // ChecksumMatches reports whether the checksum in the header of rec, a
 // whole record, matches the record's bytes.
