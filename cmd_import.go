@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/crabkv/crabkv/internal/ndjson"
 	"github.com/crabkv/crabkv/kv"
@@ -63,7 +65,7 @@ func runImport(e *env, v *verb, args []string) int {
 	// calls it from one goroutine.
 	var p ndjson.Parser
 	meter := newLoadMeter(e.stdout, e.stdoutTTY)
-	n, err := loadLines(db, in, *batch, 0, p.Parse, meter.progress())
+	n, err := loadLines(db, in, *batch, 0, importParser(&p), meter.progress())
 	meter.clear()
 	if err != nil {
 		// Best effort: the error itself is reported just below.
@@ -74,4 +76,16 @@ func runImport(e *env, v *verb, args []string) int {
 		return e.closeDB(db, e.fail(fmt.Errorf("write: %w", err)))
 	}
 	return e.closeDB(db, exitOK)
+}
+
+// importParser reads lines with p, and takes a line of JSON's white space
+// alone (spaces, tabs, carriage returns) for a blank one. Other white
+// space, such as a vertical tab or U+2028, is no JSON, and an error.
+func importParser(p *ndjson.Parser) lineParser {
+	return func(line []byte) (key, value []byte, expires time.Time, err error) {
+		if len(bytes.Trim(line, " \t\r\n")) == 0 {
+			return nil, nil, time.Time{}, errBlankLine
+		}
+		return p.Parse(line)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,7 +35,8 @@ func checkBatchFlag(n int) error {
 // lineParser decodes one line of bulk input, its newline included, into a
 // key, a value and the time the key expires, the zero time for none. Key
 // and value may alias line, or buffers the parser reuses, until its next
-// call: the batch copies them.
+// call: the batch copies them. A line that is blank in the parser's format
+// gives errBlankLine.
 type lineParser func(line []byte) (key, value []byte, expires time.Time, err error)
 
 // loadBatch is a batch of lines ready to commit, or the reason the lines
@@ -49,7 +49,7 @@ type loadBatch struct {
 
 // loadLines stores the pairs the lines of r hold, as parse decodes them,
 // in atomic batches of at most size lines, and returns how many keys the
-// committed batches stored. Blank lines are skipped. A key expires when its
+// committed batches stored. Blank lines (errBlankLine) are skipped. A key expires when its
 // line says (Batch.PutExpiresAt); with ttl positive, a key whose line gives
 // no expiry expires ttl after its line is read (Batch.PutTTL).
 //
@@ -135,14 +135,18 @@ func readBatches(r io.Reader, size int, ttl time.Duration, parse lineParser, fre
 		if len(text) == 0 && err == io.EOF {
 			break
 		}
+		if errors.Is(err, errLineTooLong) {
+			send(loadBatch{err: fmt.Errorf("line %d: %w", line, err)})
+			return
+		}
 		if err != nil && err != io.EOF {
 			send(loadBatch{err: fmt.Errorf("read line %d: %w", line, err)})
 			return
 		}
-		if len(bytes.TrimSpace(text)) == 0 {
+		key, value, expires, err := parseChecked(parse, text)
+		if errors.Is(err, errBlankLine) {
 			continue
 		}
-		key, value, expires, err := parseChecked(parse, text)
 		if err != nil {
 			send(loadBatch{err: fmt.Errorf("line %d: %w", line, err)})
 			return
@@ -183,9 +187,20 @@ func readBatches(r io.Reader, size int, ttl time.Duration, parse lineParser, fre
 	}
 }
 
+// maxLineBytes bounds a line of bulk input: the longest key and value
+// the store takes, every byte of them written as a six-byte JSON escape
+// (\u0001), and room for the rest of the line. A line longer than that
+// holds no pair the store could take; reading it whole would take memory
+// without bound (`import /dev/zero`). A variable for tests.
+var maxLineBytes = 6*(kv.DefaultMaxKeySize+kv.DefaultMaxValueSize) + 4<<10
+
+// errLineTooLong is readLine's error for a line over maxLineBytes.
+var errLineTooLong = errors.New("longer than any line of a key and value the store takes")
+
 // readLine returns the next line of br, its newline included. Unlike
 // ReadBytes it returns a slice of br's buffer when the line fits in it,
-// valid until the next read, so that a line costs no allocation.
+// valid until the next read, so that a line costs no allocation. A line
+// longer than maxLineBytes is an error, errLineTooLong.
 func readLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if !errors.Is(err, bufio.ErrBufferFull) {
@@ -193,11 +208,21 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 	long := append([]byte(nil), line...)
 	for errors.Is(err, bufio.ErrBufferFull) {
+		if len(long) > maxLineBytes {
+			return nil, fmt.Errorf("%w (%d bytes, with no end of line yet)", errLineTooLong, maxLineBytes)
+		}
 		line, err = br.ReadSlice('\n')
 		long = append(long, line...)
 	}
+	if len(long) > maxLineBytes {
+		return nil, fmt.Errorf("%w (%d bytes)", errLineTooLong, maxLineBytes)
+	}
 	return long, err
 }
+
+// errBlankLine is a lineParser's answer for a line that is blank in its
+// format, which a load skips.
+var errBlankLine = errors.New("blank line")
 
 // parseChecked decodes text with parse and checks that the store can hold
 // the pair, with the messages the single-key verbs give.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crabkv/crabkv/internal/ndjson"
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -166,5 +168,74 @@ func TestLoadMeterThrottles(t *testing.T) {
 	}
 	if newLoadMeter(&b, false).progress() != nil {
 		t.Fatal("a meter off a terminal draws")
+	}
+}
+
+// A line with no end in sight stops the load with an error naming it,
+// once it is longer than any line of a pair the store takes can be: it
+// was read whole, and `import /dev/zero` ran out of memory.
+func TestLoadLinesLineTooLong(t *testing.T) {
+	db, err := kv.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer func(n int) { maxLineBytes = n }(maxLineBytes)
+	maxLineBytes = 4 << 20
+	in := io.MultiReader(strings.NewReader("a\t1\nb\t2\n"), endless{})
+	n, err := loadLines(db, in, 1, 0, parsePutLine, nil)
+	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("loadLines = %d, %v; want an error: line 3 is longer than the limit", n, err)
+	}
+	if n != 2 {
+		t.Fatalf("stored %d keys, want the 2 before the long line", n)
+	}
+}
+
+// endless reads as bytes without end and without a newline.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
+
+// Only an empty line is blank in `put -`: a line of spaces and tabs is a
+// pair (it was skipped, with its key and value), and a line of a tab
+// alone is a pair with an empty key, which is an error (it was skipped
+// too). In `import`, a line of JSON's white space is blank, and one of
+// other white space (a vertical tab, U+2028) is not JSON.
+func TestLoadLinesBlank(t *testing.T) {
+	db, err := kv.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n, err := loadLines(db, strings.NewReader("\n \t \n\r\n\xc2\xa0\tnbsp\n\n"), 10, 0, parsePutLine, nil)
+	if err != nil || n != 2 {
+		t.Fatalf("put -: stored %d, %v; want 2 keys", n, err)
+	}
+	for key, want := range map[string]string{" ": " ", "\u00a0": "nbsp"} {
+		if v, err := db.Get([]byte(key)); err != nil || string(v) != want {
+			t.Errorf("put -: %q = %q, %v; want %q", key, v, err, want)
+		}
+	}
+	if n, err := loadLines(db, strings.NewReader("a\t1\n\t\n"), 10, 0, parsePutLine, nil); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("put - of a tab alone: stored %d, %v; want an error naming line 2", n, err)
+	}
+	if n, err := loadLines(db, strings.NewReader("\n"+`"q"`+"\t"+`"1"`+"\n \n"), 10, 0, parseQuotedPutLine, nil); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("put --quoted - of a line of a space: stored %d, %v; want an error naming line 3", n, err)
+	}
+	var p ndjson.Parser
+	n, err = loadLines(db, strings.NewReader("\n \t\r\n"+`{"key":"j","value":"1"}`+"\n  \n"), 10, 0, importParser(&p), nil)
+	if err != nil || n != 1 {
+		t.Fatalf("import: stored %d, %v; want 1 key", n, err)
+	}
+	for _, bad := range []string{"\v\n", "\u2028\n", "\u00a0\n"} {
+		if n, err := loadLines(db, strings.NewReader("\n"+bad), 10, 0, importParser(&p), nil); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("import of %q: stored %d, %v; want an error naming line 2", bad, n, err)
+		}
 	}
 }

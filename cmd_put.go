@@ -131,8 +131,12 @@ func putLines(e *env, opts *kv.Options, quoted bool, batch int, ttl time.Duratio
 }
 
 // parsePutLine decodes a line of "put -": the key, a tab, the value. A
-// line gives no expiry.
+// line gives no expiry. An empty line is blank; a line of spaces and tabs
+// is a pair.
 func parsePutLine(line []byte) (key, value []byte, expires time.Time, err error) {
+	if emptyLine(line) {
+		return nil, nil, time.Time{}, errBlankLine
+	}
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	key, value, ok := bytes.Cut(line, []byte("\t"))
 	if !ok {
@@ -143,8 +147,11 @@ func parsePutLine(line []byte) (key, value []byte, expires time.Time, err error)
 
 // parseQuotedPutLine decodes a line of "put --quoted -": the key and the
 // value as Go string literals, with a tab between them. A line gives no
-// expiry.
+// expiry. An empty line is blank.
 func parseQuotedPutLine(line []byte) (key, value []byte, expires time.Time, err error) {
+	if emptyLine(line) {
+		return nil, nil, time.Time{}, errBlankLine
+	}
 	line = bytes.TrimSuffix(line, []byte("\n"))
 	k, err := unquotePrefix(line, "key")
 	if err != nil {
@@ -162,6 +169,13 @@ func parseQuotedPutLine(line []byte) (key, value []byte, expires time.Time, err 
 		return nil, nil, time.Time{}, errors.New("more after the quoted value")
 	}
 	return []byte(k.s), []byte(v.s), time.Time{}, nil
+}
+
+// emptyLine reports whether line holds nothing but its end: "\n" or
+// "\r\n" (no pair is a carriage return alone).
+func emptyLine(line []byte) bool {
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return len(line) == 0 || len(line) == 1 && line[0] == '\r'
 }
 
 // quoted is a Go string literal and the string it spells.

@@ -57,3 +57,24 @@ func errMatches(err error, want string) bool {
 	}
 	return err != nil && strings.Contains(err.Error(), want)
 }
+
+// A key named like a flag is a key: `crabkv delete prefix` deleted
+// nothing, and said "too many arguments", as if --prefix were given.
+func TestHasFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--prefix", "a"}, true},
+		{[]string{"-prefix", "a"}, true},
+		{[]string{"--prefix=a"}, true},
+		{[]string{"prefix"}, false},
+		{[]string{"prefix=a"}, false},
+		{[]string{"--", "--prefix"}, false},
+		{[]string{"k", "--prefix"}, true},
+	} {
+		if got := hasFlag(tc.args, "prefix"); got != tc.want {
+			t.Errorf("hasFlag(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}

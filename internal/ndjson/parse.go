@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -62,6 +63,15 @@ func parseJSON(text []byte) (key, value []byte, expires time.Time, err error) {
 		// encoding/json would turn the bad bytes into U+FFFD silently.
 		return nil, nil, time.Time{}, errors.New("not valid UTF-8 (give bytes that are not in key_base64 or value_base64)")
 	}
+	if bytes.HasPrefix(text, []byte("\ufeff")) {
+		return nil, nil, time.Time{}, errors.New("starts with a byte order mark (U+FEFF), which is not JSON: save the file without one")
+	}
+	if err := checkSurrogates(text); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	if err := checkFields(text); err != nil {
+		return nil, nil, time.Time{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.DisallowUnknownFields()
 	var l line
@@ -89,6 +99,90 @@ func parseJSON(text []byte) (key, value []byte, expires time.Time, err error) {
 	return key, value, expires, nil
 }
 
+// checkSurrogates refuses a \u escape of half a UTF-16 surrogate pair
+// without its other half: encoding/json decodes it as U+FFFD, a silent
+// change of the bytes (JavaScript's JSON.stringify writes such escapes for
+// a string that holds a lone surrogate).
+func checkSurrogates(text []byte) error {
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\\' || i+1 >= len(text) {
+			continue
+		}
+		i++ // the escaped character: a backslash escapes no further
+		if text[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(text[i+1:])
+		if !ok || !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r < 0xdc00 { // a high half: a low half must follow
+			if lo, ok := hex4(text[min(i+7, len(text)):]); ok && bytes.HasPrefix(text[i+5:], []byte("\\u")) && lo >= 0xdc00 && lo <= 0xdfff {
+				i += 10
+				continue
+			}
+		}
+		return fmt.Errorf("\\u%s is a lone surrogate, half of a UTF-16 pair, which no UTF-8 byte spells (give such bytes in key_base64 or value_base64)", text[i+1:i+5])
+	}
+	return nil
+}
+
+// hex4 reads the four hex digits b starts with.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// checkFields refuses an object whose field names encoding/json would
+// take leniently: a name in another case (it matches "KEY" to "key") or a
+// field given twice (it keeps the last). It leaves every other error to
+// the decoding that follows.
+func checkFields(text []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var seen [5]bool
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		name, _ := t.(string)
+		i := slices.Index(fieldNames[:], name)
+		switch {
+		case i < 0:
+			return fmt.Errorf("unknown field %q (the fields are key or key_base64, value or value_base64, and expires_at)", name)
+		case seen[i]:
+			return fmt.Errorf("the field %q twice", name)
+		}
+		seen[i] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// fieldNames are the fields of a line, spelled exactly.
+var fieldNames = [5]string{"key", "key_base64", "value", "value_base64", "expires_at"}
+
 // field returns the bytes of the field name, given as text or as base64
 // (exactly one of them).
 func field(name string, text, b64 *string) ([]byte, error) {
@@ -98,7 +192,7 @@ func field(name string, text, b64 *string) ([]byte, error) {
 	case text != nil:
 		return []byte(*text), nil
 	case b64 != nil:
-		b, err := base64.StdEncoding.DecodeString(*b64)
+		b, err := strictBase64.DecodeString(*b64)
 		if err != nil {
 			return nil, fmt.Errorf("%s_base64: %w", name, err)
 		}
@@ -106,6 +200,10 @@ func field(name string, text, b64 *string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("no %q or %q", name, name+"_base64")
 }
+
+// strictBase64 is standard base64 that refuses stray bits in the last
+// character ("dh==" for "v"): one spelling a value, as export writes it.
+var strictBase64 = base64.StdEncoding.Strict()
 
 // parseExact is Parse's fast path, for the lines AppendPair and
 // AppendExpiresAt write whose strings need no escapes:
@@ -182,9 +280,9 @@ func exactField(t []byte, buf *[]byte) (b, rest []byte, ok bool) {
 	if !b64 {
 		return s, rest[end+1:], true
 	}
-	n := base64.StdEncoding.DecodedLen(len(s))
+	n := strictBase64.DecodedLen(len(s))
 	*buf = slices.Grow((*buf)[:0], n)[:n]
-	n, err := base64.StdEncoding.Decode(*buf, s)
+	n, err := strictBase64.Decode(*buf, s)
 	if err != nil {
 		return nil, nil, false
 	}

@@ -52,7 +52,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"key":"k","value":"v","expires_at":-5}`, "expires_at -5: not a time after 1970"},
 		{`{"key":"k","value":"v","expires_at":1.5}`, "not a JSON object"},
 		{`{"key":"k","value":"v","expires_at":99999999999999999999}`, "not a JSON object"},
-		{`{"key":"k","value":"v","ttl":5}`, "not a JSON object"},
+		{`{"key":"k","value":"v","ttl":5}`, `unknown field "ttl"`},
 	}
 	var p Parser
 	for _, tc := range tests {
@@ -193,5 +193,45 @@ func BenchmarkParse(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Lines that encoding/json reads with a silent change, or leniently, are
+// refused: a lone surrogate escape (JSON.stringify writes them) became
+// U+FFFD; a field given twice took the last; field names matched in any
+// case; base64 with stray bits in its last character decoded.
+func TestParseRefusesLenientLines(t *testing.T) {
+	tests := []struct{ line, want string }{
+		{`{"key":"k","value":"\ud800"}`, "lone surrogate"},
+		{`{"key":"k","value":"a\udc00b"}`, "lone surrogate"},
+		{`{"key":"k","value":"\ud800\u0041"}`, "lone surrogate"},
+		{`{"key":"k\uDBFF","value":"v"}`, "lone surrogate"},
+		{`{"key":"k","value_base64":"dg==","value_base64":"dw=="}`, `"value_base64" twice`},
+		{`{"key":"k","key":"j","value":"v"}`, `"key" twice`},
+		{`{"KEY":"k","Value":"v"}`, `unknown field "KEY"`},
+		{`{"key":"k","value":"v","Expires_At":5}`, `unknown field "Expires_At"`},
+		{`{"key":"k","value_base64":"dh=="}`, "value_base64"},
+		{`{"key":"k","value_base64":"dh=="}` + "\n", "value_base64"},
+		{"\ufeff" + `{"key":"k","value":"v"}`, "byte order mark"},
+	}
+	var p Parser
+	for _, tc := range tests {
+		k, v, _, err := p.Parse([]byte(tc.line))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %q %q, %v; want an error with %q", tc.line, k, v, err, tc.want)
+		}
+	}
+	// What stays: a pair of surrogates, an escaped backslash before a u,
+	// and U+FFFD itself.
+	for line, want := range map[string]string{
+		`{"key":"k","value":"\ud83d\ude00"}`: "\U0001F600",
+		`{"key":"k","value":"\\ud800"}`:      `\ud800`,
+		`{"key":"k","value":"\ufffd"}`:       "\ufffd",
+		`{"key":"k","value_base64":"dg=="}`:  "v",
+	} {
+		_, v, _, err := p.Parse([]byte(line))
+		if err != nil || string(v) != want {
+			t.Errorf("%s: got %q, %v; want %q", line, v, err, want)
+		}
 	}
 }
