@@ -23,17 +23,41 @@ const defaultTimeout = 10 * time.Second
 // *ErrNotLeader or ErrNoLeader. ErrLeadershipLost and a done ctx mean
 // the outcome is unknown.
 func (n *Node) Write(ctx context.Context, ops ...Op) error {
+	if err := checkReserved(ops); err != nil {
+		return err
+	}
+	return n.write(ctx, ops, false)
+}
+
+// writeSettled is Write for a caller that holds the locks of the keys ops
+// write across the call (the server's, see Store): it returns only once
+// the outcome is known, the entry applied or refused. ctx bounds the wait
+// for raft to take the entry, not for the entry to commit. Were the locks
+// let go at ctx while the entry could still commit, the next command on
+// those keys could read them without it and write after it: a SET NX that
+// found a key absent, written after a timed-out MSET that set it. Raft
+// settles every entry it took: committed and applied, or failed when its
+// leader loses leadership or shuts down.
+func (n *Node) writeSettled(ctx context.Context, ops ...Op) error {
+	if err := checkReserved(ops); err != nil {
+		return err
+	}
+	return n.write(ctx, ops, true)
+}
+
+func checkReserved(ops []Op) error {
 	for i, op := range ops {
 		if isReserved(op.Key) {
 			return fmt.Errorf("cluster: operation %d (%s): %w", i+1, op.Kind, ErrReservedKey)
 		}
 	}
-	return n.write(ctx, ops)
+	return nil
 }
 
 // write is Write without the refusal of reserved keys: the members' own
-// (see nodeKeyPrefix) go through here.
-func (n *Node) write(ctx context.Context, ops []Op) error {
+// (see nodeKeyPrefix) go through here. With settle, it waits for the
+// entry's outcome past ctx (see writeSettled).
+func (n *Node) write(ctx context.Context, ops []Op, settle bool) error {
 	if err := checkOps(ops, n.fsm.opts); err != nil {
 		return err
 	}
@@ -41,7 +65,13 @@ func (n *Node) write(ctx context.Context, ops []Op) error {
 		return err
 	}
 	f := n.raft.Apply(appendCommand(nil, ops), timeout(ctx))
-	if err := wait(ctx, f); err != nil {
+	var err error
+	if settle {
+		err = f.Error()
+	} else {
+		err = wait(ctx, f)
+	}
+	if err != nil {
 		return n.raftError(err)
 	}
 	if err, ok := f.Response().(error); ok {

@@ -18,7 +18,9 @@ import (
 // --cluster.
 //
 // Writes go through Node.Write, so a pipeline's run of plain writes (one
-// server.Store.Write) is one raft entry. Only the leader takes them.
+// server.Store.Write) is one raft entry. Only the leader takes them. A
+// write returns once its entry is applied or refused, however long that
+// takes (writeSettled): the server holds its keys' locks until then.
 //
 // Reads are linearizable (Node.Get) unless the connection sent READONLY:
 // then they are served by this node's store as it is, on any node, and may
@@ -96,7 +98,7 @@ func (s *Store) advertise() {
 // Advertise writes addr as member id's client address through the log;
 // on the leader only.
 func (n *Node) Advertise(ctx context.Context, id, addr string) error {
-	return n.write(ctx, []Op{Put(respKey(id), []byte(addr))})
+	return n.write(ctx, []Op{Put(respKey(id), []byte(addr))}, false)
 }
 
 // ClientAddr returns the client address member id advertised, as this
@@ -147,8 +149,12 @@ func (s *Store) clientError(err error) error {
 func (s *Store) opts(r server.Read) ReadOptions { return ReadOptions{Stale: r.Stale && !r.Fresh} }
 
 func callCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), defaultTimeout)
+	return context.WithTimeout(context.Background(), callTimeout)
 }
+
+// callTimeout bounds a call of the server's (see callCtx); a variable for
+// tests.
+var callTimeout = defaultTimeout
 
 // Get implements server.Store.
 func (s *Store) Get(r server.Read, key []byte) ([]byte, error) {
@@ -214,14 +220,14 @@ func (s *Store) Scan(r server.Read, start, end []byte, fn func(key []byte) bool)
 func (s *Store) Put(key, value []byte) error {
 	ctx, cancel := callCtx()
 	defer cancel()
-	return s.clientError(s.n.Put(ctx, key, value))
+	return s.clientError(s.n.writeSettled(ctx, Put(key, value)))
 }
 
 // Delete implements server.Store.
 func (s *Store) Delete(key []byte) error {
 	ctx, cancel := callCtx()
 	defer cancel()
-	return s.clientError(s.n.Delete(ctx, key))
+	return s.clientError(s.n.writeSettled(ctx, Delete(key)))
 }
 
 // Stats implements server.Store: this node's store, less the cluster's

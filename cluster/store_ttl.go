@@ -52,7 +52,7 @@ func (s *Store) Write(ops []server.Op) error {
 	}
 	ctx, cancel := callCtx()
 	defer cancel()
-	return s.clientError(s.n.Write(ctx, w...))
+	return s.clientError(s.n.writeSettled(ctx, w...))
 }
 
 // expiryAfter returns now+ttl in Unix ns; one too far to represent is the
@@ -148,7 +148,7 @@ func (s *Store) rewriteExpiry(key []byte, at int64) error {
 	case 0:
 		op = Put(key, cur.value)
 	}
-	return s.clientError(s.n.Write(ctx, op))
+	return s.clientError(s.n.writeSettled(ctx, op))
 }
 
 // now is the time expiries are worked out from on this node.
