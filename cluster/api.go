@@ -254,13 +254,28 @@ func (n *Node) Leader() (id, addr string) {
 
 // AddVoter adds a voting member, or makes a member a voter; on the leader
 // only. The new node, started without Bootstrap, receives the log or a
-// snapshot and then votes.
+// snapshot and then votes. A member is not moved: an id that is a member
+// at another address, or an address a member with another id has, is an
+// error (RemoveServer first). Raft would move it silently, to what may
+// be another node given the same id by mistake.
 func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
 	if err := n.leaderOnly(); err != nil {
 		return err
 	}
-	f := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout(ctx))
-	return n.raftError(wait(ctx, f))
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return n.raftError(err)
+	}
+	for _, s := range f.Configuration().Servers {
+		switch {
+		case string(s.ID) == id && string(s.Address) != addr:
+			return fmt.Errorf("cluster: %s is a member at %s, not %s: remove it first (LEAVE %s) to add it at another address", id, s.Address, addr, id)
+		case string(s.ID) != id && string(s.Address) == addr:
+			return fmt.Errorf("cluster: %s is the address of member %s: remove it first (LEAVE %s) to add %s there", addr, s.ID, s.ID, id)
+		}
+	}
+	af := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout(ctx))
+	return n.raftError(wait(ctx, af))
 }
 
 // RemoveServer removes a member; on the leader only. A leader that

@@ -41,9 +41,12 @@ type Config struct {
 	// snapshots in Dir/raft. Required.
 	Dir string
 	// Bootstrap makes a node with no state start a new cluster of itself
-	// and Peers. Every founding node may be given the same list (raft
-	// ignores a bootstrap where state exists). A node without Bootstrap
-	// and without state waits to be added by the leader (Node.AddVoter).
+	// and Peers. Every founding node must be given it, and the same list
+	// (raft ignores a bootstrap where state exists): a node without state
+	// grants no vote (see voteGuard), so founders that did not bootstrap
+	// could never elect the one that did. A node without Bootstrap and
+	// without state waits to be added by the leader (Node.AddVoter), and
+	// votes once the leader has sent it the log.
 	Bootstrap bool
 	// Peers are the founding members other than this node, for Bootstrap.
 	Peers []Peer
@@ -157,7 +160,7 @@ type Node struct {
 	fsm     *fsm
 	logs    *raftboltdb.BoltStore
 	snaps   *raft.FileSnapshotStore
-	trans   *raft.NetworkTransport
+	trans   *voteGuard // raft's transport, less an empty node's votes
 	// readyTerm is the term in which this node, as leader, has applied a
 	// barrier: from then its commit index covers every entry earlier
 	// leaders committed (see reads.go).
@@ -207,14 +210,16 @@ func Open(c Config) (n *Node, err error) {
 	if err := n.catchUpFromSnapshot(); err != nil {
 		return nil, err
 	}
-	if n.trans, err = raft.NewTCPTransportWithConfig(cfg.RaftAddr, nil, &raft.NetworkTransportConfig{
+	t, err := raft.NewTCPTransportWithConfig(cfg.RaftAddr, nil, &raft.NetworkTransportConfig{
 		ServerAddressProvider: n.dialer(),
 		MaxPool:               3,
 		Timeout:               10 * time.Second,
 		Logger:                cfg.logger("transport"),
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("cluster: raft transport: %w", err)
 	}
+	n.trans = newVoteGuard(t, n)
 	closers = append(closers, n.trans)
 	if cfg.Bootstrap {
 		if err := n.bootstrap(); err != nil {
