@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -59,10 +61,12 @@ var ZstdDict Codec = zstdDictCodec{}
 //
 // An entry is appended and synced (and, for a new file, the directory
 // synced) before the writer encodes any value with its dictionary, so every
-// dictionary a value in the log names is in the file. Reading stops at the
-// first entry that is incomplete or fails its checksum: a crash while
-// appending leaves one such entry at the end, which no value names, and the
-// next entry is written over it.
+// dictionary a value in the log names is in the file. Bytes that hold no
+// sound entry (incomplete, or failing its checksum) are stepped over to
+// the next sound entry, and left in place: a crash while appending leaves
+// such an entry at the end, which no value names; damage may hit one that
+// values name, which a copy of the file can then mend. The next entry is
+// written after them.
 const (
 	zdictName    = "wal.zdict"
 	zdictMagic   = "CRABKVZD"
@@ -134,7 +138,8 @@ type dictFile struct {
 	byID map[uint32]*zstd.Decoder // decoders, by dictionary ID
 	sums map[uint32]uint32        // the dictionaries' CRC-32Cs, by ID
 	last []byte                   // the last dictionary in the file
-	end  int64                    // where the valid entries end
+	end  int64                    // how far the file has been read
+	bad  []zdictBad               // the stretches read that hold no sound entry
 }
 
 // register loads the dictionary file of the store in dir and keeps it
@@ -187,6 +192,11 @@ func (d *dictFiles) decoder(id uint32) (*zstd.Decoder, error) {
 	if dec, err := d.findLocked(id); dec != nil || err != nil {
 		return dec, err
 	}
+	for _, f := range d.open {
+		if err := f.damage(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return nil, errors.Join(append([]error{fmt.Errorf("zstd dictionary %d is not in the store's %s", id, zdictName)}, errs...)...)
 }
 
@@ -223,6 +233,14 @@ func (d *dictFiles) hasIDLocked(id uint32) bool {
 }
 
 // loadLocked reads the file's entries from where the last read ended.
+//
+// Bytes that are no sound entry are stepped over, to the next sound entry
+// if there is one: an entry torn by a crash while it was appended (no
+// value names it: a dictionary is used only once it is durable), or one
+// damaged since (values name it). Either way they stay where they are —
+// appendDict writes after them, never over them — and the error for a
+// value whose dictionary is missing names them (see damage), so that a
+// damaged entry can still be mended from a copy.
 func (f *dictFile) loadLocked() error {
 	h, err := f.key.fs.OpenFile(f.key.path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -236,33 +254,92 @@ func (f *dictFile) loadLocked() error {
 	if err != nil {
 		return fmt.Errorf("kv: stat %s: %w", f.key.path, err)
 	}
-	for off := f.end; fi.Size()-off >= zdictHeader; {
-		var head [zdictHeader]byte
-		if _, err := h.ReadAt(head[:], off); err != nil {
-			return fmt.Errorf("kv: read %s: %w", f.key.path, err)
+	if fi.Size() <= f.end {
+		return nil
+	}
+	data := make([]byte, fi.Size()-f.end)
+	if _, err := h.ReadAt(data, f.end); err != nil {
+		return fmt.Errorf("kv: read %s: %w", f.key.path, err)
+	}
+	for pos := 0; pos < len(data); {
+		b, n, reason := zdictEntry(data[pos:])
+		if reason != "" {
+			next := nextZdictEntry(data, pos+1)
+			f.bad = append(f.bad, zdictBad{from: f.end + int64(pos), to: f.end + int64(next), reason: reason})
+			pos = next
+			continue
 		}
-		n := int64(binary.LittleEndian.Uint32(head[12:]))
-		if string(head[:8]) != zdictMagic || n == 0 || n > zdictMaxLen || fi.Size()-off-zdictHeader < n {
-			return nil // the end, or a torn entry: see zdictName
-		}
-		b := make([]byte, n)
-		if _, err := h.ReadAt(b, off+zdictHeader); err != nil {
-			return fmt.Errorf("kv: read %s: %w", f.key.path, err)
-		}
-		if zdictChecksum(head[:16], b) != binary.LittleEndian.Uint32(head[16:]) {
-			return nil
-		}
-		if v := binary.LittleEndian.Uint16(head[8:]); v != zdictVersion || head[10] != 0 || head[11] != 0 {
+		off := f.end + int64(pos)
+		if v := binary.LittleEndian.Uint16(data[pos+8:]); v != zdictVersion || data[pos+10] != 0 || data[pos+11] != 0 {
 			return fmt.Errorf("kv: %s at offset %d: entry of version %d, reserved %x: this build reads version %d",
-				f.key.path, off, v, head[10:12], zdictVersion)
+				f.key.path, off, v, data[pos+10:pos+12], zdictVersion)
 		}
 		if err := f.addLocked(b); err != nil {
 			return fmt.Errorf("kv: %s at offset %d: %w", f.key.path, off, err)
 		}
-		off += zdictHeader + n
-		f.end = off
+		pos += n
 	}
+	f.end = fi.Size()
 	return nil
+}
+
+// zdictEntry reads the entry data starts with: its dictionary and its
+// length, or why it is no sound entry.
+func zdictEntry(data []byte) (dict []byte, size int, reason string) {
+	if len(data) < zdictHeader {
+		return nil, 0, "an incomplete entry header"
+	}
+	n := int64(binary.LittleEndian.Uint32(data[12:]))
+	switch {
+	case string(data[:8]) != zdictMagic:
+		return nil, 0, "no entry's magic"
+	case n == 0 || n > zdictMaxLen:
+		return nil, 0, fmt.Sprintf("an entry of %d bytes", n)
+	case int64(len(data))-zdictHeader < n:
+		return nil, 0, "an entry cut short"
+	}
+	b := data[zdictHeader : zdictHeader+n]
+	if zdictChecksum(data[:16], b) != binary.LittleEndian.Uint32(data[16:]) {
+		return nil, 0, "an entry whose checksum does not match"
+	}
+	return b, zdictHeader + int(n), ""
+}
+
+// nextZdictEntry returns where the next sound entry in data starts at or
+// after from, or len(data).
+func nextZdictEntry(data []byte, from int) int {
+	for from < len(data) {
+		i := bytes.Index(data[from:], []byte(zdictMagic))
+		if i < 0 {
+			break
+		}
+		if _, _, reason := zdictEntry(data[from+i:]); reason == "" {
+			return from + i
+		}
+		from += i + 1
+	}
+	return len(data)
+}
+
+// zdictBad is a stretch of the dictionary file that holds no sound entry.
+type zdictBad struct {
+	from, to int64
+	reason   string
+}
+
+// damage describes the stretches of the file that hold no sound entry, for
+// the error of a value whose dictionary is missing, or nil if there are
+// none.
+func (f *dictFile) damage() error {
+	if len(f.bad) == 0 {
+		return nil
+	}
+	parts := make([]string, len(f.bad))
+	for i, b := range f.bad {
+		parts[i] = fmt.Sprintf("bytes %d to %d (%s)", b.from, b.to, b.reason)
+	}
+	return fmt.Errorf("%s holds no sound dictionary at %s: torn by a crash while a dictionary was written, which no value names, or damaged, which loses the values of its dictionary until the file is mended from a copy",
+		f.key.path, strings.Join(parts, ", "))
 }
 
 // addLocked makes dictionary b usable for decoding.
@@ -298,10 +375,12 @@ func zdictChecksum(head, b []byte) uint32 {
 }
 
 // appendDict appends dictionary b to the file, makes it durable, and then
-// makes it usable for decoding. The caller is the store's only writer.
+// makes it usable for decoding. The caller is the store's only writer. It
+// writes at the end of the file as last read, after any bytes that hold no
+// sound entry (see loadLocked).
 func (f *dictFile) appendDict(b []byte) error {
 	zdicts.mu.RLock()
-	end := f.end
+	end, first := f.end, f.last == nil
 	zdicts.mu.RUnlock()
 	h, err := f.key.fs.OpenFile(f.key.path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -320,8 +399,9 @@ func (f *dictFile) appendDict(b []byte) error {
 	if cerr := h.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && end == 0 {
-		err = f.key.fs.SyncDir(filepath.Dir(f.key.path)) // the file's entry
+	if err == nil && first {
+		// The file's entry: new, or left by a crash before it was synced.
+		err = f.key.fs.SyncDir(filepath.Dir(f.key.path))
 	}
 	if err != nil {
 		return err

@@ -168,7 +168,7 @@ func TestZstdDictMissingFile(t *testing.T) {
 }
 
 // An entry torn by a crash at the end of the dictionary file is not read,
-// and the next dictionary is written over it.
+// and the next dictionary is written after it.
 func TestZstdDictTornEntry(t *testing.T) {
 	dir := t.TempDir()
 	torn := append([]byte(zdictMagic), 1, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4, 'x', 'y')
@@ -192,6 +192,69 @@ func TestZstdDictTornEntry(t *testing.T) {
 	}
 	defer db.Close()
 	wantDocs(t, db, 0, zstdDictSamples+50)
+}
+
+// A dictionary entry damaged after it was written (a bit flipped in its
+// body) is reported, not taken for a torn end: the next dictionary was
+// written over it, and over anything after it, so that its values were
+// lost for good, where a copy of the file could have mended them. It is
+// left in place, the error of a value that needs it says the file is
+// damaged, and once the entry is mended every value reads again, those of
+// the dictionary trained since included.
+func TestZstdDictDamagedEntry(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, db, 0, zstdDictSamples+50)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, zdictName)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := bytes.Clone(orig)
+	damaged[len(damaged)/2] ^= 0x40
+	if err := os.WriteFile(path, damaged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Get(dictKey(zstdDictSamples + 10))
+	if err == nil || !strings.Contains(err.Error(), "no sound dictionary at bytes 0 to") || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("Get of a value whose dictionary is damaged: %v, want an error that says where the file is damaged", err)
+	}
+	// The writer trains another dictionary on new values.
+	fillDocs(t, db, 1000, 1000+zstdDictSamples+50)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(after, damaged) || len(after) == len(damaged) {
+		t.Fatalf("wal.zdict: %d bytes, was %d: the damaged entry was written over, or no dictionary was added after it", len(after), len(damaged))
+	}
+	copy(after, orig) // mended from a copy
+	if err := os.WriteFile(path, after, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := dictEntries(t, dir); got != 2 {
+		t.Fatalf("%d dictionaries once mended, want 2", got)
+	}
+	db, err = Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wantDocs(t, db, 0, zstdDictSamples+50)
+	wantDocs(t, db, 1000, 1000+zstdDictSamples+50)
 }
 
 // otherFS is the operating system's file system under another name, so
