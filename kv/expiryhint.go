@@ -28,8 +28,9 @@ import (
 //	    24     8  log bytes covered: equal to the hint's
 //	    32    16  the ID of the log described, from its file header
 //	    48     8  the store's clock when written (Unix ns): the latest
-//	              instant expiry was judged by, which the next Open
-//	              starts from so that no key comes back
+//	              instant expiry was judged by; the next Open takes every
+//	              key expiring by then as expired, so that no key comes
+//	              back (it does not move its clock up to it)
 //	    56     8  how much the live values stored encoded grow when
 //	              decoded, in total (Stats.LogicalLiveBytes)
 //	    64     8  the same for the stale ones (Stats.LogicalStaleBytes)
@@ -125,8 +126,9 @@ func (db *DB) writeExpiries(b []byte, path string) error {
 }
 
 // loadExpiries reads the sidecar of wal.hint and returns its table if it
-// describes the first covered bytes of the log with ID id. It moves the
-// store's clock up to the instant the sidecar was written. maxKeys bounds
+// describes the first covered bytes of the log with ID id. A key that
+// expired by the instant the sidecar was written expires long ago in the
+// table (see expiredLongAgo). maxKeys bounds
 // the entries, so a damaged count never sizes an allocation.
 func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expiries, error) {
 	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName+expHintSuffix), os.O_RDONLY, 0)
@@ -156,6 +158,12 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	if walfmt.Checksum(b) != le.Uint32(head[80:]) {
 		return nil, errExpHint
 	}
+	// The latest instant the last writer judged expiry by: a key whose
+	// expiry is not after it may have been found expired, and must stay
+	// so, whatever this clock says. Such keys are given an expiry long
+	// past; the clock itself is not moved up to it, or a clock that ran
+	// ahead once would hold the store's time there, TTLs and all.
+	judged := int64(le.Uint64(head[48:]))
 	e := newExpiries()
 	for p := 0; p < len(b); p += expHintEntry {
 		off, size := le.Uint64(b[p:]), le.Uint32(b[p+16:])
@@ -163,20 +171,21 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 		if off < walfmt.HeaderSize || int64(off) >= covered || m.expiry == 0 {
 			return nil, errExpHint
 		}
+		if m.expiry <= judged {
+			m.expiry = expiredLongAgo
+		}
 		e.add(off, m, int(size))
 	}
 	// The totals cover the encoded values without an entry too.
 	e.growth, e.staleGrowth = int64(le.Uint64(head[56:])), int64(le.Uint64(head[64:]))
 	e.encoded = int(le.Uint64(head[72:]))
-	// Judge expiry from no earlier than the last writer did.
-	for clock := int64(le.Uint64(head[48:])); ; {
-		seen := db.clockMax.Load()
-		if clock <= seen || db.clockMax.CompareAndSwap(seen, clock) {
-			break
-		}
-	}
 	return e, nil
 }
+
+// expiredLongAgo is the expiry loadExpiries gives a key the last writer
+// may have found expired: one nanosecond after 1970, which every clock
+// has passed.
+const expiredLongAgo = 1
 
 // installExpiries puts a compaction's sidecar in place, before its hint:
 // a crash between the two renames leaves the old hint, if any, beside a

@@ -26,8 +26,10 @@ import (
 // shown, so once a key has been reported absent because it expired, it
 // stays absent for as long as the DB is open, whatever the clock does
 // later. Across a reopen the guarantee holds when the DB was closed
-// cleanly (the latest instant is saved with the hint file, see
-// expiryhint.go) or a compaction has dropped the record; after a crash, a
+// cleanly (the latest instant is saved with the hint file, and the next
+// Open takes every key that had expired by then as expired, without
+// moving its clock up to it: see expiryhint.go) or a compaction has
+// dropped the record; after a crash, a
 // clock set back to before a key's expiry shows the key again until the
 // clock passes it once more.
 

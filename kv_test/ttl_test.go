@@ -476,3 +476,55 @@ func TestExpiryPastTheLastInstant(t *testing.T) {
 		}
 	}
 }
+
+// TestClockAheadOnceDoesNotStick: a clock that ran far ahead once, then
+// was set right, held the store's time there for good: the clock saved at
+// Close became the floor of every later Open's clock, so TTLs stopped
+// counting down and an expiry an hour ahead was in the past. What the
+// saved clock must keep is only that a key found expired stays expired.
+func TestClockAheadOnceDoesNotStick(t *testing.T) {
+	clock := newFakeClock()
+	dir := t.TempDir()
+	db, err := kv.Open(dir, ttlOptions(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutTTL([]byte("hour"), []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put([]byte("plain"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(50 * 365 * 24 * time.Hour) // the clock runs ahead
+	present(t, db, "hour", false, 1)      // and the key is found expired
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(-50*365*24*time.Hour + 2*time.Second) // set right again
+	for round := range 2 {
+		db, err = kv.Open(dir, ttlOptions(clock))
+		if err != nil {
+			t.Fatal(err)
+		}
+		present(t, db, "hour", false, 1+round) // what was found expired stays so
+		key := fmt.Sprintf("soon%d", round)
+		if err := db.PutTTL([]byte(key), []byte("v"), 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if ttl, err := db.TTL([]byte(key)); err != nil || ttl != 100*time.Millisecond {
+			t.Fatalf("TTL of a key just written for 100ms: %v, %v", ttl, err)
+		}
+		later := fmt.Sprintf("later%d", round)
+		b := db.NewBatch()
+		b.PutExpiresAt([]byte(later), []byte("v"), clock.Now().Add(time.Hour))
+		if err := db.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		present(t, db, later, true, 3+round)
+		clock.Add(time.Second)
+		present(t, db, key, false, 2+round)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
