@@ -76,7 +76,7 @@ func (s *Server) infoSection(name string) [][2]string {
 		if st.Keys == 0 {
 			return nil
 		}
-		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", st.Keys)}}
+		return [][2]string{{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.ExpiringKeys)}}
 	case "crabkv":
 		return s.storeFields()
 	}

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,5 +268,22 @@ func TestExpireConditionUsesStoreClock(t *testing.T) {
 			mustInt(1, "EXPIRE", "k", "0", "LT")
 			mustInt(-2, "TTL", "k")
 		})
+	}
+}
+
+// INFO keyspace counts the keys that expire: it said expires=0 whatever
+// the store held.
+func TestInfoKeyspaceExpires(t *testing.T) {
+	_, addr := startServer(t, Options{})
+	c := dialClient(t, addr)
+	ctx := context.Background()
+	for _, cmd := range [][]any{{"SET", "a", "1"}, {"SET", "b", "2", "EX", "100"}, {"SET", "c", "3", "PX", "100000"}} {
+		if err := c.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := c.Info(ctx, "keyspace").Result()
+	if err != nil || !strings.Contains(info, "db0:keys=3,expires=2,") {
+		t.Fatalf("INFO keyspace = %q, %v; want db0:keys=3,expires=2,…", info, err)
 	}
 }
