@@ -19,9 +19,11 @@ const defaultTimeout = 10 * time.Second
 // applied as one batch on every node in log order. It returns once the
 // entry is committed by a majority and applied on this node, with the
 // store's error if the store refused it (then no node applied any of
-// ops). Only the leader takes writes: elsewhere the error is
-// *ErrNotLeader or ErrNoLeader. ErrLeadershipLost and a done ctx mean
-// the outcome is unknown.
+// ops), or, if this node's store failed to apply it, an error that says
+// the entry was committed (the node then leaves raft: see storeFailed).
+// Only the leader takes writes: elsewhere the error is *ErrNotLeader or
+// ErrNoLeader. ErrLeadershipLost and a done ctx mean the outcome is
+// unknown.
 func (n *Node) Write(ctx context.Context, ops ...Op) error {
 	if err := checkReserved(ops); err != nil {
 		return err
@@ -75,6 +77,9 @@ func (n *Node) write(ctx context.Context, ops []Op, settle bool) error {
 		return n.raftError(err)
 	}
 	if err, ok := f.Response().(error); ok {
+		if ferr := n.fsm.err(); ferr != nil && errors.Is(err, ferr) {
+			return fmt.Errorf("cluster: the write was committed, and the other members apply it, but this node's store failed to: %w", err)
+		}
 		return err
 	}
 	return nil
@@ -113,6 +118,9 @@ func timeout(ctx context.Context) time.Duration {
 // leaderOnly returns nil on the leader, else the error that says where
 // the leader is.
 func (n *Node) leaderOnly() error {
+	if err := n.failedErr(); err != nil {
+		return err
+	}
 	if n.raft.State() == raft.Leader {
 		return nil
 	}

@@ -78,6 +78,12 @@ type fsm struct {
 	written  atomic.Int64 // entries written to the store since open
 	skipped  atomic.Int64 // entries skipped as already in the store
 	restores atomic.Int64 // snapshots restored since open
+
+	// onFail, when set, is told once that the store failed (see
+	// Node.storeFailed); testWriteErr, when set, fails the store's next
+	// write, for tests.
+	onFail       func(error)
+	testWriteErr error
 }
 
 // openFSM opens the store in dir/kv, finishing or discarding a restore a
@@ -288,6 +294,9 @@ func (f *fsm) flush(idx uint64, acc *batchSize) error {
 	f.snapMu.Lock()
 	err := f.preserveLocked(f.keys)
 	f.snapMu.Unlock()
+	if err == nil && f.testWriteErr != nil {
+		err = f.testWriteErr
+	}
 	if err == nil {
 		err = f.db.Write(f.batch)
 	}
@@ -296,7 +305,9 @@ func (f *fsm) flush(idx uint64, acc *batchSize) error {
 	*acc = batchSize{}
 	if err != nil {
 		err = fmt.Errorf("cluster: apply up to index %d: %w", idx, err)
-		f.failed.CompareAndSwap(nil, &err)
+		if f.failed.CompareAndSwap(nil, &err) && f.onFail != nil {
+			f.onFail(err)
+		}
 		return err
 	}
 	f.durable = idx

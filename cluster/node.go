@@ -155,8 +155,9 @@ type Node struct {
 	cfg  Config
 	raft *raft.Raft
 	// started is raft once NewRaft has returned it, for the dialer, which
-	// raft's goroutines may call before then.
+	// raft's goroutines may call before then; up is closed then.
 	started atomic.Pointer[raft.Raft]
+	up      chan struct{}
 	fsm     *fsm
 	logs    *raftboltdb.BoltStore
 	snaps   *raft.FileSnapshotStore
@@ -197,6 +198,8 @@ func Open(c Config) (n *Node, err error) {
 		return nil, err
 	}
 	closers = append(closers, n.fsm)
+	n.up = make(chan struct{})
+	n.fsm.onFail = n.storeFailed
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(raftDir, "raft.db"),
 		BoltOptions: &bbolt.Options{Timeout: time.Second},
@@ -230,7 +233,33 @@ func Open(c Config) (n *Node, err error) {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
 	n.started.Store(n.raft)
+	close(n.up)
 	return n, nil
+}
+
+// storeFailed is told, once, that the store failed to apply entries: a
+// full disk, say. The node leaves raft — it shuts its raft down, from a
+// goroutine of its own, since raft's FSM goroutine tells it and must
+// return first — so that it neither leads nor votes with a store behind
+// its log: as leader it answered every write with the store's error
+// though the others applied it, and every read with a timeout. The others
+// elect a leader among themselves. It stays a member: restarted once the
+// cause is mended, it applies what it missed.
+func (n *Node) storeFailed(err error) {
+	n.cfg.logger("store").Error("the store failed: this node leaves raft until it is restarted", "error", err)
+	go func() {
+		<-n.up // Open has set n.raft (an Open that fails closes the store itself)
+		_ = n.raft.Shutdown().Error()
+	}()
+}
+
+// failedErr returns the error for a call on a node whose store failed, or
+// nil.
+func (n *Node) failedErr() error {
+	if err := n.fsm.err(); err != nil {
+		return fmt.Errorf("cluster: this node's store failed, and the node left raft: %w; mend the cause and restart the node, which then applies what it missed", err)
+	}
+	return nil
 }
 
 // kvOptions returns the store's options: o's, synced, writable, with the
