@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -127,19 +127,36 @@ type exportDoneMsg struct {
 // exportCmd writes keys and their values to path. The lines go to a
 // temporary file beside it that takes path's name only once it is
 // complete and synced, so that a failed export leaves no half file, and
-// an existing file is only replaced with overwrite. A key deleted since
-// it was listed is left out, as crabkv export does.
+// an existing file is only replaced with overwrite. A path that is a
+// symbolic link is written through: the link stays, and its target takes
+// the export, with the target's permissions. A key deleted since it was
+// listed is left out, as crabkv export does.
 func exportCmd(s Store, keys []string, path string, overwrite bool) tea.Cmd {
 	return func() tea.Msg {
 		if abs, err := filepath.Abs(path); err == nil {
 			path = abs
 		}
 		msg := exportDoneMsg{path: path}
-		if _, err := os.Lstat(path); err == nil && !overwrite {
+		fi, err := os.Lstat(path)
+		if err == nil && !overwrite {
 			msg.exists = true
 			return msg
 		}
+		var mode os.FileMode // 0: a new file's
+		if err == nil {
+			if fi.Mode()&os.ModeSymlink != 0 {
+				if target, err := filepath.EvalSymlinks(path); err == nil {
+					path = target
+				}
+			}
+			if fi, err := os.Stat(path); err == nil {
+				mode = fi.Mode().Perm()
+			}
+		}
 		tmp, n, err := writeExport(s, keys, filepath.Dir(path))
+		if err == nil && mode != 0 {
+			err = os.Chmod(tmp, mode)
+		}
 		if err == nil {
 			err = publishExport(tmp, path, overwrite)
 		}
@@ -149,7 +166,7 @@ func exportCmd(s Store, keys []string, path string, overwrite bool) tea.Cmd {
 		case err != nil:
 			msg.err = err
 		}
-		if err != nil {
+		if err != nil && tmp != "" {
 			_ = os.Remove(tmp) // best effort: a failed export leaves no temporary file if it can
 		}
 		msg.n = n
@@ -157,53 +174,114 @@ func exportCmd(s Store, keys []string, path string, overwrite bool) tea.Cmd {
 	}
 }
 
-// exportChunk is how many keys' expiries the export asks for at once.
-const exportChunk = 1000
+// exportChunk is how many keys' expiries the export asks for at once, and
+// exportChunkBytes how many bytes of values it holds at most while it
+// checks that their expiries did not change as they were read.
+const (
+	exportChunk      = 1000
+	exportChunkBytes = 8 << 20
+)
+
+// exportTries bounds the reads of a key whose expiry changes between the
+// reads of it and of its value (see writeExport).
+const exportTries = 8
 
 // writeExport writes the lines of keys to a new temporary file in dir
 // and syncs it; it returns the file's name and how many keys it holds.
+//
+// A value and its expiry are read apart (a store reads no pair of them at
+// once), so each line must pair them as some moment had them: the
+// expiries of a chunk of keys are read before their values and again
+// after, and a key whose expiry changed in between (SET … EX, EXPIRE) is
+// read again, value then expiry, until the expiry read before the value is
+// the one read after it. One round trip per chunk over the network, not
+// one per key, but for the keys rewritten meanwhile.
 func writeExport(s Store, keys []string, dir string) (string, int, error) {
-	f, err := os.CreateTemp(dir, ".crabkv-export-*")
+	f, err := createExport(dir)
 	if err != nil {
 		return "", 0, err
 	}
+	fail := func(n int, err error) (string, int, error) { return f.Name(), n, errors.Join(err, f.Close()) }
 	w := bufio.NewWriterSize(f, 1<<20)
 	var line []byte
-	var expires []time.Time
+	var values []exportValue // a chunk's
 	n := 0
-	for i, k := range keys {
-		// Expiries are asked for a chunk of keys at a time: one round
-		// trip per chunk over the network, not one per key.
-		if i%exportChunk == 0 {
-			var err error
-			expires, err = s.Expiries(keys[i:min(i+exportChunk, len(keys))])
-			if err != nil {
-				return f.Name(), n, errors.Join(fmt.Errorf("read expiries: %w", err), f.Close())
-			}
-		}
-		at := expires[i%exportChunk]
-		value, err := s.Get(k)
-		if errors.Is(err, kv.ErrNotFound) {
-			continue // deleted since it was listed
-		}
+	for i := 0; i < len(keys); {
+		before, err := s.Expiries(keys[i:min(i+exportChunk, len(keys))])
 		if err != nil {
-			return f.Name(), n, errors.Join(fmt.Errorf("read %s: %w", Escape(k), err), f.Close())
+			return fail(n, fmt.Errorf("read expiries: %w", err))
 		}
-		line = ndjson.AppendPair(line[:0], []byte(k), value)
-		if !at.IsZero() {
-			// An expiry that passed between the two reads is still
-			// written: crabkv import drops a key whose expiry is past.
-			line = ndjson.AppendExpiresAt(line, at)
+		values = values[:0]
+		held := 0
+		for end := i; end < i+len(before) && (end == i || held < exportChunkBytes); end++ {
+			v, err := s.Get(keys[end])
+			if err != nil && !errors.Is(err, kv.ErrNotFound) {
+				return fail(n, fmt.Errorf("read %s: %w", Escape(keys[end]), err))
+			}
+			values = append(values, exportValue{v, err != nil})
+			held += len(v)
 		}
-		// bufio.Writer keeps the first write error: the Flush below reports it.
-		_, _ = w.Write(line)
-		n++
+		chunk := keys[i : i+len(values)]
+		after, err := s.Expiries(chunk)
+		if err != nil {
+			return fail(n, fmt.Errorf("read expiries: %w", err))
+		}
+		for j, k := range chunk {
+			v, at := values[j], after[j]
+			for try := 0; !before[j].Equal(at) && try < exportTries; try++ {
+				before[j] = at
+				b, err := s.Get(k)
+				if err != nil && !errors.Is(err, kv.ErrNotFound) {
+					return fail(n, fmt.Errorf("read %s: %w", Escape(k), err))
+				}
+				v = exportValue{b, err != nil}
+				again, err := s.Expiries([]string{k})
+				if err != nil {
+					return fail(n, fmt.Errorf("read expiries: %w", err))
+				}
+				at = again[0]
+			}
+			if v.gone {
+				continue // deleted since it was listed
+			}
+			line = ndjson.AppendPair(line[:0], []byte(k), v.b)
+			if !at.IsZero() {
+				// An expiry that passed between the reads is still
+				// written: crabkv import drops a key whose expiry is past.
+				line = ndjson.AppendExpiresAt(line, at)
+			}
+			// bufio.Writer keeps the first write error: the Flush below reports it.
+			_, _ = w.Write(line)
+			n++
+		}
+		clear(values)
+		i += len(chunk)
 	}
 	err = w.Flush()
 	if err == nil {
 		err = f.Sync()
 	}
 	return f.Name(), n, errors.Join(err, f.Close())
+}
+
+// exportValue is a value as the export read it: its bytes, or gone for a
+// key deleted since it was listed.
+type exportValue struct {
+	b    []byte
+	gone bool
+}
+
+// createExport creates a new, empty temporary file in dir, with the mode
+// a new file gets (0666 less the umask; os.CreateTemp's is 0600).
+func createExport(dir string) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(dir, fmt.Sprintf(".crabkv-export-%d", rand.Uint64()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, os.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("create a temporary file in %s: too many names taken", dir)
 }
 
 // publishExport gives the finished file tmp its name path. Without
