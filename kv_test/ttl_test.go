@@ -496,7 +496,7 @@ func TestClockAheadOnceDoesNotStick(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Add(50 * 365 * 24 * time.Hour) // the clock runs ahead
-	present(t, db, "hour", false, 1)      // and the key is found expired
+	present(t, db, "hour", false, 1)     // and the key is found expired
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
