@@ -281,10 +281,12 @@ func kvOptions(o *kv.Options) kv.Options {
 // catchUpFromSnapshot restores the newest snapshot if the store is behind
 // it. Raft starts past its newest snapshot (NoSnapshotRestoreOnStart), so
 // a store behind it — a restore that a crash interrupted before its swap —
-// would otherwise miss the entries the snapshot covers.
+// would otherwise miss the entries the snapshot covers. A store whose
+// applied index is behind the snapshot's by entries it never sees (noops,
+// barriers) is not behind.
 func (n *Node) catchUpFromSnapshot() error {
 	metas, err := n.snaps.List()
-	if err != nil || len(metas) == 0 || metas[0].Index <= n.fsm.durable {
+	if err != nil || len(metas) == 0 || metas[0].Index <= n.fsm.durable || n.noStateChange(n.fsm.durable, metas[0].Index) {
 		return err
 	}
 	_, rc, err := n.snaps.Open(metas[0].ID)
@@ -292,6 +294,19 @@ func (n *Node) catchUpFromSnapshot() error {
 		return fmt.Errorf("cluster: open snapshot %s: %w", metas[0].ID, err)
 	}
 	return n.fsm.Restore(rc)
+}
+
+// noStateChange reports whether the log holds every entry after from up
+// to to, and none that raft hands the store (a command or a
+// configuration: see lastStateChange).
+func (n *Node) noStateChange(from, to uint64) bool {
+	var l raft.Log
+	for i := from + 1; i <= to; i++ {
+		if err := n.logs.GetLog(i, &l); err != nil || l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *Node) bootstrap() error {
