@@ -70,8 +70,9 @@ func runExport(e *env, v *verb, args []string) int {
 		if !at.IsZero() {
 			line = ndjson.AppendExpiresAt(line, at)
 		}
-		// bufio.Writer keeps the first write error: the Flush below reports it.
-		_, _ = w.Write(line)
+		if _, err := w.Write(line); err != nil {
+			break // standard output is gone, or full: the Flush below reports it
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write export: %w", err)))
