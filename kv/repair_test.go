@@ -145,3 +145,30 @@ func TestRepairMissingLog(t *testing.T) {
 		t.Errorf("Repair of a directory without a log: %v, want not-exist", err)
 	}
 }
+
+// Verify counts keys and bytes as Stats does when some have expired: it
+// counted an expired key as live, and said "keys: 4" where stats said 1.
+func TestVerifyCountsExpiredAsStats(t *testing.T) {
+	dir := t.TempDir()
+	past := time.Now().Add(-time.Hour).UnixNano()
+	writeRecords(t, dir, func(b []byte, i int) []byte {
+		key := []byte{'k', byte('a' + i)}
+		if i == 0 {
+			return walfmt.AppendPut(b, key, []byte("stays"))
+		}
+		return walfmt.AppendPutExpiring(b, key, bytes.Repeat([]byte{'x'}, 10*i), past)
+	}, 4)
+	rep, err := Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, &Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := db.Stats()
+	if st.Keys != 1 || rep.Keys != st.Keys || rep.LiveBytes != st.LiveBytes || rep.StaleBytes != st.StaleBytes {
+		t.Errorf("Verify: %d keys, %d live, %d stale; Stats: %d keys, %d live, %d stale", rep.Keys, rep.LiveBytes, rep.StaleBytes, st.Keys, st.LiveBytes, st.StaleBytes)
+	}
+}
