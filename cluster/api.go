@@ -128,11 +128,35 @@ func (n *Node) leaderOnly() error {
 }
 
 func (n *Node) notLeader() error {
+	if err := n.removedErr(); err != nil {
+		return err
+	}
 	addr, id := n.raft.LeaderWithID()
 	if addr == "" || id == raft.ServerID(n.cfg.ID) {
 		return ErrNoLeader
 	}
 	return &ErrNotLeader{Leader: string(addr), LeaderID: string(id)}
+}
+
+// removedErr returns ErrRemoved once the node has learned that it is no
+// longer a member: its latest configuration, which the leader sent, or
+// which it applied as the leader that removed itself, leaves it out. A
+// node not yet added has no configuration, and is not removed.
+func (n *Node) removedErr() error {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	servers := f.Configuration().Servers
+	for _, s := range servers {
+		if s.ID == raft.ServerID(n.cfg.ID) {
+			return nil
+		}
+	}
+	if len(servers) == 0 {
+		return nil
+	}
+	return ErrRemoved
 }
 
 // raftError maps raft's errors onto the package's.
@@ -143,6 +167,9 @@ func (n *Node) raftError(err error) error {
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return ErrLeadershipLost
 	case errors.Is(err, raft.ErrRaftShutdown):
+		if rerr := n.removedErr(); rerr != nil {
+			return rerr // a leader that removed itself
+		}
 		return ErrClosed
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("cluster: the leader did not take the write in time: %w", context.DeadlineExceeded)
@@ -287,7 +314,8 @@ func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
 }
 
 // RemoveServer removes a member; on the leader only. A leader that
-// removes itself steps down.
+// removes itself steps down and shuts its raft down. A removed node
+// answers every call with ErrRemoved.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
 	if err := n.leaderOnly(); err != nil {
 		return err

@@ -16,6 +16,11 @@ var ErrNoLeader = errors.New("cluster: no leader")
 // must know reads the key back.
 var ErrLeadershipLost = errors.New("cluster: leadership lost; the write may or may not have been applied")
 
+// ErrRemoved is returned by calls on a node removed from the cluster
+// (RemoveServer): raft shuts down on a member it removes. The node can
+// join again once restarted (crabkv serve --join).
+var ErrRemoved = errors.New("cluster: this node was removed from the cluster; restart it with --join to join again")
+
 // ErrClosed is returned by calls on a closed Node.
 var ErrClosed = errors.New("cluster: node is closed")
 

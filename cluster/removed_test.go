@@ -1,0 +1,38 @@
+package cluster
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/crabkv/crabkv/server"
+)
+
+// TestRemovedNodeSaysSo: a member removed from the cluster answered every
+// call with "no leader; retry once it has elected one", forever. It says it was removed, and how to come back.
+func TestRemovedNodeSaysSo(t *testing.T) {
+	tc := startCluster(t, 2, nil)
+	l := tc.leader()
+	var gone *Node
+	for _, n := range tc.nodes {
+		if n != l {
+			gone = n
+		}
+	}
+	if err := l.RemoveServer(ctx(t), gone.ID()); err != nil {
+		t.Fatal(err)
+	}
+	// It learns of its removal from the configuration the leader sends.
+	var err error
+	waitFor(t, "the removed node to say so", func() bool {
+		_, err = gone.Get(ctx(t), []byte("k"), ReadOptions{})
+		return errors.Is(err, ErrRemoved)
+	})
+	st := NewStore(gone, "127.0.0.1:0")
+	defer st.Close()
+	if err := st.Put([]byte("k"), []byte("v")); err == nil || errors.Is(err, ErrNoLeader) {
+		t.Fatalf("a server's write on a removed node: %v, want ErrRemoved, not CLUSTERDOWN", err)
+	}
+	if _, err := st.Get(server.Read{}, []byte("k")); !errors.Is(err, ErrRemoved) {
+		t.Fatalf("a server's read on a removed node: %v, want ErrRemoved", err)
+	}
+}
