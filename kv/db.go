@@ -39,6 +39,9 @@ type counters struct {
 	// snapshot that die meanwhile, for the copy to leave out (see
 	// deadSet). nil otherwise, and in every counters but the store's.
 	dead *deadSet
+	// floor is the expiry floor of the log, from its sidecar (see
+	// expiryFloor), for the tables of replays of the log to keep.
+	floor expiryFloor
 }
 
 // applyRecord updates idx and c for a record of the log: a put or a
@@ -551,7 +554,7 @@ func (db *DB) replay(f File) error {
 		// neither, and read the whole log.
 		_ = idx.close() // harmless: see mapping.unmap
 		hinted, from = false, 0
-		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
+		idx, c = newIndex(0, hdr), counters{size: hdr.Size(), floor: c.floor}
 		err = db.replayFrom(f, &logView{f: f, m: m, end: size, path: db.path}, idx, &c, 0, size, -1)
 	}
 	if err != nil {

@@ -41,6 +41,9 @@ type expiries struct {
 	encoded     int
 	growth      int64
 	staleGrowth int64
+	// floor makes the records a writer may have found expired stay so
+	// (see expiryFloor). Set when the table is made.
+	floor expiryFloor
 
 	mu struct {
 		sync.Mutex
@@ -80,10 +83,28 @@ func (m recMeta) any() bool { return m.expiry != 0 || m.grow != 0 }
 
 func newExpiries() *expiries { return &expiries{byOff: make(map[uint64]expiry)} }
 
+// expiryFloor is what the sidecar of a clean Close says of expiry: the
+// latest instant the writer judged it by (at), and the log bytes it
+// covers (end). A record below end that expires by at may have been found
+// expired, and must stay so, whatever the clock says now: its entry
+// expires long ago (expiredLongAgo), in every table built for the log,
+// the sidecar's and those of any replay of it since. The clock itself is
+// not moved up to at: a clock that ran ahead once would hold the store's
+// time there, TTLs and all. The zero floor holds nothing.
+type expiryFloor struct {
+	at  int64
+	end uint64
+}
+
+// expiredLongAgo is the expiry a record under the floor is given: one
+// nanosecond after 1970, which every clock has passed.
+const expiredLongAgo = 1
+
 // expiriesOf returns c's table, making it on the first expiring record.
 func (c *counters) expiriesOf() *expiries {
 	if c.exp == nil {
 		c.exp = newExpiries()
+		c.exp.floor = c.floor
 	}
 	return c.exp
 }
@@ -118,6 +139,9 @@ func (e *expiries) add(off uint64, m recMeta, size int) {
 	at := m.expiry
 	if at == 0 {
 		return
+	}
+	if off < e.floor.end && at <= e.floor.at {
+		at = expiredLongAgo
 	}
 	e.byOff[off] = expiry{at: at, size: uint32(size), grow: m.grow}
 	e.expiring++

@@ -126,9 +126,8 @@ func (db *DB) writeExpiries(b []byte, path string) error {
 }
 
 // loadExpiries reads the sidecar of wal.hint and returns its table if it
-// describes the first covered bytes of the log with ID id. A key that
-// expired by the instant the sidecar was written expires long ago in the
-// table (see expiredLongAgo). maxKeys bounds
+// describes the first covered bytes of the log with ID id, with the floor
+// the sidecar sets (see expiryFloor). maxKeys bounds
 // the entries, so a damaged count never sizes an allocation.
 func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expiries, error) {
 	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName+expHintSuffix), os.O_RDONLY, 0)
@@ -158,21 +157,15 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	if walfmt.Checksum(b) != le.Uint32(head[80:]) {
 		return nil, errExpHint
 	}
-	// The latest instant the last writer judged expiry by: a key whose
-	// expiry is not after it may have been found expired, and must stay
-	// so, whatever this clock says. Such keys are given an expiry long
-	// past; the clock itself is not moved up to it, or a clock that ran
-	// ahead once would hold the store's time there, TTLs and all.
-	judged := int64(le.Uint64(head[48:]))
+	// The latest instant the last writer judged expiry by: see
+	// expiryFloor.
 	e := newExpiries()
+	e.floor = expiryFloor{at: int64(le.Uint64(head[48:])), end: uint64(covered)}
 	for p := 0; p < len(b); p += expHintEntry {
 		off, size := le.Uint64(b[p:]), le.Uint32(b[p+16:])
 		m := recMeta{expiry: int64(le.Uint64(b[p+8:])), grow: int32(le.Uint32(b[p+20:]))}
 		if off < walfmt.HeaderSize || int64(off) >= covered || m.expiry == 0 {
 			return nil, errExpHint
-		}
-		if m.expiry <= judged {
-			m.expiry = expiredLongAgo
 		}
 		e.add(off, m, int(size))
 	}
@@ -181,11 +174,6 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	e.encoded = int(le.Uint64(head[72:]))
 	return e, nil
 }
-
-// expiredLongAgo is the expiry loadExpiries gives a key the last writer
-// may have found expired: one nanosecond after 1970, which every clock
-// has passed.
-const expiredLongAgo = 1
 
 // installExpiries puts a compaction's sidecar in place, before its hint:
 // a crash between the two renames leaves the old hint, if any, beside a

@@ -232,7 +232,7 @@ func (db *DB) loadHint(log File, size int64, hdr walfmt.FileHeader) (*index, cou
 		return nil, counters{}, false
 	}
 	x.setHashKey(hdr)
-	return x, counters{size: h.covered, live: h.live, stale: h.stale, exp: exp}, true
+	return x, counters{size: h.covered, live: h.live, stale: h.stale, exp: exp, floor: exp.floor}, true
 }
 
 // readChunkTable reads and checks the chunk table of the hint f with

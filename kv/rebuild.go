@@ -17,7 +17,7 @@ func (db *DB) rebuildIndexMuLocked(end int64) error {
 	// A running compaction's marks of dead records (deadSet) go on into
 	// the new counters: every death before the rebuild is marked in the
 	// set already, and every one after it is marked there too.
-	idx, c := newIndex(old.count, old.hdr), counters{size: old.hdr.Size(), dead: db.mu.c.dead}
+	idx, c := newIndex(old.count, old.hdr), counters{size: old.hdr.Size(), dead: db.mu.c.dead, floor: db.mu.c.floor}
 	src := &logView{f: v.f, m: v.m, end: end, path: v.path}
 	if err := db.replayFrom(v.f, src, idx, &c, 0, end, math.MaxInt64); err != nil {
 		_ = idx.close() // the replay's error is the one to report
