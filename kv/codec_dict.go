@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,9 @@ const (
 	zdictHeader  = 20
 	zdictVersion = 1
 	zdictMaxLen  = 1 << 20
+	// zdictMaxFile bounds the part of a dictionary file read at once: a
+	// store trains one dictionary, and another only when its file is lost.
+	zdictMaxFile = 64 * (zdictHeader + zdictMaxLen)
 )
 
 // The training: zstdDictSamples values of at least MinCodecValue bytes,
@@ -139,7 +143,8 @@ type dictFile struct {
 	sums map[uint32]uint32        // the dictionaries' CRC-32Cs, by ID
 	last []byte                   // the last dictionary in the file
 	end  int64                    // how far the file has been read
-	bad  []zdictBad               // the stretches read that hold no sound entry
+	bad  []zdictBad               // the stretches read past that hold no sound entry
+	tail *zdictBad                // the end of the file, if it holds no sound entry yet
 }
 
 // register loads the dictionary file of the store in dir and keeps it
@@ -257,15 +262,28 @@ func (f *dictFile) loadLocked() error {
 	if fi.Size() <= f.end {
 		return nil
 	}
+	if fi.Size()-f.end > zdictMaxFile {
+		return fmt.Errorf("kv: %s is %d bytes, more than any store writes (%d): not a dictionary file", f.key.path, fi.Size(), zdictMaxFile)
+	}
 	data := make([]byte, fi.Size()-f.end)
 	if _, err := h.ReadAt(data, f.end); err != nil {
 		return fmt.Errorf("kv: read %s: %w", f.key.path, err)
 	}
-	for pos := 0; pos < len(data); {
+	f.tail = nil
+	pos := 0
+	for pos < len(data) {
 		b, n, reason := zdictEntry(data[pos:])
 		if reason != "" {
 			next := nextZdictEntry(data, pos+1)
-			f.bad = append(f.bad, zdictBad{from: f.end + int64(pos), to: f.end + int64(next), reason: reason})
+			bad := zdictBad{from: f.end + int64(pos), to: f.end + int64(next), reason: reason}
+			if next == len(data) {
+				// The end of the file: an entry its writer is still
+				// appending, or one a crash tore (or damage). Read again
+				// from here next time, and report it until then.
+				f.tail = &bad
+				break
+			}
+			f.bad = append(f.bad, bad)
 			pos = next
 			continue
 		}
@@ -279,7 +297,7 @@ func (f *dictFile) loadLocked() error {
 		}
 		pos += n
 	}
-	f.end = fi.Size()
+	f.end += int64(pos)
 	return nil
 }
 
@@ -331,11 +349,15 @@ type zdictBad struct {
 // the error of a value whose dictionary is missing, or nil if there are
 // none.
 func (f *dictFile) damage() error {
-	if len(f.bad) == 0 {
+	bad := f.bad
+	if f.tail != nil {
+		bad = append(slices.Clip(bad), *f.tail)
+	}
+	if len(bad) == 0 {
 		return nil
 	}
-	parts := make([]string, len(f.bad))
-	for i, b := range f.bad {
+	parts := make([]string, len(bad))
+	for i, b := range bad {
 		parts[i] = fmt.Sprintf("bytes %d to %d (%s)", b.from, b.to, b.reason)
 	}
 	return fmt.Errorf("%s holds no sound dictionary at %s: torn by a crash while a dictionary was written, which no value names, or damaged, which loses the values of its dictionary until the file is mended from a copy",
@@ -376,16 +398,22 @@ func zdictChecksum(head, b []byte) uint32 {
 
 // appendDict appends dictionary b to the file, makes it durable, and then
 // makes it usable for decoding. The caller is the store's only writer. It
-// writes at the end of the file as last read, after any bytes that hold no
-// sound entry (see loadLocked).
+// writes at the end of the file, after any bytes that hold no sound entry
+// (see loadLocked).
 func (f *dictFile) appendDict(b []byte) error {
 	zdicts.mu.RLock()
-	end, first := f.end, f.last == nil
+	first := f.last == nil
 	zdicts.mu.RUnlock()
 	h, err := f.key.fs.OpenFile(f.key.path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
+	fi, err := h.Stat()
+	if err != nil {
+		_ = h.Close() // the stat's error is the one to report
+		return err
+	}
+	end := fi.Size() // after every byte there, sound or not
 	entry := make([]byte, zdictHeader, zdictHeader+len(b))
 	copy(entry, zdictMagic)
 	binary.LittleEndian.PutUint16(entry[8:], zdictVersion)
@@ -410,6 +438,9 @@ func (f *dictFile) appendDict(b []byte) error {
 	defer zdicts.mu.Unlock()
 	if err := f.addLocked(b); err != nil {
 		return err
+	}
+	if f.tail != nil {
+		f.bad, f.tail = append(f.bad, zdictBad{from: f.tail.from, to: end, reason: f.tail.reason}), nil
 	}
 	f.end = end + int64(len(entry))
 	return nil

@@ -257,6 +257,52 @@ func TestZstdDictDamagedEntry(t *testing.T) {
 	wantDocs(t, db, 1000, 1000+zstdDictSamples+50)
 }
 
+// A reader that reads wal.zdict while its writer, in another process, is
+// half way through appending an entry reads the entry once it is whole. It
+// took the half entry for damage and read past it, for good: values of
+// that dictionary failed until the store was opened again.
+func TestZdictReadDuringAppend(t *testing.T) {
+	src := t.TempDir()
+	db, err := Open(src, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, db, 0, zstdDictSamples+50)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entry, err := os.ReadFile(filepath.Join(src, zdictName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := zdictID(entry[zdictHeader:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, zdictName)
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := zdicts.register(otherFS{DefaultFS()}, dir) // a reader in another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zdicts.release(f)
+	if err := os.WriteFile(path, entry[:len(entry)/2], 0o644); err != nil { // half written
+		t.Fatal(err)
+	}
+	if _, err := zdicts.decoder(id ^ 1); err == nil { // a miss reads the file again
+		t.Fatal("found an ID that is not there")
+	}
+	if err := os.WriteFile(path, entry, 0o644); err != nil { // whole
+		t.Fatal(err)
+	}
+	if dec, err := zdicts.decoder(id); dec == nil || err != nil {
+		t.Fatalf("dictionary %d, whole in the file now: %v", id, err)
+	}
+}
+
 // otherFS is the operating system's file system under another name, so
 // that the program's table keeps a store opened through it apart from one
 // opened directly, as it would be in another process.
