@@ -311,6 +311,10 @@ func TestServeClusterFlags(t *testing.T) {
 		{[]string{"--cluster", "--node-id", "n1"}, "needs --raft-addr"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--bootstrap", "--join", "127.0.0.1:1"}, "give one of them"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--no-sync"}, "--no-sync"},
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--new", "--bootstrap"}, "give one of them"},
+		// A directory with no raft state, and no flag that says the node
+		// is new: a member whose directory was lost, restarted as it was.
+		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0"}, "no raft state"},
 		{[]string{"--raft-dial", "n2=127.0.0.1:7002"}, "need --cluster"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2"}, "--raft-dial: \"n2\": want id=host:port"},
 		{[]string{"--cluster", "--node-id", "n1", "--raft-addr", "127.0.0.1:0", "--raft-dial", "n2=127.0.0.1"}, "--raft-dial: \"n2=127.0.0.1\": want id=host:port"},

@@ -22,10 +22,12 @@ Cluster talks to a running node of a cluster (crabkv serve --cluster) at
 
   status   prints the node's view: its role, the term, the commit and
            applied indexes, the leader and the members.
-  join     adds a node, started with --cluster and without --bootstrap, as
-           a voting member; its client address lets the others redirect
-           clients to it when it leads.
-  leave    removes a member. A leader that removes itself steps down.
+  join     adds a node, started with --cluster --new, as a voting member;
+           its client address lets the others redirect clients to it when
+           it leads. (serve --join does this itself.)
+  leave    removes a member. A leader that removes itself steps down. A
+           removed node says so to every command; restarted with --join,
+           it joins again.
   snapshot has the node take a snapshot now and trim raft's log to the
            entries --raft-trailing-logs keeps; a node that joins later
            receives the snapshot instead of the entries trimmed.

@@ -22,6 +22,7 @@ type serveClusterFlags struct {
 	raftAddr  string
 	bootstrap bool
 	join      string
+	fresh     bool
 	dial      string
 	trailing  uint64
 }
@@ -33,6 +34,7 @@ func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
 	fs.StringVar(&cf.raftAddr, "raft-addr", "", "`host:port` the node talks raft on; peers must reach it")
 	fs.BoolVar(&cf.bootstrap, "bootstrap", false, "start a new cluster of this node (the first node only)")
 	fs.StringVar(&cf.join, "join", "", "ask the cluster of the node serving clients at `host:port` to add this node")
+	fs.BoolVar(&cf.fresh, "new", false, "start a node with no state that waits to be added with crabkv cluster join")
 	fs.Uint64Var(&cf.trailing, "raft-trailing-logs", 0, "how many `entries` raft keeps in its log after a snapshot, for followers slightly behind (0: 10240)")
 	fs.StringVar(&cf.dial, "raft-dial", "", "reach these members through other addresses than their raft addresses (a proxy, a tunnel): `id=host:port[,id=host:port...]`")
 	return cf
@@ -41,8 +43,8 @@ func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
 // check reports a combination of flags that cannot work.
 func (cf *serveClusterFlags) check(noSync bool) error {
 	if !cf.enabled {
-		if cf.nodeID != "" || cf.raftAddr != "" || cf.bootstrap || cf.join != "" || cf.dial != "" || cf.trailing != 0 {
-			return errors.New("--node-id, --raft-addr, --raft-dial, --raft-trailing-logs, --bootstrap and --join need --cluster")
+		if cf.nodeID != "" || cf.raftAddr != "" || cf.bootstrap || cf.join != "" || cf.fresh || cf.dial != "" || cf.trailing != 0 {
+			return errors.New("--node-id, --raft-addr, --raft-dial, --raft-trailing-logs, --bootstrap, --join and --new need --cluster")
 		}
 		return nil
 	}
@@ -53,6 +55,8 @@ func (cf *serveClusterFlags) check(noSync bool) error {
 		return errors.New("--cluster needs --raft-addr")
 	case cf.bootstrap && cf.join != "":
 		return errors.New("--bootstrap starts a new cluster; --join joins one: give one of them")
+	case cf.fresh && (cf.bootstrap || cf.join != ""):
+		return errors.New("--new waits to be added with crabkv cluster join; --bootstrap and --join do without: give one of them")
 	case noSync:
 		return errors.New("--no-sync: a cluster node acknowledges only synced writes")
 	}
@@ -96,11 +100,17 @@ func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string
 	if err != nil {
 		return nil, nil, err
 	}
+	// A node with no raft state starts only as a new one: a member whose
+	// directory was lost, restarted as it was, would vote from no state.
 	node, err := cluster.Open(cluster.Config{
 		ID: cf.nodeID, RaftAddr: cf.raftAddr, Dir: dir, Bootstrap: cf.bootstrap, Dial: dial,
+		RequireState: cf.join == "" && !cf.fresh,
 		TrailingLogs: cf.trailing, KV: &kv.Options{Compaction: policy},
 		Log: e.stderr, LogLevel: "warn",
 	})
+	if errors.Is(err, cluster.ErrNoState) {
+		return nil, nil, fmt.Errorf("serve: --cluster: %w: a new node needs --join host:port (or --bootstrap to start a new cluster, or --new to wait for crabkv cluster join). If node %s was a member and its directory was lost, remove it first (crabkv cluster leave %s), then start it with --join", err, cf.nodeID, cf.nodeID)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,7 +125,11 @@ func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string
 	if cf.join != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		defer cancel()
-		if _, err := clusterCall(ctx, cf.join, password, "join", cf.nodeID, node.Addr(), clientAddr); err != nil {
+		args := []string{"join", cf.nodeID, node.Addr(), clientAddr}
+		if node.Fresh() {
+			args = append(args, "new") // refused if the id is a member already
+		}
+		if _, err := clusterCall(ctx, cf.join, password, args...); err != nil {
 			closeNode(exitError)
 			return nil, nil, fmt.Errorf("serve: --join %s: %w", cf.join, err)
 		}

@@ -287,6 +287,27 @@ func (n *Node) Leader() (id, addr string) {
 	return string(i), string(a)
 }
 
+// AddNewVoter is AddVoter for a node that has no raft state (Node.Fresh):
+// an id that is a member already is refused, at any address. A member
+// whose directory was lost must be removed first: added back as it is, it
+// would vote from no state, and could elect a member that lacks writes it
+// had acknowledged.
+func (n *Node) AddNewVoter(ctx context.Context, id, addr string) error {
+	if err := n.leaderOnly(); err != nil {
+		return err
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return n.raftError(err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == id {
+			return fmt.Errorf("cluster: %s is a member already, and the node that asks to join as %s has no raft state: if its directory was lost, remove it first (LEAVE %s), then join it again", id, id, id)
+		}
+	}
+	return n.AddVoter(ctx, id, addr)
+}
+
 // AddVoter adds a voting member, or makes a member a voter; on the leader
 // only. The new node, started without Bootstrap, receives the log or a
 // snapshot and then votes. A member is not moved: an id that is a member

@@ -21,6 +21,10 @@ var ErrLeadershipLost = errors.New("cluster: leadership lost; the write may or m
 // join again once restarted (crabkv serve --join).
 var ErrRemoved = errors.New("cluster: this node was removed from the cluster; restart it with --join to join again")
 
+// ErrNoState is returned by Open for a directory with no raft state when
+// Config.RequireState is set.
+var ErrNoState = errors.New("cluster: no raft state")
+
 // ErrClosed is returned by calls on a closed Node.
 var ErrClosed = errors.New("cluster: node is closed")
 

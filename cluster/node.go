@@ -41,13 +41,16 @@ type Config struct {
 	// snapshots in Dir/raft. Required.
 	Dir string
 	// Bootstrap makes a node with no state start a new cluster of itself
-	// and Peers. Every founding node must be given it, and the same list
-	// (raft ignores a bootstrap where state exists): a node without state
-	// grants no vote (see voteGuard), so founders that did not bootstrap
-	// could never elect the one that did. A node without Bootstrap and
-	// without state waits to be added by the leader (Node.AddVoter), and
-	// votes once the leader has sent it the log.
+	// and Peers. Every founding node may be given the same list (raft
+	// ignores a bootstrap where state exists). A node without Bootstrap
+	// and without state waits to be added by the leader (Node.AddVoter).
 	Bootstrap bool
+	// RequireState makes Open refuse a directory with no raft state, with
+	// ErrNoState, unless Bootstrap is set: for a node that is meant to be
+	// a member already. A member whose directory was lost must not start
+	// empty where the others still count it: its vote, given from no
+	// state, can elect a member that lacks writes it had acknowledged.
+	RequireState bool
 	// Peers are the founding members other than this node, for Bootstrap.
 	Peers []Peer
 	// Dial maps members' IDs to the addresses this node dials to reach
@@ -161,7 +164,10 @@ type Node struct {
 	fsm     *fsm
 	logs    *raftboltdb.BoltStore
 	snaps   *raft.FileSnapshotStore
-	trans   *voteGuard // raft's transport, less an empty node's votes
+	trans   *raft.NetworkTransport
+	// fresh is set when the node opened with no raft state: no log, no
+	// snapshot, no configuration.
+	fresh bool
 	// readyTerm is the term in which this node, as leader, has applied a
 	// barrier: from then its commit index covers every entry earlier
 	// leaders committed (see reads.go).
@@ -210,6 +216,14 @@ func Open(c Config) (n *Node, err error) {
 	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, cfg.logger("snapshots")); err != nil {
 		return nil, err
 	}
+	existing, err := raft.HasExistingState(n.logs, n.logs, n.snaps)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: read raft's state: %w", err)
+	}
+	n.fresh = !existing
+	if n.fresh && cfg.RequireState && !cfg.Bootstrap {
+		return nil, fmt.Errorf("%w in %s", ErrNoState, cfg.Dir)
+	}
 	if err := n.catchUpFromSnapshot(); err != nil {
 		return nil, err
 	}
@@ -222,7 +236,7 @@ func Open(c Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: raft transport: %w", err)
 	}
-	n.trans = newVoteGuard(t, n)
+	n.trans = t
 	closers = append(closers, n.trans)
 	if cfg.Bootstrap {
 		if err := n.bootstrap(); err != nil {
@@ -356,6 +370,10 @@ func (d dialMap) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
 
 // Addr returns the raft address the node listens on.
 func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
+
+// Fresh reports whether the node opened with no raft state: a new node,
+// or one whose directory was lost.
+func (n *Node) Fresh() bool { return n.fresh }
 
 // ID returns the node's ID.
 func (n *Node) ID() string { return n.cfg.ID }

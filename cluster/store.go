@@ -42,7 +42,8 @@ import (
 // "-CLUSTERDOWN …", which clients retry.
 //
 // Store also serves CRABKV.CLUSTER STATUS|JOIN|LEAVE and CLUSTER SLOTS,
-// and the cluster section of INFO.
+// and the cluster section of INFO. JOIN id raft-addr client-addr NEW is
+// the join of a node with no raft state (Node.AddNewVoter).
 type Store struct {
 	n    *Node
 	addr string // this node's client address, advertised while leader
@@ -345,12 +346,16 @@ func (s *Store) Command(args [][]byte) (any, bool) {
 			out = append(out, f[0], f[1])
 		}
 		return out, true
-	case sub == "join" && (len(args) == 4 || len(args) == 5):
+	case sub == "join" && (len(args) == 4 || len(args) == 5 || len(args) == 6 && strings.EqualFold(string(args[5]), "new")):
 		id := string(args[2])
-		if err := s.clientError(s.n.AddVoter(ctx, id, string(args[3]))); err != nil {
+		add := s.n.AddVoter
+		if len(args) == 6 {
+			add = s.n.AddNewVoter // the node has no raft state
+		}
+		if err := s.clientError(add(ctx, id, string(args[3]))); err != nil {
 			return err, true
 		}
-		if len(args) == 5 {
+		if len(args) >= 5 {
 			if err := s.clientError(s.n.Advertise(ctx, id, string(args[4]))); err != nil {
 				return err, true
 			}
@@ -367,7 +372,7 @@ func (s *Store) Command(args [][]byte) (any, bool) {
 		}
 		return "OK", true
 	}
-	return errors.New("syntax: CRABKV.CLUSTER STATUS | JOIN id raft-host:port [client-host:port] | LEAVE id | SNAPSHOT"), true
+	return errors.New("syntax: CRABKV.CLUSTER STATUS | JOIN id raft-host:port [client-host:port [NEW]] | LEAVE id | SNAPSHOT"), true
 }
 
 func truncateArg(b []byte) string {
