@@ -158,9 +158,14 @@ type Node struct {
 	cfg  Config
 	raft *raft.Raft
 	// started is raft once NewRaft has returned it, for the dialer, which
-	// raft's goroutines may call before then; up is closed then.
+	// raft's goroutines may call before then; up is closed once Open
+	// returns.
 	started atomic.Pointer[raft.Raft]
 	up      chan struct{}
+	upOnce  sync.Once
+	// leaving runs the shutdown of raft after the store failed (see
+	// storeFailed); Close waits for it.
+	leaving sync.WaitGroup
 	fsm     *fsm
 	logs    *raftboltdb.BoltStore
 	snaps   *raft.FileSnapshotStore
@@ -205,6 +210,7 @@ func Open(c Config) (n *Node, err error) {
 	}
 	closers = append(closers, n.fsm)
 	n.up = make(chan struct{})
+	defer n.upOnce.Do(func() { close(n.up) }) // also when Open fails: see storeFailed
 	n.fsm.onFail = n.storeFailed
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(raftDir, "raft.db"),
@@ -247,7 +253,6 @@ func Open(c Config) (n *Node, err error) {
 		return nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
 	n.started.Store(n.raft)
-	close(n.up)
 	return n, nil
 }
 
@@ -261,10 +266,14 @@ func Open(c Config) (n *Node, err error) {
 // cause is mended, it applies what it missed.
 func (n *Node) storeFailed(err error) {
 	n.cfg.logger("store").Error("the store failed: this node leaves raft until it is restarted", "error", err)
-	go func() {
-		<-n.up // Open has set n.raft (an Open that fails closes the store itself)
-		_ = n.raft.Shutdown().Error()
-	}()
+	// Close waits for this goroutine: a second Shutdown returns at once,
+	// and Close must not close the stores under raft's goroutines.
+	n.leaving.Go(func() {
+		<-n.up // Open has returned
+		if r := n.started.Load(); r != nil {
+			_ = r.Shutdown().Error()
+		}
+	})
 }
 
 // failedErr returns the error for a call on a node whose store failed, or
@@ -385,6 +394,7 @@ func (n *Node) ID() string { return n.cfg.ID }
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		err := n.raft.Shutdown().Error()
+		n.leaving.Wait()
 		n.closeErr = errors.Join(err, n.trans.Close(), n.logs.Close(), n.fsm.Close())
 	})
 	return n.closeErr
