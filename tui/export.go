@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -182,20 +183,27 @@ const (
 	exportChunkBytes = 8 << 20
 )
 
-// exportTries bounds the reads of a key whose expiry changes between the
-// reads of it and of its value (see writeExport).
-const exportTries = 8
+// exportTries bounds the reads of a key rewritten as it is read (see
+// writeExport), and exportSlack is how far apart two reads of an unchanged
+// expiry may be where a store gives expiries as times to live (PTTL).
+const (
+	exportTries = 8
+	exportSlack = time.Second
+)
 
 // writeExport writes the lines of keys to a new temporary file in dir
 // and syncs it; it returns the file's name and how many keys it holds.
 //
 // A value and its expiry are read apart (a store reads no pair of them at
-// once), so each line must pair them as some moment had them: the
-// expiries of a chunk of keys are read before their values and again
-// after, and a key whose expiry changed in between (SET … EX, EXPIRE) is
-// read again, value then expiry, until the expiry read before the value is
-// the one read after it. One round trip per chunk over the network, not
-// one per key, but for the keys rewritten meanwhile.
+// once), so each line must pair them as some moment had them. Where the
+// store says where a key's record is (a directory: Entry's Offset), the
+// record is looked up before the value is read and after: the same record
+// both times, the value and the expiry are that record's; else the key is
+// read again. Over the network, the expiries of a chunk of keys are read
+// before their values and after, one round trip each, and a key whose
+// expiry changed in between (SET … EX, EXPIRE) is read again; a key
+// rewritten there and back again to the same expiry (or within
+// exportSlack of it) between the two reads is not seen.
 func writeExport(s Store, keys []string, dir string) (string, int, error) {
 	f, err := createExport(dir)
 	if err != nil {
@@ -204,64 +212,135 @@ func writeExport(s Store, keys []string, dir string) (string, int, error) {
 	fail := func(n int, err error) (string, int, error) { return f.Name(), n, errors.Join(err, f.Close()) }
 	w := bufio.NewWriterSize(f, 1<<20)
 	var line []byte
-	var values []exportValue // a chunk's
 	n := 0
-	for i := 0; i < len(keys); {
-		before, err := s.Expiries(keys[i:min(i+exportChunk, len(keys))])
-		if err != nil {
-			return fail(n, fmt.Errorf("read expiries: %w", err))
+	write := func(k string, v exportValue, at time.Time) {
+		if v.gone {
+			return // deleted since it was listed
 		}
-		values = values[:0]
-		held := 0
-		for end := i; end < i+len(before) && (end == i || held < exportChunkBytes); end++ {
-			v, err := s.Get(keys[end])
-			if err != nil && !errors.Is(err, kv.ErrNotFound) {
-				return fail(n, fmt.Errorf("read %s: %w", Escape(keys[end]), err))
+		line = ndjson.AppendPair(line[:0], []byte(k), v.b)
+		if !at.IsZero() {
+			// An expiry that passed between the reads is still
+			// written: crabkv import drops a key whose expiry is past.
+			line = ndjson.AppendExpiresAt(line, at)
+		}
+		// bufio.Writer keeps the first write error: the Flush below reports it.
+		_, _ = w.Write(line)
+		n++
+	}
+	if len(keys) > 0 && recordsKnown(s, keys[0]) {
+		for _, k := range keys {
+			v, at, err := readRecord(s, k)
+			if err != nil {
+				return fail(n, err)
 			}
-			values = append(values, exportValue{v, err != nil})
-			held += len(v)
+			write(k, v, at)
 		}
-		chunk := keys[i : i+len(values)]
-		after, err := s.Expiries(chunk)
-		if err != nil {
-			return fail(n, fmt.Errorf("read expiries: %w", err))
-		}
-		for j, k := range chunk {
-			v, at := values[j], after[j]
-			for try := 0; !before[j].Equal(at) && try < exportTries; try++ {
-				before[j] = at
-				b, err := s.Get(k)
-				if err != nil && !errors.Is(err, kv.ErrNotFound) {
-					return fail(n, fmt.Errorf("read %s: %w", Escape(k), err))
-				}
-				v = exportValue{b, err != nil}
-				again, err := s.Expiries([]string{k})
+	} else {
+		var values []exportValue // a chunk's
+		for i := 0; i < len(keys); {
+			before, err := s.Expiries(keys[i:min(i+exportChunk, len(keys))])
+			if err != nil {
+				return fail(n, fmt.Errorf("read expiries: %w", err))
+			}
+			values = values[:0]
+			held := 0
+			for end := i; end < i+len(before) && (end == i || held < exportChunkBytes); end++ {
+				v, err := readValue(s, keys[end])
 				if err != nil {
-					return fail(n, fmt.Errorf("read expiries: %w", err))
+					return fail(n, err)
 				}
-				at = again[0]
+				values = append(values, v)
+				held += len(v.b)
 			}
-			if v.gone {
-				continue // deleted since it was listed
+			chunk := keys[i : i+len(values)]
+			after, err := s.Expiries(chunk)
+			if err != nil {
+				return fail(n, fmt.Errorf("read expiries: %w", err))
 			}
-			line = ndjson.AppendPair(line[:0], []byte(k), v.b)
-			if !at.IsZero() {
-				// An expiry that passed between the reads is still
-				// written: crabkv import drops a key whose expiry is past.
-				line = ndjson.AppendExpiresAt(line, at)
+			for j, k := range chunk {
+				v, at := values[j], after[j]
+				for try := 0; !sameExpiry(before[j], at) && try < exportTries; try++ {
+					before[j] = at
+					if v, err = readValue(s, k); err != nil {
+						return fail(n, err)
+					}
+					again, err := s.Expiries([]string{k})
+					if err != nil {
+						return fail(n, fmt.Errorf("read expiries: %w", err))
+					}
+					at = again[0]
+				}
+				write(k, v, at)
 			}
-			// bufio.Writer keeps the first write error: the Flush below reports it.
-			_, _ = w.Write(line)
-			n++
+			clear(values)
+			i += len(chunk)
 		}
-		clear(values)
-		i += len(chunk)
 	}
 	err = w.Flush()
 	if err == nil {
 		err = f.Sync()
 	}
 	return f.Name(), n, errors.Join(err, f.Close())
+}
+
+// recordsKnown reports whether s says where a key's record is (Entry's
+// Offset), as a store on a directory does; key is one to ask about.
+func recordsKnown(s Store, key string) bool {
+	info, err := s.Entry(key)
+	return err == nil && info.Offset >= 0
+}
+
+// readRecord reads key's value and the expiry of the same record: it looks
+// the record up before the value is read and after, until both name the
+// same record (at most exportTries times).
+func readRecord(s Store, key string) (exportValue, time.Time, error) {
+	var v exportValue
+	var at time.Time
+	for range exportTries {
+		before, err := s.Entry(key)
+		if errors.Is(err, kv.ErrNotFound) {
+			return exportValue{gone: true}, time.Time{}, nil
+		}
+		if err != nil {
+			return v, at, fmt.Errorf("read %s: %w", Escape(key), err)
+		}
+		if v, err = readValue(s, key); err != nil {
+			return v, at, err
+		}
+		after, err := s.Entry(key)
+		if errors.Is(err, kv.ErrNotFound) {
+			return exportValue{gone: true}, time.Time{}, nil
+		}
+		if err != nil {
+			return v, at, fmt.Errorf("read %s: %w", Escape(key), err)
+		}
+		at = after.Expires
+		if before.Offset == after.Offset && !v.gone {
+			break
+		}
+	}
+	return v, at, nil
+}
+
+// readValue reads key's value, or that it is gone.
+func readValue(s Store, key string) (exportValue, error) {
+	b, err := s.Get(key)
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		return exportValue{gone: true}, nil
+	case err != nil:
+		return exportValue{}, fmt.Errorf("read %s: %w", Escape(key), err)
+	}
+	return exportValue{b: b}, nil
+}
+
+// sameExpiry reports whether two reads of an expiry found it unchanged:
+// within exportSlack, as a time to live read twice drifts.
+func sameExpiry(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() == b.IsZero()
+	}
+	return a.Sub(b).Abs() <= exportSlack
 }
 
 // exportValue is a value as the export read it: its bytes, or gone for a
