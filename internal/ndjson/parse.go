@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -191,6 +192,9 @@ func field(name string, text, b64 *string) ([]byte, error) {
 		return nil, fmt.Errorf("both %q and %q", name, name+"_base64")
 	case text != nil:
 		return []byte(*text), nil
+	case b64 != nil && strings.ContainsAny(*b64, "\r\n"):
+		// The decoder steps over line breaks, even when strict.
+		return nil, fmt.Errorf("%s_base64: a line break in base64", name)
 	case b64 != nil:
 		b, err := strictBase64.DecodeString(*b64)
 		if err != nil {
@@ -202,7 +206,8 @@ func field(name string, text, b64 *string) ([]byte, error) {
 }
 
 // strictBase64 is standard base64 that refuses stray bits in the last
-// character ("dh==" for "v"): one spelling a value, as export writes it.
+// character ("dh==" for "v"); field refuses line breaks, which it steps
+// over: one spelling a value, as export writes it.
 var strictBase64 = base64.StdEncoding.Strict()
 
 // parseExact is Parse's fast path, for the lines AppendPair and

@@ -212,6 +212,8 @@ func TestParseRefusesLenientLines(t *testing.T) {
 		{`{"key":"k","value":"v","Expires_At":5}`, `unknown field "Expires_At"`},
 		{`{"key":"k","value_base64":"dh=="}`, "value_base64"},
 		{`{"key":"k","value_base64":"dh=="}` + "\n", "value_base64"},
+		{`{"key":"k","value_base64":"dg\n=="}`, "a line break in base64"},
+		{`{"key_base64":"a\r\nw==","value":"v"}`, "a line break in base64"},
 		{"\ufeff" + `{"key":"k","value":"v"}`, "byte order mark"},
 	}
 	var p Parser
