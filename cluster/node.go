@@ -162,7 +162,6 @@ type Node struct {
 	// returns.
 	started atomic.Pointer[raft.Raft]
 	up      chan struct{}
-	upOnce  sync.Once
 	// leaving runs the shutdown of raft after the store failed (see
 	// storeFailed); Close waits for it.
 	leaving sync.WaitGroup
@@ -209,8 +208,9 @@ func Open(c Config) (n *Node, err error) {
 		return nil, err
 	}
 	closers = append(closers, n.fsm)
-	n.up = make(chan struct{})
-	defer n.upOnce.Do(func() { close(n.up) }) // also when Open fails: see storeFailed
+	up := make(chan struct{})
+	n.up = up
+	defer close(up) // also when Open fails, when n is nil: see storeFailed
 	n.fsm.onFail = n.storeFailed
 	if n.logs, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(raftDir, "raft.db"),

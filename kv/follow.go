@@ -209,15 +209,17 @@ func (db *DB) switchLogLocked() bool {
 // up to where valid records stop. A hint whose slots turn out damaged
 // while the records after it are applied is dropped for a full replay.
 func (db *DB) indexLog(f File) (*index, counters, *logView, error) {
-	idx, c, v, err := db.indexLogHinted(f, true)
+	var floor expiryFloor
+	idx, c, v, err := db.indexLogHinted(f, true, &floor)
 	if errors.Is(err, errHintDamaged) {
-		return db.indexLogHinted(f, false)
+		return db.indexLogHinted(f, false, &floor) // the hint's expiry floor holds still
 	}
 	return idx, c, v, err
 }
 
-// indexLogHinted is indexLog, with the hint only if useHint.
-func (db *DB) indexLogHinted(f File, useHint bool) (*index, counters, *logView, error) {
+// indexLogHinted is indexLog, with the hint only if useHint. A hint read
+// sets *floor to its expiry floor; a replay without one keeps *floor.
+func (db *DB) indexLogHinted(f File, useHint bool, floor *expiryFloor) (*index, counters, *logView, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, counters{}, nil, err
@@ -236,8 +238,9 @@ func (db *DB) indexLogHinted(f File, useHint bool) (*index, counters, *logView, 
 	v := &logView{f: f, end: hdr.Size(), path: db.path}
 	if hinted {
 		v.end, v.unverified = c.size, c.size
+		*floor = c.floor
 	} else {
-		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
+		idx, c = newIndex(0, hdr), counters{size: hdr.Size(), floor: *floor}
 	}
 	_, _, err = scanTail(f, c.size, size, &db.follow.buf, func(recs []walfmt.Record, end int64) error {
 		v.end = end
