@@ -401,9 +401,16 @@ func zdictChecksum(head, b []byte) uint32 {
 // writes at the end of the file, after any bytes that hold no sound entry
 // (see loadLocked).
 func (f *dictFile) appendDict(b []byte) error {
-	zdicts.mu.RLock()
+	// Read what the file holds first: a writer in another process may
+	// have added dictionaries since this program last read it, which the
+	// new end must not pass over unread.
+	zdicts.mu.Lock()
+	err := f.loadLocked()
 	first := f.last == nil
-	zdicts.mu.RUnlock()
+	zdicts.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	h, err := f.key.fs.OpenFile(f.key.path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
@@ -440,7 +447,10 @@ func (f *dictFile) appendDict(b []byte) error {
 		return err
 	}
 	if f.tail != nil {
-		f.bad, f.tail = append(f.bad, zdictBad{from: f.tail.from, to: end, reason: f.tail.reason}), nil
+		if f.tail.from < end { // else the tail was this entry, half written when read
+			f.bad = append(f.bad, zdictBad{from: f.tail.from, to: end, reason: f.tail.reason})
+		}
+		f.tail = nil
 	}
 	f.end = end + int64(len(entry))
 	return nil
