@@ -227,7 +227,7 @@ func writeExport(s Store, keys []string, dir string) (string, int, error) {
 		_, _ = w.Write(line)
 		n++
 	}
-	if len(keys) > 0 && recordsKnown(s, keys[0]) {
+	if recordsKnown(s, keys) {
 		for _, k := range keys {
 			v, at, err := readRecord(s, k)
 			if err != nil {
@@ -259,7 +259,10 @@ func writeExport(s Store, keys []string, dir string) (string, int, error) {
 			}
 			for j, k := range chunk {
 				v, at := values[j], after[j]
-				for try := 0; !sameExpiry(before[j], at) && try < exportTries; try++ {
+				for try := 0; !sameExpiry(before[j], at); try++ {
+					if try == exportTries {
+						return fail(n, errRewritten(k))
+					}
 					before[j] = at
 					if v, err = readValue(s, k); err != nil {
 						return fail(n, err)
@@ -284,15 +287,27 @@ func writeExport(s Store, keys []string, dir string) (string, int, error) {
 }
 
 // recordsKnown reports whether s says where a key's record is (Entry's
-// Offset), as a store on a directory does; key is one to ask about.
-func recordsKnown(s Store, key string) bool {
-	info, err := s.Entry(key)
-	return err == nil && info.Offset >= 0
+// Offset), as a store on a directory does: it asks about keys in turn
+// until one is there.
+func recordsKnown(s Store, keys []string) bool {
+	for _, k := range keys {
+		if info, err := s.Entry(k); err == nil {
+			return info.Offset >= 0
+		}
+	}
+	return false
+}
+
+// errRewritten is the export's error for a key rewritten every time it was
+// read (exportTries times): no line would pair its value with its expiry.
+func errRewritten(key string) error {
+	return fmt.Errorf("%s was rewritten each of the %d times it was read: export again", Escape(key), exportTries)
 }
 
 // readRecord reads key's value and the expiry of the same record: it looks
 // the record up before the value is read and after, until both name the
-// same record (at most exportTries times).
+// same record; after exportTries reads that do not, it gives up with an
+// error.
 func readRecord(s Store, key string) (exportValue, time.Time, error) {
 	var v exportValue
 	var at time.Time
@@ -316,10 +331,10 @@ func readRecord(s Store, key string) (exportValue, time.Time, error) {
 		}
 		at = after.Expires
 		if before.Offset == after.Offset && !v.gone {
-			break
+			return v, at, nil
 		}
 	}
-	return v, at, nil
+	return v, at, errRewritten(key)
 }
 
 // readValue reads key's value, or that it is gone.
