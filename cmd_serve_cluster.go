@@ -34,7 +34,7 @@ func clusterFlags(fs *flag.FlagSet) *serveClusterFlags {
 	fs.StringVar(&cf.raftAddr, "raft-addr", "", "`host:port` the node talks raft on; peers must reach it")
 	fs.BoolVar(&cf.bootstrap, "bootstrap", false, "start a new cluster of this node (the first node only)")
 	fs.StringVar(&cf.join, "join", "", "ask the cluster of the node serving clients at `host:port` to add this node")
-	fs.BoolVar(&cf.fresh, "new", false, "start a node with no state that waits to be added with crabkv cluster join")
+	fs.BoolVar(&cf.fresh, "new", false, "start a node that has never been a member, with no state, to be added with crabkv cluster join")
 	fs.Uint64Var(&cf.trailing, "raft-trailing-logs", 0, "how many `entries` raft keeps in its log after a snapshot, for followers slightly behind (0: 10240)")
 	fs.StringVar(&cf.dial, "raft-dial", "", "reach these members through other addresses than their raft addresses (a proxy, a tunnel): `id=host:port[,id=host:port...]`")
 	return cf
@@ -109,7 +109,7 @@ func (e *env) openClusterNode(cf *serveClusterFlags, clientAddr, password string
 		Log: e.stderr, LogLevel: "warn",
 	})
 	if errors.Is(err, cluster.ErrNoState) {
-		return nil, nil, fmt.Errorf("serve: --cluster: %w: a new node needs --join host:port (or --bootstrap to start a new cluster, or --new to wait for crabkv cluster join). If node %s was a member and its directory was lost, remove it first (crabkv cluster leave %s), then start it with --join", err, cf.nodeID, cf.nodeID)
+		return nil, nil, fmt.Errorf("serve: --cluster: %w: a new node needs --join host:port (or --bootstrap to start a new cluster, or --new for one that crabkv cluster join adds). If node %s was a member and its directory was lost, remove it first (crabkv cluster leave %s), then start it with --join; not with --new, which would let it vote from no state", err, cf.nodeID, cf.nodeID)
 	}
 	if err != nil {
 		return nil, nil, err
