@@ -335,8 +335,8 @@ func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
 }
 
 // RemoveServer removes a member; on the leader only. A leader that
-// removes itself steps down and shuts its raft down. A removed node
-// answers every call with ErrRemoved.
+// removes itself steps down. A removed node answers every call with
+// ErrRemoved.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
 	if err := n.leaderOnly(); err != nil {
 		return err

@@ -136,6 +136,11 @@ func (c *Config) raftConfig() *raft.Config {
 	rc.HeartbeatTimeout = c.HeartbeatTimeout
 	rc.ElectionTimeout = c.ElectionTimeout
 	rc.LeaderLeaseTimeout = c.LeaderLeaseTimeout
+	// A leader that removes itself steps down and stays a follower, as a
+	// removed follower does (it answers ErrRemoved): raft's own shutdown
+	// on removal would leave Close nothing to wait for, and it would close
+	// the stores under raft's goroutines.
+	rc.ShutdownOnRemove = false
 	// The store keeps its own applied index (fsm.go): a restart resumes
 	// from it, instead of rebuilding the store from the last snapshot.
 	rc.NoSnapshotRestoreOnStart = true

@@ -36,3 +36,25 @@ func TestRemovedNodeSaysSo(t *testing.T) {
 		t.Fatalf("a server's read on a removed node: %v, want ErrRemoved", err)
 	}
 }
+
+// TestLeaderRemovesItself: a leader that removes itself steps down, the
+// others elect one of their own, and the removed node answers ErrRemoved
+// and closes cleanly: raft shut itself down on removal, which left Close
+// nothing to wait for before it closed the stores under raft's goroutines.
+func TestLeaderRemovesItself(t *testing.T) {
+	tc := startCluster(t, 3, nil)
+	l := tc.leader()
+	if err := l.RemoveServer(ctx(t), l.ID()); err != nil {
+		t.Fatal(err)
+	}
+	delete(tc.nodes, l.ID())
+	tc.retry("a write to the new leader", func(n *Node) error { return n.Put(ctx(t), []byte("k"), []byte("v")) })
+	var err error
+	waitFor(t, "the removed leader to say so", func() bool {
+		_, err = l.Get(ctx(t), []byte("k"), ReadOptions{})
+		return errors.Is(err, ErrRemoved)
+	})
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close of the removed leader: %v", err)
+	}
+}
