@@ -38,9 +38,10 @@ func TestRemovedNodeSaysSo(t *testing.T) {
 }
 
 // TestLeaderRemovesItself: a leader that removes itself steps down, the
-// others elect one of their own, and the removed node answers ErrRemoved
-// and closes cleanly: raft shut itself down on removal, which left Close
-// nothing to wait for before it closed the stores under raft's goroutines.
+// others elect one of their own, and the removed node answers ErrRemoved,
+// stays a follower, and closes cleanly. Raft shut itself down on removal,
+// which left Close nothing to wait for before it closed the stores under
+// raft's goroutines.
 func TestLeaderRemovesItself(t *testing.T) {
 	tc := startCluster(t, 3, nil)
 	l := tc.leader()
@@ -54,6 +55,9 @@ func TestLeaderRemovesItself(t *testing.T) {
 		_, err = l.Get(ctx(t), []byte("k"), ReadOptions{})
 		return errors.Is(err, ErrRemoved)
 	})
+	if role := l.Status().Role; role != "Follower" {
+		t.Fatalf("the removed leader's role: %s, want Follower (raft's own shutdown on removal left Close nothing to wait for)", role)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close of the removed leader: %v", err)
 	}

@@ -536,7 +536,7 @@ func (db *DB) replay(f File) error {
 	if hinted {
 		from = c.size
 	} else {
-		idx, c = newIndex(0, hdr), counters{size: hdr.Size()}
+		idx, c = newIndex(0, hdr), counters{size: hdr.Size(), floor: db.expiryFloorOf(hdr.ID)}
 	}
 	// After a hint, a torn tail is cut where valid records were read past
 	// the hint's end, as a crash in the middle of an append leaves it (a

@@ -141,3 +141,33 @@ func TestFollowerSwitchKeepsExpiryFloor(t *testing.T) {
 		t.Fatalf("follower, after the move: Get exp = %q, %v (TTL %v); want ErrNotFound", v, err, ttl)
 	}
 }
+
+// TestExpiryFloorWithoutHint: the hint unreadable (cut short), its expiry
+// sidecar whole: Open replays the log without the hint, and the floor the
+// sidecar sets holds still. The replay had none, and the key found expired
+// came back with its hour.
+func TestExpiryFloorWithoutHint(t *testing.T) {
+	clock := newFloorClock()
+	dir := t.TempDir()
+	expiredBeforeClose(t, dir, clock, false)
+	p := filepath.Join(dir, hintName)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, fi.Size()-1); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir, clock.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.hintCovered != 0 {
+		t.Fatal("the hint was used")
+	}
+	if v, err := db.Get([]byte("exp")); !errors.Is(err, ErrNotFound) {
+		ttl, _ := db.TTL([]byte("exp"))
+		t.Fatalf("Get exp = %q, %v (TTL %v); want ErrNotFound", v, err, ttl)
+	}
+}

@@ -125,6 +125,32 @@ func (db *DB) writeExpiries(b []byte, path string) error {
 	return err
 }
 
+// expiryFloorOf reads the expiry floor (see expiryFloor) from the header of
+// wal.hint's sidecar, if it describes the log with ID id: for a replay
+// without the hint, when the hint could not be read, so that a key found
+// expired stays so. The zero floor, if the header is missing, damaged, or
+// of another log, or the log has no ID.
+func (db *DB) expiryFloorOf(id [16]byte) expiryFloor {
+	if id == ([16]byte{}) {
+		return expiryFloor{} // a version 1 log: no ID ties a sidecar to it
+	}
+	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName+expHintSuffix), os.O_RDONLY, 0)
+	if err != nil {
+		return expiryFloor{}
+	}
+	defer func() { _ = f.Close() }() // read-only
+	head := make([]byte, expHintHeader)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return expiryFloor{}
+	}
+	le := binary.LittleEndian
+	if string(head[:8]) != expHintMagic || le.Uint32(head[84:]) != walfmt.Checksum(head[:84]) ||
+		le.Uint16(head[8:]) != expHintVersion || string(head[32:48]) != string(id[:]) {
+		return expiryFloor{}
+	}
+	return expiryFloor{at: int64(le.Uint64(head[48:])), end: le.Uint64(head[24:])}
+}
+
 // loadExpiries reads the sidecar of wal.hint and returns its table if it
 // describes the first covered bytes of the log with ID id, with the floor
 // the sidecar sets (see expiryFloor). maxKeys bounds

@@ -240,6 +240,9 @@ func (db *DB) indexLogHinted(f File, useHint bool, floor *expiryFloor) (*index, 
 		v.end, v.unverified = c.size, c.size
 		*floor = c.floor
 	} else {
+		if *floor == (expiryFloor{}) {
+			*floor = db.expiryFloorOf(hdr.ID) // the hint could not be read
+		}
 		idx, c = newIndex(0, hdr), counters{size: hdr.Size(), floor: *floor}
 	}
 	_, _, err = scanTail(f, c.size, size, &db.follow.buf, func(recs []walfmt.Record, end int64) error {

@@ -287,12 +287,15 @@ func writeExport(s Store, keys []string, dir string) (string, int, error) {
 }
 
 // recordsKnown reports whether s says where a key's record is (Entry's
-// Offset), as a store on a directory does: it asks about keys in turn
-// until one is there.
+// Offset), as a store on a directory does: it asks about keys in turn,
+// past those gone since they were listed, until one is there. Any other
+// error is an answer too, no, and the export's next read reports it (a
+// server that stopped answering is asked once, not once a key).
 func recordsKnown(s Store, keys []string) bool {
 	for _, k := range keys {
-		if info, err := s.Entry(k); err == nil {
-			return info.Offset >= 0
+		info, err := s.Entry(k)
+		if !errors.Is(err, kv.ErrNotFound) {
+			return err == nil && info.Offset >= 0
 		}
 	}
 	return false

@@ -2,6 +2,8 @@ package tui
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -217,5 +219,39 @@ func TestExportRewrittenAtEveryRead(t *testing.T) {
 	}
 	if _, _, err := writeExport(st, []string{"k"}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "rewritten") {
 		t.Fatalf("export of a key rewritten at every read: %v, want an error", err)
+	}
+}
+
+// failingStore fails every call, as a server that stopped answering does,
+// and counts the calls to Entry.
+type failingStore struct {
+	Store
+	entries int
+}
+
+func (s *failingStore) Entry(string) (ValueInfo, error) {
+	s.entries++
+	return ValueInfo{}, errors.New("i/o timeout")
+}
+
+func (s *failingStore) Expiries([]string) ([]time.Time, error) {
+	return nil, errors.New("i/o timeout")
+}
+
+func (s *failingStore) Get(string) ([]byte, error) { return nil, errors.New("i/o timeout") }
+
+// An export from a store that fails asks it once, not once a key (each
+// call to a server that stopped answering waits out its timeout).
+func TestExportFailingStoreAskedOnce(t *testing.T) {
+	keys := make([]string, 10000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	st := &failingStore{}
+	if _, _, err := writeExport(st, keys, t.TempDir()); err == nil {
+		t.Fatal("export from a failing store: no error")
+	}
+	if st.entries > 1 {
+		t.Fatalf("the failing store was asked %d times where a key is, want once", st.entries)
 	}
 }
