@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -41,11 +40,12 @@ type VerifyReport struct {
 	// counts the batch records.
 	Records, Puts, Deletes, Batches int
 	// Keys is the number of live keys the valid records leave, replayed in
-	// order (skipping damaged spans, as Repair would), less those that
-	// have expired by the clock of the call.
-	Keys int
-	// LiveBytes and StaleBytes split the valid records' bytes as Stats does:
-	// an expired record's are stale.
+	// order (skipping damaged spans, as Repair would). Verify reads no
+	// clock: a key whose record has expired counts, and its bytes are
+	// live, where Stats leaves it out. Expiring is how many of them carry
+	// an expiry, passed or not.
+	Keys, Expiring int
+	// LiveBytes and StaleBytes split the valid records' bytes as Stats does.
 	LiveBytes, StaleBytes int64
 	// TornBytes is the size of a torn tail, the part of the log Open would
 	// cut (valid records within it included, and not counted in Records);
@@ -217,10 +217,8 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 			return rep, err
 		}
 	}
-	// A record that has expired is stale, as Stats counts it, by the
-	// clock of this call.
-	expired, bytes := c.exp.settle(time.Now().UnixNano())
-	rep.Keys, rep.LiveBytes, rep.StaleBytes = idx.count-expired, c.live-bytes, c.stale+bytes
+	rep.Keys, rep.LiveBytes, rep.StaleBytes = idx.count, c.live, c.stale
+	rep.Expiring = c.exp.len()
 	return rep, nil
 }
 
