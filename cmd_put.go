@@ -146,13 +146,15 @@ func parsePutLine(line []byte) (key, value []byte, expires time.Time, err error)
 }
 
 // parseQuotedPutLine decodes a line of "put --quoted -": the key and the
-// value as Go string literals, with a tab between them. A line gives no
-// expiry. An empty line is blank.
+// value as Go string literals, with a tab between them, the line ending in
+// LF or CRLF. A line gives no expiry. An empty line is blank.
 func parseQuotedPutLine(line []byte) (key, value []byte, expires time.Time, err error) {
 	if emptyLine(line) {
 		return nil, nil, time.Time{}, errBlankLine
 	}
-	line = bytes.TrimSuffix(line, []byte("\n"))
+	// A CR before the newline ends the line too (CRLF): outside the
+	// quotes, it can belong to no key or value.
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 	k, err := unquotePrefix(line, "key")
 	if err != nil {
 		return nil, nil, time.Time{}, err

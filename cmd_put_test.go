@@ -29,6 +29,8 @@ func TestParseQuotedPutLine(t *testing.T) {
 		line, key, value, err string
 	}{
 		{"\"k\"\t\"v\"\n", "k", "v", ""},
+		{"\"k\"\t\"v\"\r\n", "k", "v", ""}, // CRLF: was "more after the quoted value"
+		{"\"k\"\t\"v\r\"\r\n", "k", "v\r", ""},
 		{"\"k\\t\\x00\"\t\"\\xff\\n\"", "k\t\x00", "\xff\n", ""},
 		{"\"k\tk\"\t\"v\tv\"\n", "k\tk", "v\tv", ""}, // a raw tab inside a literal is part of it
 		{"\"\\\"\"\t\"\"\n", "\"", "", ""},
