@@ -293,19 +293,7 @@ func (n *Node) Leader() (id, addr string) {
 // would vote from no state, and could elect a member that lacks writes it
 // had acknowledged.
 func (n *Node) AddNewVoter(ctx context.Context, id, addr string) error {
-	if err := n.leaderOnly(); err != nil {
-		return err
-	}
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return n.raftError(err)
-	}
-	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == id {
-			return fmt.Errorf("cluster: %s is a member already, and the node that asks to join as %s has no raft state: if its directory was lost, remove it first (LEAVE %s), then join it again", id, id, id)
-		}
-	}
-	return n.AddVoter(ctx, id, addr)
+	return n.addVoter(ctx, id, addr, true)
 }
 
 // AddVoter adds a voting member, or makes a member a voter; on the leader
@@ -315,6 +303,12 @@ func (n *Node) AddNewVoter(ctx context.Context, id, addr string) error {
 // error (RemoveServer first). Raft would move it silently, to what may
 // be another node given the same id by mistake.
 func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
+	return n.addVoter(ctx, id, addr, false)
+}
+
+// addVoter is AddVoter, and with fresh AddNewVoter: both checks are made
+// against one reading of the configuration.
+func (n *Node) addVoter(ctx context.Context, id, addr string, fresh bool) error {
 	if err := n.leaderOnly(); err != nil {
 		return err
 	}
@@ -324,6 +318,8 @@ func (n *Node) AddVoter(ctx context.Context, id, addr string) error {
 	}
 	for _, s := range f.Configuration().Servers {
 		switch {
+		case fresh && string(s.ID) == id:
+			return fmt.Errorf("cluster: %s is a member already, and the node that asks to join as %s has no raft state: if its directory was lost, remove it first (LEAVE %s), then join it again", id, id, id)
 		case string(s.ID) == id && string(s.Address) != addr:
 			return fmt.Errorf("cluster: %s is a member at %s, not %s: remove it first (LEAVE %s) to add it at another address", id, s.Address, addr, id)
 		case string(s.ID) != id && string(s.Address) == addr:
