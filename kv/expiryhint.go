@@ -125,6 +125,33 @@ func (db *DB) writeExpiries(b []byte, path string) error {
 	return err
 }
 
+// openExpHint opens wal.hint's sidecar and reads its header, checked as
+// far as any reader of it needs: magic, checksum, version, and the ID of
+// the log with ID id. The caller closes f.
+func (db *DB) openExpHint(id [16]byte) (f File, head []byte, err error) {
+	f, err = db.fs.OpenFile(filepath.Join(db.dir, hintName+expHintSuffix), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	head = make([]byte, expHintHeader)
+	if _, err = f.ReadAt(head, 0); err == nil && (string(head[:8]) != expHintMagic ||
+		binary.LittleEndian.Uint32(head[84:]) != walfmt.Checksum(head[:84]) ||
+		binary.LittleEndian.Uint16(head[8:]) != expHintVersion || string(head[32:48]) != string(id[:])) {
+		err = errExpHint
+	}
+	if err != nil {
+		_ = f.Close() // read-only
+		return nil, nil, err
+	}
+	return f, head, nil
+}
+
+// headFloor is the expiry floor a sidecar's header sets (see expiryFloor):
+// the instant it was written, below the log bytes it covers.
+func headFloor(head []byte) expiryFloor {
+	return expiryFloor{at: int64(binary.LittleEndian.Uint64(head[48:])), end: binary.LittleEndian.Uint64(head[24:])}
+}
+
 // expiryFloorOf reads the expiry floor (see expiryFloor) from the header of
 // wal.hint's sidecar, if it describes the log with ID id: for a replay
 // without the hint, when the hint could not be read, so that a key found
@@ -134,21 +161,12 @@ func (db *DB) expiryFloorOf(id [16]byte) expiryFloor {
 	if id == ([16]byte{}) {
 		return expiryFloor{} // a version 1 log: no ID ties a sidecar to it
 	}
-	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName+expHintSuffix), os.O_RDONLY, 0)
+	f, head, err := db.openExpHint(id)
 	if err != nil {
 		return expiryFloor{}
 	}
-	defer func() { _ = f.Close() }() // read-only
-	head := make([]byte, expHintHeader)
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return expiryFloor{}
-	}
-	le := binary.LittleEndian
-	if string(head[:8]) != expHintMagic || le.Uint32(head[84:]) != walfmt.Checksum(head[:84]) ||
-		le.Uint16(head[8:]) != expHintVersion || string(head[32:48]) != string(id[:]) {
-		return expiryFloor{}
-	}
-	return expiryFloor{at: int64(le.Uint64(head[48:])), end: le.Uint64(head[24:])}
+	_ = f.Close() // read-only
+	return headFloor(head)
 }
 
 // loadExpiries reads the sidecar of wal.hint and returns its table if it
@@ -156,20 +174,14 @@ func (db *DB) expiryFloorOf(id [16]byte) expiryFloor {
 // the sidecar sets (see expiryFloor). maxKeys bounds
 // the entries, so a damaged count never sizes an allocation.
 func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expiries, error) {
-	f, err := db.fs.OpenFile(filepath.Join(db.dir, hintName+expHintSuffix), os.O_RDONLY, 0)
+	f, head, err := db.openExpHint(id)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = f.Close() }() // read-only
-	head := make([]byte, expHintHeader)
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return nil, err
-	}
 	le := binary.LittleEndian
 	n := le.Uint64(head[16:])
-	if string(head[:8]) != expHintMagic || le.Uint32(head[84:]) != walfmt.Checksum(head[:84]) ||
-		le.Uint16(head[8:]) != expHintVersion || le.Uint32(head[12:]) != expHintEntry ||
-		int64(le.Uint64(head[24:])) != covered || string(head[32:48]) != string(id[:]) || n > maxKeys {
+	if le.Uint32(head[12:]) != expHintEntry || int64(le.Uint64(head[24:])) != covered || n > maxKeys {
 		return nil, errExpHint
 	}
 	fi, err := f.Stat()
@@ -183,10 +195,8 @@ func (db *DB) loadExpiries(id [16]byte, covered int64, maxKeys uint64) (*expirie
 	if walfmt.Checksum(b) != le.Uint32(head[80:]) {
 		return nil, errExpHint
 	}
-	// The latest instant the last writer judged expiry by: see
-	// expiryFloor.
 	e := newExpiries()
-	e.floor = expiryFloor{at: int64(le.Uint64(head[48:])), end: uint64(covered)}
+	e.floor = headFloor(head)
 	for p := 0; p < len(b); p += expHintEntry {
 		off, size := le.Uint64(b[p:]), le.Uint32(b[p+16:])
 		m := recMeta{expiry: int64(le.Uint64(b[p+8:])), grow: int32(le.Uint32(b[p+20:]))}
