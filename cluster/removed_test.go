@@ -8,7 +8,10 @@ import (
 )
 
 // TestRemovedNodeSaysSo: a member removed from the cluster answered every
-// call with "no leader; retry once it has elected one", forever. It says it was removed, and how to come back.
+// call with "no leader; retry once it has elected one", forever. It says
+// it was removed, and how to come back; and restarted, then joined again
+// (as serve --join joins a node that has raft state), it is a member
+// again, with the writes it missed.
 func TestRemovedNodeSaysSo(t *testing.T) {
 	tc := startCluster(t, 2, nil)
 	l := tc.leader()
@@ -34,6 +37,18 @@ func TestRemovedNodeSaysSo(t *testing.T) {
 	}
 	if _, err := st.Get(server.Read{}, []byte("k")); !errors.Is(err, ErrRemoved) {
 		t.Fatalf("a server's read on a removed node: %v, want ErrRemoved", err)
+	}
+	id := gone.ID()
+	tc.stop(id)
+	tc.retry("a write while it is out", func(l *Node) error { return l.Put(ctx(t), []byte("k"), []byte("v")) })
+	gone = tc.open(tc.cfgs[id])
+	tc.retry("join it again", func(l *Node) error { return l.AddVoter(ctx(t), id, gone.Addr()) })
+	tc.waitConverged()
+	if got := contents(t, gone)["k"]; got != "v" {
+		t.Fatalf("the node joined again: k = %q, want v", got)
+	}
+	if _, err := gone.Get(ctx(t), []byte("k"), ReadOptions{}); errors.Is(err, ErrRemoved) {
+		t.Fatalf("the node joined again still says %v", err)
 	}
 }
 
