@@ -60,6 +60,23 @@ func wantDocs(t *testing.T, db *DB, lo, hi int) {
 	}
 }
 
+// dictStore returns the directory of a closed store that wrote documents
+// [0, docs) with ZstdDict, so that it trained a dictionary if docs is
+// more than zstdDictSamples.
+func dictStore(t *testing.T, docs int) string {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := Open(dir, dictOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillDocs(t, db, 0, docs)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // dictEntries returns the dictionaries in dir's wal.zdict.
 func dictEntries(t *testing.T, dir string) int {
 	t.Helper()
@@ -139,19 +156,11 @@ func TestZstdDictTrainsStoresAndReopens(t *testing.T) {
 // an error that names the dictionary, and Verify lists it; the values
 // encoded before the training still read.
 func TestZstdDictMissingFile(t *testing.T) {
-	dir := t.TempDir()
-	db, err := Open(dir, dictOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillDocs(t, db, 0, zstdDictSamples+5)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := dictStore(t, zstdDictSamples+5)
 	if err := os.Remove(filepath.Join(dir, zdictName)); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(dir, &Options{ReadOnly: true})
+	db, err := Open(dir, &Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,15 +211,7 @@ func TestZstdDictTornEntry(t *testing.T) {
 // damaged, and once the entry is mended every value reads again, those of
 // the dictionary trained since included.
 func TestZstdDictDamagedEntry(t *testing.T) {
-	dir := t.TempDir()
-	db, err := Open(dir, dictOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillDocs(t, db, 0, zstdDictSamples+50)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := dictStore(t, zstdDictSamples+50)
 	path := filepath.Join(dir, zdictName)
 	orig, err := os.ReadFile(path)
 	if err != nil {
@@ -221,7 +222,7 @@ func TestZstdDictDamagedEntry(t *testing.T) {
 	if err := os.WriteFile(path, damaged, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(dir, dictOptions())
+	db, err := Open(dir, dictOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,15 +263,7 @@ func TestZstdDictDamagedEntry(t *testing.T) {
 // took the half entry for damage and read past it, for good: values of
 // that dictionary failed until the store was opened again.
 func TestZdictReadDuringAppend(t *testing.T) {
-	src := t.TempDir()
-	db, err := Open(src, dictOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillDocs(t, db, 0, zstdDictSamples+50)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	src := dictStore(t, zstdDictSamples+50)
 	entry, err := os.ReadFile(filepath.Join(src, zdictName))
 	if err != nil {
 		t.Fatal(err)
@@ -336,15 +329,7 @@ func TestZstdDictFollower(t *testing.T) {
 // An entry of a later version is an error that says so, not a store
 // without dictionaries.
 func TestZstdDictLaterVersion(t *testing.T) {
-	dir := t.TempDir()
-	db, err := Open(dir, dictOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fillDocs(t, db, 0, zstdDictSamples+1)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := dictStore(t, zstdDictSamples+1)
 	path := filepath.Join(dir, zdictName)
 	b, err := os.ReadFile(path)
 	if err != nil {
