@@ -70,17 +70,9 @@ func parseJSON(text []byte) (key, value []byte, expires time.Time, err error) {
 	if err := checkSurrogates(text); err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	if err := checkFields(text); err != nil {
+	l, err := decodeLine(text)
+	if err != nil {
 		return nil, nil, time.Time{}, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.DisallowUnknownFields()
-	var l line
-	if err := dec.Decode(&l); err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("not a JSON object of key and value: %w", err)
-	}
-	if dec.More() {
-		return nil, nil, time.Time{}, errors.New("more than one JSON value on the line")
 	}
 	if key, err = field("key", l.Key, l.KeyBase64); err != nil {
 		return nil, nil, time.Time{}, err
@@ -149,36 +141,50 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// checkFields refuses an object whose field names encoding/json would
-// take leniently: a name in another case (it matches "KEY" to "key") or a
-// field given twice (it keeps the last). It leaves every other error to
-// the decoding that follows.
-func checkFields(text []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(text))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
+// decodeLine decodes text, one JSON object of the format's fields, in one
+// pass over its tokens: each field named exactly as the format spells it,
+// and given once. (Decoding into a struct would match "KEY" to "key", and
+// keep the last of a field given twice.)
+func decodeLine(text []byte) (line, error) {
+	var l line
+	notObject := func(err error) (line, error) {
+		return l, fmt.Errorf("not a JSON object of key and value: %w", err)
 	}
-	var seen [5]bool
+	dec := json.NewDecoder(bytes.NewReader(text))
+	t, err := dec.Token()
+	if err != nil {
+		return notObject(err)
+	}
+	if t != json.Delim('{') {
+		return notObject(fmt.Errorf("it begins with %v", t))
+	}
+	fields := [len(fieldNames)]any{&l.Key, &l.KeyBase64, &l.Value, &l.ValueBase64, &l.ExpiresAt}
+	var seen [len(fieldNames)]bool
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil
+			return notObject(err)
 		}
 		name, _ := t.(string)
 		i := slices.Index(fieldNames[:], name)
 		switch {
 		case i < 0:
-			return fmt.Errorf("unknown field %q (the fields are key or key_base64, value or value_base64, and expires_at)", name)
+			return l, fmt.Errorf("unknown field %q (the fields are key or key_base64, value or value_base64, and expires_at)", name)
 		case seen[i]:
-			return fmt.Errorf("the field %q twice", name)
+			return l, fmt.Errorf("the field %q twice", name)
 		}
 		seen[i] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil
+		if err := dec.Decode(fields[i]); err != nil {
+			return notObject(err)
 		}
 	}
-	return nil
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return notObject(err)
+	}
+	if dec.More() {
+		return l, errors.New("more than one JSON value on the line")
+	}
+	return l, nil
 }
 
 // fieldNames are the fields of a line, spelled exactly.

@@ -179,6 +179,9 @@ func BenchmarkParse(b *testing.B) {
 		{"text", []byte("key:0123456789ab"), value, false},
 		{"base64", []byte("key:\xff\x00"), bin, false},
 		{"expiring", []byte("key:0123456789ab"), value, true},
+		// A JSON document: its quotes are escaped, which only
+		// encoding/json reads (parseJSON).
+		{"escaped", []byte("doc:0123456789ab"), []byte(`{"name":"ada","role":"admin","tags":["a","b"],"n":12}`), false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			line := AppendPair(nil, tc.key, tc.value)
