@@ -10,7 +10,8 @@ import (
 // kept leading: it answered every write with the store's error, though
 // the other members applied them, and every read waited out its timeout.
 // A node whose store fails leaves raft: another member leads, and takes
-// the writes; the failed node's callers are told why and what to do.
+// the writes; the failed node's callers are told why and what to do;
+// restarted, it applies what it missed.
 func TestFailedStoreLeavesRaft(t *testing.T) {
 	tc := startCluster(t, 3, nil)
 	l := tc.leader()
@@ -46,5 +47,14 @@ func TestFailedStoreLeavesRaft(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "restart") {
 			t.Errorf("%s on the failed node: %v, want the store's failure and what to do", what, err)
 		}
+	}
+	// Restarted, the cause mended, it applies what it missed.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := tc.open(tc.cfgs[failed])
+	tc.waitConverged()
+	if c := contents(t, n); c["k"] != "v" || c["k2"] != "v2" {
+		t.Fatalf("the failed node, restarted: k = %q, k2 = %q; want v and v2", c["k"], c["k2"])
 	}
 }
