@@ -100,7 +100,7 @@ func crashCloseMergeAt(t *testing.T, k int, keep crashKeep, noSync bool, rng *ra
 	}
 	snap()
 	var crashed *memFS
-	ffs.SetInject(crashAfter(k, func() { crashed = mem.Crash(keep, rng) }))
+	ffs.SetInject(crashAfter(k, func() { crashed = mem.CrashHalt(keep, rng) }))
 	_ = db.Close()
 	if crashed == nil {
 		return false

@@ -103,7 +103,7 @@ func crashZstdDictAt(t *testing.T, k int, keep crashKeep, rng *rand.Rand) {
 	mem := newMemFS()
 	ffs := newFaultFS(mem)
 	var crashed *memFS
-	ffs.SetInject(crashAfter(k, func() { crashed = mem.Crash(keep, rng) }))
+	ffs.SetInject(crashAfter(k, func() { crashed = mem.CrashHalt(keep, rng) }))
 	acked := zdictWorkload(ffs)
 	if crashed == nil {
 		crashed = mem.Crash(keep, rng)

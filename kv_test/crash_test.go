@@ -231,7 +231,7 @@ func crashWorkloadWith(t *testing.T, seed uint64, noSync bool, gen func(*rand.Ra
 		keep = keepSubset
 	}
 	var crashed *memFS
-	ffs.SetInject(crashAfter(rng.IntN(200), func() { crashed = mem.Crash(keep, rng) }))
+	ffs.SetInject(crashAfter(rng.IntN(200), func() { crashed = mem.CrashHalt(keep, rng) }))
 
 	// states[i] is the state after the first i operations.
 	states := []state{{}}
@@ -343,7 +343,7 @@ func crashCompactionAt(t *testing.T, k int, keep crashKeep, rng *rand.Rand) bool
 	}
 	opsBefore := len(ffs.Ops())
 	var crashed *memFS
-	crash := crashAfter(k, func() { crashed = mem.Crash(keep, rng) })
+	crash := crashAfter(k, func() { crashed = mem.CrashHalt(keep, rng) })
 	var lateOnce sync.Once
 	late := op{kind: 'P', key: "late", value: "written during the compaction"}
 	lateAcked := false
@@ -731,7 +731,7 @@ func TestCrashDuringRepairEveryStep(t *testing.T) {
 			mem := memLog(data)
 			ffs := newFaultFS(mem)
 			var crashed *memFS
-			ffs.SetInject(crashAfter(k, func() { crashed = mem.Crash(keep, rng) }))
+			ffs.SetInject(crashAfter(k, func() { crashed = mem.CrashHalt(keep, rng) }))
 			_, err := kv.RepairFS(ffs, memDir)
 			if crashed == nil {
 				if err != nil {

@@ -97,6 +97,20 @@ func (m *memFS) Crash(keep crashKeep, rng *rand.Rand) *memFS {
 	return m.crashLocked(keep, rng)
 }
 
+// CrashHalt is Crash, and fails every mutating operation after it with
+// errCrashed, as the operation an armed crash strikes does. A crash that
+// faultFS injects takes its image with it: an operation of another
+// goroutine that faultFS let through just before may reach this file
+// system only after the image was taken, and must then fail, not return
+// as if it had landed.
+func (m *memFS) CrashHalt(keep crashKeep, rng *rand.Rand) *memFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	image := m.crashLocked(keep, rng)
+	m.armed = &memCrash{keep: keep, rng: rng, image: image}
+	return image
+}
+
 // CrashAfter arms a crash: n more mutating operations run, and at the next
 // one the file system takes the image Crash(keep, rng) would return, fails
 // that operation and every mutating one after it with errCrashed. Unlike a

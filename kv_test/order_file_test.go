@@ -171,7 +171,7 @@ func crashCloseAt(t *testing.T, k int, keep crashKeep, rng *rand.Rand) bool {
 		ref[fmt.Sprint("new", i)] = "n"
 	}
 	var crashed *memFS
-	ffs.SetInject(crashAfter(k, func() { crashed = mem.Crash(keep, rng) }))
+	ffs.SetInject(crashAfter(k, func() { crashed = mem.CrashHalt(keep, rng) }))
 	_ = db.Close() // fails at the crash; what it leaves is checked below
 	if crashed == nil {
 		return false

@@ -63,7 +63,7 @@ func crashLiveSaveAt(t *testing.T, k int, keep crashKeep, rng *rand.Rand) bool {
 		ref[fmt.Sprint("new", i)] = "n"
 	}
 	var crashed *memFS
-	ffs.SetInject(crashAfter(k, func() { crashed = mem.Crash(keep, rng) }))
+	ffs.SetInject(crashAfter(k, func() { crashed = mem.CrashHalt(keep, rng) }))
 	_ = db.Compact() // may fail at the crash
 	_ = db.Close()   // waits for the background save
 	if crashed == nil {
