@@ -99,8 +99,11 @@ func formatCompaction(ev *kv.CompactionEvent) string {
 	s := fmt.Sprintf("compacted: %s → %s, reclaimed %s (%.1f%%) in %s",
 		shortBytes(ev.OldSize), shortBytes(ev.NewSize), shortBytes(ev.OldSize-ev.NewSize),
 		percent(ev.OldSize-ev.NewSize, ev.OldSize), ev.Duration.Round(time.Millisecond/10))
-	if ev.Kept > 0 || ev.Dropped > 0 {
+	switch {
+	case ev.Dropped > 0:
 		s += fmt.Sprintf("; kept %d records, dropped %d", ev.Kept, ev.Dropped)
+	case ev.Kept > 0:
+		s += fmt.Sprintf("; kept %d records", ev.Kept)
 	}
 	return s
 }

@@ -91,6 +91,11 @@ func TestFormatCompaction(t *testing.T) {
 	if got != want {
 		t.Errorf("formatCompaction = %q, want %q", got, want)
 	}
+	// Most compactions drop none of the records they read.
+	got = formatCompaction(&kv.CompactionEvent{OldSize: 4 << 20, NewSize: 1 << 20, Duration: time.Millisecond, Kept: 10})
+	if want := "compacted: 4.0 MiB → 1.0 MiB, reclaimed 3.0 MiB (75.0%) in 1ms; kept 10 records"; got != want {
+		t.Errorf("formatCompaction = %q, want %q", got, want)
+	}
 }
 
 func TestProgressPlain(t *testing.T) {

@@ -31,29 +31,37 @@ type Source struct {
 // Copy writes a new log to dst as Rewrite does — the file header hdr, then
 // the live records in their old order, a batch's puts as plain records —
 // but is told which records are live rather than asking record by record.
-// That lets it step over the dead ones by their length fields alone,
-// without verifying their checksums or decoding them: it reads the old log
-// and writes the new one in chunks of a mebibyte, verifies the checksum of
-// each record it copies, and copies the record's bytes, checksum and all,
-// unchanged. Every step must land on the next live offset or before it: a
-// walk that passes over a live record, or a dead record whose lengths run
-// past the end, is corruption, and Copy stops with an error that names the
-// file and offset.
+// That lets it read only the live records: it goes from one live offset
+// to the next, reading the old log a mebibyte at a time from the first
+// record not yet read, so that a stretch of the log with no live record in
+// it is never read, and a dead record between two live ones in the same
+// read costs nothing. It verifies the checksum of each record it copies,
+// and copies the record's bytes, checksum and all, unchanged. A live
+// offset that is not the start of a whole put, or one that lies inside the
+// live record before it, is corruption, and Copy stops with an error that
+// names the file and offset. The dead records, never read, are neither
+// verified nor counted: a damaged one cannot stop a compaction that would
+// discard it.
 //
 // keep, when not nil, is asked about each live record before it is
-// copied, and may still drop it (an expired record). Kept and Dropped
-// count records and batch operations, as Rewrite's do.
+// copied, and may still drop it (an expired record). Kept counts the
+// records and batch operations copied, and Dropped the live ones keep
+// left out.
 func Copy(ctx context.Context, dst io.Writer, src Source, hdr walfmt.FileHeader, keep Live, moved Moved, progress func(done int64)) (Result, error) {
 	c := &copier{src: src, dst: dst, keep: keep, moved: moved, res: Result{Bytes: walfmt.HeaderSize}}
 	c.out = walfmt.AppendFileHeader(make([]byte, 0, copyChunk+64<<10), hdr)
 	var reported int64
 	y := NewYielder()
-	for pos := src.Start; pos < src.End; {
-		next, err := c.step(pos)
+	pos := src.Start
+	for _, off := range src.Live {
+		if off < pos {
+			return c.res, c.corrupt(off, "live record inside the one before it")
+		}
+		size, err := c.stepMapped(off)
 		if err != nil {
 			return c.res, err
 		}
-		pos = next
+		pos = off + int64(size)
 		y.Scanned(pos)
 		if pos-reported >= progressEvery {
 			if err := ctx.Err(); err != nil {
@@ -69,9 +77,6 @@ func Copy(ctx context.Context, dst io.Writer, src Source, hdr walfmt.FileHeader,
 				return c.res, err
 			}
 		}
-	}
-	if c.next < len(src.Live) {
-		return c.res, c.corrupt(src.Live[c.next], "live record past the end of the log")
 	}
 	if progress != nil {
 		progress(src.End)
@@ -99,35 +104,6 @@ type copier struct {
 	sink byte
 }
 
-// step handles the record or batch operation at pos and returns where the
-// next one starts. A batch's header is stepped into, not over: its
-// operations are records of their own to count, and a live one to copy.
-func (c *copier) step(pos int64) (int64, error) {
-	live := c.next < len(c.src.Live)
-	if live && c.src.Live[c.next] < pos {
-		return 0, c.corrupt(c.src.Live[c.next], "live record not on a record boundary")
-	}
-	live = live && c.src.Live[c.next] == pos
-	if size, done, err := c.quick(pos, live); done || err != nil {
-		if done && live {
-			c.next++
-		}
-		return pos + int64(size), err
-	}
-	kind, size, err := c.extent(pos)
-	switch {
-	case err != nil:
-		return 0, err
-	case kind == walfmt.KindBatch:
-		return pos + walfmt.RecordHeaderSize, nil
-	case live:
-		c.next++
-		return pos + int64(size), c.copyLive(pos, size)
-	}
-	c.res.Dropped++
-	return pos + int64(size), nil
-}
-
 // extent reads the header of the record or batch operation at pos and
 // returns its kind and size, checked against the format's limits and the
 // log's end.
@@ -149,13 +125,12 @@ func (c *copier) extent(pos int64) (walfmt.Kind, int, error) {
 	return kind, size, nil
 }
 
-// quick handles the record at pos the fast way, if it is a whole put or
-// tombstone outside a batch (walfmt.RecordExtent) and, when it is live, a
-// put whose checksum matches: it steps over a dead one, or copies a live
-// one, and reports done and the record's size. Anything else — a batch, a
+// quick copies the live record at pos the fast way, if it is a whole put
+// outside a batch (walfmt.RecordExtent) whose checksum matches, and
+// reports done and the record's size. Anything else — a batch operation, a
 // damaged record, a header past the end — is left to the general path
 // (done false), which reads it again and says what is wrong.
-func (c *copier) quick(pos int64, live bool) (size int, done bool, err error) {
+func (c *copier) quick(pos int64) (size int, done bool, err error) {
 	if c.src.End-pos < walfmt.RecordHeaderSize {
 		return 0, false, nil
 	}
@@ -164,13 +139,7 @@ func (c *copier) quick(pos int64, live bool) (size int, done bool, err error) {
 		return 0, false, err
 	}
 	kind, size, keyOff, keyLen, ok := walfmt.RecordExtent(h)
-	switch {
-	case !ok || int64(size) > c.src.End-pos:
-		return 0, false, nil
-	case !live:
-		c.res.Dropped++
-		return size, true, nil
-	case kind != walfmt.KindPut:
+	if !ok || int64(size) > c.src.End-pos || kind != walfmt.KindPut {
 		return 0, false, nil
 	}
 	b, err := c.window(pos, size)

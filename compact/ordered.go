@@ -101,13 +101,13 @@ func (c *copier) touch(src Mapped, i int) {
 	c.sink += sum
 }
 
-// stepMapped copies the live record at pos, whose header it checks first
-// as step does, and returns its size.
+// stepMapped copies the live record at pos, whose header it checks first,
+// and returns its size.
 func (c *copier) stepMapped(pos int64) (int, error) {
 	if pos < c.src.Start || pos >= c.src.End {
 		return 0, c.corrupt(pos, "live record outside the log")
 	}
-	if size, done, err := c.quick(pos, true); done || err != nil {
+	if size, done, err := c.quick(pos); done || err != nil {
 		return size, err
 	}
 	kind, size, err := c.extent(pos)

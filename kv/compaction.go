@@ -254,7 +254,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		res, err = db.copyInKeyOrder(ctx, dst, m, live, start, end, hdr, keep, moved, progress)
 	} else if snap.complete {
 		// The snapshot names every live record: copy them in large reads
-		// and writes, stepping over the dead ones unread.
+		// and writes, leaving the stretches of dead ones unread.
 		src := compact.Source{R: old, Name: db.path, Start: snap.start, End: end, Live: snap.offs}
 		res, err = compact.Copy(ctx, dst, src, hdr, keep, moved, progress)
 	} else {
@@ -299,6 +299,15 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	defer tc.close()
 	idx, err := tc.index()
 	freeEs()
+	var hinted int64 // the log bytes the new hint covers; 0: none
+	if err == nil {
+		// The key order and the hint are written while the new log's
+		// sync runs: they need the processor and a few mebibytes of
+		// disk, it waits for the disk. Neither is used before the swap,
+		// which comes after the sync; a compaction that fails removes
+		// them.
+		hinted = db.writeSidecars(tmp, idx, c, res, order, keepOrder, inKeyOrder && sorted)
+	}
 	if ferr := flushed(); err == nil {
 		// A failed sync fails the compaction, though later syncs may
 		// succeed: the pages it could not write may be lost.
@@ -307,6 +316,14 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	if err != nil {
 		return swapResult{Result: res}, err
 	}
+	return db.swap(ctx, tc, tmp, old, idx, end, res, hinted)
+}
+
+// writeSidecars writes the new log's key order, where the store keeps
+// one, and its hint, and returns the log bytes the hint covers, 0 if it
+// wrote none. order lists the copy's records in the new log, if keepOrder;
+// ordered says they are in key order already.
+func (db *DB) writeSidecars(tmp File, idx *index, c counters, res compact.Result, order []uint64, keepOrder, ordered bool) int64 {
 	if !keepOrder && db.ord.cur.Load() != nil {
 		// The store's first scan came after the copy began: list the
 		// rewrite's records from the new index, for orderForCompaction to
@@ -318,10 +335,10 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 			}
 			return true
 		})
-		keepOrder, sorted = listed == nil, false
+		keepOrder, ordered = listed == nil, false
 	}
 	if keepOrder {
-		db.orderForCompaction(tmp, idx, res.Bytes, order, inKeyOrder && sorted) // key order: outside every lock
+		db.orderForCompaction(tmp, idx, res.Bytes, order, ordered) // key order: outside every lock
 	}
 	// The new index is still private: write it as the new log's hint now,
 	// outside every lock. A failure only costs the next Open a full replay.
@@ -329,11 +346,10 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// syncing a hint costs: the frequent compactions of a small, busy
 	// store skip it, and Close writes one. So does a compaction that a
 	// Close waits for: Close writes the hint of the log as it leaves it.
-	var hinted int64 // the log bytes the new hint covers; 0: none
 	if c.size >= minCompactionHint && !db.closing() && db.saveHint(idx, c, tmp, hintNextName) == nil {
-		hinted = c.size
+		return c.size
 	}
-	return db.swap(ctx, tc, tmp, old, idx, end, res, hinted)
+	return 0
 }
 
 // syncBeside starts f.Sync on a goroutine of its own and returns the

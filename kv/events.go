@@ -51,8 +51,10 @@ type CompactionEvent struct {
 	// swap (Finished): the longest a write waits for it.
 	Held time.Duration
 	// Kept and Dropped count the records copied and discarded (Finished).
-	// A compaction in key order never reads the dead records: its Dropped
-	// counts only those it found dead or expired as it copied.
+	// A compaction reads only the records its list of live ones names, so
+	// Dropped counts those of them that died or expired as it copied, not
+	// the records already dead when it began (a compaction whose list is
+	// incomplete, which reads the whole log, counts those too).
 	Kept, Dropped int
 	// Err is why the compaction failed (Failed). The old log stays in use.
 	Err error
