@@ -91,7 +91,6 @@ type copier struct {
 	keep  Live
 	moved Moved
 	res   Result
-	next  int // index in src.Live of the next live record
 
 	buf    []byte // a window of the old log
 	bufOff int64  // offset of buf[0] in the old log
