@@ -9,6 +9,11 @@ import (
 	"github.com/crabkv/crabkv/walfmt"
 )
 
+// readAcross is the longest stretch of dead records that Copy reads
+// rather than skips, when the live record after it is not read yet: the
+// bytes it reads for nothing against the check stepRead makes over them.
+const readAcross = copyChunk / 4
+
 // copyChunk is the size of the reads of the old log and of the writes of
 // the new one: large enough that a copy costs a few system calls a
 // mebibyte, as a sequential file copy does.
@@ -31,17 +36,17 @@ type Source struct {
 // Copy writes a new log to dst as Rewrite does — the file header hdr, then
 // the live records in their old order, a batch's puts as plain records —
 // but is told which records are live rather than asking record by record.
-// That lets it read only the live records: it goes from one live offset
-// to the next, reading the old log a mebibyte at a time from the first
-// record not yet read, so that a stretch of the log with no live record in
-// it is never read, and a dead record between two live ones in the same
-// read costs nothing. It verifies the checksum of each record it copies,
-// and copies the record's bytes, checksum and all, unchanged. A live
-// offset that is not the start of a whole put, or one that lies inside the
-// live record before it, is corruption, and Copy stops with an error that
-// names the file and offset. The dead records, never read, are neither
-// verified nor counted: a damaged one cannot stop a compaction that would
-// discard it.
+// That lets it read little more than the live records: it goes from one
+// live offset to the next, reading the old log a mebibyte at a time, and
+// a stretch of dead records of readAcross or more before a live record
+// not yet read is skipped, never read. The dead records it does read, it
+// steps over by their lengths, which checks that the live record after
+// them starts where a record does (stepRead). It verifies the checksum of
+// each record it copies, and copies the record's bytes, checksum and all,
+// unchanged. A live offset that is not the start of a whole put, or one
+// inside a sound record before it, is corruption, and Copy stops with an
+// error that names the file and offset. A damaged dead record does not
+// stop it: the record is dropped all the same.
 //
 // keep, when not nil, is asked about each live record before it is
 // copied, and may still drop it (an expired record). Kept counts the
@@ -54,8 +59,18 @@ func Copy(ctx context.Context, dst io.Writer, src Source, hdr walfmt.FileHeader,
 	y := NewYielder()
 	pos := src.Start
 	for _, off := range src.Live {
-		if off < pos {
+		if off < pos && off >= src.Start {
 			return c.res, c.corrupt(off, "live record inside the one before it")
+		}
+		if off-pos < readAcross && (pos < c.bufOff || pos >= c.bufOff+int64(c.bufLen)) {
+			// A short stretch of dead records: read from its start,
+			// so that stepRead can check that it ends where off is.
+			if _, err := c.window(pos, int(min(walfmt.RecordHeaderSize, src.End-pos))); err != nil {
+				return c.res, err
+			}
+		}
+		if err := c.stepRead(pos, off); err != nil {
+			return c.res, err
 		}
 		size, err := c.stepMapped(off)
 		if err != nil {
@@ -101,6 +116,47 @@ type copier struct {
 	// sink is what CopyMapped's touches read, kept so that they are not
 	// optimized away.
 	sink byte
+}
+
+// stepRead steps by their lengths over the dead records from pos to off,
+// the next live record, as far as the old log has been read: the dead
+// records between two live ones in the same read cost a look at their
+// headers, and a step that passes over off finds a live offset that is not
+// where a record starts. Past the end of what has been read the records
+// are not read, and so not checked.
+//
+// A dead record may be damaged, its lengths too: a header that is no
+// record's ends the walk, and so does a record that passes over off
+// without a checksum that holds. Only a sound record passed over is
+// corruption: the live offset lies inside it.
+func (c *copier) stepRead(pos, off int64) error {
+	end := c.bufOff + int64(c.bufLen)
+	for pos < off && pos >= c.bufOff && pos+walfmt.RecordHeaderSize <= end {
+		h := c.buf[pos-c.bufOff : pos-c.bufOff+walfmt.RecordHeaderSize]
+		kind, size, _, _, ok := walfmt.RecordExtent(h)
+		if !ok {
+			var reason string
+			if kind, size, reason = walfmt.Extent(h); reason != "" {
+				return nil
+			}
+		}
+		if pos+int64(size) <= off {
+			if kind == walfmt.KindBatch {
+				size = walfmt.RecordHeaderSize // its operations are records of their own
+			}
+			pos += int64(size)
+			continue
+		}
+		if pos+int64(size) <= end && walfmt.ChecksumMatches(c.buf[pos-c.bufOff:pos-c.bufOff+int64(size)]) {
+			if kind != walfmt.KindBatch {
+				return c.corrupt(off, "live record inside a record")
+			}
+			pos += walfmt.RecordHeaderSize // a batch's operations are records of their own
+			continue
+		}
+		return nil
+	}
+	return nil
 }
 
 // extent reads the header of the record or batch operation at pos and
@@ -242,8 +298,11 @@ func (c *copier) window(off int64, n int) ([]byte, error) {
 		i := int(off - c.bufOff)
 		return c.buf[i : i+n], nil
 	}
-	if len(c.buf) < max(n, copyChunk) {
-		c.buf = make([]byte, max(n, copyChunk))
+	if size := max(n, copyChunk); len(c.buf) != size {
+		// A chunk, or a record larger than one, read alone: the reads
+		// after it are chunks again, so that a stretch of dead records
+		// after a large live one is not read with it.
+		c.buf = make([]byte, size)
 	}
 	want := int(min(int64(len(c.buf)), c.src.End-off))
 	got, err := c.src.R.ReadAt(c.buf[:want], off)

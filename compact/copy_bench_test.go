@@ -11,20 +11,37 @@ import (
 )
 
 // BenchmarkCopy copies a log of a million 100-byte values, each key put
-// twice (the first half of the log dead), from memory to io.Discard: the
-// copy's own work per record, without the file system's. MB/s is the old
-// log's size.
+// twice, from memory to io.Discard: the copy's own work per record,
+// without the file system's. MB/s is the old log's size. In dead-half, the
+// first half of the log is the dead puts, as after a bulk overwrite; in
+// interleaved, each dead put is followed by the live one.
 func BenchmarkCopy(b *testing.B) {
+	for _, layout := range []string{"dead-half", "interleaved"} {
+		b.Run(layout, func(b *testing.B) { benchmarkCopy(b, layout == "interleaved") })
+	}
+}
+
+func benchmarkCopy(b *testing.B, interleaved bool) {
 	const n = 1_000_000
 	log := walfmt.AppendHeader(nil)
 	value := bytes.Repeat([]byte{'v'}, 100)
 	live := make([]int64, 0, n)
-	for round := range 2 {
+	put := func(i int, isLive bool) {
+		if isLive {
+			live = append(live, int64(len(log)))
+		}
+		log = walfmt.AppendPut(log, fmt.Appendf(nil, "key%013d", i), value)
+	}
+	if interleaved {
 		for i := range n {
-			if round == 1 {
-				live = append(live, int64(len(log)))
+			put(i, false)
+			put(i, true)
+		}
+	} else {
+		for round := range 2 {
+			for i := range n {
+				put(i, round == 1)
 			}
-			log = walfmt.AppendPut(log, fmt.Appendf(nil, "key%013d", i), value)
 		}
 	}
 	src := Source{R: bytes.NewReader(log), Name: "bench", Start: walfmt.HeaderSize, End: int64(len(log)), Live: live}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -118,8 +119,8 @@ func TestCopyKeepDrops(t *testing.T) {
 // TestCopyDamage checks that Copy stops with a corruption error naming the
 // offset when a live record is damaged, when a live offset is not a
 // record's or lies inside the live record before it, and when one lies
-// past the end; a dead record, which Copy does not read, may be damaged in
-// any way, its lengths included, without stopping the copy.
+// past the end; a dead record may be damaged in any way, its lengths
+// included, without stopping the copy.
 func TestCopyDamage(t *testing.T) {
 	a := walfmt.AppendHeader(nil)
 	offA := int64(len(a))
@@ -157,5 +158,71 @@ func TestCopyDamage(t *testing.T) {
 		case tc.at >= 0 && (!errors.As(err, &ce) || ce.Offset != tc.at || ce.File != "wal.log"):
 			t.Errorf("%s: error %v; want a corruption at %d", tc.name, err, tc.at)
 		}
+	}
+}
+
+// TestCopyLiveOffsetInsideDeadValue gives Copy a live offset that is not a
+// record's start: it points into the value of a dead put, whose bytes hold
+// a whole, checksummed put of another key (a value that is itself a log
+// record). Copy steps over the dead records it has read by their lengths,
+// so it finds that the offset is not where a record starts, and refuses
+// it rather than copy the embedded record as a key's live one.
+func TestCopyLiveOffsetInsideDeadValue(t *testing.T) {
+	inner := walfmt.AppendPut(nil, []byte("victim"), []byte("resurrected"))
+	log := walfmt.AppendHeader(nil)
+	log = walfmt.AppendPut(log, []byte("a"), append([]byte("prefix:"), inner...))
+	offB := int64(len(log))
+	log = walfmt.AppendPut(log, []byte("b"), []byte("live"))
+	embedded := offB - int64(len(inner))
+	if !bytes.Equal(log[embedded:offB], inner) {
+		t.Fatal("the embedded record is not where the test expects it")
+	}
+	src := Source{R: bytes.NewReader(log), Name: "wal.log", Start: walfmt.HeaderSize, End: int64(len(log)), Live: []int64{embedded, offB}}
+	var moved []string
+	res, err := Copy(context.Background(), &bytes.Buffer{}, src, walfmt.NewFileHeader(), nil,
+		func(key []byte, _, _ int64, _ int) { moved = append(moved, string(key)) }, nil)
+	var ce *walfmt.CorruptionError
+	if !errors.As(err, &ce) || ce.Offset != embedded {
+		t.Errorf("Copy with a live offset inside a dead value: %+v, %v, moved %q; want a corruption at %d", res, err, moved, embedded)
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r    io.ReaderAt
+	read int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.read += int64(n)
+	return n, err
+}
+
+// TestCopyReadsLiveStretches checks what Copy reads of a log of long dead
+// stretches between small live records, after a live record larger than
+// its reads: the large record whole, then a read of a chunk at most for
+// each small one, not the dead stretches a read as large as the large
+// record would take in.
+func TestCopyReadsLiveStretches(t *testing.T) {
+	log := walfmt.AppendHeader(nil)
+	live := []int64{int64(len(log))}
+	log = walfmt.AppendPut(log, []byte("big"), bytes.Repeat([]byte{1}, 8<<20))
+	dead := bytes.Repeat([]byte{2}, 64<<10)
+	for i := range 10 {
+		for range 64 { // 4 MiB of dead records
+			log = walfmt.AppendPut(log, []byte("dead"), dead)
+		}
+		live = append(live, int64(len(log)))
+		log = walfmt.AppendPut(log, []byte{'k', byte('0' + i)}, []byte("small"))
+	}
+	cr := &countingReader{r: bytes.NewReader(log)}
+	src := Source{R: cr, Name: "wal.log", Start: walfmt.HeaderSize, End: int64(len(log)), Live: live}
+	res, err := Copy(context.Background(), &bytes.Buffer{}, src, walfmt.NewFileHeader(), nil, func([]byte, int64, int64, int) {}, nil)
+	if err != nil || res.Kept != len(live) {
+		t.Fatalf("Copy: %+v, %v", res, err)
+	}
+	if limit := int64(8<<20+copyChunk) + int64(len(live)-1)*copyChunk; cr.read > limit {
+		t.Errorf("Copy read %d MiB of a %d MiB log whose live records are 8 MiB and ten small ones; want at most %d MiB", cr.read>>20, len(log)>>20, limit>>20)
 	}
 }

@@ -140,7 +140,7 @@ func (db *DB) rewrite(ctx context.Context, end int64, keys int) (swapResult, err
 		// Key order: see order.go.
 		db.dropCompactionOrder()
 		_ = tmp.Close() // the file is removed just below; its contents do not matter
-		for _, name := range []string{tempName, hintNextName} {
+		for _, name := range []string{tempName, hintNextName, hintNextName + expHintSuffix} {
 			if rerr := db.fs.Remove(filepath.Join(db.dir, name)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 				err = errors.Join(err, rerr)
 			}

@@ -475,7 +475,7 @@ func img0(tb testing.TB) []byte {
 func leftovers(names []string) []string {
 	var out []string
 	for _, n := range names {
-		if hasSuffix(n, ".compact", ".repair", ".tmp") || strings.Contains(n, ".broken-") {
+		if hasSuffix(n, ".compact", ".repair", ".tmp") || strings.Contains(n, ".compact.") || strings.Contains(n, ".broken-") {
 			out = append(out, n)
 		}
 	}
