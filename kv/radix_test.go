@@ -1,0 +1,28 @@
+package kv
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestRadixSort checks radixSort against slices.Sort over lengths around
+// mappedScratchMin (the heap's scratch and a map's) and ranges of values
+// that take from one digit to the full width of an int64, with duplicates.
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 17, 1000, mappedScratchMin + 3} {
+		for _, max := range []int64{1, 2, 255, 2048, 1 << 28, 1<<40 + 7, 1<<63 - 1} {
+			a := make([]int64, n)
+			for i := range a {
+				a[i] = rng.Int64N(max)
+			}
+			want := slices.Clone(a)
+			slices.Sort(want)
+			radixSort(a)
+			if !slices.Equal(a, want) {
+				t.Fatalf("radixSort of %d numbers below %d: not the sorted input", n, max)
+			}
+		}
+	}
+}
