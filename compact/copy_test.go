@@ -226,3 +226,116 @@ func TestCopyReadsLiveStretches(t *testing.T) {
 		t.Errorf("Copy read %d MiB of a %d MiB log whose live records are 8 MiB and ten small ones; want at most %d MiB", cr.read>>20, len(log)>>20, limit>>20)
 	}
 }
+
+// largeLog builds a log whose records range from a few bytes to several
+// mebibytes, with batches, expiries and codecs, so that records straddle
+// Copy's 1 MiB window and exceed it; a random subset of the latest puts
+// is live.
+func largeLog(rng *rand.Rand, n int) ([]byte, map[string]int64) {
+	log := walfmt.AppendHeader(nil)
+	latest := map[string]int64{}
+	val := func() []byte {
+		var size int
+		switch rng.IntN(8) {
+		case 0:
+			size = 1<<20 - 40 + rng.IntN(80)
+		case 1:
+			size = 1<<20 + rng.IntN(3<<20)
+		default:
+			size = rng.IntN(200_000)
+		}
+		return bytes.Repeat([]byte{byte(rng.IntN(256))}, size)
+	}
+	for range n {
+		key := fmt.Sprintf("k%03d", rng.IntN(60))
+		switch rng.IntN(6) {
+		case 0:
+			delete(latest, key)
+			log = walfmt.AppendDelete(log, []byte(key))
+		case 1, 2:
+			start := len(log)
+			log = walfmt.AppendBatchHeader(log)
+			for range 1 + rng.IntN(4) {
+				k := fmt.Sprintf("k%03d", rng.IntN(60))
+				if rng.IntN(4) == 0 {
+					delete(latest, k)
+					log = walfmt.AppendBatchOp(log, walfmt.KindDelete, []byte(k), nil)
+					continue
+				}
+				latest[k] = int64(len(log))
+				log = walfmt.AppendBatchOpCodec(log, []byte(k), val(), uint8(rng.IntN(3)), int64(rng.IntN(2))*12345)
+			}
+			walfmt.SealBatch(log[start:])
+		default:
+			latest[key] = int64(len(log))
+			log = walfmt.AppendPutExpiring(log, []byte(key), val(), int64(rng.IntN(2))*777)
+		}
+	}
+	return log, latest
+}
+
+// TestCopyLargeAndSparse compares Copy with Rewrite on logs of records
+// larger than Copy's reads and straddling them, batches among them, with a
+// random half of the live records dropped by keep: the same new log, the
+// same moves, progress that never goes back, and a new log of plain puts.
+func TestCopyLargeAndSparse(t *testing.T) {
+	for seed := range uint64(3) {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		log, latest := largeLog(rng, 150)
+		drop := map[int64]bool{}
+		for _, o := range latest {
+			drop[o] = rng.IntN(2) == 0
+		}
+		hdr := walfmt.NewFileHeader()
+		var movedA, movedB []string
+		mover := func(to *[]string) Moved {
+			return func(key []byte, from, off int64, size int) {
+				*to = append(*to, fmt.Sprintf("%s@%d→%d+%d", key, from, off, size))
+			}
+		}
+		live := func(key []byte, off int64) (bool, error) {
+			o, ok := latest[string(key)]
+			return ok && o == off && !drop[off], nil
+		}
+		var a bytes.Buffer
+		resA, err := Rewrite(context.Background(), &a, walfmt.NewReader(bytes.NewReader(log), int64(len(log)), ""), hdr, live, mover(&movedA), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		keep := func(key []byte, off int64) (bool, error) { return !drop[off], nil }
+		src := Source{R: bytes.NewReader(log), Start: walfmt.HeaderSize, End: int64(len(log)), Live: liveOffsets(latest)}
+		var last int64
+		resB, err := Copy(context.Background(), &b, src, hdr, keep, mover(&movedB), func(done int64) {
+			if done < last {
+				t.Errorf("progress went back: %d after %d", done, last)
+			}
+			last = done
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resA.Kept != resB.Kept || resA.Bytes != resB.Bytes || !bytes.Equal(a.Bytes(), b.Bytes()) || fmt.Sprint(movedA) != fmt.Sprint(movedB) {
+			t.Fatalf("seed %d: Rewrite %+v, Copy %+v", seed, resA, resB)
+		}
+		// The new log must read back clean.
+		r := walfmt.NewReader(bytes.NewReader(b.Bytes()), int64(b.Len()), "new")
+		n := 0
+		for {
+			rec, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("seed %d: new log: %v", seed, err)
+			}
+			if rec.Flags&walfmt.FlagBatchOp != 0 || rec.Kind != walfmt.KindPut {
+				t.Fatalf("seed %d: new log holds %+v", seed, rec.Kind)
+			}
+			n++
+		}
+		if n != resB.Kept {
+			t.Fatalf("seed %d: %d records in new log, %d kept", seed, n, resB.Kept)
+		}
+	}
+}
