@@ -62,9 +62,11 @@ func Copy(ctx context.Context, dst io.Writer, src Source, hdr walfmt.FileHeader,
 		if off < pos && off >= src.Start {
 			return c.res, c.corrupt(off, "live record inside the one before it")
 		}
-		if off-pos < readAcross && (pos < c.bufOff || pos >= c.bufOff+int64(c.bufLen)) {
-			// A short stretch of dead records: read from its start,
-			// so that stepRead can check that it ends where off is.
+		if bufEnd := c.bufOff + int64(c.bufLen); pos < src.End && off-pos < readAcross &&
+			(pos < c.bufOff || pos >= bufEnd || off+walfmt.RecordHeaderSize > bufEnd) {
+			// A short stretch of dead records, not all read: read from
+			// its start, so that stepRead can check that it ends where
+			// off is.
 			if _, err := c.window(pos, int(min(walfmt.RecordHeaderSize, src.End-pos))); err != nil {
 				return c.res, err
 			}
@@ -107,9 +109,11 @@ type copier struct {
 	moved Moved
 	res   Result
 
-	buf    []byte // a window of the old log
+	buf    []byte // a window of the old log: chunk, big, or (CopyMapped) the log
 	bufOff int64  // offset of buf[0] in the old log
 	bufLen int    // valid bytes in buf
+	chunk  []byte // the buffer of a chunk's read
+	big    []byte // the buffer of a record larger than a chunk
 
 	out []byte // new log bytes not yet written
 
@@ -127,8 +131,9 @@ type copier struct {
 //
 // A dead record may be damaged, its lengths too: a header that is no
 // record's ends the walk, and so does a record that passes over off
-// without a checksum that holds. Only a sound record passed over is
-// corruption: the live offset lies inside it.
+// without a checksum that holds, or whose lengths run past the log's end.
+// Only a sound record passed over is corruption: the live offset lies
+// inside it. (One larger than a read is not read to be checked.)
 func (c *copier) stepRead(pos, off int64) error {
 	end := c.bufOff + int64(c.bufLen)
 	for pos < off && pos >= c.bufOff && pos+walfmt.RecordHeaderSize <= end {
@@ -147,14 +152,25 @@ func (c *copier) stepRead(pos, off int64) error {
 			pos += int64(size)
 			continue
 		}
-		if pos+int64(size) <= end && walfmt.ChecksumMatches(c.buf[pos-c.bufOff:pos-c.bufOff+int64(size)]) {
-			if kind != walfmt.KindBatch {
-				return c.corrupt(off, "live record inside a record")
-			}
-			pos += walfmt.RecordHeaderSize // a batch's operations are records of their own
-			continue
+		// The record passes over off. Check it whole, reading the rest
+		// of it if it runs past what is read, unless its lengths run past
+		// the log (damaged) or it is larger than a read.
+		if pos+int64(size) > c.src.End || size > copyChunk {
+			return nil
 		}
-		return nil
+		if pos+int64(size) > end {
+			if _, err := c.window(pos, size); err != nil {
+				return err
+			}
+			end = c.bufOff + int64(c.bufLen)
+		}
+		if !walfmt.ChecksumMatches(c.buf[pos-c.bufOff : pos-c.bufOff+int64(size)]) {
+			return nil
+		}
+		if kind != walfmt.KindBatch {
+			return c.corrupt(off, "live record inside a record")
+		}
+		pos += walfmt.RecordHeaderSize // a batch's operations are records of their own
 	}
 	return nil
 }
@@ -292,20 +308,34 @@ func (c *copier) corrupt(off int64, why string) error {
 
 // window returns n bytes of the old log at off, reading a chunk from there
 // when they are not already buffered. n is at most a record's size, which
-// the caller has checked against the format's limits and the log's end.
+// the caller has checked against the format's limits and the log's end. A
+// record larger than a chunk is read into a buffer of its own (big), with
+// what the chunk before held of it copied rather than read again; the
+// reads after it are chunks again, so that a stretch of dead records after
+// a large live one is not read with it.
 func (c *copier) window(off int64, n int) ([]byte, error) {
 	if off >= c.bufOff && off+int64(n) <= c.bufOff+int64(c.bufLen) {
 		i := int(off - c.bufOff)
 		return c.buf[i : i+n], nil
 	}
-	if size := max(n, copyChunk); len(c.buf) != size {
-		// A chunk, or a record larger than one, read alone: the reads
-		// after it are chunks again, so that a stretch of dead records
-		// after a large live one is not read with it.
-		c.buf = make([]byte, size)
+	var buf []byte
+	have := 0
+	if n > copyChunk {
+		if cap(c.big) < n {
+			c.big = make([]byte, n)
+		}
+		buf = c.big[:n]
+		if off >= c.bufOff && off < c.bufOff+int64(c.bufLen) {
+			have = copy(buf, c.buf[off-c.bufOff:c.bufLen])
+		}
+	} else {
+		if c.chunk == nil {
+			c.chunk = make([]byte, copyChunk)
+		}
+		buf = c.chunk[:min(int64(copyChunk), c.src.End-off)]
 	}
-	want := int(min(int64(len(c.buf)), c.src.End-off))
-	got, err := c.src.R.ReadAt(c.buf[:want], off)
+	got, err := c.src.R.ReadAt(buf[have:], off+int64(have))
+	got += have
 	if got < n {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -313,7 +343,7 @@ func (c *copier) window(off int64, n int) ([]byte, error) {
 		c.bufLen = 0
 		return nil, fmt.Errorf("compact: read %s at offset %d: %w", c.src.Name, off, err)
 	}
-	c.bufOff, c.bufLen = off, got
+	c.buf, c.bufOff, c.bufLen = buf, off, got
 	return c.buf[:n], nil
 }
 

@@ -339,3 +339,73 @@ func TestCopyLargeAndSparse(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyStartPastEnd: a source whose first record would start past its
+// end is corruption, not a panic.
+func TestCopyStartPastEnd(t *testing.T) {
+	log := walfmt.AppendHeader(nil)
+	log = walfmt.AppendPut(log, []byte("a"), []byte("v"))
+	src := Source{R: bytes.NewReader(log), Name: "wal.log", Start: walfmt.HeaderSize, End: walfmt.HeaderSize - 8, Live: []int64{walfmt.HeaderSize}}
+	_, err := Copy(context.Background(), &bytes.Buffer{}, src, walfmt.NewFileHeader(), nil, func([]byte, int64, int64, int) {}, nil)
+	if ce := (*walfmt.CorruptionError)(nil); !errors.As(err, &ce) {
+		t.Errorf("Copy with Start past End: %v, want a corruption", err)
+	}
+}
+
+// TestCopyLiveOffsetInsideDeadValueAtReadEnd is
+// TestCopyLiveOffsetInsideDeadValue with the dead record that holds the
+// embedded one across the end of Copy's read, or just before it: a short
+// stretch of dead records is checked wherever the reads happen to end.
+func TestCopyLiveOffsetInsideDeadValueAtReadEnd(t *testing.T) {
+	inner := walfmt.AppendPut(nil, []byte("victim"), []byte("resurrected"))
+	for _, shift := range []int{-400, -100, 0} {
+		log := walfmt.AppendHeader(nil)
+		live := []int64{int64(len(log))}
+		log = walfmt.AppendPut(log, []byte("L1"), []byte("x")) // read with the mebibyte after it
+		readEnd := walfmt.HeaderSize + copyChunk
+		for len(log) < readEnd-300+shift-70_000 {
+			log = walfmt.AppendPut(log, []byte("dead"), make([]byte, 60_000))
+		}
+		fill := readEnd - 300 + shift - len(log) - walfmt.RecordSize(4, 0) - 40
+		log = walfmt.AppendPut(log, []byte("dead"), make([]byte, fill))
+		live = append(live, int64(len(log)))
+		log = walfmt.AppendPut(log, []byte("L2"), make([]byte, 40-walfmt.RecordSize(2, 0))) // ends 300-shift bytes before readEnd
+		held := len(log)
+		log = walfmt.AppendPut(log, []byte("D"), append(append([]byte("prefix:"), inner...), make([]byte, 400)...))
+		embedded := int64(held + walfmt.RecordSize(1, 0) + len("prefix:"))
+		if !bytes.Equal(log[embedded:embedded+int64(len(inner))], inner) {
+			t.Fatal("the embedded record is not where the test expects it")
+		}
+		live = append(live, embedded)
+		log = walfmt.AppendPut(log, []byte("tail"), []byte("t"))
+		src := Source{R: bytes.NewReader(log), Name: "wal.log", Start: walfmt.HeaderSize, End: int64(len(log)), Live: live}
+		var moved []string
+		_, err := Copy(context.Background(), &bytes.Buffer{}, src, walfmt.NewFileHeader(), nil,
+			func(key []byte, _, _ int64, _ int) { moved = append(moved, string(key)) }, nil)
+		if ce := (*walfmt.CorruptionError)(nil); !errors.As(err, &ce) || ce.Offset != embedded {
+			t.Errorf("dead record at %d, %d bytes before the read's end: moved %q, %v; want a corruption at %d", held, readEnd-held, moved, err, embedded)
+		}
+	}
+}
+
+// TestCopyReadsLargeRecordsOnce copies a log of live records larger than
+// a read, one after another: each is read once, with at most the chunk
+// read at its start besides, not read whole twice.
+func TestCopyReadsLargeRecordsOnce(t *testing.T) {
+	log := walfmt.AppendHeader(nil)
+	var live []int64
+	for i := range 6 {
+		live = append(live, int64(len(log)))
+		log = walfmt.AppendPut(log, []byte{'k', byte('0' + i)}, bytes.Repeat([]byte{byte(i)}, 3<<20+i))
+	}
+	cr := &countingReader{r: bytes.NewReader(log)}
+	src := Source{R: cr, Name: "wal.log", Start: walfmt.HeaderSize, End: int64(len(log)), Live: live}
+	var out bytes.Buffer
+	res, err := Copy(context.Background(), &out, src, walfmt.NewFileHeader(), nil, func([]byte, int64, int64, int) {}, nil)
+	if err != nil || res.Kept != len(live) || !bytes.Equal(out.Bytes()[walfmt.HeaderSize:], log[walfmt.HeaderSize:]) {
+		t.Fatalf("Copy: %+v, %v", res, err)
+	}
+	if limit := int64(len(log)) + int64(len(live))*walfmt.RecordHeaderSize*2; cr.read > limit {
+		t.Errorf("Copy read %d bytes of a %d-byte log of large live records; want at most %d", cr.read, len(log), limit)
+	}
+}
