@@ -156,8 +156,11 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	old := db.mu.view.f           // only a compaction or Close replaces it, and Close waits for us
 	hdr := walfmt.NewFileHeader() // the new log's: a new ID and hash key
 	// The new index is built once the copy is done, from the slots
-	// gathered here (see newIndexOf).
+	// gathered here (see newIndexOf), in the arena that holds the
+	// compaction's other arrays until then (see compactArena).
 	hasher := newIndex(0, hdr)
+	arena := newCompactArena(keys)
+	defer arena.free()
 	// es holds the new log's offsets, or, for a catch-up that collects
 	// (see tailCollect), the old log's, where their deaths are marked; the
 	// new ones are in order, in the same order. It is held outside the Go
@@ -215,7 +218,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	// the marks start before the snapshot, so none is missed.
 	dead := db.watchDeaths(end, keys)
 	defer db.unwatchDeaths(dead)
-	snap, err := db.snapshotLive(end, keys)
+	snap, err := db.snapshotLive(end, keys, arena)
 	if err != nil {
 		return swapResult{}, err
 	}
@@ -236,11 +239,14 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 		order = make([]uint64, 0, keys)
 	case collect:
 		// Written whole, from end to end, and read by the index build
-		// alone: from a map faulted in at once, where a heap slice's
-		// pages faulted in one at a time as the copy reached them (a
-		// tenth of a compaction of small records on a virtual machine).
-		order, orderMem = scratchArray[uint64](keys)
-		order = order[:0]
+		// alone: from the arena, or a map faulted in at once, where a
+		// heap slice's pages faulted in one at a time as the copy reached
+		// them (a tenth of a compaction of small records on a virtual
+		// machine).
+		if order = arena.newOffsets(); order == nil {
+			order, orderMem = scratchArray[uint64](keys)
+			order = order[:0]
+		}
 	}
 	// The new log goes to the disk as it is written (see writeback).
 	wb := newWriteback(tmp, 0)
@@ -288,13 +294,13 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	if collect {
 		// Copy what the writers appended meanwhile, and build the index
 		// of all of it at once (see tailCollect).
-		tc = newTailCopy(db, tmp, hdr, nil, newTailCollect(es, order, dead, hasher), &c, wb)
+		tc = newTailCopy(db, tmp, hdr, nil, newTailCollect(es, order, dead, hasher, arena), &c, wb)
 		if end, err = db.catchUp(ctx, tc, end); err != nil {
 			tc.close()
 			return swapResult{Result: res}, err
 		}
 	} else {
-		tc = newTailCopy(db, tmp, hdr, newIndexOf(es, hdr), nil, &c, wb)
+		tc = newTailCopy(db, tmp, hdr, newIndexOf(es, hdr, arena), nil, &c, wb)
 	}
 	defer tc.close()
 	idx, err := tc.index()

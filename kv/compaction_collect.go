@@ -48,12 +48,14 @@ type tailCollect struct {
 	dead    *deadSet
 	// hasher hashes keys with the new log's hash key.
 	hasher *index
+	// arena holds to, and the index is built in it (see compactArena).
+	arena *compactArena
 }
 
 // newTailCollect collects for a catch-up after a rewrite that copied the
 // records es, whose offsets are the old log's, to the offsets to.
-func newTailCollect(es []slot, to []uint64, dead *deadSet, hasher *index) *tailCollect {
-	return &tailCollect{es: es, to: to, puts: len(es), dead: dead, hasher: hasher}
+func newTailCollect(es []slot, to []uint64, dead *deadSet, hasher *index, a *compactArena) *tailCollect {
+	return &tailCollect{es: es, to: to, puts: len(es), dead: dead, hasher: hasher, arena: a}
 }
 
 // release frees the tail's buffer.
@@ -124,17 +126,11 @@ func (t *tailCollect) build(hdr walfmt.FileHeader, src keySource) (*index, int64
 	}
 	n += copy(es[n:], t.tail)
 	es = es[:n]
-	x := &index{}
-	x.setHashKey(hdr)
-	size := tableFor(t.puts) // as a replay's, and newIndexOf's
-	slots, m := allocScratch(size)
-	x.slots, x.mask = slots, uint32(size-1)
-	x.setMapped(m)
-	tmp, tmpMem := allocFilled(len(es))
-	// Nothing else holds tmp; an unmap fails only as mapping.unmap can,
-	// harmlessly.
-	defer func() { _ = unmapSlots(tmpMem) }()
-	live, err := x.applySorted(sortByHome(es, tmp, x.mask), src)
+	// Nothing reads to from here on: the arena's room for it serves the
+	// sort.
+	x, sorted, done := sortedTable(t.arena, es, tableFor(t.puts), hdr) // sized as a replay's, and newIndexOf's
+	live, err := x.applySorted(sorted, src)
+	done()
 	if err != nil {
 		_ = x.close() // never shared
 		return nil, 0, err

@@ -37,15 +37,17 @@ type liveSnapshot struct {
 const snapshotPiece = 1 << 16
 
 // snapshotLive takes the snapshot of the records below end, with room for
-// keys offsets.
+// keys offsets, in the arena a if there is one.
 //
 // The offsets are held outside the Go heap once they are many (see
 // radixSort): the caller must release the snapshot, and use nothing of it
 // after.
-func (db *DB) snapshotLive(end int64, keys int) (*liveSnapshot, error) {
+func (db *DB) snapshotLive(end int64, keys int, a *compactArena) (*liveSnapshot, error) {
 	snap := &liveSnapshot{db: db, complete: true}
-	snap.offs, snap.mem = scratchArray[int64](keys)
-	snap.offs = snap.offs[:0]
+	if snap.offs = a.offsets(); snap.offs == nil {
+		snap.offs, snap.mem = scratchArray[int64](keys)
+		snap.offs = snap.offs[:0]
+	}
 	var first *index
 	var moves uint64
 	for pos := 0; pos >= 0; {
@@ -75,7 +77,7 @@ func (db *DB) snapshotLive(end int64, keys int) (*liveSnapshot, error) {
 			return nil, err
 		}
 	}
-	sortOffsets(snap.offs)
+	sortOffsets(snap.offs, a.sortScratch())
 	return snap, nil
 }
 
@@ -89,13 +91,14 @@ func (l *liveSnapshot) release() {
 
 // sortOffsets sorts offs, offsets in a log, in increasing order: by radix,
 // which takes a fraction of the time a comparison sort takes over the
-// million offsets of a million keys.
-func sortOffsets(offs []int64) {
+// million offsets of a million keys, with buf as its scratch if it is long
+// enough.
+func sortOffsets(offs, buf []int64) {
 	if len(offs) < 1<<12 {
 		slices.Sort(offs)
 		return
 	}
-	radixSort(offs)
+	radixSortWith(offs, buf)
 }
 
 // live reports whether the record at off is key's current value, as far

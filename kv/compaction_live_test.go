@@ -16,9 +16,14 @@ func TestSortOffsets(t *testing.T) {
 			}
 			want := slices.Clone(offs)
 			slices.Sort(want)
-			sortOffsets(offs)
-			if !slices.Equal(offs, want) {
-				t.Fatalf("n=%d top=%d: not sorted", n, top)
+			// No scratch, a scratch too short, one long enough (whose
+			// contents must not matter).
+			for _, buf := range [][]int64{nil, make([]int64, n/2), slices.Repeat([]int64{-1}, n+3)} {
+				got := slices.Clone(offs)
+				sortOffsets(got, buf)
+				if !slices.Equal(got, want) {
+					t.Fatalf("n=%d top=%d scratch=%d: not sorted", n, top, len(buf))
+				}
 			}
 		}
 	}

@@ -223,7 +223,7 @@ func TestNewIndexOfFindsEveryKey(t *testing.T) {
 		es = append(es, slot{off: uint64(off), hash: h.hash([]byte(k)), size: 1})
 		model[k] = off
 	}
-	x := newIndexOf(es, hdr)
+	x := newIndexOf(es, hdr, nil)
 	checkIndex(t, x, &src, model, "bulk")
 }
 

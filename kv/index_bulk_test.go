@@ -22,7 +22,7 @@ func TestNewIndexOfGrows(t *testing.T) {
 		es = append(es, slot{off: uint64(off), hash: h.hash([]byte(k)), size: 1})
 		model[k] = off
 	}
-	x := newIndexOf(es, hdr)
+	x := newIndexOf(es, hdr, nil)
 	checkIndex(t, x, &src, model, "bulk")
 	first := len(x.slots)
 	for i := 0; len(x.slots) < 4*first || x.old != nil; i++ {

@@ -257,3 +257,59 @@ func BenchmarkGetForged(b *testing.B) {
 		})
 	}
 }
+
+// TestCollectTakesOffsetsBelowEnd fills a table with offsets about end,
+// with empty and moved slots among them, and checks collect takes those
+// above 0 and below end, each once, from any start within a chunk.
+func TestCollectTakesOffsetsBelowEnd(t *testing.T) {
+	const end = 1000
+	x := &index{slots: make([]slot, 4*chunkSlots)}
+	var want []int64
+	for i := range x.slots {
+		switch i % 7 {
+		case 0: // empty
+		case 1:
+			x.slots[i].off = movedOff
+		case 2:
+			x.slots[i].off = end
+		case 3:
+			x.slots[i].off = end + uint64(i)
+		default:
+			x.slots[i].off = uint64(1 + i%(end-1))
+		}
+	}
+	for _, from := range []int{0, 1, chunkSlots - 1, chunkSlots, 3*chunkSlots + 5} {
+		want = want[:0]
+		for _, s := range x.slots[from:] {
+			if s.off > 0 && s.off < end {
+				want = append(want, int64(s.off))
+			}
+		}
+		var got []int64
+		var err error
+		for pos := from; pos >= 0; {
+			if got, pos, err = x.collect(got, pos, 100, end); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("from %d: collect took %d offsets, want %d", from, len(got), len(want))
+		}
+	}
+}
+
+// BenchmarkCollect takes the offsets of a table of 2M slots, every other
+// one used at random, as a compaction's snapshot of a million keys does.
+func BenchmarkCollect(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := &index{slots: make([]slot, 1<<21)}
+	for i := range x.slots {
+		if rng.IntN(2) == 0 {
+			x.slots[i].off = uint64(1 + rng.Int64N(1<<28))
+		}
+	}
+	offs := make([]int64, 0, len(x.slots))
+	for b.Loop() {
+		offs, _, _ = x.collect(offs[:0], 0, len(x.slots), 1<<40)
+	}
+}

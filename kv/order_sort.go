@@ -216,7 +216,11 @@ func msdSort(ps, tmp []keyPrefix, shift int, less func(a, b keyPrefix) int, work
 // Its scratch, as large as a, is taken outside the Go heap once it is
 // large: fresh heap memory faults in a page at a time, and at a million
 // offsets those faults cost more than the sort (see allocFilled).
-func radixSort[T int64 | uint64](a []T) {
+func radixSort[T int64 | uint64](a []T) { radixSortWith(a, nil) }
+
+// radixSortWith is radixSort with buf as its scratch, if it is as long as
+// a; else it takes its own.
+func radixSortWith[T int64 | uint64](a, buf []T) {
 	if len(a) < 2 {
 		return
 	}
@@ -231,10 +235,14 @@ func radixSort[T int64 | uint64](a []T) {
 	passes := (width + radixDigit - 1) / radixDigit
 	digit := (width + passes - 1) / passes
 	mask := T(1)<<digit - 1
-	buf, m := scratchArray[T](len(a))
-	// Nothing else holds buf; an unmap fails only as mapping.unmap can,
-	// harmlessly.
-	defer func() { _ = unmapSlots(m) }()
+	if len(buf) < len(a) {
+		var m []byte
+		buf, m = scratchArray[T](len(a))
+		// Nothing else holds buf; an unmap fails only as mapping.unmap
+		// can, harmlessly.
+		defer func() { _ = unmapSlots(m) }()
+	}
+	buf = buf[:len(a)]
 	var count [1 << radixDigit]int
 	from, to := a, buf
 	for shift := uint(0); shift < width; shift += digit {

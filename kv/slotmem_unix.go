@@ -25,11 +25,35 @@ func mapArray[T scratchElem](n int) ([]T, []byte) {
 	if size == 0 {
 		return nil, nil
 	}
-	data, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
+	data := mapBytes(size)
+	if data == nil {
 		return make([]T, n), nil
 	}
 	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(data))), n), data
+}
+
+// mapBytes returns n zeroed bytes in an anonymous memory map, which
+// unmapSlots frees, or nil where the map fails.
+func mapBytes(n int) []byte {
+	data, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+// mapFilled is mapBytes for memory about to be written whole, advised to
+// use huge pages and faulted in at once (see allocFilled); nil where the
+// map fails.
+func mapFilled(n int) []byte {
+	m := mapBytes(n)
+	if len(m) >= 4<<20 {
+		adviseHugePages(m)
+	}
+	if m != nil {
+		populateWrite(m)
+	}
+	return m
 }
 
 // allocScratch is allocSlots for a table or buffer that is written from
@@ -74,12 +98,10 @@ func scratchArray[T scratchElem](n int) ([]T, []byte) {
 // filledArray is allocFilled for an array of any T that mapArray takes:
 // a compaction's lists of offsets and slots, a radix sort's scratch.
 func filledArray[T scratchElem](n int) ([]T, []byte) {
-	s, m := mapArray[T](n)
-	if len(m) >= 4<<20 {
-		adviseHugePages(m)
+	var zero T
+	m := mapFilled(n * int(unsafe.Sizeof(zero)))
+	if m == nil {
+		return make([]T, n), nil
 	}
-	if m != nil {
-		populateWrite(m)
-	}
-	return s, m
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(m))), n), m
 }
