@@ -3,6 +3,7 @@ package kv
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/crabkv/crabkv/walfmt"
 )
@@ -48,7 +49,7 @@ func (db *DB) NewBatch() *Batch { return &Batch{db: db} }
 // Put adds a put of key to value. The batch copies both.
 func (b *Batch) Put(key, value []byte) {
 	if b.err == nil && len(value) > b.db.opts.MaxValueSize {
-		b.err = fmt.Errorf("kv: batch operation %d: %w: %d bytes, the limit is %d", b.n+1, ErrValueTooLarge, len(value), b.db.opts.MaxValueSize)
+		b.fail(fmt.Errorf("%w: %d bytes, the limit is %d", ErrValueTooLarge, len(value), b.db.opts.MaxValueSize))
 	}
 	b.add(walfmt.KindPut, key, value, 0)
 }
@@ -67,6 +68,23 @@ func (b *Batch) Size() int { return len(b.rec) }
 // return without writing anything.
 func (b *Batch) Err() error { return b.err }
 
+// opError is a batch's first invalid operation: its number, from 1, and
+// what is wrong with it, an error of this package, whose "kv: " its
+// message does not repeat.
+type opError struct {
+	n   int
+	err error
+}
+
+func (e *opError) Error() string {
+	return fmt.Sprintf("kv: batch operation %d: %s", e.n, strings.TrimPrefix(e.err.Error(), "kv: "))
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+// fail records err as the batch's error, that of its next operation.
+func (b *Batch) fail(err error) { b.err = &opError{n: b.n + 1, err: err} }
+
 // Reset empties the batch, and forgets its error, for reuse. The batch
 // keeps its buffer.
 func (b *Batch) Reset() { b.rec, b.n, b.err = b.rec[:0], 0, nil }
@@ -76,7 +94,7 @@ func (b *Batch) add(kind walfmt.Kind, key, value []byte, expiry int64) {
 		return
 	}
 	if err := b.db.checkKey(key); err != nil {
-		b.err = fmt.Errorf("kv: batch operation %d: %w", b.n+1, err)
+		b.fail(err)
 		return
 	}
 	var codec uint8

@@ -87,10 +87,10 @@ func (db *DB) PutTTL(key, value []byte, ttl time.Duration) error {
 // after Write). ttl must be positive. The batch copies key and value.
 func (b *Batch) PutTTL(key, value []byte, ttl time.Duration) {
 	if b.err == nil && ttl <= 0 {
-		b.err = fmt.Errorf("kv: batch operation %d: %w: %s", b.n+1, ErrInvalidTTL, ttl)
+		b.fail(fmt.Errorf("%w: %s", ErrInvalidTTL, ttl))
 	}
 	if b.err == nil && len(value) > b.db.opts.MaxValueSize {
-		b.err = fmt.Errorf("kv: batch operation %d: %w: %d bytes, the limit is %d", b.n+1, ErrValueTooLarge, len(value), b.db.opts.MaxValueSize)
+		b.fail(fmt.Errorf("%w: %d bytes, the limit is %d", ErrValueTooLarge, len(value), b.db.opts.MaxValueSize))
 	}
 	if b.err != nil {
 		return
@@ -318,10 +318,10 @@ func (db *DB) expiryStatsMuLocked(s *Stats) {
 func (b *Batch) PutExpiresAt(key, value []byte, t time.Time) {
 	at := walfmt.ExpiryOf(t)
 	if b.err == nil && at <= 0 {
-		b.err = fmt.Errorf("kv: batch operation %d: %w: expiry %s is not after 1970", b.n+1, ErrInvalidTTL, t)
+		b.fail(fmt.Errorf("%w: expiry %s is not after 1970", ErrInvalidTTL, t))
 	}
 	if b.err == nil && len(value) > b.db.opts.MaxValueSize {
-		b.err = fmt.Errorf("kv: batch operation %d: %w: %d bytes, the limit is %d", b.n+1, ErrValueTooLarge, len(value), b.db.opts.MaxValueSize)
+		b.fail(fmt.Errorf("%w: %d bytes, the limit is %d", ErrValueTooLarge, len(value), b.db.opts.MaxValueSize))
 	}
 	if b.err != nil {
 		return

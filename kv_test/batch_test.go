@@ -148,8 +148,13 @@ func TestBatchLimits(t *testing.T) {
 		before := db.Stats()
 		b := db.NewBatch()
 		tc.fill(b)
-		if err := db.Write(b); !errors.Is(err, tc.want) {
+		err := db.Write(b)
+		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: Write = %v, want %v", tc.name, err, tc.want)
+		}
+		// The message names the package once, as every error of kv does.
+		if msg := fmt.Sprint(err); !strings.HasPrefix(msg, "kv: ") || strings.Count(msg, "kv:") != 1 {
+			t.Errorf("%s: Write = %q, want one \"kv: \" prefix", tc.name, msg)
 		}
 		if after := db.Stats(); after.LogBytes != before.LogBytes || after.Keys != before.Keys {
 			t.Errorf("%s: the failed batch wrote something: %+v", tc.name, after)
