@@ -231,8 +231,17 @@ func (c *client) engineError(err error) {
 	}
 }
 
-// parseInt parses a decimal argument as Redis does.
+// parseInt parses an integer argument as Redis does (string2ll): an
+// optional minus, then 0 alone or digits without a leading zero, within
+// int64. A plus sign, "01" and "-0" are not integers: a client that sends
+// them to Redis gets an error, and gets the same here.
 func parseInt(b []byte) (int64, bool) {
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	return n, err == nil
+	digits := b
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || digits[0] < '0' || digits[0] > '9' || (digits[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	return parseDecimal(b)
 }

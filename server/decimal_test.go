@@ -44,3 +44,22 @@ func TestLookupCommandAnyCase(t *testing.T) {
 		}
 	}
 }
+
+// TestParseIntAsRedis holds parseInt, which reads the integers of
+// commands (GETRANGE's bounds, EXPIRE's and SET EX's times, SCAN's COUNT),
+// to what Redis's string2ll accepts: an optional minus, then 0 alone or
+// digits without a leading zero, within int64. No plus sign, no "-0".
+func TestParseIntAsRedis(t *testing.T) {
+	for s, want := range map[string]int64{"0": 0, "7": 7, "10": 10, "-1": -1, "-10": -10,
+		"9223372036854775807": 9223372036854775807, "-9223372036854775808": -9223372036854775808} {
+		if got, ok := parseInt([]byte(s)); !ok || got != want {
+			t.Errorf("parseInt(%q) = %d, %v; want %d", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "+1", "+0", "01", "00", "-0", "-01", "-", "+", " 1", "1 ", "1a", "0x10", "1_0",
+		"9223372036854775808", "-9223372036854775809", "99999999999999999999", "٣"} {
+		if got, ok := parseInt([]byte(s)); ok {
+			t.Errorf("parseInt(%q) = %d, want it refused", s, got)
+		}
+	}
+}

@@ -54,6 +54,11 @@ func TestGetRange(t *testing.T) {
 	wantErr(t, err, "ERR value is not an integer or out of range")
 	_, err = do(ctx, c, "GETRANGE", "s", "0", "99999999999999999999")
 	wantErr(t, err, "ERR value is not an integer or out of range")
+	// Redis reads no plus sign and no leading zero (string2ll).
+	for _, bad := range []string{"+1", "01", "-0"} {
+		_, err = do(ctx, c, "GETRANGE", "s", bad, "3")
+		wantErr(t, err, "ERR value is not an integer or out of range")
+	}
 	_, err = do(ctx, c, "GETRANGE", "s", "0")
 	wantErr(t, err, "ERR wrong number of arguments for 'getrange' command")
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,8 +52,8 @@ func (t *setTTL) parse(opt string, args [][]byte) (int, string) {
 	if len(args) == 0 {
 		return 0, "ERR syntax error"
 	}
-	n, err := strconv.ParseInt(string(args[0]), 10, 64)
-	if err != nil {
+	n, ok := parseInt(args[0])
+	if !ok {
 		return 0, "ERR value is not an integer or out of range"
 	}
 	unit := time.Second
@@ -200,8 +199,8 @@ func (c *client) expire(args [][]byte) {
 		c.err(msg)
 		return
 	}
-	n, err := strconv.ParseInt(string(args[2]), 10, 64)
-	if err != nil {
+	n, ok := parseInt(args[2])
+	if !ok {
 		c.err("ERR value is not an integer or out of range")
 		return
 	}
@@ -227,6 +226,7 @@ func (c *client) expire(args [][]byte) {
 			return
 		}
 	}
+	var err error
 	if absolute {
 		err = c.s.db.ExpireAt(key, time.Unix(0, n*int64(unit)))
 	} else {

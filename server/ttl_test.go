@@ -287,3 +287,28 @@ func TestInfoKeyspaceExpires(t *testing.T) {
 		t.Fatalf("INFO keyspace = %q, %v; want db0:keys=3,expires=2,…", info, err)
 	}
 }
+
+// TestTimeArgumentsAsRedis: a time with a plus sign or a leading zero is
+// not an integer to Redis, for SET's EX and PX, SETEX and the EXPIRE
+// family; the key keeps what it had.
+func TestTimeArgumentsAsRedis(t *testing.T) {
+	_, addr := startServer(t, Options{})
+	c := dialClient(t, addr)
+	ctx := testCtx(t)
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]any{
+		{"SET", "k", "w", "EX", "+5"}, {"SET", "k", "w", "PX", "05"}, {"SETEX", "k", "+5", "w"},
+		{"EXPIRE", "k", "+5"}, {"PEXPIRE", "k", "05"}, {"EXPIREAT", "k", "-0"},
+	} {
+		_, err := do(ctx, c, args...)
+		wantErr(t, err, "ERR value is not an integer or out of range")
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" {
+		t.Fatalf("GET k = %q, %v; want v", got, err)
+	}
+	if ms, err := c.Do(ctx, "PTTL", "k").Int64(); err != nil || ms != -1 {
+		t.Fatalf("PTTL k = %d, %v; want -1", ms, err)
+	}
+}
