@@ -34,6 +34,9 @@ type guardConn struct {
 	// than wait for more of a request it may refuse.
 	soft  *Options
 	early bool
+	// failed is the limit a request broke, once Read has returned the
+	// requests before it: every later Read returns it.
+	failed error
 }
 
 // frameState is where the stream stands in the request being received.
@@ -57,15 +60,27 @@ const (
 // maxHeaderLine bounds a "*N" or "$N" line; a number has at most 20 digits.
 const maxHeaderLine = 32
 
+// Read fills p from the connection as the type's comment says. A request
+// that breaks a limit fails the read, once the bytes before it have been
+// returned: the requests before it run, as Redis runs them.
 func (g *guardConn) Read(p []byte) (int, error) {
+	if g.failed != nil {
+		return 0, g.failed
+	}
 	n := 0
 	for n < len(p) {
 		m, err := g.Conn.Read(p[n:])
-		complete, lerr := g.scan(p[n : n+m])
-		n += m
+		complete, safe, lerr := g.scan(p[n : n+m])
 		if lerr != nil {
-			return 0, lerr
+			if safe == 0 {
+				// What this Read took before is of the request that
+				// broke the limit: no request ended since the last Read.
+				return 0, lerr
+			}
+			g.failed = lerr
+			return n + safe, nil
 		}
+		n += m
 		if g.early {
 			g.early = false
 			return n, err
@@ -78,9 +93,16 @@ func (g *guardConn) Read(p []byte) (int, error) {
 }
 
 // scan advances the frame state over b and reports whether a request ended
-// in it.
-func (g *guardConn) scan(b []byte) (complete bool, err error) {
+// in it, and how many bytes of b lie before the end of the last one that
+// did: on an error, those hold whole requests, the one that broke a limit
+// after them.
+func (g *guardConn) scan(b []byte) (complete bool, safe int, err error) {
 	st := &g.st
+	size := len(b)
+	ended := func() {
+		st.phase = phaseStart
+		complete, safe = true, size-len(b)
+	}
 	for len(b) > 0 {
 		switch st.phase {
 		case phaseStart:
@@ -100,16 +122,15 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 			} else {
 				st.inline += i + 1
 				b = b[i+1:]
-				st.phase = phaseStart
-				complete = true
+				ended()
 			}
 			if st.inline > DefaultMaxInlineLen {
-				return complete, &errLimit{"ERR Protocol error: too big inline request"}
+				return complete, safe, &errLimit{"ERR Protocol error: too big inline request"}
 			}
 		case phaseCount, phaseBulkHd:
 			rest, v, done, err := g.header(b)
 			if err != nil {
-				return complete, err
+				return complete, safe, err
 			}
 			b = rest
 			if !done {
@@ -117,26 +138,25 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 			}
 			if st.phase == phaseCount {
 				if v > int64(g.opts.MaxArgs) {
-					return complete, &errLimit{"ERR Protocol error: invalid multibulk length"}
+					return complete, safe, &errLimit{"ERR Protocol error: invalid multibulk length"}
 				}
 				g.early = g.early || (g.soft != nil && v > int64(g.soft.MaxArgs))
 				st.args = int(v)
 				st.phase = phaseBulkHd
 				if st.args <= 0 {
 					// redcon rejects it; let it say so.
-					st.phase = phaseStart
-					complete = true
+					ended()
 				}
 				continue
 			}
 			if v > int64(g.opts.MaxBulkLen) {
-				return complete, &errLimit{"ERR Protocol error: invalid bulk length"}
+				return complete, safe, &errLimit{"ERR Protocol error: invalid bulk length"}
 			}
 			g.early = g.early || (g.soft != nil && (v > int64(g.soft.MaxBulkLen) || st.total+int(v)+2 > g.soft.MaxRequestBytes))
 			st.skip = int(v) + 2
 			st.phase = phaseBulk
 			if st.total+st.skip > g.opts.MaxRequestBytes {
-				return complete, &errLimit{"ERR Protocol error: request too large"}
+				return complete, safe, &errLimit{"ERR Protocol error: request too large"}
 			}
 		case phaseBulk:
 			k := min(st.skip, len(b))
@@ -147,13 +167,12 @@ func (g *guardConn) scan(b []byte) (complete bool, err error) {
 				st.args--
 				st.phase = phaseBulkHd
 				if st.args == 0 {
-					st.phase = phaseStart
-					complete = true
+					ended()
 				}
 			}
 		}
 	}
-	return complete, nil
+	return complete, safe, nil
 }
 
 // header consumes a header line's bytes from b. When the line is complete

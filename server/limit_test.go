@@ -161,3 +161,47 @@ func parseAll(read func() ([]redcon.Command, error)) ([]string, error) {
 		}
 	}
 }
+
+// TestRequestsBeforeABrokenLimit sends, in one write, two SETs and then a
+// request that breaks the protocol or a limit: a bulk length over
+// MaxBulkLen, an argument count over MaxArgs, a malformed length, an
+// inline request too long. As Redis does, the SETs run and are answered,
+// then the error is, and the connection closes; both modes, and with the
+// bad request's header in the same packet as the SETs or in the next.
+func TestRequestsBeforeABrokenLimit(t *testing.T) {
+	sets := respRequest("SET", "a", "1") + respRequest("SET", "b", "2")
+	for _, mode := range []string{"loop", "goroutine"} {
+		for _, bad := range []struct{ name, req string }{
+			{"bulk too long", "*2\r\n$3\r\nGET\r\n$2000\r\n"},
+			{"too many arguments", "*20\r\n$4\r\nMGET\r\n"},
+			{"malformed length", "*2\r\n$3\r\nGET\r\n$x\r\n"},
+			{"inline too long", strings.Repeat("x", 70<<10)},
+		} {
+			for _, split := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/split=%v", mode, bad.name, split), func(t *testing.T) {
+					opts := Options{MaxBulkLen: 1000, MaxArgs: 10}
+					opts.noEventLoop = mode == "goroutine"
+					s, addr := serveStoreMode(t, opts)
+					c := rawConn(t, addr)
+					if split {
+						send(t, c, sets)
+						expectLine(t, c, "+OK")
+						expectLine(t, c, "+OK")
+						send(t, c, sets+bad.req)
+					} else {
+						send(t, c, sets+bad.req)
+					}
+					expectLine(t, c, "+OK")
+					expectLine(t, c, "+OK")
+					expectLine(t, c, "-ERR Protocol error")
+					expectClosed(t, c)
+					for k, want := range map[string]string{"a": "1", "b": "2"} {
+						if got, err := s.db.Get(Read{}, []byte(k)); err != nil || string(got) != want {
+							t.Errorf("%s = %q, %v; want %q", k, got, err, want)
+						}
+					}
+				})
+			}
+		}
+	}
+}

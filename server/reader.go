@@ -76,11 +76,16 @@ func newReqReader(rd io.Reader) *reqReader {
 }
 
 // read returns the next pipeline: every complete request read so far, at
-// least one. It reuses the slices it returned last time.
+// least one. It reuses the slices it returned last time. The requests
+// before one that breaks the protocol or a limit are returned first, to
+// run, as Redis runs them; the next call returns the error.
 func (r *reqReader) read() ([]redcon.Command, error) {
 	r.reset()
 	for {
 		if err := r.parse(); err != nil {
+			if len(r.cmds) > 0 {
+				return r.cmds, nil // the bad request stays at start, for the next call
+			}
 			return nil, err
 		}
 		if len(r.cmds) > 0 {
@@ -119,8 +124,8 @@ func (r *reqReader) reset() {
 // feed reads once with read, which must not block (the event loop's read
 // of a ready socket), and returns the complete requests buffered: none if
 // the request read so far is not complete yet. It reuses the slices it
-// returned last time. A read error is returned with the requests read
-// before it.
+// returned last time. A read error, or a request that breaks the protocol
+// or a limit, is returned with the requests read before it.
 func (r *reqReader) feed(read func([]byte) (int, error)) ([]redcon.Command, error) {
 	r.reset()
 	// Every request fed before was complete and has been run, so no
@@ -135,7 +140,7 @@ func (r *reqReader) feed(read func([]byte) (int, error)) ([]redcon.Command, erro
 	n, err := read(r.buf[r.end:])
 	r.end += max(n, 0)
 	if perr := r.parse(); perr != nil {
-		return nil, perr
+		return r.cmds, perr // those before it run first, as Redis runs them
 	}
 	return r.cmds, err
 }
