@@ -305,6 +305,7 @@ func (db *DB) rewriteInto(ctx context.Context, tmp File, end int64, keys int) (s
 	defer tc.close()
 	idx, err := tc.index()
 	freeEs()
+	arena.free()     // if it is not the new table, nothing reads it any more
 	var hinted int64 // the log bytes the new hint covers; 0: none
 	if err == nil {
 		// The key order and the hint are written while the new log's

@@ -1,8 +1,13 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/crabkv/crabkv/compact"
@@ -195,6 +200,211 @@ func TestCompactionArenaTableSizes(t *testing.T) {
 			}
 			defer db.Close()
 			check(db, "after a reopen")
+		})
+	}
+}
+
+type arenaModel map[string]string
+
+func arenaKey(i int) string { return fmt.Sprintf("%016x", i) }
+
+// arenaFill writes n keys twice (half the log stale).
+func arenaFill(t *testing.T, db *DB, n int, ttlEvery int) arenaModel {
+	t.Helper()
+	model := arenaModel{}
+	for round := range 2 {
+		for i := range n {
+			k, v := arenaKey(i), fmt.Sprintf("v%d-%d", round, i)
+			var err error
+			if ttlEvery > 0 && i%ttlEvery == 0 {
+				err = db.PutTTL([]byte(k), []byte(v), time.Hour)
+			} else {
+				err = db.Put([]byte(k), []byte(v))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			model[k] = v
+		}
+	}
+	return model
+}
+
+// arenaWriter writes at random until stop is closed: new keys, overwrites,
+// deletes, and (if ttl) expiring puts. It owns model until it returns.
+func arenaWriter(db *DB, model arenaModel, n int, ttl bool, seed uint64, stop <-chan struct{}, done chan<- error) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	next := 10 * n
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			done <- nil
+			return
+		default:
+		}
+		var err error
+		switch r := rng.IntN(10); {
+		case r < 4:
+			k, v := arenaKey(next), fmt.Sprintf("new-%d", next)
+			next++
+			err = db.Put([]byte(k), []byte(v))
+			model[k] = v
+		case r < 7:
+			k, v := arenaKey(rng.IntN(n)), fmt.Sprintf("over-%d", i)
+			if ttl && rng.IntN(3) == 0 {
+				err = db.PutTTL([]byte(k), []byte(v), time.Hour)
+			} else {
+				err = db.Put([]byte(k), []byte(v))
+			}
+			model[k] = v
+		default:
+			k := arenaKey(rng.IntN(n))
+			err = db.Delete([]byte(k))
+			delete(model, k)
+		}
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				done <- nil
+				return
+			}
+			done <- err
+			return
+		}
+	}
+}
+
+func arenaCheck(t *testing.T, db *DB, model arenaModel, n int, where string) {
+	t.Helper()
+	if st := db.Stats(); st.Keys != len(model) {
+		t.Fatalf("%s: %d keys, want %d", where, st.Keys, len(model))
+	}
+	for k, want := range model {
+		got, err := db.Get([]byte(k))
+		if err != nil || string(got) != want {
+			t.Fatalf("%s: get %s = %q, %v; want %q", where, k, got, err, want)
+		}
+	}
+	for i := range n {
+		k := arenaKey(i)
+		if _, ok := model[k]; ok {
+			continue
+		}
+		if got, err := db.Get([]byte(k)); err == nil {
+			t.Fatalf("%s: get %s = %q, want absent", where, k, got)
+		}
+	}
+}
+
+func arenaReopen(t *testing.T, dir string, opts *Options, model arenaModel, n int) {
+	t.Helper()
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arenaCheck(t, db, model, n, "after a reopen")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"wal.hint"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	db, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arenaCheck(t, db, model, n, "after a replay")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCompactionBesideWriterAtArenaSize compacts stores large enough for
+// the arena, twice, with a writer of new keys, overwrites, deletes and
+// expiring puts running through both, on each of the compaction's paths:
+// the collecting catch-up, records with expiries (newIndexOf), the key
+// order of a scanned store, expiring puts in the tail, an index in the
+// middle of a growth at the start (an incomplete snapshot); and with the
+// writer's records piling up for 50 ms between the copy and the index
+// build. The store must read as the model after each, after a reopen from
+// the hint and after a replay.
+func TestCompactionBesideWriterAtArenaSize(t *testing.T) {
+	const n = 70_000
+	for _, tc := range []struct {
+		name      string
+		ttlEvery  int
+		writerTTL bool
+		scan      bool
+		grow      bool
+		burst     bool // writes in testHookCopied too
+	}{
+		{name: "collect"},
+		{name: "collect-burst", burst: true},
+		{name: "meta", ttlEvery: 1000},
+		{name: "meta-burst", ttlEvery: 1000, burst: true},
+		{name: "ttl-in-tail", writerTTL: true},
+		{name: "ttl-in-tail-burst", writerTTL: true, burst: true},
+		{name: "scanned", scan: true},
+		{name: "scanned-burst", scan: true, burst: true},
+		{name: "growing", grow: true},
+		{name: "growing-burst", grow: true, burst: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if raceEnabled && tc.burst {
+				t.Skip("the race detector's pace: the cases without the pause only")
+			}
+			dir := t.TempDir()
+			opts := &Options{NoSync: true, Compaction: compact.Policy{Disabled: true}}
+			db, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			model := arenaFill(t, db, n, tc.ttlEvery)
+			if tc.grow {
+				// Add keys until the index is growing.
+				for i := n; ; i++ {
+					db.mu.RLock()
+					growing := db.mu.index.old != nil
+					db.mu.RUnlock()
+					if growing {
+						break
+					}
+					k := arenaKey(5*n + i)
+					if err := db.Put([]byte(k), []byte("g")); err != nil {
+						t.Fatal(err)
+					}
+					model[k] = "g"
+				}
+			}
+			if tc.scan {
+				if err := db.Scan(nil, nil, func(k, v []byte) bool { return true }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stop, done := make(chan struct{}), make(chan error, 1)
+			go arenaWriter(db, model, n, tc.writerTTL, uint64(len(tc.name)), stop, done)
+			if tc.burst {
+				db.testHookCopied = func() { time.Sleep(50 * time.Millisecond) }
+			}
+			for range 2 {
+				if err := db.Compact(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			close(stop)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			arenaCheck(t, db, model, n, "after the compactions")
+			if err := db.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			arenaCheck(t, db, model, n, "after a quiet compaction")
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			arenaReopen(t, dir, opts, model, n)
 		})
 	}
 }

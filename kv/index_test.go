@@ -3,6 +3,7 @@ package kv
 import (
 	"fmt"
 	"hash/crc32"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -311,5 +312,95 @@ func BenchmarkCollect(b *testing.B) {
 	offs := make([]int64, 0, len(x.slots))
 	for b.Loop() {
 		offs, _, _ = x.collect(offs[:0], 0, len(x.slots), 1<<40)
+	}
+}
+
+// collectRef is collect written plainly, with a branch a slot: what the
+// branchless one must take.
+func collectRef(x *index, offs []int64, from, n int, end int64) ([]int64, int) {
+	next, base := from+n, 0
+	for _, t := range [][]slot{x.slots, x.old} {
+		lo, hi := max(from-base, 0), min(next-base, len(t))
+		for i := lo; i < hi; i++ {
+			if o := t[i].off; o != 0 && o != movedOff && int64(o) < end {
+				offs = append(offs, int64(o))
+			}
+		}
+		base += len(t)
+	}
+	if next >= base {
+		return offs, -1
+	}
+	return offs, next
+}
+
+// TestCollectAgainstPlainLoop compares collect with collectRef over random
+// tables (current and old), pieces starting anywhere, ends at the edges,
+// and slices of every spare capacity, a sentinel after it: collect must
+// take the same offsets and write nothing past the capacity.
+func TestCollectAgainstPlainLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	for iter := range 3000 {
+		end := []int64{0, 1, 2, 3, 1000, math.MaxInt64, int64(rng.IntN(5000))}[rng.IntN(7)]
+		mk := func(n int) []slot {
+			t := make([]slot, n)
+			for i := range t {
+				switch rng.IntN(8) {
+				case 0:
+				case 1:
+					t[i].off = movedOff
+				case 2:
+					t[i].off = uint64(max(end, 0))
+				case 3:
+					t[i].off = uint64(max(end-1, 0))
+				case 4:
+					t[i].off = 1
+				case 5:
+					t[i].off = uint64(math.MaxInt64)
+				default:
+					t[i].off = uint64(1 + rng.IntN(6000))
+				}
+			}
+			return t
+		}
+		x := &index{slots: mk([]int{0, 1, 255, 256, 257, 1024, 700}[rng.IntN(7)])}
+		if rng.IntN(2) == 0 {
+			x.old = mk([]int{1, 256, 512, 300}[rng.IntN(4)])
+		}
+		total := len(x.slots) + len(x.old)
+		piece := []int{1, 7, 100, 255, 256, 257, 1000, 1 << 16}[rng.IntN(8)]
+		from := 0
+		if total > 0 {
+			from = rng.IntN(total)
+		}
+		var want []int64
+		for pos := from; pos >= 0; {
+			want, pos = collectRef(x, want, pos, piece, end)
+		}
+		// Room: none, some, exactly what is taken, more.
+		room := []int{0, 1, len(want), len(want) + 1, rng.IntN(len(want) + 2), total + 10}[rng.IntN(6)]
+		prefix := rng.IntN(3)
+		backing := make([]int64, prefix+room+4)
+		for i := range backing {
+			backing[i] = -7
+		}
+		got := backing[: prefix : prefix+room]
+		for i := range got {
+			got[i] = int64(100000 + i)
+		}
+		var err error
+		for pos := from; pos >= 0; {
+			if got, pos, err = x.collect(got, pos, piece, end); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(got[prefix:], want) || !slices.Equal(got[:prefix], []int64{100000, 100001, 100002}[:prefix]) {
+			t.Fatalf("iter %d: end %d from %d piece %d room %d: got %v..., want %v...", iter, end, from, piece, room, got[:min(len(got), 10)], want[:min(len(want), 10)])
+		}
+		for _, v := range backing[prefix+room:] {
+			if v != -7 {
+				t.Fatalf("iter %d: collect wrote past the capacity", iter)
+			}
+		}
 	}
 }

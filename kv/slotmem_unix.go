@@ -99,6 +99,9 @@ func scratchArray[T scratchElem](n int) ([]T, []byte) {
 // a compaction's lists of offsets and slots, a radix sort's scratch.
 func filledArray[T scratchElem](n int) ([]T, []byte) {
 	var zero T
+	if n == 0 {
+		return nil, nil
+	}
 	m := mapFilled(n * int(unsafe.Sizeof(zero)))
 	if m == nil {
 		return make([]T, n), nil
