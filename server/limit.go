@@ -121,8 +121,11 @@ func (g *guardConn) scan(b []byte) (complete bool, safe int, err error) {
 				b = nil
 			} else {
 				st.inline += i + 1
-				b = b[i+1:]
-				ended()
+				if st.inline <= DefaultMaxInlineLen {
+					// Only a line within the limit is a whole request.
+					b = b[i+1:]
+					ended()
+				}
 			}
 			if st.inline > DefaultMaxInlineLen {
 				return complete, safe, &errLimit{"ERR Protocol error: too big inline request"}

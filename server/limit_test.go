@@ -205,3 +205,82 @@ func TestRequestsBeforeABrokenLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestHandedOffBeforeBrokenLimit is TestRequestsBeforeABrokenLimit with a
+// request the event loop hands to a goroutine before the bad one (a GET
+// after a SET, which waits for the write): that goroutine must answer the
+// error, and the connection close, not wait for more bytes.
+func TestHandedOffBeforeBrokenLimit(t *testing.T) {
+	for _, mode := range []string{"loop", "goroutine"} {
+		t.Run(mode, func(t *testing.T) {
+			_, addr := serveStoreMode(t, Options{MaxBulkLen: 1000, noEventLoop: mode == "goroutine"})
+			c := rawConn(t, addr)
+			send(t, c, respRequest("SET", "a", "1")+respRequest("GET", "a")+"*2\r\n$3\r\nGET\r\n$2000\r\n")
+			expectLine(t, c, "+OK")
+			expectLine(t, c, "$1")
+			expectLine(t, c, "1")
+			expectLine(t, c, "-ERR Protocol error: invalid bulk length")
+			expectClosed(t, c)
+		})
+	}
+}
+
+// TestTooLongInlineDoesNotRun sends an inline request over
+// DefaultMaxInlineLen whose end arrives with it: it is refused, not run.
+func TestTooLongInlineDoesNotRun(t *testing.T) {
+	for _, mode := range []string{"loop", "goroutine"} {
+		t.Run(mode, func(t *testing.T) {
+			s, addr := serveStoreMode(t, Options{noEventLoop: mode == "goroutine"})
+			c := rawConn(t, addr)
+			send(t, c, "SET big "+strings.Repeat("x", 70<<10)+"\r\n")
+			expectLine(t, c, "-ERR Protocol error: too big inline request")
+			expectClosed(t, c)
+			if v, err := s.db.Get(Read{}, []byte("big")); err == nil {
+				t.Errorf("the refused request ran: big is %d bytes", len(v))
+			}
+		})
+	}
+}
+
+// chunkConn delivers its chunks, one (or what p takes of it) per Read.
+type chunkConn struct {
+	net.Conn
+	chunks [][]byte
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	if c.chunks[0] = c.chunks[0][n:]; len(c.chunks[0]) == 0 {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestGuardTooLongInline feeds the goroutine mode's guard and reader an
+// inline request over the limit in one read, after a good one: the good
+// one is returned to run, the long one never, and the error follows.
+func TestGuardTooLongInline(t *testing.T) {
+	line := "SET big " + strings.Repeat("x", 70<<10) + "\r\n"
+	opts := Options{}.withDefaults()
+	r := newReqReader(&guardConn{Conn: &chunkConn{chunks: [][]byte{[]byte("PING\r\n" + line)}}, opts: &opts})
+	var got []string
+	var err error
+	for range 3 {
+		var cmds []redcon.Command
+		if cmds, err = r.read(); err != nil {
+			break
+		}
+		for _, cmd := range cmds {
+			got = append(got, string(cmd.Args[0]))
+		}
+	}
+	if strings.Join(got, " ") != "PING" {
+		t.Fatalf("requests returned to run: %q, want PING alone", got)
+	}
+	if msg := limitMessage(err); msg != "ERR Protocol error: too big inline request" {
+		t.Fatalf("error %v, want the inline request refused", err)
+	}
+}

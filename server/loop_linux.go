@@ -84,6 +84,10 @@ type loopConn struct {
 	waiting bool
 	commit  dbCommit
 	runErr  error
+
+	// broken is the protocol error of the request after the pipeline a
+	// goroutine was handed: it answers it, and the client is dropped.
+	broken error
 }
 
 // backConn is a client for the loop to watch (again), or to drop.
@@ -399,6 +403,9 @@ func (l *eventLoop) drop(lc *loopConn) {
 func (l *eventLoop) serve(lc *loopConn) {
 	c := lc.c
 	cmds, err := c.rd.feed(lc.read)
+	if err != nil && err != unix.EAGAIN && limitMessage(err) != "" {
+		lc.broken = err // answered by whoever runs cmds last
+	}
 	if len(cmds) > 0 {
 		lc.idle = time.Now()
 		if !l.runPipeline(lc, cmds) {
@@ -623,6 +630,10 @@ func (l *eventLoop) handOff(lc *loopConn, cmds []redcon.Command, locked bool) {
 		}
 		err := c.runPipeline(cmds)
 		c.wmu.Unlock()
+		if lc.broken != nil && err == nil && !c.quit {
+			c.readFailed(lc.broken)
+			err = lc.broken
+		}
 		l.giveBack(lc, err != nil)
 	}()
 }
