@@ -62,3 +62,93 @@ func FuzzReqReader(f *testing.F) {
 		}
 	})
 }
+
+// splitBy cuts in into chunks of 1+sizes[i] bytes, the rest whole.
+func splitBy(in, sizes []byte) [][]byte {
+	var out [][]byte
+	for i := 0; len(in) > 0; i++ {
+		k := len(in)
+		if i < len(sizes) {
+			k = min(k, 1+int(sizes[i]))
+		}
+		out = append(out, in[:k])
+		in = in[k:]
+	}
+	return out
+}
+
+// modeOpts are limits small enough for a fuzzer to break.
+var modeOpts = Options{MaxBulkLen: 20, MaxArgs: 4, MaxRequestBytes: 60}
+
+// viaGuard reads chunks as a goroutine-mode client: the requests, and how it stopped.
+func viaGuard(chunks [][]byte) ([]string, string) {
+	opts := modeOpts
+	r := newReqReader(&guardConn{Conn: &chunkConn{chunks: chunks}, opts: &opts})
+	var reqs []string
+	for range 10000 {
+		cmds, err := r.read()
+		for _, c := range cmds {
+			reqs = append(reqs, fmt.Sprintf("%q", c.Args))
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return reqs, "EOF"
+			}
+			return reqs, limitMessage(err)
+		}
+	}
+	return reqs, "loop"
+}
+
+// viaFeed reads chunks as the event loop reads a client.
+func viaFeed(chunks [][]byte) ([]string, string) {
+	opts := modeOpts
+	r := newReqReader(nil)
+	r.limits = &opts
+	cc := &chunkConn{chunks: chunks}
+	var reqs []string
+	for range 10000 {
+		cmds, err := r.feed(cc.Read)
+		for _, c := range cmds {
+			reqs = append(reqs, fmt.Sprintf("%q", c.Args))
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return reqs, "EOF"
+			}
+			return reqs, limitMessage(err)
+		}
+	}
+	return reqs, "loop"
+}
+
+// FuzzReaderModesAgree: the goroutine mode's guard and reader, and the
+// event loop's feed, which checks the limits itself, given a stream whole
+// and split however the fuzzer likes, return the same requests before
+// they stop (at its end, or at a request that breaks the protocol or a
+// limit).
+func FuzzReaderModesAgree(f *testing.F) {
+	for _, s := range []string{
+		"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$21\r\n",
+		"PING\r\n*5\r\n", "*1\r\n$4\r\nPING\r\n*x\r\n", "GET a\r\n*1\r\n:1\r\n",
+		"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$20\r\n01234567890123456789\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$20\r\n",
+		"*1\r\n$4\r\nPING\r\n*1\r\n$" + "1111111111111111111111111111111111111",
+		"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n", "PING\r\n*0\r\nPING\r\n",
+	} {
+		f.Add([]byte(s), []byte{3, 0, 7, 1})
+	}
+	f.Fuzz(func(t *testing.T, in, sizes []byte) {
+		if len(in) > 4000 {
+			return
+		}
+		whole := [][]byte{append([]byte(nil), in...)}
+		gw, ge := viaGuard(whole)
+		fw, fe := viaFeed([][]byte{append([]byte(nil), in...)})
+		gs, gse := viaGuard(splitBy(append([]byte(nil), in...), sizes))
+		fs, fse := viaFeed(splitBy(append([]byte(nil), in...), sizes))
+		a, b, c, d := fmt.Sprint(gw), fmt.Sprint(fw), fmt.Sprint(gs), fmt.Sprint(fs)
+		if a != b || a != c || a != d {
+			t.Fatalf("in %q sizes %v\nguard whole %v %q\nfeed whole  %v %q\nguard split %v %q\nfeed split  %v %q", in, sizes, a, ge, b, fe, c, gse, d, fse)
+		}
+	})
+}
