@@ -25,7 +25,8 @@ import "unsafe"
 // only in its turn, by the one goroutine that runs the compaction; one
 // that a turn needs more room than (writers added keys meanwhile) comes
 // from a map of its own, as before, and a table of another size than the
-// arena's is allocated whole, the arena then freed with the compaction.
+// arena's is allocated whole, the arena then freed once the index is
+// built.
 type compactArena struct {
 	mem   []byte // the map; nil once handed to the index, or freed
 	slots int    // the slots of the table it holds: tableFor(keys)

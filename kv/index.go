@@ -623,8 +623,9 @@ func (x *index) collect(offs []int64, from, n int, end int64) ([]int64, int, err
 	// An offset o is taken if 0 < o < end, which also leaves out movedOff
 	// (the largest uint64): o-1 < end-1, unsigned. Each is written, and
 	// the length moves on only past those taken: a branch a slot, taken
-	// for about every other one at random, mispredicted as often, cost
-	// twice as long (BenchmarkCollect).
+	// for about every other one at random and mispredicted as often, made
+	// the pass seven times as long (BenchmarkCollect: 10.4 ms against 1.5
+	// for 2M slots, half of them used).
 	limit := uint64(max(end, 1)) - 1
 	next, base := from+n, 0
 	for _, t := range [][]slot{x.slots, x.old} {
