@@ -256,10 +256,12 @@ func TestInspectorViewerTopAndBottom(t *testing.T) {
 func TestInspectorEscapesInvisibleCharacters(t *testing.T) {
 	db := openTestDB(t, "", "zero\u200bwidth", "nul\x00byte")
 	tm := startInspector(t, db, Config{})
-	waitFor(t, tm, `zero\u200bwidth`)
-	press(tm, "v") // hex → text: the value is binary (NUL), shown as hex first
+	// The value is binary (NUL), so it is shown as hex first: once it
+	// is, v steps to text. (Pressed before the value had loaded, the
+	// steps started from another mode.)
+	waitFor(t, tm, `zero\u200bwidth`, "view hex")
 	press(tm, "v")
-	waitFor(t, tm, `nul\x00byte`)
+	waitFor(t, tm, "view text", `nul\x00byte`)
 	quit(t, tm)
 }
 
