@@ -80,46 +80,19 @@ func splitBy(in, sizes []byte) [][]byte {
 // modeOpts are limits small enough for a fuzzer to break.
 var modeOpts = Options{MaxBulkLen: 20, MaxArgs: 4, MaxRequestBytes: 60}
 
-// viaGuard reads chunks as a goroutine-mode client: the requests, and how it stopped.
-func viaGuard(chunks [][]byte) ([]string, string) {
+// viaGuard reads chunks as a goroutine-mode client (see readAll).
+func viaGuard(chunks [][]byte) ([]string, bool) {
 	opts := modeOpts
-	r := newReqReader(&guardConn{Conn: &chunkConn{chunks: chunks}, opts: &opts})
-	var reqs []string
-	for range 10000 {
-		cmds, err := r.read()
-		for _, c := range cmds {
-			reqs = append(reqs, fmt.Sprintf("%q", c.Args))
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return reqs, "EOF"
-			}
-			return reqs, limitMessage(err)
-		}
-	}
-	return reqs, "loop"
+	return readAll(newReqReader(&guardConn{Conn: &chunkConn{chunks: chunks}, opts: &opts}).read)
 }
 
 // viaFeed reads chunks as the event loop reads a client.
-func viaFeed(chunks [][]byte) ([]string, string) {
+func viaFeed(chunks [][]byte) ([]string, bool) {
 	opts := modeOpts
 	r := newReqReader(nil)
 	r.limits = &opts
 	cc := &chunkConn{chunks: chunks}
-	var reqs []string
-	for range 10000 {
-		cmds, err := r.feed(cc.Read)
-		for _, c := range cmds {
-			reqs = append(reqs, fmt.Sprintf("%q", c.Args))
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return reqs, "EOF"
-			}
-			return reqs, limitMessage(err)
-		}
-	}
-	return reqs, "loop"
+	return readAll(func() ([]redcon.Command, error) { return r.feed(cc.Read) })
 }
 
 // FuzzReaderModesAgree: the goroutine mode's guard and reader, and the
@@ -134,6 +107,7 @@ func FuzzReaderModesAgree(f *testing.F) {
 		"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$20\r\n01234567890123456789\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$20\r\n",
 		"*1\r\n$4\r\nPING\r\n*1\r\n$" + "1111111111111111111111111111111111111",
 		"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n", "PING\r\n*0\r\nPING\r\n",
+		"PING\r\n*2\r\n$3\r\nGET\r\n$21\r\n012345678901234567890\r\nPING\r\n", // a whole request over the limit
 	} {
 		f.Add([]byte(s), []byte{3, 0, 7, 1})
 	}
@@ -148,7 +122,7 @@ func FuzzReaderModesAgree(f *testing.F) {
 		fs, fse := viaFeed(splitBy(append([]byte(nil), in...), sizes))
 		a, b, c, d := fmt.Sprint(gw), fmt.Sprint(fw), fmt.Sprint(gs), fmt.Sprint(fs)
 		if a != b || a != c || a != d {
-			t.Fatalf("in %q sizes %v\nguard whole %v %q\nfeed whole  %v %q\nguard split %v %q\nfeed split  %v %q", in, sizes, a, ge, b, fe, c, gse, d, fse)
+			t.Fatalf("in %q sizes %v (clean end or not after each)\nguard whole %v %v\nfeed whole  %v %v\nguard split %v %v\nfeed split  %v %v", in, sizes, a, ge, b, fe, c, gse, d, fse)
 		}
 	})
 }
