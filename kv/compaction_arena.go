@@ -10,8 +10,9 @@ import "unsafe"
 // own, touched for the first time: 72 MiB at a million records, beside the
 // 16 of the records' own list (es). On a virtual machine whose host backs
 // a guest's memory only as it is first written, that cost more than the
-// snapshot: a 32 MiB map took 40–80 ms to write once, and 0.2 ms the
-// second time.
+// snapshot: a 32 MiB map took 44–82 ms to write once, and 0.2 ms the
+// second time (bench/results/compaction/rate/arena/README.md, where the
+// compaction with the arena took 218 ms, median of six, against 248).
 //
 // So the compaction maps the new table first, as its arena, and each array
 // lives there in its turn until the table is built in it:
