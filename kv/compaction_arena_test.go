@@ -133,7 +133,7 @@ func TestCompactionArenaTableSizes(t *testing.T) {
 		{"quiet", func(*DB, map[string]string) error { return nil }},
 		{"most deleted", func(db *DB, model map[string]string) error {
 			for i := range n - n/8 {
-				k := fmt.Sprintf("%016x", i)
+				k := arenaKey(i)
 				if err := db.Delete([]byte(k)); err != nil {
 					return err
 				}
@@ -143,7 +143,7 @@ func TestCompactionArenaTableSizes(t *testing.T) {
 		}},
 		{"many added", func(db *DB, model map[string]string) error {
 			for i := n; i < 3*n; i++ {
-				k, v := fmt.Sprintf("%016x", i), fmt.Sprintf("added-%d", i)
+				k, v := arenaKey(i), fmt.Sprintf("added-%d", i)
 				if err := db.Put([]byte(k), []byte(v)); err != nil {
 					return err
 				}
@@ -162,7 +162,7 @@ func TestCompactionArenaTableSizes(t *testing.T) {
 			model := map[string]string{}
 			for round := range 2 {
 				for i := range n {
-					k, v := fmt.Sprintf("%016x", i), fmt.Sprintf("v%d-%d", round, i)
+					k, v := arenaKey(i), fmt.Sprintf("v%d-%d", round, i)
 					if err := db.Put([]byte(k), []byte(v)); err != nil {
 						t.Fatal(err)
 					}
@@ -176,20 +176,8 @@ func TestCompactionArenaTableSizes(t *testing.T) {
 			}
 			check := func(db *DB, where string) {
 				t.Helper()
-				if st := db.Stats(); st.Keys != len(model) {
-					t.Fatalf("%s: %d keys, want %d", where, st.Keys, len(model))
-				}
-				for i := range 3 * n {
-					k := fmt.Sprintf("%016x", i)
-					got, err := db.Get([]byte(k))
-					want, ok := model[k]
-					switch {
-					case ok && (err != nil || string(got) != want):
-						t.Fatalf("%s: get %s = %q, %v; want %q", where, k, got, err, want)
-					case !ok && err == nil:
-						t.Fatalf("%s: get %s = %q, want absent", where, k, got)
-					}
-				}
+				checkDB(t, db, model, where)
+				checkGone(t, db, model, 3*n, where)
 			}
 			check(db, "after the compaction")
 			if err := db.Close(); err != nil {
@@ -204,14 +192,13 @@ func TestCompactionArenaTableSizes(t *testing.T) {
 	}
 }
 
-type arenaModel map[string]string
-
+// arenaKey is the i-th key of the arena tests' stores.
 func arenaKey(i int) string { return fmt.Sprintf("%016x", i) }
 
 // arenaFill writes n keys twice (half the log stale).
-func arenaFill(t *testing.T, db *DB, n int, ttlEvery int) arenaModel {
+func arenaFill(t *testing.T, db *DB, n int, ttlEvery int) map[string]string {
 	t.Helper()
-	model := arenaModel{}
+	model := map[string]string{}
 	for round := range 2 {
 		for i := range n {
 			k, v := arenaKey(i), fmt.Sprintf("v%d-%d", round, i)
@@ -232,7 +219,7 @@ func arenaFill(t *testing.T, db *DB, n int, ttlEvery int) arenaModel {
 
 // arenaWriter writes at random until stop is closed: new keys, overwrites,
 // deletes, and (if ttl) expiring puts. It owns model until it returns.
-func arenaWriter(db *DB, model arenaModel, n int, ttl bool, seed uint64, stop <-chan struct{}, done chan<- error) {
+func arenaWriter(db *DB, model map[string]string, n int, ttl bool, seed uint64, stop <-chan struct{}, done chan<- error) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	next := 10 * n
 	for i := 0; ; i++ {
@@ -273,17 +260,10 @@ func arenaWriter(db *DB, model arenaModel, n int, ttl bool, seed uint64, stop <-
 	}
 }
 
-func arenaCheck(t *testing.T, db *DB, model arenaModel, n int, where string) {
+// checkGone checks that each of the first n keys arenaKey names that
+// model lacks reads as absent.
+func checkGone(t *testing.T, db *DB, model map[string]string, n int, where string) {
 	t.Helper()
-	if st := db.Stats(); st.Keys != len(model) {
-		t.Fatalf("%s: %d keys, want %d", where, st.Keys, len(model))
-	}
-	for k, want := range model {
-		got, err := db.Get([]byte(k))
-		if err != nil || string(got) != want {
-			t.Fatalf("%s: get %s = %q, %v; want %q", where, k, got, err, want)
-		}
-	}
 	for i := range n {
 		k := arenaKey(i)
 		if _, ok := model[k]; ok {
@@ -295,7 +275,14 @@ func arenaCheck(t *testing.T, db *DB, model arenaModel, n int, where string) {
 	}
 }
 
-func arenaReopen(t *testing.T, dir string, opts *Options, model arenaModel, n int) {
+// arenaCheck is checkDB and checkGone.
+func arenaCheck(t *testing.T, db *DB, model map[string]string, n int, where string) {
+	t.Helper()
+	checkDB(t, db, model, where)
+	checkGone(t, db, model, n, where)
+}
+
+func arenaReopen(t *testing.T, dir string, opts *Options, model map[string]string, n int) {
 	t.Helper()
 	db, err := Open(dir, opts)
 	if err != nil {
@@ -305,10 +292,8 @@ func arenaReopen(t *testing.T, dir string, opts *Options, model arenaModel, n in
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"wal.hint"} {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
+	if err := os.Remove(filepath.Join(dir, hintName)); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
 	}
 	db, err = Open(dir, opts)
 	if err != nil {

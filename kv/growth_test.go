@@ -118,7 +118,7 @@ func TestGrowthConcurrentReaders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkDB(t, db, model)
+	checkDB(t, db, model, "after the writes")
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestGrowthConcurrentReaders(t *testing.T) {
 	if db.hintCovered == 0 {
 		t.Fatal("the hint written from a grown index was not used")
 	}
-	checkDB(t, db, model)
+	checkDB(t, db, model, "after a reopen")
 }
 
 // writeWhileGrowing writes 60,000 operations to db and model.
@@ -192,20 +192,21 @@ func readWhileGrowing(db *DB, stop chan struct{}, stable, seed int) error {
 	}
 }
 
-// checkDB checks that db holds exactly model.
-func checkDB(t *testing.T, db *DB, model map[string]string) {
+// checkDB checks that db holds exactly model; where says when, in a
+// failure's message.
+func checkDB(t *testing.T, db *DB, model map[string]string, where string) {
 	t.Helper()
 	if n := db.Stats().Keys; n != len(model) {
-		t.Fatalf("%d keys, model has %d", n, len(model))
+		t.Fatalf("%s: %d keys, model has %d", where, n, len(model))
 	}
 	for k, v := range model {
 		got, err := db.Get([]byte(k))
 		if err != nil || string(got) != v {
-			t.Fatalf("get %s = %q, %v; want %q", k, got, err, v)
+			t.Fatalf("%s: get %s = %q, %v; want %q", where, k, got, err, v)
 		}
 	}
 	if keys := db.Keys(nil); len(keys) != len(model) {
-		t.Fatalf("Keys returned %d, model has %d", len(keys), len(model))
+		t.Fatalf("%s: Keys returned %d, model has %d", where, len(keys), len(model))
 	}
 }
 

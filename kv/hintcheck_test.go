@@ -107,7 +107,7 @@ func TestHintChunkDamageFoundLazily(t *testing.T) {
 			if db.mu.index == x {
 				t.Fatal("the damaged chunk was not found")
 			}
-			checkDB(t, db, want)
+			checkDB(t, db, want, "after the damage was found")
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestHintChunkTableLies(t *testing.T) {
 			if db.hintCovered != 0 {
 				t.Fatal("a hint that does not add up was used")
 			}
-			checkDB(t, db, want)
+			checkDB(t, db, want, "after a reopen")
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
