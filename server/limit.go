@@ -147,7 +147,7 @@ func (g *guardConn) scan(b []byte) (complete bool, safe int, err error) {
 				st.args = int(v)
 				st.phase = phaseBulkHd
 				if st.args <= 0 {
-					// redcon rejects it; let it say so.
+					// "*0", "*-1": no request; the reader skips it.
 					ended()
 				}
 				continue
@@ -206,7 +206,7 @@ func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error
 		}
 		line = line[1:]
 	}
-	v, ok := parseDecimal(line)
+	v, ok := parseInt(line)
 	if !ok || (st.phase == phaseBulkHd && v < 0) {
 		return nil, 0, false, g.badHeader()
 	}

@@ -284,3 +284,52 @@ func TestGuardTooLongInline(t *testing.T) {
 		t.Fatalf("error %v, want the inline request refused", err)
 	}
 }
+
+// TestHeadersAsRedis sends request headers that redis-server reads one way
+// or the other (checked against redis-server 7.0): a count of zero or less
+// is skipped, and the PING after it answered; a number with a plus sign, a
+// leading zero or "-0", and a negative bulk length, are protocol errors
+// that close the connection. Each is sent whole, and a byte at a time.
+func TestHeadersAsRedis(t *testing.T) {
+	const ping = "*1\r\n$4\r\nPING\r\n"
+	for _, mode := range []string{"loop", "goroutine"} {
+		for _, tc := range []struct{ name, req, reply string }{
+			{"count 0", "*0\r\n" + ping, "+PONG"},
+			{"count -1", "*-1\r\n" + ping, "+PONG"},
+			{"count -5", "*-5\r\n" + ping, "+PONG"},
+			{"count -0", "*-0\r\n" + ping, "-ERR Protocol error: invalid multibulk length"},
+			{"count +1", "*+1\r\n$4\r\nPING\r\n", "-ERR Protocol error: invalid multibulk length"},
+			{"count 01", "*01\r\n$4\r\nPING\r\n", "-ERR Protocol error: invalid multibulk length"},
+			{"count 00", "*00\r\n" + ping, "-ERR Protocol error: invalid multibulk length"},
+			{"bulk 04", "*1\r\n$04\r\nPING\r\n", "-ERR Protocol error: invalid bulk length"},
+			{"bulk +4", "*1\r\n$+4\r\nPING\r\n", "-ERR Protocol error: invalid bulk length"},
+			{"bulk -0", "*1\r\n$-0\r\n\r\n", "-ERR Protocol error: invalid bulk length"},
+			{"bulk -1", "*1\r\n$-1\r\n" + ping, "-ERR Protocol error: invalid bulk length"},
+		} {
+			for _, split := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/split=%v", mode, tc.name, split), func(t *testing.T) {
+					_, addr := serveStoreMode(t, Options{noEventLoop: mode == "goroutine"})
+					c := rawConn(t, addr)
+					if split {
+						// The server may close on a bad header before the
+						// rest is sent: a failed write is its reply's to judge.
+						for i := range len(tc.req) {
+							if _, err := c.WriteString(tc.req[i : i+1]); err != nil || c.Flush() != nil {
+								break
+							}
+						}
+					} else {
+						send(t, c, tc.req)
+					}
+					expectLine(t, c, tc.reply)
+					if strings.HasPrefix(tc.reply, "-") {
+						expectClosed(t, c)
+						return
+					}
+					send(t, c, ping) // still open, and in step
+					expectLine(t, c, "+PONG")
+				})
+			}
+		}
+	}
+}

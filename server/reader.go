@@ -193,8 +193,11 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 		}
 		var ok bool
 		count, ok = parseLen(b[1:i])
-		if !ok || count <= 0 || (lim != nil && count > lim.MaxArgs) {
+		if !ok || (lim != nil && count > lim.MaxArgs) {
 			return 0, errMultiBulkLength
+		}
+		if count <= 0 {
+			return i + 1, nil // "*0", "*-1": no request, skipped as Redis skips it
 		}
 		pos = i + 1
 	}
@@ -214,7 +217,7 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 			return r.incomplete(first, count, done, pos)
 		}
 		size, ok := parseLen(b[pos+1 : pos+j])
-		if !ok || (lim != nil && size > lim.MaxBulkLen) {
+		if !ok || size < 0 || (lim != nil && size > lim.MaxBulkLen) {
 			return 0, errBulkLength
 		}
 		data := pos + j + 1
@@ -263,13 +266,15 @@ func (r *reqReader) incomplete(first, count, done, pos int) (int, error) {
 }
 
 // parseLen parses the number of a "*N\r" or "$N\r" header (the '\r'
-// included), which must not be negative.
+// included) as Redis does (parseInt): "+1", "01" and "-0" are not numbers.
+// A count of zero or less is a request Redis skips, a negative bulk length
+// an error: the caller tells them apart.
 func parseLen(b []byte) (int, bool) {
 	if len(b) < 2 || b[len(b)-1] != '\r' {
 		return 0, false
 	}
-	n, ok := parseDecimal(b[:len(b)-1])
-	return int(n), ok && n >= 0
+	n, ok := parseInt(b[:len(b)-1])
+	return int(n), ok
 }
 
 // parseDecimal parses b as strconv.ParseInt(string(b), 10, 64) does (an

@@ -30,6 +30,12 @@ func readAll(next func() ([]redcon.Command, error)) (reqs []string, clean bool) 
 // hugeCount matches an array or bulk length of five digits or more.
 var hugeCount = regexp.MustCompile(`[*$][0-9]{5,}`)
 
+// notAsRedcon matches the headers reqReader reads as Redis does and
+// redcon's Reader does not (TestHeadersAsRedis): a count of zero or less,
+// which Redis skips, and a number with a plus sign, a leading zero or
+// "-0", which Redis refuses.
+var notAsRedcon = regexp.MustCompile(`\*[-+0]|\$(\+|-0|0[0-9])`)
+
 // FuzzReqReader reads a byte stream, delivered a byte at a time, with
 // reqReader and with redcon's Reader: both must find the same requests,
 // and fail or not alike.
@@ -50,6 +56,9 @@ func FuzzReqReader(f *testing.F) {
 			// count: too slow to fuzz. TestParseLimitsMatchGuard feeds
 			// long counts and lengths to the reader and the guard.
 			t.Skip("a count too long for the reference reader")
+		}
+		if notAsRedcon.Match(in) {
+			t.Skip("a header the reference reader does not read as Redis")
 		}
 		want := redcon.NewReader(iotest.OneByteReader(bytes.NewReader(in)))
 		wantReqs, wantClean := readAll(want.ReadCommands)
