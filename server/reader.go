@@ -67,8 +67,12 @@ func (e protocolError) Error() string { return "Protocol error: " + string(e) }
 const (
 	errMultiBulkLength = protocolError("invalid multibulk length")
 	errBulkLength      = protocolError("invalid bulk length")
-	errRequestTooLarge = protocolError("request too large")
-	errInlineTooLong   = protocolError("too big inline request")
+	// Refusals of what only an authenticated client may send (see
+	// unauthedLimits), worded as Redis words them.
+	errUnauthedMultiBulk = protocolError("unauthenticated multibulk length")
+	errUnauthedBulk      = protocolError("unauthenticated bulk length")
+	errRequestTooLarge   = protocolError("request too large")
+	errInlineTooLong     = protocolError("too big inline request")
 )
 
 func newReqReader(rd io.Reader) *reqReader {
@@ -193,7 +197,12 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 		}
 		var ok bool
 		count, ok = parseLen(b[1:i])
-		if !ok || (lim != nil && count > lim.MaxArgs) {
+		switch {
+		case !ok:
+			return 0, errMultiBulkLength
+		case lim != nil && count > lim.MaxArgs && lim.unauthed && count > unauthedMaxArgs:
+			return 0, errUnauthedMultiBulk
+		case lim != nil && count > lim.MaxArgs:
 			return 0, errMultiBulkLength
 		}
 		if count <= 0 {
@@ -217,7 +226,12 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 			return r.incomplete(first, count, done, pos)
 		}
 		size, ok := parseLen(b[pos+1 : pos+j])
-		if !ok || size < 0 || (lim != nil && size > lim.MaxBulkLen) {
+		switch {
+		case !ok || size < 0:
+			return 0, errBulkLength
+		case lim != nil && size > lim.MaxBulkLen && lim.unauthed && size > unauthedMaxBulkLen:
+			return 0, errUnauthedBulk
+		case lim != nil && size > lim.MaxBulkLen:
 			return 0, errBulkLength
 		}
 		data := pos + j + 1

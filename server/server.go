@@ -118,6 +118,9 @@ type Options struct {
 	// noEventLoop serves every connection with a goroutine of its own,
 	// as on systems without the event loop: the tests run both.
 	noEventLoop bool
+	// unauthed marks the limits of a client that has not authenticated
+	// (unauthedLimits), whose refusals Redis words as its own.
+	unauthed bool
 }
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -505,5 +508,6 @@ func unauthedLimits(opts Options) Options {
 	opts.MaxArgs = min(opts.MaxArgs, unauthedMaxArgs)
 	opts.MaxBulkLen = min(opts.MaxBulkLen, unauthedMaxBulkLen)
 	opts.MaxRequestBytes = min(opts.MaxRequestBytes, unauthedMaxArgs*(unauthedMaxBulkLen+maxHeaderLine+2)+maxHeaderLine)
+	opts.unauthed = true
 	return opts
 }
