@@ -202,7 +202,11 @@ func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error
 	line = line[:len(line)-2]
 	if st.phase == phaseBulkHd {
 		if len(line) == 0 || line[0] != '$' {
-			return nil, 0, false, &errLimit{"ERR Protocol error: expected '$'"}
+			got := byte(' ') // a blank line: Redis shows its '\r' as a space
+			if len(line) > 0 {
+				got = line[0]
+			}
+			return nil, 0, false, &errLimit{"ERR Protocol error: expected '$', got '" + string(got) + "'"}
 		}
 		line = line[1:]
 	}

@@ -288,8 +288,9 @@ func TestGuardTooLongInline(t *testing.T) {
 // TestHeadersAsRedis sends request headers that redis-server reads one way
 // or the other (checked against redis-server 7.0): a count of zero or less
 // is skipped, and the PING after it answered; a number with a plus sign, a
-// leading zero or "-0", and a negative bulk length, are protocol errors
-// that close the connection. Each is sent whole, and a byte at a time.
+// leading zero or "-0", a negative bulk length, and an argument that is not
+// a bulk string, are protocol errors that close the connection, each in
+// Redis's words. Each is sent whole, and a byte at a time.
 func TestHeadersAsRedis(t *testing.T) {
 	const ping = "*1\r\n$4\r\nPING\r\n"
 	for _, mode := range []string{"loop", "goroutine"} {
@@ -305,6 +306,9 @@ func TestHeadersAsRedis(t *testing.T) {
 			{"bulk +4", "*1\r\n$+4\r\nPING\r\n", "-ERR Protocol error: invalid bulk length"},
 			{"bulk -0", "*1\r\n$-0\r\n\r\n", "-ERR Protocol error: invalid bulk length"},
 			{"bulk -1", "*1\r\n$-1\r\n" + ping, "-ERR Protocol error: invalid bulk length"},
+			{"not a bulk", "*1\r\n:1\r\n", "-ERR Protocol error: expected '$', got ':'"},
+			{"not a bulk, later", "*2\r\n$1\r\na\r\n+x\r\n", "-ERR Protocol error: expected '$', got '+'"},
+			{"blank bulk header", "*1\r\n\r\n", "-ERR Protocol error: expected '$', got ' '"},
 		} {
 			for _, split := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/%s/split=%v", mode, tc.name, split), func(t *testing.T) {
