@@ -74,7 +74,7 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case key.Matches(msg, km.Reload):
 		m.status = infoStatus("reloaded")
-		return m, tea.Batch(m.reloadKeys(), statsCmd(m.store))
+		return m, tea.Batch(m.reloadKeys(), m.refreshSizes(), statsCmd(m.store))
 	case key.Matches(msg, km.New):
 		return m.openForm(NewKeyForm(m.common))
 	case key.Matches(msg, km.Edit):
@@ -272,6 +272,12 @@ func (m Model) saveForm() (tea.Model, tea.Cmd) {
 	}
 	m.status, m.saving = infoStatus("saving…"), true
 	if m.overwriteEdit {
+		if ttl == KeepTTL && !m.editGone {
+			// Over the value that changed, with its expiry: not over
+			// nothing, should the key have expired meanwhile (the guard
+			// above then asks for a TTL).
+			ttl = KeepExisting
+		}
 		return m, formSave(m.formSeq, putCmd(m.store, k, []byte(value), ttl))
 	}
 	// Written only over the value the edit began from: a change by

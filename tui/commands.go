@@ -167,6 +167,38 @@ func loadSizesCmd(s Store, keys []string) tea.Cmd {
 	}
 }
 
+// expiredMsg is expiredCmd's answer: the keys the store no longer holds,
+// and the sizes and expiries of the others, which another writer has kept.
+type expiredMsg struct {
+	gone    []string
+	sizes   map[string]int
+	expires map[string]time.Time
+}
+
+// expiredCmd asks the store whether keys, whose expiry as the list read it
+// has passed, are gone. A key it cannot read is left for the next tick.
+func expiredCmd(s Store, keys []string) tea.Cmd {
+	return func() tea.Msg {
+		msg := expiredMsg{sizes: map[string]int{}, expires: map[string]time.Time{}}
+		sizes, err := s.Sizes(keys)
+		if err != nil {
+			return msg
+		}
+		exp, err := s.Expiries(keys)
+		if err != nil {
+			return msg
+		}
+		for i, k := range keys {
+			if sizes[i] < 0 {
+				msg.gone = append(msg.gone, k)
+				continue
+			}
+			msg.sizes[k], msg.expires[k] = sizes[i], exp[i]
+		}
+		return msg
+	}
+}
+
 // statsMsg carries the store's figures for the gauge, or why they could
 // not be read.
 type statsMsg struct {
@@ -244,6 +276,9 @@ func formSave(seq int, cmd tea.Cmd) tea.Cmd {
 func putCmd(s Store, key string, value []byte, ttl time.Duration) tea.Cmd {
 	return func() tea.Msg {
 		created, err := s.Put(key, value, ttl)
+		if ttl == KeepExisting && errors.Is(err, kv.ErrNotFound) {
+			return putDoneMsg{key: key, gone: true}
+		}
 		return putDoneMsg{key: key, created: created && err == nil, err: err}
 	}
 }

@@ -28,6 +28,7 @@ type filterChunkMsg struct {
 	matches []string // in order
 	next    string   // where the next chunk starts
 	scanned int      // keys read so far, this chunk included
+	total   int      // the first chunk's: the keys in the store, -1 unknown
 	done    bool
 	err     error
 }
@@ -36,7 +37,13 @@ type filterChunkMsg struct {
 // against query.
 func filterChunkCmd(s OrderedStore, seq int, query, from string, scanned int) tea.Cmd {
 	return func() tea.Msg {
-		msg := filterChunkMsg{seq: seq, query: query, first: from == "", scanned: scanned}
+		msg := filterChunkMsg{seq: seq, query: query, first: from == "", scanned: scanned, total: -1}
+		if msg.first {
+			// The header's count, which a store others write changes.
+			if n, err := s.Len(); err == nil {
+				msg.total = n
+			}
+		}
 		n := 0
 		var last []byte
 		msg.err = s.AscendFrom(from, func(k []byte) bool {
@@ -98,6 +105,9 @@ func (l *KeyList) applyChunk(msg filterChunkMsg) tea.Cmd {
 		l.inflight, l.want = false, fetchNone
 		l.query, l.ranges, l.items = msg.query, nil, nil
 		l.cursor, l.offset = 0, 0
+		if msg.total >= 0 {
+			l.total = msg.total
+		}
 	}
 	l.items = append(l.items, msg.matches...)
 	l.scanning, l.scanned, l.scanFrom = !msg.done, msg.scanned, msg.next

@@ -339,6 +339,26 @@ func (l *KeyList) ForgetSizes(keys []string) {
 	}
 }
 
+// RefreshSizes forgets the sizes and expiries the list has read, which
+// another writer may have changed, and returns the keys on screen, to be
+// asked for again: their rows show what they showed until the answer
+// comes, rather than blink.
+func (l *KeyList) RefreshSizes() []string {
+	vis := l.Visible()
+	sizes := make(map[string]int, len(vis))
+	expires := make(map[string]time.Time)
+	for _, k := range vis {
+		if n, ok := l.sizes[k]; ok {
+			sizes[k] = n
+		}
+		if t, ok := l.expires[k]; ok {
+			expires[k] = t
+		}
+	}
+	l.sizes, l.expires = sizes, expires
+	return vis
+}
+
 // SetExpiries records when keys expire; a zero time means never.
 func (l *KeyList) SetExpiries(expires map[string]time.Time) {
 	for k, t := range expires {

@@ -134,6 +134,9 @@ type Model struct {
 	// cluster is the cluster the store is a node of, from the last
 	// figures; nil when it is none.
 	cluster *ClusterInfo
+	// expiryChecking is set while an expiredCmd is on its way: one at a
+	// time, however many ticks pass before its answer.
+	expiryChecking bool
 	// expiryTicking is set while an expiryTickMsg is on its way: one
 	// runs at a time, and only while a key with an expiry is on screen.
 	expiryTicking bool
@@ -255,6 +258,8 @@ func (m Model) route(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case expiryTickMsg:
 		m.expiryTicking = false
 		return m, m.dropExpired()
+	case expiredMsg:
+		return m, m.applyExpired(msg)
 	case keysFailedMsg:
 		m.liveLoading = false
 		m.status = errorStatus("list keys", msg.err)
@@ -312,16 +317,44 @@ func (m *Model) showsExpiry() bool {
 
 // dropExpired takes the keys on screen that have expired out of the
 // list, and reloads the viewer if its key is one: the store no longer
-// has them. The header's countdown is redrawn by the tick itself.
+// has them. The header's countdown is redrawn by the tick itself. On a
+// store others write, the expiries the list read may have been moved or
+// removed since: the store is asked which keys are gone (expiredCmd).
 func (m *Model) dropExpired() tea.Cmd {
 	now := m.common.Now()
-	for _, k := range m.list.Expired(now) {
-		m.removeKey(k)
+	var check tea.Cmd
+	if expired := m.list.Expired(now); m.live() && len(expired) > 0 {
+		if !m.expiryChecking {
+			m.expiryChecking = true
+			check = expiredCmd(m.store, expired)
+		}
+	} else {
+		for _, k := range expired {
+			m.removeKey(k)
+		}
 	}
 	if at := m.viewer.Expires(); !at.IsZero() && !at.After(now) {
-		return m.syncSelection(true)
+		return tea.Batch(check, m.syncSelection(true))
 	}
+	return tea.Batch(check, m.syncSelection(false))
+}
+
+// applyExpired takes out of the list the keys expiredCmd found gone, and
+// records what it read of the others.
+func (m *Model) applyExpired(msg expiredMsg) tea.Cmd {
+	m.expiryChecking = false
+	for _, k := range msg.gone {
+		m.removeKey(k)
+	}
+	m.list.SetSizes(msg.sizes)
+	m.list.SetExpiries(msg.expires)
 	return m.syncSelection(false)
+}
+
+// refreshSizes asks the store again for the sizes and expiries of the keys
+// on screen, which another writer may have changed.
+func (m *Model) refreshSizes() tea.Cmd {
+	return loadSizesCmd(m.store, m.list.RefreshSizes())
 }
 
 // reloadKeys asks the store for its keys: all of them, or the window the
@@ -411,7 +444,7 @@ func (m *Model) applyStats(msg statsMsg) tea.Cmd {
 	if now := seenOf(s); m.live() && m.seen != now && !m.liveLoading {
 		if m.seen != (seenStats{}) && m.list.Loaded() {
 			m.liveLoading = true
-			cmd = tea.Batch(m.reloadKeys(), m.syncSelection(true))
+			cmd = tea.Batch(m.reloadKeys(), m.refreshSizes(), m.syncSelection(true))
 		}
 		m.seen = now
 	}

@@ -42,7 +42,8 @@ type Store interface {
 	Expiries(keys []string) ([]time.Time, error)
 	// Put stores value under key, and reports whether key is new. ttl
 	// says what becomes of key's expiry: KeepTTL keeps it, NoTTL removes
-	// it, and a positive ttl makes key expire that long after the write.
+	// it, KeepExisting keeps it and writes only if key exists, and a
+	// positive ttl makes key expire that long after the write.
 	Put(key string, value []byte, ttl time.Duration) (created bool, err error)
 	// Replace stores value under key, with ttl as Put's, only if key
 	// still holds old, the value an edit began from: it writes nothing
@@ -82,6 +83,12 @@ const (
 	KeepTTL time.Duration = 0
 	// NoTTL removes the key's expiry.
 	NoTTL time.Duration = -1
+	// KeepExisting keeps the expiry as KeepTTL does, and writes only over
+	// a key that exists, as SET XX KEEPTTL: a key that is gone is not
+	// created, and Put returns an error wrapping kv.ErrNotFound. An edit
+	// told that its key changed overwrites it so: had the key expired
+	// since, it would come back never to expire, unasked.
+	KeepExisting time.Duration = -2
 )
 
 // ErrExists is Store.Create's error for a key that exists.
@@ -196,7 +203,9 @@ func put(db *kv.DB, key string, value []byte, ttl time.Duration) (created bool, 
 	switch {
 	case ttl > 0:
 		return created, db.PutTTL([]byte(key), value, ttl)
-	case ttl == KeepTTL && err == nil && !e.Expires.IsZero():
+	case ttl == KeepExisting && created:
+		return false, err
+	case (ttl == KeepTTL || ttl == KeepExisting) && err == nil && !e.Expires.IsZero():
 		// The writer is the only one, so the expiry read above is
 		// still the key's; a batch writes it as an absolute instant.
 		b := db.NewBatch()

@@ -202,9 +202,14 @@ func (v *Viewer) SetValue(k string, value []byte, info ValueInfo) {
 	v.key, v.value, v.info, v.loaded, v.loading, v.err = k, value, info, true, false, ""
 	v.streamed, v.base, v.total, v.partPending = false, 0, 0, false
 	v.partSeq++
+	chosen := v.mode != v.detected // the user picked the mode with v
 	v.detected = DetectMode(value)
-	if !sameKey {
+	if !sameKey || !chosen {
+		// Another writer may have put another kind of value under the
+		// same key: a mode the viewer picked is picked again.
 		v.mode = v.detected
+	}
+	if !sameKey {
 		v.part = 0
 		v.vp.GotoTop()
 	}
@@ -224,9 +229,12 @@ func (v *Viewer) SetStreamed(k string, first []byte, info ValueInfo) tea.Cmd {
 	v.key, v.info, v.loaded, v.loading, v.err = k, info, true, false, ""
 	v.streamed, v.total = true, info.ValueSize
 	v.partSeq++
+	chosen := v.mode != v.detected // as in SetValue
 	v.detected = detectPart(first)
-	if !sameKey {
+	if !sameKey || !chosen {
 		v.mode = v.detected
+	}
+	if !sameKey {
 		v.part = 0
 		v.vp.GotoTop()
 	}

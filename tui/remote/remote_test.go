@@ -375,6 +375,18 @@ func TestStoreTTL(t *testing.T) {
 	if v, _ := db.Get([]byte("p")); string(v) != "v2" {
 		t.Errorf("Put with KeepTTL stored %q", v)
 	}
+	if created, err := s.Put("p", []byte("v3"), tui.KeepExisting); err != nil || created {
+		t.Errorf("Put with KeepExisting over p: created %v, %v", created, err)
+	}
+	if got, err := db.ExpiresAt([]byte("p")); err != nil || !got.Equal(at) {
+		t.Errorf("Put with KeepExisting: expires %v, %v; want %v", got, err, at)
+	}
+	if _, err := s.Put("absent", []byte("v"), tui.KeepExisting); !errors.Is(err, kv.ErrNotFound) {
+		t.Errorf("Put with KeepExisting of an absent key: %v, want kv.ErrNotFound", err)
+	}
+	if _, err := db.Get([]byte("absent")); !errors.Is(err, kv.ErrNotFound) {
+		t.Errorf("Put with KeepExisting created an absent key: %v", err)
+	}
 
 	info, err := s.Entry("p")
 	if err != nil || info.Expires.IsZero() || info.Expires.Sub(at).Abs() > testTimeout {

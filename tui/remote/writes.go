@@ -29,10 +29,15 @@ func (s *Store) Put(key string, value []byte, ttl time.Duration) (bool, error) {
 			pipe.SetArgs(ctx(), key, value, redis.SetArgs{TTL: ttl})
 		case ttl == tui.KeepTTL:
 			pipe.SetArgs(ctx(), key, value, redis.SetArgs{KeepTTL: true})
+		case ttl == tui.KeepExisting:
+			pipe.SetArgs(ctx(), key, value, redis.SetArgs{KeepTTL: true, Mode: "XX"})
 		default:
 			pipe.Set(ctx(), key, value, 0)
 		}
 		_, err := pipe.Exec(ctx())
+		if ttl == tui.KeepExisting && errors.Is(err, redis.Nil) {
+			return fmt.Errorf("%q: %w", key, kv.ErrNotFound) // XX: nothing written
+		}
 		created = exists.Val() == 0
 		return err
 	})
