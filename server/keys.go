@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +98,9 @@ func (c *client) scan(args [][]byte) {
 		c.engineError(err)
 		return
 	}
+	if cur != 0 {
+		c.s.cursors.retire(cur) // the scan goes on from next
+	}
 	if !typeOK {
 		keys = nil
 	}
@@ -171,40 +175,95 @@ func literalPrefix(pattern []byte) []byte {
 	return pattern
 }
 
-// maxCursors bounds the cursor table; an older cursor is forgotten and
-// reported invalid.
-const maxCursors = 4096
+// The cursor table's bounds. A scan makes a cursor a page and goes on with
+// the newest, so the table keeps apart the cursors no call has gone on
+// from yet, one a scan under way (live), and those one has (used): a scan
+// paused for however long, while others run millions of pages, keeps its
+// cursor until maxLiveCursors newer scans have started or maxCursorBytes
+// of newer keys are held (its own key at most 64 KiB); a client that
+// asks for a page again, its reply lost, finds its cursor among the
+// maxUsedCursors used last.
+const (
+	maxLiveCursors = 1 << 16
+	maxUsedCursors = 4096
+	maxCursorBytes = 64 << 20
+)
 
 // cursorTable maps SCAN cursors to the last key returned. Numbers are
 // random, so a client cannot guess another's cursor.
 type cursorTable struct {
-	// mu guards m and order.
-	mu    sync.Mutex
-	m     map[uint64]string
-	order []uint64
+	// mu guards live and used.
+	mu         sync.Mutex
+	live, used cursorSet
 }
 
+// put keeps key under a new cursor, and returns it.
 func (t *cursorTable) put(key string) uint64 {
 	var b [8]byte
 	rand.Read(b[:])
 	id := binary.LittleEndian.Uint64(b[:])>>1 | 1 // non-zero, fits an int64
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.m == nil {
-		t.m = map[uint64]string{}
-	}
-	if len(t.order) >= maxCursors {
-		delete(t.m, t.order[0])
-		t.order = t.order[1:]
-	}
-	t.m[id] = key
-	t.order = append(t.order, id)
+	t.live.add(id, key, maxLiveCursors)
 	return id
 }
 
+// get returns the key of cursor id.
 func (t *cursorTable) get(id uint64) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	k, ok := t.m[id]
+	if k, ok := t.live.m[id]; ok {
+		return k, true
+	}
+	k, ok := t.used.m[id]
 	return k, ok
+}
+
+// used moves cursor id, which a scan has gone on from, among the used.
+func (t *cursorTable) retire(id uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if k, ok := t.live.m[id]; ok {
+		t.live.remove(id)
+		t.used.add(id, k, maxUsedCursors)
+	}
+}
+
+// cursorSet is cursors and their keys, with the order they came in, to
+// forget the oldest first.
+type cursorSet struct {
+	m     map[uint64]string
+	order []uint64 // ids in the order added; some removed since
+	bytes int      // the keys' bytes
+}
+
+// add keeps key under id, and forgets the oldest cursors past max of them
+// or maxCursorBytes of keys.
+func (s *cursorSet) add(id uint64, key string, max int) {
+	if s.m == nil {
+		s.m = map[uint64]string{}
+	}
+	s.m[id] = key
+	s.bytes += len(key)
+	s.order = append(s.order, id)
+	for len(s.m) > max || s.bytes > maxCursorBytes {
+		s.remove(s.order[0])
+		s.order = s.order[1:]
+	}
+	if len(s.order) > 2*len(s.m)+64 {
+		// Drop the ids removed since, so that order stays within twice
+		// the cursors kept.
+		s.order = slices.DeleteFunc(slices.Clone(s.order), func(id uint64) bool {
+			_, ok := s.m[id]
+			return !ok
+		})
+	}
+}
+
+// remove forgets cursor id; its place in order goes with the next pass.
+func (s *cursorSet) remove(id uint64) {
+	if k, ok := s.m[id]; ok {
+		s.bytes -= len(k)
+		delete(s.m, id)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -209,5 +210,99 @@ func BenchmarkScanPage(b *testing.B) {
 				cursor = next
 			}
 		})
+	}
+}
+
+// TestScanCursorOutlivesOtherScans pauses a scan while another client runs
+// scans of many pages, more than any table of recent cursors would hold:
+// the paused scan's cursor must still resume it, as a Redis cursor does
+// (it is never forgotten there), and the scan must return every key once.
+func TestScanCursorOutlivesOtherScans(t *testing.T) {
+	_, addr := startServer(t, Options{})
+	c := dialClient(t, addr)
+	ctx := testCtx(t)
+	const n = 3000
+	for i := 0; i < n; i += 500 {
+		var pairs []any
+		for j := i; j < i+500; j++ {
+			pairs = append(pairs, fmt.Sprintf("k:%05d", j), "v")
+		}
+		if err := c.MSet(ctx, pairs...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, cur, err := c.Scan(ctx, 0, "", 100).Result()
+	if err != nil || cur == 0 {
+		t.Fatalf("first page: cursor %d, %v", cur, err)
+	}
+	other := dialClient(t, addr)
+	pages := 0
+	for range 3 { // 9,000 pages in all, each a cursor
+		for oc := uint64(0); ; pages++ {
+			_, next, err := other.Scan(ctx, oc, "", 1).Result()
+			if err != nil {
+				t.Fatalf("the other scan, page %d: %v", pages, err)
+			}
+			if oc = next; oc == 0 {
+				break
+			}
+		}
+	}
+	for cur != 0 {
+		var page []string
+		page, cur, err = c.Scan(ctx, cur, "", 100).Result()
+		if err != nil {
+			t.Fatalf("the paused scan, resumed after %d pages of another: %v", pages, err)
+		}
+		keys = append(keys, page...)
+	}
+	if len(keys) != n || !slices.IsSorted(keys) || len(slices.Compact(slices.Clone(keys))) != n {
+		t.Errorf("the paused scan returned %d keys (sorted %v), want %d once each", len(keys), slices.IsSorted(keys), n)
+	}
+}
+
+// TestCursorTableBounds: a scan going on moves its cursor among the used,
+// which keep only the newest; the cursors of scans left unfinished are
+// forgotten oldest first past maxLiveCursors, and past maxCursorBytes of
+// keys.
+func TestCursorTableBounds(t *testing.T) {
+	var tab cursorTable
+	first := tab.put("a")
+	next := tab.put("b")
+	tab.retire(first)
+	if k, ok := tab.get(first); !ok || k != "a" {
+		t.Fatalf("a used cursor, asked again: %q, %v", k, ok)
+	}
+	for i := range maxUsedCursors {
+		tab.retire(tab.put(fmt.Sprint(i)))
+	}
+	if _, ok := tab.get(first); ok {
+		t.Errorf("a used cursor outlived %d newer used ones", maxUsedCursors)
+	}
+	if k, ok := tab.get(next); !ok || k != "b" {
+		t.Fatalf("a live cursor after %d used ones: %q, %v", maxUsedCursors, k, ok)
+	}
+	for i := range maxLiveCursors - 1 {
+		tab.put(fmt.Sprint(i))
+	}
+	if _, ok := tab.get(next); !ok {
+		t.Fatalf("a live cursor forgotten among %d", maxLiveCursors)
+	}
+	tab.put("one more")
+	if _, ok := tab.get(next); ok {
+		t.Errorf("the oldest live cursor kept past %d", maxLiveCursors)
+	}
+	if n := len(tab.live.m); n != maxLiveCursors {
+		t.Errorf("%d live cursors, want %d", n, maxLiveCursors)
+	}
+	if n := len(tab.live.order); n > 2*maxLiveCursors+64 {
+		t.Errorf("the live cursors' order holds %d ids", n)
+	}
+	big := strings.Repeat("k", 60<<10)
+	for range 2 * maxCursorBytes / len(big) {
+		tab.put(big)
+	}
+	if tab.live.bytes > maxCursorBytes {
+		t.Errorf("live cursors hold %d bytes of keys, over %d", tab.live.bytes, maxCursorBytes)
 	}
 }
