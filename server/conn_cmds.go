@@ -107,7 +107,9 @@ func (c *client) auth(args [][]byte) {
 	if len(args) == 3 {
 		user = args[1]
 	}
-	if c.s.opts.Password == "" {
+	if c.s.opts.Password == "" && len(args) == 2 {
+		// Only the password alone: with a user name, the default user,
+		// which then takes any password, logs in (login), as in Redis.
 		c.err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 		return
 	}

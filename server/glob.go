@@ -65,7 +65,7 @@ func matchClass(pattern []byte, b byte) (int, bool) {
 		case pattern[i] == '\\' && i+1 < len(pattern):
 			found = found || pattern[i+1] == b
 			i += 2
-		case i+2 < len(pattern) && pattern[i+1] == '-' && pattern[i+2] != ']':
+		case i+2 < len(pattern) && pattern[i+1] == '-': // even "x-]", as Redis reads it
 			lo, hi := pattern[i], pattern[i+2]
 			if lo > hi {
 				lo, hi = hi, lo

@@ -204,19 +204,29 @@ func (c *client) expire(args [][]byte) {
 		c.err("ERR value is not an integer or out of range")
 		return
 	}
-	unit := time.Second
-	if strings.HasPrefix(name, "p") {
-		unit = time.Millisecond
+	ms := n
+	if !strings.HasPrefix(name, "p") {
+		// Seconds, in milliseconds: Redis refuses only what does not fit.
+		if n > math.MaxInt64/1000 || n < math.MinInt64/1000 {
+			c.err("ERR invalid expire time in '" + name + "' command")
+			return
+		}
+		ms = n * 1000
 	}
-	if n > math.MaxInt64/int64(unit) || n < math.MinInt64/int64(unit) {
+	const msMax = math.MaxInt64 / int64(time.Millisecond)
+	if ms > msMax {
+		// Past 2262, the last instant the store holds (see README).
 		c.err("ERR invalid expire time in '" + name + "' command")
 		return
 	}
+	// A time before 1678, or more than 292 years back, is in the past all
+	// the same: it deletes the key, as Redis does.
+	ns := max(ms, -msMax) * int64(time.Millisecond)
 	absolute := strings.HasSuffix(name, "at")
 	key := args[1]
 	defer c.s.keys.lock(key)()
 	if cond != 0 {
-		old, at, err := c.expiries(key, n*int64(unit), absolute)
+		old, at, err := c.expiries(key, ns, absolute)
 		if err != nil {
 			c.expireReply(err)
 			return
@@ -228,9 +238,9 @@ func (c *client) expire(args [][]byte) {
 	}
 	var err error
 	if absolute {
-		err = c.s.db.ExpireAt(key, time.Unix(0, n*int64(unit)))
+		err = c.s.db.ExpireAt(key, time.Unix(0, ns))
 	} else {
-		err = c.s.db.Expire(key, time.Duration(n)*unit)
+		err = c.s.db.Expire(key, time.Duration(ns))
 	}
 	c.expireReply(err)
 }
