@@ -853,13 +853,14 @@ func (db *DB) close() error {
 	db.lockMu()
 	defer db.unlockMu()
 	db.mu.closed = true
-	herr := db.saveHintOnClose(serr)
-	// The order file only spares the next Open's first scan a sort: a
-	// failure to write it loses nothing, and must not fail Close.
+	// The hint only spares the next Open a replay, and the order file its
+	// first scan a sort: a failure to write either (a full disk, a file
+	// size limit) loses nothing, as the one on disk is replaced only once
+	// the new one is whole, and must not fail a Close after writes that
+	// are in the log. The disk's trouble meets the next write.
+	_ = db.saveHintOnClose(serr)
 	_ = db.saveOrderOnClose(serr)
-	if terr := db.trimLocked(); herr == nil {
-		herr = terr
-	}
+	herr := db.trimLocked()
 	err := db.mu.index.close()
 	if merr := db.mu.view.m.unmap(); err == nil {
 		err = merr
