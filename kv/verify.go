@@ -230,8 +230,8 @@ func scanLog(f File, path string, keep func(walfmt.Record) error) (VerifyReport,
 // a log ends.
 func tornWithin(r *walfmt.Reader, err error, window int64) error {
 	var ce *walfmt.CorruptionError
-	if !errors.As(err, &ce) || ce.Torn {
-		return err
+	if !errors.As(err, &ce) || ce.Torn || ce.Offset < walfmt.HeaderSize {
+		return err // damage in the header is never a crash's: it is synced first
 	}
 	far, ferr := r.ValidPast(ce.Offset + window)
 	if ferr != nil {

@@ -156,9 +156,12 @@ func AppendFileHeader(dst []byte, h FileHeader) []byte {
 }
 
 // CheckHeader reports whether b starts with a valid file header of a version
-// this package reads. The error is ErrForeignFile, ErrVersion or
-// ErrTornTail (a header cut short, which only a crash while creating the
-// file can leave).
+// this package reads. The error is ErrForeignFile, ErrVersion, ErrTornTail
+// (a header cut short, which only a crash while creating the file can
+// leave), or a *CorruptionError wrapping ErrCorrupt for a version 2 header
+// whose first 16 bytes are valid and whose own fields (log ID, hash key,
+// sync window) are damaged: a CrabKv log whose records may all be whole,
+// which a repair salvages under a new header.
 func CheckHeader(b []byte) error {
 	_, err := ParseHeader(b)
 	return err
@@ -196,7 +199,12 @@ func ParseHeader(b []byte) (FileHeader, error) {
 		return h, ErrTornTail
 	}
 	if binary.LittleEndian.Uint32(b[offHdrCRC2:]) != Checksum(b[16:offHdrCRC2]) {
-		return h, ErrForeignFile
+		// Magic, version and their checksum are right: not a foreign
+		// file, but one whose header fields cannot be trusted. h keeps
+		// the version, and the default sync window, for a reader that
+		// goes on to check the records.
+		h.SyncWindow = SyncWindow
+		return h, &CorruptionError{Offset: offHdrID, Reason: "damaged file header (log ID, hash key or sync window)"}
 	}
 	copy(h.ID[:], b[offHdrID:])
 	copy(h.HashKey[:], b[offHdrHashKey:])

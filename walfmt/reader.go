@@ -66,7 +66,9 @@ func (r *Reader) Offset() int64 { return r.off }
 // Next returns the next record. At a clean end it returns io.EOF. At an
 // invalid record it returns a *CorruptionError that wraps ErrTornTail when no
 // valid record follows and ErrCorrupt when one does; a bad file header gives
-// ErrForeignFile or a *VersionError. I/O errors are returned as they are.
+// ErrForeignFile or a *VersionError, and a damaged one the *CorruptionError
+// of ParseHeader, after which Resync finds the first record. I/O errors are
+// returned as they are.
 // The record's Key and Value are valid until the next call.
 func (r *Reader) Next() (Record, error) {
 	if r.err != nil {
@@ -164,9 +166,18 @@ func (r *Reader) readHeader() error {
 		return err
 	}
 	h, err := ParseHeader(b)
+	var ce *CorruptionError
 	switch {
 	case errors.Is(err, ErrTornTail):
 		return &CorruptionError{File: r.name, Offset: 0, Reason: "incomplete file header", Torn: true}
+	case errors.As(err, &ce):
+		// A damaged header's fields: the records after it are read as
+		// those after any damaged span are, once Resync has found the
+		// first (it is never a torn tail: the header is synced before
+		// any record is written).
+		r.header, r.off, r.bad = h, h.Size(), ce.Offset
+		ce.File = r.name
+		return ce
 	case err != nil:
 		return fmt.Errorf("%s: %w", r.nameOr(), err)
 	}

@@ -92,7 +92,9 @@ func TestHeaderErrors(t *testing.T) {
 		{"header checksum", append([]byte(Magic), 1, 0, 0, 0, 9, 9, 9, 9), ErrForeignFile},
 		{"future version", future, ErrVersion},
 		{"partial version 2 header", AppendHeader(nil)[:HeaderSize-1], ErrTornTail},
-		{"version 2 header checksum", flipByte(AppendHeader(nil), offHdrID), ErrForeignFile},
+		// A CrabKv log whose header fields are damaged: corrupt, not
+		// foreign, so that a repair salvages its records.
+		{"version 2 header checksum", flipByte(AppendHeader(nil), offHdrID), ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -658,6 +660,43 @@ func BenchmarkFindRecordInZeros(b *testing.B) {
 	for b.Loop() {
 		if _, ok, err := r.FindRecord(HeaderSize, int64(len(log))); !ok || err != nil {
 			b.Fatal(ok, err)
+		}
+	}
+}
+
+// TestDamagedHeaderResyncs flips a byte in each field of a version 2
+// header before two records: the reader reports damage at the header's
+// fields, never a torn tail, and Resync finds the first record, after
+// which both read as they are.
+func TestDamagedHeaderResyncs(t *testing.T) {
+	for _, at := range []int{offHdrID, offHdrHashKey, offHdrWindow, offHdrCRC2} {
+		log := AppendHeader(nil)
+		log = AppendPut(log, []byte("a"), []byte("1"))
+		log = AppendPut(log, []byte("b"), []byte("2"))
+		log[at] ^= 0x10
+		r := NewReader(bytes.NewReader(log), int64(len(log)), "wal.log")
+		_, err := r.Next()
+		var ce *CorruptionError
+		if !errors.As(err, &ce) || ce.Torn || ce.Offset != offHdrID || !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("byte %d flipped: %v, want corruption at offset %d", at, err, offHdrID)
+		}
+		next, ok, err := r.Resync()
+		if err != nil || !ok || next != HeaderSize {
+			t.Fatalf("byte %d flipped: Resync = %d, %v, %v; want the first record at %d", at, next, ok, err, HeaderSize)
+		}
+		var keys []string
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("byte %d flipped: %v after Resync", at, err)
+			}
+			keys = append(keys, string(rec.Key))
+		}
+		if fmt.Sprint(keys) != "[a b]" {
+			t.Errorf("byte %d flipped: records %q after Resync, want a and b", at, keys)
 		}
 	}
 }
