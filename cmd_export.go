@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/crabkv/crabkv/internal/ndjson"
 	"github.com/crabkv/crabkv/kv"
@@ -49,9 +50,9 @@ func runExport(e *env, v *verb, args []string) int {
 	w := bufio.NewWriterSize(e.stdout, 1<<20)
 	keys, damaged := db.CheckedKeys(prefix)
 	for _, k := range keys {
-		value, err := db.Get([]byte(k))
+		value, at, err := readPair(db, []byte(k))
 		if errors.Is(err, kv.ErrNotFound) {
-			continue // deleted since the keys were listed
+			continue // deleted or expired since the keys were listed
 		}
 		if err != nil {
 			// Keep what was exported so far; the read error is the one to report.
@@ -59,14 +60,6 @@ func runExport(e *env, v *verb, args []string) int {
 			return e.closeDB(db, e.fail(explainOpenError(e.dataDir(), err)))
 		}
 		line := jsonObject(jsonField{"key", []byte(k)}, jsonField{"value", value})
-		at, err := db.ExpiresAt([]byte(k))
-		if errors.Is(err, kv.ErrNotFound) {
-			continue // expired or deleted since the value was read
-		}
-		if err != nil {
-			_ = w.Flush() // as above
-			return e.closeDB(db, e.fail(err))
-		}
 		if !at.IsZero() {
 			line = ndjson.AppendExpiresAt(line, at)
 		}
@@ -81,4 +74,36 @@ func runExport(e *env, v *verb, args []string) int {
 		return e.closeDB(db, e.fail(explainOpenError(e.dataDir(), damaged)))
 	}
 	return e.closeDB(db, exitOK)
+}
+
+// exportTries is how many times export reads a key that another process
+// keeps rewriting before it gives up.
+const exportTries = 8
+
+// readPair reads key's value and the expiry of the same record. Beside a
+// writer, another record of key may replace the one read between the two
+// reads, and a line pairing one write's value with another's expiry holds
+// a state the store never held, which import would restore: so the record
+// is looked up before the value is read and after, until both name the
+// same one. The error wraps kv.ErrNotFound for a key deleted or expired
+// meanwhile.
+func readPair(db *kv.DB, key []byte) ([]byte, time.Time, error) {
+	for range exportTries {
+		before, err := db.Entry(key)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		value, err := db.Get(key)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		after, err := db.Entry(key)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if before.Offset == after.Offset {
+			return value, after.Expires, nil
+		}
+	}
+	return nil, time.Time{}, fmt.Errorf("%q was rewritten each of the %d times it was read: export again", key, exportTries)
 }
