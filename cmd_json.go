@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 
 	"github.com/crabkv/crabkv/internal/ndjson"
 )
@@ -30,6 +31,15 @@ func jsonObject(fields ...jsonField) []byte {
 		nf[i] = ndjson.Field{Name: f.name, Bytes: f.bytes}
 	}
 	return ndjson.AppendObject(nil, nf...)
+}
+
+// appendJSONInt adds the field name, the integer n, to line, one object
+// that jsonObject wrote, as ndjson.AppendExpiresAt adds "expires_at".
+func appendJSONInt(line []byte, name string, n int64) []byte {
+	line = bytes.TrimSuffix(line, []byte("}\n"))
+	line = append(line, ',')
+	line = ndjson.AppendString(line, name)
+	return fmt.Appendf(line, ":%d}\n", n)
 }
 
 // jsonString encodes s, valid UTF-8, as a JSON string that is safe on a

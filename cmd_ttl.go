@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/crabkv/crabkv/internal/ndjson"
 	"github.com/crabkv/crabkv/kv"
 )
 
@@ -21,7 +22,8 @@ expires. If the key is absent, expired included, it prints nothing on
 standard output, says so on standard error and exits with status 1.
 
 With --json it prints {"key":...,"ttl_ms":N}, N being -1 for a key without
-an expiry, and "expires_at" (Unix milliseconds) for a key with one.`,
+an expiry, and "expires_at" (Unix milliseconds) for a key with one. A key
+that is not valid UTF-8 comes as "key_base64", as in get --json.`,
 	run: runTTL,
 }
 
@@ -76,24 +78,22 @@ func runTTL(e *env, v *verb, args []string) int {
 	left := time.Until(at).Truncate(time.Millisecond)
 	var out []byte
 	switch {
-	case *asJSON && at.IsZero():
-		out = marshalJSON(struct {
-			Key string `json:"key"`
-			TTL int64  `json:"ttl_ms"`
-		}{string(key), -1})
 	case *asJSON:
-		out = marshalJSON(struct {
-			Key       string `json:"key"`
-			TTL       int64  `json:"ttl_ms"`
-			ExpiresAt int64  `json:"expires_at"`
-		}{string(key), max(left.Milliseconds(), 0), at.UnixMilli()})
+		// The key as every verb's --json writes it (key_base64 when it
+		// is not UTF-8, escapes for what is not printable), then the
+		// numbers.
+		ttl := int64(-1)
+		if !at.IsZero() {
+			ttl = max(left.Milliseconds(), 0)
+		}
+		out = appendJSONInt(jsonObject(jsonField{"key", key}), "ttl_ms", ttl)
+		if !at.IsZero() {
+			out = ndjson.AppendExpiresAt(out, at)
+		}
 	case at.IsZero():
 		out = []byte("no expiry\n")
 	default:
 		out = fmt.Appendf(nil, "%s\n", max(left, 0))
-	}
-	if *asJSON {
-		out = append(out, '\n')
 	}
 	if _, err := e.stdout.Write(out); err != nil {
 		return e.closeDB(db, e.fail(fmt.Errorf("write: %w", err)))

@@ -148,7 +148,7 @@ Flags:
   --version      print the version and exit
 
 Verbs that take a key accept --quoted (the key as a Go string literal, as a
-terminal shows it); get, keys, stats and verify accept --json.
+terminal shows it); get, keys, ttl, stats and verify accept --json.
 
 Exit status: 0 success, 1 key not found (get) or damage found (verify), 2 error or bad usage.
 Run 'crabkv help <verb>' or 'crabkv <verb> --help' for details on one verb.
