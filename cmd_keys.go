@@ -17,7 +17,8 @@ When standard output is a terminal, a key that is not printable UTF-8 (or
 that begins with a double quote) is shown as a quoted Go string; give it
 back to put, get or delete with --quoted, as it is shown. Pipes and files
 get the exact bytes; use -0 to end each key with a NUL byte so that keys
-containing newlines survive (for example with xargs -0).
+containing newlines survive (for example with xargs -0). On a terminal,
+keys are escaped with -0 too.
 
 With --json each key is a JSON object on a line of its own: {"key":...},
 or {"key_base64":...} for a key that is not valid UTF-8.`,
@@ -56,7 +57,9 @@ func runKeys(e *env, v *verb, args []string) int {
 			_, _ = w.Write(jsonObject(jsonField{"key", []byte(k)}))
 			continue
 		}
-		_, _ = w.Write(display([]byte(k), e.stdoutTTY && !*nul, false))
+		// A terminal gets escaped keys whatever ends them: -0 chooses the
+		// terminator, not whether stored bytes may reach the terminal.
+		_, _ = w.Write(display([]byte(k), e.stdoutTTY, false))
 		_ = w.WriteByte(end)
 	}
 	if err := w.Flush(); err != nil {

@@ -125,6 +125,19 @@ func TestTerminalEscaping(t *testing.T) {
 	}
 }
 
+// TestKeysNulOnTerminalEscapes checks that keys -0 on a terminal does not
+// write a stored escape sequence to it raw.
+func TestKeysNulOnTerminalEscapes(t *testing.T) {
+	te := newTestEnv(t)
+	const key = "k\x1b]0;pwned\a"
+	te.mustRun(t, exitOK, "put", key, "v")
+	te.stdoutTTY = true
+	te.mustRun(t, exitOK, "keys", "-0")
+	if strings.Contains(te.out.String(), "\x1b") {
+		t.Errorf("keys -0 on a terminal wrote %q: the escape sequence reaches the terminal", te.out.String())
+	}
+}
+
 func TestDataDirResolution(t *testing.T) {
 	te := newTestEnv(t)
 	envDir, flagDir := te.vars[dataDirEnv], t.TempDir()
