@@ -41,7 +41,8 @@ type env struct {
 	// answer a question, such as delete --prefix's.
 	stdinTTY bool
 
-	// dir is the --dir flag; empty means it was not given.
+	// dir is the --dir flag; empty means it was not given (an empty
+	// --dir is refused).
 	dir string
 	// readOnly is the --read-only flag: verbs that write refuse to run.
 	readOnly bool
@@ -76,8 +77,28 @@ func (e *env) flagSet(v *verb) *flag.FlagSet {
 
 // globalFlags defines the flags every verb accepts.
 func (e *env) globalFlags(fs *flag.FlagSet) {
-	fs.StringVar(&e.dir, "dir", e.dir, dirFlagHelp)
+	fs.Var(dirFlag{&e.dir}, "dir", dirFlagHelp)
 	fs.BoolVar(&e.readOnly, "read-only", e.readOnly, readOnlyFlagHelp)
+}
+
+// dirFlag is --dir. It refuses an empty name, as a script's --dir "$STORE"
+// gives when STORE is unset: taken as no --dir at all, it would send the
+// command to $CRABKV_DATA_DIR or ./data instead.
+type dirFlag struct{ dir *string }
+
+func (f dirFlag) String() string {
+	if f.dir == nil { // the zero value, which package flag may make
+		return ""
+	}
+	return *f.dir
+}
+
+func (f dirFlag) Set(s string) error {
+	if s == "" {
+		return errors.New("empty directory name")
+	}
+	*f.dir = s
+	return nil
 }
 
 const readOnlyFlagHelp = "refuse to write: verbs that write fail, the inspector only browses"

@@ -157,6 +157,32 @@ func TestDataDirResolution(t *testing.T) {
 	}
 }
 
+// TestEmptyDirFlagIsNotIgnored checks that an explicitly empty --dir (as
+// a script's --dir "$STORE" gives when STORE is unset) does not silently
+// fall back to $CRABKV_DATA_DIR or ./data and write there.
+func TestEmptyDirFlagIsNotIgnored(t *testing.T) {
+	te := newTestEnv(t)
+	envDir := te.vars[dataDirEnv]
+	for _, args := range [][]string{
+		{"--dir", "", "put", "k", "v"},
+		{"--dir=", "put", "k", "v"},
+		{"put", "--dir", "", "k", "v"},
+		{"put", "k", "v", "--dir="},
+		{"import", "--dir", ""},
+		{"--dir", ""}, // the inspector
+		{"--dir", "", "--read-only"},
+		{"get", "k", "--dir", ""},
+	} {
+		code := te.run(args...)
+		if _, err := os.Stat(filepath.Join(envDir, "wal.log")); err == nil {
+			t.Fatalf("crabkv %q wrote to $%s (%s); stderr %q", args, dataDirEnv, envDir, te.errOut.String())
+		}
+		if code != exitError || !strings.Contains(te.errOut.String(), "empty directory name") {
+			t.Errorf("crabkv %q exited %d, stderr %q; want %d and \"empty directory name\"", args, code, te.errOut.String(), exitError)
+		}
+	}
+}
+
 func TestPutStdinLimit(t *testing.T) {
 	te := newTestEnv(t)
 	te.stdin = bytes.NewReader(make([]byte, kv.DefaultMaxValueSize+1))
