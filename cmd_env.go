@@ -337,6 +337,9 @@ func explainOpenError(dir string, err error) error {
 	switch {
 	case errors.Is(err, kv.ErrLocked):
 		return fmt.Errorf("%w; close it and try again (reading works beside it: get, keys, stats, verify, crabkv --read-only)", err)
+	case undecodableValue(err):
+		// The record is intact: repair would keep it as it is.
+		return fmt.Errorf("%w; %s", err, undecodableAdvice(dir, err.Error()))
 	case errors.Is(err, walfmt.ErrCorrupt):
 		return fmt.Errorf("%w (run 'crabkv repair' to salvage the valid records)", err)
 	case strings.HasPrefix(err.Error(), "kv: lock ") && errors.As(err, &pathErr):
@@ -345,6 +348,38 @@ func explainOpenError(dir string, err error) error {
 		return fmt.Errorf("cannot lock the data directory %s: %w", dir, pathErr)
 	}
 	return err
+}
+
+// The engine's words for a value whose record is intact but which does
+// not decode (kv/codec.go), and for the store's file of zstd
+// dictionaries (kv/codec_dict.go), which such an error names when the
+// dictionary a value needs is not there.
+const (
+	undecodableWords = " value does not decode: "
+	zdictFile        = "wal.zdict"
+)
+
+// undecodableValue reports whether err is a read of a value whose record
+// is intact but which does not decode: not damage to the log, which
+// repair, keeping intact records as they are, cannot mend.
+func undecodableValue(err error) bool {
+	var ce *walfmt.CorruptionError
+	return errors.As(err, &ce) && strings.Contains(ce.Reason, undecodableWords)
+}
+
+// undecodableAdvice says what can be done about values of the store in
+// dir that do not decode, reason being why (one of them does not).
+func undecodableAdvice(dir, reason string) string {
+	if !strings.Contains(reason, zdictFile) {
+		return "the log itself is intact, so repair keeps such a value as it is and cannot mend it"
+	}
+	zdict := filepath.Join(dir, zdictFile)
+	what := zdict + " lacks a dictionary"
+	if _, err := os.Stat(zdict); errors.Is(err, fs.ErrNotExist) {
+		what = zdict + " is missing"
+	}
+	return what + ": put back the one written with this log, whose zstd-dict values need its dictionaries " +
+		"(a copy of a store takes both files); repair cannot restore it"
 }
 
 // checkKey rejects a key that no store can hold.

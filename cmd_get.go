@@ -53,7 +53,7 @@ func runGet(e *env, v *verb, args []string) int {
 		_, _ = fmt.Fprintf(e.stderr, "crabkv: key %s not found\n", strconv.Quote(string(key)))
 		return e.closeDB(db, exitNotFound)
 	case err != nil:
-		return e.closeDB(db, e.fail(err))
+		return e.closeDB(db, e.fail(explainOpenError(e.dataDir(), err)))
 	}
 	var out []byte
 	switch {

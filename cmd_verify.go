@@ -30,8 +30,17 @@ open until "crabkv repair" salvages them.
 Verify takes no lock: it runs beside readers and beside a program that has
 the store open for writing, and checks the log as it stands. Beside a
 writer, an incomplete last record is most likely one being written: verify
-says so and does not count it as damage. Exit status: 0 when every byte of the log is a valid record, 1 when
-damage was found, 2 when the log could not be checked.
+says so and does not count it as damage.
+
+Verify also decodes every value stored compressed. A value that does not
+decode (one compressed with a zstd dictionary, in a store copied without
+its wal.zdict, say) sits in a valid record: the status is "undecodable
+values", each is listed with its offset and why, and repair cannot mend
+it.
+
+Exit status: 0 when every byte of the log is a valid record and every
+value decodes, 1 when damage or a value that does not decode was found, 2
+when the log could not be checked.
 
 With --json the report is one JSON object (fields in the README).`,
 	run: runVerify,
@@ -61,7 +70,8 @@ func runVerify(e *env, v *verb, args []string) int {
 	// The diagnoses below are best effort: the exit code carries the verdict.
 	switch {
 	case len(rep.BadValues) > 0:
-		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s has %d values that do not decode\n", rep.Path, len(rep.BadValues))
+		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s has %d values that do not decode; %s\n",
+			rep.Path, len(rep.BadValues), undecodableAdvice(e.dataDir(), badValueReasons(rep.BadValues)))
 		return exitDamaged
 	case rep.Corrupt():
 		_, _ = fmt.Fprintf(e.stderr, "crabkv: %s is corrupt; run 'crabkv repair' to salvage the valid records\n", rep.Path)
@@ -73,6 +83,19 @@ func runVerify(e *env, v *verb, args []string) int {
 		return exitDamaged
 	}
 	return exitOK
+}
+
+// badValueReasons joins the reasons why values do not decode, each once.
+func badValueReasons(bad []kv.BadValue) string {
+	seen := make(map[string]bool)
+	var reasons []string
+	for _, bv := range bad {
+		if !seen[bv.Reason] {
+			seen[bv.Reason] = true
+			reasons = append(reasons, bv.Reason)
+		}
+	}
+	return strings.Join(reasons, "; ")
 }
 
 // formatVerify renders a verify report: a status line, the counts, and a
@@ -107,7 +130,7 @@ func formatVerify(r *kv.VerifyReport) string {
 // verifyReportJSON is the --json form of a verify report.
 type verifyReportJSON struct {
 	Path       string     `json:"path"`
-	Status     string     `json:"status"` // "ok", "torn tail" or "corrupt"
+	Status     string     `json:"status"` // "ok", "torn tail", "corrupt" or "undecodable values"
 	Records    int        `json:"records"`
 	Puts       int        `json:"puts"`
 	Deletes    int        `json:"deletes"`
@@ -117,6 +140,14 @@ type verifyReportJSON struct {
 	LiveBytes  int64      `json:"live_bytes"`
 	StaleBytes int64      `json:"stale_bytes"`
 	Damage     []spanJSON `json:"damage"`
+	// Values of valid records that do not decode (a zstd-dict store
+	// without its wal.zdict, say); added after damage, as new fields are.
+	Undecodable []badValueJSON `json:"undecodable_values"`
+}
+
+type badValueJSON struct {
+	Offset int64  `json:"offset"`
+	Reason string `json:"reason"`
 }
 
 type spanJSON struct {
@@ -130,19 +161,24 @@ func verifyJSON(r *kv.VerifyReport) string {
 	out := verifyReportJSON{
 		Path: r.Path, Status: verifyStatus(r), Records: r.Records, Puts: r.Puts, Deletes: r.Deletes, Batches: r.Batches,
 		Keys: r.Keys, LogBytes: r.LogBytes, LiveBytes: r.LiveBytes, StaleBytes: r.StaleBytes,
-		Damage: []spanJSON{},
+		Damage: []spanJSON{}, Undecodable: []badValueJSON{},
 	}
 	for _, s := range r.Damage {
 		out.Damage = append(out.Damage, spanJSON{Offset: s.Offset, Length: s.Length, Torn: s.Torn, Reason: s.Reason})
 	}
+	for _, bv := range r.BadValues {
+		out.Undecodable = append(out.Undecodable, badValueJSON{Offset: bv.Offset, Reason: bv.Reason})
+	}
 	return string(marshalJSON(out)) + "\n"
 }
 
-// verifyStatus sums up a report in a word or two.
+// verifyStatus sums up a report in a word or two: the worst it found.
 func verifyStatus(r *kv.VerifyReport) string {
 	switch {
 	case r.Corrupt():
 		return "corrupt"
+	case len(r.BadValues) > 0:
+		return "undecodable values"
 	case !r.Clean():
 		return "torn tail"
 	}
