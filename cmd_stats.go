@@ -71,7 +71,7 @@ func formatStats(s kv.Stats, writer string) string {
 	fmt.Fprintf(&b, "compactions: %d\n", s.Compactions)
 	fmt.Fprintf(&b, "index memory: %s\n", humanBytes(s.IndexBytes))
 	fmt.Fprintf(&b, "past the hint: %s, %.1f%% of the log\n", humanBytes(s.ReplayedBytes), percent(s.ReplayedBytes, s.LogBytes))
-	if s.ExpiringKeys > 0 || s.ExpiredKeys > 0 {
+	if keysExpire(s) {
 		fmt.Fprintf(&b, "expiring keys: %d\n", s.ExpiringKeys)
 		fmt.Fprintf(&b, "expired, not yet compacted: %d keys, %s\n", s.ExpiredKeys, humanBytes(s.ExpiredBytes))
 	}
@@ -93,30 +93,41 @@ type statsJSONOut struct {
 	// The log past the hint: what this open read record by record, and
 	// what a crash would make the next open replay.
 	ReplayedBytes int64 `json:"replayed_bytes"`
-	// Present when keys expire: live keys with an expiry, and expired
-	// records no compaction has dropped yet (counted in stale_bytes).
 	// Present when values are stored encoded: the live and stale bytes
 	// as they would be with every value raw, and the ratio of logical to
 	// stored live bytes.
 	LogicalLiveBytes  int64   `json:"logical_live_bytes,omitempty"`
 	LogicalStaleBytes int64   `json:"logical_stale_bytes,omitempty"`
 	CompressionRatio  float64 `json:"compression_ratio,omitempty"`
-	ExpiringKeys      int     `json:"expiring_keys,omitempty"`
-	ExpiredKeys       int     `json:"expired_keys,omitempty"`
-	ExpiredBytes      int64   `json:"expired_bytes,omitempty"`
-	Writer            string  `json:"writer,omitempty"` // the process that holds the store, if any
+	// Present when keys expire: live keys with an expiry, and expired
+	// records no compaction has dropped yet (counted in stale_bytes).
+	// The three come together, 0s included, when keysExpire, as the
+	// plain form's two lines do; nil leaves them out.
+	ExpiringKeys *int   `json:"expiring_keys,omitempty"`
+	ExpiredKeys  *int   `json:"expired_keys,omitempty"`
+	ExpiredBytes *int64 `json:"expired_bytes,omitempty"`
+	Writer       string `json:"writer,omitempty"` // the process that holds the store, if any
 }
 
 func statsJSON(s kv.Stats, writer string) string {
-	return string(marshalJSON(statsJSONOut{
+	out := statsJSONOut{
 		Keys: s.Keys, LogBytes: s.LogBytes, LiveBytes: s.LiveBytes, StaleBytes: s.StaleBytes,
 		StaleRatio: percent(s.StaleBytes, s.LogBytes) / 100, Compactions: s.Compactions, IndexBytes: s.IndexBytes,
 		ReplayedBytes:    s.ReplayedBytes,
 		LogicalLiveBytes: logicalIfEncoded(s.LogicalLiveBytes, s), LogicalStaleBytes: logicalIfEncoded(s.LogicalStaleBytes, s),
 		CompressionRatio: compressionRatio(s),
-		ExpiringKeys:     s.ExpiringKeys, ExpiredKeys: s.ExpiredKeys, ExpiredBytes: s.ExpiredBytes,
-		Writer: writer,
-	})) + "\n"
+		Writer:           writer,
+	}
+	if keysExpire(s) {
+		out.ExpiringKeys, out.ExpiredKeys, out.ExpiredBytes = &s.ExpiringKeys, &s.ExpiredKeys, &s.ExpiredBytes
+	}
+	return string(marshalJSON(out)) + "\n"
+}
+
+// keysExpire reports whether some key of s has an expiry or has expired:
+// when stats shows the expiry figures.
+func keysExpire(s kv.Stats) bool {
+	return s.ExpiringKeys > 0 || s.ExpiredKeys > 0
 }
 
 // ratio returns a / b, or 1 when b is 0.

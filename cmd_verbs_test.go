@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crabkv/crabkv/kv"
 	"github.com/crabkv/crabkv/walfmt"
@@ -339,5 +340,56 @@ func TestStatsReplayed(t *testing.T) {
 	appended := w.Stats().LogBytes - before
 	if n, log := replayed(); n != appended || n >= log {
 		t.Errorf("beside a writer that appended %d bytes: replayed_bytes %d of a %d-byte log", appended, n, log)
+	}
+}
+
+// TestStatsJSONExpiryFields checks that stats --json gives the expiry
+// fields together, as the plain stats gives its two lines: once keys
+// expire, each is there, 0 included, and none before.
+func TestStatsJSONExpiryFields(t *testing.T) {
+	te := newTestEnv(t)
+	fields := func() map[string]any {
+		t.Helper()
+		te.mustRun(t, exitOK, "stats", "--json")
+		var got map[string]any
+		if err := json.Unmarshal(te.out.Bytes(), &got); err != nil {
+			t.Fatalf("stats --json printed %q: %v", te.out.String(), err)
+		}
+		return got
+	}
+	names := []string{"expiring_keys", "expired_keys", "expired_bytes"}
+	te.mustRun(t, exitOK, "put", "plain", "v")
+	for _, name := range names {
+		if _, ok := fields()[name]; ok {
+			t.Errorf("stats --json of a store whose keys never expire has %q: %s", name, te.out.String())
+		}
+	}
+
+	te.mustRun(t, exitOK, "put", "--ttl", "1h", "later", "v")
+	got := fields()
+	for _, name := range names {
+		if _, ok := got[name]; !ok {
+			t.Errorf("stats --json with a key that expires, none expired, lacks %q: %s", name, te.out.String())
+		}
+	}
+
+	te.mustRun(t, exitOK, "put", "--ttl", "1ms", "soon", "v")
+	time.Sleep(20 * time.Millisecond)
+	got = fields()
+	for name, want := range map[string]float64{"expiring_keys": 1, "expired_keys": 1} {
+		if got[name] != want {
+			t.Errorf("stats --json: %q is %v, want %v: %s", name, got[name], want, te.out.String())
+		}
+	}
+
+	te.mustRun(t, exitOK, "delete", "later")
+	got = fields()
+	for _, name := range names {
+		if _, ok := got[name]; !ok {
+			t.Errorf("stats --json with an expired key and none expiring lacks %q: %s", name, te.out.String())
+		}
+	}
+	if got["expiring_keys"] != float64(0) {
+		t.Errorf("stats --json: expiring_keys is %v, want 0: %s", got["expiring_keys"], te.out.String())
 	}
 }
