@@ -149,8 +149,9 @@ func (c *counters) apply(idx *index, src keySource, kind walfmt.Kind, key []byte
 //     not, and by Open and Close.
 //   - a follower's followFile.mu (follow_map.go): guards the map of its
 //     log; a leaf, taken shared by each read of the log (under mu, or
-//     under none by an order build) and exclusive by the follow
-//     goroutine to map the log afresh, and by the file's Close.
+//     under none by an order build) and exclusive, with wmu held and mu
+//     not, by the follower to move the map's limit at each chunk it
+//     applies and to map the log afresh, and by the file's Close.
 //   - ord.build: serializes building the key order scans use (order.go),
 //     and keeps a compaction from cutting the log it replaced while a build
 //     still reads it through a private map (oldlog.go). Taken before mu,

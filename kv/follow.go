@@ -31,7 +31,10 @@ import (
 //     publishes them under mu, a chunk at a time. It stops at zeros (the
 //     writer's reserved space) and at an invalid record, which at the tail
 //     of a live log is a record still being written: it tries again from
-//     there on the next wake-up, and never cuts or reports it;
+//     there on the next wake-up, and never cuts or reports it. A follower
+//     far behind a writer that appends without pause may find no zeros for
+//     a long while, so one step reads at most followStepBytes, and the
+//     goroutine steps again at once while more is waiting;
 //   - it watches wal.log.compact to report the writer's compactions in
 //     Stats and as events (see observeCompaction).
 //
@@ -46,6 +49,11 @@ import (
 // fails with an error that wraps ErrLogReplaced, and the next step reads
 // the cut log afresh. No slice of the map leaves followFile: a follower's
 // zero-copy View hands its callback a copy.
+//
+// Close cancels db.ctx, and every loop that reads the log — a catch-up, the
+// replay of a new log — stops between chunks once it is done (errStepEnd),
+// however much is left: Close waits for the goroutine, and for a Refresh
+// in progress (it takes wmu), for one chunk at most.
 
 // Follower defaults.
 const (
@@ -59,7 +67,17 @@ const (
 	// followChunk is how much of the log a follower reads at once, and
 	// how many records it publishes under one hold of mu.
 	followChunk = 1 << 20
+	// followStepBytes bounds what one step of the follow goroutine reads
+	// of the records appended, so that wmu is let go now and then for a
+	// Refresh, and the compaction's file looked at, while a follower
+	// catches up with a large backlog.
+	followStepBytes = 16 * followChunk
 )
+
+// errStepEnd ends a follower's reading of the log between two chunks:
+// Close has begun (db.ctx is done), or the step has read its share. What
+// was published stays; the next step goes on from there. It is not damage.
+var errStepEnd = errors.New("kv: the follower's step ends here")
 
 // errOutsideCompaction is what a follower reports when the writer's
 // compaction ended without replacing the log: the writer failed it, was
@@ -97,7 +115,15 @@ func (db *DB) startFollowing() {
 		defer tick.Stop()
 		for {
 			last := time.Now()
-			db.followStep()
+			more := db.followStep(followStepBytes)
+			// After a long step Close, a tick and a wake-up may all be
+			// ready, and select picks at random: Close comes first.
+			if db.ctx.Err() != nil {
+				return
+			}
+			if more {
+				continue
+			}
 			select {
 			case <-db.ctx.Done():
 				return
@@ -121,12 +147,14 @@ func (db *DB) followMapped() {
 	}
 }
 
-// followStep brings the index up to date with the log once.
-func (db *DB) followStep() {
+// followStep brings the index up to date with the log once, reading at
+// most limit bytes of the records appended (no bound if limit <= 0), and
+// reports whether it stopped at that bound with more to read.
+func (db *DB) followStep(limit int64) (more bool) {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	if db.mu.closed { // Close sets it holding wmu
-		return
+		return false
 	}
 	// The compaction's file is looked at before the log: a compaction
 	// ends by renaming its file over the log, so if the file is gone now
@@ -135,7 +163,12 @@ func (db *DB) followStep() {
 	before := db.mu.c
 	switched := db.logReplacedLocked() && db.switchLogLocked()
 	if !switched {
-		db.catchUpLocked()
+		more = db.catchUpLocked(limit)
+	}
+	if db.ctx.Err() != nil {
+		// Close stopped the step part way: a switch left undone would
+		// read as a compaction that failed.
+		return false
 	}
 	var tmpSize int64 = -1
 	if terr == nil && db.writerHolds() {
@@ -145,6 +178,7 @@ func (db *DB) followStep() {
 		tmpSize = tmp.Size()
 	}
 	db.observeCompaction(tmpSize, switched, before)
+	return more
 }
 
 // logReplacedLocked reports whether wal.log is no longer the log the
@@ -176,7 +210,8 @@ func (db *DB) logReplacedLocked() bool {
 
 // switchLogLocked opens wal.log anew, builds its index privately and swaps
 // it in. It reports false, leaving the old log in use, when the new one
-// cannot be read yet (its header is not written). The caller holds wmu.
+// cannot be read yet (its header is not written) or Close stopped the
+// replay. The caller holds wmu.
 func (db *DB) switchLogLocked() bool {
 	f, err := db.openFollowed()
 	if err != nil {
@@ -246,6 +281,9 @@ func (db *DB) indexLogHinted(f File, useHint bool, floor *expiryFloor) (*index, 
 		idx, c = newIndex(0, hdr), counters{size: hdr.Size(), floor: *floor}
 	}
 	_, _, err = scanTail(f, c.size, size, &db.follow.buf, func(recs []walfmt.Record, end int64) error {
+		if db.ctx.Err() != nil {
+			return errStepEnd // Close: the log is replayed at the next Open
+		}
 		v.end = end
 		return applyAll(idx, &c, v, recs)
 	})
@@ -257,28 +295,51 @@ func (db *DB) indexLogHinted(f File, useHint bool, floor *expiryFloor) (*index, 
 }
 
 // catchUpLocked publishes the records appended to the log since the last
-// look. The caller holds wmu.
-func (db *DB) catchUpLocked() {
+// look, up to the end of the file as it is now, and reports whether it
+// stopped with more to read: after limit bytes (no bound if limit <= 0).
+// Close stops it between chunks. The caller holds wmu.
+func (db *DB) catchUpLocked(limit int64) (more bool) {
 	f := db.mu.view.f
 	if f == nil {
-		return
+		return false
 	}
 	fi, err := f.Stat()
 	if err != nil || fi.Size() <= db.mu.c.size {
-		return
+		return false
 	}
-	_, _, err = scanTail(f, db.mu.c.size, fi.Size(), &db.follow.buf, func(recs []walfmt.Record, end int64) error {
+	ff, _ := f.(*followFile)
+	start := db.mu.c.size
+	_, _, err = scanTail(f, start, fi.Size(), &db.follow.buf, func(recs []walfmt.Record, end int64) error {
+		if db.ctx.Err() != nil {
+			return errStepEnd
+		}
+		// The map serves the chunk's bytes, just read whole from the
+		// file, before they are applied: each record whose key is
+		// already indexed, most often a few records back in this very
+		// chunk, is compared with it there, where a ReadAt each would
+		// leave the follower slower than a writer that appends without
+		// pause. Outside mu: a remap is a system call. Readers reach no
+		// byte past what mu publishes.
+		if ff != nil {
+			ff.advance(end)
+		}
 		db.lockMu()
-		defer db.unlockMu()
 		v := db.viewMuLocked()
 		v.end = end
-		return applyAll(db.mu.index, &db.mu.c, v, recs)
+		err := applyAll(db.mu.index, &db.mu.c, v, recs)
+		db.unlockMu()
+		if err == nil && limit > 0 && end-start >= limit {
+			return errStepEnd
+		}
+		return err
 	})
-	// Outside mu: a remap is a system call, and readers of the records
-	// just published read them with ReadAt until it is done. Only this
-	// goroutine changes the counters.
-	if ff, ok := f.(*followFile); ok {
+	// Back to what was applied, should a record have failed. Only a
+	// holder of wmu changes the counters.
+	if ff != nil {
 		ff.advance(db.mu.c.size)
+	}
+	if errors.Is(err, errStepEnd) {
+		return db.ctx.Err() == nil
 	}
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		// The index could not take a record: a damaged record in the
@@ -288,6 +349,7 @@ func (db *DB) catchUpLocked() {
 		db.mu.broken = err
 		db.unlockMu()
 	}
+	return false
 }
 
 // applyAll applies records, in log order, to idx and c.
@@ -422,6 +484,11 @@ func (db *DB) writerHolds() bool {
 // without waiting for its next look: a program that has just written
 // through a writer of its own calls it before reading back. On a writer it
 // does nothing.
+//
+// It reads up to the end of the file as it is when it looks, however far
+// behind the follower is — every record written before the call — and
+// stops there: beside a writer that appends without pause it returns all
+// the same. Close ends it between two chunks.
 func (db *DB) Refresh() {
 	if !db.opts.ReadOnly {
 		return
@@ -430,6 +497,6 @@ func (db *DB) Refresh() {
 	closing := db.cmu.closing
 	db.cmu.Unlock()
 	if !closing {
-		db.followStep()
+		db.followStep(0)
 	}
 }

@@ -33,7 +33,8 @@ var errLogCut = fmt.Errorf("kv: the log was cut under a read: %w", ErrLogReplace
 // the lock of.
 //
 // ReadAt and Close are safe for concurrent use; advance is called by the
-// follow goroutine only.
+// follower holding wmu (its goroutine, a Refresh), by that goroutine as it
+// starts, and on a file no reader has yet.
 type followFile struct {
 	File // the log, opened read-only
 
@@ -44,7 +45,8 @@ type followFile struct {
 		sync.RWMutex
 		m *mapping // nil where the file cannot be mapped
 		// limit bounds the reads the map serves: the end of what the
-		// follower has applied, whose bytes were in the file when read.
+		// follower has applied, or of the chunk it is applying, whose
+		// bytes were in the file when read.
 		limit  int64
 		closed bool
 	}
