@@ -16,9 +16,15 @@ import (
 
 const fastWriterEnv = "CRABKV_FAST_WRITER_DIR"
 
-// TestFastWriterChild puts as fast as it can, NoSync, until killed. Every
-// 4,096 puts it writes the size of its log, all of it acknowledged, to
-// dir.pos.
+// fastWriterMax bounds the log TestFastWriterChild writes: past it the
+// writer stops appending and waits to be killed, so that a slow test
+// cannot fill the disk (it appends about 140 MB a second here, some 15 s
+// of writing, where each test needs a few).
+const fastWriterMax = 2 << 30
+
+// TestFastWriterChild puts as fast as it can, NoSync, until killed or its
+// log reaches fastWriterMax. Every 4,096 puts it writes the size of its
+// log, all of it acknowledged, to dir.pos.
 func TestFastWriterChild(t *testing.T) {
 	dir := os.Getenv(fastWriterEnv)
 	if dir == "" {
@@ -35,6 +41,11 @@ func TestFastWriterChild(t *testing.T) {
 		if err := db.Put(fmt.Appendf(nil, "k%05d", i%1000), val); err != nil {
 			fmt.Println(err)
 			os.Exit(3)
+		}
+		if i%4096 == 0 && db.Stats().LogBytes > fastWriterMax {
+			for {
+				time.Sleep(time.Hour) // until killed
+			}
 		}
 		if i%4096 == 0 {
 			pos := dir + ".pos"
@@ -58,19 +69,7 @@ func TestFollowerCloseBesideFastWriter(t *testing.T) {
 	skipWithoutChildren(t)
 	dir := t.TempDir()
 	seedStore(t, dir)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFastWriterChild$")
-	cmd.Env = append(os.Environ(), fastWriterEnv+"="+dir)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	time.Sleep(500 * time.Millisecond)
-	f, err := kv.Open(dir, &kv.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
+	f := followFastWriter(t, dir)
 	closed := make(chan error, 1)
 	start := time.Now()
 	go func() { closed <- f.Close() }()
@@ -81,6 +80,27 @@ func TestFollowerCloseBesideFastWriter(t *testing.T) {
 		t.Fatalf("a follower's Close has not returned after %s beside a writer that appends without pause; log %d bytes",
 			time.Since(start), logSize(dir))
 	}
+}
+
+// followFastWriter starts TestFastWriterChild on dir in a process of its
+// own, killed when the test ends, and returns a follower of dir opened
+// once the writer is under way and left a second to fall behind.
+func followFastWriter(t *testing.T, dir string) *kv.DB {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFastWriterChild$")
+	cmd.Env = append(os.Environ(), fastWriterEnv+"="+dir)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	time.Sleep(500 * time.Millisecond)
+	f, err := kv.Open(dir, &kv.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	return f
 }
 
 func logSize(dir string) int64 {
@@ -100,19 +120,7 @@ func TestFollowerRefreshBesideFastWriter(t *testing.T) {
 	skipWithoutChildren(t)
 	dir := filepath.Join(t.TempDir(), "db")
 	seedStore(t, dir)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFastWriterChild$")
-	cmd.Env = append(os.Environ(), fastWriterEnv+"="+dir)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	time.Sleep(500 * time.Millisecond)
-	f, err := kv.Open(dir, &kv.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
+	f := followFastWriter(t, dir)
 	for range 5 {
 		written := writerPosition(t, dir)
 		done := make(chan struct{})
