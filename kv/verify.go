@@ -267,24 +267,27 @@ func (rep *VerifyReport) count(rec walfmt.Record) {
 
 // addDamage records the span that starts at the invalid record ce describes
 // and moves r to the next valid record. It reports done when nothing valid
-// follows.
+// follows: the span is then a torn tail, unless it starts in the header.
 func (rep *VerifyReport) addDamage(r *walfmt.Reader, ce *walfmt.CorruptionError) (done bool, err error) {
 	if rep.FirstBad < 0 {
 		rep.FirstBad = ce.Offset
 	}
-	span := Span{Offset: ce.Offset, Length: rep.LogBytes - ce.Offset, Reason: ce.Reason, Torn: true}
+	// Damage in the header is never a crash's (it is synced before any
+	// record), whether or not a record follows it.
+	span := Span{Offset: ce.Offset, Length: rep.LogBytes - ce.Offset, Reason: ce.Reason, Torn: ce.Torn || ce.Offset >= walfmt.HeaderSize}
+	done = true // nothing valid follows
 	if !ce.Torn {
 		next, ok, err := r.Resync()
 		if err != nil {
 			return true, err
 		}
 		if ok {
-			span.Length, span.Torn = next-ce.Offset, false
+			span.Length, span.Torn, done = next-ce.Offset, false, false
 		}
 	}
 	rep.Damage = append(rep.Damage, span)
 	if span.Torn {
 		rep.TornBytes = span.Length
 	}
-	return span.Torn, nil
+	return done, nil
 }

@@ -67,8 +67,8 @@ func (r *Reader) Offset() int64 { return r.off }
 // invalid record it returns a *CorruptionError that wraps ErrTornTail when no
 // valid record follows and ErrCorrupt when one does; a bad file header gives
 // ErrForeignFile or a *VersionError, and a damaged one the *CorruptionError
-// of ParseHeader, after which Resync finds the first record. I/O errors are
-// returned as they are.
+// of ParseHeader, never torn, after which Resync finds the first record if
+// there is one. I/O errors are returned as they are.
 // The record's Key and Value are valid until the next call.
 func (r *Reader) Next() (Record, error) {
 	if r.err != nil {
@@ -173,9 +173,9 @@ func (r *Reader) readHeader() error {
 	case errors.As(err, &ce):
 		// A damaged header's fields: the records after it are read as
 		// those after any damaged span are, once Resync has found the
-		// first (it is never a torn tail: the header is synced before
-		// any record is written).
-		r.header, r.off, r.bad = h, h.Size(), ce.Offset
+		// first. It is never a torn tail, even with no record after it:
+		// the header is synced before any record is written.
+		r.header, r.off, r.bad = h, ce.Offset, ce.Offset
 		ce.File = r.name
 		return ce
 	case err != nil:
