@@ -861,7 +861,7 @@ func (db *DB) close() error {
 	// are in the log. The disk's trouble meets the next write.
 	_ = db.saveHintOnClose(serr)
 	_ = db.saveOrderOnClose(serr)
-	herr := db.trimLocked()
+	terr := db.trimLocked()
 	err := db.mu.index.close()
 	if merr := db.mu.view.m.unmap(); err == nil {
 		err = merr
@@ -881,7 +881,7 @@ func (db *DB) close() error {
 		err = serr
 	}
 	if err == nil {
-		err = herr
+		err = terr
 	}
 	return err
 }

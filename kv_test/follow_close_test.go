@@ -70,16 +70,9 @@ func TestFollowerCloseBesideFastWriter(t *testing.T) {
 	dir := t.TempDir()
 	seedStore(t, dir)
 	f := followFastWriter(t, dir)
-	closed := make(chan error, 1)
-	start := time.Now()
-	go func() { closed <- f.Close() }()
-	select {
-	case err := <-closed:
-		t.Logf("Close took %s (%v)", time.Since(start), err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("a follower's Close has not returned after %s beside a writer that appends without pause; log %d bytes",
-			time.Since(start), logSize(dir))
-	}
+	var err error
+	returnsWithin(t, dir, "a follower's Close", func() { err = f.Close() })
+	t.Logf("Close: %v", err)
 }
 
 // followFastWriter starts TestFastWriterChild on dir in a process of its
@@ -123,28 +116,29 @@ func TestFollowerRefreshBesideFastWriter(t *testing.T) {
 	f := followFastWriter(t, dir)
 	for range 5 {
 		written := writerPosition(t, dir)
-		done := make(chan struct{})
-		start := time.Now()
-		go func() { f.Refresh(); close(done) }()
-		select {
-		case <-done:
-			t.Logf("Refresh took %s", time.Since(start))
-		case <-time.After(30 * time.Second):
-			t.Fatalf("a follower's Refresh has not returned after %s beside a writer that appends without pause; log %d bytes",
-				time.Since(start), logSize(dir))
-		}
+		returnsWithin(t, dir, "a follower's Refresh", f.Refresh)
 		if got := f.Stats().LogBytes; got < written {
 			t.Fatalf("after Refresh the follower has read %d bytes of the log; the writer had written %d before the call", got, written)
 		}
 	}
-	closed := make(chan error, 1)
+	var err error
+	returnsWithin(t, dir, "Close", func() { err = f.Close() })
+	t.Logf("Close: %v", err)
+}
+
+// returnsWithin runs fn, what, and fails the test if it has not returned
+// within 30 s: a bound that finds a hang, not a measure of speed.
+func returnsWithin(t *testing.T, dir, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
 	start := time.Now()
-	go func() { closed <- f.Close() }()
+	go func() { fn(); close(done) }()
 	select {
-	case err := <-closed:
-		t.Logf("Close took %s (%v)", time.Since(start), err)
+	case <-done:
+		t.Logf("%s took %s", what, time.Since(start))
 	case <-time.After(30 * time.Second):
-		t.Fatalf("Close has not returned after %s", time.Since(start))
+		t.Fatalf("%s has not returned after %s beside a writer that appends without pause; log %d bytes",
+			what, time.Since(start), logSize(dir))
 	}
 }
 

@@ -219,7 +219,7 @@ func (t *cursorTable) get(id uint64) (string, bool) {
 	return k, ok
 }
 
-// used moves cursor id, which a scan has gone on from, among the used.
+// retire moves cursor id, which a scan has gone on from, among the used.
 func (t *cursorTable) retire(id uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

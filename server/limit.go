@@ -206,7 +206,7 @@ func (g *guardConn) header(b []byte) (rest []byte, v int64, done bool, err error
 			if len(line) > 0 {
 				got = line[0]
 			}
-			return nil, 0, false, &errLimit{"ERR Protocol error: expected '$', got '" + string(got) + "'"}
+			return nil, 0, false, &errLimit{"ERR " + errExpectedBulk(got).Error()}
 		}
 		line = line[1:]
 	}

@@ -75,6 +75,12 @@ const (
 	errInlineTooLong     = protocolError("too big inline request")
 )
 
+// errExpectedBulk refuses an argument that does not start with '$', naming
+// the byte found, as Redis does.
+func errExpectedBulk(got byte) protocolError {
+	return protocolError("expected '$', got '" + string(got) + "'")
+}
+
 func newReqReader(rd io.Reader) *reqReader {
 	return &reqReader{rd: rd, buf: make([]byte, inBufSize)}
 }
@@ -216,7 +222,7 @@ func (r *reqReader) multiBulk(b []byte) (int, error) {
 			return r.incomplete(first, count, done, pos)
 		}
 		if b[pos] != '$' {
-			return 0, protocolError("expected '$', got '" + string(b[pos]) + "'")
+			return 0, errExpectedBulk(b[pos])
 		}
 		j := bytes.IndexByte(b[pos:], '\n')
 		if lim != nil && (j+1 > maxHeaderLine || (j < 0 && len(b)-pos > maxHeaderLine)) {

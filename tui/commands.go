@@ -144,57 +144,51 @@ func loadSizesCmd(s Store, keys []string) tea.Cmd {
 	if len(keys) == 0 {
 		return nil
 	}
-	return func() tea.Msg {
-		got, err := s.Sizes(keys)
-		if err != nil {
-			return sizesLoadedMsg{unknown: keys}
-		}
-		// The expiries of the same keys come with their sizes, so that
-		// the list learns them once per key on screen, not per frame.
-		exp, err := s.Expiries(keys)
-		if err != nil {
-			return sizesLoadedMsg{unknown: keys}
-		}
-		sizes := make(map[string]int, len(keys))
-		expires := make(map[string]time.Time, len(keys))
-		for i, k := range keys {
-			sizes[k], expires[k] = got[i], exp[i]
-			if got[i] < 0 {
-				sizes[k] = -2
-			}
-		}
-		return sizesLoadedMsg{sizes: sizes, expires: expires}
+	return func() tea.Msg { return readSizes(s, keys) }
+}
+
+// readSizes reads the sizes of keys and, with them, their expiries, so
+// that the list learns them once per key on screen, not per frame.
+func readSizes(s Store, keys []string) sizesLoadedMsg {
+	got, err := s.Sizes(keys)
+	if err != nil {
+		return sizesLoadedMsg{unknown: keys}
 	}
+	exp, err := s.Expiries(keys)
+	if err != nil {
+		return sizesLoadedMsg{unknown: keys}
+	}
+	sizes := make(map[string]int, len(keys))
+	expires := make(map[string]time.Time, len(keys))
+	for i, k := range keys {
+		sizes[k], expires[k] = got[i], exp[i]
+		if got[i] < 0 {
+			sizes[k] = -2
+		}
+	}
+	return sizesLoadedMsg{sizes: sizes, expires: expires}
 }
 
 // expiredMsg is expiredCmd's answer: the keys the store no longer holds,
-// and the sizes and expiries of the others, which another writer has kept.
+// and what readSizes read of the others, which another writer has kept.
 type expiredMsg struct {
-	gone    []string
-	sizes   map[string]int
-	expires map[string]time.Time
+	gone []string
+	kept sizesLoadedMsg
 }
 
 // expiredCmd asks the store whether keys, whose expiry as the list read it
 // has passed, are gone. A key it cannot read is left for the next tick.
 func expiredCmd(s Store, keys []string) tea.Cmd {
 	return func() tea.Msg {
-		msg := expiredMsg{sizes: map[string]int{}, expires: map[string]time.Time{}}
-		sizes, err := s.Sizes(keys)
-		if err != nil {
-			return msg
-		}
-		exp, err := s.Expiries(keys)
-		if err != nil {
-			return msg
-		}
-		for i, k := range keys {
-			if sizes[i] < 0 {
+		msg := expiredMsg{kept: readSizes(s, keys)}
+		for k, n := range msg.kept.sizes {
+			if n < 0 {
 				msg.gone = append(msg.gone, k)
-				continue
+				delete(msg.kept.sizes, k)
+				delete(msg.kept.expires, k)
 			}
-			msg.sizes[k], msg.expires[k] = sizes[i], exp[i]
 		}
+		slices.Sort(msg.gone)
 		return msg
 	}
 }

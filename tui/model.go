@@ -346,8 +346,8 @@ func (m *Model) applyExpired(msg expiredMsg) tea.Cmd {
 	for _, k := range msg.gone {
 		m.removeKey(k)
 	}
-	m.list.SetSizes(msg.sizes)
-	m.list.SetExpiries(msg.expires)
+	m.list.SetSizes(msg.kept.sizes)
+	m.list.SetExpiries(msg.kept.expires)
 	return m.syncSelection(false)
 }
 
